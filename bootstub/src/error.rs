@@ -1,0 +1,77 @@
+//! Every way the stub can refuse to boot, each with what went wrong and where.
+
+use alloc::string::String;
+use core::fmt;
+
+use bootproto::{config::ConfigError, elf::ElfError, hash::HashMismatch, requests::ScanError};
+
+/// Why the stub will not boot the kernel.
+#[derive(Debug)]
+pub enum StubError {
+    /// The firmware gave no file system for the volume the stub was loaded from.
+    NoBootVolume(uefi::Status),
+    /// No limine.conf in any of the places Limine looks.
+    ConfigNotFound,
+    /// A file named by limine.conf could not be read.
+    ReadFailed { path: String, status: uefi::Status },
+    /// limine.conf is not valid (line numbers inside).
+    Config(ConfigError),
+    /// limine.conf is not UTF-8.
+    ConfigNotText,
+    /// The first entry is not `protocol: limine`.
+    UnsupportedProtocol(String),
+    /// The first entry has no `path`/`kernel_path`.
+    NoKernelPath,
+    /// `boot(N):` names a partition; the stub only reads its own boot partition.
+    UnsupportedPartition { path: String, partition: u32 },
+    /// A `#<blake2b>` suffix did not match the file.
+    HashMismatch { path: String, mismatch: HashMismatch },
+    /// The kernel is not an ELF executable the stub can load.
+    Elf(ElfError),
+    /// The kernel's Limine requests are malformed (e.g. one request twice).
+    Requests(ScanError),
+    /// The kernel's base-revision tag asks for a revision this stub does not implement.
+    UnsupportedRevision(u64),
+    /// The firmware could not give the memory the stub needs.
+    OutOfMemory { what: &'static str, status: uefi::Status },
+    /// A fixed-size area the stub prepared is too small (a bug or an unusual machine).
+    Capacity { what: &'static str },
+}
+
+impl fmt::Display for StubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoBootVolume(s) => write!(f, "cannot open the boot volume's file system ({s:?})"),
+            Self::ConfigNotFound => write!(
+                f,
+                "no limine.conf next to the stub or in /boot/limine, /boot, /limine or / of the boot volume"
+            ),
+            Self::ReadFailed { path, status } => write!(f, "cannot read {path} ({status:?})"),
+            Self::Config(e) => write!(f, "limine.conf: {e}"),
+            Self::ConfigNotText => write!(f, "limine.conf is not UTF-8 text"),
+            Self::UnsupportedProtocol(p) => write!(
+                f,
+                "the first entry uses `protocol: {p}`; this stub only boots `protocol: limine`"
+            ),
+            Self::NoKernelPath => write!(f, "the first entry has no `path:` (or `kernel_path:`)"),
+            Self::UnsupportedPartition { path, partition } => write!(
+                f,
+                "{path}: boot({partition}): names another partition; this stub reads only its own boot partition (use boot():)"
+            ),
+            Self::HashMismatch { path, mismatch } => write!(
+                f,
+                "BLAKE2b mismatch for {path}: {mismatch}; the file is not the one limine.conf pins, refusing to boot"
+            ),
+            Self::Elf(e) => write!(f, "kernel ELF: {e}"),
+            Self::Requests(e) => write!(f, "kernel's Limine requests: {e}"),
+            Self::UnsupportedRevision(r) => write!(
+                f,
+                "the kernel asks for Limine base revision {r} (0 if it has no base-revision tag); this stub implements only revision 3"
+            ),
+            Self::OutOfMemory { what, status } => {
+                write!(f, "out of memory allocating {what} ({status:?})")
+            }
+            Self::Capacity { what } => write!(f, "internal table too small: {what}"),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! What happens after a CPU exception's entry stub: print the report, then resume (#BP) or stop.
+
+use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::arch::{backtrace, serial};
+use crate::fatal::{self, Outcome};
+pub use crate::fault_report::ExceptionFrame;
+use crate::fault_report::{self, vector};
+
+/// Set while a report is being written: a fault inside the report (say, in the backtrace) must
+/// not recurse into another full report.
+static REPORTING: AtomicBool = AtomicBool::new(false);
+
+/// `core::fmt::Write` onto the serial port, through the lock-breaking path: the fault may have
+/// interrupted a writer holding the lock.
+struct EmergencySerial;
+
+impl fmt::Write for EmergencySerial {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        serial::write_fmt_emergency(format_args!("{s}"));
+        Ok(())
+    }
+}
+
+/// Called by the common exception stub (see `idt.rs`) with the saved state. Returns only for
+/// #BP, after which the stub restores the registers and `iretq`s to the instruction after `int3`.
+pub extern "C" fn exception_dispatch(frame: &ExceptionFrame) {
+    // Read CR2 first: nothing below may fault, but if something did it would overwrite it.
+    let cr2 = (frame.vector == vector::PAGE_FAULT).then(x86_64::registers::control::Cr2::read_raw);
+    if REPORTING.swap(true, Ordering::SeqCst) {
+        serial::write_fmt_emergency(format_args!(
+            "EXCEPTION: vector {} ({}) at RIP {:#018x} while reporting an earlier exception\r\n",
+            frame.vector,
+            fault_report::vector_info(frame.vector).mnemonic,
+            frame.rip
+        ));
+        fatal::stop(Outcome::Fail);
+    }
+    let _ = fault_report::write_report(&mut EmergencySerial, frame, cr2, backtrace::reader());
+    if frame.vector == vector::BREAKPOINT {
+        serial::write_fmt_emergency(format_args!("  resuming after #BP\r\n"));
+        REPORTING.store(false, Ordering::SeqCst);
+        return;
+    }
+    fatal::stop(Outcome::Fail);
+}

@@ -1,0 +1,42 @@
+//! COM1 through `uart_16550`: the kernel's log and report channel.
+
+use core::fmt::{self, Write};
+use spin::Mutex;
+use uart_16550::SerialPort;
+
+/// COM1's I/O base, where QEMU's `-serial` and most PC serial headers are.
+const COM1: u16 = 0x3f8;
+
+static PORT: Mutex<Option<SerialPort>> = Mutex::new(None);
+
+/// Initialises COM1 (115200 8N1). Safe to call more than once.
+pub fn init() {
+    // SAFETY: 0x3f8 is COM1 on every PC-compatible machine; nothing else in the kernel
+    // drives these ports, and the port is only used under the `PORT` lock.
+    let mut port = unsafe { SerialPort::new(COM1) };
+    port.init();
+    *PORT.lock() = Some(port);
+}
+
+/// Writes formatted text to COM1 (no-op before [`init`]).
+pub fn write_fmt(args: fmt::Arguments<'_>) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if let Some(port) = PORT.lock().as_mut() {
+            let _ = port.write_fmt(args);
+        }
+    });
+}
+
+/// Writes even if the lock is held — for panics and CPU exceptions, which may have interrupted
+/// a writer on this very CPU. Output may interleave; that is better than a silent deadlock.
+pub fn write_fmt_emergency(args: fmt::Arguments<'_>) {
+    if PORT.is_locked() {
+        // SAFETY: single CPU, and the holder was interrupted by the fault that brought us here
+        // and will never resume; forcing the lock open cannot race with a live writer.
+        unsafe { PORT.force_unlock() };
+    }
+    if PORT.lock().is_none() {
+        init();
+    }
+    write_fmt(args);
+}

@@ -1,0 +1,137 @@
+//! Kernel entry: read the boot loader's answers, bring up arch and memory, print the banner,
+//! run the self-check, then idle (or finish the requested test).
+
+pub mod info;
+pub mod requests;
+
+use crate::arch::{self, cpu, entry};
+use crate::cmdline::{self, TestMode};
+use crate::fatal::{self, Outcome};
+use crate::memory::{self, paging};
+use crate::{klog, selfcheck, time};
+use bootproto::memmap;
+
+/// The Rust entry point, reached from `kernel_entry` (arch/entry.rs) on the boot loader's stack.
+pub extern "C" fn kmain() -> ! {
+    time::mark_entry();
+    arch::serial::init();
+    klog::init(cmdline::LogLevel::Info);
+    let info = info::collect();
+
+    // Test mode first, so that anything failing from here on reaches the harness.
+    let cmd = match cmdline::parse(info.cmdline) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            log::error!("kernel command line {:?}: {e}; booting with defaults", info.cmdline);
+            cmdline::Cmdline::default()
+        }
+    };
+    if cmd.test != TestMode::Off {
+        fatal::enable_test_exit();
+    }
+    klog::set_level(cmd.log_level);
+
+    if !info.base_revision_supported {
+        log::error!(
+            "boot loader {} {} does not support Limine base revision 3 (it loaded revision {:?}): \
+             boot with Limine 8.x or later, or with the PandaGen stub",
+            info.bootloader_name,
+            info.bootloader_version,
+            info.loaded_base_revision
+        );
+        fatal::stop(Outcome::Fail);
+    }
+
+    match time::calibrate() {
+        Some(hz) => log::info!("TSC runs at {}.{:03} MHz (measured against the PIT)", hz / 1_000_000, (hz / 1_000) % 1_000),
+        None => log::warn!("no PIT answer: TSC assumed at 1 GHz, log times are approximate"),
+    }
+
+    arch::init();
+    log::info!("GDT, TSS and IDT loaded (exceptions 0-31 handled)");
+
+    let Some(hhdm) = info.hhdm_offset else {
+        log::error!("the boot loader gave no HHDM response: cannot reach physical memory; use a Limine-protocol boot loader");
+        fatal::stop(Outcome::Fail);
+    };
+    let Some(map) = info.memory_map.as_ref() else {
+        log::error!("the boot loader gave no memory map: cannot manage memory; use a Limine-protocol boot loader");
+        fatal::stop(Outcome::Fail);
+    };
+    let stats = match memory::init(map.entries(), hhdm) {
+        Ok(stats) => stats,
+        Err(e) => {
+            log::error!("memory setup failed: {e}");
+            fatal::stop(Outcome::Fail);
+        }
+    };
+    log::info!("memory ready: {stats}");
+
+    banner(&info, map.entries(), hhdm);
+
+    let facts = selfcheck::Facts {
+        hhdm_offset: info.hhdm_offset,
+        memory_map: Some(map.entries()),
+        memory_map_dropped: map.dropped,
+        executable_address: info.executable_address,
+        link_base: entry::link_base(),
+        entry_rsp: entry::entry_rsp(),
+        stack_size_requested: requests::STACK_SIZE,
+        stack_size_answered: info.stack_size_answered,
+        code_address: kmain as *const () as u64,
+        data_address: entry::data_probe_address(),
+    };
+    let check = selfcheck::run(&facts, &paging::ActiveTables);
+    match check {
+        Ok(()) => log::info!(
+            "selfcheck: PASS (HHDM maps usable memory, memory map sorted and disjoint, executable at its link address, lower half unmapped, {} KiB stack honoured, W^X)",
+            requests::STACK_SIZE / 1024
+        ),
+        Err(e) => log::error!("selfcheck: FAIL: {e}"),
+    }
+
+    match cmd.test {
+        TestMode::Off => {}
+        TestMode::Boot => fatal::stop(if check.is_ok() { Outcome::Pass } else { Outcome::Fail }),
+        TestMode::Fault => {
+            log::info!("test=fault: reading unmapped address {:#x} on purpose", cpu::FAULT_PROBE_ADDRESS);
+            cpu::trigger_page_fault();
+        }
+    }
+    if check.is_err() {
+        fatal::stop(Outcome::Fail);
+    }
+    log::info!("boot complete after {} ms; idling", time::uptime_us() / 1000);
+    cpu::halt_forever()
+}
+
+/// The boot banner: who booted us, on what firmware, with how much memory, and how.
+fn banner(info: &info::BootInfo, map: &[memmap::Entry], hhdm: u64) {
+    let usable = memmap::total_of(map, memmap::USABLE);
+    log::info!(
+        "PandaGen kernel {} | bootloader: {} {} | firmware: {}",
+        env!("CARGO_PKG_VERSION"),
+        info.bootloader_name,
+        info.bootloader_version,
+        info.firmware
+    );
+    log::info!(
+        "usable memory: {} MiB ({} bytes in {} map entries) | HHDM offset: {hhdm:#x}",
+        usable / (1024 * 1024),
+        usable,
+        map.len()
+    );
+    log::info!("kernel command line: {:?}", info.cmdline);
+    if let Some((w, h, bpp)) = info.framebuffer {
+        log::info!("framebuffer: {w}x{h}, {bpp} bpp");
+    }
+    if let Some(rsdp) = info.rsdp {
+        log::info!("ACPI RSDP at physical {rsdp:#x}");
+    }
+    if let Some(t) = info.boot_unix_time {
+        log::info!("date at boot: {t} (Unix time)");
+    }
+    if let Some((addr, size)) = info.executable_file {
+        log::info!("kernel file: {size} bytes at {addr:#x}; {} module(s)", info.module_count);
+    }
+}

@@ -1,0 +1,117 @@
+//! The kernel command line: `key=value` words separated by spaces.
+
+/// What a test run asks the kernel to do (`test=…` on the command line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestMode {
+    /// Not a test run: after booting the kernel stays up (idles).
+    Off,
+    /// Boot, run the self-check, then leave QEMU with pass/fail through isa-debug-exit.
+    Boot,
+    /// Boot, then cause a page fault on purpose: the exception report must appear.
+    Fault,
+}
+
+/// A command-line word the kernel does not accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmdlineError<'a> {
+    /// `test=` named a mode that does not exist.
+    UnknownTestMode(&'a str),
+    /// `loglevel=` named a level that does not exist.
+    UnknownLogLevel(&'a str),
+}
+
+impl core::fmt::Display for CmdlineError<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::UnknownTestMode(v) => {
+                write!(f, "unknown test mode `test={v}` (expected boot or fault)")
+            }
+            Self::UnknownLogLevel(v) => write!(
+                f,
+                "unknown log level `loglevel={v}` (expected error, warn, info, debug or trace)"
+            ),
+        }
+    }
+}
+
+/// Log verbosity requested with `loglevel=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// The parsed command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cmdline {
+    pub test: TestMode,
+    pub log_level: LogLevel,
+}
+
+impl Default for Cmdline {
+    fn default() -> Self {
+        Self { test: TestMode::Off, log_level: LogLevel::Info }
+    }
+}
+
+/// Parses the command line. Words the kernel does not know are ignored (a boot loader or a
+/// user may pass options meant for something else); known keys with bad values are errors.
+pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
+    let mut out = Cmdline::default();
+    for word in text.split_ascii_whitespace() {
+        let (key, value) = word.split_once('=').unwrap_or((word, ""));
+        match key {
+            "test" => {
+                out.test = match value {
+                    "boot" => TestMode::Boot,
+                    "fault" => TestMode::Fault,
+                    other => return Err(CmdlineError::UnknownTestMode(other)),
+                }
+            }
+            "loglevel" => {
+                out.log_level = match value {
+                    "error" => LogLevel::Error,
+                    "warn" => LogLevel::Warn,
+                    "info" => LogLevel::Info,
+                    "debug" => LogLevel::Debug,
+                    "trace" => LogLevel::Trace,
+                    other => return Err(CmdlineError::UnknownLogLevel(other)),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_line_is_default() {
+        assert_eq!(parse(""), Ok(Cmdline::default()));
+    }
+
+    #[test]
+    fn test_modes() {
+        assert_eq!(parse("test=boot").map(|c| c.test), Ok(TestMode::Boot));
+        assert_eq!(parse("quiet test=fault").map(|c| c.test), Ok(TestMode::Fault));
+        assert_eq!(parse("test=nope"), Err(CmdlineError::UnknownTestMode("nope")));
+        assert_eq!(parse("test"), Err(CmdlineError::UnknownTestMode("")));
+    }
+
+    #[test]
+    fn log_levels() {
+        assert_eq!(parse("loglevel=debug").map(|c| c.log_level), Ok(LogLevel::Debug));
+        assert_eq!(parse("loglevel=loud"), Err(CmdlineError::UnknownLogLevel("loud")));
+    }
+
+    #[test]
+    fn unknown_words_are_ignored() {
+        assert_eq!(parse("foo=bar  baz"), Ok(Cmdline::default()));
+    }
+}

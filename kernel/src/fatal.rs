@@ -1,0 +1,70 @@
+//! How a boot ends: idle, halt after a failure, or (in test mode) leave QEMU with a status.
+
+use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::arch::{cpu, qemu_exit, serial};
+
+static TEST_MODE: AtomicBool = AtomicBool::new(false);
+
+/// Turns on test mode: outcomes leave QEMU through isa-debug-exit instead of halting.
+pub fn enable_test_exit() {
+    TEST_MODE.store(true, Ordering::Relaxed);
+}
+
+/// Whether the kernel was booted with `test=…`.
+pub fn test_mode() -> bool {
+    TEST_MODE.load(Ordering::Relaxed)
+}
+
+/// The end of a test run or of a failed boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+}
+
+/// Stops the kernel. In test mode, prints `test: PASS`/`test: FAIL` and exits QEMU; if the
+/// exit device is missing, says so loudly and halts. Outside test mode, halts.
+pub fn stop(outcome: Outcome) -> ! {
+    if test_mode() {
+        let (word, code) = match outcome {
+            Outcome::Pass => ("PASS", qemu_exit::ExitCode::Pass),
+            Outcome::Fail => ("FAIL", qemu_exit::ExitCode::Fail),
+        };
+        serial::write_fmt_emergency(format_args!("test: {word}\r\n"));
+        qemu_exit::exit(code);
+        serial::write_fmt_emergency(format_args!(
+            "test: ERROR: the isa-debug-exit device is missing, so the test result cannot reach \
+             the harness: run QEMU with `-device isa-debug-exit,iobase={:#x},iosize=0x04`\r\n",
+            qemu_exit::PORT
+        ));
+    } else if outcome == Outcome::Fail {
+        serial::write_fmt_emergency(format_args!("kernel halted after a failure (see above)\r\n"));
+    }
+    cpu::halt_forever()
+}
+
+/// The panic handler's body: message and location on serial, then [`stop`] with a failure.
+pub fn panic(info: &PanicInfo<'_>) -> ! {
+    x86_64::instructions::interrupts::disable();
+    let us = crate::time::uptime_us();
+    match info.location() {
+        Some(loc) => serial::write_fmt_emergency(format_args!(
+            "[{:5}.{:06}] PANIC kernel panicked at {}:{}:{}: {}\r\n",
+            us / 1_000_000,
+            us % 1_000_000,
+            loc.file(),
+            loc.line(),
+            loc.column(),
+            info.message()
+        )),
+        None => serial::write_fmt_emergency(format_args!(
+            "[{:5}.{:06}] PANIC kernel panicked: {}\r\n",
+            us / 1_000_000,
+            us % 1_000_000,
+            info.message()
+        )),
+    }
+    stop(Outcome::Fail)
+}

@@ -1,0 +1,22 @@
+//! The PandaGen kernel: boot on the Limine protocol, arch (GDT/IDT/serial), memory, self-check.
+//!
+//! Pure logic (command line, frame allocator, self-check predicates) builds and is tested on the
+//! host; everything that touches the machine is compiled only for `target_os = "none"`.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+pub mod cmdline;
+pub mod fault_report;
+pub mod memory;
+pub mod selfcheck;
+
+#[cfg(target_os = "none")]
+pub mod arch;
+#[cfg(target_os = "none")]
+pub mod boot;
+#[cfg(target_os = "none")]
+pub mod fatal;
+#[cfg(target_os = "none")]
+pub mod klog;
+#[cfg(target_os = "none")]
+pub mod time;

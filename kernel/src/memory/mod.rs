@@ -1,0 +1,131 @@
+//! Physical frames, page tables and the kernel heap. With `arch`, the only layer of the kernel
+//! where `unsafe` is allowed.
+#![allow(unsafe_code)]
+
+pub mod frames;
+#[cfg(target_os = "none")]
+pub mod heap;
+pub mod pagetable;
+#[cfg(target_os = "none")]
+pub mod paging;
+
+/// Where a virtual address leads, as the page tables say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// The physical address the virtual address translates to.
+    pub phys: u64,
+    pub writable: bool,
+    pub executable: bool,
+    pub user: bool,
+}
+
+/// What [`init`] set up, for the boot log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Bytes in the usable frames the allocator manages.
+    pub usable_bytes: u64,
+    /// Frames still free after the heap took its share.
+    pub free_frames: u64,
+    /// Usable memory-map regions the frame allocator had no room for.
+    pub dropped_regions: usize,
+    pub heap_start: u64,
+    pub heap_size: u64,
+}
+
+impl core::fmt::Display for MemoryStats {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} MiB usable in 4 KiB frames, {} frames free, {} KiB heap at {:#x}",
+            self.usable_bytes / (1024 * 1024),
+            self.free_frames,
+            self.heap_size / 1024,
+            self.heap_start
+        )?;
+        if self.dropped_regions > 0 {
+            write!(
+                f,
+                " ({} usable regions dropped: frame table full)",
+                self.dropped_regions
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Why [`init`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryError {
+    /// The HHDM offset is not a page-aligned higher-half address.
+    BadHhdmOffset { offset: u64 },
+    /// The memory map has no usable frame.
+    NoUsableMemory,
+    /// [`init`] already ran.
+    AlreadyInitialised,
+    #[cfg(target_os = "none")]
+    Heap(heap::HeapError),
+}
+
+impl core::fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadHhdmOffset { offset } => {
+                write!(
+                    f,
+                    "HHDM offset {offset:#x} is not a page-aligned higher-half address"
+                )
+            }
+            Self::NoUsableMemory => write!(f, "the memory map has no usable 4 KiB frame"),
+            Self::AlreadyInitialised => write!(f, "memory is already initialised"),
+            #[cfg(target_os = "none")]
+            Self::Heap(e) => write!(f, "heap: {e}"),
+        }
+    }
+}
+
+/// The frame allocator, once [`init`] has built it.
+#[cfg(target_os = "none")]
+static FRAMES: spin::Mutex<Option<frames::FrameAllocator>> = spin::Mutex::new(None);
+
+/// Sets up memory management: paging (through the HHDM at `hhdm_offset`), the frame allocator
+/// over `memmap`'s usable entries, and the kernel heap. Call once, after `arch::init` (so a fault
+/// here gets a report). `alloc` works only after this returns `Ok`.
+#[cfg(target_os = "none")]
+pub fn init(
+    memmap: &[bootproto::memmap::Entry],
+    hhdm_offset: u64,
+) -> Result<MemoryStats, MemoryError> {
+    if hhdm_offset < crate::selfcheck::HIGHER_HALF
+        || !hhdm_offset.is_multiple_of(frames::FRAME_SIZE)
+    {
+        return Err(MemoryError::BadHhdmOffset {
+            offset: hhdm_offset,
+        });
+    }
+    let mut slot = FRAMES.lock();
+    if slot.is_some() {
+        return Err(MemoryError::AlreadyInitialised);
+    }
+    paging::init(hhdm_offset);
+    let mut frames = frames::FrameAllocator::new(memmap);
+    let usable = frames.stats();
+    if usable.total_frames == 0 {
+        return Err(MemoryError::NoUsableMemory);
+    }
+    let heap = heap::init(&mut frames).map_err(MemoryError::Heap)?;
+    let after = frames.stats();
+    *slot = Some(frames);
+    Ok(MemoryStats {
+        usable_bytes: usable.total_frames * frames::FRAME_SIZE,
+        free_frames: after.free_frames,
+        dropped_regions: after.dropped_regions,
+        heap_start: heap.start,
+        heap_size: heap.size,
+    })
+}
+
+/// Runs `f` with the frame allocator; `None` before [`init`].
+#[cfg(target_os = "none")]
+pub fn with_frames<R>(f: impl FnOnce(&mut frames::FrameAllocator) -> R) -> Option<R> {
+    FRAMES.lock().as_mut().map(f)
+}
