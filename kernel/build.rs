@@ -6,7 +6,10 @@ fn main() {
     let script = std::path::Path::new(&manifest_dir).join("../linker.ld");
     println!("cargo:rerun-if-changed={}", script.display());
     if target_os == "none" {
-        println!("cargo:rustc-link-arg-bin=kernel_bootstrap=-T{}", script.display());
+        println!(
+            "cargo:rustc-link-arg-bin=kernel_bootstrap=-T{}",
+            script.display()
+        );
         println!("cargo:rustc-link-arg-bin=kernel_bootstrap=-no-pie");
         println!("cargo:rustc-link-arg-bin=kernel_bootstrap=-z");
         println!("cargo:rustc-link-arg-bin=kernel_bootstrap=max-page-size=0x1000");

@@ -152,7 +152,11 @@ pub struct OutOfRoom {
 /// [`normalize`] without allocation (for a boot loader after `ExitBootServices`): reads
 /// `input`, uses `points` as scratch and writes the result to `out`, returning its length.
 /// With buffers of [`scratch_sizes`] it always succeeds.
-pub fn normalize_into(input: &[Entry], points: &mut [u64], out: &mut [Entry]) -> Result<usize, OutOfRoom> {
+pub fn normalize_into(
+    input: &[Entry],
+    points: &mut [u64],
+    out: &mut [Entry],
+) -> Result<usize, OutOfRoom> {
     // Every boundary of every non-empty entry (overflowing ends clamped to u64::MAX).
     let mut np = 0;
     for e in input {
@@ -192,7 +196,11 @@ pub fn normalize_into(input: &[Entry], points: &mut [u64], out: &mut [Entry]) ->
             continue;
         }
         let slot = out.get_mut(n).ok_or(OutOfRoom { written: n })?;
-        *slot = Entry { base: lo, length: hi - lo, kind };
+        *slot = Entry {
+            base: lo,
+            length: hi - lo,
+            kind,
+        };
         n += 1;
     }
 
@@ -202,7 +210,9 @@ pub fn normalize_into(input: &[Entry], points: &mut [u64], out: &mut [Entry]) ->
         let mut e = out[i];
         if page_aligned_kind(e.kind) {
             let end = e.base.saturating_add(e.length);
-            let Some(base) = e.base.checked_next_multiple_of(PAGE) else { continue };
+            let Some(base) = e.base.checked_next_multiple_of(PAGE) else {
+                continue;
+            };
             let end = end - end % PAGE;
             if end <= base {
                 continue;

@@ -15,13 +15,17 @@ fn outb(port: u16, value: u8) {
     // SAFETY: the stub only touches COM1's registers (0x3f8..0x3ff), which no firmware
     // driver owns while the stub runs (OVMF's own serial console is on the same UART and
     // accepts interleaved bytes); `out` has no memory effects.
-    unsafe { core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: as for `outb`; reading the line-status register has no side effects.
-    unsafe { core::arch::asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 

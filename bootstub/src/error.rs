@@ -1,5 +1,6 @@
 //! Every way the stub can refuse to boot, each with what went wrong and where.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
@@ -25,7 +26,10 @@ pub enum StubError {
     /// `boot(N):` names a partition; the stub only reads its own boot partition.
     UnsupportedPartition { path: String, partition: u32 },
     /// A `#<blake2b>` suffix did not match the file.
-    HashMismatch { path: String, mismatch: HashMismatch },
+    HashMismatch {
+        path: String,
+        mismatch: Box<HashMismatch>,
+    },
     /// The kernel is not an ELF executable the stub can load.
     Elf(ElfError),
     /// The kernel's Limine requests are malformed (e.g. one request twice).
@@ -33,7 +37,10 @@ pub enum StubError {
     /// The kernel's base-revision tag asks for a revision this stub does not implement.
     UnsupportedRevision(u64),
     /// The firmware could not give the memory the stub needs.
-    OutOfMemory { what: &'static str, status: uefi::Status },
+    OutOfMemory {
+        what: &'static str,
+        status: uefi::Status,
+    },
     /// A fixed-size area the stub prepared is too small (a bug or an unusual machine).
     Capacity { what: &'static str },
 }

@@ -28,14 +28,23 @@ impl BootVolume {
     /// Opens the file system of the volume the stub was loaded from.
     pub fn open() -> Result<Self, StubError> {
         let image = boot::image_handle();
-        let sfs = boot::get_image_file_system(image).map_err(|e| StubError::NoBootVolume(e.status()))?;
+        let sfs =
+            boot::get_image_file_system(image).map_err(|e| StubError::NoBootVolume(e.status()))?;
         let (app_dir, partition_index, mbr_disk_id) = describe_image(image);
-        Ok(Self { fs: FileSystem::new(sfs), app_dir, partition_index, mbr_disk_id })
+        Ok(Self {
+            fs: FileSystem::new(sfs),
+            app_dir,
+            partition_index,
+            mbr_disk_id,
+        })
     }
 
     /// Reads a whole file; `path` is absolute with `/` separators.
     pub fn read(&mut self, path: &str) -> Result<Vec<u8>, StubError> {
-        let failed = |status| StubError::ReadFailed { path: path.to_string(), status };
+        let failed = |status| StubError::ReadFailed {
+            path: path.to_string(),
+            status,
+        };
         let uefi_path = to_uefi_path(path).ok_or(failed(uefi::Status::INVALID_PARAMETER))?;
         self.fs.read(&*uefi_path).map_err(|e| failed(fs_status(&e)))
     }
@@ -50,7 +59,11 @@ impl BootVolume {
         if let Some(dir) = &self.app_dir {
             candidates.push(format!("{}/limine.conf", dir.trim_end_matches('/')));
         }
-        candidates.extend(bootproto::config::SEARCH_PATHS.iter().map(|p| p.to_string()));
+        candidates.extend(
+            bootproto::config::SEARCH_PATHS
+                .iter()
+                .map(|p| p.to_string()),
+        );
         for path in candidates {
             if self.exists(&path) {
                 let bytes = self.read(&path)?;
@@ -70,8 +83,13 @@ fn fs_status(e: &uefi::fs::Error) -> uefi::Status {
 
 /// `/a/b` → `\a\b` as UEFI wants it.
 fn to_uefi_path(path: &str) -> Option<PathBuf> {
-    let converted: String = path.chars().map(|c| if c == '/' { '\\' } else { c }).collect();
-    CString16::try_from(converted.as_str()).ok().map(PathBuf::from)
+    let converted: String = path
+        .chars()
+        .map(|c| if c == '/' { '\\' } else { c })
+        .collect();
+    CString16::try_from(converted.as_str())
+        .ok()
+        .map(PathBuf::from)
 }
 
 /// The application's directory and partition, from its loaded-image device paths.
@@ -108,5 +126,9 @@ fn file_dir(path: &DevicePath) -> Option<String> {
         }
     }
     let dir = full.rsplit_once('/').map(|(d, _)| d.to_string())?;
-    Some(if dir.starts_with('/') { dir } else { format!("/{dir}") })
+    Some(if dir.starts_with('/') {
+        dir
+    } else {
+        format!("/{dir}")
+    })
 }

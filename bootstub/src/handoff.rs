@@ -79,7 +79,14 @@ core::arch::global_asm!(
 );
 
 unsafe extern "sysv64" {
-    fn pandagen_handoff(temp_cr3: u64, final_cr3: u64, stack_top: u64, entry: u64, stage2: u64, gdtr: u64) -> !;
+    fn pandagen_handoff(
+        temp_cr3: u64,
+        final_cr3: u64,
+        stack_top: u64,
+        entry: u64,
+        stage2: u64,
+        gdtr: u64,
+    ) -> !;
     static pandagen_handoff_stage2: u8;
 }
 
@@ -118,5 +125,14 @@ pub unsafe fn enter(h: &Handoff) -> ! {
     }
     // SAFETY: the caller guarantees the tables and addresses are consistent (see above);
     // `pandagen_handoff` follows the System V ABI declared here and never returns.
-    unsafe { pandagen_handoff(h.temp_cr3, h.final_cr3, h.stack_top, h.entry, h.stage2_virt, h.gdtr_virt) }
+    unsafe {
+        pandagen_handoff(
+            h.temp_cr3,
+            h.final_cr3,
+            h.stack_top,
+            h.entry,
+            h.stage2_virt,
+            h.gdtr_virt,
+        )
+    }
 }

@@ -34,14 +34,23 @@ pub fn load_kernel(file: &[u8]) -> Result<LoadedKernel, StubError> {
         // the span, so these slices are in bounds; `get` keeps it so even if that changed.
         let src = file
             .get(seg.file_offset as usize..(seg.file_offset + seg.file_size) as usize)
-            .ok_or(StubError::Capacity { what: "ELF segment file range" })?;
+            .ok_or(StubError::Capacity {
+                what: "ELF segment file range",
+            })?;
         let at = (seg.vaddr - lo) as usize;
         let dst = image
             .get_mut(at..at + src.len())
-            .ok_or(StubError::Capacity { what: "ELF segment placement" })?;
+            .ok_or(StubError::Capacity {
+                what: "ELF segment placement",
+            })?;
         dst.copy_from_slice(src);
     }
-    Ok(LoadedKernel { exe, virt_base: lo, phys_base, image })
+    Ok(LoadedKernel {
+        exe,
+        virt_base: lo,
+        phys_base,
+        image,
+    })
 }
 
 /// Copies a file into "executable and modules" memory; returns its physical address.

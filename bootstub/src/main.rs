@@ -15,8 +15,8 @@ mod load;
 mod memmap_build;
 mod memory;
 mod paging;
-mod responses;
 mod platform;
+mod responses;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -67,16 +67,24 @@ fn read_verified(vol: &mut BootVolume, spec: &PathSpec) -> Result<Vec<u8>, StubE
     let Resource::Boot { partition } = spec.resource;
     if let Some(p) = partition {
         if vol.partition_index != 0 && p != vol.partition_index {
-            return Err(StubError::UnsupportedPartition { path: shown, partition: p });
+            return Err(StubError::UnsupportedPartition {
+                path: shown,
+                partition: p,
+            });
         }
     }
     let bytes = vol.read(&spec.path)?;
     if let Some(expected) = &spec.blake2b {
-        bootproto::hash::verify(&bytes, expected)
-            .map_err(|mismatch| StubError::HashMismatch { path: shown.clone(), mismatch })?;
+        bootproto::hash::verify(&bytes, expected).map_err(|mismatch| StubError::HashMismatch {
+            path: shown.clone(),
+            mismatch: alloc::boxed::Box::new(mismatch),
+        })?;
         say!("bootstub: {shown}: {} bytes, BLAKE2b verified", bytes.len());
     } else {
-        say!("bootstub: {shown}: {} bytes (no hash pinned in limine.conf)", bytes.len());
+        say!(
+            "bootstub: {shown}: {} bytes (no hash pinned in limine.conf)",
+            bytes.len()
+        );
     }
     Ok(bytes)
 }
@@ -85,7 +93,10 @@ fn countdown(timeout: &Timeout, entry: &Entry) {
     match timeout {
         Timeout::Seconds(0) => {}
         Timeout::Seconds(n) => {
-            say!("bootstub: booting \"{}\" in {n} s (press any key to boot now)", entry.name);
+            say!(
+                "bootstub: booting \"{}\" in {n} s (press any key to boot now)",
+                entry.name
+            );
             for _ in 0..n * 10 {
                 if platform::key_pressed() {
                     break;
@@ -94,7 +105,10 @@ fn countdown(timeout: &Timeout, entry: &Entry) {
             }
         }
         Timeout::Never => {
-            say!("bootstub: press any key to boot \"{}\" (timeout: no)", entry.name);
+            say!(
+                "bootstub: press any key to boot \"{}\" (timeout: no)",
+                entry.name
+            );
             platform::wait_for_key();
         }
     }
@@ -121,11 +135,21 @@ fn boot_kernel() -> Result<core::convert::Infallible, StubError> {
     for m in &entry.modules {
         let bytes = read_verified(&mut vol, &m.path)?;
         let phys = load::keep_file(&bytes, "a module")?;
-        module_files.push((phys, bytes.len() as u64, m.path.path.clone(), m.string.clone()));
+        module_files.push((
+            phys,
+            bytes.len() as u64,
+            m.path.path.clone(),
+            m.string.clone(),
+        ));
     }
     let modules: Vec<FileInfo<'_>> = module_files
         .iter()
-        .map(|(phys, size, path, string)| FileInfo { phys: *phys, size: *size, path, string })
+        .map(|(phys, size, path, string)| FileInfo {
+            phys: *phys,
+            size: *size,
+            path,
+            string,
+        })
         .collect();
 
     let mut kernel = load::load_kernel(&kernel_bytes)?;
@@ -146,7 +170,10 @@ fn boot_kernel() -> Result<core::convert::Infallible, StubError> {
             requests::write_u64(kernel.image, tag.offset + 8, BASE_REVISION);
         }
         Some(tag) if tag.requested > BASE_REVISION => {
-            say!("bootstub: kernel asks for base revision {}; booting with {BASE_REVISION}", tag.requested);
+            say!(
+                "bootstub: kernel asks for base revision {}; booting with {BASE_REVISION}",
+                tag.requested
+            );
             requests::write_u64(kernel.image, tag.offset + 8, BASE_REVISION);
         }
         other => {
@@ -178,12 +205,21 @@ fn boot_kernel() -> Result<core::convert::Infallible, StubError> {
     // Room for the final memory map: the firmware's map grows a little with our allocations,
     // and normalisation can split entries (at most two more per entry).
     let firmware_entries = boot::memory_map(MemoryType::LOADER_DATA)
-        .map_err(|e| StubError::OutOfMemory { what: "the memory map", status: e.status() })?
+        .map_err(|e| StubError::OutOfMemory {
+            what: "the memory map",
+            status: e.status(),
+        })?
         .len();
     let capacity = firmware_entries * 2 + 64;
     let arena_pages = 16 + (capacity * 32).div_ceil(PAGE as usize) + modules.len();
     let mut arena = Arena::new(arena_pages, HHDM)?;
-    let answered = responses::answer(&mut kernel, &scan.requests, &facts, &mut arena, 2 * capacity + 2)?;
+    let answered = responses::answer(
+        &mut kernel,
+        &scan.requests,
+        &facts,
+        &mut arena,
+        2 * capacity + 2,
+    )?;
 
     let stack_pages = (answered.stack_size / PAGE) as usize;
     let (stack_phys, _) = alloc_pages(stack_pages, MemoryType::LOADER_DATA, "the kernel stack")?;
@@ -213,7 +249,11 @@ fn boot_kernel() -> Result<core::convert::Infallible, StubError> {
         kind: memmap::FRAMEBUFFER,
     });
 
-    say!("bootstub: answered {:?}; no response to {:?}", answered.answered, answered.unanswered);
+    say!(
+        "bootstub: answered {:?}; no response to {:?}",
+        answered.answered,
+        answered.unanswered
+    );
     say!(
         "bootstub: entering kernel at {:#x}: stack {} KiB at {:#x}, HHDM {HHDM:#x}, {} page-table pages",
         kernel.exe.entry,
@@ -250,16 +290,24 @@ fn boot_kernel() -> Result<core::convert::Infallible, StubError> {
 
 /// Maps the HHDM over usable, bootloader-reclaimable, executable-and-modules and framebuffer
 /// memory, as base revision 3 does (nothing else: no MMIO, no reserved ranges).
-fn map_hhdm(tables: &mut PageTables, fb: Option<&responses::FramebufferInfo>) -> Result<(), StubError> {
-    let map = boot::memory_map(MemoryType::LOADER_DATA)
-        .map_err(|e| StubError::OutOfMemory { what: "the memory map", status: e.status() })?;
+fn map_hhdm(
+    tables: &mut PageTables,
+    fb: Option<&responses::FramebufferInfo>,
+) -> Result<(), StubError> {
+    let map = boot::memory_map(MemoryType::LOADER_DATA).map_err(|e| StubError::OutOfMemory {
+        what: "the memory map",
+        status: e.status(),
+    })?;
     let mut ranges: Vec<(u64, u64)> = map
         .entries()
         .filter(|d| memmap::hhdm_covered(memmap::from_efi(d.ty.0)))
         .map(|d| (d.phys_start, d.phys_start + d.page_count * PAGE))
         .collect();
     if let Some(fb) = fb {
-        ranges.push((fb.phys & !(PAGE - 1), (fb.phys + fb.size).next_multiple_of(PAGE)));
+        ranges.push((
+            fb.phys & !(PAGE - 1),
+            (fb.phys + fb.size).next_multiple_of(PAGE),
+        ));
     }
     ranges.sort_unstable();
     let mut merged: Vec<(u64, u64)> = Vec::new();

@@ -14,7 +14,11 @@ pub struct MemmapScratch {
 /// Converts the firmware's final map (plus the framebuffer) into a sorted, disjoint Limine map
 /// in `scratch.out`; returns how many entries it holds and how many firmware entries did not
 /// fit (0 unless the firmware's map grew far beyond what was reserved).
-pub fn build(map: &impl MemoryMap, framebuffer: Option<Entry>, scratch: &mut MemmapScratch) -> (usize, usize) {
+pub fn build(
+    map: &impl MemoryMap,
+    framebuffer: Option<Entry>,
+    scratch: &mut MemmapScratch,
+) -> (usize, usize) {
     let mut n = 0;
     let mut dropped = 0;
     let fb = framebuffer.into_iter();

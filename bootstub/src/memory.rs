@@ -17,13 +17,22 @@ pub fn executable_type() -> MemoryType {
 
 /// Allocates `pages` zeroed 4 KiB pages of `ty`, identity-mapped while boot services run.
 /// Returns the physical address and the memory as a byte slice.
+#[allow(
+    clippy::mut_from_ref,
+    reason = "the slice is fresh firmware memory, unrelated to `what`"
+)]
 pub fn alloc_pages(
     pages: usize,
     ty: MemoryType,
     what: &'static str,
 ) -> Result<(u64, &'static mut [u8]), StubError> {
-    let ptr: NonNull<u8> = boot::allocate_pages(AllocateType::AnyPages, ty, pages.max(1))
-        .map_err(|e| StubError::OutOfMemory { what, status: e.status() })?;
+    let ptr: NonNull<u8> =
+        boot::allocate_pages(AllocateType::AnyPages, ty, pages.max(1)).map_err(|e| {
+            StubError::OutOfMemory {
+                what,
+                status: e.status(),
+            }
+        })?;
     let len = pages.max(1) * PAGE as usize;
     // SAFETY: (1) the firmware just gave us `len` bytes at `ptr`, exclusively ours and never
     // freed, so a 'static exclusive slice is sound; (2) while boot services run, UEFI
@@ -45,14 +54,21 @@ pub struct Arena {
 impl Arena {
     pub fn new(pages: usize, hhdm: u64) -> Result<Self, StubError> {
         let (phys, bytes) = alloc_pages(pages, MemoryType::LOADER_DATA, "boot information")?;
-        Ok(Self { bytes, phys, used: 0, hhdm })
+        Ok(Self {
+            bytes,
+            phys,
+            used: 0,
+            hhdm,
+        })
     }
 
     /// Reserves `size` bytes aligned to `align`; returns the offset.
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<usize, StubError> {
         let start = self.used.next_multiple_of(align.max(1));
         let end = start.checked_add(size).filter(|e| *e <= self.bytes.len());
-        let end = end.ok_or(StubError::Capacity { what: "boot information arena" })?;
+        let end = end.ok_or(StubError::Capacity {
+            what: "boot information arena",
+        })?;
         self.used = end;
         Ok(start)
     }

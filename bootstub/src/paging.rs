@@ -40,7 +40,10 @@ fn index(virt: u64, level: u32) -> usize {
 
 impl PageTables {
     pub fn new() -> Result<Self, StubError> {
-        Ok(Self { pml4: new_table()?, tables: 1 })
+        Ok(Self {
+            pml4: new_table()?,
+            tables: 1,
+        })
     }
 
     /// Walks from the PML4 down to the table at `level` (2 = PD, 1 = PT) for `virt`,
@@ -54,7 +57,9 @@ impl PageTables {
                 self.tables += 1;
                 *slot = next | PRESENT | WRITABLE;
             } else if *slot & HUGE != 0 {
-                return Err(StubError::Capacity { what: "page tables: mapping over a huge page" });
+                return Err(StubError::Capacity {
+                    what: "page tables: mapping over a huge page",
+                });
             }
             current = *slot & ADDR_MASK;
         }
@@ -77,7 +82,13 @@ impl PageTables {
 
     /// Maps `[phys, phys+len)` at `virt` (all 4 KiB aligned), with 2 MiB pages where both
     /// sides are aligned and the whole 2 MiB lies inside the range.
-    pub fn map_range(&mut self, virt: u64, phys: u64, len: u64, flags: u64) -> Result<(), StubError> {
+    pub fn map_range(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        len: u64,
+        flags: u64,
+    ) -> Result<(), StubError> {
         let mut off = 0;
         while off < len {
             let (v, p) = (virt + off, phys + off);
@@ -96,7 +107,10 @@ impl PageTables {
     /// `pages` (physical page addresses) in the lower half: used for one instruction while
     /// switching to the final tables.
     pub fn with_identity(&mut self, pages: &[u64]) -> Result<u64, StubError> {
-        let mut temp = PageTables { pml4: new_table()?, tables: 0 };
+        let mut temp = PageTables {
+            pml4: new_table()?,
+            tables: 0,
+        };
         let src = *table(self.pml4);
         table(temp.pml4)[256..].copy_from_slice(&src[256..]);
         for &page in pages {

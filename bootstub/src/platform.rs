@@ -29,7 +29,11 @@ pub fn framebuffer() -> Option<FramebufferInfo> {
     // change it, so sharing the protocol with its owner is sound.
     let mut gop = unsafe {
         boot::open_protocol::<GraphicsOutput>(
-            OpenProtocolParams { handle, agent: boot::image_handle(), controller: None },
+            OpenProtocolParams {
+                handle,
+                agent: boot::image_handle(),
+                controller: None,
+            },
             OpenProtocolAttributes::GetProtocol,
         )
     }
@@ -69,7 +73,12 @@ fn mask(m: u32) -> (u8, u8) {
 /// Physical address of the ACPI RSDP (ACPI 2.0+ preferred).
 pub fn rsdp() -> Option<u64> {
     uefi::system::with_config_table(|entries: &[ConfigTableEntry]| {
-        let find = |guid| entries.iter().find(|e| e.guid == guid).map(|e| e.address as u64);
+        let find = |guid| {
+            entries
+                .iter()
+                .find(|e| e.guid == guid)
+                .map(|e| e.address as u64)
+        };
         find(ConfigTableEntry::ACPI2_GUID).or_else(|| find(ConfigTableEntry::ACPI_GUID))
     })
 }
@@ -77,14 +86,16 @@ pub fn rsdp() -> Option<u64> {
 /// The RTC's time as a Unix timestamp (the RTC is taken as UTC, as Limine does).
 pub fn unix_time() -> Option<i64> {
     let t = uefi::runtime::get_time().ok()?;
-    Some(unix_from_civil(
-        i64::from(t.year()),
-        i64::from(t.month()),
-        i64::from(t.day()),
-    ) * 86_400
-        + i64::from(t.hour()) * 3600
-        + i64::from(t.minute()) * 60
-        + i64::from(t.second()))
+    Some(
+        unix_from_civil(
+            i64::from(t.year()),
+            i64::from(t.month()),
+            i64::from(t.day()),
+        ) * 86_400
+            + i64::from(t.hour()) * 3600
+            + i64::from(t.minute()) * 60
+            + i64::from(t.second()),
+    )
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).

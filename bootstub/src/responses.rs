@@ -100,7 +100,12 @@ pub fn answer(
     arena: &mut Arena,
     memmap_capacity: usize,
 ) -> Result<Answered, StubError> {
-    let mut out = Answered { stack_size: MIN_STACK, memmap: None, answered: Vec::new(), unanswered: Vec::new() };
+    let mut out = Answered {
+        stack_size: MIN_STACK,
+        memmap: None,
+        answered: Vec::new(),
+        unanswered: Vec::new(),
+    };
     for req in found {
         let virt = match req.kind {
             Kind::BootloaderInfo => {
@@ -117,7 +122,8 @@ pub fn answer(
                 arena.virt(off)
             }
             Kind::StackSize => {
-                let asked = requests::read_u64(kernel.image, req.offset + STACK_SIZE_FIELD).unwrap_or(0);
+                let asked =
+                    requests::read_u64(kernel.image, req.offset + STACK_SIZE_FIELD).unwrap_or(0);
                 out.stack_size = asked.max(MIN_STACK).next_multiple_of(4096);
                 let off = arena.record(1)?;
                 arena.virt(off)
@@ -132,7 +138,12 @@ pub fn answer(
                 let pointers = arena.alloc(memmap_capacity * 8, 16)?;
                 let entries = arena.alloc(memmap_capacity * 24, 16)?;
                 arena.put_u64(response + 16, arena.virt(pointers));
-                out.memmap = Some(MemmapSlot { response, pointers, entries, capacity: memmap_capacity });
+                out.memmap = Some(MemmapSlot {
+                    response,
+                    pointers,
+                    entries,
+                    capacity: memmap_capacity,
+                });
                 arena.virt(response)
             }
             Kind::Framebuffer => {

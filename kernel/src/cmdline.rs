@@ -53,7 +53,10 @@ pub struct Cmdline {
 
 impl Default for Cmdline {
     fn default() -> Self {
-        Self { test: TestMode::Off, log_level: LogLevel::Info }
+        Self {
+            test: TestMode::Off,
+            log_level: LogLevel::Info,
+        }
     }
 }
 
@@ -99,15 +102,27 @@ mod tests {
     #[test]
     fn test_modes() {
         assert_eq!(parse("test=boot").map(|c| c.test), Ok(TestMode::Boot));
-        assert_eq!(parse("quiet test=fault").map(|c| c.test), Ok(TestMode::Fault));
-        assert_eq!(parse("test=nope"), Err(CmdlineError::UnknownTestMode("nope")));
+        assert_eq!(
+            parse("quiet test=fault").map(|c| c.test),
+            Ok(TestMode::Fault)
+        );
+        assert_eq!(
+            parse("test=nope"),
+            Err(CmdlineError::UnknownTestMode("nope"))
+        );
         assert_eq!(parse("test"), Err(CmdlineError::UnknownTestMode("")));
     }
 
     #[test]
     fn log_levels() {
-        assert_eq!(parse("loglevel=debug").map(|c| c.log_level), Ok(LogLevel::Debug));
-        assert_eq!(parse("loglevel=loud"), Err(CmdlineError::UnknownLogLevel("loud")));
+        assert_eq!(
+            parse("loglevel=debug").map(|c| c.log_level),
+            Ok(LogLevel::Debug)
+        );
+        assert_eq!(
+            parse("loglevel=loud"),
+            Err(CmdlineError::UnknownLogLevel("loud"))
+        );
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub fn stop(outcome: Outcome) -> ! {
             qemu_exit::PORT
         ));
     } else if outcome == Outcome::Fail {
-        serial::write_fmt_emergency(format_args!("kernel halted after a failure (see above)\r\n"));
+        serial::write_fmt_emergency(format_args!(
+            "kernel halted after a failure (see above)\r\n"
+        ));
     }
     cpu::halt_forever()
 }

@@ -5,7 +5,7 @@
 
 use core::panic::PanicInfo;
 
-// The entry point (`kernel_entry`, see kernel/src/arch/entry.rs) is pulled in through the library.
+// The entry point (`_start`, see kernel/src/arch/entry.rs) is pulled in through the library.
 #[allow(unused_imports)]
 use kernel as _;
 

@@ -41,22 +41,49 @@ pub struct Facts<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
     NoHhdm,
-    HhdmOffsetBad { offset: u64 },
-    HhdmNotMapping { virt: u64, expected_phys: u64, found: Option<u64> },
+    HhdmOffsetBad {
+        offset: u64,
+    },
+    HhdmNotMapping {
+        virt: u64,
+        expected_phys: u64,
+        found: Option<u64>,
+    },
     NoMemoryMap,
-    MemoryMapTooLong { dropped: usize },
+    MemoryMapTooLong {
+        dropped: usize,
+    },
     MemoryMapInvalid(memmap::MemmapError),
     NoUsableMemory,
     NoExecutableAddress,
-    LinkAddressMismatch { reported: u64, linked: u64 },
-    ExecutablePhysMismatch { reported: u64, found: Option<u64> },
-    LowerHalfMapped { entries: usize },
+    LinkAddressMismatch {
+        reported: u64,
+        linked: u64,
+    },
+    ExecutablePhysMismatch {
+        reported: u64,
+        found: Option<u64>,
+    },
+    LowerHalfMapped {
+        entries: usize,
+    },
     StackSizeNotAnswered,
-    StackPageMissing { virt: u64 },
-    StackPageReadOnly { virt: u64 },
-    StackNotReclaimable { phys: u64, kind: Option<u64> },
-    CodeWritable { virt: u64 },
-    DataExecutable { virt: u64 },
+    StackPageMissing {
+        virt: u64,
+    },
+    StackPageReadOnly {
+        virt: u64,
+    },
+    StackNotReclaimable {
+        phys: u64,
+        kind: Option<u64>,
+    },
+    CodeWritable {
+        virt: u64,
+    },
+    DataExecutable {
+        virt: u64,
+    },
 }
 
 impl core::fmt::Display for Failure {
@@ -117,7 +144,9 @@ pub fn run(facts: &Facts<'_>, space: &dyn AddressSpace) -> Result<(), Failure> {
 fn check_memory_map<'a>(facts: &Facts<'a>) -> Result<&'a [Entry], Failure> {
     let map = facts.memory_map.ok_or(Failure::NoMemoryMap)?;
     if facts.memory_map_dropped > 0 {
-        return Err(Failure::MemoryMapTooLong { dropped: facts.memory_map_dropped });
+        return Err(Failure::MemoryMapTooLong {
+            dropped: facts.memory_map_dropped,
+        });
     }
     memmap::check(map).map_err(Failure::MemoryMapInvalid)?;
     if memmap::total_of(map, memmap::USABLE) == 0 {
@@ -137,7 +166,11 @@ fn check_hhdm(facts: &Facts<'_>, map: &[Entry], space: &dyn AddressSpace) -> Res
             let virt = offset.wrapping_add(phys);
             let found = space.translate(virt).map(|m| m.phys);
             if found != Some(phys) {
-                return Err(Failure::HhdmNotMapping { virt, expected_phys: phys, found });
+                return Err(Failure::HhdmNotMapping {
+                    virt,
+                    expected_phys: phys,
+                    found,
+                });
             }
         }
     }
@@ -145,13 +178,21 @@ fn check_hhdm(facts: &Facts<'_>, map: &[Entry], space: &dyn AddressSpace) -> Res
 }
 
 fn check_executable_address(facts: &Facts<'_>, space: &dyn AddressSpace) -> Result<(), Failure> {
-    let (phys, virt) = facts.executable_address.ok_or(Failure::NoExecutableAddress)?;
+    let (phys, virt) = facts
+        .executable_address
+        .ok_or(Failure::NoExecutableAddress)?;
     if virt != facts.link_base {
-        return Err(Failure::LinkAddressMismatch { reported: virt, linked: facts.link_base });
+        return Err(Failure::LinkAddressMismatch {
+            reported: virt,
+            linked: facts.link_base,
+        });
     }
     let found = space.translate(virt).map(|m| m.phys);
     if found != Some(phys) {
-        return Err(Failure::ExecutablePhysMismatch { reported: phys, found });
+        return Err(Failure::ExecutablePhysMismatch {
+            reported: phys,
+            found,
+        });
     }
     Ok(())
 }
@@ -172,7 +213,9 @@ fn check_stack(facts: &Facts<'_>, map: &[Entry], space: &dyn AddressSpace) -> Re
     let bottom = top.wrapping_sub(facts.stack_size_requested) & !(PAGE - 1);
     let mut page = bottom;
     while page < top {
-        let m = space.translate(page).ok_or(Failure::StackPageMissing { virt: page })?;
+        let m = space
+            .translate(page)
+            .ok_or(Failure::StackPageMissing { virt: page })?;
         if !m.writable {
             return Err(Failure::StackPageReadOnly { virt: page });
         }
@@ -186,11 +229,21 @@ fn check_stack(facts: &Facts<'_>, map: &[Entry], space: &dyn AddressSpace) -> Re
 }
 
 fn check_wx(facts: &Facts<'_>, space: &dyn AddressSpace) -> Result<(), Failure> {
-    if space.translate(facts.code_address).is_some_and(|m| m.writable) {
-        return Err(Failure::CodeWritable { virt: facts.code_address });
+    if space
+        .translate(facts.code_address)
+        .is_some_and(|m| m.writable)
+    {
+        return Err(Failure::CodeWritable {
+            virt: facts.code_address,
+        });
     }
-    if space.translate(facts.data_address).is_some_and(|m| m.executable) {
-        return Err(Failure::DataExecutable { virt: facts.data_address });
+    if space
+        .translate(facts.data_address)
+        .is_some_and(|m| m.executable)
+    {
+        return Err(Failure::DataExecutable {
+            virt: facts.data_address,
+        });
     }
     Ok(())
 }
@@ -218,7 +271,12 @@ mod tests {
                 return None;
             }
             if (HHDM..HHDM + 0x100_0000).contains(&virt) {
-                return Some(Mapping { phys: virt - HHDM, writable: true, executable: false, user: false });
+                return Some(Mapping {
+                    phys: virt - HHDM,
+                    writable: true,
+                    executable: false,
+                    user: false,
+                });
             }
             if (LINK..LINK + 0x10_0000).contains(&virt) {
                 let code = virt < LINK + 0x1000;
@@ -238,9 +296,21 @@ mod tests {
 
     fn map() -> [Entry; 3] {
         [
-            Entry { base: 0, length: STACK_PHYS, kind: memmap::USABLE },
-            Entry { base: STACK_PHYS, length: 0x10_0000, kind: memmap::BOOTLOADER_RECLAIMABLE },
-            Entry { base: KPHYS, length: 0x10_0000, kind: memmap::EXECUTABLE_AND_MODULES },
+            Entry {
+                base: 0,
+                length: STACK_PHYS,
+                kind: memmap::USABLE,
+            },
+            Entry {
+                base: STACK_PHYS,
+                length: 0x10_0000,
+                kind: memmap::BOOTLOADER_RECLAIMABLE,
+            },
+            Entry {
+                base: KPHYS,
+                length: 0x10_0000,
+                kind: memmap::EXECUTABLE_AND_MODULES,
+            },
         ]
     }
 
@@ -260,7 +330,11 @@ mod tests {
     }
 
     fn good() -> Fake {
-        Fake { lower: 0, code_writable: false, hole: None }
+        Fake {
+            lower: 0,
+            code_writable: false,
+            hole: None,
+        }
     }
 
     #[test]
@@ -291,21 +365,34 @@ mod tests {
         let m = map();
         let mut f = facts(&m);
         f.hhdm_offset = Some(0x1000);
-        assert_eq!(run(&f, &good()), Err(Failure::HhdmOffsetBad { offset: 0x1000 }));
+        assert_eq!(
+            run(&f, &good()),
+            Err(Failure::HhdmOffsetBad { offset: 0x1000 })
+        );
     }
 
     #[test]
     fn unmapped_usable_memory_fails() {
-        let m = [Entry { base: 0, length: 0x200_0000, kind: memmap::USABLE }];
+        let m = [Entry {
+            base: 0,
+            length: 0x200_0000,
+            kind: memmap::USABLE,
+        }];
         let f = facts(&m);
-        assert!(matches!(run(&f, &good()), Err(Failure::HhdmNotMapping { .. })));
+        assert!(matches!(
+            run(&f, &good()),
+            Err(Failure::HhdmNotMapping { .. })
+        ));
     }
 
     #[test]
     fn unsorted_memory_map_fails() {
         let mut m = map();
         m.swap(0, 1);
-        assert!(matches!(run(&facts(&m), &good()), Err(Failure::MemoryMapInvalid(_))));
+        assert!(matches!(
+            run(&facts(&m), &good()),
+            Err(Failure::MemoryMapInvalid(_))
+        ));
     }
 
     #[test]
@@ -313,17 +400,26 @@ mod tests {
         let m = map();
         let mut f = facts(&m);
         f.link_base = LINK + 0x1000;
-        assert!(matches!(run(&f, &good()), Err(Failure::LinkAddressMismatch { .. })));
+        assert!(matches!(
+            run(&f, &good()),
+            Err(Failure::LinkAddressMismatch { .. })
+        ));
         let mut f = facts(&m);
         f.executable_address = Some((KPHYS + 0x1000, LINK));
-        assert!(matches!(run(&f, &good()), Err(Failure::ExecutablePhysMismatch { .. })));
+        assert!(matches!(
+            run(&f, &good()),
+            Err(Failure::ExecutablePhysMismatch { .. })
+        ));
     }
 
     #[test]
     fn lower_half_mapping_fails() {
         let m = map();
         let space = Fake { lower: 1, ..good() };
-        assert_eq!(run(&facts(&m), &space), Err(Failure::LowerHalfMapped { entries: 1 }));
+        assert_eq!(
+            run(&facts(&m), &space),
+            Err(Failure::LowerHalfMapped { entries: 1 })
+        );
     }
 
     #[test]
@@ -332,16 +428,31 @@ mod tests {
         let mut f = facts(&m);
         f.stack_size_requested = STACK_SIZE * 2;
         // The extra pages below lie in usable memory, not bootloader-reclaimable.
-        assert!(matches!(run(&f, &good()), Err(Failure::StackNotReclaimable { .. })));
+        assert!(matches!(
+            run(&f, &good()),
+            Err(Failure::StackNotReclaimable { .. })
+        ));
         let hole = HHDM + STACK_PHYS + 0x1000;
-        let space = Fake { hole: Some(hole), ..good() };
-        assert_eq!(run(&facts(&m), &space), Err(Failure::StackPageMissing { virt: hole }));
+        let space = Fake {
+            hole: Some(hole),
+            ..good()
+        };
+        assert_eq!(
+            run(&facts(&m), &space),
+            Err(Failure::StackPageMissing { virt: hole })
+        );
     }
 
     #[test]
     fn writable_code_fails() {
         let m = map();
-        let space = Fake { code_writable: true, ..good() };
-        assert!(matches!(run(&facts(&m), &space), Err(Failure::CodeWritable { .. })));
+        let space = Fake {
+            code_writable: true,
+            ..good()
+        };
+        assert!(matches!(
+            run(&facts(&m), &space),
+            Err(Failure::CodeWritable { .. })
+        ));
     }
 }

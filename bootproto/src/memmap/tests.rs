@@ -244,13 +244,39 @@ proptest! {
 #[test]
 fn normalize_into_reports_a_full_output_buffer() {
     let input = [
-        Entry { base: 0, length: 0x3000, kind: USABLE },
-        Entry { base: 0x1000, length: 0x1000, kind: RESERVED },
+        Entry {
+            base: 0,
+            length: 0x3000,
+            kind: USABLE,
+        },
+        Entry {
+            base: 0x1000,
+            length: 0x1000,
+            kind: RESERVED,
+        },
     ];
     let mut points = [0u64; 4];
-    let mut out = [Entry { base: 0, length: 0, kind: 0 }; 2];
-    assert_eq!(normalize_into(&input, &mut points, &mut out), Err(OutOfRoom { written: 2 }));
-    let mut out = [Entry { base: 0, length: 0, kind: 0 }; 4];
+    let mut out = [Entry {
+        base: 0,
+        length: 0,
+        kind: 0,
+    }; 2];
+    assert_eq!(
+        normalize_into(&input, &mut points, &mut out),
+        Err(OutOfRoom { written: 2 })
+    );
+    let mut out = [Entry {
+        base: 0,
+        length: 0,
+        kind: 0,
+    }; 4];
     assert_eq!(normalize_into(&input, &mut points, &mut out), Ok(3));
-    assert_eq!(out[1], Entry { base: 0x1000, length: 0x1000, kind: RESERVED });
+    assert_eq!(
+        out[1],
+        Entry {
+            base: 0x1000,
+            length: 0x1000,
+            kind: RESERVED
+        }
+    );
 }

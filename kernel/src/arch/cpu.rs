@@ -19,7 +19,9 @@ pub fn rdtsc() -> u64 {
 pub fn rsp() -> u64 {
     let value: u64;
     // SAFETY: copying rsp into a register has no side effects.
-    unsafe { core::arch::asm!("mov {}, rsp", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) value, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 
@@ -28,7 +30,9 @@ pub fn rsp() -> u64 {
 pub fn rbp() -> u64 {
     let value: u64;
     // SAFETY: copying rbp into a register has no side effects.
-    unsafe { core::arch::asm!("mov {}, rbp", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) value, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 

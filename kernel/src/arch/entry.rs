@@ -10,9 +10,9 @@ static ENTRY_RSP: AtomicU64 = AtomicU64::new(0);
 // Limine enters at the ELF entry point with a valid stack and a return address of 0 pushed;
 // clearing rbp makes the backtrace stop here instead of walking into garbage.
 core::arch::global_asm!(
-    ".section .text.kernel_entry, \"ax\"",
-    ".global kernel_entry",
-    "kernel_entry:",
+    ".section .text._start, \"ax\"",
+    ".global _start",
+    "_start:",
     "    mov [rip + {entry_rsp}], rsp",
     "    xor ebp, ebp",
     "    jmp {main}",

@@ -85,7 +85,11 @@ pub fn collect() -> BootInfo {
     };
     let memory_map = req::MEMORY_MAP.get_response().map(|r| {
         let mut map = MemoryMap {
-            entries: [Entry { base: 0, length: 0, kind: 0 }; MAX_MEMMAP_ENTRIES],
+            entries: [Entry {
+                base: 0,
+                length: 0,
+                kind: 0,
+            }; MAX_MEMMAP_ENTRIES],
             len: 0,
             dropped: 0,
         };
@@ -94,8 +98,11 @@ pub fn collect() -> BootInfo {
                 map.dropped += 1;
                 continue;
             }
-            map.entries[map.len] =
-                Entry { base: e.base, length: e.length, kind: kind_of(e.entry_type) };
+            map.entries[map.len] = Entry {
+                base: e.base,
+                length: e.length,
+                kind: kind_of(e.entry_type),
+            };
             map.len += 1;
         }
         map
@@ -103,7 +110,11 @@ pub fn collect() -> BootInfo {
     let cmdline = req::EXECUTABLE_CMDLINE
         .get_response()
         .map(|r| cstr(r.cmdline()))
-        .or_else(|| req::EXECUTABLE_FILE.get_response().map(|r| cstr(r.file().string())))
+        .or_else(|| {
+            req::EXECUTABLE_FILE
+                .get_response()
+                .map(|r| cstr(r.file().string()))
+        })
         .unwrap_or("");
     BootInfo {
         base_revision_supported: req::BASE_REVISION.is_supported(),
@@ -126,7 +137,12 @@ pub fn collect() -> BootInfo {
             .and_then(|r| r.framebuffers().next())
             .map(|fb| (fb.width(), fb.height(), fb.bpp())),
         rsdp: req::RSDP.get_response().map(|r| r.address() as u64),
-        boot_unix_time: req::DATE_AT_BOOT.get_response().map(|r| r.timestamp().as_secs()),
-        module_count: req::MODULES.get_response().map(|r| r.modules().len()).unwrap_or(0),
+        boot_unix_time: req::DATE_AT_BOOT
+            .get_response()
+            .map(|r| r.timestamp().as_secs()),
+        module_count: req::MODULES
+            .get_response()
+            .map(|r| r.modules().len())
+            .unwrap_or(0),
     }
 }

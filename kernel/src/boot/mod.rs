@@ -11,7 +11,7 @@ use crate::memory::{self, paging};
 use crate::{klog, selfcheck, time};
 use bootproto::memmap;
 
-/// The Rust entry point, reached from `kernel_entry` (arch/entry.rs) on the boot loader's stack.
+/// The Rust entry point, reached from `_start` (arch/entry.rs) on the boot loader's stack.
 pub extern "C" fn kmain() -> ! {
     time::mark_entry();
     arch::serial::init();
@@ -22,7 +22,10 @@ pub extern "C" fn kmain() -> ! {
     let cmd = match cmdline::parse(info.cmdline) {
         Ok(cmd) => cmd,
         Err(e) => {
-            log::error!("kernel command line {:?}: {e}; booting with defaults", info.cmdline);
+            log::error!(
+                "kernel command line {:?}: {e}; booting with defaults",
+                info.cmdline
+            );
             cmdline::Cmdline::default()
         }
     };
@@ -43,7 +46,11 @@ pub extern "C" fn kmain() -> ! {
     }
 
     match time::calibrate() {
-        Some(hz) => log::info!("TSC runs at {}.{:03} MHz (measured against the PIT)", hz / 1_000_000, (hz / 1_000) % 1_000),
+        Some(hz) => log::info!(
+            "TSC runs at {}.{:03} MHz (measured against the PIT)",
+            hz / 1_000_000,
+            (hz / 1_000) % 1_000
+        ),
         None => log::warn!("no PIT answer: TSC assumed at 1 GHz, log times are approximate"),
     }
 
@@ -92,16 +99,26 @@ pub extern "C" fn kmain() -> ! {
 
     match cmd.test {
         TestMode::Off => {}
-        TestMode::Boot => fatal::stop(if check.is_ok() { Outcome::Pass } else { Outcome::Fail }),
+        TestMode::Boot => fatal::stop(if check.is_ok() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        }),
         TestMode::Fault => {
-            log::info!("test=fault: reading unmapped address {:#x} on purpose", cpu::FAULT_PROBE_ADDRESS);
+            log::info!(
+                "test=fault: reading unmapped address {:#x} on purpose",
+                cpu::FAULT_PROBE_ADDRESS
+            );
             cpu::trigger_page_fault();
         }
     }
     if check.is_err() {
         fatal::stop(Outcome::Fail);
     }
-    log::info!("boot complete after {} ms; idling", time::uptime_us() / 1000);
+    log::info!(
+        "boot complete after {} ms; idling",
+        time::uptime_us() / 1000
+    );
     cpu::halt_forever()
 }
 
@@ -132,6 +149,9 @@ fn banner(info: &info::BootInfo, map: &[memmap::Entry], hhdm: u64) {
         log::info!("date at boot: {t} (Unix time)");
     }
     if let Some((addr, size)) = info.executable_file {
-        log::info!("kernel file: {size} bytes at {addr:#x}; {} module(s)", info.module_count);
+        log::info!(
+            "kernel file: {size} bytes at {addr:#x}; {} module(s)",
+            info.module_count
+        );
     }
 }

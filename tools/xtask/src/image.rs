@@ -1,0 +1,548 @@
+//! The raw disk image: block 0 (PandaGen superblock area + classic MBR), extra regions, FAT ESP.
+//!
+//! Layout (512-byte sectors, 4096-byte blocks):
+//! - bytes `0..446` of block 0: supplied by the caller (the superblock lives in `0..48`);
+//! - bytes `446..512`: MBR partition table with one EFI System partition (type 0xEF) and `55 AA`;
+//! - the rest of block 0: zero;
+//! - from block 1 (byte 4096) up to the ESP: caller-supplied extra regions;
+//! - the ESP: starts at 1 MiB, or at the first MiB boundary after the last extra region.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use fatfs::{FatType, FileSystem, FormatVolumeOptions, FsOptions};
+use mbrman::{MBRHeader, MBRPartitionEntry, BOOT_INACTIVE, CHS};
+
+use crate::atomic::write_atomically;
+
+pub const SECTOR_SIZE: u64 = 512;
+pub const BLOCK_SIZE: u64 = 4096;
+/// Where the MBR partition table starts; the caller owns the bytes below.
+pub const MBR_TABLE_OFFSET: usize = 446;
+pub const MIB: u64 = 1024 * 1024;
+/// The ESP starts here unless extra regions push it further.
+pub const DEFAULT_ESP_START: u64 = MIB;
+pub const DEFAULT_ESP_SIZE: u64 = 64 * MIB;
+/// Smallest ESP we format (a valid FAT16 needs at least 4085 clusters).
+pub const MIN_ESP_SIZE: u64 = 8 * MIB;
+/// From this size on the ESP is FAT32, below it FAT16.
+pub const FAT32_THRESHOLD: u64 = 512 * MIB;
+pub const EFI_SYSTEM_PARTITION_TYPE: u8 = 0xEF;
+
+/// Bytes placed at an absolute disk offset between block 1 and the ESP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub offset: u64,
+    pub data: Vec<u8>,
+}
+
+/// A file put on the ESP at an absolute `/`-separated path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EspFile {
+    pub path: String,
+    pub data: Vec<u8>,
+}
+
+/// Everything that goes on the disk.
+#[derive(Debug, Clone, Default)]
+pub struct DiskSpec {
+    /// Bytes of block 0 below offset 446 (at most 446; zero-padded).
+    pub boot_block_prefix: Vec<u8>,
+    /// Regions at or after block 1 (byte 4096), before the ESP; must not overlap.
+    pub extra_regions: Vec<Region>,
+    /// ESP size in bytes (multiple of 512).
+    pub esp_size: u64,
+    pub esp_files: Vec<EspFile>,
+}
+
+impl DiskSpec {
+    /// A spec with the default ESP size, an all-zero block 0 and no extra regions.
+    pub fn with_files(esp_files: Vec<EspFile>) -> Self {
+        DiskSpec {
+            esp_size: DEFAULT_ESP_SIZE,
+            esp_files,
+            ..DiskSpec::default()
+        }
+    }
+}
+
+/// Where things ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskLayout {
+    pub esp_start: u64,
+    pub esp_size: u64,
+    pub total_size: u64,
+    pub fat_type: FatType,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LayoutError {
+    #[error(
+        "block 0 prefix is {0} bytes; at most {MBR_TABLE_OFFSET} fit below the partition table"
+    )]
+    BootBlockPrefixTooLong(usize),
+    #[error("extra region at byte {0} starts before block 1 (byte {BLOCK_SIZE})")]
+    RegionInBlock0(u64),
+    #[error("extra regions at bytes {0} and {1} overlap")]
+    RegionsOverlap(u64, u64),
+    #[error("ESP size {0} is not a multiple of {SECTOR_SIZE} bytes")]
+    EspSizeUnaligned(u64),
+    #[error("ESP size {0} is below the minimum of {MIN_ESP_SIZE} bytes")]
+    EspTooSmall(u64),
+    #[error("disk of {0} bytes is too large for an MBR partition table")]
+    DiskTooLarge(u64),
+    #[error("ESP path {0:?} must be absolute, without empty, `.` or `..` components")]
+    BadEspPath(String),
+}
+
+/// FAT16 below [`FAT32_THRESHOLD`], FAT32 from it on.
+pub fn fat_type_for(esp_size: u64) -> FatType {
+    if esp_size >= FAT32_THRESHOLD {
+        FatType::Fat32
+    } else {
+        FatType::Fat16
+    }
+}
+
+/// Checks the spec and computes the layout, without touching any file.
+pub fn layout(spec: &DiskSpec) -> Result<DiskLayout, LayoutError> {
+    if spec.boot_block_prefix.len() > MBR_TABLE_OFFSET {
+        return Err(LayoutError::BootBlockPrefixTooLong(
+            spec.boot_block_prefix.len(),
+        ));
+    }
+    let mut regions: Vec<&Region> = spec.extra_regions.iter().collect();
+    regions.sort_by_key(|r| r.offset);
+    let mut end = BLOCK_SIZE;
+    let mut prev: Option<u64> = None;
+    for r in regions {
+        if r.offset < BLOCK_SIZE {
+            return Err(LayoutError::RegionInBlock0(r.offset));
+        }
+        if let Some(p) = prev.filter(|_| r.offset < end) {
+            return Err(LayoutError::RegionsOverlap(p, r.offset));
+        }
+        end = end.max(r.offset + r.data.len() as u64);
+        prev = Some(r.offset);
+    }
+    if !spec.esp_size.is_multiple_of(SECTOR_SIZE) {
+        return Err(LayoutError::EspSizeUnaligned(spec.esp_size));
+    }
+    if spec.esp_size < MIN_ESP_SIZE {
+        return Err(LayoutError::EspTooSmall(spec.esp_size));
+    }
+    for f in &spec.esp_files {
+        esp_path_components(&f.path)?;
+    }
+    let esp_start = DEFAULT_ESP_START.max(end.div_ceil(MIB) * MIB);
+    let total_size = esp_start + spec.esp_size;
+    if total_size / SECTOR_SIZE > u64::from(u32::MAX) {
+        return Err(LayoutError::DiskTooLarge(total_size));
+    }
+    Ok(DiskLayout {
+        esp_start,
+        esp_size: spec.esp_size,
+        total_size,
+        fat_type: fat_type_for(spec.esp_size),
+    })
+}
+
+fn esp_path_components(path: &str) -> Result<Vec<&str>, LayoutError> {
+    let bad = || LayoutError::BadEspPath(path.to_owned());
+    let rest = path.strip_prefix('/').ok_or_else(bad)?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Err(bad());
+    }
+    Ok(parts)
+}
+
+/// Writes the whole image to `output` atomically.
+pub fn write_disk_image(spec: &DiskSpec, output: &Path) -> Result<DiskLayout> {
+    let layout = layout(spec)?;
+    write_atomically(output, |file| {
+        write_disk_image_into(spec, &layout, file)?;
+        Ok(layout)
+    })
+    .with_context(|| format!("writing disk image {}", output.display()))
+}
+
+fn write_disk_image_into(spec: &DiskSpec, layout: &DiskLayout, file: &mut File) -> Result<()> {
+    file.set_len(0)?;
+    file.set_len(layout.total_size)?;
+    for r in &spec.extra_regions {
+        file.seek(SeekFrom::Start(r.offset))?;
+        file.write_all(&r.data)?;
+    }
+    write_esp(spec, layout, file).context("building the FAT file system of the ESP")?;
+    write_mbr(spec, layout, file).context("writing the MBR partition table")?;
+    file.flush()?;
+    Ok(())
+}
+
+fn write_esp(spec: &DiskSpec, layout: &DiskLayout, file: &mut File) -> Result<()> {
+    {
+        let mut part = Slice::new(&mut *file, layout.esp_start, layout.esp_size)?;
+        let options = FormatVolumeOptions::new()
+            .fat_type(layout.fat_type)
+            .volume_label(*b"PANDAGEN   ");
+        fatfs::format_volume(&mut part, options)?;
+    }
+    let part = Slice::new(&mut *file, layout.esp_start, layout.esp_size)?;
+    let fs = FileSystem::new(part, FsOptions::new())?;
+    for f in &spec.esp_files {
+        let parts = esp_path_components(&f.path)?;
+        let (name, dirs) = parts.split_last().expect("split yields at least one part");
+        let mut dir = fs.root_dir();
+        for d in dirs {
+            dir = dir
+                .create_dir(d)
+                .with_context(|| format!("creating directory {d} for {}", f.path))?;
+        }
+        let mut out = dir
+            .create_file(name)
+            .with_context(|| format!("creating {}", f.path))?;
+        out.truncate()?;
+        out.write_all(&f.data)
+            .with_context(|| format!("writing {}", f.path))?;
+        out.flush()?;
+    }
+    fs.unmount()?;
+    patch_hidden_sectors(file, layout)
+}
+
+/// fatfs formats as if the volume started at sector 0; record the partition's real start
+/// in the BPB "hidden sectors" field (offset 0x1C) of the boot sector and its FAT32 backup.
+fn patch_hidden_sectors(file: &mut File, layout: &DiskLayout) -> Result<()> {
+    let start_lba = u32::try_from(layout.esp_start / SECTOR_SIZE)?;
+    let mut sectors = vec![0u64];
+    if layout.fat_type == FatType::Fat32 {
+        let mut backup = [0u8; 2];
+        file.seek(SeekFrom::Start(layout.esp_start + 0x32))?;
+        file.read_exact(&mut backup)?;
+        let backup = u16::from_le_bytes(backup);
+        if backup != 0 && backup != 0xFFFF {
+            sectors.push(u64::from(backup));
+        }
+    }
+    for s in sectors {
+        file.seek(SeekFrom::Start(layout.esp_start + s * SECTOR_SIZE + 0x1C))?;
+        file.write_all(&start_lba.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+/// The one partition-table entry: the ESP, not bootable-flagged (UEFI ignores the flag).
+pub fn esp_partition_entry(layout: &DiskLayout) -> MBRPartitionEntry {
+    let first = layout.esp_start / SECTOR_SIZE;
+    let sectors = layout.esp_size / SECTOR_SIZE;
+    let last = first + sectors - 1;
+    MBRPartitionEntry {
+        boot: BOOT_INACTIVE,
+        first_chs: chs_for(first),
+        sys: EFI_SYSTEM_PARTITION_TYPE,
+        last_chs: chs_for(last),
+        starting_lba: u32::try_from(first).expect("checked by layout()"),
+        sectors: u32::try_from(sectors).expect("checked by layout()"),
+    }
+}
+
+/// CHS with the usual 255 heads x 63 sectors geometry, or 1023/254/63 ("use LBA") past it.
+fn chs_for(lba: u64) -> CHS {
+    u32::try_from(lba)
+        .ok()
+        .and_then(|lba| CHS::from_lba_exact(lba, 1023, 255, 63).ok())
+        .unwrap_or(CHS::new(1023, 254, 63))
+}
+
+fn write_mbr(spec: &DiskSpec, layout: &DiskLayout, file: &mut File) -> Result<()> {
+    let mut prefix = [0u8; MBR_TABLE_OFFSET];
+    prefix[..spec.boot_block_prefix.len()].copy_from_slice(&spec.boot_block_prefix);
+    let mut header = MBRHeader::new([0; 4]);
+    header.bootstrap_code.copy_from_slice(&prefix[..440]);
+    header.disk_signature.copy_from_slice(&prefix[440..444]);
+    header.copy_protected.copy_from_slice(&prefix[444..446]);
+    header.partition_1 = esp_partition_entry(layout);
+    header.write_into(file)?;
+    Ok(())
+}
+
+/// A window `[start, start + len)` of a seekable stream, seen as a stream of its own.
+pub struct Slice<T> {
+    inner: T,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl<T: Seek> Slice<T> {
+    pub fn new(mut inner: T, start: u64, len: u64) -> io::Result<Self> {
+        inner.seek(SeekFrom::Start(start))?;
+        Ok(Slice {
+            inner,
+            start,
+            len,
+            pos: 0,
+        })
+    }
+
+    fn remaining(&self) -> usize {
+        usize::try_from(self.len.saturating_sub(self.pos)).unwrap_or(usize::MAX)
+    }
+}
+
+impl<T: Read + Seek> Read for Slice<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.remaining());
+        if n == 0 {
+            return Ok(0);
+        }
+        self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
+        let n = self.inner.read(&mut buf[..n])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<T: Write + Seek> Write for Slice<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.remaining());
+        if n == 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "write past the end of the partition",
+            ));
+        }
+        self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
+        let n = self.inner.write(&buf[..n])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<T> Seek for Slice<T> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        let target = target.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "seek before the partition")
+        })?;
+        self.pos = target;
+        Ok(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+    use mbrman::MBR;
+    use std::fs;
+
+    fn read_esp_file(image: &Path, layout: &DiskLayout, path: &str) -> Vec<u8> {
+        let file = File::open(image).unwrap();
+        let part = Slice::new(file, layout.esp_start, layout.esp_size).unwrap();
+        let fs = FileSystem::new(part, FsOptions::new()).unwrap();
+        let mut f = fs
+            .root_dir()
+            .open_file(path.trim_start_matches('/'))
+            .unwrap();
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    fn sample_files() -> Vec<EspFile> {
+        vec![
+            EspFile {
+                path: "/EFI/BOOT/BOOTX64.EFI".into(),
+                data: b"MZ fake efi".to_vec(),
+            },
+            EspFile {
+                path: "/boot/limine/limine.conf".into(),
+                data: b"timeout: 0\n".to_vec(),
+            },
+            EspFile {
+                path: "/boot/kernel_bootstrap".into(),
+                data: (0..100_000u32).map(|i| (i * 7) as u8).collect(),
+            },
+        ]
+    }
+
+    #[test]
+    fn default_layout() {
+        let l = layout(&DiskSpec::with_files(vec![])).unwrap();
+        assert_eq!(l.esp_start, MIB);
+        assert_eq!(l.esp_size, 64 * MIB);
+        assert_eq!(l.total_size, 65 * MIB);
+        assert_eq!(l.fat_type, FatType::Fat16);
+        assert_eq!(fat_type_for(512 * MIB), FatType::Fat32);
+    }
+
+    #[test]
+    fn extra_regions_push_the_esp_to_the_next_mib() {
+        let mut spec = DiskSpec::with_files(vec![]);
+        spec.extra_regions = vec![
+            Region {
+                offset: BLOCK_SIZE,
+                data: vec![1; 4096],
+            },
+            Region {
+                offset: MIB - 100,
+                data: vec![2; 200],
+            },
+        ];
+        assert_eq!(layout(&spec).unwrap().esp_start, 2 * MIB);
+        spec.extra_regions.truncate(1);
+        assert_eq!(layout(&spec).unwrap().esp_start, MIB);
+    }
+
+    #[test]
+    fn layout_rejects_bad_specs() {
+        let mut spec = DiskSpec::with_files(vec![]);
+        spec.boot_block_prefix = vec![0; 447];
+        assert_eq!(layout(&spec), Err(LayoutError::BootBlockPrefixTooLong(447)));
+
+        let mut spec = DiskSpec::with_files(vec![]);
+        spec.extra_regions = vec![Region {
+            offset: 512,
+            data: vec![1],
+        }];
+        assert_eq!(layout(&spec), Err(LayoutError::RegionInBlock0(512)));
+
+        spec.extra_regions = vec![
+            Region {
+                offset: 8192,
+                data: vec![1; 10],
+            },
+            Region {
+                offset: 4096,
+                data: vec![1; 4097],
+            },
+        ];
+        assert_eq!(layout(&spec), Err(LayoutError::RegionsOverlap(4096, 8192)));
+
+        let mut spec = DiskSpec::with_files(vec![]);
+        spec.esp_size = MIB;
+        assert_eq!(layout(&spec), Err(LayoutError::EspTooSmall(MIB)));
+        spec.esp_size = 64 * MIB + 1;
+        assert!(matches!(
+            layout(&spec),
+            Err(LayoutError::EspSizeUnaligned(_))
+        ));
+
+        for bad in ["EFI/x", "/a//b", "/a/../b", "/"] {
+            let spec = DiskSpec::with_files(vec![EspFile {
+                path: bad.into(),
+                data: vec![],
+            }]);
+            assert_eq!(layout(&spec), Err(LayoutError::BadEspPath(bad.into())));
+        }
+    }
+
+    #[test]
+    fn image_has_mbr_esp_and_files() {
+        let dir = TempDir::new("image");
+        let img = dir.path().join("disk.img");
+        let mut spec = DiskSpec::with_files(sample_files());
+        spec.boot_block_prefix = (0..48u8).collect();
+        spec.extra_regions = vec![Region {
+            offset: BLOCK_SIZE,
+            data: vec![0xAB; 10],
+        }];
+        let layout = write_disk_image(&spec, &img).unwrap();
+
+        let raw = fs::read(&img).unwrap();
+        assert_eq!(raw.len() as u64, 65 * MIB);
+        assert_eq!(&raw[..48], spec.boot_block_prefix.as_slice());
+        assert!(raw[48..446].iter().all(|&b| b == 0));
+        assert_eq!(&raw[510..512], &[0x55, 0xAA]);
+        assert!(raw[512..4096].iter().all(|&b| b == 0), "rest of block 0");
+        assert_eq!(&raw[4096..4106], &[0xAB; 10]);
+        // The raw partition entry, byte by byte.
+        let entry = &raw[446..462];
+        assert_eq!(entry[0], 0x00, "not active");
+        assert_eq!(entry[4], 0xEF, "EFI System type");
+        assert_eq!(u32::from_le_bytes(entry[8..12].try_into().unwrap()), 2048);
+        assert_eq!(
+            u32::from_le_bytes(entry[12..16].try_into().unwrap()),
+            (64 * MIB / 512) as u32
+        );
+        assert!(raw[462..510].iter().all(|&b| b == 0), "one partition only");
+        // Hidden sectors patched into the FAT boot sector.
+        let bpb = MIB as usize;
+        assert_eq!(&raw[bpb + 0x1C..bpb + 0x20], &2048u32.to_le_bytes());
+        assert_eq!(&raw[bpb + 510..bpb + 512], &[0x55, 0xAA]);
+
+        let mut f = File::open(&img).unwrap();
+        let mbr = MBR::read_from(&mut f, 512).unwrap();
+        let p = &mbr[1];
+        assert_eq!(p.sys, 0xEF);
+        assert_eq!(p.starting_lba, 2048);
+        assert_eq!(p.sectors, 131072);
+        assert!(mbr[2].is_unused() && mbr[3].is_unused() && mbr[4].is_unused());
+
+        {
+            let part =
+                Slice::new(File::open(&img).unwrap(), layout.esp_start, layout.esp_size).unwrap();
+            let fs = FileSystem::new(part, FsOptions::new()).unwrap();
+            assert_eq!(fs.fat_type(), FatType::Fat16);
+        }
+        for file in sample_files() {
+            assert_eq!(
+                read_esp_file(&img, &layout, &file.path),
+                file.data,
+                "{}",
+                file.path
+            );
+        }
+    }
+
+    #[test]
+    fn fat32_image_reads_back() {
+        let dir = TempDir::new("image32");
+        let img = dir.path().join("disk.img");
+        let mut spec = DiskSpec::with_files(sample_files());
+        spec.esp_size = 512 * MIB;
+        let layout = write_disk_image(&spec, &img).unwrap();
+        assert_eq!(layout.fat_type, FatType::Fat32);
+        let raw_bpb = {
+            let mut f = File::open(&img).unwrap();
+            let mut b = [0u8; 512];
+            f.seek(SeekFrom::Start(MIB + 6 * 512)).unwrap();
+            f.read_exact(&mut b).unwrap();
+            b
+        };
+        assert_eq!(&raw_bpb[0x1C..0x20], &2048u32.to_le_bytes(), "backup BPB");
+        let data = read_esp_file(&img, &layout, "/boot/kernel_bootstrap");
+        assert_eq!(data, sample_files()[2].data);
+    }
+
+    #[test]
+    fn slice_bounds() {
+        let mut backing = io::Cursor::new(vec![0u8; 100]);
+        let mut s = Slice::new(&mut backing, 10, 20).unwrap();
+        assert_eq!(s.write(&[1; 30]).unwrap(), 20);
+        assert_eq!(s.write(&[1]).unwrap_err().kind(), io::ErrorKind::WriteZero);
+        assert_eq!(s.seek(SeekFrom::End(-5)).unwrap(), 15);
+        let mut buf = [0u8; 10];
+        assert_eq!(s.read(&mut buf).unwrap(), 5);
+        assert!(s.seek(SeekFrom::Current(-100)).is_err());
+        let v = backing.into_inner();
+        assert_eq!(&v[..10], &[0; 10]);
+        assert_eq!(&v[10..30], &[1; 20]);
+        assert_eq!(&v[30..], &[0; 70]);
+    }
+}

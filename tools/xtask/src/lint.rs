@@ -1,0 +1,57 @@
+//! `cargo xtask lint`: rustfmt and clippy over the host crates and both bare-metal targets.
+
+use anyhow::{bail, Result};
+
+use crate::build::{self, Workspace};
+
+/// Each step: a label and cargo arguments (run from the workspace root).
+pub const STEPS: &[(&str, &[&str])] = &[
+    ("rustfmt", &["fmt", "--all", "--check"]),
+    (
+        "clippy (host)",
+        &["clippy", "--all-targets", "--", "-D", "warnings"],
+    ),
+    (
+        "clippy (kernel)",
+        &[
+            "clippy",
+            "-p",
+            build::KERNEL_PACKAGE,
+            "--target",
+            build::KERNEL_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ),
+    (
+        "clippy (boot stub)",
+        &[
+            "clippy",
+            "-p",
+            build::STUB_PACKAGE,
+            "--target",
+            build::STUB_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ),
+];
+
+/// Runs every step (not stopping at the first failure) and fails if any failed.
+pub fn run(ws: &Workspace) -> Result<()> {
+    let mut failed = Vec::new();
+    for (label, args) in STEPS {
+        println!("xtask: lint: {label}: cargo {}", args.join(" "));
+        if let Err(e) = build::run_cargo(ws, args) {
+            println!("xtask: lint: {label} failed: {e:#}");
+            failed.push(*label);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("lint failed: {}", failed.join(", "));
+    }
+    println!("xtask: lint: all clean");
+    Ok(())
+}

@@ -1,0 +1,477 @@
+//! Finding QEMU and OVMF on the host, and building QEMU command lines.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+pub const QEMU_BINARY: &str = "qemu-system-x86_64";
+/// isa-debug-exit: the kernel writes a byte `v` to this port and QEMU exits with `(v << 1) | 1`.
+pub const DEBUG_EXIT_IOBASE: u16 = 0xf4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Machine {
+    Q35,
+    Pc,
+}
+
+impl Machine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Machine::Q35 => "q35",
+            Machine::Pc => "pc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+/// Where the guest's first serial port goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serial {
+    /// The terminal, multiplexed with the QEMU monitor (Ctrl-A X quits, Ctrl-A C monitor).
+    MonStdio,
+    File(PathBuf),
+}
+
+/// The OVMF firmware pair: read-only code and a variable-store template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ovmf {
+    pub code: PathBuf,
+    pub vars: PathBuf,
+}
+
+/// Everything that varies between QEMU runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuConfig {
+    pub machine: Machine,
+    pub accel: Accel,
+    pub memory_mib: u32,
+    pub ovmf_code: PathBuf,
+    /// A writable copy of the variable store, private to this run.
+    pub ovmf_vars: PathBuf,
+    pub disk: PathBuf,
+    pub serial: Serial,
+    /// Adds `isa-debug-exit` so the guest can end QEMU with a status.
+    pub debug_exit: bool,
+}
+
+impl QemuConfig {
+    pub fn new(ovmf_code: PathBuf, ovmf_vars: PathBuf, disk: PathBuf, serial: Serial) -> Self {
+        QemuConfig {
+            machine: Machine::Q35,
+            accel: Accel::Tcg,
+            memory_mib: 256,
+            ovmf_code,
+            ovmf_vars,
+            disk,
+            serial,
+            debug_exit: false,
+        }
+    }
+}
+
+/// QEMU's option syntax ends a value at a comma; a literal comma is written twice.
+fn opt_path(path: &Path) -> OsString {
+    let s = path.as_os_str().to_string_lossy();
+    OsString::from(s.replace(',', ",,"))
+}
+
+fn kv(prefix: &str, path: &Path, suffix: &str) -> OsString {
+    let mut s = OsString::from(prefix);
+    s.push(opt_path(path));
+    s.push(suffix);
+    s
+}
+
+/// The arguments after the QEMU binary.
+pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |a: &str| args.push(a.into());
+    push("-machine");
+    push(cfg.machine.as_str());
+    push("-m");
+    push(&format!("{}M", cfg.memory_mib));
+    match cfg.accel {
+        Accel::Tcg => {
+            push("-accel");
+            push("tcg");
+        }
+        Accel::Kvm => {
+            push("-accel");
+            push("kvm");
+            push("-cpu");
+            push("host");
+        }
+    }
+    args.push("-drive".into());
+    args.push(kv(
+        "if=pflash,format=raw,readonly=on,file=",
+        &cfg.ovmf_code,
+        "",
+    ));
+    args.push("-drive".into());
+    args.push(kv("if=pflash,format=raw,file=", &cfg.ovmf_vars, ""));
+    args.push("-drive".into());
+    args.push(kv("if=virtio,format=raw,file=", &cfg.disk, ""));
+    args.push("-serial".into());
+    args.push(match &cfg.serial {
+        Serial::MonStdio => "mon:stdio".into(),
+        Serial::File(p) => kv("file:", p, ""),
+    });
+    if cfg.debug_exit {
+        args.push("-device".into());
+        args.push(format!("isa-debug-exit,iobase={DEBUG_EXIT_IOBASE:#x},iosize=0x04").into());
+    }
+    args.push("-display".into());
+    args.push("none".into());
+    args.push("-no-reboot".into());
+    args
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FindError {
+    #[error(
+        "{QEMU_BINARY} was not found on PATH. Install it:\n  \
+         Debian/Ubuntu: sudo apt-get install qemu-system-x86\n  \
+         Fedora:        sudo dnf install qemu-system-x86\n  \
+         Arch:          sudo pacman -S qemu-full   (or qemu-system-x86)\n  \
+         macOS:         brew install qemu"
+    )]
+    QemuNotFound,
+    #[error("OVMF_CODE is set to {0}, which does not exist")]
+    EnvCodeMissing(PathBuf),
+    #[error("OVMF_VARS is set to {0}, which does not exist")]
+    EnvVarsMissing(PathBuf),
+    #[error(
+        "OVMF_CODE is {0}, but no variable store was found beside it; set OVMF_VARS to the \
+         matching OVMF_VARS file"
+    )]
+    EnvVarsNotGuessable(PathBuf),
+    #[error(
+        "found the OVMF code file {code} but not its variable store {vars}; reinstall the OVMF \
+         package or set OVMF_CODE and OVMF_VARS"
+    )]
+    VarsMissing { code: PathBuf, vars: PathBuf },
+    #[error(
+        "OVMF (UEFI firmware for QEMU) was not found. Install it:\n  \
+         Debian/Ubuntu: sudo apt-get install ovmf\n  \
+         Fedora:        sudo dnf install edk2-ovmf\n  \
+         Arch:          sudo pacman -S edk2-ovmf\n  \
+         macOS:         brew install qemu   (ships edk2-x86_64-code.fd)\n\
+         or point OVMF_CODE (and OVMF_VARS) at the firmware files."
+    )]
+    OvmfNotFound,
+}
+
+/// Known (code, vars) locations, in search order.
+pub const OVMF_CANDIDATES: &[(&str, &str)] = &[
+    // Debian / Ubuntu
+    (
+        "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        "/usr/share/OVMF/OVMF_VARS_4M.fd",
+    ),
+    (
+        "/usr/share/OVMF/OVMF_CODE.fd",
+        "/usr/share/OVMF/OVMF_VARS.fd",
+    ),
+    // Fedora
+    (
+        "/usr/share/edk2/ovmf/OVMF_CODE.fd",
+        "/usr/share/edk2/ovmf/OVMF_VARS.fd",
+    ),
+    // Arch
+    (
+        "/usr/share/edk2/x64/OVMF_CODE.4m.fd",
+        "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
+    ),
+    (
+        "/usr/share/edk2-ovmf/x64/OVMF_CODE.fd",
+        "/usr/share/edk2-ovmf/x64/OVMF_VARS.fd",
+    ),
+    // Homebrew (Apple silicon, then Intel)
+    (
+        "/opt/homebrew/share/qemu/edk2-x86_64-code.fd",
+        "/opt/homebrew/share/qemu/edk2-i386-vars.fd",
+    ),
+    (
+        "/usr/local/share/qemu/edk2-x86_64-code.fd",
+        "/usr/local/share/qemu/edk2-i386-vars.fd",
+    ),
+];
+
+/// For an `OVMF_CODE` override without `OVMF_VARS`: the sibling named with VARS for CODE.
+fn guess_vars_beside(code: &Path) -> Vec<PathBuf> {
+    let Some(name) = code.file_name().and_then(OsStr::to_str) else {
+        return Vec::new();
+    };
+    let mut names = vec![
+        name.replace("CODE", "VARS"),
+        name.replace("code", "vars"),
+        name.replace("x86_64-code", "i386-vars"),
+    ];
+    names.retain(|n| n != name);
+    names.dedup();
+    names.into_iter().map(|n| code.with_file_name(n)).collect()
+}
+
+/// Finds OVMF: the `OVMF_CODE`/`OVMF_VARS` overrides first, then [`OVMF_CANDIDATES`].
+/// Pure over `exists` so the order can be tested.
+pub fn find_ovmf(
+    env_code: Option<PathBuf>,
+    env_vars: Option<PathBuf>,
+    exists: impl Fn(&Path) -> bool,
+) -> Result<Ovmf, FindError> {
+    if let Some(code) = env_code {
+        if !exists(&code) {
+            return Err(FindError::EnvCodeMissing(code));
+        }
+        let vars = match env_vars {
+            Some(v) if exists(&v) => v,
+            Some(v) => return Err(FindError::EnvVarsMissing(v)),
+            None => guess_vars_beside(&code)
+                .into_iter()
+                .find(|v| exists(v))
+                .ok_or_else(|| FindError::EnvVarsNotGuessable(code.clone()))?,
+        };
+        return Ok(Ovmf { code, vars });
+    }
+    let mut code_without_vars = None;
+    for (code, vars) in OVMF_CANDIDATES {
+        let (code, vars) = (Path::new(code), Path::new(vars));
+        if !exists(code) {
+            continue;
+        }
+        let vars = match &env_vars {
+            Some(v) => v.as_path(),
+            None => vars,
+        };
+        if exists(vars) {
+            return Ok(Ovmf {
+                code: code.to_path_buf(),
+                vars: vars.to_path_buf(),
+            });
+        }
+        code_without_vars.get_or_insert((code.to_path_buf(), vars.to_path_buf()));
+    }
+    match code_without_vars {
+        Some((code, vars)) => Err(FindError::VarsMissing { code, vars }),
+        None => Err(FindError::OvmfNotFound),
+    }
+}
+
+/// [`find_ovmf`] with the real environment and file system.
+pub fn find_ovmf_on_host() -> Result<Ovmf, FindError> {
+    let env = |k| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    find_ovmf(env("OVMF_CODE"), env("OVMF_VARS"), |p| p.is_file())
+}
+
+/// Finds `qemu-system-x86_64` in the `PATH`-style list `path_var`.
+pub fn find_qemu(
+    path_var: Option<&OsStr>,
+    exists: impl Fn(&Path) -> bool,
+) -> Result<PathBuf, FindError> {
+    let exe = format!("{QEMU_BINARY}{}", std::env::consts::EXE_SUFFIX);
+    path_var
+        .into_iter()
+        .flat_map(std::env::split_paths)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(&exe))
+        .find(|p| exists(p))
+        .ok_or(FindError::QemuNotFound)
+}
+
+/// [`find_qemu`] with the real `PATH`.
+pub fn find_qemu_on_host() -> Result<PathBuf, FindError> {
+    find_qemu(std::env::var_os("PATH").as_deref(), |p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn fs(files: &[&str]) -> impl Fn(&Path) -> bool {
+        let set: HashSet<PathBuf> = files.iter().map(PathBuf::from).collect();
+        move |p| set.contains(p)
+    }
+
+    fn ovmf(code: &str, vars: &str) -> Ovmf {
+        Ovmf {
+            code: code.into(),
+            vars: vars.into(),
+        }
+    }
+
+    #[test]
+    fn debian_4m_wins_over_plain() {
+        let files = fs(&[
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "/usr/share/OVMF/OVMF_VARS.fd",
+            "/usr/share/OVMF/OVMF_CODE_4M.fd",
+            "/usr/share/OVMF/OVMF_VARS_4M.fd",
+        ]);
+        assert_eq!(
+            find_ovmf(None, None, files),
+            Ok(ovmf(
+                "/usr/share/OVMF/OVMF_CODE_4M.fd",
+                "/usr/share/OVMF/OVMF_VARS_4M.fd"
+            ))
+        );
+    }
+
+    #[test]
+    fn each_distro_is_found() {
+        for (code, vars) in OVMF_CANDIDATES {
+            assert_eq!(
+                find_ovmf(None, None, fs(&[code, vars])),
+                Ok(ovmf(code, vars))
+            );
+        }
+        assert!(OVMF_CANDIDATES
+            .iter()
+            .any(|(c, v)| c.starts_with("/opt/homebrew") && v.ends_with("edk2-i386-vars.fd")));
+    }
+
+    #[test]
+    fn incomplete_pair_is_skipped_then_reported() {
+        // Debian 4M code without vars, but Fedora complete: take Fedora.
+        let files = fs(&[
+            "/usr/share/OVMF/OVMF_CODE_4M.fd",
+            "/usr/share/edk2/ovmf/OVMF_CODE.fd",
+            "/usr/share/edk2/ovmf/OVMF_VARS.fd",
+        ]);
+        assert_eq!(
+            find_ovmf(None, None, files).unwrap().code,
+            PathBuf::from("/usr/share/edk2/ovmf/OVMF_CODE.fd")
+        );
+        let files = fs(&["/usr/share/OVMF/OVMF_CODE_4M.fd"]);
+        assert_eq!(
+            find_ovmf(None, None, files),
+            Err(FindError::VarsMissing {
+                code: "/usr/share/OVMF/OVMF_CODE_4M.fd".into(),
+                vars: "/usr/share/OVMF/OVMF_VARS_4M.fd".into()
+            })
+        );
+    }
+
+    #[test]
+    fn nothing_found_names_packages() {
+        let err = find_ovmf(None, None, fs(&[])).unwrap_err();
+        assert_eq!(err, FindError::OvmfNotFound);
+        let msg = err.to_string();
+        for needle in [
+            "apt-get install ovmf",
+            "dnf install edk2-ovmf",
+            "pacman -S edk2-ovmf",
+            "brew install qemu",
+            "OVMF_CODE",
+        ] {
+            assert!(msg.contains(needle), "{needle} in {msg}");
+        }
+    }
+
+    #[test]
+    fn env_override_comes_first() {
+        let files = fs(&[
+            "/usr/share/OVMF/OVMF_CODE_4M.fd",
+            "/usr/share/OVMF/OVMF_VARS_4M.fd",
+            "/my/CODE.fd",
+            "/my/VARS.fd",
+            "/my/other-vars.fd",
+        ]);
+        assert_eq!(
+            find_ovmf(Some("/my/CODE.fd".into()), None, &files),
+            Ok(ovmf("/my/CODE.fd", "/my/VARS.fd"))
+        );
+        assert_eq!(
+            find_ovmf(
+                Some("/my/CODE.fd".into()),
+                Some("/my/other-vars.fd".into()),
+                &files
+            ),
+            Ok(ovmf("/my/CODE.fd", "/my/other-vars.fd"))
+        );
+        assert_eq!(
+            find_ovmf(Some("/nope.fd".into()), None, &files),
+            Err(FindError::EnvCodeMissing("/nope.fd".into()))
+        );
+        assert_eq!(
+            find_ovmf(Some("/my/CODE.fd".into()), Some("/nope".into()), &files),
+            Err(FindError::EnvVarsMissing("/nope".into()))
+        );
+        let files = fs(&["/my/firmware.fd"]);
+        assert_eq!(
+            find_ovmf(Some("/my/firmware.fd".into()), None, files),
+            Err(FindError::EnvVarsNotGuessable("/my/firmware.fd".into()))
+        );
+    }
+
+    #[test]
+    fn qemu_on_path() {
+        let files = fs(&["/b/qemu-system-x86_64", "/c/qemu-system-x86_64"]);
+        let path = std::env::join_paths(["/a", "/b", "/c"]).unwrap();
+        assert_eq!(
+            find_qemu(Some(&path), &files),
+            Ok(PathBuf::from("/b/qemu-system-x86_64"))
+        );
+        let err = find_qemu(None, &files).unwrap_err();
+        let msg = err.to_string();
+        for needle in [
+            "apt-get install qemu-system-x86",
+            "dnf install qemu-system-x86",
+            "pacman -S qemu-full",
+            "brew install qemu",
+        ] {
+            assert!(msg.contains(needle), "{needle} in {msg}");
+        }
+    }
+
+    fn strings(args: Vec<OsString>) -> Vec<String> {
+        args.into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn interactive_command_line() {
+        let cfg = QemuConfig::new(
+            "/fw/CODE.fd".into(),
+            "target/vars.fd".into(),
+            "target/pandagen-system.img".into(),
+            Serial::MonStdio,
+        );
+        assert_eq!(
+            strings(qemu_args(&cfg)).join(" "),
+            "-machine q35 -m 256M -accel tcg \
+             -drive if=pflash,format=raw,readonly=on,file=/fw/CODE.fd \
+             -drive if=pflash,format=raw,file=target/vars.fd \
+             -drive if=virtio,format=raw,file=target/pandagen-system.img \
+             -serial mon:stdio -display none -no-reboot"
+        );
+    }
+
+    #[test]
+    fn test_command_line_with_kvm_pc_and_debug_exit() {
+        let mut cfg = QemuConfig::new(
+            "/fw/CODE.fd".into(),
+            "/t/a,b.vars".into(),
+            "/t/x.img".into(),
+            Serial::File("/t/x.serial.log".into()),
+        );
+        cfg.machine = Machine::Pc;
+        cfg.accel = Accel::Kvm;
+        cfg.debug_exit = true;
+        let args = strings(qemu_args(&cfg));
+        let joined = args.join(" ");
+        assert!(joined.starts_with("-machine pc -m 256M -accel kvm -cpu host "));
+        assert!(args.contains(&"if=pflash,format=raw,file=/t/a,,b.vars".to_string()));
+        assert!(joined.contains("-serial file:/t/x.serial.log"));
+        assert!(joined.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"));
+        assert!(joined.ends_with("-display none -no-reboot"));
+    }
+}

@@ -1,0 +1,71 @@
+//! `cargo xtask run`: pack the system image and hand the terminal to QEMU.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::atomic::copy_atomically;
+use crate::build::{self, Profile, Workspace};
+use crate::qemu::{self, Accel, Machine, QemuConfig, Serial};
+
+pub const IMAGE_NAME: &str = "pandagen-system.img";
+pub const VARS_NAME: &str = "pandagen-ovmf-vars.fd";
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub profile: Profile,
+    pub limine: Option<PathBuf>,
+    pub machine: Machine,
+    pub kvm: bool,
+    pub cmdline: String,
+    pub no_build: bool,
+}
+
+pub fn run(ws: &Workspace, opts: &RunOptions) -> Result<()> {
+    // Find the tools first: no point building for a machine we cannot start.
+    let qemu_bin = qemu::find_qemu_on_host()?;
+    let ovmf = qemu::find_ovmf_on_host()?;
+    let artifacts = if opts.no_build {
+        build::existing_artifacts(ws, opts.profile)?
+    } else {
+        build::build_all(ws, opts.profile)?
+    };
+    let image = ws.target_dir.join(IMAGE_NAME);
+    crate::pack_image(&artifacts, opts.limine.clone(), &opts.cmdline, &image)?;
+    let vars = ws.target_dir.join(VARS_NAME);
+    copy_atomically(&ovmf.vars, &vars)?;
+
+    let mut config = QemuConfig::new(ovmf.code, vars, image, Serial::MonStdio);
+    config.machine = opts.machine;
+    config.accel = if opts.kvm { Accel::Kvm } else { Accel::Tcg };
+    let args = qemu::qemu_args(&config);
+    println!("xtask: serial console on this terminal; press Ctrl-A X to quit QEMU");
+    println!(
+        "xtask: {} {}",
+        qemu_bin.display(),
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut cmd = Command::new(&qemu_bin);
+    cmd.args(&args);
+    exec(cmd).with_context(|| format!("running {}", qemu_bin.display()))
+}
+
+#[cfg(unix)]
+fn exec(mut cmd: Command) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    // Only returns on failure.
+    Err(cmd.exec().into())
+}
+
+#[cfg(not(unix))]
+fn exec(mut cmd: Command) -> Result<()> {
+    let status = cmd.status()?;
+    if !status.success() {
+        anyhow::bail!("QEMU exited with {status}");
+    }
+    Ok(())
+}

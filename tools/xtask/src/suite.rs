@@ -1,0 +1,387 @@
+//! `cargo xtask test`: host test phases, then the QEMU scenarios in parallel, then a tally.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::atomic::copy_atomically;
+use crate::build::{self, Profile, Workspace};
+use crate::qemu::{self, QemuConfig, Serial};
+use crate::scenarios::{self, Scenario};
+use crate::serial_log::{self, QemuExit, Verdict};
+use crate::system_image::{self, BootLoader, SystemImage};
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const TIMEOUT_ENV: &str = "PANDAGEN_QEMU_TIMEOUT";
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+const TAIL_LINES: usize = 30;
+
+/// Host test phases: name and cargo arguments (run from the workspace root).
+pub const HOST_PHASES: &[(&str, &[&str])] = &[
+    (
+        "host-tests",
+        &[
+            "test",
+            "--workspace",
+            "--exclude",
+            build::KERNEL_PACKAGE,
+            "--exclude",
+            build::STUB_PACKAGE,
+        ],
+    ),
+    (
+        "kernel-lib-tests",
+        &["test", "-p", build::KERNEL_PACKAGE, "--lib"],
+    ),
+];
+
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    pub profile: Profile,
+    /// A scenario or host phase name: run only that.
+    pub only: Option<String>,
+    pub jobs: usize,
+    pub timeout: Duration,
+}
+
+/// `PANDAGEN_QEMU_TIMEOUT` in seconds (fractions allowed), or the default.
+pub fn parse_timeout(value: Option<&str>) -> Result<Duration> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    match v.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => bail!("{TIMEOUT_ENV}={v:?} is not a positive number of seconds"),
+    }
+}
+
+/// What to run, after `--only`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub phases: Vec<&'static str>,
+    pub scenarios: Vec<Scenario>,
+}
+
+pub fn select(only: Option<&str>, all: Vec<Scenario>) -> Result<Selection> {
+    let phases: Vec<&'static str> = HOST_PHASES.iter().map(|(n, _)| *n).collect();
+    let Some(only) = only else {
+        return Ok(Selection {
+            phases,
+            scenarios: all,
+        });
+    };
+    if let Some(p) = phases.iter().find(|p| **p == only) {
+        return Ok(Selection {
+            phases: vec![p],
+            scenarios: vec![],
+        });
+    }
+    let names: Vec<&str> = phases
+        .iter()
+        .copied()
+        .chain(all.iter().map(|s| s.name))
+        .collect();
+    match all.into_iter().find(|s| s.name == only) {
+        Some(s) => Ok(Selection {
+            phases: vec![],
+            scenarios: vec![s],
+        }),
+        None => bail!("no test named {only:?}; known: {}", names.join(", ")),
+    }
+}
+
+/// The tally line, exactly as CI reads it.
+pub fn summary_line(passed: usize, failed: usize) -> String {
+    format!("{passed} passed, {failed} failed")
+}
+
+/// Runs the suite; prints the tally last. `Ok(false)` when something failed.
+pub fn run(ws: &Workspace, opts: &TestOptions) -> Result<bool> {
+    let selection = select(opts.only.as_deref(), scenarios::all())?;
+    let (mut passed, mut failed) = (0, 0);
+
+    for name in &selection.phases {
+        let args = HOST_PHASES
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+            .expect("selected from HOST_PHASES");
+        println!("xtask: {name}: cargo {}", args.join(" "));
+        match build::run_cargo(ws, args) {
+            Ok(()) => {
+                println!("PASS {name}");
+                passed += 1;
+            }
+            Err(e) => {
+                println!("FAIL {name}: {e:#}");
+                failed += 1;
+                println!("{}", summary_line(passed, failed));
+                return Ok(false);
+            }
+        }
+    }
+
+    if !selection.scenarios.is_empty() {
+        match run_scenarios(ws, opts, &selection.scenarios) {
+            Ok((p, f)) => {
+                passed += p;
+                failed += f;
+            }
+            Err(e) => {
+                println!("FAIL qemu scenarios: {e:#}");
+                failed += selection.scenarios.len();
+            }
+        }
+    }
+    println!("{}", summary_line(passed, failed));
+    Ok(failed == 0)
+}
+
+/// One scenario's files under `target/qemu-tests/`.
+struct Prepared {
+    scenario: Scenario,
+    config: QemuConfig,
+    serial_log: PathBuf,
+    qemu_log: PathBuf,
+}
+
+fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Result<(usize, usize)> {
+    let qemu_bin = qemu::find_qemu_on_host()?;
+    let ovmf = qemu::find_ovmf_on_host()?;
+    let artifacts = build::build_all(ws, opts.profile)?;
+    let dir = ws.target_dir.join("qemu-tests");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+
+    let mut prepared = Vec::new();
+    for s in list {
+        let image = dir.join(format!("{}.img", s.name));
+        let vars = dir.join(format!("{}.vars.fd", s.name));
+        let serial_log = dir.join(format!("{}.serial.log", s.name));
+        let qemu_log = dir.join(format!("{}.qemu.log", s.name));
+        system_image::write_system_image(
+            &SystemImage {
+                kernel: artifacts.kernel.clone(),
+                boot_loader: BootLoader::Stub(artifacts.stub.clone()),
+                cmdline: s.cmdline.into(),
+                tweak: s.tweak,
+            },
+            &image,
+        )
+        .with_context(|| format!("image for {}", s.name))?;
+        copy_atomically(&ovmf.vars, &vars)?;
+        let mut config = QemuConfig::new(
+            ovmf.code.clone(),
+            vars,
+            image,
+            Serial::File(serial_log.clone()),
+        );
+        config.machine = s.machine;
+        config.debug_exit = true;
+        prepared.push(Prepared {
+            scenario: s.clone(),
+            config,
+            serial_log,
+            qemu_log,
+        });
+    }
+
+    let jobs = opts.jobs.max(1).min(prepared.len().max(1));
+    println!(
+        "xtask: running {} QEMU scenario(s), {jobs} at a time, timeout {:.0} s",
+        prepared.len(),
+        opts.timeout.as_secs_f64()
+    );
+    let queue = Mutex::new(prepared.into_iter());
+    let results = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let next = queue.lock().expect("queue lock").next();
+                let Some(p) = next else { break };
+                let outcome = run_one(&qemu_bin, &p, opts.timeout);
+                print!("{}", outcome.report);
+                results.lock().expect("results lock").push(outcome.passed);
+            });
+        }
+    });
+    let results = results.into_inner().expect("results lock");
+    let passed = results.iter().filter(|p| **p).count();
+    Ok((passed, results.len() - passed))
+}
+
+struct Outcome {
+    passed: bool,
+    /// Complete text to print at once, so parallel scenarios do not interleave.
+    report: String,
+}
+
+/// Kills and reaps QEMU however the runner leaves.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn read_lossy(path: &Path) -> String {
+    fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
+    let name = p.scenario.name;
+    match watch(qemu_bin, p, timeout) {
+        Ok((verdict, first, elapsed)) => {
+            let mut report = String::new();
+            if let Some(t) = first {
+                report.push_str(&format!(
+                    "{name}: {:?} after {:.1} s\n",
+                    p.scenario.expect[0],
+                    t.as_secs_f64()
+                ));
+            }
+            let passed = verdict == Verdict::Pass;
+            if let Verdict::Fail(failure) = verdict {
+                report.push_str(&format!(
+                    "FAIL {name} after {:.1} s: {failure}\n",
+                    elapsed.as_secs_f64()
+                ));
+                report.push_str(&failure_details(p));
+            } else {
+                report.push_str(&format!("PASS {name} ({:.1} s)\n", elapsed.as_secs_f64()));
+            }
+            Outcome { passed, report }
+        }
+        Err(e) => Outcome {
+            passed: false,
+            report: format!("FAIL {name}: {e:#}\n{}", failure_details(p)),
+        },
+    }
+}
+
+fn failure_details(p: &Prepared) -> String {
+    let log = serial_log::printable(&read_lossy(&p.serial_log));
+    let mut s = format!(
+        "--- last {TAIL_LINES} lines of {} ---\n{}\n",
+        p.serial_log.display(),
+        serial_log::last_lines(&log, TAIL_LINES)
+    );
+    let qemu_out = serial_log::printable(&read_lossy(&p.qemu_log));
+    if !qemu_out.trim().is_empty() {
+        s.push_str(&format!(
+            "--- QEMU output ({}) ---\n{}\n",
+            p.qemu_log.display(),
+            serial_log::last_lines(&qemu_out, 10)
+        ));
+    }
+    s.push_str("---\n");
+    s
+}
+
+/// Spawns QEMU and polls until the verdict; returns it with the time of the first match.
+fn watch(
+    qemu_bin: &Path,
+    p: &Prepared,
+    timeout: Duration,
+) -> Result<(Verdict, Option<Duration>, Duration)> {
+    let s = &p.scenario;
+    match fs::remove_file(&p.serial_log) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing {}", p.serial_log.display()))
+        }
+        _ => {}
+    }
+    let out =
+        File::create(&p.qemu_log).with_context(|| format!("creating {}", p.qemu_log.display()))?;
+    let err = out.try_clone()?;
+    println!(
+        "xtask: {}: starting QEMU (-machine {}, cmdline {:?})",
+        s.name,
+        s.machine.as_str(),
+        s.cmdline
+    );
+    let start = Instant::now();
+    let child = Command::new(qemu_bin)
+        .args(qemu::qemu_args(&p.config))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .with_context(|| format!("starting {}", qemu_bin.display()))?;
+    let mut child = KillOnDrop(child);
+    let mut first_match = None;
+    loop {
+        // Observe the exit before reading the log, so a final read sees everything.
+        let exit = child.0.try_wait()?.map(|st| QemuExit(st.code()));
+        let log = read_lossy(&p.serial_log);
+        let scan = serial_log::scan(&log, s.expect, s.forbid);
+        if scan.matched > 0 && first_match.is_none() {
+            first_match = Some(start.elapsed());
+        }
+        let timed_out = start.elapsed() >= timeout;
+        match serial_log::judge(s.expect, scan, s.end, exit, timed_out) {
+            Verdict::Running => thread::sleep(POLL_INTERVAL),
+            verdict => return Ok((verdict, first_match, start.elapsed())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_parsing() {
+        assert_eq!(parse_timeout(None).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(parse_timeout(Some("")).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(
+            parse_timeout(Some("120")).unwrap(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            parse_timeout(Some(" 2.5 ")).unwrap(),
+            Duration::from_millis(2500)
+        );
+        for bad in ["0", "-1", "abc", "inf", "NaN"] {
+            assert!(parse_timeout(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn selection() {
+        let all = scenarios::all();
+        let sel = select(None, all.clone()).unwrap();
+        assert_eq!(sel.phases, vec!["host-tests", "kernel-lib-tests"]);
+        assert_eq!(sel.scenarios.len(), all.len());
+
+        let sel = select(Some("boot-pc"), all.clone()).unwrap();
+        assert!(sel.phases.is_empty());
+        assert_eq!(sel.scenarios.len(), 1);
+        assert_eq!(sel.scenarios[0].name, "boot-pc");
+
+        let sel = select(Some("host-tests"), all.clone()).unwrap();
+        assert_eq!(sel.phases, vec!["host-tests"]);
+        assert!(sel.scenarios.is_empty());
+
+        let err = select(Some("nope"), all).unwrap_err().to_string();
+        assert!(
+            err.contains("boot-q35") && err.contains("kernel-lib-tests"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tally_line_shape() {
+        assert_eq!(summary_line(5, 1), "5 passed, 1 failed");
+    }
+}
