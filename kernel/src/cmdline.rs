@@ -9,6 +9,8 @@ pub enum TestMode {
     Boot,
     /// Boot, then cause a page fault on purpose: the exception report must appear.
     Fault,
+    /// Boot, probe the disks, read from each (block 0 logged), then leave QEMU with pass/fail.
+    Disk,
 }
 
 /// A command-line word the kernel does not accept.
@@ -24,7 +26,10 @@ impl core::fmt::Display for CmdlineError<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::UnknownTestMode(v) => {
-                write!(f, "unknown test mode `test={v}` (expected boot or fault)")
+                write!(
+                    f,
+                    "unknown test mode `test={v}` (expected boot, fault or disk)"
+                )
             }
             Self::UnknownLogLevel(v) => write!(
                 f,
@@ -71,6 +76,7 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                 out.test = match value {
                     "boot" => TestMode::Boot,
                     "fault" => TestMode::Fault,
+                    "disk" => TestMode::Disk,
                     other => return Err(CmdlineError::UnknownTestMode(other)),
                 }
             }
@@ -111,6 +117,7 @@ mod tests {
             Err(CmdlineError::UnknownTestMode("nope"))
         );
         assert_eq!(parse("test"), Err(CmdlineError::UnknownTestMode("")));
+        assert_eq!(parse("test=disk").map(|c| c.test), Ok(TestMode::Disk));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 pub mod cmdline;
 pub mod fault_report;
 pub mod memory;
@@ -14,6 +16,8 @@ pub mod selfcheck;
 pub mod arch;
 #[cfg(target_os = "none")]
 pub mod boot;
+#[cfg(target_os = "none")]
+pub mod devices;
 #[cfg(target_os = "none")]
 pub mod fatal;
 #[cfg(target_os = "none")]

@@ -9,6 +9,7 @@ pub mod exceptions;
 pub mod gdt;
 pub mod idt;
 pub mod pit;
+pub mod port;
 pub mod qemu_exit;
 pub mod serial;
 

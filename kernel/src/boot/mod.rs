@@ -111,6 +111,11 @@ pub extern "C" fn kmain() -> ! {
             );
             cpu::trigger_page_fault();
         }
+        TestMode::Disk => fatal::stop(if crate::devices::disk_test() && check.is_ok() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        }),
     }
     if check.is_err() {
         fatal::stop(Outcome::Fail);

@@ -13,6 +13,10 @@ pub const FRAME_SIZE: u64 = 4096;
 pub const MAX_RANGES: usize = 64;
 /// How many returned frames the allocator remembers for reuse.
 pub const FREE_STACK_SIZE: usize = 1024;
+/// How many free runs of contiguous frames (returned by
+/// [`FrameAllocator::free_contiguous`], or skipped over by
+/// [`FrameAllocator::alloc_contiguous`]) the allocator remembers.
+pub const MAX_FREE_RUNS: usize = 32;
 
 /// A page-aligned physical range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +55,10 @@ pub enum FreeError {
     Misaligned { phys: u64 },
     /// Outside every usable range the allocator manages.
     NotOwned { phys: u64 },
-    /// Owned, but never handed out (or already returned).
+    /// Owned, but never handed out (or already returned). For a run, `phys` is its first frame.
     NotAllocated { phys: u64 },
+    /// A run of zero frames, or one that leaves the usable range it starts in.
+    BadRun { phys: u64, frames: u64 },
     /// The stack of returned frames is full; the frame is leaked.
     FreeStackFull { phys: u64 },
 }
@@ -70,6 +76,10 @@ impl fmt::Display for FreeError {
             Self::NotAllocated { phys } => {
                 write!(f, "frame {phys:#x} is not allocated (double free?)")
             }
+            Self::BadRun { phys, frames } => write!(
+                f,
+                "{frames} frames at {phys:#x} are not a run inside one usable range"
+            ),
             Self::FreeStackFull { phys } => write!(
                 f,
                 "frame {phys:#x} leaked: the free stack ({FREE_STACK_SIZE} frames) is full"
@@ -93,6 +103,9 @@ pub struct FrameAllocator {
     /// Frames returned by `free`, reused first.
     freed: [u64; FREE_STACK_SIZE],
     freed_len: usize,
+    /// Free runs of contiguous frames (all bumped), reused by `alloc_contiguous` first.
+    runs: [Range; MAX_FREE_RUNS],
+    runs_len: usize,
     total: u64,
     /// Frames ever handed out by the bump pointer.
     bumped: u64,
@@ -110,6 +123,8 @@ impl FrameAllocator {
             next: 0,
             freed: [0; FREE_STACK_SIZE],
             freed_len: 0,
+            runs: [Range::EMPTY; MAX_FREE_RUNS],
+            runs_len: 0,
             total: 0,
             bumped: 0,
         };
@@ -182,11 +197,81 @@ impl FrameAllocator {
                 self.next = self.ranges[self.cur].start;
             }
         }
+        self.take_from_runs(1)
+    }
+
+    /// The first frame of `frames` physically contiguous free frames (for DMA), or `None` when
+    /// no such run is left (or `frames` is 0). Reuses a returned run first; otherwise bumps, and
+    /// if the current usable range has too little left, remembers its tail as a free run and
+    /// moves on (it fails instead of forgetting that tail when the run table is full, so no
+    /// frame is ever lost).
+    pub fn alloc_contiguous(&mut self, frames: u64) -> Option<u64> {
+        if frames == 0 {
+            return None;
+        }
+        if frames == 1 {
+            return self.alloc();
+        }
+        if let Some(phys) = self.take_from_runs(frames) {
+            return Some(phys);
+        }
+        let bytes = frames.checked_mul(FRAME_SIZE)?;
+        while self.cur < self.len {
+            let end = self.ranges[self.cur].end;
+            if end - self.next >= bytes {
+                let phys = self.next;
+                self.next += bytes;
+                self.bumped += frames;
+                return Some(phys);
+            }
+            if self.next < end {
+                if self.runs_len == MAX_FREE_RUNS {
+                    return None;
+                }
+                self.bumped += (end - self.next) / FRAME_SIZE;
+                self.runs[self.runs_len] = Range {
+                    start: self.next,
+                    end,
+                };
+                self.runs_len += 1;
+                self.next = end;
+            }
+            self.cur += 1;
+            if self.cur < self.len {
+                self.next = self.ranges[self.cur].start;
+            }
+        }
         None
     }
 
-    /// Returns a frame obtained from [`alloc`](Self::alloc) for reuse.
-    pub fn free(&mut self, phys: u64) -> Result<(), FreeError> {
+    /// Takes `frames` frames from the start of the first free run that is long enough.
+    fn take_from_runs(&mut self, frames: u64) -> Option<u64> {
+        let bytes = frames.checked_mul(FRAME_SIZE)?;
+        let i = self.runs[..self.runs_len]
+            .iter()
+            .position(|r| r.end - r.start >= bytes)?;
+        let phys = self.runs[i].start;
+        self.runs[i].start += bytes;
+        if self.runs[i].start == self.runs[i].end {
+            self.runs.copy_within(i + 1..self.runs_len, i);
+            self.runs_len -= 1;
+        }
+        Some(phys)
+    }
+
+    /// Whether any frame of `[start, end)` is free (in the stack or a run).
+    fn any_free(&self, start: u64, end: u64) -> bool {
+        self.freed[..self.freed_len]
+            .iter()
+            .any(|&f| (start..end).contains(&f))
+            || self.runs[..self.runs_len]
+                .iter()
+                .any(|r| r.start < end && start < r.end)
+    }
+
+    /// Checks that `frames` frames from `phys` lie in one usable range, were handed out, and
+    /// are not free.
+    fn check_allocated(&self, phys: u64, frames: u64) -> Result<u64, FreeError> {
         if !phys.is_multiple_of(FRAME_SIZE) {
             return Err(FreeError::Misaligned { phys });
         }
@@ -194,10 +279,21 @@ impl FrameAllocator {
             .iter()
             .position(|r| r.contains(phys))
             .ok_or(FreeError::NotOwned { phys })?;
-        let bumped = idx < self.cur || (idx == self.cur && phys < self.next);
-        if !bumped || self.freed[..self.freed_len].contains(&phys) {
+        let end = frames
+            .checked_mul(FRAME_SIZE)
+            .and_then(|b| phys.checked_add(b))
+            .filter(|&end| frames > 0 && end <= self.ranges[idx].end)
+            .ok_or(FreeError::BadRun { phys, frames })?;
+        let bumped = idx < self.cur || (idx == self.cur && end <= self.next);
+        if !bumped || self.any_free(phys, end) {
             return Err(FreeError::NotAllocated { phys });
         }
+        Ok(end)
+    }
+
+    /// Returns a frame obtained from [`alloc`](Self::alloc) for reuse.
+    pub fn free(&mut self, phys: u64) -> Result<(), FreeError> {
+        self.check_allocated(phys, 1)?;
         if self.freed_len == FREE_STACK_SIZE {
             return Err(FreeError::FreeStackFull { phys });
         }
@@ -206,11 +302,49 @@ impl FrameAllocator {
         Ok(())
     }
 
+    /// Returns `frames` contiguous frames starting at `phys` (from
+    /// [`alloc_contiguous`](Self::alloc_contiguous), or any allocated run) for reuse, as one run
+    /// (merged with a free run it touches). With the run table full, the frames go to the free
+    /// stack one by one; if that has no room for all of them, nothing is freed and
+    /// [`FreeError::FreeStackFull`] is returned (the run is leaked).
+    pub fn free_contiguous(&mut self, phys: u64, frames: u64) -> Result<(), FreeError> {
+        let end = self.check_allocated(phys, frames)?;
+        let run = Range { start: phys, end };
+        for r in &mut self.runs[..self.runs_len] {
+            if r.end == run.start {
+                r.end = run.end;
+                return Ok(());
+            }
+            if r.start == run.end {
+                r.start = run.start;
+                return Ok(());
+            }
+        }
+        if self.runs_len < MAX_FREE_RUNS {
+            self.runs[self.runs_len] = run;
+            self.runs_len += 1;
+            return Ok(());
+        }
+        if FREE_STACK_SIZE - self.freed_len < frames as usize {
+            return Err(FreeError::FreeStackFull { phys });
+        }
+        for f in (phys..end).step_by(FRAME_SIZE as usize) {
+            self.freed[self.freed_len] = f;
+            self.freed_len += 1;
+        }
+        Ok(())
+    }
+
     /// Current counts.
     pub fn stats(&self) -> FrameStats {
         FrameStats {
             total_frames: self.total,
-            free_frames: self.total - self.bumped + self.freed_len as u64,
+            free_frames: self.total - self.bumped
+                + self.freed_len as u64
+                + self.runs[..self.runs_len]
+                    .iter()
+                    .map(Range::frames)
+                    .sum::<u64>(),
             dropped_regions: self.dropped,
         }
     }
@@ -393,6 +527,109 @@ mod tests {
                 assert_eq!(a.free(f), Ok(()));
             }
             assert_eq!(a.stats().free_frames, 32 - held.len() as u64);
+        }
+    }
+
+    #[test]
+    fn contiguous_runs_are_contiguous_reused_and_never_lost() {
+        let map = [usable(0x1000, 5 * K), usable(0x10_0000, 16 * K)];
+        let mut a = FrameAllocator::new(&map);
+        assert_eq!(a.alloc_contiguous(0), None);
+        assert_eq!(a.alloc_contiguous(3), Some(0x1000));
+        // Only 2 frames left in the first range: they become a free run, the next range serves.
+        assert_eq!(a.alloc_contiguous(4), Some(0x10_0000));
+        assert_eq!(a.stats().free_frames, 21 - 7);
+        // Single frames come from the bump pointer first, then from runs.
+        assert_eq!(a.alloc(), Some(0x10_4000));
+        assert_eq!(a.free_contiguous(0x10_0000, 4), Ok(()));
+        assert_eq!(a.alloc_contiguous(4), Some(0x10_0000));
+        assert_eq!(a.free_contiguous(0x10_0000, 2), Ok(()));
+        assert_eq!(a.free_contiguous(0x10_2000, 2), Ok(())); // merges with the run before
+        assert_eq!(a.alloc_contiguous(4), Some(0x10_0000));
+        // Too large for anything left.
+        assert_eq!(a.alloc_contiguous(20), None);
+        let free = a.stats().free_frames;
+        let got = drain(&mut a);
+        assert_eq!(got.len() as u64, free);
+        let set: BTreeSet<u64> = got.iter().copied().collect();
+        assert_eq!(set.len(), got.len());
+        assert!(set.contains(&0x4000) && set.contains(&0x5000));
+        assert!(!set.contains(&0x10_0000));
+    }
+
+    #[test]
+    fn bad_contiguous_frees_are_rejected() {
+        let mut a = FrameAllocator::new(&[usable(0x1000, 8 * K), usable(0x10_0000, 8 * K)]);
+        let run = a.alloc_contiguous(4).unwrap();
+        assert_eq!(
+            a.free_contiguous(run, 0),
+            Err(FreeError::BadRun {
+                phys: run,
+                frames: 0
+            })
+        );
+        assert_eq!(
+            a.free_contiguous(run, 9),
+            Err(FreeError::BadRun {
+                phys: run,
+                frames: 9
+            })
+        );
+        // Extends past what was handed out.
+        assert_eq!(
+            a.free_contiguous(run, 5),
+            Err(FreeError::NotAllocated { phys: run })
+        );
+        assert_eq!(
+            a.free_contiguous(run + 1, 1),
+            Err(FreeError::Misaligned { phys: run + 1 })
+        );
+        assert_eq!(a.free_contiguous(run, 4), Ok(()));
+        assert_eq!(
+            a.free_contiguous(run, 2),
+            Err(FreeError::NotAllocated { phys: run })
+        );
+        assert_eq!(a.free(run), Err(FreeError::NotAllocated { phys: run }));
+        let f = a.alloc_contiguous(2).unwrap();
+        assert_eq!(f, run);
+        assert_eq!(a.free(f), Ok(()));
+        assert_eq!(
+            a.free_contiguous(f, 2),
+            Err(FreeError::NotAllocated { phys: f })
+        );
+    }
+
+    #[test]
+    fn random_contiguous_sequences_keep_frames_unique() {
+        let map = [usable(0x1000, 40 * K), usable(0x10_0000, 24 * K)];
+        let mut a = FrameAllocator::new(&map);
+        let mut held: Vec<(u64, u64)> = Vec::new();
+        let mut seed: u64 = 0x9e37_79b9;
+        for _ in 0..20_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let n = (seed >> 40) % 5 + 1;
+            if seed >> 63 == 0 || held.is_empty() {
+                if let Some(f) = a.alloc_contiguous(n) {
+                    for &(g, m) in &held {
+                        assert!(
+                            f + n * K <= g || g + m * K <= f,
+                            "overlap {f:#x}+{n} {g:#x}+{m}"
+                        );
+                    }
+                    assert!(map
+                        .iter()
+                        .any(|e| e.base <= f && f + n * K <= e.base + e.length));
+                    held.push((f, n));
+                }
+            } else {
+                let i = (seed >> 32) as usize % held.len();
+                let (f, m) = held.swap_remove(i);
+                assert_eq!(a.free_contiguous(f, m), Ok(()));
+            }
+            let in_use: u64 = held.iter().map(|h| h.1).sum();
+            assert_eq!(a.stats().free_frames, 64 - in_use);
         }
     }
 }

@@ -57,10 +57,17 @@ pub fn init(frames: &mut FrameAllocator) -> Result<HeapStats, HeapError> {
     if STARTED.swap(true, Ordering::SeqCst) {
         return Err(HeapError::AlreadyInitialised);
     }
-    for page in 0..HEAP_SIZE / FRAME_SIZE {
-        let phys = frames
-            .alloc()
-            .ok_or(HeapError::OutOfFrames { mapped_pages: page })?;
+    // One physically contiguous run when there is one: then any heap buffer is contiguous too,
+    // and devices can DMA straight into it (see `devices::hal`). Otherwise frame by frame.
+    let pages = HEAP_SIZE / FRAME_SIZE;
+    let run = frames.alloc_contiguous(pages);
+    for page in 0..pages {
+        let phys = match run {
+            Some(base) => base + page * FRAME_SIZE,
+            None => frames
+                .alloc()
+                .ok_or(HeapError::OutOfFrames { mapped_pages: page })?,
+        };
         paging::map_page(
             HEAP_START + page * FRAME_SIZE,
             phys,

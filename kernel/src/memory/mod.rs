@@ -2,9 +2,13 @@
 //! where `unsafe` is allowed.
 #![allow(unsafe_code)]
 
+#[cfg(target_os = "none")]
+pub mod dma;
 pub mod frames;
 #[cfg(target_os = "none")]
 pub mod heap;
+#[cfg(target_os = "none")]
+pub mod mmio;
 pub mod pagetable;
 #[cfg(target_os = "none")]
 pub mod paging;

@@ -6,6 +6,11 @@ use super::Mapping;
 pub const PRESENT: u64 = 1 << 0;
 pub const WRITABLE: u64 = 1 << 1;
 pub const USER: u64 = 1 << 2;
+/// Page-level write-through (PWT).
+pub const WRITE_THROUGH: u64 = 1 << 3;
+/// Page-level cache disable (PCD). With [`WRITE_THROUGH`] it selects PAT entry 3, which is
+/// uncacheable (UC) in the power-on PAT that firmware leaves in place: the setting for MMIO.
+pub const CACHE_DISABLE: u64 = 1 << 4;
 /// In a PDPT or PD entry: this entry maps a 1 GiB or 2 MiB page instead of pointing to a table.
 pub const HUGE: u64 = 1 << 7;
 pub const NO_EXECUTE: u64 = 1 << 63;

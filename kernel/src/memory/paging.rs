@@ -9,7 +9,9 @@ use x86_64::registers::model_specific::{Efer, EferFlags};
 
 use super::frames::{FrameAllocator, FRAME_SIZE};
 pub use super::pagetable::PageFlags;
-use super::pagetable::{self, ADDRESS_MASK, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE};
+use super::pagetable::{
+    self, ADDRESS_MASK, CACHE_DISABLE, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE, WRITE_THROUGH,
+};
 use super::Mapping;
 use crate::selfcheck::AddressSpace;
 
@@ -29,6 +31,11 @@ pub fn init(hhdm_offset: u64) {
     );
     HHDM_OFFSET.store(hhdm_offset, Ordering::Relaxed);
     READY.store(true, Ordering::Release);
+}
+
+/// The HHDM offset (virtual = physical + offset for memory the HHDM maps), once [`init`] ran.
+pub fn hhdm_offset() -> Option<u64> {
+    hhdm()
 }
 
 fn hhdm() -> Option<u64> {
@@ -121,12 +128,32 @@ impl fmt::Display for MapError {
     }
 }
 
+/// How the CPU may cache a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caching {
+    /// Normal memory (write-back, subject to the MTRRs).
+    WriteBack,
+    /// Device memory: PCD and PWT set, so uncacheable (UC) whatever the MTRRs say.
+    Uncached,
+}
+
 /// Maps the 4 KiB page at `virt` to the frame at `phys` with `flags` in the active tables,
 /// allocating (zeroed) intermediate tables from `frames`. Never replaces an existing mapping.
 pub fn map_page(
     virt: u64,
     phys: u64,
     flags: PageFlags,
+    frames: &mut FrameAllocator,
+) -> Result<(), MapError> {
+    map_page_with(virt, phys, flags, Caching::WriteBack, frames)
+}
+
+/// [`map_page`] with a choice of [`Caching`] (e.g. uncached for device registers).
+pub fn map_page_with(
+    virt: u64,
+    phys: u64,
+    flags: PageFlags,
+    caching: Caching,
     frames: &mut FrameAllocator,
 ) -> Result<(), MapError> {
     let hhdm = hhdm().ok_or(MapError::NotInitialised)?;
@@ -177,9 +204,13 @@ pub fn map_page(
     if read_entry(hhdm, slot) & PRESENT != 0 {
         return Err(MapError::AlreadyMapped { virt });
     }
+    let cache_bits = match caching {
+        Caching::WriteBack => 0,
+        Caching::Uncached => CACHE_DISABLE | WRITE_THROUGH,
+    };
     // SAFETY: (1) `slot` is an entry of a page table reached from CR3, mapped by the HHDM;
     // (2) we hold MAP_LOCK; (3) the entry was not present, so no existing mapping changes.
-    unsafe { write_entry(hhdm, slot, phys | flags.leaf_bits(nx)) };
+    unsafe { write_entry(hhdm, slot, phys | flags.leaf_bits(nx) | cache_bits) };
     // The TLB does not cache not-present translations, so this is not strictly required; it is
     // cheap and stays correct if the walk above ever learns to replace entries.
     x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(virt));
