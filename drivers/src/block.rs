@@ -45,6 +45,8 @@ pub enum DeviceFailure {
     QueueFull,
     /// The device broke the protocol (e.g. completed a request that was not submitted).
     Protocol,
+    /// The device did not complete the request in time (the driver then tried to reset it).
+    Timeout,
 }
 
 impl fmt::Display for DeviceFailure {
@@ -55,6 +57,7 @@ impl fmt::Display for DeviceFailure {
             Self::OutOfDmaMemory => "out of DMA memory",
             Self::QueueFull => "request queue full",
             Self::Protocol => "device protocol error",
+            Self::Timeout => "device timed out",
         })
     }
 }

@@ -22,6 +22,11 @@ use crate::pci::PciDevice;
 pub const BLOCK_SIZE: usize = SECTOR_SIZE;
 /// The largest single request sent to the device; larger reads and writes are split.
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+/// Feature bit: the device is read-only (`VIRTIO_BLK_F_RO`).
+pub const FEATURE_RO: u64 = 1 << 5;
+/// Feature bit: the device has a volatile write cache and takes flush requests
+/// (`VIRTIO_BLK_F_FLUSH`, formerly `VIRTIO_BLK_F_WCE`).
+pub const FEATURE_FLUSH: u64 = 1 << 9;
 
 /// Why a virtio-blk device could not be brought up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,10 +70,17 @@ pub fn map_error(e: virtio_drivers::Error, lba: u64) -> BlockError {
 }
 
 /// A virtio block device over transport `T`, with DMA and MMIO through `H`.
+///
+/// Writes and flushes: a device offering `VIRTIO_BLK_F_RO` refuses both with
+/// [`BlockError::ReadOnly`] (after the range checks, like every [`BlockDevice`]). A device
+/// offering `VIRTIO_BLK_F_FLUSH` gets a flush request on [`BlockDevice::flush`]; one that does
+/// not has no write-back cache to flush (as Linux also assumes), so `flush` succeeds without a
+/// request ([`VirtioBlock::has_flush`] tells which).
 pub struct VirtioBlock<H: Hal, T: Transport> {
     dev: VirtIOBlk<H, T>,
     blocks: u64,
     read_only: bool,
+    flush: bool,
 }
 
 impl<H: Hal, T: Transport> VirtioBlock<H, T> {
@@ -77,13 +89,22 @@ impl<H: Hal, T: Transport> VirtioBlock<H, T> {
     /// # Errors
     /// [`VirtioBlockError::Init`] if the device rejects the features or the queue cannot be set
     /// up (including [`virtio_drivers::Error::DmaError`] when `H` has no DMA memory).
-    pub fn new(transport: T) -> Result<Self, VirtioBlockError> {
+    pub fn new(mut transport: T) -> Result<Self, VirtioBlockError> {
+        // `VirtIOBlk` negotiates RO and FLUSH whenever the device offers them.
+        let flush = transport.read_device_features() & FEATURE_FLUSH != 0;
         let dev = VirtIOBlk::<H, T>::new(transport).map_err(VirtioBlockError::Init)?;
         Ok(Self {
             blocks: dev.capacity(),
             read_only: dev.readonly(),
+            flush,
             dev,
         })
+    }
+
+    /// Whether the device takes flush requests (`VIRTIO_BLK_F_FLUSH`): it has a volatile write
+    /// cache that [`BlockDevice::flush`] empties. Without it, `flush` sends nothing.
+    pub fn has_flush(&self) -> bool {
+        self.flush
     }
 
     /// The device's capacity in bytes.
@@ -149,9 +170,18 @@ impl<H: Hal, T: Transport> BlockDevice for VirtioBlock<H, T> {
         })
     }
 
+    /// Sends a flush request if the device offers `VIRTIO_BLK_F_FLUSH`; otherwise succeeds at
+    /// once (no write-back cache).
+    ///
+    /// # Errors
+    /// [`BlockError::ReadOnly`] on a read-only device; [`BlockError::Io`] (LBA 0) if the device
+    /// fails the flush; [`BlockError::Device`] for other failures (see [`map_error`]).
     fn flush(&mut self) -> Result<(), BlockError> {
         if self.read_only {
             return Err(BlockError::ReadOnly);
+        }
+        if !self.flush {
+            return Ok(());
         }
         self.dev.flush().map_err(|e| map_error(e, 0))
     }

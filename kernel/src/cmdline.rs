@@ -11,6 +11,9 @@ pub enum TestMode {
     Fault,
     /// Boot, probe the disks, read from each (block 0 logged), then leave QEMU with pass/fail.
     Disk,
+    /// Boot, verify the image, check the persistence record an earlier boot wrote in the
+    /// user-data region, write the next one and flush, then leave QEMU with pass/fail.
+    Persist,
 }
 
 /// A command-line word the kernel does not accept.
@@ -28,7 +31,7 @@ impl core::fmt::Display for CmdlineError<'_> {
             Self::UnknownTestMode(v) => {
                 write!(
                     f,
-                    "unknown test mode `test={v}` (expected boot, fault or disk)"
+                    "unknown test mode `test={v}` (expected boot, fault, disk or persist)"
                 )
             }
             Self::UnknownLogLevel(v) => write!(
@@ -77,6 +80,7 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                     "boot" => TestMode::Boot,
                     "fault" => TestMode::Fault,
                     "disk" => TestMode::Disk,
+                    "persist" => TestMode::Persist,
                     other => return Err(CmdlineError::UnknownTestMode(other)),
                 }
             }

@@ -9,8 +9,10 @@ extern crate alloc;
 
 pub mod cmdline;
 pub mod fault_report;
+pub mod image;
 pub mod memory;
 pub mod selfcheck;
+pub mod userdata;
 
 #[cfg(target_os = "none")]
 pub mod arch;

@@ -8,7 +8,7 @@ use crate::arch::{self, cpu, entry};
 use crate::cmdline::{self, TestMode};
 use crate::fatal::{self, Outcome};
 use crate::memory::{self, paging};
-use crate::{klog, selfcheck, time};
+use crate::{devices, image, klog, selfcheck, time, userdata};
 use bootproto::memmap;
 
 /// The Rust entry point, reached from `_start` (arch/entry.rs) on the boot loader's stack.
@@ -98,12 +98,7 @@ pub extern "C" fn kmain() -> ! {
     }
 
     match cmd.test {
-        TestMode::Off => {}
-        TestMode::Boot => fatal::stop(if check.is_ok() {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        }),
+        TestMode::Off | TestMode::Boot | TestMode::Persist => {}
         TestMode::Fault => {
             log::info!(
                 "test=fault: reading unmapped address {:#x} on purpose",
@@ -119,6 +114,45 @@ pub extern "C" fn kmain() -> ! {
     }
     if check.is_err() {
         fatal::stop(Outcome::Fail);
+    }
+
+    let mut disks = devices::probe_block_devices();
+    let kernel_file = info
+        .executable_file
+        .and_then(|(addr, size)| memory::boot_loader_bytes(addr, size));
+    let verified = match image::find_and_verify(&mut disks, kernel_file) {
+        Ok(v) => v,
+        Err(e) => {
+            log::error!("image: FAIL: {e}");
+            fatal::stop(Outcome::Fail);
+        }
+    };
+
+    let disk = &mut disks[verified.disk];
+    let disk_name = disk.location.clone();
+    let mut region = match userdata::boot::open(&mut *disk.device, &verified.superblock) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("userdata: cannot open the user-data region on disk {disk_name}: {e}");
+            fatal::stop(Outcome::Fail);
+        }
+    };
+    match userdata::boot::count_boot(&mut region) {
+        Ok(n) => log::info!(
+            "PandaGen ready | boot count: {n} (kept in the user-data region, {} blocks from block {} on disk {disk_name})",
+            region.blocks(),
+            region.start()
+        ),
+        Err(e) => log::warn!("userdata: the boot counter could not be updated: {e}"),
+    }
+    match cmd.test {
+        TestMode::Boot => fatal::stop(Outcome::Pass),
+        TestMode::Persist => fatal::stop(if userdata::boot::persist_test(&mut region) {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        }),
+        _ => {}
     }
     log::info!(
         "boot complete after {} ms; idling",

@@ -13,7 +13,9 @@ use limine::request::{
 use limine::BaseRevision;
 
 /// The boot stack the kernel asks for. The self-check verifies it was honoured.
-pub const STACK_SIZE: u64 = 256 * 1024;
+/// 1 MiB: an unoptimised build needs ~256 KiB of stack to verify the image (the manifest
+/// parser is deep), and the self-check proves every page of it is there.
+pub const STACK_SIZE: u64 = 1024 * 1024;
 
 #[used]
 #[unsafe(link_section = ".limine_requests_start")]

@@ -1,8 +1,11 @@
-//! The kernel's implementation of `virtio_drivers::Hal`: DMA memory from the frame allocator,
-//! device registers through the MMIO window, and buffer sharing.
+//! The kernel's implementations of `virtio_drivers::Hal` ([`KernelHal`]) and of
+//! `drivers::ahci::AhciHal` ([`KernelAhciHal`]): DMA memory from the frame allocator, device
+//! registers through the MMIO window, buffer sharing, and the clock.
 //!
 //! Besides `arch` and `memory`, this is the only place in the kernel with `unsafe` code; the
 //! memory work itself is done (safely, from here) by `memory::dma` and `memory::mmio`.
+//!
+//! [`KernelHal`] (virtio):
 //!
 //! - `dma_alloc`: physically contiguous zeroed frames (`FrameAllocator::alloc_contiguous`),
 //!   addressed through the HHDM; `dma_dealloc` returns them as one run.
@@ -20,7 +23,9 @@
 #![allow(unsafe_code)]
 
 use core::ptr::NonNull;
+use core::sync::atomic::{fence, Ordering};
 
+use drivers::ahci::{AhciHal, DmaRegion};
 use drivers::virtio_blk::{BufferDirection, Hal, PhysAddr};
 
 use crate::memory::{dma, frames::FRAME_SIZE, mmio, paging};
@@ -119,8 +124,138 @@ unsafe impl Hal for KernelHal {
     }
 }
 
+/// The HAL one AHCI HBA gets: its ABAR (BAR5) through the MMIO window, DMA memory from the
+/// frame allocator (HHDM-addressed), and [`crate::time::uptime_us`] as the clock.
+///
+/// Clones share the HBA: the controller and each of its disks hold one, and each disk touches
+/// only its own port's registers (the kernel drives disks from one CPU, one request at a time).
+///
+/// - Registers: 32-bit volatile accesses at `abar + offset`, bounds-checked against the BAR's
+///   size (an out-of-range offset is a driver bug and panics). A full fence orders them with
+///   the plain memory copies to and from DMA memory (command tables, data).
+/// - DMA: `dma_alloc(len)` is `memory::dma::alloc_zeroed` of `len` rounded up to frames (so
+///   4096-byte aligned, physically contiguous, zeroed); `dma_read`/`dma_write` copy through
+///   raw pointers into the HHDM (never a Rust reference: the HBA may write the memory at any
+///   time), bounds-checked against the region.
+#[derive(Clone, Debug)]
+pub struct KernelAhciHal {
+    abar: u64,
+    len: usize,
+}
+
+impl KernelAhciHal {
+    /// # Safety
+    /// `abar` is the virtual address at which `len` bytes of an AHCI HBA's ABAR are mapped
+    /// uncached (`memory::mmio::map`), and that HBA is driven only through this handle and its
+    /// clones (not by the firmware, not by a second driver instance), from one CPU at a time.
+    pub unsafe fn new(abar: u64, len: usize) -> Self {
+        Self { abar, len }
+    }
+
+    fn register(&self, offset: usize) -> *mut u32 {
+        assert!(
+            offset.is_multiple_of(4) && offset + 4 <= self.len,
+            "AHCI register offset {offset:#x} outside the {:#x}-byte ABAR",
+            self.len
+        );
+        (self.abar + offset as u64) as *mut u32
+    }
+}
+
+fn region_range(region: &DmaRegion, offset: usize, len: usize) -> usize {
+    assert!(
+        offset
+            .checked_add(len)
+            .is_some_and(|end| end <= region.len()),
+        "DMA access {offset:#x}+{len:#x} outside a {:#x}-byte region",
+        region.len()
+    );
+    region.virt() + offset
+}
+
+// SAFETY: the implementation duties hold: (1) registers: `new`'s caller vouched that `abar`
+// maps the HBA's ABAR uncached and that the HBA is ours; accesses are volatile, 32-bit and
+// bounds-checked, so they are neither cached, combined, elided nor outside the BAR;
+// (2) `dma_alloc` returns frames the allocator handed out exclusively (until `dma_free`),
+// zeroed, physically contiguous and page aligned, in RAM the HBA can reach (it checks 4 GiB
+// limits itself via CAP.S64A); (3) `dma_read`/`dma_write` copy within the region's bounds
+// through raw pointers; (4) `uptime_us` is monotonic (TSC).
+unsafe impl AhciHal for KernelAhciHal {
+    fn read32(&mut self, offset: usize) -> u32 {
+        let reg = self.register(offset);
+        // SAFETY: `reg` is a 4-aligned register inside the ABAR mapping (checked in `register`;
+        // the mapping's validity is `new`'s contract); a volatile read of device memory.
+        let value = unsafe { reg.read_volatile() };
+        fence(Ordering::SeqCst);
+        value
+    }
+
+    fn write32(&mut self, offset: usize, value: u32) {
+        let reg = self.register(offset);
+        fence(Ordering::SeqCst);
+        // SAFETY: as in `read32`; a volatile write of device memory.
+        unsafe { reg.write_volatile(value) };
+    }
+
+    fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
+        let pages = pages_for(len);
+        let buf = dma::alloc_zeroed(pages)?;
+        // SAFETY: `buf` is `pages` frames the allocator just handed out (exclusively ours until
+        // `dma_free`), zeroed, physically contiguous and page aligned at `buf.phys`, reachable
+        // at `buf.virt` through the HHDM.
+        Some(unsafe { DmaRegion::new(buf.phys, buf.virt as usize, (pages * FRAME_SIZE) as usize) })
+    }
+
+    fn dma_free(&mut self, region: DmaRegion) {
+        let pages = region.len() as u64 / FRAME_SIZE;
+        if let Err(e) = dma::free(region.phys(), pages) {
+            log::error!(
+                "ahci: freeing {pages} DMA frames at {:#x}: {e}",
+                region.phys()
+            );
+        }
+    }
+
+    fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
+        let at = region_range(region, offset, buf.len());
+        fence(Ordering::SeqCst);
+        // SAFETY: (1) `at .. at + buf.len()` lies inside the region (checked), which is HHDM-
+        // mapped RAM that `dma_alloc` gave out and no Rust reference points to; (2) `buf` is a
+        // distinct, caller-owned buffer, so the two do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(at as *const u8, buf.as_mut_ptr(), buf.len()) };
+    }
+
+    fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
+        let at = region_range(region, offset, data.len());
+        // SAFETY: as in `dma_read`, with the copy going the other way.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), at as *mut u8, data.len()) };
+        fence(Ordering::SeqCst);
+    }
+
+    fn now_us(&mut self) -> u64 {
+        crate::time::uptime_us()
+    }
+}
+
 /// How many buffers `share` had to bounce (not physically contiguous), for the log.
 pub static BOUNCED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Maps an AHCI HBA's ABAR (BAR5 at physical `phys`, `size` bytes) and makes its HAL. Only
+/// `devices::probe_ahci` calls this, once per AHCI function per probe; the handle then goes to
+/// that controller and its disks only.
+///
+/// # Errors
+/// What [`mmio::map`] says.
+pub(super) fn ahci_hal(phys: u64, size: u64) -> Result<KernelAhciHal, mmio::MmioError> {
+    // An HBA decodes at most 0x1100 bytes of registers (32 ports); BAR5 may be larger.
+    let len = size.min(0x2000);
+    let virt = mmio::map(phys, len)?;
+    // SAFETY: `virt` maps `len` bytes of the HBA's ABAR uncached, just above; the HBA is driven
+    // only through this handle and the clones its controller gives its disks (one probe per
+    // boot; the firmware gave the machine up at exit-boot-services and the BIOS/OS handoff
+    // takes the HBA from it), from the one CPU the kernel runs on.
+    Ok(unsafe { KernelAhciHal::new(virt, len as usize) })
+}
 
 /// The PCI configuration mechanism #1 over the real ports.
 pub fn pci_config() -> drivers::pci::PortConfig<crate::arch::port::Ports> {

@@ -1,9 +1,12 @@
-//! Devices: PCI discovery and disks (virtio-blk), on top of the `drivers` crate.
+//! Devices: PCI discovery and disks (virtio-blk, AHCI/SATA), on top of the `drivers` crate.
 //!
 //! [`probe_block_devices`] is the boot path's entry point: it enumerates PCI (every function
 //! logged at debug level, storage controllers at info level), brings up every virtio block
-//! device and returns the ones that work. A device that fails is logged with its PCI address
-//! and skipped; nothing here panics on a device's behaviour.
+//! device and every SATA disk on every AHCI controller (class 01:06:01), and returns the ones
+//! that work, virtio first, each as a [`Disk`] with its kind and location. A controller, port or
+//! device that fails is logged with its location and why, and skipped; a disk whose logical
+//! sector size is neither 512 nor 4096 is logged ("sector size N not supported") and reported in
+//! [`Probe::failed`], never used. Nothing here panics on a device's behaviour.
 
 pub mod hal;
 
@@ -13,11 +16,12 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
+use drivers::ahci::{self, AhciDisk, AhciError, PortError};
 use drivers::block::{read_bytes_at, BlockDevice, BlockError, Blocks4K};
 use drivers::pci::{self, PciAddress, PciDevice};
 use drivers::virtio_blk::{self, PciRoot, VirtioBlockError};
 
-pub use hal::KernelHal;
+pub use hal::{KernelAhciHal, KernelHal};
 
 use crate::memory::mmio::{self, MmioError};
 
@@ -27,31 +31,54 @@ const PREMAP_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// A disk found by [`probe_block_devices`].
 pub struct Disk {
-    /// Where it sits on PCI.
+    /// The PCI function of its controller (the virtio device itself, or the AHCI HBA).
     pub address: PciAddress,
-    /// What it is, for the log (e.g. `"virtio-blk"`).
+    /// What it is: `"virtio-blk"` or `"ahci"`.
     pub kind: &'static str,
-    /// The device, in its native block size (512 bytes for virtio-blk).
+    /// Where it is, for logs: `00:04.0` (virtio) or `00:1f.2 port 0` (AHCI).
+    pub location: String,
+    /// The model string the disk reports (AHCI: IDENTIFY words 27-46), if any.
+    pub model: Option<String>,
+    /// The device, in its native block size (512 bytes for virtio-blk, the logical sector size
+    /// — 512 or 4096 — for AHCI).
     pub device: Box<dyn BlockDevice + Send>,
 }
 
 impl fmt::Display for Disk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bytes = self.device.num_blocks() * self.device.block_size() as u64;
+        write!(f, "{} {}", self.location, self.kind)?;
+        if let Some(model) = &self.model {
+            write!(f, " \"{model}\"")?;
+        }
         write!(
             f,
-            "{} {}: {} blocks of {} bytes ({} KiB){}",
-            self.address,
-            self.kind,
+            ": {} ({} blocks of {} bytes){}",
+            Size(bytes),
             self.device.num_blocks(),
             self.device.block_size(),
-            bytes / 1024,
             if self.device.is_read_only() {
                 ", read-only"
             } else {
                 ""
             }
         )
+    }
+}
+
+/// A byte count in the largest binary unit that keeps a fractional digit meaningful.
+struct Size(u64);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+            if n >= 1 << shift {
+                let tenths = (n * 10) >> shift;
+                return write!(f, "{}.{} {unit}", tenths / 10, tenths % 10);
+            }
+        }
+        write!(f, "{n} bytes")
     }
 }
 
@@ -67,6 +94,14 @@ pub enum DiskError {
     },
     /// The virtio transport or device failed to come up.
     Virtio(VirtioBlockError),
+    /// An AHCI controller has no usable ABAR (BAR5).
+    NoAbar,
+    /// An AHCI controller failed to come up.
+    Ahci(AhciError),
+    /// A port of an AHCI controller failed to give a disk.
+    AhciPort(PortError),
+    /// The disk works, but its logical sector size is neither 512 nor 4096 bytes.
+    UnsupportedSectorSize { location: String, bytes: usize },
 }
 
 impl fmt::Display for DiskError {
@@ -82,6 +117,13 @@ impl fmt::Display for DiskError {
                 "mapping BAR{bar} ({size:#x} bytes at {phys:#x}): {error}"
             ),
             Self::Virtio(e) => write!(f, "{e}"),
+            Self::NoAbar => write!(f, "AHCI controller without a memory BAR5 (ABAR)"),
+            Self::Ahci(e) => write!(f, "{e}"),
+            Self::AhciPort(e) => write!(f, "{e}"),
+            Self::UnsupportedSectorSize { location, bytes } => write!(
+                f,
+                "{location}: sector size {bytes} not supported (only 512 and 4096)"
+            ),
         }
     }
 }
@@ -96,7 +138,8 @@ pub struct Probe {
     pub failed: Vec<(PciAddress, DiskError)>,
 }
 
-/// Enumerates PCI, logs what is there, and brings up every virtio block device.
+/// Enumerates PCI, logs what is there, and brings up every virtio block device, then every
+/// AHCI controller's SATA disks.
 pub fn probe() -> Probe {
     let mut cfg = hal::pci_config();
     let pci = pci::enumerate(&mut cfg);
@@ -121,6 +164,9 @@ pub fn probe() -> Probe {
                 failed.push((dev.address, e));
             }
         }
+    }
+    for dev in pci.iter().filter(|d| is_ahci(d)) {
+        probe_ahci(dev, &mut disks, &mut failed);
     }
     log::info!(
         "pci: {} functions, {} storage controller(s), {} disk(s) ready, {} failed",
@@ -154,10 +200,121 @@ fn open_virtio_block(
         }
     }
     let blk = virtio_blk::open_pci::<KernelHal, _>(root, dev).map_err(DiskError::Virtio)?;
+    if !blk.has_flush() {
+        log::debug!(
+            "disk: {} offers no flush (no write-back cache)",
+            dev.address
+        );
+    }
     Ok(Disk {
         address: dev.address,
         kind: dev.kind_name().unwrap_or("virtio"),
+        location: alloc::format!("{}", dev.address),
+        model: None,
         device: Box::new(blk),
+    })
+}
+
+/// Mass storage, SATA, AHCI 1.0 programming interface.
+fn is_ahci(dev: &PciDevice) -> bool {
+    (dev.class, dev.subclass, dev.prog_if) == (0x01, 0x06, 0x01)
+}
+
+/// Brings up the AHCI controller `dev` and every SATA disk on it: disks that work go to
+/// `disks`, failures (the controller's, a port's, an unsupported sector size) to `failed`, each
+/// logged. Empty ports are logged at debug level, non-disk devices (ATAPI…) at info level.
+fn probe_ahci(dev: &PciDevice, disks: &mut Vec<Disk>, failed: &mut Vec<(PciAddress, DiskError)>) {
+    let addr = dev.address;
+    let mut controller = match open_ahci(dev) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("ahci: {addr} skipped: {e}");
+            failed.push((addr, e));
+            return;
+        }
+    };
+    log::info!(
+        "ahci: {addr}: AHCI {}, {} port(s) implemented (PI {:#x}), {} command slots, {}-bit DMA{}",
+        controller.version_string(),
+        controller.ports_implemented().count_ones(),
+        controller.ports_implemented(),
+        ahci::proto::hba::command_slots(controller.capabilities()),
+        if controller.supports_64bit_dma() {
+            64
+        } else {
+            32
+        },
+        if controller.handoff_forced() {
+            "; taken from a firmware that would not let go"
+        } else {
+            ""
+        }
+    );
+    for (port, result) in controller.open_ports() {
+        let location = alloc::format!("{addr} port {port}");
+        match result {
+            Ok(disk) => match ahci_disk(addr, location, disk) {
+                Ok(disk) => {
+                    log::info!("disk: {disk}");
+                    disks.push(disk);
+                }
+                Err(e) => {
+                    log::error!("disk: {e}; skipped");
+                    failed.push((addr, e));
+                }
+            },
+            Err(e @ PortError::NoDevice { .. }) => log::debug!("ahci: {addr}: {e}"),
+            Err(e @ PortError::NotSataDisk { .. }) => log::info!("ahci: {addr}: {e}; skipped"),
+            Err(e) => {
+                log::error!("ahci: {addr}: {e}; skipped");
+                failed.push((addr, DiskError::AhciPort(e)));
+            }
+        }
+    }
+}
+
+fn open_ahci(dev: &PciDevice) -> Result<ahci::Controller<KernelAhciHal>, DiskError> {
+    let Some(bar) = dev.bars[5].filter(|b| b.is_memory() && b.address != 0 && b.size >= 0x180)
+    else {
+        return Err(DiskError::NoAbar);
+    };
+    let mut cfg = hal::pci_config();
+    pci::enable(
+        &mut cfg,
+        dev.address,
+        pci::command::MEMORY_SPACE | pci::command::BUS_MASTER,
+    );
+    let hal = hal::ahci_hal(bar.address, bar.size).map_err(|error| DiskError::MapBar {
+        bar: 5,
+        phys: bar.address,
+        size: bar.size,
+        error,
+    })?;
+    ahci::Controller::init(hal, ahci::Timeouts::default()).map_err(DiskError::Ahci)
+}
+
+fn ahci_disk(
+    address: PciAddress,
+    location: String,
+    disk: AhciDisk<KernelAhciHal>,
+) -> Result<Disk, DiskError> {
+    let info = disk.info();
+    let bytes = info.logical_sector_size as usize;
+    if bytes != 512 && bytes != 4096 {
+        return Err(DiskError::UnsupportedSectorSize { location, bytes });
+    }
+    if info.physical_sector_size != info.logical_sector_size {
+        log::debug!(
+            "disk: {location}: {}-byte physical sectors",
+            info.physical_sector_size
+        );
+    }
+    Ok(Disk {
+        address,
+        kind: "ahci",
+        location,
+        model: Some(info.model.clone()),
+        device: Box::new(disk),
     })
 }
 
@@ -182,10 +339,63 @@ fn hex_ascii(bytes: &[u8]) -> String {
 /// How much the `test=disk` throughput measurement reads, and in what request size.
 const MEASURE_BYTES: u64 = 16 * 1024 * 1024;
 const MEASURE_REQUEST: usize = 64 * 1024;
+/// How much the write measurement writes (on disks that are not the image), ending where the
+/// pattern area starts.
+const MEASURE_WRITE_BYTES: u64 = 4 * 1024 * 1024;
+/// The pattern written, flushed and read back at the end of every disk that is not the image.
+pub const PATTERN_BYTES: usize = 64 * 1024;
+/// The pattern's first 16 bytes; byte `i >= 16` is [`pattern_byte`]`(i)`.
+pub const PATTERN_HEADER: &[u8; 16] = b"PANDAGEN-DISKTST";
+
+/// Byte `i` of the `test=disk` write pattern (after its 16-byte header).
+pub fn pattern_byte(i: usize) -> u8 {
+    (i.wrapping_mul(7) + i / 4096 + 0x5a) as u8
+}
+
+/// A throughput sample: bytes moved in microseconds.
+#[derive(Clone, Copy, Default)]
+struct Rate {
+    bytes: u64,
+    us: u64,
+}
+
+impl Rate {
+    fn add(&mut self, other: Rate) {
+        self.bytes += other.bytes;
+        self.us += other.us;
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let us = self.us.max(1);
+        let mib_x100 = self.bytes as u128 * 100 * 1_000_000 / (us as u128 * 1024 * 1024);
+        write!(
+            f,
+            "{} KiB in {}.{:03} ms ({}.{:02} MiB/s)",
+            self.bytes / 1024,
+            us / 1000,
+            us % 1000,
+            mib_x100 / 100,
+            mib_x100 % 100
+        )
+    }
+}
+
+/// What `check_disk` measured.
+#[derive(Default)]
+struct DiskRates {
+    read: Option<Rate>,
+    write: Option<Rate>,
+}
 
 /// The `test=disk` scenario: probe, then on every disk read block 0 (logging its first 16
 /// bytes), check the unaligned-read helper and the 4 KiB adapter against it, and time reading up
-/// to 16 MiB in 64 KiB requests. True if at least one disk was found and every check passed.
+/// to 16 MiB in 64 KiB requests. On every writable disk that is not the PANDAGEN image (block 0
+/// without the magic) also time writing up to 4 MiB, then write a 64 KiB pattern
+/// ([`PATTERN_HEADER`], [`pattern_byte`]) over the last 64 KiB, flush, and read it back. Ends
+/// with read and write throughput per controller. True if at least one disk was found, no disk
+/// failed to come up and every check passed.
 pub fn disk_test() -> bool {
     let probe = probe();
     if probe.disks.is_empty() {
@@ -193,11 +403,43 @@ pub fn disk_test() -> bool {
         return false;
     }
     let mut ok = probe.failed.is_empty();
+    // Per controller: (address, kind, read, write).
+    let mut controllers: Vec<(PciAddress, &'static str, Rate, Rate)> = Vec::new();
     for mut disk in probe.disks {
-        if let Err(e) = check_disk(&mut disk) {
-            log::error!("test=disk: {}: {e}", disk.address);
-            ok = false;
+        match check_disk(&mut disk) {
+            Ok(rates) => {
+                let i = match controllers.iter().position(|c| c.0 == disk.address) {
+                    Some(i) => i,
+                    None => {
+                        controllers.push((
+                            disk.address,
+                            disk.kind,
+                            Rate::default(),
+                            Rate::default(),
+                        ));
+                        controllers.len() - 1
+                    }
+                };
+                if let Some(r) = rates.read {
+                    controllers[i].2.add(r);
+                }
+                if let Some(w) = rates.write {
+                    controllers[i].3.add(w);
+                }
+            }
+            Err(e) => {
+                log::error!("test=disk: {}: {e}", disk.location);
+                ok = false;
+            }
         }
+    }
+    for (address, kind, read, write) in &controllers {
+        let write = if write.bytes > 0 {
+            alloc::format!("{write}")
+        } else {
+            String::from("not measured (no writable non-image disk)")
+        };
+        log::info!("test=disk: controller {address} ({kind}): read {read}; write {write}");
     }
     log::info!(
         "test=disk: {} buffer(s) bounced (not physically contiguous)",
@@ -206,14 +448,15 @@ pub fn disk_test() -> bool {
     ok
 }
 
-fn check_disk(disk: &mut Disk) -> Result<(), String> {
-    let addr = disk.address;
+fn check_disk(disk: &mut Disk) -> Result<DiskRates, String> {
+    let loc = disk.location.clone();
     let dev = &mut *disk.device;
     let bs = dev.block_size();
+    let mut rates = DiskRates::default();
     let mut block = vec![0u8; bs];
     dev.read_blocks(0, &mut block)
         .map_err(|e| alloc::format!("reading block 0: {e}"))?;
-    log::info!("test=disk: {addr} block 0: {}", hex_ascii(&block[..16]));
+    log::info!("test=disk: {loc} block 0: {}", hex_ascii(&block[..16]));
 
     let mut few = [0u8; 5];
     read_bytes_at(dev, 3, &mut few).map_err(|e| alloc::format!("read_bytes_at: {e}"))?;
@@ -238,26 +481,95 @@ fn check_disk(disk: &mut Disk) -> Result<(), String> {
 
     let capacity = dev.num_blocks() * bs as u64;
     let total = capacity.min(MEASURE_BYTES) / MEASURE_REQUEST as u64 * MEASURE_REQUEST as u64;
-    if total == 0 {
-        return Ok(());
-    }
     let mut buf = vec![0u8; MEASURE_REQUEST];
     let per_request = (MEASURE_REQUEST / bs) as u64;
-    let start = crate::time::uptime_us();
-    for i in 0..total / MEASURE_REQUEST as u64 {
-        dev.read_blocks(i * per_request, &mut buf)
-            .map_err(|e| alloc::format!("throughput read {i}: {e}"))?;
+    if total > 0 {
+        let start = crate::time::uptime_us();
+        for i in 0..total / MEASURE_REQUEST as u64 {
+            dev.read_blocks(i * per_request, &mut buf)
+                .map_err(|e| alloc::format!("throughput read {i}: {e}"))?;
+        }
+        let rate = Rate {
+            bytes: total,
+            us: (crate::time::uptime_us() - start).max(1),
+        };
+        log::info!(
+            "test=disk: {loc} read {rate} in {} KiB requests",
+            MEASURE_REQUEST / 1024
+        );
+        rates.read = Some(rate);
     }
-    let us = (crate::time::uptime_us() - start).max(1);
-    let kib_per_s = total / 1024 * 1_000_000 / us;
+
+    if block.starts_with(&loader::superblock::MAGIC) {
+        log::info!("test=disk: {loc} carries the PANDAGEN image: not written");
+        return Ok(rates);
+    }
+    if dev.is_read_only() {
+        return match dev.write_blocks(0, &block) {
+            Err(BlockError::ReadOnly) => {
+                log::info!("test=disk: {loc} is read-only: writes refused as they should be");
+                Ok(rates)
+            }
+            other => Err(alloc::format!("writing a read-only disk gave {other:?}")),
+        };
+    }
+    if capacity < 2 * PATTERN_BYTES as u64 {
+        log::info!("test=disk: {loc} is too small for the write test");
+        return Ok(rates);
+    }
+    let pattern_lba = dev.num_blocks() - (PATTERN_BYTES / bs) as u64;
+
+    // Write throughput: up to 4 MiB in 64 KiB requests, ending where the pattern starts.
+    let room = capacity - PATTERN_BYTES as u64;
+    let wtotal = room.min(MEASURE_WRITE_BYTES) / MEASURE_REQUEST as u64 * MEASURE_REQUEST as u64;
+    if wtotal > 0 {
+        let first = pattern_lba - wtotal / bs as u64;
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (i as u8) ^ 0xa5;
+        }
+        let start = crate::time::uptime_us();
+        for i in 0..wtotal / MEASURE_REQUEST as u64 {
+            dev.write_blocks(first + i * per_request, &buf)
+                .map_err(|e| alloc::format!("throughput write {i}: {e}"))?;
+        }
+        let rate = Rate {
+            bytes: wtotal,
+            us: (crate::time::uptime_us() - start).max(1),
+        };
+        log::info!(
+            "test=disk: {loc} wrote {rate} in {} KiB requests at LBA {first}",
+            MEASURE_REQUEST / 1024
+        );
+        rates.write = Some(rate);
+    }
+
+    // The pattern: write, flush, read back.
+    let mut pattern: Vec<u8> = (0..PATTERN_BYTES).map(pattern_byte).collect();
+    pattern[..16].copy_from_slice(PATTERN_HEADER);
+    dev.write_blocks(pattern_lba, &pattern)
+        .map_err(|e| alloc::format!("writing the pattern at LBA {pattern_lba}: {e}"))?;
+    let start = crate::time::uptime_us();
+    dev.flush().map_err(|e| alloc::format!("flush: {e}"))?;
+    let flush_us = crate::time::uptime_us() - start;
+    let mut back = vec![0u8; PATTERN_BYTES];
+    dev.read_blocks(pattern_lba, &mut back)
+        .map_err(|e| alloc::format!("reading the pattern back: {e}"))?;
+    if back != pattern {
+        let at = back
+            .iter()
+            .zip(&pattern)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        return Err(alloc::format!(
+            "pattern read back differs at byte {at} (LBA {pattern_lba})"
+        ));
+    }
     log::info!(
-        "test=disk: {addr} read {} KiB in {}.{:03} ms ({}.{:02} MiB/s) in {} KiB requests",
-        total / 1024,
-        us / 1000,
-        us % 1000,
-        kib_per_s / 1024,
-        kib_per_s % 1024 * 100 / 1024,
-        MEASURE_REQUEST / 1024
+        "test=disk: {loc} wrote, flushed ({}.{:03} ms) and read back the {} KiB pattern at LBA {pattern_lba} (last {} KiB): identical",
+        flush_us / 1000,
+        flush_us % 1000,
+        PATTERN_BYTES / 1024,
+        PATTERN_BYTES / 1024
     );
-    Ok(())
+    Ok(rates)
 }

@@ -133,3 +133,20 @@ pub fn init(
 pub fn with_frames<R>(f: impl FnOnce(&mut frames::FrameAllocator) -> R) -> Option<R> {
     FRAMES.lock().as_mut().map(f)
 }
+
+/// A read-only view of memory the boot loader filled (the kernel file, modules), given by
+/// its HHDM address. `None` unless every page of the range is mapped.
+#[cfg(target_os = "none")]
+pub fn boot_loader_bytes(virt: u64, len: u64) -> Option<&'static [u8]> {
+    let end = virt.checked_add(len)?;
+    let mut page = virt & !0xfff;
+    while page < end {
+        paging::translate(page)?;
+        page += 0x1000;
+    }
+    // SAFETY: (1) every page of [virt, virt+len) is mapped (checked above); (2) the range is
+    // boot-loader memory of type "executable and modules", which the frame allocator never
+    // hands out (it only uses usable memory) and nothing in the kernel writes, so a shared
+    // 'static borrow cannot alias a mutable one.
+    Some(unsafe { core::slice::from_raw_parts(virt as *const u8, len as usize) })
+}

@@ -1,4 +1,4 @@
-//! Cargo invocations: building the kernel and the boot stub for their targets.
+//! Cargo invocations: building the kernel, the boot stub and the components for their targets.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ pub const KERNEL_BIN: &str = "kernel_bootstrap";
 pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
 pub const STUB_PACKAGE: &str = "bootstub";
 pub const STUB_TARGET: &str = "x86_64-unknown-uefi";
+pub const COMPONENT_TARGET: &str = "x86_64-unknown-none";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -42,11 +43,13 @@ pub struct Workspace {
     pub target_dir: PathBuf,
 }
 
-/// The two programs `build` produces.
+/// What `build` produces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifacts {
     pub kernel: PathBuf,
     pub stub: PathBuf,
+    /// The services and components (always release), one binary per description entry.
+    pub components_dir: PathBuf,
 }
 
 impl Workspace {
@@ -93,10 +96,16 @@ impl Workspace {
             .join(format!("{STUB_PACKAGE}.efi"))
     }
 
+    /// Where the components' binaries land (`x86_64-unknown-none/release`).
+    pub fn components_dir(&self) -> PathBuf {
+        self.target_dir.join(COMPONENT_TARGET).join("release")
+    }
+
     pub fn artifacts(&self, profile: Profile) -> Artifacts {
         Artifacts {
             kernel: self.kernel_path(profile),
             stub: self.stub_path(),
+            components_dir: self.components_dir(),
         }
     }
 
@@ -138,6 +147,16 @@ pub fn stub_build_args() -> Vec<&'static str> {
     ]
 }
 
+/// `cargo build --target x86_64-unknown-none --release -p NAME...`: one package per description
+/// entry (package name = binary name = entry name).
+pub fn components_build_args<'a>(packages: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["build", "--target", COMPONENT_TARGET, "--release"];
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    args
+}
+
 /// Runs `cargo ARGS` in the workspace root; fails on a non-zero exit.
 pub fn run_cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
     let status = ws
@@ -158,8 +177,9 @@ fn expect_file(path: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds the kernel (in `profile`) and the stub (always release); one line per step.
-pub fn build_all(ws: &Workspace, profile: Profile) -> Result<Artifacts> {
+/// Builds the kernel (in `profile`), the stub and the components named by `packages` (always
+/// release); one line per step.
+pub fn build_all(ws: &Workspace, profile: Profile, packages: &[&str]) -> Result<Artifacts> {
     let artifacts = ws.artifacts(profile);
     println!(
         "xtask: building kernel ({KERNEL_BIN}, {KERNEL_TARGET}, {})",
@@ -170,18 +190,38 @@ pub fn build_all(ws: &Workspace, profile: Profile) -> Result<Artifacts> {
     println!("xtask: building boot stub ({STUB_PACKAGE}.efi, {STUB_TARGET}, release)");
     run_cargo(ws, &stub_build_args())?;
     expect_file(&artifacts.stub, "the boot stub")?;
-    println!("xtask: kernel    {}", artifacts.kernel.display());
-    println!("xtask: boot stub {}", artifacts.stub.display());
+    if !packages.is_empty() {
+        println!(
+            "xtask: building components ({}, {COMPONENT_TARGET}, release)",
+            packages.join(", ")
+        );
+        run_cargo(ws, &components_build_args(packages))?;
+        for p in packages {
+            expect_file(&artifacts.components_dir.join(p), p)?;
+        }
+    }
+    println!("xtask: kernel     {}", artifacts.kernel.display());
+    println!("xtask: boot stub  {}", artifacts.stub.display());
+    println!("xtask: components {}", artifacts.components_dir.display());
     Ok(artifacts)
 }
 
 /// The artifacts of an earlier build (for `--no-build`); fails if one is missing.
-pub fn existing_artifacts(ws: &Workspace, profile: Profile) -> Result<Artifacts> {
+pub fn existing_artifacts(
+    ws: &Workspace,
+    profile: Profile,
+    packages: &[&str],
+) -> Result<Artifacts> {
     let artifacts = ws.artifacts(profile);
-    for (path, what) in [
-        (&artifacts.kernel, "kernel"),
-        (&artifacts.stub, "boot stub"),
-    ] {
+    let components: Vec<(PathBuf, &str)> = packages
+        .iter()
+        .map(|p| (artifacts.components_dir.join(p), *p))
+        .collect();
+    let fixed = [
+        (artifacts.kernel.clone(), "kernel"),
+        (artifacts.stub.clone(), "boot stub"),
+    ];
+    for (path, what) in fixed.iter().chain(components.iter()) {
         if !path.is_file() {
             bail!(
                 "--no-build: the {what} {} does not exist; run `cargo xtask build` first",
@@ -234,6 +274,15 @@ mod tests {
         assert_eq!(
             stub_build_args().join(" "),
             "build -p bootstub --target x86_64-unknown-uefi --release"
+        );
+        assert_eq!(
+            components_build_args(&["services_storage", "cli_console"]).join(" "),
+            "build --target x86_64-unknown-none --release -p services_storage -p cli_console"
+        );
+        let ws = Workspace::new("/ws".into(), None);
+        assert_eq!(
+            ws.artifacts(Profile::Debug).components_dir,
+            Path::new("/ws/target/x86_64-unknown-none/release")
         );
     }
 }

@@ -1,28 +1,30 @@
-//! The raw disk image: block 0 (PandaGen superblock area + classic MBR), extra regions, FAT ESP.
+//! The raw disk image: block 0 (PandaGen superblock area + classic MBR), regions, FAT ESP, data.
 //!
 //! Layout (512-byte sectors, 4096-byte blocks):
-//! - bytes `0..446` of block 0: supplied by the caller (the superblock lives in `0..48`);
+//! - bytes `0..440` of block 0: supplied by the caller (the PandaGen superblock);
+//! - bytes `440..446`: the MBR disk signature (caller-supplied) and two zero bytes;
 //! - bytes `446..512`: MBR partition table with one EFI System partition (type 0xEF) and `55 AA`;
 //! - the rest of block 0: zero;
-//! - from block 1 (byte 4096) up to the ESP: caller-supplied extra regions;
-//! - the ESP: starts at 1 MiB, or at the first MiB boundary after the last extra region.
+//! - from block 1 (byte 4096) up to the ESP: caller-supplied regions (kernel, manifest, binaries);
+//! - the ESP: at the caller's start (the superblock's `esp_start`), or at 1 MiB / the first MiB
+//!   boundary after the last region;
+//! - the data region: `data_size` bytes after the ESP, left sparse (never written byte by byte).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use fatfs::{FatType, FileSystem, FormatVolumeOptions, FsOptions};
 use mbrman::{MBRHeader, MBRPartitionEntry, BOOT_INACTIVE, CHS};
 
-use crate::atomic::write_atomically;
-
 pub const SECTOR_SIZE: u64 = 512;
 pub const BLOCK_SIZE: u64 = 4096;
-/// Where the MBR partition table starts; the caller owns the bytes below.
+/// Where the MBR's disk signature starts; the caller owns the bytes below (the "bootstrap code" area).
+pub const MBR_BOOTSTRAP_LEN: usize = 440;
+/// Where the MBR partition table starts.
 pub const MBR_TABLE_OFFSET: usize = 446;
 pub const MIB: u64 = 1024 * 1024;
-/// The ESP starts here unless extra regions push it further.
+/// The ESP starts here unless regions push it further (or the caller places it).
 pub const DEFAULT_ESP_START: u64 = MIB;
 pub const DEFAULT_ESP_SIZE: u64 = 64 * MIB;
 /// Smallest ESP we format (a valid FAT16 needs at least 4085 clusters).
@@ -30,6 +32,10 @@ pub const MIN_ESP_SIZE: u64 = 8 * MIB;
 /// From this size on the ESP is FAT32, below it FAT16.
 pub const FAT32_THRESHOLD: u64 = 512 * MIB;
 pub const EFI_SYSTEM_PARTITION_TYPE: u8 = 0xEF;
+/// Images larger than this print progress lines while they are written.
+pub const PROGRESS_THRESHOLD: u64 = 64 * MIB;
+/// Regions are written in pieces of this size, so progress can be reported inside a big binary.
+const WRITE_CHUNK: usize = 8 * MIB as usize;
 
 /// Bytes placed at an absolute disk offset between block 1 and the ESP.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,17 +54,25 @@ pub struct EspFile {
 /// Everything that goes on the disk.
 #[derive(Debug, Clone, Default)]
 pub struct DiskSpec {
-    /// Bytes of block 0 below offset 446 (at most 446; zero-padded).
-    pub boot_block_prefix: Vec<u8>,
+    /// Bytes `0..440` of block 0 (at most 440; zero-padded): the PandaGen superblock.
+    pub block0: Vec<u8>,
+    /// MBR bytes 440..444.
+    pub disk_signature: [u8; 4],
     /// Regions at or after block 1 (byte 4096), before the ESP; must not overlap.
-    pub extra_regions: Vec<Region>,
+    pub regions: Vec<Region>,
+    /// Byte offset of the ESP (a multiple of 1 MiB, after every region); `None` places it at
+    /// 1 MiB or the first MiB boundary after the last region.
+    pub esp_start: Option<u64>,
     /// ESP size in bytes (multiple of 512).
     pub esp_size: u64,
     pub esp_files: Vec<EspFile>,
+    /// Bytes of the user data region after the ESP (a multiple of 4096), left zero and sparse.
+    pub data_size: u64,
 }
 
+#[cfg(test)]
 impl DiskSpec {
-    /// A spec with the default ESP size, an all-zero block 0 and no extra regions.
+    /// A spec with the default ESP size, an all-zero block 0, no regions and no data region.
     pub fn with_files(esp_files: Vec<EspFile>) -> Self {
         DiskSpec {
             esp_size: DEFAULT_ESP_SIZE,
@@ -68,11 +82,13 @@ impl DiskSpec {
     }
 }
 
-/// Where things ended up.
+/// Where things ended up (byte offsets and sizes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiskLayout {
     pub esp_start: u64,
     pub esp_size: u64,
+    pub data_start: u64,
+    pub data_size: u64,
     pub total_size: u64,
     pub fat_type: FatType,
 }
@@ -80,18 +96,24 @@ pub struct DiskLayout {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LayoutError {
     #[error(
-        "block 0 prefix is {0} bytes; at most {MBR_TABLE_OFFSET} fit below the partition table"
+        "block 0 prefix is {0} bytes; at most {MBR_BOOTSTRAP_LEN} fit below the MBR disk signature"
     )]
     BootBlockPrefixTooLong(usize),
-    #[error("extra region at byte {0} starts before block 1 (byte {BLOCK_SIZE})")]
+    #[error("region at byte {0} starts before block 1 (byte {BLOCK_SIZE})")]
     RegionInBlock0(u64),
-    #[error("extra regions at bytes {0} and {1} overlap")]
+    #[error("regions at bytes {0} and {1} overlap")]
     RegionsOverlap(u64, u64),
+    #[error("ESP start {0} is not a multiple of 1 MiB")]
+    EspStartUnaligned(u64),
+    #[error("regions end at byte {end}, past the ESP start {esp_start}")]
+    RegionsPastEsp { end: u64, esp_start: u64 },
     #[error("ESP size {0} is not a multiple of {SECTOR_SIZE} bytes")]
     EspSizeUnaligned(u64),
     #[error("ESP size {0} is below the minimum of {MIN_ESP_SIZE} bytes")]
     EspTooSmall(u64),
-    #[error("disk of {0} bytes is too large for an MBR partition table")]
+    #[error("data region size {0} is not a multiple of {BLOCK_SIZE} bytes")]
+    DataSizeUnaligned(u64),
+    #[error("an ESP ending at byte {0} is too far out for an MBR partition table (2 TiB)")]
     DiskTooLarge(u64),
     #[error("ESP path {0:?} must be absolute, without empty, `.` or `..` components")]
     BadEspPath(String),
@@ -108,12 +130,10 @@ pub fn fat_type_for(esp_size: u64) -> FatType {
 
 /// Checks the spec and computes the layout, without touching any file.
 pub fn layout(spec: &DiskSpec) -> Result<DiskLayout, LayoutError> {
-    if spec.boot_block_prefix.len() > MBR_TABLE_OFFSET {
-        return Err(LayoutError::BootBlockPrefixTooLong(
-            spec.boot_block_prefix.len(),
-        ));
+    if spec.block0.len() > MBR_BOOTSTRAP_LEN {
+        return Err(LayoutError::BootBlockPrefixTooLong(spec.block0.len()));
     }
-    let mut regions: Vec<&Region> = spec.extra_regions.iter().collect();
+    let mut regions: Vec<&Region> = spec.regions.iter().collect();
     regions.sort_by_key(|r| r.offset);
     let mut end = BLOCK_SIZE;
     let mut prev: Option<u64> = None;
@@ -133,18 +153,35 @@ pub fn layout(spec: &DiskSpec) -> Result<DiskLayout, LayoutError> {
     if spec.esp_size < MIN_ESP_SIZE {
         return Err(LayoutError::EspTooSmall(spec.esp_size));
     }
+    if !spec.data_size.is_multiple_of(BLOCK_SIZE) {
+        return Err(LayoutError::DataSizeUnaligned(spec.data_size));
+    }
     for f in &spec.esp_files {
         esp_path_components(&f.path)?;
     }
-    let esp_start = DEFAULT_ESP_START.max(end.div_ceil(MIB) * MIB);
-    let total_size = esp_start + spec.esp_size;
-    if total_size / SECTOR_SIZE > u64::from(u32::MAX) {
-        return Err(LayoutError::DiskTooLarge(total_size));
+    let esp_start = match spec.esp_start {
+        Some(start) if !start.is_multiple_of(MIB) || start == 0 => {
+            return Err(LayoutError::EspStartUnaligned(start))
+        }
+        Some(start) if start < end => {
+            return Err(LayoutError::RegionsPastEsp {
+                end,
+                esp_start: start,
+            })
+        }
+        Some(start) => start,
+        None => DEFAULT_ESP_START.max(end.div_ceil(MIB) * MIB),
+    };
+    let data_start = esp_start + spec.esp_size;
+    if data_start / SECTOR_SIZE > u64::from(u32::MAX) {
+        return Err(LayoutError::DiskTooLarge(data_start));
     }
     Ok(DiskLayout {
         esp_start,
         esp_size: spec.esp_size,
-        total_size,
+        data_start,
+        data_size: spec.data_size,
+        total_size: data_start + spec.data_size,
         fat_type: fat_type_for(spec.esp_size),
     })
 }
@@ -162,26 +199,100 @@ fn esp_path_components(path: &str) -> Result<Vec<&str>, LayoutError> {
     Ok(parts)
 }
 
+/// Progress lines for big images: one each time the write position crosses another 10 %.
+#[derive(Debug)]
+pub struct Progress {
+    total: u64,
+    step: u64,
+    next: u64,
+    enabled: bool,
+}
+
+impl Progress {
+    /// Reports on images over [`PROGRESS_THRESHOLD`] bytes; silent for smaller ones.
+    pub fn for_image(total: u64) -> Self {
+        let step = total.div_ceil(10).max(1);
+        Progress {
+            total,
+            step,
+            next: step,
+            enabled: total > PROGRESS_THRESHOLD,
+        }
+    }
+
+    /// Never prints.
+    pub fn quiet() -> Self {
+        Progress {
+            enabled: false,
+            ..Progress::for_image(0)
+        }
+    }
+
+    /// The image is written up to byte `pos`: prints a line per 10 % mark passed.
+    pub fn advance_to(&mut self, pos: u64) {
+        if let Some(line) = self.lines_for(pos).last() {
+            println!("{line}");
+        }
+    }
+
+    /// The lines for reaching `pos` (the last one is printed: a big jump prints one line).
+    fn lines_for(&mut self, pos: u64) -> Vec<String> {
+        let mut lines = Vec::new();
+        while self.enabled && self.next <= self.total && pos >= self.next {
+            lines.push(format!(
+                "xtask: image: {:>3}% written ({} of {} MiB)",
+                (self.next.min(self.total) * 100 / self.total.max(1)),
+                pos.min(self.total) / MIB,
+                self.total / MIB
+            ));
+            self.next = if self.next >= self.total {
+                u64::MAX
+            } else {
+                (self.next + self.step).min(self.total)
+            };
+        }
+        lines
+    }
+}
+
 /// Writes the whole image to `output` atomically.
-pub fn write_disk_image(spec: &DiskSpec, output: &Path) -> Result<DiskLayout> {
+#[cfg(test)]
+pub fn write_disk_image(spec: &DiskSpec, output: &std::path::Path) -> Result<DiskLayout> {
+    use crate::atomic::write_atomically;
     let layout = layout(spec)?;
     write_atomically(output, |file| {
-        write_disk_image_into(spec, &layout, file)?;
+        write_disk_image_into(spec, &layout, file, &mut Progress::quiet())?;
         Ok(layout)
     })
     .with_context(|| format!("writing disk image {}", output.display()))
 }
 
-fn write_disk_image_into(spec: &DiskSpec, layout: &DiskLayout, file: &mut File) -> Result<()> {
+/// Writes the image into `file` (fresh and empty): sizes it (the data region stays a hole),
+/// then the regions in order, the ESP and block 0, reporting the position to `progress`.
+pub fn write_disk_image_into(
+    spec: &DiskSpec,
+    layout: &DiskLayout,
+    file: &mut File,
+    progress: &mut Progress,
+) -> Result<()> {
     file.set_len(0)?;
     file.set_len(layout.total_size)?;
-    for r in &spec.extra_regions {
+    let mut regions: Vec<&Region> = spec.regions.iter().collect();
+    regions.sort_by_key(|r| r.offset);
+    for r in regions {
         file.seek(SeekFrom::Start(r.offset))?;
-        file.write_all(&r.data)?;
+        let mut at = r.offset;
+        for chunk in r.data.chunks(WRITE_CHUNK) {
+            file.write_all(chunk)?;
+            at += chunk.len() as u64;
+            progress.advance_to(at);
+        }
     }
     write_esp(spec, layout, file).context("building the FAT file system of the ESP")?;
-    write_mbr(spec, layout, file).context("writing the MBR partition table")?;
+    progress.advance_to(layout.data_start);
+    write_block0(spec, layout, file).context("writing block 0 and the MBR partition table")?;
     file.flush()?;
+    progress.advance_to(layout.total_size);
     Ok(())
 }
 
@@ -260,14 +371,15 @@ fn chs_for(lba: u64) -> CHS {
         .unwrap_or(CHS::new(1023, 254, 63))
 }
 
-fn write_mbr(spec: &DiskSpec, layout: &DiskLayout, file: &mut File) -> Result<()> {
-    let mut prefix = [0u8; MBR_TABLE_OFFSET];
-    prefix[..spec.boot_block_prefix.len()].copy_from_slice(&spec.boot_block_prefix);
-    let mut header = MBRHeader::new([0; 4]);
-    header.bootstrap_code.copy_from_slice(&prefix[..440]);
-    header.disk_signature.copy_from_slice(&prefix[440..444]);
-    header.copy_protected.copy_from_slice(&prefix[444..446]);
+/// Block 0's first sector: the caller's bytes 0..440, the disk signature, the partition table
+/// and `55 AA`. Bytes 512..4096 stay as `set_len` left them (zero).
+fn write_block0(spec: &DiskSpec, layout: &DiskLayout, file: &mut File) -> Result<()> {
+    let mut header = MBRHeader::new(spec.disk_signature);
+    header.bootstrap_code = [0; MBR_BOOTSTRAP_LEN];
+    header.bootstrap_code[..spec.block0.len()].copy_from_slice(&spec.block0);
+    header.copy_protected = [0; 2];
     header.partition_1 = esp_partition_entry(layout);
+    file.seek(SeekFrom::Start(0))?;
     header.write_into(file)?;
     Ok(())
 }
@@ -350,6 +462,7 @@ mod tests {
     use crate::testutil::TempDir;
     use mbrman::MBR;
     use std::fs;
+    use std::path::Path;
 
     fn read_esp_file(image: &Path, layout: &DiskLayout, path: &str) -> Vec<u8> {
         let file = File::open(image).unwrap();
@@ -392,9 +505,9 @@ mod tests {
     }
 
     #[test]
-    fn extra_regions_push_the_esp_to_the_next_mib() {
+    fn regions_push_the_esp_to_the_next_mib() {
         let mut spec = DiskSpec::with_files(vec![]);
-        spec.extra_regions = vec![
+        spec.regions = vec![
             Region {
                 offset: BLOCK_SIZE,
                 data: vec![1; 4096],
@@ -405,24 +518,24 @@ mod tests {
             },
         ];
         assert_eq!(layout(&spec).unwrap().esp_start, 2 * MIB);
-        spec.extra_regions.truncate(1);
+        spec.regions.truncate(1);
         assert_eq!(layout(&spec).unwrap().esp_start, MIB);
     }
 
     #[test]
     fn layout_rejects_bad_specs() {
         let mut spec = DiskSpec::with_files(vec![]);
-        spec.boot_block_prefix = vec![0; 447];
-        assert_eq!(layout(&spec), Err(LayoutError::BootBlockPrefixTooLong(447)));
+        spec.block0 = vec![0; 441];
+        assert_eq!(layout(&spec), Err(LayoutError::BootBlockPrefixTooLong(441)));
 
         let mut spec = DiskSpec::with_files(vec![]);
-        spec.extra_regions = vec![Region {
+        spec.regions = vec![Region {
             offset: 512,
             data: vec![1],
         }];
         assert_eq!(layout(&spec), Err(LayoutError::RegionInBlock0(512)));
 
-        spec.extra_regions = vec![
+        spec.regions = vec![
             Region {
                 offset: 8192,
                 data: vec![1; 10],
@@ -457,8 +570,8 @@ mod tests {
         let dir = TempDir::new("image");
         let img = dir.path().join("disk.img");
         let mut spec = DiskSpec::with_files(sample_files());
-        spec.boot_block_prefix = (0..48u8).collect();
-        spec.extra_regions = vec![Region {
+        spec.block0 = (0..48u8).collect();
+        spec.regions = vec![Region {
             offset: BLOCK_SIZE,
             data: vec![0xAB; 10],
         }];
@@ -466,7 +579,7 @@ mod tests {
 
         let raw = fs::read(&img).unwrap();
         assert_eq!(raw.len() as u64, 65 * MIB);
-        assert_eq!(&raw[..48], spec.boot_block_prefix.as_slice());
+        assert_eq!(&raw[..48], spec.block0.as_slice());
         assert!(raw[48..446].iter().all(|&b| b == 0));
         assert_eq!(&raw[510..512], &[0x55, 0xAA]);
         assert!(raw[512..4096].iter().all(|&b| b == 0), "rest of block 0");
@@ -528,6 +641,65 @@ mod tests {
         assert_eq!(&raw_bpb[0x1C..0x20], &2048u32.to_le_bytes(), "backup BPB");
         let data = read_esp_file(&img, &layout, "/boot/kernel_bootstrap");
         assert_eq!(data, sample_files()[2].data);
+    }
+
+    #[test]
+    fn caller_placed_esp_and_sparse_data_region() {
+        let mut spec = DiskSpec::with_files(vec![]);
+        spec.esp_size = MIN_ESP_SIZE;
+        spec.regions = vec![Region {
+            offset: BLOCK_SIZE,
+            data: vec![1; 3 * MIB as usize],
+        }];
+        spec.esp_start = Some(4 * MIB);
+        spec.data_size = 2 * MIB;
+        let l = layout(&spec).unwrap();
+        assert_eq!(
+            (l.esp_start, l.data_start, l.data_size, l.total_size),
+            (4 * MIB, 12 * MIB, 2 * MIB, 14 * MIB)
+        );
+        spec.esp_start = Some(2 * MIB);
+        assert_eq!(
+            layout(&spec),
+            Err(LayoutError::RegionsPastEsp {
+                end: 3 * MIB + BLOCK_SIZE,
+                esp_start: 2 * MIB
+            })
+        );
+        spec.esp_start = Some(4 * MIB + 4096);
+        assert_eq!(
+            layout(&spec),
+            Err(LayoutError::EspStartUnaligned(4 * MIB + 4096))
+        );
+        spec.esp_start = Some(4 * MIB);
+        spec.data_size = 100;
+        assert_eq!(layout(&spec), Err(LayoutError::DataSizeUnaligned(100)));
+
+        spec.data_size = 2 * MIB;
+        let dir = TempDir::new("image-data");
+        let img = dir.path().join("d.img");
+        write_disk_image(&spec, &img).unwrap();
+        let raw = fs::read(&img).unwrap();
+        assert_eq!(raw.len() as u64, 14 * MIB);
+        assert!(raw[(12 * MIB) as usize..].iter().all(|&b| b == 0));
+        assert_eq!(&raw[454..458], &((4 * MIB / 512) as u32).to_le_bytes());
+    }
+
+    #[test]
+    fn progress_only_for_big_images_one_line_per_mark() {
+        let mut p = Progress::for_image(64 * MIB);
+        assert!(p.lines_for(64 * MIB).is_empty(), "64 MiB is not big");
+        let mut p = Progress::for_image(100 * MIB);
+        assert!(p.lines_for(5 * MIB).is_empty());
+        let lines = p.lines_for(25 * MIB);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1], "xtask: image:  20% written (25 of 100 MiB)");
+        assert!(p.lines_for(25 * MIB).is_empty(), "no repeats");
+        let lines = p.lines_for(100 * MIB);
+        assert_eq!(lines.len(), 8);
+        assert_eq!(lines[7], "xtask: image: 100% written (100 of 100 MiB)");
+        assert!(p.lines_for(100 * MIB).is_empty());
+        assert!(Progress::quiet().lines_for(u64::MAX).is_empty());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `cargo xtask lint`: rustfmt and clippy over the host crates and both bare-metal targets.
+//! `cargo xtask lint`: rustfmt and clippy over the host crates, the kernel, the stub and the components.
 
 use anyhow::{bail, Result};
 
@@ -32,6 +32,27 @@ pub const STEPS: &[(&str, &[&str])] = &[
             build::STUB_PACKAGE,
             "--target",
             build::STUB_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ),
+    (
+        "clippy (components and runtime)",
+        &[
+            "clippy",
+            "--target",
+            build::COMPONENT_TARGET,
+            "-p",
+            "services_storage",
+            "-p",
+            "services_logger",
+            "-p",
+            "services_network",
+            "-p",
+            "cli_console",
+            "-p",
+            "pandagen-runtime",
             "--",
             "-D",
             "warnings",

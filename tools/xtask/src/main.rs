@@ -1,10 +1,19 @@
 //! `cargo xtask`: build PandaGen, pack its disk image, run it in QEMU, test it, lint it.
+#![allow(
+    clippy::result_large_err,
+    reason = "loader::LoadError carries its names inline (no_std, no heap); image errors are never hot"
+)]
 
 mod atomic;
+mod bench;
 mod build;
+mod corrupt;
+mod description;
 mod image;
+mod inspect;
 mod limine_conf;
 mod lint;
+mod pack;
 mod qemu;
 mod run;
 mod scenarios;
@@ -37,17 +46,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Build the kernel (x86_64-unknown-none) and the UEFI boot stub (x86_64-unknown-uefi).
+    /// Build the kernel (x86_64-unknown-none), the UEFI boot stub (x86_64-unknown-uefi) and the
+    /// services and components of the system description (x86_64-unknown-none, release).
     Build {
-        /// Build the kernel in release mode (the stub is always release).
+        /// Build the kernel in release mode (the stub and the components are always release).
         #[arg(long)]
         release: bool,
     },
-    /// Build, then write a UEFI-bootable raw disk image (MBR + FAT ESP).
+    /// Build everything (kernel in release unless --debug), then write the PandaGen system image:
+    /// superblock + MBR, kernel, manifest, services and components, FAT ESP, user data.
     BuildImage {
         /// Where to write the image.
         #[arg(long, short)]
         output: PathBuf,
+        /// Build the kernel in debug mode.
+        #[arg(long)]
+        debug: bool,
         #[command(flatten)]
         image: ImageArgs,
     },
@@ -55,6 +69,9 @@ enum Cmd {
     Run {
         #[command(flatten)]
         image: ImageArgs,
+        /// Build the kernel in release mode.
+        #[arg(long)]
+        release: bool,
         /// QEMU machine type.
         #[arg(long, value_enum, default_value_t = Machine::Q35)]
         machine: Machine,
@@ -77,15 +94,24 @@ enum Cmd {
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
         jobs: u16,
     },
-    /// rustfmt check and clippy (-D warnings) for the host, kernel and stub targets.
+    /// Show an image: block map, manifest summary, start order, and any problem.
+    Inspect {
+        /// The image file.
+        image: PathBuf,
+    },
+    /// Run every check the kernel runs on an image; one line per problem, non-zero exit if any.
+    Verify {
+        /// The image file.
+        image: PathBuf,
+    },
+    /// Throughput: loader verification vs raw SHA-256, and the pack step vs cat + sha256sum.
+    Bench,
+    /// rustfmt check and clippy (-D warnings) for the host, kernel, stub and component targets.
     Lint,
 }
 
 #[derive(Args)]
 struct ImageArgs {
-    /// Build the kernel in release mode.
-    #[arg(long)]
-    release: bool,
     /// Boot with Limine from this Limine 10.x binary release directory (its BOOTX64.EFI)
     /// instead of the PandaGen stub. Default: $LIMINE_DIR, if set.
     #[arg(long, value_name = "DIR")]
@@ -93,11 +119,17 @@ struct ImageArgs {
     /// Kernel command line written to limine.conf.
     #[arg(long, default_value = "")]
     cmdline: String,
+    /// Size of the user data region: bytes or with a unit (16M, 1G); a multiple of 4096.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = pack::parse_size)]
+    data_size: u64,
+    /// The system description to pack (default: system/pandagen.json).
+    #[arg(long, value_name = "FILE")]
+    system: Option<PathBuf>,
 }
 
 impl ImageArgs {
-    fn profile(&self) -> Profile {
-        Profile::from_release(self.release)
+    fn description(&self, ws: &Workspace) -> PathBuf {
+        description::path_or_default(&ws.root, self.system.as_deref())
     }
 
     /// `--limine`, else a non-empty `LIMINE_DIR`; checked to hold `BOOTX64.EFI`.
@@ -114,33 +146,58 @@ impl ImageArgs {
     }
 }
 
-/// Packs the built artifacts into a disk image at `output` and says which loader it carries.
-pub(crate) fn pack_image(
-    artifacts: &Artifacts,
-    limine: Option<PathBuf>,
-    cmdline: &str,
-    output: &Path,
-) -> Result<()> {
-    let boot_loader = match limine {
-        Some(dir) => BootLoader::Limine(dir),
+/// What `pack_image` needs beside the build.
+pub(crate) struct ImageOptions {
+    pub limine: Option<PathBuf>,
+    pub cmdline: String,
+    pub data_size: u64,
+    pub description: PathBuf,
+}
+
+/// Packs the built artifacts into a system image at `output` and says what it wrote.
+pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Path) -> Result<()> {
+    let boot_loader = match &opts.limine {
+        Some(dir) => BootLoader::Limine(dir.clone()),
         None => BootLoader::Stub(artifacts.stub.clone()),
     };
     let img = SystemImage {
         kernel: artifacts.kernel.clone(),
         boot_loader,
-        cmdline: cmdline.into(),
+        cmdline: opts.cmdline.clone(),
         tweak: ConfTweak::None,
+        description: opts.description.clone(),
+        components_dir: artifacts.components_dir.clone(),
+        data_size: opts.data_size,
     };
     println!("xtask: boot loader: {}", img.boot_loader.describe());
-    let layout = system_image::write_system_image(&img, output)?;
+    let packed = system_image::write_system_image(&img, output, true)?;
+    let sb = packed.superblock;
+    let names: Vec<&str> = packed.manifest.entries().map(|e| e.name.as_str()).collect();
     println!(
-        "xtask: wrote {} ({} MiB, ESP {:?} at {} MiB)",
+        "xtask: manifest: {} bytes, kernel {} bytes, {} ({})",
+        packed.json.len(),
+        packed.manifest.kernel.size_bytes,
+        names.len(),
+        names.join(", ")
+    );
+    println!(
+        "xtask: wrote {} ({} MiB = {} blocks; image {}; ESP {:?} at block {}, user data {} MiB at block {}; verified)",
         output.display(),
-        layout.total_size / image::MIB,
-        layout.fat_type,
-        layout.esp_start / image::MIB
+        packed.layout.total_size / image::MIB,
+        sb.total_blocks,
+        inspect::uuid(&sb.image_id),
+        packed.layout.fat_type,
+        sb.esp_start,
+        packed.layout.data_size / image::MIB,
+        sb.data_start
     );
     Ok(())
+}
+
+/// Loads the description and builds everything it names.
+fn build_for(ws: &Workspace, profile: Profile, description: &Path) -> Result<Artifacts> {
+    let desc = description::Description::load(description)?;
+    build::build_all(ws, profile, &desc.packages())
 }
 
 fn main() -> ExitCode {
@@ -159,29 +216,58 @@ fn dispatch(command: Cmd) -> Result<bool> {
     let ws = Workspace::locate();
     match command {
         Cmd::Build { release } => {
-            build::build_all(&ws, Profile::from_release(release))?;
+            let description = description::path_or_default(&ws.root, None);
+            build_for(&ws, Profile::from_release(release), &description)?;
         }
-        Cmd::BuildImage { output, image } => {
-            let limine = image.limine_dir()?;
-            let artifacts = build::build_all(&ws, image.profile())?;
-            pack_image(&artifacts, limine, &image.cmdline, &output)?;
+        Cmd::BuildImage {
+            output,
+            debug,
+            image,
+        } => {
+            let opts = ImageOptions {
+                limine: image.limine_dir()?,
+                cmdline: image.cmdline.clone(),
+                data_size: image.data_size,
+                description: image.description(&ws),
+            };
+            // Refuse an invalid description before spending time on cargo.
+            description::load_checked(&opts.description)?;
+            let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
+            pack_image(&artifacts, &opts, &output)?;
         }
         Cmd::Run {
             image,
+            release,
             machine,
             kvm,
             no_build,
         } => run::run(
             &ws,
             &run::RunOptions {
-                profile: image.profile(),
-                limine: image.limine_dir()?,
+                profile: Profile::from_release(release),
+                image: ImageOptions {
+                    limine: image.limine_dir()?,
+                    cmdline: image.cmdline.clone(),
+                    data_size: image.data_size,
+                    description: image.description(&ws),
+                },
                 machine,
                 kvm,
-                cmdline: image.cmdline.clone(),
                 no_build,
             },
         )?,
+        Cmd::Inspect { image } => {
+            let findings = inspect::examine(&image)?;
+            print!("{}", inspect::inspect_report(&image, &findings));
+            return Ok(findings.problems.is_empty());
+        }
+        Cmd::Verify { image } => {
+            let findings = inspect::examine(&image)?;
+            let (text, ok) = inspect::verify_report(&image, &findings);
+            print!("{text}");
+            return Ok(ok);
+        }
+        Cmd::Bench => bench::run(&ws)?,
         Cmd::Test {
             release,
             only,
@@ -227,6 +313,7 @@ mod tests {
         .unwrap();
         let Cmd::Run {
             image,
+            release,
             machine,
             kvm,
             no_build,
@@ -234,7 +321,8 @@ mod tests {
         else {
             panic!("not run");
         };
-        assert!(image.release && kvm && no_build);
+        assert!(release && kvm && no_build);
+        assert_eq!(image.data_size, 64 << 20);
         assert_eq!(machine, Machine::Pc);
         assert_eq!(image.cmdline, "test=boot");
 
@@ -252,5 +340,50 @@ mod tests {
             Cli::try_parse_from(["xtask", "build-image"]).is_err(),
             "--output required"
         );
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "build-image",
+            "--output",
+            "pandagen-system.img",
+            "--data-size",
+            "16M",
+            "--debug",
+        ])
+        .unwrap();
+        let Cmd::BuildImage {
+            output,
+            debug,
+            image,
+        } = cli.command
+        else {
+            panic!("not build-image");
+        };
+        assert_eq!(output, Path::new("pandagen-system.img"));
+        assert!(debug);
+        assert_eq!(image.data_size, 16 << 20);
+        let cli = Cli::try_parse_from(["xtask", "build-image", "-o", "x.img"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Cmd::BuildImage { debug: false, ref image, .. } if image.data_size == 64 << 20
+        ));
+        for bad in ["1000", "1.5G", "12Q"] {
+            assert!(
+                Cli::try_parse_from(["xtask", "build-image", "-o", "x", "--data-size", bad])
+                    .is_err(),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Cli::try_parse_from(["xtask", "verify", "a.img"])
+                .unwrap()
+                .command,
+            Cmd::Verify { .. }
+        ));
+        assert!(matches!(
+            Cli::try_parse_from(["xtask", "inspect", "a.img"])
+                .unwrap()
+                .command,
+            Cmd::Inspect { .. }
+        ));
     }
 }

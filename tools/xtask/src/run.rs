@@ -1,6 +1,5 @@
 //! `cargo xtask run`: pack the system image and hand the terminal to QEMU.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -12,13 +11,11 @@ use crate::qemu::{self, Accel, Machine, QemuConfig, Serial};
 pub const IMAGE_NAME: &str = "pandagen-system.img";
 pub const VARS_NAME: &str = "pandagen-ovmf-vars.fd";
 
-#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub profile: Profile,
-    pub limine: Option<PathBuf>,
+    pub image: crate::ImageOptions,
     pub machine: Machine,
     pub kvm: bool,
-    pub cmdline: String,
     pub no_build: bool,
 }
 
@@ -26,13 +23,14 @@ pub fn run(ws: &Workspace, opts: &RunOptions) -> Result<()> {
     // Find the tools first: no point building for a machine we cannot start.
     let qemu_bin = qemu::find_qemu_on_host()?;
     let ovmf = qemu::find_ovmf_on_host()?;
+    let desc = crate::description::Description::load(&opts.image.description)?;
     let artifacts = if opts.no_build {
-        build::existing_artifacts(ws, opts.profile)?
+        build::existing_artifacts(ws, opts.profile, &desc.packages())?
     } else {
-        build::build_all(ws, opts.profile)?
+        build::build_all(ws, opts.profile, &desc.packages())?
     };
     let image = ws.target_dir.join(IMAGE_NAME);
-    crate::pack_image(&artifacts, opts.limine.clone(), &opts.cmdline, &image)?;
+    crate::pack_image(&artifacts, &opts.image, &image)?;
     let vars = ws.target_dir.join(VARS_NAME);
     copy_atomically(&ovmf.vars, &vars)?;
 

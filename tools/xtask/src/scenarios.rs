@@ -1,6 +1,7 @@
 //! The QEMU test scenarios and the serial-console strings they rely on (the kernel's and
 //! the stub's contract with this tool).
 
+use crate::corrupt::Corruption;
 use crate::qemu::Machine;
 use crate::system_image::ConfTweak;
 
@@ -22,6 +23,18 @@ pub mod contract {
     pub const RIP: &str = "RIP";
     pub const CR2: &str = "CR2";
     pub const BACKTRACE: &str = "backtrace";
+    /// The kernel found its image on a disk (followed by the disk's description).
+    pub const IMAGE_FOUND: &str = "image: found PANDAGEN image on ";
+    /// The kernel verified the whole image (superblock, manifest, graph, layout, checksums).
+    pub const IMAGE_VERIFIED: &str = "image: verified";
+    /// The start order: `init_sequence` joined by ", " (system/pandagen.json's; a unit test keeps
+    /// the two in step).
+    pub const START_ORDER: &str =
+        "image: start order: services_storage, services_logger, services_network, cli_console";
+    /// The kernel rejected the image; the rest of the line is the `loader::LoadError`'s Display.
+    pub const IMAGE_FAIL: &str = "image: FAIL: ";
+    /// No disk has the PANDAGEN magic.
+    pub const NO_IMAGE: &str = "no disk carries a PANDAGEN superblock";
     /// The stub, when the kernel file does not match the `#hash` in limine.conf.
     pub const STUB_HASH_MISMATCH: &str = "BLAKE2b mismatch";
     pub const STUB_REFUSING: &str = "refusing to boot";
@@ -51,6 +64,8 @@ pub struct Scenario {
     pub machine: Machine,
     pub cmdline: &'static str,
     pub tweak: ConfTweak,
+    /// Boot a copy of the good image with this fault instead of the good image.
+    pub corruption: Option<Corruption>,
     /// Substrings that must appear in the serial log, in this order.
     pub expect: &'static [&'static str],
     /// Substrings that fail the scenario wherever they appear.
@@ -60,17 +75,68 @@ pub struct Scenario {
 
 use contract::*;
 
-const BOOT_EXPECT: &[&str] = &[KERNEL_BANNER, BOOTLOADER, SELFCHECK_PASS, TEST_PASS];
-const BOOT_FORBID: &[&str] = &[PANICKED, EXCEPTION];
+const BOOT_EXPECT: &[&str] = &[
+    KERNEL_BANNER,
+    BOOTLOADER,
+    SELFCHECK_PASS,
+    IMAGE_FOUND,
+    IMAGE_VERIFIED,
+    START_ORDER,
+    TEST_PASS,
+];
+const BOOT_FORBID: &[&str] = &[PANICKED, EXCEPTION, IMAGE_FAIL];
+const CORRUPT_FORBID: &[&str] = &[IMAGE_VERIFIED, PANICKED, EXCEPTION];
+
+/// The part of the kernel's `image: FAIL: ...` line that only this fault's error produces (the
+/// `loader::LoadError` Display text; for a bad magic, the kernel's own "no disk" message).
+pub fn corruption_substring(c: Corruption) -> &'static str {
+    match c {
+        Corruption::BadMagic => NO_IMAGE,
+        Corruption::WrongVersion => "format version 2 is not supported",
+        Corruption::Truncated => "image is truncated",
+        Corruption::ManifestNotJson => "manifest: not JSON at byte 0",
+        Corruption::ManifestOverLimit => "`services_logger`: `capabilities` has more than 16 items",
+        Corruption::ServiceBytesChanged => "`services_network` at block",
+        Corruption::DependencyCycle => "dependency cycle through `services_logger`",
+        Corruption::UnknownInInitSequence => {
+            "`services_editor_vi` is neither a service nor a component"
+        }
+        Corruption::ManifestDamaged => "image id is not derived from this manifest",
+        Corruption::SuperblockDamaged => "block 0 is damaged",
+    }
+}
+
+/// A corruption scenario: `corrupt-<name>` boots the bad image and expects its error, then `test: FAIL`.
+fn corrupt(c: Corruption) -> Scenario {
+    // Leaked once per scenario list: the expectations are built from the substring above.
+    let name: &'static str = Box::leak(format!("corrupt-{}", c.name()).into_boxed_str());
+    let expect: &'static [&'static str] = Box::leak(Box::new([
+        KERNEL_BANNER,
+        IMAGE_FAIL,
+        corruption_substring(c),
+        TEST_FAIL,
+    ]));
+    Scenario {
+        name,
+        machine: Machine::Q35,
+        cmdline: CMDLINE_TEST_BOOT,
+        tweak: ConfTweak::None,
+        corruption: Some(c),
+        expect,
+        forbid: CORRUPT_FORBID,
+        end: End::Exit(EXIT_FAIL),
+    }
+}
 
 /// Every scenario, in the order they are started.
 pub fn all() -> Vec<Scenario> {
-    vec![
+    let mut list = vec![
         Scenario {
             name: "boot-q35",
             machine: Machine::Q35,
             cmdline: CMDLINE_TEST_BOOT,
             tweak: ConfTweak::None,
+            corruption: None,
             expect: BOOT_EXPECT,
             forbid: BOOT_FORBID,
             end: End::Exit(EXIT_PASS),
@@ -80,6 +146,7 @@ pub fn all() -> Vec<Scenario> {
             machine: Machine::Pc,
             cmdline: CMDLINE_TEST_BOOT,
             tweak: ConfTweak::None,
+            corruption: None,
             expect: BOOT_EXPECT,
             forbid: BOOT_FORBID,
             end: End::Exit(EXIT_PASS),
@@ -89,6 +156,7 @@ pub fn all() -> Vec<Scenario> {
             machine: Machine::Q35,
             cmdline: CMDLINE_TEST_BOOT,
             tweak: ConfTweak::WrongKernelHash,
+            corruption: None,
             expect: &[STUB_HASH_MISMATCH, STUB_REFUSING],
             forbid: &[KERNEL_BANNER],
             end: End::KilledAfterPatterns,
@@ -98,11 +166,14 @@ pub fn all() -> Vec<Scenario> {
             machine: Machine::Q35,
             cmdline: CMDLINE_TEST_FAULT,
             tweak: ConfTweak::None,
+            corruption: None,
             expect: &[EXCEPTION, PAGE_FAULT, RIP, CR2, BACKTRACE, TEST_FAIL],
             forbid: &[],
             end: End::Exit(EXIT_FAIL),
         },
-    ]
+    ];
+    list.extend(Corruption::ALL.into_iter().map(corrupt));
+    list
 }
 
 #[cfg(test)]
@@ -119,6 +190,31 @@ mod tests {
             assert!(n
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        }
+    }
+
+    #[test]
+    fn start_order_matches_the_checked_in_description() {
+        let root = crate::build::Workspace::locate().root;
+        let text = std::fs::read_to_string(root.join(crate::description::DEFAULT_PATH)).unwrap();
+        let d = crate::description::Description::parse(&text, "p").unwrap();
+        assert_eq!(
+            START_ORDER,
+            format!("image: start order: {}", d.init_sequence.join(", "))
+        );
+    }
+
+    #[test]
+    fn at_least_eight_corruption_scenarios_each_with_its_own_error() {
+        let all = all();
+        let corrupt: Vec<_> = all.iter().filter(|s| s.corruption.is_some()).collect();
+        assert!(corrupt.len() >= 8);
+        let subs: HashSet<_> = corrupt.iter().map(|s| s.expect[2]).collect();
+        assert_eq!(subs.len(), corrupt.len(), "substrings are distinct");
+        for s in corrupt {
+            assert_eq!(s.end, End::Exit(EXIT_FAIL));
+            assert_eq!(s.expect.last(), Some(&TEST_FAIL));
+            assert!(s.forbid.contains(&IMAGE_VERIFIED));
         }
     }
 

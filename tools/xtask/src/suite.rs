@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::atomic::copy_atomically;
+use crate::atomic::{copy_atomically, write_atomically};
 use crate::build::{self, Profile, Workspace};
+use crate::corrupt;
+use crate::description;
+use crate::pack;
 use crate::qemu::{self, QemuConfig, Serial};
 use crate::scenarios::{self, Scenario};
 use crate::serial_log::{self, QemuExit, Verdict};
-use crate::system_image::{self, BootLoader, SystemImage};
+use crate::system_image::{self, BootLoader, ConfTweak, SystemImage};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const TIMEOUT_ENV: &str = "PANDAGEN_QEMU_TIMEOUT";
@@ -148,31 +151,100 @@ struct Prepared {
     config: QemuConfig,
     serial_log: PathBuf,
     qemu_log: PathBuf,
+    /// Set when the host-side loader already disagrees with the scenario (not booted then).
+    host_failure: Option<String>,
+}
+
+/// The data region of test images: small, but present (the truncation fault cuts inside it).
+pub const TEST_DATA_SIZE: u64 = crate::image::MIB;
+
+/// Builds one base image per distinct (command line, limine.conf tweak), then each scenario's own
+/// copy (QEMU locks its disk): the base itself or, for a corruption scenario, the base with its fault,
+/// checked on the host to yield exactly the intended `LoadError` before it is booted.
+fn prepare_images(
+    ws: &Workspace,
+    artifacts: &build::Artifacts,
+    description: &Path,
+    dir: &Path,
+    list: &[Scenario],
+) -> Result<Vec<(PathBuf, Option<String>)>> {
+    let mut bases: Vec<((&str, ConfTweak), PathBuf, Option<pack::Packed>)> = Vec::new();
+    let mut out = Vec::new();
+    for s in list {
+        let key = (s.cmdline, s.tweak);
+        if !bases.iter().any(|(k, _, _)| *k == key) {
+            let path = dir.join(format!("base-{}.img", bases.len()));
+            let packed = system_image::write_system_image(
+                &SystemImage {
+                    kernel: artifacts.kernel.clone(),
+                    boot_loader: BootLoader::Stub(artifacts.stub.clone()),
+                    cmdline: s.cmdline.into(),
+                    tweak: s.tweak,
+                    description: description.to_path_buf(),
+                    components_dir: artifacts.components_dir.clone(),
+                    data_size: TEST_DATA_SIZE,
+                },
+                &path,
+                false,
+            )
+            .with_context(|| format!("base image for {}", s.name))?;
+            bases.push((key, path, Some(packed)));
+        }
+        let (_, base, packed) = bases
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .expect("just added");
+        let image = dir.join(format!("{}.img", s.name));
+        let mut host_failure = None;
+        match s.corruption {
+            None => write_atomically(&image, |f| {
+                corrupt::copy_sparse(&mut fs::File::open(base)?, f)
+            })?,
+            Some(c) => {
+                c.apply(base, &image)?;
+                let packed = packed.as_ref().expect("bases are packed");
+                match pack::verify_path(&image)? {
+                    Err(e) if c.is_expected(&e, &packed.superblock, &packed.manifest) => {}
+                    got => {
+                        host_failure = Some(format!(
+                            "the host loader reports {got:?} for this image, expected {:?}",
+                            c.expected_error(&packed.superblock, &packed.manifest)
+                        ))
+                    }
+                }
+            }
+        }
+        out.push((image, host_failure));
+    }
+    let _ = ws;
+    for (_, base, _) in &bases {
+        let _ = fs::remove_file(base);
+    }
+    Ok(out)
 }
 
 fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Result<(usize, usize)> {
     let qemu_bin = qemu::find_qemu_on_host()?;
     let ovmf = qemu::find_ovmf_on_host()?;
-    let artifacts = build::build_all(ws, opts.profile)?;
+    let description = description::path_or_default(&ws.root, None);
+    let desc = description::Description::load(&description)?;
+    let artifacts = build::build_all(ws, opts.profile, &desc.packages())?;
     let dir = ws.target_dir.join("qemu-tests");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
+    let started = Instant::now();
+    let images = prepare_images(ws, &artifacts, &description, &dir, list)?;
+    let corrupt = list.iter().filter(|s| s.corruption.is_some()).count();
+    println!(
+        "xtask: {} scenario image(s) written in {:.1} s ({corrupt} with a fault, each checked on the host with the loader)",
+        images.len(),
+        started.elapsed().as_secs_f64()
+    );
     let mut prepared = Vec::new();
-    for s in list {
-        let image = dir.join(format!("{}.img", s.name));
+    for (s, (image, host_failure)) in list.iter().zip(images) {
         let vars = dir.join(format!("{}.vars.fd", s.name));
         let serial_log = dir.join(format!("{}.serial.log", s.name));
         let qemu_log = dir.join(format!("{}.qemu.log", s.name));
-        system_image::write_system_image(
-            &SystemImage {
-                kernel: artifacts.kernel.clone(),
-                boot_loader: BootLoader::Stub(artifacts.stub.clone()),
-                cmdline: s.cmdline.into(),
-                tweak: s.tweak,
-            },
-            &image,
-        )
-        .with_context(|| format!("image for {}", s.name))?;
         copy_atomically(&ovmf.vars, &vars)?;
         let mut config = QemuConfig::new(
             ovmf.code.clone(),
@@ -187,6 +259,7 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
             config,
             serial_log,
             qemu_log,
+            host_failure,
         });
     }
 
@@ -203,7 +276,13 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
             scope.spawn(|| loop {
                 let next = queue.lock().expect("queue lock").next();
                 let Some(p) = next else { break };
-                let outcome = run_one(&qemu_bin, &p, opts.timeout);
+                let outcome = match &p.host_failure {
+                    Some(why) => Outcome {
+                        passed: false,
+                        report: format!("FAIL {} (not booted): {why}\n", p.scenario.name),
+                    },
+                    None => run_one(&qemu_bin, &p, opts.timeout),
+                };
                 print!("{}", outcome.report);
                 results.lock().expect("results lock").push(outcome.passed);
             });

@@ -1,0 +1,202 @@
+//! The boot-time image check: pick the disk, verify it with the loader, log every step.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+
+use loader::error::LoadError;
+use loader::manifest::{Manifest, MAX_MANIFEST_BYTES};
+use loader::sha256::Sha256Digest;
+use loader::superblock::{Superblock, BLOCK_SIZE, MAGIC};
+use loader::verify::{self, BlockSource, Observer};
+
+use super::source::{DiskSource, SourceError};
+use crate::devices::Disk;
+use crate::time;
+
+/// Why the image could not be used. `Display` is the one line the kernel prints.
+#[derive(Debug)]
+pub enum ImageError {
+    /// No disk carries the PANDAGEN magic in block 0.
+    NoImage { checked: usize, skipped: String },
+    /// The chosen disk cannot serve 4096-byte blocks.
+    Source { disk: String, error: SourceError },
+    /// The loader rejected the image.
+    Load { disk: String, error: Box<LoadError> },
+    /// The kernel file the boot loader loaded is not the kernel in the image.
+    KernelFileMismatch {
+        disk: String,
+        loaded_bytes: u64,
+        image_bytes: u64,
+    },
+    /// The boot loader gave no executable-file response, or its memory is not mapped.
+    NoKernelFile,
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoImage { checked, skipped } => write!(
+                f,
+                "no disk carries a PANDAGEN superblock ({checked} disk(s) checked{skipped}): attach the image built by `cargo xtask build-image`"
+            ),
+            Self::Source { disk, error } => write!(f, "disk {disk}: {error}"),
+            Self::Load { disk, error } => write!(f, "{error} (disk {disk})"),
+            Self::KernelFileMismatch { disk, loaded_bytes, image_bytes } => write!(
+                f,
+                "the running kernel ({loaded_bytes} bytes, as the boot loader loaded it) is not the kernel in the image on disk {disk} ({image_bytes} bytes): the boot partition and the image disagree; rebuild the image"
+            ),
+            Self::NoKernelFile => write!(
+                f,
+                "the boot loader gave no readable executable-file response: cannot compare the running kernel with the image"
+            ),
+        }
+    }
+}
+
+/// What the boot path keeps from a verified image.
+pub struct VerifiedBoot {
+    pub disk: usize,
+    pub superblock: Superblock,
+    pub manifest: Box<Manifest>,
+}
+
+/// Logs each verification step as it succeeds (the log line carries the time).
+struct StepLog;
+
+impl Observer for StepLog {
+    fn superblock_ok(&mut self, sb: &Superblock) {
+        log::info!(
+            "image: superblock valid: format {}, kernel {} blocks at block {}, manifest {} bytes at block {}, data blocks {}..{} ({} MiB), image id {}",
+            sb.format_version,
+            sb.kernel_blocks,
+            sb.kernel_start,
+            sb.manifest_bytes,
+            sb.manifest_start,
+            sb.data_start,
+            sb.total_blocks,
+            (sb.total_blocks - sb.data_start) * BLOCK_SIZE as u64 / (1024 * 1024),
+            Hex(&sb.image_id)
+        );
+    }
+
+    fn manifest_ok(&mut self, m: &Manifest) {
+        log::info!(
+            "image: manifest parsed and checked: format {}, {} service(s), {} component(s), dependency graph acyclic",
+            m.format_version,
+            m.services.len(),
+            m.components.len()
+        );
+    }
+
+    fn entry_verified(&mut self, name: &str, start_block: u64, size_bytes: u64) {
+        log::info!("image: {name}: {size_bytes} bytes at block {start_block}, SHA-256 matches the manifest");
+    }
+}
+
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+fn has_magic(disk: &mut Disk, block: &mut [u8]) -> Result<bool, SourceError> {
+    let mut src = DiskSource::new(&mut *disk.device)?;
+    if src.block_count() == 0 {
+        return Ok(false);
+    }
+    src.read_blocks(0, block)?;
+    Ok(block.get(..MAGIC.len()) == Some(&MAGIC[..]))
+}
+
+/// Finds the disk whose block 0 has the PANDAGEN magic, verifies the whole image, compares
+/// the kernel in it with `kernel_file` (what the boot loader loaded), and logs the start order
+/// and a summary line.
+pub fn find_and_verify(
+    disks: &mut [Disk],
+    kernel_file: Option<&[u8]>,
+) -> Result<VerifiedBoot, ImageError> {
+    let started = time::uptime_us();
+    let mut buf: Box<[u8; MAX_MANIFEST_BYTES]> = alloc::vec![0u8; MAX_MANIFEST_BYTES]
+        .into_boxed_slice()
+        .try_into()
+        .map_err(|_| ImageError::NoKernelFile)?;
+
+    let mut candidates: Vec<usize> = Vec::new();
+    let mut skipped = String::new();
+    for (i, disk) in disks.iter_mut().enumerate() {
+        match has_magic(disk, &mut buf[..BLOCK_SIZE]) {
+            Ok(true) => candidates.push(i),
+            Ok(false) => {}
+            Err(e) => {
+                let _ = write!(skipped, "; {} unreadable: {e}", disk.location);
+            }
+        }
+    }
+    let Some(&chosen) = candidates.first() else {
+        return Err(ImageError::NoImage {
+            checked: disks.len(),
+            skipped,
+        });
+    };
+    let name = disks[chosen].location.clone();
+    if candidates.len() > 1 {
+        log::warn!(
+            "image: {} disks carry a PANDAGEN superblock; using {name}, the first on the PCI bus",
+            candidates.len()
+        );
+    }
+    log::info!("image: found PANDAGEN image on disk {}", disks[chosen]);
+
+    let mut manifest: Box<Manifest> = Box::default();
+    let mut src =
+        DiskSource::new(&mut *disks[chosen].device).map_err(|error| ImageError::Source {
+            disk: name.clone(),
+            error,
+        })?;
+    let verified = verify::verify_image_into(&mut src, &mut buf, &mut StepLog, &mut manifest)
+        .map_err(|error| ImageError::Load {
+            disk: name.clone(),
+            error: Box::new(error),
+        })?;
+
+    let kernel_file = kernel_file.ok_or(ImageError::NoKernelFile)?;
+    if Sha256Digest::of(kernel_file) != manifest.kernel.checksum {
+        return Err(ImageError::KernelFileMismatch {
+            disk: name,
+            loaded_bytes: kernel_file.len() as u64,
+            image_bytes: manifest.kernel.size_bytes,
+        });
+    }
+    log::info!(
+        "image: the running kernel ({} bytes, loaded by the boot loader) is the kernel in the image",
+        kernel_file.len()
+    );
+
+    let elapsed_us = time::uptime_us().saturating_sub(started).max(1);
+    let mib_s_x100 =
+        verified.bytes_read as u128 * 100 * 1_000_000 / (elapsed_us as u128 * 1024 * 1024);
+    log::info!(
+        "image: verified: read {} bytes, hashed {} bytes in {}.{:03} ms ({}.{:02} MiB/s); {} ms since kernel entry",
+        verified.bytes_read,
+        verified.bytes_hashed,
+        elapsed_us / 1000,
+        elapsed_us % 1000,
+        mib_s_x100 / 100,
+        mib_s_x100 % 100,
+        time::uptime_us() / 1000
+    );
+    let mut order = String::new();
+    for (i, name) in manifest.init_sequence.iter().enumerate() {
+        let _ = write!(order, "{}{name}", if i == 0 { "" } else { ", " });
+    }
+    log::info!("image: start order: {order}");
+    Ok(VerifiedBoot {
+        disk: chosen,
+        superblock: verified.superblock,
+        manifest,
+    })
+}

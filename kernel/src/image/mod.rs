@@ -1,0 +1,9 @@
+//! Finding the PandaGen image among the disks and proving it before anything runs: superblock,
+//! manifest, graph, layout, every checksum (streaming), and the kernel the boot loader loaded.
+
+pub mod source;
+
+#[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
+pub use boot::{find_and_verify, ImageError, VerifiedBoot};

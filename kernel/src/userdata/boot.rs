@@ -1,0 +1,91 @@
+//! Boot-time use of the user-data region: the boot counter, and the `test=persist` check.
+
+use alloc::vec;
+
+use drivers::block::{BlockDevice, Blocks4K};
+use loader::superblock::{Superblock, BLOCK_SIZE};
+
+use super::{bootcount, persist, Region, RegionError};
+
+/// The region on the image disk.
+pub type DiskRegion<'a> = Region<Blocks4K<&'a mut dyn BlockDevice>>;
+
+/// Opens the user-data region the superblock describes on `device`.
+///
+/// # Errors
+/// As [`Region::new`]; a sector size that does not divide 4096 is `WrongBlockSize`.
+pub fn open<'a>(
+    device: &'a mut dyn BlockDevice,
+    sb: &Superblock,
+) -> Result<DiskRegion<'a>, RegionError> {
+    let block_size = device.block_size();
+    let device = Blocks4K::new(device).map_err(|_| RegionError::WrongBlockSize { block_size })?;
+    Region::new(device, sb.data_start, sb.total_blocks)
+}
+
+/// Reads, increments, writes and flushes the boot counter; returns this boot's number.
+///
+/// # Errors
+/// A region error from reading, writing or flushing (e.g. a read-only disk).
+pub fn count_boot(region: &mut DiskRegion<'_>) -> Result<u64, RegionError> {
+    let mut block = [0u8; BLOCK_SIZE];
+    region.read(bootcount::BLOCK, &mut block)?;
+    let stored = bootcount::decode(&block);
+    if stored == bootcount::Stored::Damaged {
+        log::warn!("userdata: the boot-counter record is damaged (checksum mismatch); starting again from 1");
+    }
+    let count = bootcount::next(stored);
+    bootcount::encode(count, &mut block);
+    region.write(bootcount::BLOCK, &block)?;
+    region.flush()?;
+    Ok(count)
+}
+
+/// `test=persist`: checks the record a previous boot wrote (if any), writes the next
+/// generation, flushes, and reads it back. Returns whether everything held.
+pub fn persist_test(region: &mut DiskRegion<'_>) -> bool {
+    let mut buf = vec![0u8; persist::BYTES];
+    if let Err(e) = region.read(persist::BLOCK, &mut buf) {
+        log::error!("persist: reading the record failed: {e}");
+        return false;
+    }
+    let generation = match persist::check(&buf) {
+        persist::Found::Nothing => {
+            log::info!("persist: no record from an earlier boot (fresh region)");
+            0
+        }
+        persist::Found::Intact(g) => {
+            log::info!(
+                "persist: generation {g} from the previous boot is intact ({} bytes checked)",
+                buf.len()
+            );
+            g
+        }
+        persist::Found::Corrupt { generation, offset } => {
+            log::error!(
+                "persist: generation {generation} is damaged at byte {offset} of the record"
+            );
+            return false;
+        }
+    };
+    let next = generation + 1;
+    persist::encode(next, &mut buf);
+    if let Err(e) = region
+        .write(persist::BLOCK, &buf)
+        .and_then(|()| region.flush())
+    {
+        log::error!("persist: writing generation {next} failed: {e}");
+        return false;
+    }
+    buf.fill(0);
+    if let Err(e) = region.read(persist::BLOCK, &mut buf) {
+        log::error!("persist: reading back generation {next} failed: {e}");
+        return false;
+    }
+    if persist::check(&buf) != persist::Found::Intact(next) {
+        log::error!("persist: generation {next} did not read back intact");
+        return false;
+    }
+    log::info!("persist: wrote and flushed generation {next}");
+    true
+}

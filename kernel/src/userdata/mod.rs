@@ -1,0 +1,232 @@
+//! The user-data region (the spec's "User Data Blocks"): the only part of the image the kernel
+//! writes. Every access is bounds-checked against the region the superblock gives, so nothing
+//! can write over the kernel, the manifest or the services.
+
+#[cfg(target_os = "none")]
+pub mod boot;
+pub mod bootcount;
+pub mod persist;
+
+use drivers::block::{BlockDevice, BlockError};
+use loader::superblock::BLOCK_SIZE;
+
+/// Why a user-data access was refused or failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionError {
+    /// The access reaches outside the region: `first..first+count` (region-relative blocks)
+    /// is not inside `0..region_blocks`.
+    OutOfRegion {
+        first: u64,
+        count: u64,
+        region_blocks: u64,
+    },
+    /// The buffer is not a whole number of 4096-byte blocks.
+    NotWholeBlocks { len: usize },
+    /// The device is not in 4096-byte blocks (wrap it in `drivers::block::Blocks4K`).
+    WrongBlockSize { block_size: usize },
+    /// The region lies (partly) past the end of the device.
+    RegionPastDevice { end: u64, device_blocks: u64 },
+    /// The driver failed.
+    Device(BlockError),
+}
+
+impl core::fmt::Display for RegionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::OutOfRegion {
+                first,
+                count,
+                region_blocks,
+            } => write!(
+                f,
+                "blocks {first}..{} are outside the user-data region (0..{region_blocks}): refused",
+                first.saturating_add(*count)
+            ),
+            Self::NotWholeBlocks { len } => {
+                write!(
+                    f,
+                    "a buffer of {len} bytes is not a whole number of 4096-byte blocks"
+                )
+            }
+            Self::WrongBlockSize { block_size } => {
+                write!(
+                    f,
+                    "the device has {block_size}-byte blocks, the region needs 4096"
+                )
+            }
+            Self::RegionPastDevice { end, device_blocks } => write!(
+                f,
+                "the user-data region ends at block {end} but the disk has {device_blocks} blocks"
+            ),
+            Self::Device(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Blocks `start..end` of a device in 4096-byte blocks; addresses are region-relative.
+pub struct Region<D: BlockDevice> {
+    device: D,
+    start: u64,
+    end: u64,
+}
+
+impl<D: BlockDevice> Region<D> {
+    /// The region `start..end` (absolute image blocks, as the superblock gives them).
+    ///
+    /// # Errors
+    /// [`RegionError::WrongBlockSize`] unless the device has 4096-byte blocks;
+    /// [`RegionError::RegionPastDevice`] if `end` is beyond the device (or `start > end`).
+    pub fn new(device: D, start: u64, end: u64) -> Result<Self, RegionError> {
+        if device.block_size() != BLOCK_SIZE {
+            return Err(RegionError::WrongBlockSize {
+                block_size: device.block_size(),
+            });
+        }
+        if end > device.num_blocks() || start > end {
+            return Err(RegionError::RegionPastDevice {
+                end,
+                device_blocks: device.num_blocks(),
+            });
+        }
+        Ok(Self { device, start, end })
+    }
+
+    /// Number of blocks in the region.
+    pub fn blocks(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// First block of the region on the device (for logs).
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    fn absolute(&self, first: u64, len: usize) -> Result<u64, RegionError> {
+        if !len.is_multiple_of(BLOCK_SIZE) {
+            return Err(RegionError::NotWholeBlocks { len });
+        }
+        let count = (len / BLOCK_SIZE) as u64;
+        let region_blocks = self.blocks();
+        match first.checked_add(count) {
+            Some(end) if end <= region_blocks => Ok(self.start + first),
+            _ => Err(RegionError::OutOfRegion {
+                first,
+                count,
+                region_blocks,
+            }),
+        }
+    }
+
+    /// Reads region blocks `first..` into `buf`.
+    ///
+    /// # Errors
+    /// [`RegionError::NotWholeBlocks`], [`RegionError::OutOfRegion`], or the driver's error.
+    pub fn read(&mut self, first: u64, buf: &mut [u8]) -> Result<(), RegionError> {
+        let at = self.absolute(first, buf.len())?;
+        self.device
+            .read_blocks(at, buf)
+            .map_err(RegionError::Device)
+    }
+
+    /// Writes `buf` to region blocks `first..`.
+    ///
+    /// # Errors
+    /// [`RegionError::NotWholeBlocks`], [`RegionError::OutOfRegion`], or the driver's error
+    /// (e.g. `ReadOnly`).
+    pub fn write(&mut self, first: u64, buf: &[u8]) -> Result<(), RegionError> {
+        let at = self.absolute(first, buf.len())?;
+        self.device
+            .write_blocks(at, buf)
+            .map_err(RegionError::Device)
+    }
+
+    /// Makes earlier writes durable (the device's cache flush).
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub fn flush(&mut self) -> Result<(), RegionError> {
+        self.device.flush().map_err(RegionError::Device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drivers::block::RamDisk;
+
+    const DEVICE_BLOCKS: usize = 10;
+
+    fn region(start: u64, end: u64) -> Region<RamDisk<alloc::vec::Vec<u8>>> {
+        let disk = RamDisk::new(alloc::vec![0u8; DEVICE_BLOCKS * BLOCK_SIZE], BLOCK_SIZE).unwrap();
+        Region::new(disk, start, end).unwrap()
+    }
+
+    #[test]
+    fn reads_and_writes_inside_the_region_land_at_the_right_blocks() {
+        let mut r = region(6, 10);
+        let data = alloc::vec![0xabu8; 2 * BLOCK_SIZE];
+        r.write(2, &data).unwrap();
+        let mut back = alloc::vec![0u8; 2 * BLOCK_SIZE];
+        r.read(2, &mut back).unwrap();
+        assert_eq!(back, data);
+        let disk = r.device;
+        let mut raw = alloc::vec![0u8; BLOCK_SIZE];
+        let mut d = disk;
+        d.read_blocks(8, &mut raw).unwrap();
+        assert!(raw.iter().all(|b| *b == 0xab));
+        d.read_blocks(7, &mut raw).unwrap();
+        assert!(raw.iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn writes_outside_the_region_are_refused_and_touch_nothing() {
+        let mut r = region(6, 10);
+        let block = alloc::vec![0xffu8; BLOCK_SIZE];
+        assert_eq!(
+            r.write(4, &block),
+            Err(RegionError::OutOfRegion {
+                first: 4,
+                count: 1,
+                region_blocks: 4
+            })
+        );
+        assert_eq!(
+            r.write(3, &alloc::vec![0u8; 2 * BLOCK_SIZE]),
+            Err(RegionError::OutOfRegion {
+                first: 3,
+                count: 2,
+                region_blocks: 4
+            })
+        );
+        assert!(matches!(
+            r.write(u64::MAX, &block),
+            Err(RegionError::OutOfRegion { .. })
+        ));
+        let mut d = r.device;
+        let mut raw = alloc::vec![0u8; DEVICE_BLOCKS * BLOCK_SIZE];
+        d.read_blocks(0, &mut raw).unwrap();
+        assert!(
+            raw.iter().all(|b| *b == 0),
+            "a refused write changed the disk"
+        );
+    }
+
+    #[test]
+    fn partial_blocks_and_bad_regions_are_refused() {
+        let mut r = region(6, 10);
+        assert_eq!(
+            r.write(0, &[1, 2, 3]),
+            Err(RegionError::NotWholeBlocks { len: 3 })
+        );
+        let disk = RamDisk::new(alloc::vec![0u8; 4 * BLOCK_SIZE], BLOCK_SIZE).unwrap();
+        assert!(matches!(
+            Region::new(disk, 2, 5),
+            Err(RegionError::RegionPastDevice { .. })
+        ));
+        let small = RamDisk::new(alloc::vec![0u8; 4 * 512], 512).unwrap();
+        assert_eq!(
+            Region::new(small, 0, 1).err(),
+            Some(RegionError::WrongBlockSize { block_size: 512 })
+        );
+    }
+}

@@ -1,0 +1,468 @@
+//! `cargo xtask inspect IMG` (block map, manifest summary, start order) and `cargo xtask verify IMG`
+//! (every check the kernel runs, every problem on its own line).
+//!
+//! Both run the loader's own `verify_image_into` for the verdict, and a staged pass over the same
+//! checks that goes on after a problem where it can, so that one run lists every graph problem and
+//! every checksum mismatch rather than the first.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use loader::manifest::{self, Manifest};
+use loader::superblock::blocks_for;
+use loader::verify::{check_layout, hash_region};
+use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
+
+use crate::pack::{loader_buffer, verify_file, FileSource, BLOCK};
+
+/// Everything found in an image.
+#[derive(Debug)]
+pub struct Findings {
+    pub file_bytes: u64,
+    /// Block 0's fields as stored, whether or not they check out.
+    pub raw: Option<Superblock>,
+    /// Block 0 when it decoded.
+    pub superblock: Option<Superblock>,
+    /// The manifest when it parsed.
+    pub manifest: Option<Box<Manifest>>,
+    /// MBR partition 1: type, first LBA, sectors.
+    pub mbr: Option<(u8, u32, u32)>,
+    /// Kernel and entries hashed: label, whether the checksum matched.
+    pub hashed: Vec<(String, bool)>,
+    /// Every problem, the loader's verdict first.
+    pub problems: Vec<LoadError>,
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Block 0's fields without any check (for showing a damaged image).
+pub fn raw_fields(b: &[u8; BLOCK_SIZE]) -> Superblock {
+    let mut image_id = [0u8; 16];
+    image_id.copy_from_slice(&b[48..64]);
+    Superblock {
+        format_version: u32_at(b, 8),
+        kernel_blocks: u32_at(b, 12),
+        kernel_start: u64_at(b, 16),
+        manifest_start: u64_at(b, 24),
+        data_start: u64_at(b, 32),
+        total_blocks: u64_at(b, 40),
+        image_id,
+        manifest_bytes: u64_at(b, 64),
+        esp_start: u64_at(b, 72),
+        esp_blocks: u64_at(b, 80),
+    }
+}
+
+/// The image id as a UUID (bytes in order).
+pub fn uuid(id: &[u8; 16]) -> String {
+    let h: Vec<String> = id.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        h[..4].concat(),
+        h[4..6].concat(),
+        h[6..8].concat(),
+        h[8..10].concat(),
+        h[10..].concat()
+    )
+}
+
+/// Runs every check on the image at `path`.
+pub fn examine(path: &Path) -> Result<Findings> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut f = Findings {
+        file_bytes: file.metadata()?.len(),
+        raw: None,
+        superblock: None,
+        manifest: None,
+        mbr: None,
+        hashed: Vec::new(),
+        problems: Vec::new(),
+    };
+    staged(&file, &mut f)?;
+    // The loader's own verdict (what the kernel reports) comes first.
+    let mut scratch = Box::<Manifest>::default();
+    if let Err(e) = verify_file(&file, &mut scratch) {
+        f.problems.retain(|p| *p != e);
+        f.problems.insert(0, e);
+    }
+    Ok(f)
+}
+
+fn staged(file: &File, f: &mut Findings) -> Result<()> {
+    let mut src = FileSource::new(file)?;
+    let blocks = src.block_count();
+    if blocks == 0 {
+        f.problems.push(LoadError::ImageEmpty);
+        return Ok(());
+    }
+    let mut block0 = [0u8; BLOCK_SIZE];
+    (&*file).seek(SeekFrom::Start(0))?;
+    (&*file).read_exact(&mut block0)?;
+    f.raw = Some(raw_fields(&block0));
+    let table = crate::image::MBR_TABLE_OFFSET;
+    f.mbr = Some((
+        block0[table + 4],
+        u32_at(&block0, table + 8),
+        u32_at(&block0, table + 12),
+    ));
+    let sb = match Superblock::decode(&block0) {
+        Ok(sb) => sb,
+        Err(e) => {
+            f.problems.push(e);
+            return Ok(());
+        }
+    };
+    f.superblock = Some(sb);
+    if let Err(e) = sb.validate(Some(blocks)) {
+        let truncated = matches!(e, LoadError::ImageTruncated { .. });
+        f.problems.push(e);
+        if !truncated {
+            return Ok(());
+        }
+    }
+
+    // The manifest: the same checks as the loader, going on where it can.
+    let len = (blocks_for(sb.manifest_bytes) * BLOCK) as usize;
+    let mut region = vec![0u8; len];
+    if src.read_blocks(sb.manifest_start, &mut region).is_err() {
+        f.problems.push(LoadError::Io {
+            block: sb.manifest_start,
+            count: len as u64 / BLOCK,
+        });
+        return Ok(());
+    }
+    let found = region.iter().position(|&b| b == 0).unwrap_or(len);
+    if found as u64 != sb.manifest_bytes {
+        f.problems.push(LoadError::ManifestLengthMismatch {
+            superblock: sb.manifest_bytes,
+            found: found as u64,
+        });
+    }
+    let (json, padding) = region.split_at(found);
+    if let Some(at) = padding.iter().position(|&b| b != 0) {
+        f.problems.push(LoadError::ManifestPaddingNotZero {
+            offset: (found + at) as u64,
+        });
+    }
+    if loader::sha256::image_id(json) != sb.image_id {
+        f.problems.push(LoadError::ImageIdMismatch);
+    }
+    let mut m = Box::<Manifest>::default();
+    if let Err(e) = manifest::parse_into(json, &mut m) {
+        f.problems.push(e);
+        return Ok(());
+    }
+    if m.format_version != sb.format_version {
+        f.problems.push(LoadError::FormatVersionMismatch {
+            superblock: sb.format_version,
+            manifest: m.format_version,
+        });
+    }
+    loader::graph::check_all(&m, &mut |e| f.problems.push(e));
+    if let Err(e) = check_layout(&sb, &m) {
+        f.problems.push(e);
+    }
+
+    // Every checksum whose bytes are in the file.
+    let mut buf = loader_buffer();
+    let targets = std::iter::once((
+        "kernel".to_string(),
+        m.kernel.start_block,
+        m.kernel.size_bytes,
+        m.kernel.checksum,
+    ))
+    .chain(
+        m.entries()
+            .map(|e| (e.name.to_string(), e.start_block, e.size_bytes, e.checksum)),
+    );
+    for (label, start, size, expected) in targets {
+        match hash_region(&mut src, start, size, &mut buf[..]) {
+            Ok(digest) => {
+                let ok = digest == expected.0;
+                if !ok {
+                    f.problems.push(LoadError::ChecksumMismatch {
+                        entry: loader::error::bounded(&label),
+                        start_block: start,
+                    });
+                }
+                f.hashed.push((label, ok));
+            }
+            Err(e) => f.problems.push(e),
+        }
+    }
+    f.manifest = Some(m);
+    Ok(())
+}
+
+/// `cargo xtask verify`: the lines to print and whether the image is good.
+pub fn verify_report(path: &Path, f: &Findings) -> (String, bool) {
+    let mut out = String::new();
+    if f.problems.is_empty() {
+        let sb = f.superblock.expect("a verified image has a superblock");
+        let entries = f.manifest.as_ref().map_or(0, |m| m.entries().count());
+        let hashed: u64 = f.manifest.as_ref().map_or(0, |m| {
+            m.kernel.size_bytes + m.entries().map(|e| e.size_bytes).sum::<u64>()
+        });
+        let _ = writeln!(
+            out,
+            "verify: OK ({}: image {}, {} blocks, kernel and {entries} services/components, {hashed} bytes hashed)",
+            path.display(),
+            uuid(&sb.image_id),
+            sb.total_blocks
+        );
+        return (out, true);
+    }
+    for p in &f.problems {
+        let _ = writeln!(out, "verify: {p}");
+    }
+    (out, false)
+}
+
+/// `cargo xtask inspect`: the report text.
+pub fn inspect_report(path: &Path, f: &Findings) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        "image: {} ({} bytes, {} blocks of {BLOCK_SIZE})",
+        path.display(),
+        f.file_bytes,
+        f.file_bytes / BLOCK
+    );
+    let Some(raw) = f.raw else {
+        let _ = writeln!(w, "(no block 0)");
+        problems(w, f);
+        return out;
+    };
+    let sb = f.superblock.unwrap_or(raw);
+    if f.superblock.is_none() {
+        let _ = writeln!(w, "block 0 does not decode; its fields as stored:");
+    }
+    let _ = writeln!(
+        w,
+        "superblock: format version {}, image id {}, {} blocks ({} MiB), manifest {} bytes",
+        raw.format_version,
+        uuid(&raw.image_id),
+        sb.total_blocks,
+        sb.total_blocks * BLOCK / crate::image::MIB,
+        sb.manifest_bytes
+    );
+    if let Some((kind, lba, sectors)) = f.mbr {
+        let matches = u64::from(lba) == sb.esp_start * 8 && u64::from(sectors) == sb.esp_blocks * 8;
+        let _ = writeln!(
+            w,
+            "MBR: partition 1 type {kind:#04x}, sectors {lba}..{} ({})",
+            u64::from(lba) + u64::from(sectors),
+            if matches {
+                "matches the superblock's ESP"
+            } else {
+                "DOES NOT match the superblock's ESP"
+            }
+        );
+    }
+
+    // The block map.
+    let mut regions: Vec<(u64, u64, u64, String)> = vec![(0, 1, BLOCK, "superblock + MBR".into())];
+    let kernel_bytes = f
+        .manifest
+        .as_ref()
+        .map_or(u64::from(sb.kernel_blocks) * BLOCK, |m| m.kernel.size_bytes);
+    let kernel_name = f.manifest.as_ref().map_or("kernel".to_string(), |m| {
+        format!("kernel ({})", m.kernel.binary)
+    });
+    regions.push((
+        sb.kernel_start,
+        u64::from(sb.kernel_blocks),
+        kernel_bytes,
+        kernel_name,
+    ));
+    regions.push((
+        sb.manifest_start,
+        blocks_for(sb.manifest_bytes),
+        sb.manifest_bytes,
+        "manifest (system.json)".into(),
+    ));
+    if let Some(m) = &f.manifest {
+        for (kind, list) in [("service", &m.services), ("component", &m.components)] {
+            for e in list {
+                regions.push((
+                    e.start_block,
+                    blocks_for(e.size_bytes),
+                    e.size_bytes,
+                    format!("{kind} {}", e.name),
+                ));
+            }
+        }
+    }
+    if sb.has_esp() {
+        regions.push((
+            sb.esp_start,
+            sb.esp_blocks,
+            sb.esp_blocks * BLOCK,
+            "ESP (FAT)".into(),
+        ));
+    }
+    let data_blocks = sb.total_blocks.saturating_sub(sb.data_start);
+    regions.push((
+        sb.data_start,
+        data_blocks,
+        data_blocks * BLOCK,
+        "user data".into(),
+    ));
+    regions.sort_by_key(|r| (r.0, r.1));
+    let _ = writeln!(w, "block map:");
+    let _ = writeln!(
+        w,
+        "  {:>10} {:>10} {:>12}  region",
+        "start", "blocks", "bytes"
+    );
+    let mut end = 0u64;
+    for (start, blocks, bytes, label) in regions {
+        if start > end {
+            let gap = start - end;
+            let _ = writeln!(w, "  {end:>10} {gap:>10} {:>12}  (unused)", gap * BLOCK);
+        }
+        let _ = writeln!(w, "  {start:>10} {blocks:>10} {bytes:>12}  {label}");
+        end = end.max(start.saturating_add(blocks));
+    }
+    let _ = writeln!(w, "  {:>10} (end of image)", sb.total_blocks);
+
+    if let Some(m) = &f.manifest {
+        let _ = writeln!(w, "manifest: format_version {}", m.format_version);
+        let _ = writeln!(
+            w,
+            "  kernel: {} (entry {}), {} bytes, {}",
+            m.kernel.binary, m.kernel.entry_point, m.kernel.size_bytes, m.kernel.checksum
+        );
+        for (kind, entries) in [("service", &m.services), ("component", &m.components)] {
+            for e in entries {
+                let _ = writeln!(
+                    w,
+                    "  {kind} {}: type {}, binary {}, {} bytes at block {}, {}",
+                    e.name, e.kind, e.binary, e.size_bytes, e.start_block, e.checksum
+                );
+                let _ = writeln!(
+                    w,
+                    "    capabilities [{}]; provides [{}]; depends_on [{}]",
+                    join(&e.capabilities),
+                    join(&e.provides),
+                    join(&e.depends_on)
+                );
+            }
+        }
+        let _ = writeln!(w, "start order (init_sequence): {}", join(&m.init_sequence));
+    }
+    if !f.hashed.is_empty() {
+        let ok = f.hashed.iter().filter(|h| h.1).count();
+        let _ = writeln!(w, "checksums: {ok} of {} match", f.hashed.len());
+    }
+    problems(w, f);
+    out
+}
+
+fn join<const N: usize>(v: &[heapless::String<N>]) -> String {
+    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn problems(w: &mut String, f: &Findings) {
+    if f.problems.is_empty() {
+        let _ = writeln!(w, "result: OK (every check the kernel runs passes)");
+    } else {
+        let _ = writeln!(w, "result: {} problem(s):", f.problems.len());
+        for p in &f.problems {
+            let _ = writeln!(w, "  error: {p}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corrupt::Corruption;
+    use crate::pack::tests::small_image;
+    use crate::testutil::TempDir;
+
+    #[test]
+    fn inspect_shows_the_block_map_manifest_and_start_order() {
+        let dir = TempDir::new("inspect");
+        let (img, packed) = small_image(&dir, "good.img");
+        let f = examine(&img).unwrap();
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        let text = inspect_report(&img, &f);
+        let sb = packed.superblock;
+        for want in [
+            "superblock: format version 1, image id ".to_string(),
+            "matches the superblock's ESP".into(),
+            format!("  {:>10} {:>10} {:>12}  superblock + MBR", 0, 1, 4096),
+            format!("  {:>10} {:>10} {:>12}  kernel (kernel_bootstrap)", 1, sb.kernel_blocks, 3 * 4096 + 5),
+            format!("  {:>10} {:>10} {:>12}  manifest (system.json)", sb.manifest_start, 1, sb.manifest_bytes),
+            "service services_network".into(),
+            "component cli_console".into(),
+            format!("  {:>10} {:>10} {:>12}  ESP (FAT)", sb.esp_start, sb.esp_blocks, sb.esp_blocks * 4096),
+            format!("  {:>10} {:>10} {:>12}  user data", sb.data_start, 256, 1 << 20),
+            "(unused)".into(),
+            "capabilities [network_device:eth0, port_range:1024-65535]; provides [network_api]; depends_on []".into(),
+            "depends_on [services_storage, services_logger]".into(),
+            "start order (init_sequence): services_storage, services_logger, services_network, cli_console".into(),
+            "checksums: 5 of 5 match".into(),
+            "result: OK".into(),
+        ] {
+            assert!(text.contains(&want), "{want:?} missing from\n{text}");
+        }
+        let (line, ok) = verify_report(&img, &f);
+        assert!(ok && line.starts_with("verify: OK ("), "{line}");
+    }
+
+    #[test]
+    fn inspect_and_verify_report_problems() {
+        let dir = TempDir::new("inspect-bad");
+        let (good, _) = small_image(&dir, "good.img");
+        let bad = dir.path().join("cycle.img");
+        Corruption::DependencyCycle.apply(&good, &bad).unwrap();
+        let f = examine(&bad).unwrap();
+        let (text, ok) = verify_report(&bad, &f);
+        assert!(!ok);
+        // The loader's verdict first, then the start-order problem the cycle also causes.
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(
+            lines[0],
+            "verify: manifest: dependency cycle through `services_logger`"
+        );
+        assert!(
+            lines[1].starts_with("verify: manifest init_sequence: `services_logger` starts before")
+        );
+        let report = inspect_report(&bad, &f);
+        assert!(report.contains("start order (init_sequence)"), "{report}");
+        assert!(report.contains("result: 2 problem(s)"), "{report}");
+
+        let magic = dir.path().join("magic.img");
+        Corruption::BadMagic.apply(&good, &magic).unwrap();
+        let f = examine(&magic).unwrap();
+        let report = inspect_report(&magic, &f);
+        assert!(report.contains("block 0 does not decode"), "{report}");
+        assert!(report.contains("not \"PANDAGEN\""), "{report}");
+        assert_eq!(verify_report(&magic, &f).0.lines().count(), 1);
+
+        let changed = dir.path().join("changed.img");
+        Corruption::ServiceBytesChanged
+            .apply(&good, &changed)
+            .unwrap();
+        let f = examine(&changed).unwrap();
+        assert!(inspect_report(&changed, &f).contains("checksums: 4 of 5 match"));
+        let (text, _) = verify_report(&changed, &f);
+        assert!(
+            text.starts_with("verify: `services_network` at block"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,472 @@
+//! The packer: a measured manifest, the kernel, the binaries and the ESP files in, a verified
+//! PandaGen system image out (format: `docs/image-format.md`; the one definition is the `loader` crate).
+//!
+//! [`pack`] does not check the manifest's graph: it is also the harness's "unchecked" path for images
+//! that are wrong on purpose. `cargo xtask build-image` calls [`pack_checked`].
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use loader::manifest::{Manifest, MAX_MANIFEST_BYTES};
+use loader::pack::{place, Regions};
+use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
+
+use crate::atomic::write_atomically;
+use crate::description::graph_problems;
+use crate::image::{self, DiskLayout, DiskSpec, EspFile, Progress, Region};
+
+/// 4096 as a `u64`.
+pub const BLOCK: u64 = BLOCK_SIZE as u64;
+/// The default user data region: 64 MiB.
+pub const DEFAULT_DATA_SIZE: u64 = 64 * image::MIB;
+
+/// What goes into an image.
+#[derive(Debug, Clone)]
+pub struct PackInput {
+    /// Complete except block numbers: sizes and checksums filled in ([`crate::description::measure`]).
+    pub manifest: Box<Manifest>,
+    pub kernel: Vec<u8>,
+    /// One per manifest entry, in manifest order (services, then components).
+    pub binaries: Vec<Vec<u8>>,
+    /// ESP size in bytes (a multiple of 4096).
+    pub esp_size: u64,
+    pub esp_files: Vec<EspFile>,
+    /// User data region in bytes (a multiple of 4096).
+    pub data_size: u64,
+}
+
+/// What [`pack`] wrote.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    pub superblock: Superblock,
+    pub layout: DiskLayout,
+    /// The manifest as written (start blocks set).
+    pub manifest: Box<Manifest>,
+    /// The manifest JSON as written.
+    pub json: Vec<u8>,
+    /// Bytes the verification hashed (kernel and binaries).
+    pub bytes_hashed: u64,
+    /// Time spent writing, re-verifying the written file, and syncing it to disk before the rename.
+    pub write_time: Duration,
+    pub verify_time: Duration,
+    pub total_time: Duration,
+}
+
+/// Lays the image out with [`loader::pack::place`]: sets the manifest's start blocks and returns
+/// block 0's fields and the manifest JSON.
+pub fn plan(input: &mut PackInput) -> Result<(Superblock, Vec<u8>)> {
+    ensure!(
+        input.esp_size.is_multiple_of(BLOCK) && input.data_size.is_multiple_of(BLOCK),
+        "ESP ({}) and data ({}) sizes must be multiples of {BLOCK} bytes",
+        input.esp_size,
+        input.data_size
+    );
+    let mut json = vec![0u8; MAX_MANIFEST_BYTES];
+    let placed = place(
+        &mut input.manifest,
+        Regions {
+            esp_blocks: input.esp_size / BLOCK,
+            data_blocks: input.data_size / BLOCK,
+        },
+        &mut json,
+    )
+    .map_err(|e| anyhow::anyhow!("laying out the image: {e}"))?;
+    json.truncate(placed.manifest_len);
+    Ok((placed.superblock, json))
+}
+
+/// The disk spec for a planned image: block 0 from the superblock (+ MBR), the kernel at block 1,
+/// the manifest, each binary at its start block, the ESP where the superblock puts it, the data region.
+/// The kernel's and the binaries' bytes move into the spec (no copy of hundreds of MiB).
+pub fn disk_spec(input: &mut PackInput, sb: &Superblock, json: &[u8]) -> Result<DiskSpec> {
+    let mut block0 = [0u8; BLOCK_SIZE];
+    sb.write_to(&mut block0);
+    let mut regions = vec![
+        Region {
+            offset: BLOCK,
+            data: std::mem::take(&mut input.kernel),
+        },
+        Region {
+            offset: sb.manifest_start * BLOCK,
+            data: json.to_vec(),
+        },
+    ];
+    ensure!(
+        input.binaries.len() == input.manifest.entries().count(),
+        "{} binaries for {} manifest entries",
+        input.binaries.len(),
+        input.manifest.entries().count()
+    );
+    for (entry, bytes) in input.manifest.entries().zip(input.binaries.iter_mut()) {
+        regions.push(Region {
+            offset: entry.start_block * BLOCK,
+            data: std::mem::take(bytes),
+        });
+    }
+    let mut disk_signature = [0u8; 4];
+    disk_signature.copy_from_slice(&sb.image_id[..4]);
+    Ok(DiskSpec {
+        block0: block0[..image::MBR_BOOTSTRAP_LEN].to_vec(),
+        disk_signature,
+        regions,
+        esp_start: Some(sb.esp_start * BLOCK),
+        esp_size: input.esp_size,
+        esp_files: std::mem::take(&mut input.esp_files),
+        data_size: input.data_size,
+    })
+}
+
+/// Packs without checking the manifest's graph, writes `output` atomically, and re-verifies the
+/// written file with the loader before renaming it into place.
+pub fn pack(mut input: PackInput, output: &Path, progress: bool) -> Result<Packed> {
+    let started = Instant::now();
+    let (sb, json) = plan(&mut input)?;
+    let spec = disk_spec(&mut input, &sb, &json)?;
+    let layout = image::layout(&spec)?;
+    ensure!(
+        layout.total_size == sb.total_blocks * BLOCK
+            && layout.esp_start == sb.esp_start * BLOCK
+            && layout.data_start == sb.data_start * BLOCK,
+        "disk layout {layout:?} disagrees with the superblock {sb:?}"
+    );
+    let mut progress = if progress {
+        Progress::for_image(layout.total_size)
+    } else {
+        Progress::quiet()
+    };
+    let (write_time, verify_time, bytes_hashed) = write_atomically(output, |file| {
+        let start = Instant::now();
+        image::write_disk_image_into(&spec, &layout, file, &mut progress)?;
+        let write_time = start.elapsed();
+        let start = Instant::now();
+        let mut manifest = Box::<Manifest>::default();
+        let verified = verify_file(file, &mut manifest)
+            .map_err(|e| anyhow::anyhow!("the written image does not verify: {e}"))?;
+        ensure!(
+            verified.superblock == sb && *manifest == *input.manifest,
+            "the written image reads back differently from what was planned"
+        );
+        Ok((write_time, start.elapsed(), verified.bytes_hashed))
+    })
+    .with_context(|| format!("writing the system image {}", output.display()))?;
+    Ok(Packed {
+        superblock: sb,
+        layout,
+        manifest: input.manifest,
+        json,
+        bytes_hashed,
+        write_time,
+        verify_time,
+        total_time: started.elapsed(),
+    })
+}
+
+/// [`pack`], refusing a manifest the loader would refuse (every graph problem, one line each).
+pub fn pack_checked(input: PackInput, output: &Path, progress: bool) -> Result<Packed> {
+    let problems = graph_problems(&input.manifest);
+    if !problems.is_empty() {
+        bail!(
+            "refusing to pack an invalid system description:\n{}",
+            problems.join("\n")
+        );
+    }
+    pack(input, output, progress)
+}
+
+/// A [`BlockSource`] over an image file (a trailing partial block is not part of the image).
+pub struct FileSource<'a> {
+    file: &'a File,
+    blocks: u64,
+}
+
+impl<'a> FileSource<'a> {
+    pub fn new(file: &'a File) -> std::io::Result<Self> {
+        let len = file.metadata()?.len();
+        Ok(FileSource {
+            file,
+            blocks: len / BLOCK,
+        })
+    }
+}
+
+impl BlockSource for FileSource<'_> {
+    type Error = std::io::Error;
+
+    fn block_count(&self) -> u64 {
+        self.blocks
+    }
+
+    fn read_blocks(&mut self, first_block: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let count = (buf.len() / BLOCK_SIZE) as u64;
+        if !buf.len().is_multiple_of(BLOCK_SIZE)
+            || first_block
+                .checked_add(count)
+                .is_none_or(|end| end > self.blocks)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "read outside the image or not whole blocks",
+            ));
+        }
+        let mut f = self.file;
+        f.seek(SeekFrom::Start(first_block * BLOCK))?;
+        f.read_exact(buf)
+    }
+}
+
+/// A 64 KiB buffer on the heap for the loader.
+pub fn loader_buffer() -> Box<[u8; MAX_MANIFEST_BYTES]> {
+    vec![0u8; MAX_MANIFEST_BYTES]
+        .into_boxed_slice()
+        .try_into()
+        .expect("the length is MAX_MANIFEST_BYTES")
+}
+
+/// Runs the loader's whole verification over an image file, filling `manifest`.
+pub fn verify_file(file: &File, manifest: &mut Manifest) -> Result<loader::Verified, LoadError> {
+    let mut src = FileSource::new(file).map_err(|_| LoadError::Io { block: 0, count: 0 })?;
+    loader::verify_image_into(&mut src, &mut loader_buffer(), &mut (), manifest)
+}
+
+/// [`verify_file`] on a path.
+pub fn verify_path(path: &Path) -> Result<Result<loader::Verified, LoadError>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut manifest = Box::<Manifest>::default();
+    Ok(verify_file(&file, &mut manifest))
+}
+
+/// Parses a `--data-size`: bytes, or a number with a binary suffix `K`, `M`, `G`, `T` (optionally
+/// followed by `iB` or `B`, any case): `16M`, `1G`, `64MiB`, `65536`. Must be a multiple of 4096.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, suffix) = t.split_at(digits);
+    if number.is_empty() {
+        return Err(format!("{text:?} is not a size (examples: 16M, 1G, 65536)"));
+    }
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is too large"))?;
+    let shift = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {suffix:?} (use K, M, G or T, e.g. 16M)"
+            ))
+        }
+    };
+    let bytes = n
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if !bytes.is_multiple_of(BLOCK) {
+        return Err(format!(
+            "{text:?} ({bytes} bytes) is not a multiple of the {BLOCK}-byte block size"
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::description::{measure, Description};
+    use crate::testutil::TempDir;
+    use std::fs;
+
+    /// Deterministic filler.
+    pub fn filler(seed: u32, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    /// The checked-in description with fake kernel and binary bytes, a small ESP and 1 MiB of data.
+    pub fn small_input() -> PackInput {
+        let root = crate::build::Workspace::locate().root;
+        let text = fs::read_to_string(root.join(crate::description::DEFAULT_PATH)).unwrap();
+        let mut manifest = Description::parse(&text, "p")
+            .unwrap()
+            .to_manifest("p")
+            .unwrap();
+        let kernel = filler(7, 3 * BLOCK_SIZE + 5);
+        let binaries: Vec<Vec<u8>> = (0..manifest.entries().count())
+            .map(|i| filler(100 + i as u32, 5000 + 3000 * i))
+            .collect();
+        measure(&mut manifest, &kernel, &binaries).unwrap();
+        PackInput {
+            manifest,
+            kernel: kernel.clone(),
+            binaries,
+            esp_size: image::MIN_ESP_SIZE,
+            esp_files: vec![
+                EspFile {
+                    path: "/EFI/BOOT/BOOTX64.EFI".into(),
+                    data: b"MZ fake".to_vec(),
+                },
+                EspFile {
+                    path: "/boot/kernel_bootstrap".into(),
+                    data: kernel,
+                },
+            ],
+            data_size: image::MIB,
+        }
+    }
+
+    /// Packs [`small_input`] into `dir/name`.
+    pub fn small_image(dir: &TempDir, name: &str) -> (std::path::PathBuf, Packed) {
+        let out = dir.path().join(name);
+        let packed = pack_checked(small_input(), &out, false).unwrap();
+        (out, packed)
+    }
+
+    #[test]
+    fn packed_image_verifies_and_matches_its_superblock() {
+        let dir = TempDir::new("pack");
+        let input = small_input();
+        let (out, packed) = small_image(&dir, "sys.img");
+        let raw = fs::read(&out).unwrap();
+        let sb = packed.superblock;
+        assert_eq!(raw.len() as u64, sb.total_blocks * BLOCK, "file size");
+        // Loader's own view: verified, every checksum matching what went in.
+        let v = verify_path(&out).unwrap().unwrap();
+        assert_eq!(v.superblock, sb);
+        assert_eq!(
+            v.bytes_hashed,
+            input.kernel.len() as u64 + input.binaries.iter().map(|b| b.len() as u64).sum::<u64>()
+        );
+        assert_eq!(sb.esp_start % 256, 0);
+        assert_eq!(sb.esp_blocks, image::MIN_ESP_SIZE / BLOCK);
+        assert_eq!(sb.total_blocks - sb.data_start, image::MIB / BLOCK);
+        // The kernel at block 1, each binary at its start block.
+        assert_eq!(
+            &raw[4096..4096 + input.kernel.len()],
+            input.kernel.as_slice()
+        );
+        for (e, bytes) in packed.manifest.entries().zip(&input.binaries) {
+            let at = (e.start_block * BLOCK) as usize;
+            assert_eq!(&raw[at..at + bytes.len()], bytes.as_slice(), "{}", e.name);
+        }
+        // MBR: disk signature, one 0xEF entry exactly over the superblock's ESP, 55 AA.
+        assert_eq!(&raw[440..444], &sb.image_id[..4]);
+        assert_eq!(&raw[444..446], &[0, 0]);
+        let entry = &raw[446..462];
+        assert_eq!(entry[4], 0xEF);
+        let lba = u32::from_le_bytes(entry[8..12].try_into().unwrap());
+        let sectors = u32::from_le_bytes(entry[12..16].try_into().unwrap());
+        assert_eq!(u64::from(lba), sb.esp_start * 8);
+        assert_eq!(u64::from(sectors), sb.esp_blocks * 8);
+        assert!(raw[462..510].iter().all(|&b| b == 0));
+        assert_eq!(&raw[510..512], &[0x55, 0xAA]);
+        // The data region is zero.
+        assert!(raw[(sb.data_start * BLOCK) as usize..]
+            .iter()
+            .all(|&b| b == 0));
+        // The manifest is the JSON the packer returned.
+        let m = (sb.manifest_start * BLOCK) as usize;
+        assert_eq!(&raw[m..m + packed.json.len()], packed.json.as_slice());
+        assert_eq!(raw[m + packed.json.len()], 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn data_region_is_sparse() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = TempDir::new("pack-sparse");
+        let mut input = small_input();
+        input.data_size = 256 * image::MIB;
+        let out = dir.path().join("big.img");
+        pack(input, &out, false).unwrap();
+        let meta = fs::metadata(&out).unwrap();
+        assert!(meta.len() > 256 * image::MIB);
+        // Allocated bytes stay far below the apparent size (the data region is a hole).
+        assert!(
+            meta.blocks() * 512 < 64 * image::MIB,
+            "{} blocks",
+            meta.blocks()
+        );
+    }
+
+    #[test]
+    fn invalid_descriptions_are_refused_and_leave_nothing() {
+        let dir = TempDir::new("pack-refuse");
+        let mut input = small_input();
+        let logger = input
+            .manifest
+            .services
+            .iter_mut()
+            .find(|e| e.name == "services_logger")
+            .unwrap();
+        logger
+            .depends_on
+            .push("cli_console".try_into().unwrap())
+            .unwrap();
+        logger
+            .capabilities
+            .push("telepathy".try_into().unwrap())
+            .unwrap();
+        let out = dir.path().join("bad.img");
+        let err = pack_checked(input, &out, false).unwrap_err().to_string();
+        assert!(err.contains("capability \"telepathy\""), "{err}");
+        assert!(err.contains("dependency cycle"), "{err}");
+        assert_eq!(err.lines().count(), 4, "{err}");
+        assert!(!out.exists());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn a_failed_verification_leaves_no_image() {
+        let dir = TempDir::new("pack-verify");
+        let mut input = small_input();
+        // A checksum that does not match its bytes: packing works, re-verification must refuse.
+        input.manifest.services[0].checksum = loader::Sha256Digest::of(b"something else");
+        let out = dir.path().join("x.img");
+        let err = format!("{:#}", pack(input, &out, false).unwrap_err());
+        assert!(err.contains("does not verify"), "{err}");
+        assert!(err.contains("services_storage"), "{err}");
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("2gb"), Ok(2 << 30));
+        assert_eq!(parse_size("8k"), Ok(8192));
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size(" 1T "), Ok(1 << 40));
+        for bad in [
+            "",
+            "M",
+            "12X",
+            "1.5G",
+            "-1M",
+            "4097",
+            "1K",
+            "99999999999999999999G",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert!(parse_size("4097")
+            .unwrap_err()
+            .contains("multiple of the 4096"));
+    }
+}
