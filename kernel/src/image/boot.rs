@@ -130,7 +130,10 @@ pub fn find_and_verify(
     for (i, disk) in disks.iter_mut().enumerate() {
         match has_magic(disk, &mut buf[..BLOCK_SIZE]) {
             Ok(true) => candidates.push(i),
-            Ok(false) => {}
+            Ok(false) => log::info!(
+                "image: disk {}: no PANDAGEN superblock, not the image",
+                disk.location
+            ),
             Err(e) => {
                 let _ = write!(skipped, "; {} unreadable: {e}", disk.location);
             }

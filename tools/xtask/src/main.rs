@@ -30,7 +30,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use build::{Artifacts, Profile, Workspace};
-use qemu::Machine;
+use qemu::{Attach, Machine};
 use system_image::{BootLoader, ConfTweak, SystemImage};
 
 #[derive(Parser)]
@@ -75,6 +75,10 @@ enum Cmd {
         /// QEMU machine type.
         #[arg(long, value_enum, default_value_t = Machine::Q35)]
         machine: Machine,
+        /// How the image disk is attached: virtio-blk, or AHCI (SATA; on q35 the chipset's
+        /// controller, as in the spec's plain `-drive format=raw,file=…`).
+        #[arg(long, value_enum, default_value_t = Attach::Virtio)]
+        attach: Attach,
         /// Use KVM (`-accel kvm -cpu host`) instead of TCG.
         #[arg(long)]
         kvm: bool,
@@ -239,6 +243,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
             image,
             release,
             machine,
+            attach,
             kvm,
             no_build,
         } => run::run(
@@ -252,6 +257,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                     description: image.description(&ws),
                 },
                 machine,
+                attach,
                 kvm,
                 no_build,
             },
@@ -315,6 +321,7 @@ mod tests {
             image,
             release,
             machine,
+            attach,
             kvm,
             no_build,
         } = cli.command
@@ -324,6 +331,7 @@ mod tests {
         assert!(release && kvm && no_build);
         assert_eq!(image.data_size, 64 << 20);
         assert_eq!(machine, Machine::Pc);
+        assert_eq!(attach, Attach::Virtio);
         assert_eq!(image.cmdline, "test=boot");
 
         let cli = Cli::try_parse_from(["xtask", "test", "--only", "boot-q35", "--jobs", "1"]);

@@ -22,6 +22,23 @@ impl Machine {
     }
 }
 
+/// How a disk is attached to the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Attach {
+    /// A virtio-blk PCI device (`-drive if=virtio`).
+    Virtio,
+    /// A SATA disk on an AHCI controller: on q35 the chipset's own (the spec's plain
+    /// `-drive format=raw,file=…`), on pc an added `-device ahci` card.
+    Ahci,
+}
+
+/// One disk of the guest, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drive {
+    pub path: PathBuf,
+    pub attach: Attach,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accel {
     Tcg,
@@ -52,7 +69,8 @@ pub struct QemuConfig {
     pub ovmf_code: PathBuf,
     /// A writable copy of the variable store, private to this run.
     pub ovmf_vars: PathBuf,
-    pub disk: PathBuf,
+    /// The disks, attached in this order.
+    pub disks: Vec<Drive>,
     pub serial: Serial,
     /// Adds `isa-debug-exit` so the guest can end QEMU with a status.
     pub debug_exit: bool,
@@ -66,7 +84,10 @@ impl QemuConfig {
             memory_mib: 256,
             ovmf_code,
             ovmf_vars,
-            disk,
+            disks: vec![Drive {
+                path: disk,
+                attach: Attach::Virtio,
+            }],
             serial,
             debug_exit: false,
         }
@@ -114,8 +135,7 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
     ));
     args.push("-drive".into());
     args.push(kv("if=pflash,format=raw,file=", &cfg.ovmf_vars, ""));
-    args.push("-drive".into());
-    args.push(kv("if=virtio,format=raw,file=", &cfg.disk, ""));
+    push_drives(&mut args, cfg.machine, &cfg.disks);
     args.push("-serial".into());
     args.push(match &cfg.serial {
         Serial::MonStdio => "mon:stdio".into(),
@@ -129,6 +149,39 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
     args.push("none".into());
     args.push("-no-reboot".into());
     args
+}
+
+/// The `-drive`/`-device` options for `disks`, in order.
+fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
+    let mut ahci_port = 0;
+    for (i, d) in disks.iter().enumerate() {
+        match (d.attach, machine) {
+            (Attach::Virtio, _) => {
+                args.push("-drive".into());
+                args.push(kv("if=virtio,format=raw,file=", &d.path, ""));
+            }
+            // q35's ICH9 AHCI takes plain drives: exactly the spec's QEMU command.
+            (Attach::Ahci, Machine::Q35) => {
+                args.push("-drive".into());
+                args.push(kv("format=raw,file=", &d.path, ""));
+            }
+            (Attach::Ahci, Machine::Pc) => {
+                if ahci_port == 0 {
+                    args.push("-device".into());
+                    args.push("ahci,id=ahci".into());
+                }
+                args.push("-drive".into());
+                args.push(kv(
+                    &format!("if=none,format=raw,id=disk{i},file="),
+                    &d.path,
+                    "",
+                ));
+                args.push("-device".into());
+                args.push(format!("ide-hd,drive=disk{i},bus=ahci.{ahci_port}").into());
+                ahci_port += 1;
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -473,5 +526,41 @@ mod tests {
         assert!(joined.contains("-serial file:/t/x.serial.log"));
         assert!(joined.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"));
         assert!(joined.ends_with("-display none -no-reboot"));
+    }
+
+    #[test]
+    fn ahci_drives_follow_the_machine() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/blank.img".into(),
+            Serial::MonStdio,
+        );
+        cfg.disks.push(Drive {
+            path: "/image.img".into(),
+            attach: Attach::Ahci,
+        });
+        cfg.disks.push(Drive {
+            path: "/second.img".into(),
+            attach: Attach::Ahci,
+        });
+        let q35 = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            q35.contains(
+                "-drive if=virtio,format=raw,file=/blank.img \
+                 -drive format=raw,file=/image.img -drive format=raw,file=/second.img"
+            ),
+            "{q35}"
+        );
+        cfg.machine = Machine::Pc;
+        let pc = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            pc.contains(
+                "-device ahci,id=ahci \
+                 -drive if=none,format=raw,id=disk1,file=/image.img -device ide-hd,drive=disk1,bus=ahci.0 \
+                 -drive if=none,format=raw,id=disk2,file=/second.img -device ide-hd,drive=disk2,bus=ahci.1"
+            ),
+            "{pc}"
+        );
     }
 }

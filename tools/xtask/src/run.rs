@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 
 use crate::atomic::copy_atomically;
 use crate::build::{self, Profile, Workspace};
-use crate::qemu::{self, Accel, Machine, QemuConfig, Serial};
+use crate::qemu::{self, Accel, Attach, Machine, QemuConfig, Serial};
 
 pub const IMAGE_NAME: &str = "pandagen-system.img";
 pub const VARS_NAME: &str = "pandagen-ovmf-vars.fd";
@@ -15,6 +15,7 @@ pub struct RunOptions {
     pub profile: Profile,
     pub image: crate::ImageOptions,
     pub machine: Machine,
+    pub attach: Attach,
     pub kvm: bool,
     pub no_build: bool,
 }
@@ -36,6 +37,7 @@ pub fn run(ws: &Workspace, opts: &RunOptions) -> Result<()> {
 
     let mut config = QemuConfig::new(ovmf.code, vars, image, Serial::MonStdio);
     config.machine = opts.machine;
+    config.disks[0].attach = opts.attach;
     config.accel = if opts.kvm { Accel::Kvm } else { Accel::Tcg };
     let args = qemu::qemu_args(&config);
     println!("xtask: serial console on this terminal; press Ctrl-A X to quit QEMU");

@@ -2,7 +2,7 @@
 //! the stub's contract with this tool).
 
 use crate::corrupt::Corruption;
-use crate::qemu::Machine;
+use crate::qemu::{Attach, Machine};
 use crate::system_image::ConfTweak;
 
 /// Strings the kernel and the stub print on the serial port. Changing one here means
@@ -35,6 +35,24 @@ pub mod contract {
     pub const IMAGE_FAIL: &str = "image: FAIL: ";
     /// No disk has the PANDAGEN magic.
     pub const NO_IMAGE: &str = "no disk carries a PANDAGEN superblock";
+    /// The kernel's line for a disk it checked that is not the image.
+    pub const NOT_THE_IMAGE: &str = "no PANDAGEN superblock, not the image";
+    /// What follows IMAGE_FOUND when the image is on a virtio disk / the first AHCI port.
+    pub const ON_VIRTIO: &str = "virtio-blk";
+    pub const ON_AHCI_PORT0: &str = "port 0 ahci";
+    /// The boot counter kept in the user-data region (the line after verification).
+    pub const BOOT_COUNT_1: &str = "boot count: 1 (";
+    pub const BOOT_COUNT_2: &str = "boot count: 2 (";
+    /// `test=persist`: the record written at one boot is checked at the next.
+    pub const CMDLINE_TEST_PERSIST: &str = "test=persist";
+    pub const PERSIST_FRESH: &str = "persist: no record from an earlier boot";
+    pub const PERSIST_WROTE_1: &str = "persist: wrote and flushed generation 1";
+    pub const PERSIST_INTACT_1: &str = "persist: generation 1 from the previous boot is intact";
+    pub const PERSIST_WROTE_2: &str = "persist: wrote and flushed generation 2";
+    /// `test=disk`: read/write/flush on every non-image disk, with throughput per controller.
+    pub const CMDLINE_TEST_DISK: &str = "test=disk";
+    pub const DISK_WRITE_OK: &str = "and read back the 64 KiB pattern";
+    pub const DISK_THROUGHPUT: &str = "test=disk: controller";
     /// The stub, when the kernel file does not match the `#hash` in limine.conf.
     pub const STUB_HASH_MISMATCH: &str = "BLAKE2b mismatch";
     pub const STUB_REFUSING: &str = "refusing to boot";
@@ -58,6 +76,24 @@ pub enum End {
     KilledAfterPatterns,
 }
 
+/// A disk of a scenario: the scenario's image, or a blank disk (8 MiB of zeros).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriveRole {
+    Image(Attach),
+    Blank(Attach),
+}
+
+/// The image alone on a virtio disk: the default.
+pub const VIRTIO_IMAGE: &[DriveRole] = &[DriveRole::Image(Attach::Virtio)];
+
+/// A second boot of the same image file (after the first passed), with its own expectations:
+/// what the first boot wrote must still be there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondBoot {
+    pub expect: &'static [&'static str],
+    pub end: End,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scenario {
     pub name: &'static str,
@@ -71,6 +107,10 @@ pub struct Scenario {
     /// Substrings that fail the scenario wherever they appear.
     pub forbid: &'static [&'static str],
     pub end: End,
+    /// The disks, in the order QEMU attaches them.
+    pub drives: &'static [DriveRole],
+    /// Boot the same image again afterwards (persistence).
+    pub second_boot: Option<SecondBoot>,
 }
 
 use contract::*;
@@ -125,7 +165,125 @@ fn corrupt(c: Corruption) -> Scenario {
         expect,
         forbid: CORRUPT_FORBID,
         end: End::Exit(EXIT_FAIL),
+        drives: VIRTIO_IMAGE,
+        second_boot: None,
     }
+}
+
+const AHCI_BOOT_EXPECT: &[&str] = &[
+    KERNEL_BANNER,
+    SELFCHECK_PASS,
+    IMAGE_FOUND,
+    ON_AHCI_PORT0,
+    IMAGE_VERIFIED,
+    START_ORDER,
+    BOOT_COUNT_1,
+    TEST_PASS,
+];
+const PERSIST_FIRST: &[&str] = &[
+    IMAGE_VERIFIED,
+    BOOT_COUNT_1,
+    PERSIST_FRESH,
+    PERSIST_WROTE_1,
+    TEST_PASS,
+];
+const PERSIST_SECOND: SecondBoot = SecondBoot {
+    expect: &[
+        IMAGE_VERIFIED,
+        BOOT_COUNT_2,
+        PERSIST_INTACT_1,
+        PERSIST_WROTE_2,
+        TEST_PASS,
+    ],
+    end: End::Exit(EXIT_PASS),
+};
+
+/// AHCI and the write path: the spec's plain command on q35, an AHCI card on pc, disk choice
+/// among several disks, persistence across boots on both controllers, and write throughput.
+fn disk_scenarios() -> Vec<Scenario> {
+    let boot = |name, machine, expect, drives| Scenario {
+        name,
+        machine,
+        cmdline: CMDLINE_TEST_BOOT,
+        tweak: ConfTweak::None,
+        corruption: None,
+        expect,
+        forbid: BOOT_FORBID,
+        end: End::Exit(EXIT_PASS),
+        drives,
+        second_boot: None,
+    };
+    let persist = |name, drives| Scenario {
+        cmdline: CMDLINE_TEST_PERSIST,
+        expect: PERSIST_FIRST,
+        second_boot: Some(PERSIST_SECOND),
+        ..boot(name, Machine::Q35, PERSIST_FIRST, drives)
+    };
+    vec![
+        boot(
+            "boot-q35-ahci",
+            Machine::Q35,
+            AHCI_BOOT_EXPECT,
+            &[DriveRole::Image(Attach::Ahci)],
+        ),
+        boot(
+            "boot-pc-ahci",
+            Machine::Pc,
+            AHCI_BOOT_EXPECT,
+            &[DriveRole::Image(Attach::Ahci)],
+        ),
+        boot(
+            "two-disks-blank-first",
+            Machine::Q35,
+            &[
+                NOT_THE_IMAGE,
+                IMAGE_FOUND,
+                ON_VIRTIO,
+                IMAGE_VERIFIED,
+                TEST_PASS,
+            ],
+            &[
+                DriveRole::Blank(Attach::Virtio),
+                DriveRole::Image(Attach::Virtio),
+            ],
+        ),
+        boot(
+            "two-disks-mixed-controllers",
+            Machine::Q35,
+            &[
+                NOT_THE_IMAGE,
+                IMAGE_FOUND,
+                ON_AHCI_PORT0,
+                IMAGE_VERIFIED,
+                TEST_PASS,
+            ],
+            &[
+                DriveRole::Blank(Attach::Virtio),
+                DriveRole::Image(Attach::Ahci),
+            ],
+        ),
+        persist("persist-virtio", &[DriveRole::Image(Attach::Virtio)]),
+        persist("persist-ahci", &[DriveRole::Image(Attach::Ahci)]),
+        Scenario {
+            cmdline: CMDLINE_TEST_DISK,
+            ..boot(
+                "disk-throughput",
+                Machine::Q35,
+                &[
+                    DISK_WRITE_OK,
+                    DISK_WRITE_OK,
+                    DISK_THROUGHPUT,
+                    DISK_THROUGHPUT,
+                    TEST_PASS,
+                ],
+                &[
+                    DriveRole::Image(Attach::Virtio),
+                    DriveRole::Blank(Attach::Virtio),
+                    DriveRole::Blank(Attach::Ahci),
+                ],
+            )
+        },
+    ]
 }
 
 /// Every scenario, in the order they are started.
@@ -140,6 +298,8 @@ pub fn all() -> Vec<Scenario> {
             expect: BOOT_EXPECT,
             forbid: BOOT_FORBID,
             end: End::Exit(EXIT_PASS),
+            drives: VIRTIO_IMAGE,
+            second_boot: None,
         },
         Scenario {
             name: "boot-pc",
@@ -150,6 +310,8 @@ pub fn all() -> Vec<Scenario> {
             expect: BOOT_EXPECT,
             forbid: BOOT_FORBID,
             end: End::Exit(EXIT_PASS),
+            drives: VIRTIO_IMAGE,
+            second_boot: None,
         },
         Scenario {
             name: "stub-rejects-bad-hash",
@@ -160,6 +322,8 @@ pub fn all() -> Vec<Scenario> {
             expect: &[STUB_HASH_MISMATCH, STUB_REFUSING],
             forbid: &[KERNEL_BANNER],
             end: End::KilledAfterPatterns,
+            drives: VIRTIO_IMAGE,
+            second_boot: None,
         },
         Scenario {
             name: "exception-report",
@@ -170,8 +334,11 @@ pub fn all() -> Vec<Scenario> {
             expect: &[EXCEPTION, PAGE_FAULT, RIP, CR2, BACKTRACE, TEST_FAIL],
             forbid: &[],
             end: End::Exit(EXIT_FAIL),
+            drives: VIRTIO_IMAGE,
+            second_boot: None,
         },
     ];
+    list.extend(disk_scenarios());
     list.extend(Corruption::ALL.into_iter().map(corrupt));
     list
 }

@@ -15,7 +15,7 @@ use crate::corrupt;
 use crate::description;
 use crate::pack;
 use crate::qemu::{self, QemuConfig, Serial};
-use crate::scenarios::{self, Scenario};
+use crate::scenarios::{self, DriveRole, End, Scenario};
 use crate::serial_log::{self, QemuExit, Verdict};
 use crate::system_image::{self, BootLoader, ConfTweak, SystemImage};
 
@@ -249,9 +249,10 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
         let mut config = QemuConfig::new(
             ovmf.code.clone(),
             vars,
-            image,
+            image.clone(),
             Serial::File(serial_log.clone()),
         );
+        config.disks = drives_for(s, &image, &dir)?;
         config.machine = s.machine;
         config.debug_exit = true;
         prepared.push(Prepared {
@@ -293,6 +294,30 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
     Ok((passed, results.len() - passed))
 }
 
+/// Size of a scenario's blank disk.
+const BLANK_DISK_BYTES: u64 = 8 * crate::image::MIB;
+
+/// The scenario's disks in order: its image, and fresh (sparse, zero) blank disks.
+fn drives_for(s: &Scenario, image: &Path, dir: &Path) -> Result<Vec<qemu::Drive>> {
+    let mut drives = Vec::new();
+    for (i, role) in s.drives.iter().enumerate() {
+        drives.push(match *role {
+            DriveRole::Image(attach) => qemu::Drive {
+                path: image.to_path_buf(),
+                attach,
+            },
+            DriveRole::Blank(attach) => {
+                let path = dir.join(format!("{}.blank{i}.img", s.name));
+                let file =
+                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                file.set_len(BLANK_DISK_BYTES)?;
+                qemu::Drive { path, attach }
+            }
+        });
+    }
+    Ok(drives)
+}
+
 struct Outcome {
     passed: bool,
     /// Complete text to print at once, so parallel scenarios do not interleave.
@@ -318,41 +343,80 @@ fn read_lossy(path: &Path) -> String {
 }
 
 fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
+    let first = Boot {
+        config: p.config.clone(),
+        serial_log: &p.serial_log,
+        expect: p.scenario.expect,
+        end: p.scenario.end,
+    };
+    let mut outcome = run_boot(qemu_bin, p, &first, "", timeout);
+    if let (true, Some(second)) = (outcome.passed, p.scenario.second_boot) {
+        // The same image file again (what the first boot wrote must be there), with its
+        // own serial log.
+        let serial_log = p.serial_log.with_extension("boot2.log");
+        let mut config = p.config.clone();
+        config.serial = Serial::File(serial_log.clone());
+        let boot = Boot {
+            config,
+            serial_log: &serial_log,
+            expect: second.expect,
+            end: second.end,
+        };
+        let again = run_boot(qemu_bin, p, &boot, " (second boot)", timeout);
+        outcome.passed = again.passed;
+        outcome.report.push_str(&again.report);
+    }
+    outcome
+}
+
+fn run_boot(
+    qemu_bin: &Path,
+    p: &Prepared,
+    boot: &Boot<'_>,
+    which: &str,
+    timeout: Duration,
+) -> Outcome {
     let name = p.scenario.name;
-    match watch(qemu_bin, p, timeout) {
+    match watch(qemu_bin, p, boot, timeout) {
         Ok((verdict, first, elapsed)) => {
             let mut report = String::new();
             if let Some(t) = first {
                 report.push_str(&format!(
-                    "{name}: {:?} after {:.1} s\n",
-                    p.scenario.expect[0],
+                    "{name}{which}: {:?} after {:.1} s\n",
+                    boot.expect[0],
                     t.as_secs_f64()
                 ));
             }
             let passed = verdict == Verdict::Pass;
             if let Verdict::Fail(failure) = verdict {
                 report.push_str(&format!(
-                    "FAIL {name} after {:.1} s: {failure}\n",
+                    "FAIL {name}{which} after {:.1} s: {failure}\n",
                     elapsed.as_secs_f64()
                 ));
-                report.push_str(&failure_details(p));
+                report.push_str(&failure_details(p, boot.serial_log));
             } else {
-                report.push_str(&format!("PASS {name} ({:.1} s)\n", elapsed.as_secs_f64()));
+                report.push_str(&format!(
+                    "PASS {name}{which} ({:.1} s)\n",
+                    elapsed.as_secs_f64()
+                ));
             }
             Outcome { passed, report }
         }
         Err(e) => Outcome {
             passed: false,
-            report: format!("FAIL {name}: {e:#}\n{}", failure_details(p)),
+            report: format!(
+                "FAIL {name}{which}: {e:#}\n{}",
+                failure_details(p, boot.serial_log)
+            ),
         },
     }
 }
 
-fn failure_details(p: &Prepared) -> String {
-    let log = serial_log::printable(&read_lossy(&p.serial_log));
+fn failure_details(p: &Prepared, serial: &Path) -> String {
+    let log = serial_log::printable(&read_lossy(serial));
     let mut s = format!(
         "--- last {TAIL_LINES} lines of {} ---\n{}\n",
-        p.serial_log.display(),
+        serial.display(),
         serial_log::last_lines(&log, TAIL_LINES)
     );
     let qemu_out = serial_log::printable(&read_lossy(&p.qemu_log));
@@ -367,16 +431,25 @@ fn failure_details(p: &Prepared) -> String {
     s
 }
 
+/// One QEMU run of a scenario: its configuration, serial log and expectations.
+struct Boot<'a> {
+    config: QemuConfig,
+    serial_log: &'a Path,
+    expect: &'static [&'static str],
+    end: End,
+}
+
 /// Spawns QEMU and polls until the verdict; returns it with the time of the first match.
 fn watch(
     qemu_bin: &Path,
     p: &Prepared,
+    boot: &Boot<'_>,
     timeout: Duration,
 ) -> Result<(Verdict, Option<Duration>, Duration)> {
     let s = &p.scenario;
-    match fs::remove_file(&p.serial_log) {
+    match fs::remove_file(boot.serial_log) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(e).with_context(|| format!("removing {}", p.serial_log.display()))
+            return Err(e).with_context(|| format!("removing {}", boot.serial_log.display()))
         }
         _ => {}
     }
@@ -391,7 +464,7 @@ fn watch(
     );
     let start = Instant::now();
     let child = Command::new(qemu_bin)
-        .args(qemu::qemu_args(&p.config))
+        .args(qemu::qemu_args(&boot.config))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -402,13 +475,13 @@ fn watch(
     loop {
         // Observe the exit before reading the log, so a final read sees everything.
         let exit = child.0.try_wait()?.map(|st| QemuExit(st.code()));
-        let log = read_lossy(&p.serial_log);
-        let scan = serial_log::scan(&log, s.expect, s.forbid);
+        let log = read_lossy(boot.serial_log);
+        let scan = serial_log::scan(&log, boot.expect, s.forbid);
         if scan.matched > 0 && first_match.is_none() {
             first_match = Some(start.elapsed());
         }
         let timed_out = start.elapsed() >= timeout;
-        match serial_log::judge(s.expect, scan, s.end, exit, timed_out) {
+        match serial_log::judge(boot.expect, scan, boot.end, exit, timed_out) {
             Verdict::Running => thread::sleep(POLL_INTERVAL),
             verdict => return Ok((verdict, first_match, start.elapsed())),
         }
