@@ -50,10 +50,13 @@ pub mod layout {
 /// | 2   | `READY` | —                              | 0                               |
 /// | 3   | `YIELD` | —                              | 0                               |
 /// | 4   | `CAPS`  | buf ptr, buf len               | full length of the list (bytes) |
+/// | 16  | `USERDATA_INFO`  | —                     | size of the user-data region (blocks) |
+/// | 17  | `USERDATA_READ`  | block, buf ptr, len   | 0                               |
+/// | 18  | `USERDATA_WRITE` | block, buf ptr, len   | 0                               |
 ///
 /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] are kept for block-device and IPC
 /// calls; until they are defined they fail with [`Error::InvalidSyscall`] like any other
-/// unknown number.
+/// unknown number. The `USERDATA_*` calls are the first block-device calls (16–18).
 #[repr(u64)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Syscall {
@@ -69,8 +72,21 @@ pub enum Syscall {
     /// Write the list of capabilities granted to the caller into a buffer (`rdi` = pointer,
     /// `rsi` = capacity in bytes). Returns the full length of the list; when that exceeds the
     /// capacity only the first `capacity` bytes were written, and the caller may retry with a
-    /// larger buffer. The record format is defined with the capability system.
+    /// larger buffer. The record is each granted capability string followed by `\n`, in the
+    /// order the manifest declares them.
     Caps = 4,
+    /// The size of the user-data region in [`USERDATA_BLOCK_SIZE`]-byte blocks. Needs the
+    /// `block_device` and `persistent_storage` capabilities ([`Error::Denied`] without them).
+    UserdataInfo = 16,
+    /// Read `len` bytes (`rdx`, a non-zero multiple of [`USERDATA_BLOCK_SIZE`]) starting at
+    /// user-data block `rdi` (region-relative) into the buffer at `rsi`, at most 64 KiB per
+    /// call. Needs `block_device` and `persistent_storage`; blocks outside the region give
+    /// [`Error::BadLength`], a bad buffer [`Error::BadPointer`].
+    UserdataRead = 17,
+    /// Write `len` bytes (`rdx`, a non-zero multiple of [`USERDATA_BLOCK_SIZE`]) from the
+    /// buffer at `rsi` to user-data blocks starting at `rdi`. Same rules as
+    /// [`Syscall::UserdataRead`].
+    UserdataWrite = 18,
 }
 
 /// Syscall numbers reserved for block-device calls (read, write, ...).
@@ -78,6 +94,9 @@ pub const RESERVED_BLOCK: core::ops::Range<u64> = 16..32;
 /// Syscall numbers reserved for inter-component communication (send, receive, call, ...).
 pub const RESERVED_IPC: core::ops::Range<u64> = 32..64;
 const _: () = assert!(RESERVED_BLOCK.end <= RESERVED_IPC.start && RESERVED_BLOCK.start > 4);
+
+/// Block size of the user-data region: `USERDATA_*` lengths are multiples of it.
+pub const USERDATA_BLOCK_SIZE: usize = 4096;
 
 /// Longest message [`Syscall::Log`] accepts, in bytes; longer ones fail with
 /// [`Error::BadLength`].
@@ -88,12 +107,15 @@ pub const EXIT_PANIC: i32 = 101;
 
 impl Syscall {
     /// Every defined syscall, in number order.
-    pub const ALL: [Syscall; 5] = [
+    pub const ALL: [Syscall; 8] = [
         Syscall::Exit,
         Syscall::Log,
         Syscall::Ready,
         Syscall::Yield,
         Syscall::Caps,
+        Syscall::UserdataInfo,
+        Syscall::UserdataRead,
+        Syscall::UserdataWrite,
     ];
 
     /// The number passed in `rax`.
@@ -109,6 +131,9 @@ impl Syscall {
             Syscall::Ready => "READY",
             Syscall::Yield => "YIELD",
             Syscall::Caps => "CAPS",
+            Syscall::UserdataInfo => "USERDATA_INFO",
+            Syscall::UserdataRead => "USERDATA_READ",
+            Syscall::UserdataWrite => "USERDATA_WRITE",
         }
     }
 }
@@ -124,6 +149,9 @@ impl TryFrom<u64> for Syscall {
             2 => Syscall::Ready,
             3 => Syscall::Yield,
             4 => Syscall::Caps,
+            16 => Syscall::UserdataInfo,
+            17 => Syscall::UserdataRead,
+            18 => Syscall::UserdataWrite,
             _ => return Err(Error::InvalidSyscall),
         })
     }
@@ -314,6 +342,9 @@ mod tests {
         assert_eq!(Syscall::Ready.number(), 2);
         assert_eq!(Syscall::Yield.number(), 3);
         assert_eq!(Syscall::Caps.number(), 4);
+        assert_eq!(Syscall::UserdataInfo.number(), 16);
+        assert_eq!(Syscall::UserdataRead.number(), 17);
+        assert_eq!(Syscall::UserdataWrite.number(), 18);
     }
 
     #[test]
@@ -332,11 +363,23 @@ mod tests {
 
     #[test]
     fn reserved_ranges_are_free_and_disjoint() {
+        // Block-device calls defined so far; the rest of the range is still free.
+        let block_calls = [
+            Syscall::UserdataInfo,
+            Syscall::UserdataRead,
+            Syscall::UserdataWrite,
+        ];
         for n in RESERVED_BLOCK.chain(RESERVED_IPC) {
-            assert_eq!(Syscall::try_from(n), Err(Error::InvalidSyscall));
+            match Syscall::try_from(n) {
+                Ok(s) => assert!(block_calls.contains(&s), "{s} at {n}"),
+                Err(e) => assert_eq!(e, Error::InvalidSyscall),
+            }
         }
         for s in Syscall::ALL {
-            assert!(!RESERVED_BLOCK.contains(&s.number()));
+            assert_eq!(
+                RESERVED_BLOCK.contains(&s.number()),
+                block_calls.contains(&s)
+            );
             assert!(!RESERVED_IPC.contains(&s.number()));
         }
     }

@@ -72,6 +72,16 @@ impl Policy {
         max_vaddr: u64::MAX,
         allow_write_exec: true,
     };
+
+    /// PandaGen components (ring-3 programs): linked at or above `0x40_0000`
+    /// (`abi::layout::COMPONENT_BASE`), ending at or below `0x7fff_0000_0000`, which leaves the
+    /// top 4 GiB of the 128 TiB user half to the kernel-provided stack and its guard area; no
+    /// segment both writable and executable.
+    pub const COMPONENT: Policy = Policy {
+        min_vaddr: 0x40_0000,
+        max_vaddr: 0x0000_7fff_0000_0000,
+        allow_write_exec: false,
+    };
 }
 
 /// A validated executable.

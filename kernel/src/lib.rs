@@ -7,11 +7,14 @@
 
 extern crate alloc;
 
+pub mod caps;
 pub mod cmdline;
 pub mod fault_report;
 pub mod image;
 pub mod memory;
+pub mod process;
 pub mod selfcheck;
+pub mod supervisor;
 pub mod userdata;
 
 #[cfg(target_os = "none")]

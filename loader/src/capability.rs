@@ -1,6 +1,16 @@
 //! Capability strings (`console`, `network_device:eth0`, `port_range:1024-65535`, ...) parsed into a closed enum.
 //!
 //! Parsing only decides whether a string is well-formed; which capabilities are granted is the kernel's call.
+//!
+//! Two levels of "well-formed":
+//!
+//! - **format** ([`check_format`], what the image checks): the string is `kind` or `kind:param`, `kind`
+//!   matches `[a-z][a-z0-9_]*` and `param` is 1 or more printable ASCII bytes (`!`..=`~`, no space);
+//!   a *known* kind's parameter must also be valid for that kind (`port_range:9-1` is an image error).
+//!   An *unknown* kind passes (forward compatibility, like unknown JSON keys): the kernel refuses it
+//!   when it starts that entry, and only that entry.
+//! - **known** ([`Capability::parse`]): format-valid and of a kind this version knows; an unknown kind
+//!   is [`CapabilityError::UnknownKind`].
 
 use core::fmt;
 
@@ -32,7 +42,11 @@ pub enum Capability {
 /// Why a capability string was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CapabilityError {
-    /// The part before `:` is not a known kind.
+    /// Not `kind` or `kind:param` with `kind` in `[a-z][a-z0-9_]*` and a non-empty printable ASCII
+    /// `param`: malformed whatever the kind.
+    BadSyntax,
+    /// Well-formed, but the part before `:` is not a kind this version knows. Not an image error
+    /// (see [`check_format`]); the kernel refuses the entry that asks for it.
     UnknownKind,
     /// A kind without a parameter was given one (`console:x`).
     UnexpectedParameter,
@@ -53,6 +67,7 @@ pub enum CapabilityError {
 impl fmt::Display for CapabilityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::BadSyntax => "not `kind` or `kind:param` (kind: a-z then a-z, 0-9, `_`; param: printable ASCII, no spaces)",
             Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, network_device[:name], port_range:a-b)",
             Self::UnexpectedParameter => "this kind takes no `:` parameter",
             Self::EmptyDeviceName => "empty device name after `network_device:`",
@@ -75,6 +90,9 @@ impl Capability {
             Some((kind, param)) => (kind, Some(param)),
             None => (text, None),
         };
+        if !is_kind(kind) {
+            return Err(CapabilityError::BadSyntax);
+        }
         let plain = |cap: Capability| match param {
             None => Ok(cap),
             Some(_) => Err(CapabilityError::UnexpectedParameter),
@@ -89,9 +107,59 @@ impl Capability {
                 Some(name) => device_name(name).map(|n| Capability::NetworkDevice(Some(n))),
             },
             "port_range" => port_range(param.ok_or(CapabilityError::MalformedRange)?),
-            _ => Err(CapabilityError::UnknownKind),
+            _ => match param {
+                Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Err(CapabilityError::BadSyntax)
+                }
+                _ => Err(CapabilityError::UnknownKind),
+            },
         }
     }
+
+    /// The kind's name, as written before any `:`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BlockDevice => "block_device",
+            Self::PersistentStorage => "persistent_storage",
+            Self::Console => "console",
+            Self::Serial => "serial",
+            Self::NetworkDevice(_) => "network_device",
+            Self::PortRange { .. } => "port_range",
+        }
+    }
+}
+
+impl CapabilityError {
+    /// Whether this makes the image invalid: every error but [`CapabilityError::UnknownKind`].
+    pub fn is_format_error(self) -> bool {
+        self != Self::UnknownKind
+    }
+}
+
+/// The image-level (format) check of a capability string: `Ok` for every well-formed known
+/// capability **and** for a well-formed unknown kind (`gpu`, `camera:front`), which the kernel
+/// refuses per entry at start time.
+///
+/// # Errors
+/// Every [`CapabilityError`] but [`CapabilityError::UnknownKind`].
+pub fn check_format(text: &str) -> Result<(), CapabilityError> {
+    match Capability::parse(text) {
+        Err(e) if e.is_format_error() => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The kind part of a capability string (before any `:`), when it is well-formed.
+pub fn kind_of(text: &str) -> Option<&str> {
+    let kind = text.split_once(':').map_or(text, |(k, _)| k);
+    is_kind(kind).then_some(kind)
+}
+
+/// `[a-z][a-z0-9_]*`.
+fn is_kind(kind: &str) -> bool {
+    let mut bytes = kind.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Checks a device name: 1..=15 bytes of `[a-z0-9_-]`.
@@ -154,23 +222,63 @@ mod tests {
     }
 
     #[test]
-    fn unknown_kinds() {
+    fn bad_syntax() {
         for bad in [
             "",
             "Console",
-            "gpu",
             " console",
             "console ",
             ":",
-            "port_range",
+            ":x",
+            "1gpu",
+            "_gpu",
+            "gpu-x",
+            "gpu:",
+            "gpu: x",
+            "gpu:x y",
+            "gpu:\u{7f}",
+            "gpu:é",
+            "gpu\n",
         ] {
-            let expected = if bad == "port_range" {
-                E::MalformedRange
-            } else {
-                E::UnknownKind
-            };
-            assert_eq!(Capability::parse(bad), Err(expected), "{bad:?}");
+            assert_eq!(Capability::parse(bad), Err(E::BadSyntax), "{bad:?}");
+            assert_eq!(check_format(bad), Err(E::BadSyntax), "{bad:?}");
         }
+        assert_eq!(kind_of("Console"), None);
+        assert_eq!(kind_of(""), None);
+    }
+
+    #[test]
+    fn unknown_kinds_pass_the_format_check() {
+        for unknown in ["gpu", "gpu2", "g_p_u", "camera:front", "x:a:b-c/d", "z:~!"] {
+            assert_eq!(
+                Capability::parse(unknown),
+                Err(E::UnknownKind),
+                "{unknown:?}"
+            );
+            assert_eq!(check_format(unknown), Ok(()), "{unknown:?}");
+        }
+        assert_eq!(kind_of("camera:front"), Some("camera"));
+        assert_eq!(kind_of("gpu"), Some("gpu"));
+        assert!(!E::UnknownKind.is_format_error());
+    }
+
+    #[test]
+    fn known_kinds_with_bad_parameters_fail_the_format_check() {
+        for (bad, err) in [
+            ("port_range", E::MalformedRange),
+            ("port_range:1024-", E::MalformedRange),
+            ("port_range:9-1", E::RangeReversed),
+            ("network_device:", E::EmptyDeviceName),
+            ("console:x", E::UnexpectedParameter),
+        ] {
+            assert_eq!(check_format(bad), Err(err), "{bad:?}");
+            assert!(err.is_format_error());
+        }
+        assert_eq!(check_format("port_range:1-2"), Ok(()));
+        assert_eq!(
+            Capability::parse("network_device:eth0").map(|c| c.kind()),
+            Ok("network_device")
+        );
     }
 
     #[test]
@@ -248,6 +356,7 @@ mod tests {
     #[test]
     fn errors_display_one_line() {
         let all = [
+            E::BadSyntax,
             E::UnknownKind,
             E::UnexpectedParameter,
             E::EmptyDeviceName,

@@ -386,3 +386,62 @@ proptest! {
         }
     }
 }
+
+/// A component as `components/link.ld` lays it out: text, rodata, data+bss from 0x400000.
+fn component_phs() -> Vec<Ph> {
+    const C: u64 = 0x40_0000;
+    vec![
+        load(PF_R | PF_X, 0x1000, C, 0x800, 0x800),
+        load(PF_R, 0x2000, C + 0x1000, 0x100, 0x100),
+        load(PF_R | PF_W, 0x3000, C + 0x2000, 0x100, 0x3000),
+    ]
+}
+
+#[test]
+fn component_policy_accepts_a_linked_component() {
+    let exe = parse(
+        &build(0x40_0000, &component_phs(), 0x3100),
+        &Policy::COMPONENT,
+    )
+    .unwrap();
+    assert_eq!(exe.entry, 0x40_0000);
+    assert_eq!(exe.segments.len(), 3);
+    assert_eq!(exe.span(), (0x40_0000, 0x40_5000));
+}
+
+#[test]
+fn component_policy_bounds_and_wx() {
+    let policy = Policy::COMPONENT;
+    // Below the component base (the null page and the low 4 MiB stay unmapped).
+    let phs = [load(PF_R | PF_X, 0x1000, 0x1000, 0x100, 0x100)];
+    assert!(matches!(
+        parse(&build(0x1000, &phs, 0x1100), &policy),
+        Err(ElfError::OutOfRange { index: 0, .. })
+    ));
+    // Into the stack area at the top of the user half.
+    let top = policy.max_vaddr;
+    let phs = [load(PF_R | PF_X, 0x1000, top - 0x1000, 0x100, 0x2000)];
+    assert!(matches!(
+        parse(&build(top - 0x1000, &phs, 0x1100), &policy),
+        Err(ElfError::OutOfRange { index: 0, .. })
+    ));
+    // Exactly up to the limit is fine.
+    let phs = [load(PF_R | PF_X, 0x1000, top - 0x1000, 0x100, 0x1000)];
+    assert!(parse(&build(top - 0x1000, &phs, 0x1100), &policy).is_ok());
+    // Kernel addresses are refused.
+    assert!(matches!(
+        parse(&valid(), &policy),
+        Err(ElfError::OutOfRange { index: 0, .. })
+    ));
+    // Writable and executable together is refused.
+    let phs = [load(PF_R | PF_W | PF_X, 0x1000, 0x40_0000, 0x100, 0x100)];
+    assert_eq!(
+        parse(&build(0x40_0000, &phs, 0x1100), &policy),
+        Err(ElfError::WriteExec { index: 0 })
+    );
+    // Entry must be in the executable segment, not in data.
+    assert_eq!(
+        parse(&build(0x40_2000, &component_phs(), 0x3100), &policy),
+        Err(ElfError::EntryNotExecutable { entry: 0x40_2000 })
+    );
+}

@@ -4,7 +4,8 @@
 //!   component's `main` and exits with what it returned;
 //! * a panic handler that logs the message and exits with [`abi::EXIT_PANIC`] (101);
 //! * safe wrappers around the system calls ([`exit`], [`log`], [`ready`], [`yield_now`],
-//!   [`caps`]) over the raw ones in [`raw`];
+//!   [`caps`], [`userdata_info`], [`userdata_read`], [`userdata_write`]) over the raw ones in
+//!   [`raw`];
 //! * [`log!`] and friends, which format into a fixed stack buffer (no heap).
 //!
 //! A component is then just:
@@ -32,6 +33,9 @@ pub mod raw;
 
 mod writer;
 pub use writer::StackWriter;
+
+mod capslist;
+pub use capslist::write_caps;
 
 /// Size of the stack buffer [`log!`] and the panic handler format into; longer messages are
 /// cut (at a character boundary) and end in `...`.
@@ -98,6 +102,72 @@ pub fn caps(buf: &mut [u8]) -> Result<usize, Error> {
         )
     };
     abi::decode_return(ret).map(|n| n as usize)
+}
+
+/// Asks CAPS for this component's capabilities and logs them at INFO as
+/// `<name>: granted capabilities: a, b` (see [`write_caps`] for the accepted list format), or
+/// an ERROR line if CAPS fails.
+pub fn log_caps(name: &str) {
+    let mut buf = [0u8; 512];
+    match caps(&mut buf) {
+        Ok(full) => {
+            let mut w = StackWriter::<LOG_BUF_LEN>::new();
+            let _ = fmt::write(&mut w, format_args!("{name}: granted capabilities: "));
+            let _ = write_caps(&mut w, &buf, full);
+            let _ = log(LogLevel::Info, w.finish());
+        }
+        Err(e) => error!("{name}: CAPS failed: {e}"),
+    }
+}
+
+/// The usual start of a component: logs `<name> started` and its capabilities ([`log_caps`]).
+pub fn announce(name: &str) {
+    info!("{name} started");
+    log_caps(name);
+}
+
+/// Signals READY, logging `<name>: READY failed: <error>` if the kernel refuses it.
+pub fn ready_or_log(name: &str) -> Result<(), Error> {
+    ready().inspect_err(|e| error!("{name}: READY failed: {e}"))
+}
+
+/// The size of the user-data region in [`abi::USERDATA_BLOCK_SIZE`]-byte blocks
+/// (USERDATA_INFO; needs the `block_device` capability, else [`Error::Denied`]).
+pub fn userdata_info() -> Result<u64, Error> {
+    // SAFETY: USERDATA_INFO takes no arguments and touches no user memory.
+    let ret = unsafe { raw::syscall0(abi::Syscall::UserdataInfo.number()) };
+    abi::decode_return(ret)
+}
+
+/// Reads `buf.len()` bytes (a multiple of [`abi::USERDATA_BLOCK_SIZE`]) from the user-data
+/// region starting at region-relative `block` (USERDATA_READ; needs `block_device`).
+pub fn userdata_read(block: u64, buf: &mut [u8]) -> Result<u64, Error> {
+    // SAFETY: USERDATA_READ writes at most `len` bytes at `ptr`, which is the exclusively
+    // borrowed `buf`; any byte pattern is a valid `u8`.
+    let ret = unsafe {
+        raw::syscall3(
+            abi::Syscall::UserdataRead.number(),
+            block,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
+    abi::decode_return(ret)
+}
+
+/// Writes `buf` (a multiple of [`abi::USERDATA_BLOCK_SIZE`] bytes) to the user-data region
+/// starting at region-relative `block` (USERDATA_WRITE; needs `block_device`).
+pub fn userdata_write(block: u64, buf: &[u8]) -> Result<u64, Error> {
+    // SAFETY: USERDATA_WRITE only reads `len` bytes at `ptr`, which is the live `buf`.
+    let ret = unsafe {
+        raw::syscall3(
+            abi::Syscall::UserdataWrite.number(),
+            block,
+            buf.as_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
+    abi::decode_return(ret)
 }
 
 /// Logs a formatted message at a level: `log!(LogLevel::Warn, "disk {} missing", n)`.

@@ -1,17 +1,16 @@
-//! `services_network`: The network service (placeholder: starts, reports ready, exits).
+//! `services_network`: placeholder: starts, logs its capabilities, reports ready, exits 0.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
 
 runtime::entry!(main);
 
+const NAME: &str = "services_network";
+
 fn main() -> i32 {
-    runtime::info!("services_network started");
-    match runtime::ready() {
+    runtime::announce(NAME);
+    match runtime::ready_or_log(NAME) {
         Ok(()) => 0,
-        Err(e) => {
-            runtime::error!("services_network: READY failed: {e}");
-            1
-        }
+        Err(_) => 1,
     }
 }

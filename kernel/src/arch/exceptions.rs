@@ -28,6 +28,15 @@ impl fmt::Write for EmergencySerial {
 pub extern "C" fn exception_dispatch(frame: &ExceptionFrame) {
     // Read CR2 first: nothing below may fault, but if something did it would overwrite it.
     let cr2 = (frame.vector == vector::PAGE_FAULT).then(x86_64::registers::control::Cr2::read_raw);
+    // A fault in a program (ring 3) ends only that program. NMI, #DF and #MC are about the
+    // machine, not the program that happened to run, so they keep the fatal report.
+    let machine = matches!(
+        frame.vector,
+        vector::NMI | vector::DOUBLE_FAULT | vector::MACHINE_CHECK
+    );
+    if frame.cs & 3 == 3 && !machine {
+        crate::process::on_user_fault(frame, cr2);
+    }
     if REPORTING.swap(true, Ordering::SeqCst) {
         serial::write_fmt_emergency(format_args!(
             "EXCEPTION: vector {} ({}) at RIP {:#018x} while reporting an earlier exception\r\n",

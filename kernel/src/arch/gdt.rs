@@ -1,6 +1,8 @@
 //! The kernel's own GDT and TSS: flat 64-bit segments in `sysret` order, and separate stacks
 //! (IST) for the exceptions that can strike on a broken stack.
 
+use core::cell::UnsafeCell;
+
 use spin::Once;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, FS, GS, SS};
 use x86_64::instructions::tables::load_tss;
@@ -32,7 +34,16 @@ struct IstStack([u8; IST_STACK_SIZE]);
 static mut DOUBLE_FAULT_STACK: IstStack = IstStack([0; IST_STACK_SIZE]);
 static mut NMI_MCE_STACK: IstStack = IstStack([0; IST_STACK_SIZE]);
 
-static TSS_CELL: Once<TaskStateSegment> = Once::new();
+/// The TSS. The CPU reads it (RSP0 on every interrupt from ring 3, the IST pointers) and the
+/// scheduler changes RSP0 at every task switch ([`set_kernel_stack`]), hence a cell.
+struct TssCell(UnsafeCell<TaskStateSegment>);
+
+// SAFETY: the TSS is written only by `init` (once, before it is loaded) and by
+// `set_kernel_stack`, which runs on the boot CPU with interrupts disabled; no reference to the
+// contents is ever handed out.
+unsafe impl Sync for TssCell {}
+
+static TSS_CELL: TssCell = TssCell(UnsafeCell::new(TaskStateSegment::new()));
 static GDT: Once<GlobalDescriptorTable> = Once::new();
 
 /// The (16-byte aligned) top of an IST stack; stacks grow down.
@@ -47,14 +58,15 @@ fn build_tss() -> TaskStateSegment {
     tss
 }
 
-fn build_gdt(tss: &'static TaskStateSegment) -> GlobalDescriptorTable {
+fn build_gdt(tss: *const TaskStateSegment) -> GlobalDescriptorTable {
     let mut gdt = GlobalDescriptorTable::new();
     let selectors = [
         gdt.append(Descriptor::kernel_code_segment()),
         gdt.append(Descriptor::kernel_data_segment()),
         gdt.append(Descriptor::user_data_segment()),
         gdt.append(Descriptor::user_code_segment()),
-        gdt.append(Descriptor::tss_segment(tss)),
+        // SAFETY: `tss` points at the 'static TSS_CELL, valid for as long as the GDT is used.
+        gdt.append(unsafe { Descriptor::tss_segment_unchecked(tss) }),
     ];
     // The constants above are what the rest of the kernel (and the IDT) use; keep them honest.
     let expected = [KERNEL_CODE, KERNEL_DATA, USER_DATA, USER_CODE, TSS];
@@ -73,7 +85,11 @@ pub fn init() {
     if GDT.is_completed() {
         return;
     }
-    let tss: &'static TaskStateSegment = TSS_CELL.call_once(build_tss);
+    let tss = TSS_CELL.0.get();
+    // SAFETY: the GDT (and so the TSS descriptor) is not loaded yet, so neither the CPU nor
+    // any other code reads the TSS while it is written; `is_completed` above makes this run
+    // once.
+    unsafe { tss.write(build_tss()) };
     let gdt: &'static GlobalDescriptorTable = GDT.call_once(|| build_gdt(tss));
     gdt.load();
     // SAFETY: (1) the GDT just loaded is 'static and holds a 64-bit kernel code segment at
@@ -90,5 +106,21 @@ pub fn init() {
         FS::set_reg(SegmentSelector::NULL);
         GS::set_reg(SegmentSelector::NULL);
         load_tss(SegmentSelector(TSS));
+    }
+}
+
+/// Sets the stack the CPU switches to on an interrupt or exception from ring 3 (TSS.RSP0).
+/// Call with interrupts disabled (the scheduler does, at every switch to a user task).
+pub fn set_kernel_stack(top: u64) {
+    let tss = TSS_CELL.0.get();
+    // SAFETY: (1) `tss` points at the 'static TSS; (2) interrupts are off and only the boot
+    // CPU runs kernel code, so no other writer exists, and the CPU reads RSP0 only when an
+    // interrupt from ring 3 arrives, which cannot happen during this write; (3) the TSS is
+    // packed, so the field may be unaligned: written with `write_unaligned` through a raw
+    // pointer, never a reference.
+    unsafe {
+        core::ptr::addr_of_mut!((*tss).privilege_stack_table)
+            .cast::<VirtAddr>()
+            .write_unaligned(VirtAddr::new(top));
     }
 }

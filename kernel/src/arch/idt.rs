@@ -196,6 +196,11 @@ fn build() -> Idt {
     for (vec, stub) in STUBS.iter().enumerate() {
         idt.0[vec] = Gate::new(*stub as usize as u64, ist_for(vec as u64));
     }
+    // Device interrupts: the local APIC timer and the spurious vector (gates exist before the
+    // APIC is programmed, so nothing ever arrives at a missing gate).
+    for (vec, stub) in super::lapic::gates() {
+        idt.0[usize::from(vec)] = Gate::new(stub, None);
+    }
     idt
 }
 

@@ -3,15 +3,18 @@
 #![allow(unsafe_code)]
 
 pub mod backtrace;
+pub mod context;
 pub mod cpu;
 pub mod entry;
 pub mod exceptions;
 pub mod gdt;
 pub mod idt;
+pub mod lapic;
 pub mod pit;
 pub mod port;
 pub mod qemu_exit;
 pub mod serial;
+pub mod syscall;
 
 /// Loads the kernel's own GDT (with a TSS) and an IDT covering every CPU exception.
 /// Must run once, early, on the boot CPU with interrupts disabled.

@@ -3,6 +3,7 @@
 
 pub mod info;
 pub mod requests;
+pub mod start;
 
 use crate::arch::{self, cpu, entry};
 use crate::cmdline::{self, TestMode};
@@ -116,7 +117,9 @@ pub extern "C" fn kmain() -> ! {
         fatal::stop(Outcome::Fail);
     }
 
-    let mut disks = devices::probe_block_devices();
+    let probe = devices::probe();
+    let network = start::network_devices(&probe.pci);
+    let mut disks = probe.disks;
     let kernel_file = info
         .executable_file
         .and_then(|(addr, size)| memory::boot_loader_bytes(addr, size));
@@ -145,19 +148,30 @@ pub extern "C" fn kmain() -> ! {
         ),
         Err(e) => log::warn!("userdata: the boot counter could not be updated: {e}"),
     }
-    match cmd.test {
-        TestMode::Boot => fatal::stop(Outcome::Pass),
-        TestMode::Persist => fatal::stop(if userdata::boot::persist_test(&mut region) {
+    if cmd.test == TestMode::Persist {
+        fatal::stop(if userdata::boot::persist_test(&mut region) {
             Outcome::Pass
         } else {
             Outcome::Fail
-        }),
-        _ => {}
+        });
     }
+
+    let binaries = start::read_binaries(&mut disks[verified.disk], &verified.manifest);
+    let image_disk = disks.swap_remove(verified.disk);
+    let started = start::start_components(image_disk, &verified, binaries, network);
     log::info!(
         "boot complete after {} ms; idling",
         time::uptime_us() / 1000
     );
+    if cmd.test == TestMode::Boot {
+        fatal::stop(if started {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        });
+    }
+    // Idle: the components keep running (the scheduler runs them while this task halts).
+    crate::process::wait_until(u64::MAX, &mut || false);
     cpu::halt_forever()
 }
 

@@ -8,10 +8,14 @@ pub mod frames;
 #[cfg(target_os = "none")]
 pub mod heap;
 #[cfg(target_os = "none")]
+pub mod kstack;
+#[cfg(target_os = "none")]
 pub mod mmio;
 pub mod pagetable;
 #[cfg(target_os = "none")]
 pub mod paging;
+#[cfg(target_os = "none")]
+pub mod user;
 
 /// Where a virtual address leads, as the page tables say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

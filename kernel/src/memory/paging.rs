@@ -16,6 +16,9 @@ use super::Mapping;
 use crate::selfcheck::AddressSpace;
 
 static HHDM_OFFSET: AtomicU64 = AtomicU64::new(0);
+/// The PML4 the kernel runs on (CR3 at [`init`]); every process address space shares its
+/// upper half.
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 static READY: AtomicBool = AtomicBool::new(false);
 /// Whether EFER.NXE is on, i.e. whether bit 63 of an entry means "no execute" (else reserved).
 static NX_ENABLED: AtomicBool = AtomicBool::new(false);
@@ -30,7 +33,14 @@ pub fn init(hhdm_offset: u64) {
         Ordering::Relaxed,
     );
     HHDM_OFFSET.store(hhdm_offset, Ordering::Relaxed);
+    KERNEL_ROOT.store(root(), Ordering::Relaxed);
     READY.store(true, Ordering::Release);
+}
+
+/// The physical address of the kernel's own PML4 (the one active when [`init`] ran), or
+/// `None` before [`init`].
+pub fn kernel_root() -> Option<u64> {
+    hhdm().map(|_| KERNEL_ROOT.load(Ordering::Relaxed))
 }
 
 /// The HHDM offset (virtual = physical + offset for memory the HHDM maps), once [`init`] ran.
@@ -38,19 +48,19 @@ pub fn hhdm_offset() -> Option<u64> {
     hhdm()
 }
 
-fn hhdm() -> Option<u64> {
+pub(super) fn hhdm() -> Option<u64> {
     READY
         .load(Ordering::Acquire)
         .then(|| HHDM_OFFSET.load(Ordering::Relaxed))
 }
 
 /// The physical address of the active PML4.
-fn root() -> u64 {
+pub(super) fn root() -> u64 {
     Cr3::read().0.start_address().as_u64()
 }
 
 /// Reads the page-table entry at physical `phys`.
-fn read_entry(hhdm: u64, phys: u64) -> u64 {
+pub(super) fn read_entry(hhdm: u64, phys: u64) -> u64 {
     // SAFETY: (1) `phys` is an 8-aligned entry address inside a page table reached from CR3 (the
     // walk only follows present entries' address bits, which are 4 KiB aligned); (2) page tables
     // live in bootloader-reclaimable memory (Limine's) or usable memory (ours), both of which
@@ -65,7 +75,7 @@ fn read_entry(hhdm: u64, phys: u64) -> u64 {
 /// `phys` must be an entry of a page table (or a freshly allocated frame becoming one) that the
 /// HHDM maps, the caller must hold `MAP_LOCK`, and the new value must not remove or change a
 /// mapping anything still relies on.
-unsafe fn write_entry(hhdm: u64, phys: u64, value: u64) {
+pub(super) unsafe fn write_entry(hhdm: u64, phys: u64, value: u64) {
     // SAFETY: the caller guarantees (see above) that the entry is HHDM-mapped table memory that
     // only this thread is changing, and that the change is sound for existing users.
     unsafe { core::ptr::write_volatile((hhdm + phys) as *mut u64, value) }
@@ -156,6 +166,19 @@ pub fn map_page_with(
     caching: Caching,
     frames: &mut FrameAllocator,
 ) -> Result<(), MapError> {
+    map_in(root(), virt, phys, flags, caching, frames)
+}
+
+/// [`map_page_with`] into the tables rooted at physical `root` (the active PML4 or one of a
+/// process address space, see `memory::user`). Intermediate tables come zeroed from `frames`.
+pub(super) fn map_in(
+    root: u64,
+    virt: u64,
+    phys: u64,
+    flags: PageFlags,
+    caching: Caching,
+    frames: &mut FrameAllocator,
+) -> Result<(), MapError> {
     let hhdm = hhdm().ok_or(MapError::NotInitialised)?;
     if !virt.is_multiple_of(FRAME_SIZE)
         || !phys.is_multiple_of(FRAME_SIZE)
@@ -168,7 +191,7 @@ pub fn map_page_with(
     }
     let nx = NX_ENABLED.load(Ordering::Relaxed);
     let _guard = MAP_LOCK.lock();
-    let mut table = root();
+    let mut table = root & ADDRESS_MASK;
     for level in (2..=4).rev() {
         let slot = table + pagetable::index(virt, level) as u64 * 8;
         let entry = read_entry(hhdm, slot);
@@ -183,8 +206,9 @@ pub fn map_page_with(
             if flags.user {
                 bits |= USER;
             }
-            // SAFETY: (1) `slot` is an entry of a table reached from CR3, mapped by the HHDM;
-            // (2) we hold MAP_LOCK; (3) the entry was not present, so no mapping changes.
+            // SAFETY: (1) `slot` is an entry of a table reached from `root` (the active PML4
+            // or a process PML4 owned by the caller), mapped by the HHDM; (2) we hold MAP_LOCK;
+            // (3) the entry was not present, so no mapping changes.
             unsafe { write_entry(hhdm, slot, bits) };
             table = new;
             continue;
@@ -208,13 +232,71 @@ pub fn map_page_with(
         Caching::WriteBack => 0,
         Caching::Uncached => CACHE_DISABLE | WRITE_THROUGH,
     };
-    // SAFETY: (1) `slot` is an entry of a page table reached from CR3, mapped by the HHDM;
+    // SAFETY: (1) `slot` is an entry of a page table reached from `root`, mapped by the HHDM;
     // (2) we hold MAP_LOCK; (3) the entry was not present, so no existing mapping changes.
     unsafe { write_entry(hhdm, slot, phys | flags.leaf_bits(nx) | cache_bits) };
     // The TLB does not cache not-present translations, so this is not strictly required; it is
     // cheap and stays correct if the walk above ever learns to replace entries.
     x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(virt));
     Ok(())
+}
+
+/// Removes the 4 KiB mapping at `virt` from the active tables and flushes it from the TLB;
+/// returns the physical address it led to (the caller owns that frame now), or `None` if
+/// nothing (or a huge page) was mapped there. Intermediate tables stay.
+///
+/// # Safety
+/// Nothing may use the page at `virt` any more (no live references into it, no stack on it).
+pub unsafe fn unmap_page(virt: u64) -> Option<u64> {
+    let hhdm = hhdm()?;
+    if !virt.is_multiple_of(FRAME_SIZE) || !pagetable::is_canonical(virt) {
+        return None;
+    }
+    let _guard = MAP_LOCK.lock();
+    let mut table = root();
+    for level in (2..=4).rev() {
+        let entry = read_entry(hhdm, table + pagetable::index(virt, level) as u64 * 8);
+        if entry & PRESENT == 0 || (level < 4 && entry & HUGE != 0) {
+            return None;
+        }
+        table = entry & ADDRESS_MASK;
+    }
+    let slot = table + pagetable::index(virt, 1) as u64 * 8;
+    let entry = read_entry(hhdm, slot);
+    if entry & PRESENT == 0 {
+        return None;
+    }
+    // SAFETY: (1) `slot` is a leaf entry of a table reached from CR3, mapped by the HHDM;
+    // (2) we hold MAP_LOCK; (3) the caller guarantees nothing uses the page any more.
+    unsafe { write_entry(hhdm, slot, 0) };
+    x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(virt));
+    Some(entry & ADDRESS_MASK)
+}
+
+/// Gives every higher-half PML4 slot (256..512) of the kernel's tables a page table, so that
+/// a PML4 copied from them later (a process address space) sees every kernel mapping made
+/// afterwards too: those only ever change tables below the PML4. Returns how many tables it
+/// allocated. Call before creating address spaces.
+pub fn populate_upper_half(frames: &mut FrameAllocator) -> Result<usize, MapError> {
+    let hhdm = hhdm().ok_or(MapError::NotInitialised)?;
+    let pml4 = KERNEL_ROOT.load(Ordering::Relaxed);
+    let _guard = MAP_LOCK.lock();
+    let mut added = 0;
+    for i in 256..512u64 {
+        let slot = pml4 + i * 8;
+        if read_entry(hhdm, slot) & PRESENT != 0 {
+            continue;
+        }
+        let new = frames.alloc().ok_or(MapError::OutOfFrames)?;
+        // SAFETY: `new` is a usable frame just handed out by the allocator (nothing else uses
+        // it) and the HHDM maps all usable memory; zeroing makes every entry not-present.
+        unsafe { core::ptr::write_bytes((hhdm + new) as *mut u8, 0, FRAME_SIZE as usize) };
+        // SAFETY: (1) `slot` is a higher-half entry of the kernel's PML4, mapped by the HHDM;
+        // (2) we hold MAP_LOCK; (3) it was not present, so no existing mapping changes.
+        unsafe { write_entry(hhdm, slot, new | PRESENT | WRITABLE) };
+        added += 1;
+    }
+    Ok(added)
 }
 
 /// The active page tables, as the boot self-check sees them.

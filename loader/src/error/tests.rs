@@ -158,8 +158,8 @@ fn all() -> Vec<LoadError> {
         },
         BadCapability {
             entry: l("cli"),
-            capability: bounded("gpu"),
-            reason: CapabilityError::UnknownKind,
+            capability: bounded("Gpu"),
+            reason: CapabilityError::BadSyntax,
         },
         UnknownDependency {
             entry: l("cli_console"),

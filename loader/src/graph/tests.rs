@@ -123,6 +123,44 @@ fn bad_capability() {
 }
 
 #[test]
+fn capability_format_rule() {
+    // Unknown but well-formed kinds pass (the kernel refuses them per entry); malformed strings and
+    // known kinds with bad parameters are image errors.
+    let mut e = entry("a", &[]);
+    for cap in [
+        "gpu",
+        "camera:front",
+        "network_device:eth0",
+        "port_range:1-2",
+    ] {
+        e.capabilities.push(bounded(cap)).unwrap();
+    }
+    assert_eq!(check(&manifest(vec![e], vec![], &["a"])), Ok(()));
+
+    use crate::capability::CapabilityError as E;
+    let mut e = entry("b", &[]);
+    let bad = [
+        ("Gpu", E::BadSyntax),
+        ("gpu:", E::BadSyntax),
+        ("port_range:1024-", E::MalformedRange),
+        ("port_range:9-1", E::RangeReversed),
+        ("network_device:", E::EmptyDeviceName),
+    ];
+    for (cap, _) in bad {
+        e.capabilities.push(bounded(cap)).unwrap();
+    }
+    let expected: Vec<LoadError> = bad
+        .iter()
+        .map(|(cap, reason)| LoadError::BadCapability {
+            entry: l("b"),
+            capability: bounded(cap),
+            reason: *reason,
+        })
+        .collect();
+    assert_eq!(all(&manifest(vec![e], vec![], &["b"])), expected);
+}
+
+#[test]
 fn init_sequence_problems() {
     let m = manifest(vec![entry("a", &[])], vec![], &["a", "ghost", "a"]);
     assert_eq!(

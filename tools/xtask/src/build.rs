@@ -179,7 +179,14 @@ fn expect_file(path: &Path, what: &str) -> Result<()> {
 
 /// Builds the kernel (in `profile`), the stub and the components named by `packages` (always
 /// release); one line per step.
-pub fn build_all(ws: &Workspace, profile: Profile, packages: &[&str]) -> Result<Artifacts> {
+/// Builds the kernel, the stub and the component `packages`, then checks that every one of
+/// `binaries` (file names under the components' target directory) exists.
+pub fn build_all(
+    ws: &Workspace,
+    profile: Profile,
+    packages: &[&str],
+    binaries: &[&str],
+) -> Result<Artifacts> {
     let artifacts = ws.artifacts(profile);
     println!(
         "xtask: building kernel ({KERNEL_BIN}, {KERNEL_TARGET}, {})",
@@ -196,8 +203,8 @@ pub fn build_all(ws: &Workspace, profile: Profile, packages: &[&str]) -> Result<
             packages.join(", ")
         );
         run_cargo(ws, &components_build_args(packages))?;
-        for p in packages {
-            expect_file(&artifacts.components_dir.join(p), p)?;
+        for b in binaries {
+            expect_file(&artifacts.components_dir.join(b), b)?;
         }
     }
     println!("xtask: kernel     {}", artifacts.kernel.display());
@@ -210,10 +217,10 @@ pub fn build_all(ws: &Workspace, profile: Profile, packages: &[&str]) -> Result<
 pub fn existing_artifacts(
     ws: &Workspace,
     profile: Profile,
-    packages: &[&str],
+    binaries: &[&str],
 ) -> Result<Artifacts> {
     let artifacts = ws.artifacts(profile);
-    let components: Vec<(PathBuf, &str)> = packages
+    let components: Vec<(PathBuf, &str)> = binaries
         .iter()
         .map(|p| (artifacts.components_dir.join(p), *p))
         .collect();

@@ -82,6 +82,10 @@ pub struct EntryDesc {
     #[serde(rename = "type")]
     pub kind: String,
     pub binary: String,
+    /// The cargo package that builds `binary` (default: the entry's name). Lets several
+    /// entries share one package or one binary (the test components do).
+    #[serde(default)]
+    pub package: Option<String>,
     #[serde(default)]
     pub capabilities: Vec<String>,
     #[serde(default)]
@@ -92,6 +96,11 @@ pub struct EntryDesc {
     pub start_timeout_ms: Option<u32>,
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// The file cargo produces for a manifest `binary` name: `services_storage.elf` → `services_storage`.
+pub fn binary_file(binary: &str) -> &str {
+    binary.strip_suffix(".elf").unwrap_or(binary)
 }
 
 /// Everything wrong with a description, one problem per line.
@@ -160,8 +169,21 @@ impl Description {
     pub fn packages(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for e in self.entries() {
-            if !out.contains(&e.name.as_str()) {
-                out.push(&e.name);
+            let package = e.package.as_deref().unwrap_or(&e.name);
+            if !out.contains(&package) {
+                out.push(package);
+            }
+        }
+        out
+    }
+
+    /// The binary files the packages build (each entry's `binary` without `.elf`), once each.
+    pub fn binaries(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for e in self.entries() {
+            let file = binary_file(&e.binary);
+            if !out.contains(&file) {
+                out.push(file);
             }
         }
         out
@@ -460,8 +482,9 @@ mod tests {
     fn graph_problems_are_all_reported() {
         let text = r#"{
             "services": [
-              {"name": "a", "type": "wasm", "binary": "a.elf", "capabilities": ["telepathy"]},
-              {"name": "b", "type": "native", "binary": "b.elf", "depends_on": ["c", "ghost"]},
+              {"name": "a", "type": "wasm", "binary": "a.elf", "capabilities": ["port_range:9-1"]},
+              {"name": "b", "type": "native", "binary": "b.elf", "depends_on": ["c", "ghost"],
+               "capabilities": ["telepathy"]},
               {"name": "c", "type": "native", "binary": "c.elf", "depends_on": ["b"]}
             ],
             "init_sequence": ["a", "b", "c", "nobody"]}"#;
@@ -472,7 +495,7 @@ mod tests {
         let lines = graph_problems(&m);
         let expect = [
             "type \"wasm\" is not supported",
-            "capability \"telepathy\"",
+            "capability \"port_range:9-1\"",
             "depends on `ghost`",
             "`nobody` is neither a service nor a component",
             "dependency cycle through",
@@ -498,5 +521,21 @@ mod tests {
         empty[1].clear();
         let err = measure(&mut m, b"k", &empty).unwrap_err().to_string();
         assert!(err.contains("services_logger"), "{err}");
+    }
+
+    #[test]
+    fn entries_can_share_a_package_and_a_binary() {
+        let text = r#"{
+            "services": [
+                {"name": "a", "type": "native", "binary": "t_x.elf", "package": "testcases"},
+                {"name": "b", "type": "native", "binary": "t_x.elf", "package": "testcases"},
+                {"name": "services_storage", "type": "native", "binary": "services_storage.elf"}
+            ],
+            "init_sequence": ["a", "b", "services_storage"]
+        }"#;
+        let d = Description::parse(text, "t").unwrap();
+        assert_eq!(d.packages(), vec!["testcases", "services_storage"]);
+        assert_eq!(d.binaries(), vec!["t_x", "services_storage"]);
+        assert_eq!(binary_file("cli_console.elf"), "cli_console");
     }
 }

@@ -201,7 +201,7 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
 /// Loads the description and builds everything it names.
 fn build_for(ws: &Workspace, profile: Profile, description: &Path) -> Result<Artifacts> {
     let desc = description::Description::load(description)?;
-    build::build_all(ws, profile, &desc.packages())
+    build::build_all(ws, profile, &desc.packages(), &desc.binaries())
 }
 
 fn main() -> ExitCode {

@@ -26,9 +26,9 @@ pub fn run(ws: &Workspace, opts: &RunOptions) -> Result<()> {
     let ovmf = qemu::find_ovmf_on_host()?;
     let desc = crate::description::Description::load(&opts.image.description)?;
     let artifacts = if opts.no_build {
-        build::existing_artifacts(ws, opts.profile, &desc.packages())?
+        build::existing_artifacts(ws, opts.profile, &desc.binaries())?
     } else {
-        build::build_all(ws, opts.profile, &desc.packages())?
+        build::build_all(ws, opts.profile, &desc.packages(), &desc.binaries())?
     };
     let image = ws.target_dir.join(IMAGE_NAME);
     crate::pack_image(&artifacts, &opts.image, &image)?;

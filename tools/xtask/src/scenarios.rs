@@ -53,6 +53,8 @@ pub mod contract {
     pub const CMDLINE_TEST_DISK: &str = "test=disk";
     pub const DISK_WRITE_OK: &str = "and read back the 64 KiB pattern";
     pub const DISK_THROUGHPUT: &str = "test=disk: controller";
+    /// The supervisor's state table header (rows follow, in init_sequence order).
+    pub const STATE_TABLE: &str = "supervisor: NAME ";
     /// The stub, when the kernel file does not match the `#hash` in limine.conf.
     pub const STUB_HASH_MISMATCH: &str = "BLAKE2b mismatch";
     pub const STUB_REFUSING: &str = "refusing to boot";
@@ -111,6 +113,8 @@ pub struct Scenario {
     pub drives: &'static [DriveRole],
     /// Boot the same image again afterwards (persistence).
     pub second_boot: Option<SecondBoot>,
+    /// The system description the image is packed from (relative to the repository root).
+    pub system: &'static str,
 }
 
 use contract::*;
@@ -122,6 +126,16 @@ const BOOT_EXPECT: &[&str] = &[
     IMAGE_FOUND,
     IMAGE_VERIFIED,
     START_ORDER,
+    // Every seed component started in order, signalled READY and exited cleanly.
+    STATE_TABLE,
+    "services_storage",
+    "exited(0)",
+    "services_logger",
+    "exited(0)",
+    "services_network",
+    "exited(0)",
+    "cli_console",
+    "exited(0)",
     TEST_PASS,
 ];
 const BOOT_FORBID: &[&str] = &[PANICKED, EXCEPTION, IMAGE_FAIL];
@@ -167,6 +181,7 @@ fn corrupt(c: Corruption) -> Scenario {
         end: End::Exit(EXIT_FAIL),
         drives: VIRTIO_IMAGE,
         second_boot: None,
+        system: crate::description::DEFAULT_PATH,
     }
 }
 
@@ -198,6 +213,107 @@ const PERSIST_SECOND: SecondBoot = SecondBoot {
     end: End::Exit(EXIT_PASS),
 };
 
+/// Components as isolated programs: each fault kind ends only its component (dependents
+/// skipped, independents still start), liveness (a start timeout, preemption of spinners),
+/// and security (bad syscall arguments, capability checks at load and at run time).
+fn component_scenarios() -> Vec<Scenario> {
+    let with = |name, system, expect| Scenario {
+        name,
+        machine: Machine::Q35,
+        cmdline: CMDLINE_TEST_BOOT,
+        tweak: ConfTweak::None,
+        corruption: None,
+        expect,
+        forbid: BOOT_FORBID,
+        end: End::Exit(EXIT_PASS),
+        drives: VIRTIO_IMAGE,
+        second_boot: None,
+        system,
+    };
+    vec![
+        with(
+            "components-faults",
+            "system/tests/faults.json",
+            &[
+                "killed: #UD invalid opcode at RIP",
+                "killed: #DE divide error at RIP",
+                "killed: stack overflow (guard page) at RIP",
+                "killed: #PF page fault at RIP",
+                "killed: #GP general protection fault at RIP",
+                STATE_TABLE,
+                "t_invalid_opcode",
+                "failed(#UD invalid opcode at RIP",
+                "dep_invalid_opcode",
+                "skipped(because t_invalid_opcode failed)",
+                "t_divide",
+                "failed(#DE divide error at RIP",
+                "dep_divide",
+                "skipped(because t_divide failed)",
+                "t_stack_overflow",
+                "failed(stack overflow (guard page) at RIP",
+                "dep_stack_overflow",
+                "skipped(because t_stack_overflow failed)",
+                "t_pagefault",
+                "failed(#PF page fault at RIP",
+                "t_gpfault",
+                "failed(#GP general protection fault at RIP",
+                "t_independent",
+                "exited(0)",
+                "dep_pagefault",
+                "skipped(because t_pagefault failed)",
+                "dep_gpfault",
+                "skipped(because t_gpfault failed)",
+                TEST_PASS,
+            ],
+        ),
+        with(
+            "components-liveness",
+            "system/tests/liveness.json",
+            &[
+                "t_never_ready failed: timeout after 1000 ms",
+                STATE_TABLE,
+                "t_never_ready",
+                "failed(timeout after 1000 ms)",
+                "dep_never_ready",
+                "skipped(because t_never_ready failed)",
+                "t_spin_a",
+                "ready",
+                "t_spin_b",
+                "ready",
+                "t_independent",
+                "exited(0)",
+                "t_after_spin",
+                "exited(0)",
+                TEST_PASS,
+            ],
+        ),
+        with(
+            "components-security",
+            "system/tests/security.json",
+            &[
+                "t_bad_syscall: kernel refused the bad pointer",
+                "t_userdata_denied: refused: denied",
+                STATE_TABLE,
+                "services_storage",
+                "exited(0)",
+                "cli_console",
+                "exited(0)",
+                "t_bad_syscall",
+                "exited(0)",
+                "t_userdata_denied",
+                "exited(0)",
+                "t_teleport",
+                "refused(capability teleport: unknown capability kind",
+                "dep_teleport",
+                "skipped(because t_teleport was refused)",
+                "t_independent",
+                "exited(0)",
+                TEST_PASS,
+            ],
+        ),
+    ]
+}
+
 /// AHCI and the write path: the spec's plain command on q35, an AHCI card on pc, disk choice
 /// among several disks, persistence across boots on both controllers, and write throughput.
 fn disk_scenarios() -> Vec<Scenario> {
@@ -212,11 +328,13 @@ fn disk_scenarios() -> Vec<Scenario> {
         end: End::Exit(EXIT_PASS),
         drives,
         second_boot: None,
+        system: crate::description::DEFAULT_PATH,
     };
     let persist = |name, drives| Scenario {
         cmdline: CMDLINE_TEST_PERSIST,
         expect: PERSIST_FIRST,
         second_boot: Some(PERSIST_SECOND),
+        system: crate::description::DEFAULT_PATH,
         ..boot(name, Machine::Q35, PERSIST_FIRST, drives)
     };
     vec![
@@ -300,6 +418,7 @@ pub fn all() -> Vec<Scenario> {
             end: End::Exit(EXIT_PASS),
             drives: VIRTIO_IMAGE,
             second_boot: None,
+            system: crate::description::DEFAULT_PATH,
         },
         Scenario {
             name: "boot-pc",
@@ -312,6 +431,7 @@ pub fn all() -> Vec<Scenario> {
             end: End::Exit(EXIT_PASS),
             drives: VIRTIO_IMAGE,
             second_boot: None,
+            system: crate::description::DEFAULT_PATH,
         },
         Scenario {
             name: "stub-rejects-bad-hash",
@@ -324,6 +444,7 @@ pub fn all() -> Vec<Scenario> {
             end: End::KilledAfterPatterns,
             drives: VIRTIO_IMAGE,
             second_boot: None,
+            system: crate::description::DEFAULT_PATH,
         },
         Scenario {
             name: "exception-report",
@@ -336,9 +457,11 @@ pub fn all() -> Vec<Scenario> {
             end: End::Exit(EXIT_FAIL),
             drives: VIRTIO_IMAGE,
             second_boot: None,
+            system: crate::description::DEFAULT_PATH,
         },
     ];
     list.extend(disk_scenarios());
+    list.extend(component_scenarios());
     list.extend(Corruption::ALL.into_iter().map(corrupt));
     list
 }

@@ -164,14 +164,15 @@ pub const TEST_DATA_SIZE: u64 = crate::image::MIB;
 fn prepare_images(
     ws: &Workspace,
     artifacts: &build::Artifacts,
-    description: &Path,
     dir: &Path,
     list: &[Scenario],
 ) -> Result<Vec<(PathBuf, Option<String>)>> {
-    let mut bases: Vec<((&str, ConfTweak), PathBuf, Option<pack::Packed>)> = Vec::new();
+    type Key<'a> = (&'a str, ConfTweak, &'a str);
+    let mut bases: Vec<(Key<'_>, PathBuf, Option<pack::Packed>)> = Vec::new();
     let mut out = Vec::new();
     for s in list {
-        let key = (s.cmdline, s.tweak);
+        let key = (s.cmdline, s.tweak, s.system);
+        let description = ws.root.join(s.system);
         if !bases.iter().any(|(k, _, _)| *k == key) {
             let path = dir.join(format!("base-{}.img", bases.len()));
             let packed = system_image::write_system_image(
@@ -180,7 +181,7 @@ fn prepare_images(
                     boot_loader: BootLoader::Stub(artifacts.stub.clone()),
                     cmdline: s.cmdline.into(),
                     tweak: s.tweak,
-                    description: description.to_path_buf(),
+                    description: description.clone(),
                     components_dir: artifacts.components_dir.clone(),
                     data_size: TEST_DATA_SIZE,
                 },
@@ -216,7 +217,6 @@ fn prepare_images(
         }
         out.push((image, host_failure));
     }
-    let _ = ws;
     for (_, base, _) in &bases {
         let _ = fs::remove_file(base);
     }
@@ -226,14 +226,29 @@ fn prepare_images(
 fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Result<(usize, usize)> {
     let qemu_bin = qemu::find_qemu_on_host()?;
     let ovmf = qemu::find_ovmf_on_host()?;
-    let description = description::path_or_default(&ws.root, None);
-    let desc = description::Description::load(&description)?;
-    let artifacts = build::build_all(ws, opts.profile, &desc.packages())?;
+    // Every description the selected scenarios pack; build the union of their components.
+    let mut systems: Vec<&str> = list.iter().map(|s| s.system).collect();
+    systems.sort_unstable();
+    systems.dedup();
+    let descs = systems
+        .iter()
+        .map(|p| description::Description::load(&ws.root.join(p)))
+        .collect::<Result<Vec<_>>>()?;
+    let (mut packages, mut binaries): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    for d in &descs {
+        packages.extend(d.packages());
+        binaries.extend(d.binaries());
+    }
+    packages.sort_unstable();
+    packages.dedup();
+    binaries.sort_unstable();
+    binaries.dedup();
+    let artifacts = build::build_all(ws, opts.profile, &packages, &binaries)?;
     let dir = ws.target_dir.join("qemu-tests");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
     let started = Instant::now();
-    let images = prepare_images(ws, &artifacts, &description, &dir, list)?;
+    let images = prepare_images(ws, &artifacts, &dir, list)?;
     let corrupt = list.iter().filter(|s| s.corruption.is_some()).count();
     println!(
         "xtask: {} scenario image(s) written in {:.1} s ({corrupt} with a fault, each checked on the host with the loader)",

@@ -125,7 +125,9 @@ pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
         .with_context(|| format!("reading the kernel {}", img.kernel.display()))?;
     let mut binaries = Vec::new();
     for entry in manifest.entries() {
-        let path = img.components_dir.join(entry.name.as_str());
+        let path = img
+            .components_dir
+            .join(description::binary_file(entry.binary.as_str()));
         binaries.push(fs::read(&path).with_context(|| {
             format!(
                 "reading {} (the binary of `{}`)",

@@ -1,0 +1,322 @@
+//! Capabilities: what the kernel grants an entry, given what it declared and what the machine has.
+//!
+//! The image only guarantees that capability strings are well formed
+//! ([`loader::capability::check_format`]); an unknown kind, a device that does not exist or a
+//! capability the machine cannot back is refused here, for that one entry, with a named reason.
+//! The first refused capability refuses the whole entry: a component is never started without
+//! something it declared. See `docs/capabilities.md`.
+//!
+//! Pure logic, host-tested.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use loader::capability::{self, Capability, CapabilityError};
+
+/// What the machine offers, as far as capabilities are concerned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Machine {
+    /// A user-data region exists (backs `block_device` and `persistent_storage`).
+    pub user_data: bool,
+    /// A console exists (backs `console`).
+    pub console: bool,
+    /// Names of the network devices present (none today).
+    pub network_devices: Vec<String>,
+}
+
+/// What one entry was granted. Default: nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// `block_device`.
+    pub block_device: bool,
+    /// `persistent_storage`.
+    pub persistent_storage: bool,
+    /// `console`.
+    pub console: bool,
+    /// `serial`.
+    pub serial: bool,
+    /// Network devices granted by name (`network_device` alone grants the first one present).
+    pub network_devices: Vec<String>,
+    /// Port ranges granted, inclusive.
+    pub port_ranges: Vec<(u16, u16)>,
+    /// The granted capability strings, as declared, in declaration order, without repeats.
+    pub names: Vec<String>,
+}
+
+impl Grants {
+    /// Nothing granted (same as `Default`).
+    pub fn none() -> Grants {
+        Grants::default()
+    }
+
+    /// The `USERDATA_*` system calls are allowed: `block_device` and `persistent_storage`.
+    pub fn user_data(&self) -> bool {
+        self.block_device && self.persistent_storage
+    }
+
+    /// The record the `CAPS` system call returns: each granted capability string followed by
+    /// `\n`, in declaration order (`block_device\npersistent_storage\n`); empty when none.
+    pub fn caps_record(&self) -> String {
+        let mut out = String::new();
+        for name in &self.names {
+            out.push_str(name);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// `block_device, persistent_storage`, or `none`.
+    pub fn display_list(&self) -> String {
+        if self.names.is_empty() {
+            "none".to_string()
+        } else {
+            self.names.join(", ")
+        }
+    }
+}
+
+/// Why an entry's capabilities were refused: the first capability that could not be granted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The capability string, as declared.
+    pub capability: String,
+    /// Why (`no network device named eth0`, `unknown capability kind \`gpu\``, ...).
+    pub reason: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "capability {}: {}", self.capability, self.reason)
+    }
+}
+
+/// Decides what an entry that declared `declared` gets on `machine`.
+///
+/// # Errors
+/// The first capability, in declaration order, that cannot be granted: unknown kind, malformed,
+/// nothing on the machine to back it (see `docs/capabilities.md`).
+pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants, Refusal> {
+    let parsed: Vec<(&str, Result<Capability, CapabilityError>)> = declared
+        .iter()
+        .map(|s| (s.as_ref(), Capability::parse(s.as_ref())))
+        .collect();
+    // A port range rides on a network device the same entry is granted, wherever it is declared.
+    let has_network = parsed.iter().any(|(_, cap)| match cap {
+        Ok(Capability::NetworkDevice(name)) => network_device(name.as_deref(), machine).is_ok(),
+        _ => false,
+    });
+
+    let mut grants = Grants::default();
+    for (text, cap) in parsed {
+        let refuse = |reason: String| Refusal {
+            capability: text.to_string(),
+            reason,
+        };
+        match cap {
+            Err(CapabilityError::UnknownKind) => {
+                let kind = capability::kind_of(text).unwrap_or(text);
+                return Err(refuse(format!("unknown capability kind `{kind}`")));
+            }
+            Err(e) => return Err(refuse(format!("malformed: {e}"))),
+            Ok(Capability::BlockDevice | Capability::PersistentStorage) if !machine.user_data => {
+                return Err(refuse("no user-data region on this machine".to_string()));
+            }
+            Ok(Capability::BlockDevice) => grants.block_device = true,
+            Ok(Capability::PersistentStorage) => grants.persistent_storage = true,
+            Ok(Capability::Console) if !machine.console => {
+                return Err(refuse("no console on this machine".to_string()));
+            }
+            Ok(Capability::Console) => grants.console = true,
+            Ok(Capability::Serial) => grants.serial = true,
+            Ok(Capability::NetworkDevice(name)) => {
+                let device = network_device(name.as_deref(), machine).map_err(refuse)?;
+                if !grants.network_devices.contains(&device) {
+                    grants.network_devices.push(device);
+                }
+            }
+            Ok(Capability::PortRange { first, last }) => {
+                if !has_network {
+                    return Err(refuse("port_range needs a network device".to_string()));
+                }
+                if !grants.port_ranges.contains(&(first, last)) {
+                    grants.port_ranges.push((first, last));
+                }
+            }
+        }
+        if !grants.names.iter().any(|n| n == text) {
+            grants.names.push(text.to_string());
+        }
+    }
+    Ok(grants)
+}
+
+/// The device `network_device[:name]` gets, or why there is none.
+fn network_device(name: Option<&str>, machine: &Machine) -> Result<String, String> {
+    match name {
+        Some(name) => machine
+            .network_devices
+            .iter()
+            .find(|d| *d == name)
+            .cloned()
+            .ok_or_else(|| format!("no network device named {name}")),
+        None => machine
+            .network_devices
+            .first()
+            .cloned()
+            .ok_or_else(|| "no network device on this machine".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn machine() -> Machine {
+        Machine {
+            user_data: true,
+            console: true,
+            network_devices: vec![],
+        }
+    }
+
+    fn refused(caps: &[&str], m: &Machine) -> (String, String) {
+        let r = grant(caps, m).unwrap_err();
+        (r.capability, r.reason)
+    }
+
+    fn pair(cap: &str, reason: &str) -> (String, String) {
+        (cap.to_string(), reason.to_string())
+    }
+
+    #[test]
+    fn storage_needs_the_user_data_region() {
+        let g = grant(&["block_device", "persistent_storage"], &machine()).unwrap();
+        assert!(g.block_device && g.persistent_storage && g.user_data());
+        assert!(!g.console && !g.serial);
+        assert_eq!(g.names, ["block_device", "persistent_storage"]);
+        assert_eq!(g.caps_record(), "block_device\npersistent_storage\n");
+        assert_eq!(g.display_list(), "block_device, persistent_storage");
+
+        let only_block = grant(&["block_device"], &machine()).unwrap();
+        assert!(!only_block.user_data());
+
+        let bare = Machine {
+            user_data: false,
+            ..machine()
+        };
+        assert_eq!(
+            refused(&["console", "persistent_storage"], &bare),
+            pair("persistent_storage", "no user-data region on this machine")
+        );
+    }
+
+    #[test]
+    fn console_and_serial() {
+        let g = grant(&["console", "serial", "console"], &machine()).unwrap();
+        assert!(g.console && g.serial && !g.user_data());
+        assert_eq!(g.names, ["console", "serial"], "no repeats");
+        let headless = Machine {
+            console: false,
+            ..machine()
+        };
+        assert_eq!(
+            refused(&["serial", "console"], &headless),
+            pair("console", "no console on this machine")
+        );
+        assert!(grant(&["serial"], &headless).unwrap().serial);
+    }
+
+    #[test]
+    fn nothing_declared_grants_nothing() {
+        let g = grant::<&str>(&[], &machine()).unwrap();
+        assert_eq!(g, Grants::none());
+        assert_eq!(g.caps_record(), "");
+        assert_eq!(g.display_list(), "none");
+    }
+
+    #[test]
+    fn network_devices_must_exist() {
+        assert_eq!(
+            refused(
+                &["network_device:eth0", "port_range:1024-65535"],
+                &machine()
+            ),
+            pair("network_device:eth0", "no network device named eth0")
+        );
+        assert_eq!(
+            refused(&["network_device"], &machine()),
+            pair("network_device", "no network device on this machine")
+        );
+        let net = Machine {
+            network_devices: vec!["eth0".into(), "eth1".into()],
+            ..machine()
+        };
+        let g = grant(&["network_device:eth1", "port_range:1024-65535"], &net).unwrap();
+        assert_eq!(g.network_devices, ["eth1"]);
+        assert_eq!(g.port_ranges, [(1024, 65535)]);
+        let any = grant(&["network_device"], &net).unwrap();
+        assert_eq!(any.network_devices, ["eth0"]);
+        assert_eq!(
+            refused(&["network_device:wlan0"], &net),
+            pair("network_device:wlan0", "no network device named wlan0")
+        );
+    }
+
+    #[test]
+    fn port_ranges_need_a_granted_network_device() {
+        assert_eq!(
+            refused(&["console", "port_range:80-80"], &machine()),
+            pair("port_range:80-80", "port_range needs a network device")
+        );
+        // The first refused capability in declaration order is the one named.
+        assert_eq!(
+            refused(&["port_range:80-80", "network_device:eth0"], &machine()),
+            pair("port_range:80-80", "port_range needs a network device")
+        );
+        let net = Machine {
+            network_devices: vec!["eth0".into()],
+            ..machine()
+        };
+        // Declared before its device: still granted, the device is part of the same entry.
+        let g = grant(&["port_range:80-80", "network_device:eth0"], &net).unwrap();
+        assert_eq!(g.names, ["port_range:80-80", "network_device:eth0"]);
+        assert_eq!(
+            refused(&["port_range:80-80"], &net),
+            pair("port_range:80-80", "port_range needs a network device")
+        );
+    }
+
+    #[test]
+    fn unknown_and_malformed_capabilities_are_refused() {
+        assert_eq!(
+            refused(&["console", "gpu"], &machine()),
+            pair("gpu", "unknown capability kind `gpu`")
+        );
+        assert_eq!(
+            refused(&["camera:front"], &machine()),
+            pair("camera:front", "unknown capability kind `camera`")
+        );
+        let (cap, reason) = refused(&["port_range:9-1"], &machine());
+        assert_eq!(cap, "port_range:9-1");
+        assert!(reason.starts_with("malformed: "), "{reason}");
+        let (cap, reason) = refused(&["Gpu"], &machine());
+        assert_eq!(cap, "Gpu");
+        assert!(reason.starts_with("malformed: "), "{reason}");
+        let r = grant(&["gpu"], &machine()).unwrap_err();
+        assert_eq!(
+            r.to_string(),
+            "capability gpu: unknown capability kind `gpu`"
+        );
+    }
+
+    #[test]
+    fn manifest_strings_work_directly() {
+        let mut entry = loader::manifest::Entry::default();
+        for cap in ["block_device", "persistent_storage"] {
+            entry.capabilities.push(cap.try_into().unwrap()).unwrap();
+        }
+        assert!(grant(&entry.capabilities, &machine()).unwrap().user_data());
+    }
+}

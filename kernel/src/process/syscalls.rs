@@ -1,0 +1,166 @@
+//! Serving system calls: the dispatcher the `syscall` entry stub calls, and the user-data
+//! region the `USERDATA_*` calls work on.
+
+use alloc::boxed::Box;
+use alloc::string::ToString;
+use alloc::vec;
+use core::fmt;
+
+use abi::{Error, LogLevel, LOG_MAX_LEN};
+use drivers::block::{BlockDevice, Blocks4K};
+use loader::superblock::Superblock;
+use spin::Mutex;
+
+use super::args::{self, Call, USER_END};
+use super::sched;
+use super::{BoxedUserData, Exit};
+use crate::arch::syscall::SyscallFrame;
+use crate::userdata::{Region, RegionError};
+
+/// The user-data region the `USERDATA_*` calls use, once the boot path hands it over.
+static USER_DATA: Mutex<Option<BoxedUserData>> = Mutex::new(None);
+
+/// Hands the user-data region to the process core; from now on the kernel reaches it only
+/// through the `USERDATA_*` calls of processes granted `block_device` and
+/// `persistent_storage`. Replaces an earlier one.
+pub fn set_user_data(store: BoxedUserData) {
+    *USER_DATA.lock() = Some(store);
+}
+
+/// Opens the user-data region of the image disk `device` (owning it) for [`set_user_data`].
+///
+/// # Errors
+/// As `userdata::Region::new`; a sector size that does not divide 4096 is `WrongBlockSize`.
+pub fn user_data_from_disk(
+    device: Box<dyn BlockDevice + Send>,
+    sb: &Superblock,
+) -> Result<BoxedUserData, RegionError> {
+    let block_size = device.block_size();
+    let device = Blocks4K::new(device).map_err(|_| RegionError::WrongBlockSize { block_size })?;
+    Ok(Box::new(Region::new(
+        device,
+        sb.data_start,
+        sb.total_blocks,
+    )?))
+}
+
+/// Called by the `syscall` entry stub on the calling task's kernel stack, interrupts off.
+/// Puts the result in `frame.rax`; EXIT (and a return address the program cannot have)
+/// never come back.
+pub extern "C" fn on_syscall(frame: &mut SyscallFrame) {
+    // sysretq to a non-canonical rip would fault in ring 0 with the program's stack: a
+    // `syscall` can only sit there if the program ran off the end of the user half.
+    if frame.rip >= USER_END {
+        sched::exit_current(Exit::Fault {
+            fault: "#GP general protection fault",
+            rip: frame.rip,
+            addr: None,
+        });
+    }
+    let args = [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+    ];
+    let allowed = sched::with_current(|_, _, grants, _| grants.user_data()).unwrap_or(false);
+    let result = args::decode(frame.rax, args, allowed).and_then(run);
+    frame.rax = abi::encode_return(result) as u64;
+}
+
+/// Runs a decoded call for the current task.
+fn run(call: Call) -> Result<u64, Error> {
+    match call {
+        Call::Exit(code) => sched::exit_current(Exit::Code(code)),
+        Call::Log { ptr, len, level } => log_message(ptr, len, level),
+        Call::Ready => {
+            sched::mark_ready();
+            Ok(0)
+        }
+        Call::Yield => {
+            sched::yield_now();
+            Ok(0)
+        }
+        Call::Caps { ptr, cap } => {
+            let record = sched::with_current(|_, _, grants, _| grants.caps_record())
+                .ok_or(Error::Unsupported)?;
+            let n = (record.len() as u64).min(cap).min(args::CAPS_MAX_LEN);
+            args::check_user_range(ptr, n)?;
+            sched::with_current(|_, _, _, space| {
+                space.write(ptr, &record.as_bytes()[..n as usize])
+            })
+            .ok_or(Error::Unsupported)?
+            .map_err(|_| Error::BadPointer)?;
+            Ok(record.len() as u64)
+        }
+        Call::UserdataInfo => USER_DATA
+            .lock()
+            .as_ref()
+            .map(|r| r.blocks())
+            .ok_or(Error::NotFound),
+        Call::UserdataRead { block, ptr, len } => {
+            let mut buf = vec![0u8; len as usize];
+            region_op(|r| r.read(block, &mut buf))?;
+            sched::with_current(|_, _, _, space| space.write(ptr, &buf))
+                .ok_or(Error::Unsupported)?
+                .map_err(|_| Error::BadPointer)?;
+            Ok(0)
+        }
+        Call::UserdataWrite { block, ptr, len } => {
+            let mut buf = vec![0u8; len as usize];
+            sched::with_current(|_, _, _, space| space.read(ptr, &mut buf))
+                .ok_or(Error::Unsupported)?
+                .map_err(|_| Error::BadPointer)?;
+            region_op(|r| r.write(block, &buf).and_then(|()| r.flush()))?;
+            Ok(0)
+        }
+    }
+}
+
+/// Runs `op` on the user-data region, mapping its errors to the ABI's.
+fn region_op(
+    op: impl FnOnce(&mut dyn super::UserDataStore) -> Result<(), RegionError>,
+) -> Result<(), Error> {
+    let mut guard = USER_DATA.lock();
+    let region = guard.as_mut().ok_or(Error::NotFound)?;
+    op(region.as_mut()).map_err(|e| match e {
+        RegionError::OutOfRegion { .. } | RegionError::NotWholeBlocks { .. } => Error::BadLength,
+        e => {
+            log::warn!("user-data region: {e}");
+            Error::Unsupported
+        }
+    })
+}
+
+/// LOG: copies the message in, checks it is UTF-8 and logs it as `[name] message`.
+fn log_message(ptr: u64, len: u64, level: LogLevel) -> Result<u64, Error> {
+    let mut buf = [0u8; LOG_MAX_LEN];
+    let buf = buf.get_mut(..len as usize).ok_or(Error::BadLength)?;
+    let name =
+        sched::with_current(|_, name, _, space| space.read(ptr, buf).map(|()| name.to_string()))
+            .ok_or(Error::Unsupported)?
+            .map_err(|_| Error::BadPointer)?;
+    let text = core::str::from_utf8(buf).map_err(|_| Error::BadLength)?;
+    let level = match level {
+        LogLevel::Error => log::Level::Error,
+        LogLevel::Warn => log::Level::Warn,
+        LogLevel::Info => log::Level::Info,
+        LogLevel::Debug => log::Level::Debug,
+        LogLevel::Trace => log::Level::Trace,
+    };
+    log::log!(target: "proc", level, "[{name}] {}", Printable(text));
+    Ok(0)
+}
+
+/// A program's text with control characters escaped, so it cannot forge log lines.
+struct Printable<'a>(&'a str);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,65 @@
+//! The supervisor on the real kernel: [`Processes`] over `crate::process`, logging on the
+//! kernel log under the `supervisor` target (lines read `INFO  supervisor: ...`).
+
+use super::{Config, Exit, Outcome, Pid, Processes, Status};
+use crate::caps::{Grants, Machine};
+use crate::{process, time};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use loader::manifest::{Entry, Manifest};
+
+/// `crate::process` as the supervisor sees it.
+pub struct KernelProcesses;
+
+impl Processes for KernelProcesses {
+    fn now_us(&self) -> u64 {
+        time::uptime_us()
+    }
+
+    fn spawn(&mut self, name: &str, elf: &[u8], grants: Grants) -> Result<Pid, String> {
+        process::spawn(name, elf, grants).map_err(|e| e.to_string())
+    }
+
+    fn status(&self, pid: Pid) -> Option<Status> {
+        process::status(pid).map(|s| Status {
+            started_us: s.started_us,
+            ready_us: s.ready_us,
+            exit: s.exit.map(|e| match e {
+                process::Exit::Code(code) => Exit::Code(code),
+                process::Exit::Fault { fault, rip, addr } => Exit::Fault { fault, rip, addr },
+                process::Exit::Killed(reason) => Exit::Killed(reason),
+            }),
+        })
+    }
+
+    fn kill(&mut self, pid: Pid, reason: &'static str) {
+        process::kill(pid, reason);
+    }
+
+    fn wait_until(&mut self, deadline_us: u64, done: &mut dyn FnMut(&Self) -> bool) -> bool {
+        let me: &Self = self;
+        process::wait_until(deadline_us, &mut || done(me))
+    }
+}
+
+/// Starts `manifest.init_sequence` on this machine, logs each step and the state table, and
+/// returns what happened (keep it for [`current_table`]). `load` reads an entry's binary.
+pub fn run_start_sequence(
+    manifest: &Manifest,
+    machine: &Machine,
+    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, String>,
+) -> Outcome {
+    super::run(
+        manifest,
+        machine,
+        &mut KernelProcesses,
+        load,
+        &Config::default(),
+        &mut |level, line| log::log!(target: "supervisor", level, "{line}"),
+    )
+}
+
+/// The state table as it is now (for a `services` command): header and one line per entry.
+pub fn current_table(outcome: &Outcome) -> Vec<String> {
+    outcome.table(&KernelProcesses)
+}

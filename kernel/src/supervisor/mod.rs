@@ -1,0 +1,587 @@
+//! The supervisor: starts the manifest's entries one by one in `init_sequence` order.
+//!
+//! For each name in `init_sequence`:
+//!
+//! 1. if a dependency did not come up (it failed, was refused, was skipped, was not started), the
+//!    entry is **skipped**; dependents of a skipped entry are skipped in turn, so a failure
+//!    propagates transitively;
+//! 2. its capabilities are granted ([`crate::caps::grant`]) or the entry is **refused**;
+//! 3. its binary is read (a callback of the caller) and spawned;
+//! 4. the supervisor waits until it signals READY, exits, faults or its start timeout passes
+//!    (`start_timeout_ms` in the manifest, default [`DEFAULT_START_TIMEOUT_MS`]); a timed-out
+//!    process is killed. Only then does the next entry start. Entries that do not depend on a
+//!    failed one still start.
+//!
+//! Entries that are not in `init_sequence` are not started. After a short settle
+//! ([`SETTLE_MS`]) the state table is logged, one line per entry ([`table_lines`]).
+//!
+//! The logic is generic over [`Processes`] so that it is host-tested with a fake; the kernel's
+//! adapter onto `crate::process` is [`run_start_sequence`] (target only).
+
+#[cfg(target_os = "none")]
+mod kernel_processes;
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_os = "none")]
+pub use kernel_processes::{current_table, run_start_sequence, KernelProcesses};
+
+use crate::caps::{self, Grants, Machine, Refusal};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use loader::manifest::{Entry, Manifest};
+use log::Level;
+
+/// How long an entry may take to signal READY when its manifest entry does not say.
+pub const DEFAULT_START_TIMEOUT_MS: u32 = 3000;
+/// How long the supervisor lets things settle after the last start, before the table.
+pub const SETTLE_MS: u32 = 100;
+
+/// A process id.
+pub type Pid = u32;
+
+/// How a process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It called EXIT with this code.
+    Code(i32),
+    /// It took a CPU exception in ring 3 (`page fault`, `general protection fault`, ...).
+    Fault {
+        /// The exception's name.
+        fault: &'static str,
+        /// Where.
+        rip: u64,
+        /// The faulting address, when there is one (page faults).
+        addr: Option<u64>,
+    },
+    /// The kernel killed it, for this reason.
+    Killed(&'static str),
+}
+
+/// What the supervisor needs to know about one process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// When it was spawned (µs since boot).
+    pub started_us: u64,
+    /// When it signalled READY, if it did.
+    pub ready_us: Option<u64>,
+    /// How it ended, if it did.
+    pub exit: Option<Exit>,
+}
+
+/// The process operations the supervisor uses (the kernel's `process` module, or a test's fake).
+pub trait Processes {
+    /// Microseconds since boot.
+    fn now_us(&self) -> u64;
+    /// Creates and starts a process.
+    ///
+    /// # Errors
+    /// Why it could not be started, as one line.
+    fn spawn(&mut self, name: &str, elf: &[u8], grants: Grants) -> Result<Pid, String>;
+    /// The process's state; `None` for an unknown pid.
+    fn status(&self, pid: Pid) -> Option<Status>;
+    /// Ends the process.
+    fn kill(&mut self, pid: Pid, reason: &'static str);
+    /// Runs processes until `done` says so (`true`) or `deadline_us` passes (`false`).
+    fn wait_until(&mut self, deadline_us: u64, done: &mut dyn FnMut(&Self) -> bool) -> bool;
+}
+
+/// Knobs of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Start timeout for entries without `start_timeout_ms`.
+    pub default_timeout_ms: u32,
+    /// Wait after the sequence before the table (cut short when every process has exited).
+    pub settle_ms: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_timeout_ms: DEFAULT_START_TIMEOUT_MS,
+            settle_ms: SETTLE_MS,
+        }
+    }
+}
+
+/// Why an entry that was to be started did not come up (or went down).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Its binary could not be read.
+    Load(String),
+    /// The process could not be created.
+    Spawn(String),
+    /// No READY within the start timeout; it was killed.
+    Timeout {
+        /// The timeout, in milliseconds.
+        ms: u64,
+    },
+    /// It exited before signalling READY.
+    ExitedBeforeReady(i32),
+    /// It took a CPU exception.
+    Fault {
+        /// The exception's name.
+        fault: &'static str,
+        /// Where.
+        rip: u64,
+        /// The faulting address, when there is one.
+        addr: Option<u64>,
+    },
+    /// The kernel killed it.
+    Killed(&'static str),
+    /// The process table no longer knows its pid.
+    Vanished,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Load(e) => write!(f, "cannot read its binary: {e}"),
+            Self::Spawn(e) => write!(f, "cannot start: {e}"),
+            Self::Timeout { ms } => write!(f, "timeout after {ms} ms"),
+            Self::ExitedBeforeReady(code) => write!(f, "exited with code {code} before ready"),
+            Self::Fault { fault, rip, addr } => {
+                write!(f, "{fault} at RIP {rip:#x}")?;
+                match addr {
+                    Some(a) => write!(f, " address {a:#x}"),
+                    None => Ok(()),
+                }
+            }
+            Self::Killed(reason) => write!(f, "killed: {reason}"),
+            Self::Vanished => write!(f, "the process is no longer known to the kernel"),
+        }
+    }
+}
+
+/// An entry's state, as the table shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Signalled READY and still alive.
+    Ready,
+    /// Alive but never signalled READY (does not happen after a run: such a process is killed
+    /// at its start timeout; listed so that the table is total).
+    Running,
+    /// Signalled READY, then exited with this code.
+    Exited(i32),
+    /// Did not come up, or went down abnormally (fault, killed) after READY.
+    Failed(Failure),
+    /// Not started because a dependency did not come up.
+    Skipped {
+        /// The dependency.
+        dependency: String,
+        /// `failed`, `was refused`, `was skipped`, `was not started`, `does not exist`.
+        its_state: &'static str,
+    },
+    /// Not started because a capability could not be granted.
+    Refused(Refusal),
+    /// In the manifest but not in `init_sequence`.
+    NotStarted,
+}
+
+impl State {
+    /// The entry came up: it signalled READY (whether or not it is still alive).
+    pub fn came_up(&self) -> bool {
+        matches!(self, Self::Ready | Self::Exited(_))
+    }
+
+    /// Whether an entry that depends on this one may start: it signalled READY and has not
+    /// failed since (still alive, or exited with code 0).
+    pub fn satisfies_dependents(&self) -> bool {
+        matches!(self, Self::Ready | Self::Exited(0))
+    }
+
+    /// For a dependent: how this dependency's state reads after "which ..."/"because X ...".
+    fn as_dependency(&self) -> &'static str {
+        match self {
+            Self::Ready | Self::Exited(0) => "is up",
+            Self::Exited(_) => "exited with an error",
+            Self::Running => "never became ready",
+            Self::Failed(_) => "failed",
+            Self::Refused(_) => "was refused",
+            Self::Skipped { .. } => "was skipped",
+            Self::NotStarted => "was not started",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ready => f.write_str("ready"),
+            Self::Running => f.write_str("running"),
+            Self::Exited(code) => write!(f, "exited({code})"),
+            Self::Failed(why) => write!(f, "failed({why})"),
+            Self::Skipped {
+                dependency,
+                its_state,
+            } => write!(f, "skipped(because {dependency} {its_state})"),
+            Self::Refused(r) => write!(f, "refused({r})"),
+            Self::NotStarted => f.write_str("not started (not in init_sequence)"),
+        }
+    }
+}
+
+/// What the supervisor did with one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The entry's name.
+    pub name: String,
+    /// The state at the end of its start step: `Ready` (it signalled READY), `Failed`,
+    /// `Skipped`, `Refused` or `NotStarted`. [`Outcome::rows`] refreshes it from the process.
+    pub start: State,
+    /// Its process, once spawned.
+    pub pid: Option<Pid>,
+    /// What it was granted (`None`: not granted anything, i.e. refused, skipped, not started).
+    pub grants: Option<Grants>,
+    /// Spawn to READY, in µs.
+    pub ready_after_us: Option<u64>,
+}
+
+/// One line of the state table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The entry's name.
+    pub name: String,
+    /// Its state now.
+    pub state: State,
+    /// Granted capabilities (`none`), or `-` when it was not granted anything.
+    pub capabilities: String,
+    /// Spawn to READY, in µs.
+    pub ready_after_us: Option<u64>,
+}
+
+/// The result of a run: one record per manifest entry, in `init_sequence` order, then the
+/// entries not in `init_sequence` in manifest order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The records.
+    pub records: Vec<Record>,
+    /// How long the sequence took (first start to last start step done), µs.
+    pub elapsed_us: u64,
+}
+
+impl Outcome {
+    /// The record of `name`.
+    pub fn get(&self, name: &str) -> Option<&Record> {
+        self.records.iter().find(|r| r.name == name)
+    }
+
+    /// The table's rows, with states refreshed from the processes.
+    pub fn rows<P: Processes + ?Sized>(&self, procs: &P) -> Vec<Row> {
+        self.records
+            .iter()
+            .map(|r| Row {
+                name: r.name.clone(),
+                state: current_state(r, procs),
+                capabilities: r
+                    .grants
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), Grants::display_list),
+                ready_after_us: r.ready_after_us,
+            })
+            .collect()
+    }
+
+    /// The state table now, as lines ([`table_lines`] of [`Outcome::rows`]).
+    pub fn table<P: Processes + ?Sized>(&self, procs: &P) -> Vec<String> {
+        table_lines(&self.rows(procs))
+    }
+
+    /// `4 entries: 2 came up, 1 refused, 1 skipped` (came up = signalled READY).
+    pub fn summary(&self) -> String {
+        let count =
+            |f: &dyn Fn(&State) -> bool| self.records.iter().filter(|r| f(&r.start)).count();
+        let parts = [
+            (count(&|s| s.came_up()), "came up"),
+            (count(&|s| matches!(s, State::Failed(_))), "failed"),
+            (count(&|s| matches!(s, State::Refused(_))), "refused"),
+            (count(&|s| matches!(s, State::Skipped { .. })), "skipped"),
+            (
+                count(&|s| matches!(s, State::NotStarted)),
+                "not in init_sequence",
+            ),
+        ];
+        let list: Vec<String> = parts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+        format!(
+            "{} entries: {}",
+            self.records.len(),
+            if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            }
+        )
+    }
+}
+
+/// A record's state now: a started entry's state follows its process.
+fn current_state<P: Processes + ?Sized>(record: &Record, procs: &P) -> State {
+    let (State::Ready, Some(pid)) = (&record.start, record.pid) else {
+        return record.start.clone();
+    };
+    let Some(status) = procs.status(pid) else {
+        return State::Failed(Failure::Vanished);
+    };
+    match status.exit {
+        None if status.ready_us.is_some() => State::Ready,
+        None => State::Running,
+        Some(Exit::Code(code)) => State::Exited(code),
+        Some(Exit::Fault { fault, rip, addr }) => {
+            State::Failed(Failure::Fault { fault, rip, addr })
+        }
+        Some(Exit::Killed(reason)) => State::Failed(Failure::Killed(reason)),
+    }
+}
+
+/// `12.3` (milliseconds, one decimal) from µs.
+pub fn ms(us: u64) -> String {
+    format!("{}.{}", us / 1000, (us % 1000) / 100)
+}
+
+/// The state table: a header and one line per row, columns aligned:
+/// name, state, granted capabilities, time to ready (ms).
+pub fn table_lines(rows: &[Row]) -> Vec<String> {
+    let header = ["NAME", "STATE", "CAPABILITIES", "READY (ms)"];
+    let mut cells: Vec<[String; 4]> = Vec::with_capacity(rows.len() + 1);
+    cells.push(header.map(String::from));
+    for r in rows {
+        cells.push([
+            r.name.clone(),
+            r.state.to_string(),
+            r.capabilities.clone(),
+            r.ready_after_us.map_or_else(|| "-".to_string(), ms),
+        ]);
+    }
+    let mut width = [0usize; 4];
+    for row in &cells {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    cells
+        .iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, (cell, w)) in row.iter().zip(width).enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(cell);
+                if i + 1 < row.len() {
+                    for _ in cell.chars().count()..w {
+                        line.push(' ');
+                    }
+                }
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+/// Starts the manifest's `init_sequence`, then logs the state table; see the module docs.
+///
+/// `load` reads an entry's binary; `log` receives each line (without a `supervisor:` prefix)
+/// with its level.
+pub fn run<P: Processes + ?Sized>(
+    manifest: &Manifest,
+    machine: &Machine,
+    procs: &mut P,
+    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, String>,
+    config: &Config,
+    log: &mut dyn FnMut(Level, &str),
+) -> Outcome {
+    let started_at = procs.now_us();
+    let mut records: Vec<Record> = Vec::new();
+
+    for entry in manifest.entries() {
+        if !manifest.init_sequence.contains(&entry.name) {
+            log(
+                Level::Info,
+                &format!("{} is not in init_sequence: not started", entry.name),
+            );
+        }
+    }
+
+    for name in &manifest.init_sequence {
+        if records.iter().any(|r| r.name == name.as_str()) {
+            log(
+                Level::Warn,
+                &format!("{name} is listed twice in init_sequence: started once"),
+            );
+            continue;
+        }
+        let Some(entry) = manifest.find(name) else {
+            log(
+                Level::Warn,
+                &format!("{name} is in init_sequence but not in the manifest: ignored"),
+            );
+            continue;
+        };
+        let record = start_one(manifest, entry, &records, machine, procs, load, config, log);
+        records.push(record);
+    }
+    let elapsed_us = procs.now_us().saturating_sub(started_at);
+
+    // The rest, in manifest order.
+    for entry in manifest.entries() {
+        if !records.iter().any(|r| r.name == entry.name.as_str()) {
+            records.push(Record {
+                name: entry.name.to_string(),
+                start: State::NotStarted,
+                pid: None,
+                grants: None,
+                ready_after_us: None,
+            });
+        }
+    }
+
+    // Let components that exit right after READY do so, so the table shows `exited(0)`.
+    let pids: Vec<Pid> = records.iter().filter_map(|r| r.pid).collect();
+    let settle = procs
+        .now_us()
+        .saturating_add(u64::from(config.settle_ms) * 1000);
+    procs.wait_until(settle, &mut |p| {
+        pids.iter()
+            .all(|&pid| p.status(pid).is_none_or(|s| s.exit.is_some()))
+    });
+
+    let outcome = Outcome {
+        records,
+        elapsed_us,
+    };
+    log(
+        Level::Info,
+        &format!(
+            "start sequence done in {} ms: {}",
+            ms(elapsed_us),
+            outcome.summary()
+        ),
+    );
+    for line in outcome.table(procs) {
+        log(Level::Info, &line);
+    }
+    outcome
+}
+
+/// One entry's start step: dependencies, capabilities, load, spawn, wait.
+#[allow(clippy::too_many_arguments)]
+fn start_one<P: Processes + ?Sized>(
+    manifest: &Manifest,
+    entry: &Entry,
+    done: &[Record],
+    machine: &Machine,
+    procs: &mut P,
+    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, String>,
+    config: &Config,
+    log: &mut dyn FnMut(Level, &str),
+) -> Record {
+    let name = entry.name.as_str();
+    let mut record = Record {
+        name: name.to_string(),
+        start: State::NotStarted,
+        pid: None,
+        grants: None,
+        ready_after_us: None,
+    };
+
+    for dep in &entry.depends_on {
+        // What the dependency is doing now, not when it started: one that signalled READY and
+        // then faulted or exited with an error has failed its dependents too.
+        let its_state = match done.iter().find(|r| r.name == dep.as_str()) {
+            Some(r) => match current_state(r, &*procs) {
+                state if state.satisfies_dependents() => continue,
+                state => state.as_dependency(),
+            },
+            None if manifest.find(dep).is_some() => "was not started",
+            None => "does not exist",
+        };
+        log(
+            Level::Warn,
+            &format!("{name} skipped: depends on {dep}, which {its_state}"),
+        );
+        record.start = State::Skipped {
+            dependency: dep.to_string(),
+            its_state,
+        };
+        return record;
+    }
+
+    let grants = match caps::grant(&entry.capabilities, machine) {
+        Ok(g) => g,
+        Err(refusal) => {
+            log(Level::Warn, &format!("{name} refused: {refusal}"));
+            record.start = State::Refused(refusal);
+            return record;
+        }
+    };
+    record.grants = Some(grants.clone());
+    log(
+        Level::Info,
+        &format!("starting {name} (capabilities: {})", grants.display_list()),
+    );
+
+    let fail = |record: &mut Record, why: Failure, log: &mut dyn FnMut(Level, &str)| {
+        log(Level::Warn, &format!("{name} failed: {why}"));
+        record.start = State::Failed(why);
+    };
+
+    let elf = match load(entry) {
+        Ok(elf) => elf,
+        Err(e) => {
+            fail(&mut record, Failure::Load(e), log);
+            return record;
+        }
+    };
+    let pid = match procs.spawn(name, &elf, grants) {
+        Ok(pid) => pid,
+        Err(e) => {
+            fail(&mut record, Failure::Spawn(e), log);
+            return record;
+        }
+    };
+    drop(elf);
+    record.pid = Some(pid);
+
+    let timeout_ms = u64::from(entry.start_timeout_ms.unwrap_or(config.default_timeout_ms));
+    let spawned_us = procs.now_us();
+    let started_us = procs.status(pid).map_or(spawned_us, |s| s.started_us);
+    let deadline = started_us.saturating_add(timeout_ms * 1000);
+    procs.wait_until(deadline, &mut |p| {
+        p.status(pid)
+            .is_none_or(|s| s.ready_us.is_some() || s.exit.is_some())
+    });
+
+    let Some(status) = procs.status(pid) else {
+        fail(&mut record, Failure::Vanished, log);
+        return record;
+    };
+    if let Some(ready) = status.ready_us {
+        let after = ready.saturating_sub(status.started_us);
+        record.ready_after_us = Some(after);
+        record.start = State::Ready;
+        log(Level::Info, &format!("{name} ready after {} ms", ms(after)));
+        return record;
+    }
+    let why = match status.exit {
+        Some(Exit::Code(code)) => Failure::ExitedBeforeReady(code),
+        Some(Exit::Fault { fault, rip, addr }) => Failure::Fault { fault, rip, addr },
+        Some(Exit::Killed(reason)) => Failure::Killed(reason),
+        None => {
+            log(
+                Level::Warn,
+                &format!("{name} failed: timeout after {timeout_ms} ms; killing it"),
+            );
+            procs.kill(pid, "start timeout");
+            record.start = State::Failed(Failure::Timeout { ms: timeout_ms });
+            return record;
+        }
+    };
+    fail(&mut record, why, log);
+    record
+}
