@@ -1,7 +1,7 @@
 //! The supervisor on the real kernel: [`Processes`] over `crate::process`, logging on the
 //! kernel log under the `supervisor` target (lines read `INFO  supervisor: ...`).
 
-use super::{Config, Exit, Outcome, Pid, Processes, Status};
+use super::{Config, Outcome, Pid, Processes, Status};
 use crate::caps::{Grants, Machine};
 use crate::{process, time};
 use alloc::string::{String, ToString};
@@ -21,15 +21,7 @@ impl Processes for KernelProcesses {
     }
 
     fn status(&self, pid: Pid) -> Option<Status> {
-        process::status(pid).map(|s| Status {
-            started_us: s.started_us,
-            ready_us: s.ready_us,
-            exit: s.exit.map(|e| match e {
-                process::Exit::Code(code) => Exit::Code(code),
-                process::Exit::Fault { fault, rip, addr } => Exit::Fault { fault, rip, addr },
-                process::Exit::Killed(reason) => Exit::Killed(reason),
-            }),
-        })
+        process::status(pid)
     }
 
     fn kill(&mut self, pid: Pid, reason: &'static str) {

@@ -39,37 +39,8 @@ pub const DEFAULT_START_TIMEOUT_MS: u32 = 3000;
 /// How long the supervisor lets things settle after the last start, before the table.
 pub const SETTLE_MS: u32 = 100;
 
-/// A process id.
-pub type Pid = u32;
-
-/// How a process ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// It called EXIT with this code.
-    Code(i32),
-    /// It took a CPU exception in ring 3 (`page fault`, `general protection fault`, ...).
-    Fault {
-        /// The exception's name.
-        fault: &'static str,
-        /// Where.
-        rip: u64,
-        /// The faulting address, when there is one (page faults).
-        addr: Option<u64>,
-    },
-    /// The kernel killed it, for this reason.
-    Killed(&'static str),
-}
-
-/// What the supervisor needs to know about one process.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Status {
-    /// When it was spawned (µs since boot).
-    pub started_us: u64,
-    /// When it signalled READY, if it did.
-    pub ready_us: Option<u64>,
-    /// How it ended, if it did.
-    pub exit: Option<Exit>,
-}
+// The process core's own types: the supervisor reads them as they are.
+pub use crate::process::{Exit, Pid, Status};
 
 /// The process operations the supervisor uses (the kernel's `process` module, or a test's fake).
 pub trait Processes {
