@@ -53,10 +53,23 @@ pub mod layout {
 /// | 16  | `USERDATA_INFO`  | —                     | size of the user-data region (blocks) |
 /// | 17  | `USERDATA_READ`  | block, buf ptr, len   | 0                               |
 /// | 18  | `USERDATA_WRITE` | block, buf ptr, len   | 0                               |
+/// | 32  | `IPC_CALL`       | name ptr, name len, req ptr, req len, reply ptr, reply cap | reply length |
+/// | 33  | `IPC_RECEIVE`    | name ptr, name len, buf ptr, buf cap, [`ipc::Received`] ptr | request length |
+/// | 34  | `IPC_REPLY`      | call id, reply ptr, reply len | 0                        |
+/// | 40  | `CONSOLE_WRITE`  | ptr, len (≤ [`CONSOLE_MAX_LEN`]) | bytes written         |
+/// | 41  | `CONSOLE_READ`   | buf ptr, buf cap      | bytes read (0: none waiting)    |
+/// | 42  | `UPTIME`         | —                     | µs since kernel entry           |
+/// | 43  | `SERVICES`       | buf ptr, buf cap      | full length of the state table  |
+/// | 44  | `MANIFEST`       | buf ptr, buf cap      | full length of the manifest JSON |
+/// | 45  | `COMPONENT_CAPS` | name ptr, name len, buf ptr, buf cap | full length of the list |
+/// | 46  | `BOOTCOUNT`      | —                     | this boot's number              |
+/// | 47  | `REBOOT`         | —                     | does not return (error if it cannot) |
+/// | 48  | `POWEROFF`       | —                     | does not return (error if it cannot) |
 ///
-/// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] are kept for block-device and IPC
-/// calls; until they are defined they fail with [`Error::InvalidSyscall`] like any other
-/// unknown number. The `USERDATA_*` calls are the first block-device calls (16–18).
+/// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
+/// block-device and IPC/system calls; until they are defined they fail with
+/// [`Error::InvalidSyscall`] like any other unknown number. See `docs/ipc.md` for the IPC
+/// model (endpoints, permissions, blocking, timeouts, provider death).
 #[repr(u64)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Syscall {
@@ -87,13 +100,144 @@ pub enum Syscall {
     /// buffer at `rsi` to user-data blocks starting at `rdi`. Same rules as
     /// [`Syscall::UserdataRead`].
     UserdataWrite = 18,
+    /// Call an endpoint and wait for the reply: `rdi`/`rsi` = endpoint name (a `provides` name
+    /// of another entry), `rdx`/`r10` = request (at most [`ipc::MAX_MESSAGE`] bytes), `r8`/`r9`
+    /// = reply buffer and its capacity. Returns the reply length. Errors:
+    /// [`Error::NotFound`] (no running component provides the name), [`Error::Denied`] (the
+    /// provider is not directly in the caller's `depends_on`), [`Error::Timeout`] (no reply
+    /// within [`ipc::CALL_TIMEOUT_MS`]), [`Error::ProviderGone`] (the provider ended before
+    /// replying), [`Error::BadLength`] (request too long, or the reply does not fit the
+    /// buffer: give [`ipc::MAX_MESSAGE`]), [`Error::BadPointer`].
+    IpcCall = 32,
+    /// Wait for a call on one of the caller's own endpoints: `rdi`/`rsi` = endpoint name (one
+    /// of the caller's `provides`, else [`Error::Denied`]), `rdx`/`r10` = request buffer and
+    /// capacity (at least [`ipc::MAX_MESSAGE`] recommended; a longer request is
+    /// [`Error::BadLength`] and stays queued), `r8` = pointer to an [`ipc::Received`] the
+    /// kernel fills. Returns the request length. Blocks until a call arrives. A call received
+    /// earlier and not yet replied to fails with [`Error::ProviderGone`] for its caller.
+    IpcReceive = 33,
+    /// Answer a received call: `rdi` = its `call_id`, `rsi`/`rdx` = reply (at most
+    /// [`ipc::MAX_MESSAGE`] bytes). Returns 0; [`Error::NotFound`] if the call is not pending
+    /// for the caller (e.g. it timed out).
+    IpcReply = 34,
+    /// Write bytes (`rdi` = pointer, `rsi` = length, at most [`CONSOLE_MAX_LEN`]) to the
+    /// console (COM1) as they are, without a log prefix. Needs the `console` capability.
+    /// Returns the number of bytes written.
+    ConsoleWrite = 40,
+    /// Read the bytes waiting on the console (COM1) into a buffer (`rdi` = pointer, `rsi` =
+    /// capacity). Non-blocking: returns 0 when nothing waits (poll with YIELD in between).
+    /// Needs the `console` capability.
+    ConsoleRead = 41,
+    /// Microseconds since kernel entry.
+    Uptime = 42,
+    /// The supervisor's state table as it is now (`rdi` = buffer, `rsi` = capacity): a header
+    /// line and one line per entry, joined with `\n`. Returns the full length; only the first
+    /// `capacity` bytes are written (as [`Syscall::Caps`]).
+    Services = 43,
+    /// The image's manifest as JSON (`rdi` = buffer, `rsi` = capacity); length semantics as
+    /// [`Syscall::Services`].
+    Manifest = 44,
+    /// The capabilities granted to an entry (`rdi`/`rsi` = its name, `rdx`/`r10` = buffer and
+    /// capacity), in the [`Syscall::Caps`] record format (empty when it was granted nothing);
+    /// [`Error::NotFound`] for a name the manifest does not have. Length semantics as
+    /// [`Syscall::Services`].
+    ComponentCaps = 45,
+    /// This boot's number (the boot counter kept in the user-data region);
+    /// [`Error::NotFound`] when the counter could not be read.
+    Bootcount = 46,
+    /// Reset the machine. Needs `console`. Returns [`Error::Unsupported`] only if no reset
+    /// method worked.
+    Reboot = 47,
+    /// Switch the machine off (ACPI S5). Needs `console`. Returns [`Error::Unsupported`] only
+    /// if it did not work.
+    Poweroff = 48,
 }
 
 /// Syscall numbers reserved for block-device calls (read, write, ...).
 pub const RESERVED_BLOCK: core::ops::Range<u64> = 16..32;
-/// Syscall numbers reserved for inter-component communication (send, receive, call, ...).
+/// Syscall numbers reserved for inter-component communication and system services (32–34
+/// IPC, 40–48 console and system calls).
 pub const RESERVED_IPC: core::ops::Range<u64> = 32..64;
 const _: () = assert!(RESERVED_BLOCK.end <= RESERVED_IPC.start && RESERVED_BLOCK.start > 4);
+
+/// Longest [`Syscall::ConsoleWrite`] in bytes; longer ones fail with [`Error::BadLength`].
+pub const CONSOLE_MAX_LEN: usize = 4096;
+
+/// Inter-component calls ([`Syscall::IpcCall`], [`Syscall::IpcReceive`],
+/// [`Syscall::IpcReply`]); see `docs/ipc.md`.
+pub mod ipc {
+    /// Longest request or reply, in bytes, each way; longer ones are [`crate::Error::BadLength`].
+    pub const MAX_MESSAGE: usize = 4096;
+    /// How long a call waits for its reply (queued or received) before it fails with
+    /// [`crate::Error::Timeout`], in milliseconds.
+    pub const CALL_TIMEOUT_MS: u64 = 5000;
+    /// Longest endpoint or component name, in bytes (the manifest's limit).
+    pub const MAX_NAME: usize = 32;
+
+    /// What [`crate::Syscall::IpcReceive`] tells the provider about the call it received.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Received {
+        /// The id to pass to [`crate::Syscall::IpcReply`].
+        pub call_id: u64,
+        /// How many bytes of `caller` are the caller's name.
+        pub caller_len: u64,
+        /// The calling component's (manifest entry) name, UTF-8, `caller_len` bytes.
+        pub caller: [u8; MAX_NAME],
+        /// The request's length in bytes.
+        pub len: u64,
+    }
+
+    impl Received {
+        /// The size of the structure in memory (`repr(C)`, no padding), in bytes.
+        pub const SIZE: usize = 8 + 8 + MAX_NAME + 8;
+
+        /// An empty record.
+        pub const fn empty() -> Received {
+            Received {
+                call_id: 0,
+                caller_len: 0,
+                caller: [0; MAX_NAME],
+                len: 0,
+            }
+        }
+
+        /// The caller's name, if it is valid UTF-8 of a valid length.
+        pub fn caller(&self) -> Option<&str> {
+            let n = usize::try_from(self.caller_len).ok()?;
+            core::str::from_utf8(self.caller.get(..n)?).ok()
+        }
+
+        /// The record as the kernel writes it to memory (native = little-endian layout).
+        pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+            let mut out = [0u8; Self::SIZE];
+            out[0..8].copy_from_slice(&self.call_id.to_le_bytes());
+            out[8..16].copy_from_slice(&self.caller_len.to_le_bytes());
+            out[16..16 + MAX_NAME].copy_from_slice(&self.caller);
+            out[16 + MAX_NAME..].copy_from_slice(&self.len.to_le_bytes());
+            out
+        }
+
+        /// Decodes [`Received::to_bytes`].
+        pub fn from_bytes(bytes: &[u8; Self::SIZE]) -> Received {
+            let word = |at: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&bytes[at..at + 8]);
+                u64::from_le_bytes(w)
+            };
+            let mut caller = [0u8; MAX_NAME];
+            caller.copy_from_slice(&bytes[16..16 + MAX_NAME]);
+            Received {
+                call_id: word(0),
+                caller_len: word(8),
+                caller,
+                len: word(16 + MAX_NAME),
+            }
+        }
+    }
+
+    const _: () = assert!(core::mem::size_of::<Received>() == Received::SIZE);
+}
 
 /// Block size of the user-data region: `USERDATA_*` lengths are multiples of it.
 pub const USERDATA_BLOCK_SIZE: usize = 4096;
@@ -107,7 +251,7 @@ pub const EXIT_PANIC: i32 = 101;
 
 impl Syscall {
     /// Every defined syscall, in number order.
-    pub const ALL: [Syscall; 8] = [
+    pub const ALL: [Syscall; 20] = [
         Syscall::Exit,
         Syscall::Log,
         Syscall::Ready,
@@ -116,6 +260,18 @@ impl Syscall {
         Syscall::UserdataInfo,
         Syscall::UserdataRead,
         Syscall::UserdataWrite,
+        Syscall::IpcCall,
+        Syscall::IpcReceive,
+        Syscall::IpcReply,
+        Syscall::ConsoleWrite,
+        Syscall::ConsoleRead,
+        Syscall::Uptime,
+        Syscall::Services,
+        Syscall::Manifest,
+        Syscall::ComponentCaps,
+        Syscall::Bootcount,
+        Syscall::Reboot,
+        Syscall::Poweroff,
     ];
 
     /// The number passed in `rax`.
@@ -134,6 +290,18 @@ impl Syscall {
             Syscall::UserdataInfo => "USERDATA_INFO",
             Syscall::UserdataRead => "USERDATA_READ",
             Syscall::UserdataWrite => "USERDATA_WRITE",
+            Syscall::IpcCall => "IPC_CALL",
+            Syscall::IpcReceive => "IPC_RECEIVE",
+            Syscall::IpcReply => "IPC_REPLY",
+            Syscall::ConsoleWrite => "CONSOLE_WRITE",
+            Syscall::ConsoleRead => "CONSOLE_READ",
+            Syscall::Uptime => "UPTIME",
+            Syscall::Services => "SERVICES",
+            Syscall::Manifest => "MANIFEST",
+            Syscall::ComponentCaps => "COMPONENT_CAPS",
+            Syscall::Bootcount => "BOOTCOUNT",
+            Syscall::Reboot => "REBOOT",
+            Syscall::Poweroff => "POWEROFF",
         }
     }
 }
@@ -152,6 +320,18 @@ impl TryFrom<u64> for Syscall {
             16 => Syscall::UserdataInfo,
             17 => Syscall::UserdataRead,
             18 => Syscall::UserdataWrite,
+            32 => Syscall::IpcCall,
+            33 => Syscall::IpcReceive,
+            34 => Syscall::IpcReply,
+            40 => Syscall::ConsoleWrite,
+            41 => Syscall::ConsoleRead,
+            42 => Syscall::Uptime,
+            43 => Syscall::Services,
+            44 => Syscall::Manifest,
+            45 => Syscall::ComponentCaps,
+            46 => Syscall::Bootcount,
+            47 => Syscall::Reboot,
+            48 => Syscall::Poweroff,
             _ => return Err(Error::InvalidSyscall),
         })
     }
@@ -182,11 +362,13 @@ pub enum Error {
     Timeout,
     /// The call or an argument value is recognised but not supported (yet).
     Unsupported,
+    /// The provider of an IPC endpoint exited or faulted before it replied.
+    ProviderGone,
 }
 
 impl Error {
     /// Every error, in code order (-1, -2, ...).
-    pub const ALL: [Error; 7] = [
+    pub const ALL: [Error; 8] = [
         Error::InvalidSyscall,
         Error::BadPointer,
         Error::BadLength,
@@ -194,6 +376,7 @@ impl Error {
         Error::NotFound,
         Error::Timeout,
         Error::Unsupported,
+        Error::ProviderGone,
     ];
 
     /// The negative code returned in `rax`.
@@ -206,6 +389,7 @@ impl Error {
             Error::NotFound => -5,
             Error::Timeout => -6,
             Error::Unsupported => -7,
+            Error::ProviderGone => -8,
         }
     }
 
@@ -219,6 +403,7 @@ impl Error {
             -5 => Error::NotFound,
             -6 => Error::Timeout,
             -7 => Error::Unsupported,
+            -8 => Error::ProviderGone,
             _ => return None,
         })
     }
@@ -233,6 +418,7 @@ impl Error {
             Error::NotFound => "not found",
             Error::Timeout => "timed out",
             Error::Unsupported => "unsupported",
+            Error::ProviderGone => "the provider exited or faulted",
         }
     }
 }
@@ -345,6 +531,53 @@ mod tests {
         assert_eq!(Syscall::UserdataInfo.number(), 16);
         assert_eq!(Syscall::UserdataRead.number(), 17);
         assert_eq!(Syscall::UserdataWrite.number(), 18);
+        let more = [
+            (Syscall::IpcCall, 32, "IPC_CALL"),
+            (Syscall::IpcReceive, 33, "IPC_RECEIVE"),
+            (Syscall::IpcReply, 34, "IPC_REPLY"),
+            (Syscall::ConsoleWrite, 40, "CONSOLE_WRITE"),
+            (Syscall::ConsoleRead, 41, "CONSOLE_READ"),
+            (Syscall::Uptime, 42, "UPTIME"),
+            (Syscall::Services, 43, "SERVICES"),
+            (Syscall::Manifest, 44, "MANIFEST"),
+            (Syscall::ComponentCaps, 45, "COMPONENT_CAPS"),
+            (Syscall::Bootcount, 46, "BOOTCOUNT"),
+            (Syscall::Reboot, 47, "REBOOT"),
+            (Syscall::Poweroff, 48, "POWEROFF"),
+        ];
+        for (s, n, name) in more {
+            assert_eq!(s.number(), n);
+            assert_eq!(s.name(), name);
+        }
+    }
+
+    #[test]
+    fn all_is_in_number_order_and_complete() {
+        for w in Syscall::ALL.windows(2) {
+            assert!(w[0].number() < w[1].number());
+        }
+        let defined = (0..256u64)
+            .filter(|n| Syscall::try_from(*n).is_ok())
+            .count();
+        assert_eq!(defined, Syscall::ALL.len());
+    }
+
+    #[test]
+    fn received_layout() {
+        let mut r = ipc::Received::empty();
+        r.call_id = 7;
+        r.caller_len = 4;
+        r.caller[..4].copy_from_slice(b"echo");
+        r.len = 4096;
+        let bytes = r.to_bytes();
+        assert_eq!(bytes.len(), ipc::Received::SIZE);
+        assert_eq!(ipc::Received::from_bytes(&bytes), r);
+        assert_eq!(r.caller(), Some("echo"));
+        assert_eq!(&bytes[16..20], b"echo");
+        r.caller_len = 33;
+        assert_eq!(r.caller(), None);
+        assert_eq!(ipc::MAX_MESSAGE, 4096);
+        assert_eq!(ipc::CALL_TIMEOUT_MS, 5000);
     }
 
     #[test]
@@ -369,7 +602,7 @@ mod tests {
             Syscall::UserdataRead,
             Syscall::UserdataWrite,
         ];
-        for n in RESERVED_BLOCK.chain(RESERVED_IPC) {
+        for n in RESERVED_BLOCK {
             match Syscall::try_from(n) {
                 Ok(s) => assert!(block_calls.contains(&s), "{s} at {n}"),
                 Err(e) => assert_eq!(e, Error::InvalidSyscall),
@@ -380,13 +613,18 @@ mod tests {
                 RESERVED_BLOCK.contains(&s.number()),
                 block_calls.contains(&s)
             );
-            assert!(!RESERVED_IPC.contains(&s.number()));
+            // Everything above the first five is a block-device or IPC/system call.
+            if s.number() > 4 {
+                assert!(RESERVED_BLOCK.contains(&s.number()) || RESERVED_IPC.contains(&s.number()));
+            }
         }
+        assert_eq!(Syscall::try_from(35), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(49), Err(Error::InvalidSyscall));
     }
 
     #[test]
     fn error_codes_are_stable() {
-        let expected = [-1, -2, -3, -4, -5, -6, -7];
+        let expected = [-1, -2, -3, -4, -5, -6, -7, -8];
         for (e, code) in Error::ALL.iter().zip(expected) {
             assert_eq!(e.to_code(), code, "{e:?}");
         }
@@ -399,7 +637,7 @@ mod tests {
             assert_eq!(Error::from_code(e.to_code()), Some(e));
             assert_eq!(decode_return(encode_return(Err(e))), Err(e));
         }
-        for code in [0, 1, -8, i64::MIN, i64::MAX] {
+        for code in [0, 1, -9, i64::MIN, i64::MAX] {
             assert_eq!(Error::from_code(code), None);
         }
     }
@@ -428,6 +666,10 @@ mod tests {
     fn display() {
         assert_eq!(Error::BadPointer.to_string(), "bad pointer");
         assert_eq!(Error::Timeout.to_string(), "timed out");
+        assert_eq!(
+            Error::ProviderGone.to_string(),
+            "the provider exited or faulted"
+        );
         assert_eq!(Syscall::Ready.to_string(), "READY");
         assert_eq!(LogLevel::Warn.to_string(), "WARN");
     }

@@ -7,10 +7,12 @@
 
 extern crate alloc;
 
+pub mod acpi;
 pub mod caps;
 pub mod cmdline;
 pub mod fault_report;
 pub mod image;
+pub mod ipc;
 pub mod memory;
 pub mod process;
 pub mod selfcheck;

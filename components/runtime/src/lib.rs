@@ -4,9 +4,13 @@
 //!   component's `main` and exits with what it returned;
 //! * a panic handler that logs the message and exits with [`abi::EXIT_PANIC`] (101);
 //! * safe wrappers around the system calls ([`exit`], [`log`], [`ready`], [`yield_now`],
-//!   [`caps`], [`userdata_info`], [`userdata_read`], [`userdata_write`]) over the raw ones in
-//!   [`raw`];
-//! * [`log!`] and friends, which format into a fixed stack buffer (no heap).
+//!   [`caps`], [`userdata_info`], [`userdata_read`], [`userdata_write`], [`ipc::call`],
+//!   [`ipc::receive`], [`ipc::reply`], [`console::write`], [`console::read`], [`uptime`],
+//!   [`services`], [`manifest`], [`component_caps`], [`bootcount`], [`reboot`], [`poweroff`])
+//!   over the raw ones in [`raw`];
+//! * [`log!`] and friends, which format into a fixed stack buffer (no heap) and go to
+//!   `services_logger` (the `logger_api` endpoint) when the component may call it, else to the
+//!   kernel's LOG (see [`log`]).
 //!
 //! A component is then just:
 //!
@@ -24,11 +28,16 @@
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
+use core::convert::Infallible;
 use core::fmt;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 pub use abi;
 pub use abi::{Error, LogLevel};
 
+pub mod console;
+pub mod ipc;
+pub mod logger;
 pub mod raw;
 
 mod writer;
@@ -46,15 +55,65 @@ pub fn exit(code: i32) -> ! {
     raw::exit(code)
 }
 
+/// A mapped, readable byte, whose address is passed for empty input slices: an empty slice's
+/// own pointer is dangling (e.g. `0x1`), and the kernel checks the page a pointer is in even
+/// for a length of 0.
+static EMPTY_INPUT: [u8; 1] = [0];
+
+/// The address to pass for the input (kernel-read) slice `s`.
+pub(crate) fn input_ptr(s: &[u8]) -> u64 {
+    if s.is_empty() {
+        EMPTY_INPUT.as_ptr() as u64
+    } else {
+        s.as_ptr() as u64
+    }
+}
+
+/// Where [`log`] sends messages: try `logger_api` first, or go straight to the kernel.
+static LOG_ROUTE: AtomicU8 = AtomicU8::new(ROUTE_TRY_LOGGER);
+const ROUTE_TRY_LOGGER: u8 = 0;
+const ROUTE_KERNEL: u8 = 1;
+
+/// Makes [`log`] (and [`log!`]) use the kernel's LOG only, never `logger_api`. For the logger
+/// itself, which must not call its own endpoint; other components find out on their own.
+pub fn log_to_kernel_only() {
+    LOG_ROUTE.store(ROUTE_KERNEL, Ordering::Relaxed);
+}
+
 /// Writes `msg` to the system log at `level`. Messages longer than [`abi::LOG_MAX_LEN`] are
 /// cut at a character boundary.
+///
+/// The message goes to `services_logger` (an IPC call to [`logger::ENDPOINT`]) while that
+/// works, else to the kernel's LOG ([`kernel_log`]), so that logging keeps working without
+/// the logger. The first call that fails for a lasting reason (the endpoint is not found or
+/// not allowed — the component does not depend on the logger —, the logger is gone or does
+/// not answer) switches this component to the kernel's LOG for good; a message the logger
+/// refuses goes to the kernel's LOG alone.
 pub fn log(level: LogLevel, msg: &str) -> Result<(), Error> {
+    let msg = writer::truncate(msg, abi::LOG_MAX_LEN);
+    if LOG_ROUTE.load(Ordering::Relaxed) == ROUTE_TRY_LOGGER {
+        let mut request = [0u8; abi::LOG_MAX_LEN + 1];
+        let n = logger::encode(level, msg, &mut request);
+        let mut reply = [0u8; 128];
+        match ipc::call(logger::ENDPOINT, &request[..n], &mut reply) {
+            Ok(0) => return Ok(()),
+            // Refused (a non-empty reply) or a reply too long for us: this message only.
+            Ok(_) | Err(Error::BadLength) => {}
+            Err(_) => log_to_kernel_only(),
+        }
+    }
+    kernel_log(level, msg)
+}
+
+/// Writes `msg` to the kernel's log at `level` (LOG), whatever [`log`] would do. Messages
+/// longer than [`abi::LOG_MAX_LEN`] are cut at a character boundary.
+pub fn kernel_log(level: LogLevel, msg: &str) -> Result<(), Error> {
     let msg = writer::truncate(msg, abi::LOG_MAX_LEN);
     // SAFETY: LOG only reads `len` bytes at `ptr`, which is the live, initialised `msg`.
     let ret = unsafe {
         raw::syscall3(
             abi::Syscall::Log.number(),
-            msg.as_ptr() as u64,
+            input_ptr(msg.as_bytes()),
             msg.len() as u64,
             level.to_raw(),
         )
@@ -170,6 +229,74 @@ pub fn userdata_write(block: u64, buf: &[u8]) -> Result<u64, Error> {
     abi::decode_return(ret)
 }
 
+/// Microseconds since the kernel started (UPTIME).
+pub fn uptime() -> Result<u64, Error> {
+    // SAFETY: UPTIME takes no arguments and touches no user memory.
+    let ret = unsafe { raw::syscall0(abi::Syscall::Uptime.number()) };
+    abi::decode_return(ret)
+}
+
+/// One of the calls that fill a buffer and return the full length (SERVICES, MANIFEST).
+fn fill(call: abi::Syscall, buf: &mut [u8]) -> Result<usize, Error> {
+    // SAFETY: SERVICES and MANIFEST write at most `cap` bytes at `ptr`, the exclusively
+    // borrowed `buf`; any byte pattern is a valid `u8`.
+    let ret = unsafe { raw::syscall2(call.number(), buf.as_mut_ptr() as u64, buf.len() as u64) };
+    abi::decode_return(ret).map(|n| n as usize)
+}
+
+/// The supervisor's state table as it is now (SERVICES): a header line and one line per
+/// entry, joined with `\n`, written into `buf`. Returns the full length: more than
+/// `buf.len()` means the text was cut.
+pub fn services(buf: &mut [u8]) -> Result<usize, Error> {
+    fill(abi::Syscall::Services, buf)
+}
+
+/// The image's manifest as JSON (MANIFEST), written into `buf`. Returns the full length: more
+/// than `buf.len()` means the text was cut.
+pub fn manifest(buf: &mut [u8]) -> Result<usize, Error> {
+    fill(abi::Syscall::Manifest, buf)
+}
+
+/// The capabilities granted to the manifest entry `name` (COMPONENT_CAPS), in the [`caps`]
+/// format (`cap\n` each), written into `buf`; returns the full length. [`Error::NotFound`]
+/// for a name the manifest does not have.
+pub fn component_caps(name: &str, buf: &mut [u8]) -> Result<usize, Error> {
+    // SAFETY: COMPONENT_CAPS reads `len` bytes of the live borrowed `name` and writes at most
+    // `cap` bytes into the exclusively borrowed `buf` (any bytes are valid `u8`s).
+    let ret = unsafe {
+        raw::syscall4(
+            abi::Syscall::ComponentCaps.number(),
+            input_ptr(name.as_bytes()),
+            name.len() as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
+    abi::decode_return(ret).map(|n| n as usize)
+}
+
+/// This boot's number, from the boot counter in the user-data region (BOOTCOUNT);
+/// [`Error::NotFound`] when the counter could not be read.
+pub fn bootcount() -> Result<u64, Error> {
+    // SAFETY: BOOTCOUNT takes no arguments and touches no user memory.
+    let ret = unsafe { raw::syscall0(abi::Syscall::Bootcount.number()) };
+    abi::decode_return(ret)
+}
+
+/// Resets the machine (REBOOT; needs `console`). Returns only if that failed.
+pub fn reboot() -> Result<Infallible, Error> {
+    // SAFETY: REBOOT takes no arguments and touches no user memory.
+    let ret = unsafe { raw::syscall0(abi::Syscall::Reboot.number()) };
+    Err(abi::decode_return(ret).err().unwrap_or(Error::Unsupported))
+}
+
+/// Switches the machine off (POWEROFF; needs `console`). Returns only if that failed.
+pub fn poweroff() -> Result<Infallible, Error> {
+    // SAFETY: POWEROFF takes no arguments and touches no user memory.
+    let ret = unsafe { raw::syscall0(abi::Syscall::Poweroff.number()) };
+    Err(abi::decode_return(ret).err().unwrap_or(Error::Unsupported))
+}
+
 /// Logs a formatted message at a level: `log!(LogLevel::Warn, "disk {} missing", n)`.
 /// Errors from the LOG call are ignored.
 #[macro_export]
@@ -277,7 +404,8 @@ mod start {
             ),
             None => core::fmt::write(&mut w, format_args!("panicked: {}", info.message())),
         };
-        let _ = super::log(abi::LogLevel::Error, w.finish());
+        // Straight to the kernel: the logger may be what is failing.
+        let _ = super::kernel_log(abi::LogLevel::Error, w.finish());
         super::exit(abi::EXIT_PANIC)
     }
 }

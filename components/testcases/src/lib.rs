@@ -18,6 +18,10 @@
 //! | `t_spin_after_ready` | READY, then spins forever without a syscall                           | yes    | stays *ready/running* forever; the entries after it still start and run (**preemption**) |
 //! | `t_userdata_denied`  | USERDATA_READ/WRITE/INFO without `block_device`; logs `t_userdata_denied: refused: denied`; then READY | after the checks | each call `Denied`; *ready → exited (0)* |
 //! | `t_independent`      | READY, exit 0                                                         | yes    | *ready → exited (0)*: entries that depend on nothing that failed still start |
+//! | `t_echo_server`      | provides `echo_api`: READY, then receives calls and replies with the same bytes, forever | yes | stays *ready*; serves `t_echo_client` |
+//! | `t_echo_client`      | calls `echo_api` (`ping` → `ping`: `t_echo_client: echo OK`), then `crash_api` (not a dependency: `t_echo_client: call to crash_api refused: denied`) and `no_such_api` (`... refused: not found`); READY | after the calls | *ready → exited (0)* |
+//! | `t_crash_server`     | provides `crash_api`: READY, receives one call, then page-faults without replying | yes | *ready → faulted*; its caller gets `ProviderGone` |
+//! | `t_crash_client`     | calls `crash_api`, expects `ProviderGone` (`t_crash_client: provider gone: the provider exited or faulted`); READY | after the call | *ready → exited (0)* |
 //! | `t_dependent`        | READY, exit 0                                                         | yes    | must **never start** in the test descriptions: it is always declared depending on an entry that fails; state *skipped (dependency … failed)* |
 //!
 //! So `t_pagefault` and `t_gpfault` cover "fault after READY" and `t_invalid_opcode`,
@@ -29,6 +33,7 @@
 #![no_std]
 
 pub mod fault;
+pub mod ipc;
 pub mod probe;
 
 /// Logs `<name> started` and the granted capabilities.

@@ -12,6 +12,7 @@ pub mod idt;
 pub mod lapic;
 pub mod pit;
 pub mod port;
+pub mod power;
 pub mod qemu_exit;
 pub mod serial;
 pub mod syscall;

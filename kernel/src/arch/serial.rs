@@ -40,3 +40,36 @@ pub fn write_fmt_emergency(args: fmt::Arguments<'_>) {
     }
     write_fmt(args);
 }
+
+/// Writes bytes to COM1 as they are (no translation, no prefix): the CONSOLE_WRITE call.
+pub fn write_raw(bytes: &[u8]) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if let Some(port) = PORT.lock().as_mut() {
+            for &b in bytes {
+                port.send_raw(b);
+            }
+        }
+    });
+}
+
+/// Reads the bytes waiting in COM1's receive FIFO into `buf` without blocking; returns how
+/// many (0 when none wait, or before [`init`]).
+pub fn read_available(buf: &mut [u8]) -> usize {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let mut guard = PORT.lock();
+        let Some(port) = guard.as_mut() else {
+            return 0;
+        };
+        let mut n = 0;
+        while n < buf.len() {
+            match port.try_receive() {
+                Ok(b) => {
+                    buf[n] = b;
+                    n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        n
+    })
+}

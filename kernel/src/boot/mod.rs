@@ -117,6 +117,7 @@ pub extern "C" fn kmain() -> ! {
         fatal::stop(Outcome::Fail);
     }
 
+    arch::power::init(info.rsdp);
     let probe = devices::probe();
     let network = start::network_devices(&probe.pci);
     let mut disks = probe.disks;
@@ -141,11 +142,14 @@ pub extern "C" fn kmain() -> ! {
         }
     };
     match userdata::boot::count_boot(&mut region) {
-        Ok(n) => log::info!(
+        Ok(n) => {
+            crate::process::set_boot_count(n);
+            log::info!(
             "PandaGen ready | boot count: {n} (kept in the user-data region, {} blocks from block {} on disk {disk_name})",
             region.blocks(),
             region.start()
-        ),
+        )
+        }
         Err(e) => log::warn!("userdata: the boot counter could not be updated: {e}"),
     }
     if cmd.test == TestMode::Persist {

@@ -16,7 +16,51 @@ use crate::caps::Machine;
 use crate::devices::Disk;
 use crate::image::source::DiskSource;
 use crate::image::VerifiedBoot;
+use crate::supervisor::Outcome;
 use crate::{process, supervisor};
+
+/// What the start sequence did, kept for the SERVICES and COMPONENT_CAPS calls (`None`
+/// until the sequence is over).
+static OUTCOME: spin::Mutex<Option<Outcome>> = spin::Mutex::new(None);
+
+/// The entry names of the manifest, for COMPONENT_CAPS before the sequence is over.
+static ENTRY_NAMES: spin::Mutex<Vec<String>> = spin::Mutex::new(Vec::new());
+
+/// The state table as it is now, lines joined with `\n` (the SERVICES call). During the start
+/// sequence: one line saying so.
+pub fn live_table() -> String {
+    match OUTCOME.lock().as_ref() {
+        Some(outcome) => supervisor::current_table(outcome).join("\n"),
+        None => String::from("the start sequence is still running"),
+    }
+}
+
+/// The capability record (`name\n` each) granted to entry `name` (the COMPONENT_CAPS call):
+/// empty when it was granted nothing (refused, skipped, not started, or not started yet);
+/// `None` when the manifest has no such entry.
+pub fn component_caps(name: &str) -> Option<String> {
+    if let Some(outcome) = OUTCOME.lock().as_ref() {
+        return outcome.get(name).map(|r| {
+            r.grants
+                .as_ref()
+                .map(|g| g.caps_record())
+                .unwrap_or_default()
+        });
+    }
+    ENTRY_NAMES
+        .lock()
+        .iter()
+        .any(|n| n == name)
+        .then(String::new)
+}
+
+/// The manifest re-serialised as JSON (what the MANIFEST call returns).
+fn manifest_json(manifest: &Manifest) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; loader::manifest::MAX_MANIFEST_BYTES];
+    let n = manifest.to_json(&mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
 
 /// A binary read from the image, by entry name.
 pub struct Binary {
@@ -106,6 +150,16 @@ pub fn start_components(
         console: true,
         network_devices: network,
     };
+    crate::process::init_ipc(crate::ipc::Registry::from_manifest(&verified.manifest));
+    *ENTRY_NAMES.lock() = verified
+        .manifest
+        .entries()
+        .map(|e| String::from(e.name.as_str()))
+        .collect();
+    match manifest_json(&verified.manifest) {
+        Some(json) => crate::process::set_manifest_json(json),
+        None => log::warn!("the manifest could not be re-serialised: MANIFEST will fail"),
+    }
     let mut binaries = binaries;
     let outcome =
         supervisor::run_start_sequence(&verified.manifest, &machine, &mut |entry| match binaries
@@ -116,5 +170,6 @@ pub fn start_components(
             None => Err(String::from("not in the image")),
         });
     log::info!("{}", outcome.summary());
+    *OUTCOME.lock() = Some(outcome);
     true
 }

@@ -1,7 +1,8 @@
 //! Decoding a system call from the registers, and the checks that need no page tables: the
 //! syscall number, lengths, log level, capability, and that a user range lies in the user half.
 
-use abi::{Error, LogLevel, Syscall, LOG_MAX_LEN, USERDATA_BLOCK_SIZE};
+use abi::ipc::{MAX_MESSAGE, MAX_NAME};
+use abi::{Error, LogLevel, Syscall, CONSOLE_MAX_LEN, LOG_MAX_LEN, USERDATA_BLOCK_SIZE};
 
 /// Where the user half ends (exclusive).
 pub const USER_END: u64 = abi::layout::USER_END;
@@ -18,14 +19,88 @@ pub const CAPS_MAX_LEN: u64 = 4096;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call {
     Exit(i32),
-    Log { ptr: u64, len: u64, level: LogLevel },
+    Log {
+        ptr: u64,
+        len: u64,
+        level: LogLevel,
+    },
     Ready,
     Yield,
-    Caps { ptr: u64, cap: u64 },
+    Caps {
+        ptr: u64,
+        cap: u64,
+    },
     UserdataInfo,
-    UserdataRead { block: u64, ptr: u64, len: u64 },
-    UserdataWrite { block: u64, ptr: u64, len: u64 },
+    UserdataRead {
+        block: u64,
+        ptr: u64,
+        len: u64,
+    },
+    UserdataWrite {
+        block: u64,
+        ptr: u64,
+        len: u64,
+    },
+    IpcCall {
+        name: u64,
+        name_len: u64,
+        req: u64,
+        req_len: u64,
+        reply: u64,
+        reply_cap: u64,
+    },
+    IpcReceive {
+        name: u64,
+        name_len: u64,
+        buf: u64,
+        cap: u64,
+        received: u64,
+    },
+    IpcReply {
+        id: u64,
+        ptr: u64,
+        len: u64,
+    },
+    ConsoleWrite {
+        ptr: u64,
+        len: u64,
+    },
+    ConsoleRead {
+        ptr: u64,
+        cap: u64,
+    },
+    Uptime,
+    Services {
+        ptr: u64,
+        cap: u64,
+    },
+    Manifest {
+        ptr: u64,
+        cap: u64,
+    },
+    ComponentCaps {
+        name: u64,
+        name_len: u64,
+        ptr: u64,
+        cap: u64,
+    },
+    Bootcount,
+    Reboot,
+    Poweroff,
 }
+
+/// The grants a call may need, as far as decoding is concerned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Allowed {
+    /// `block_device` and `persistent_storage`: the `USERDATA_*` calls.
+    pub user_data: bool,
+    /// `console`: `CONSOLE_*`, `REBOOT`, `POWEROFF`.
+    pub console: bool,
+}
+
+/// Longest text buffer (`SERVICES`, `MANIFEST`, `COMPONENT_CAPS`) the kernel writes in one
+/// call, in bytes; a larger capacity is fine, only this much is ever written.
+pub const TEXT_MAX_LEN: u64 = 64 * 1024;
 
 /// Checks that `len` bytes at `ptr` lie in the user half: a non-empty range must not start
 /// at address 0, wrap around, or end above [`USER_END`]. An empty range is always fine.
@@ -43,13 +118,41 @@ pub fn check_user_range(ptr: u64, len: u64) -> Result<(), Error> {
 /// `user_data_allowed` says whether the caller holds the grants the `USERDATA_*` calls need;
 /// without them those calls are [`Error::Denied`] before any argument is looked at.
 pub fn decode(number: u64, args: [u64; 6], user_data_allowed: bool) -> Result<Call, Error> {
-    let [a0, a1, a2, ..] = args;
+    decode_for(
+        number,
+        args,
+        Allowed {
+            user_data: user_data_allowed,
+            console: false,
+        },
+    )
+}
+
+/// Checks an endpoint or component name argument: 1..=[`MAX_NAME`] bytes in the user half.
+fn name_arg(ptr: u64, len: u64) -> Result<(), Error> {
+    if len == 0 || len > MAX_NAME as u64 {
+        return Err(Error::BadLength);
+    }
+    check_user_range(ptr, len)
+}
+
+/// [`decode`] with every grant that matters spelled out: calls that need a grant the caller
+/// lacks are [`Error::Denied`] before any argument is looked at.
+pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call, Error> {
+    let [a0, a1, a2, a3, a4, a5] = args;
     let syscall = Syscall::try_from(number)?;
     let user_data = matches!(
         syscall,
         Syscall::UserdataInfo | Syscall::UserdataRead | Syscall::UserdataWrite
     );
-    if user_data && !user_data_allowed {
+    if user_data && !allowed.user_data {
+        return Err(Error::Denied);
+    }
+    let console = matches!(
+        syscall,
+        Syscall::ConsoleWrite | Syscall::ConsoleRead | Syscall::Reboot | Syscall::Poweroff
+    );
+    if console && !allowed.console {
         return Err(Error::Denied);
     }
     let transfer = |block: u64, ptr: u64, len: u64| {
@@ -89,6 +192,72 @@ pub fn decode(number: u64, args: [u64; 6], user_data_allowed: bool) -> Result<Ca
             let (block, ptr, len) = transfer(a0, a1, a2)?;
             Call::UserdataWrite { block, ptr, len }
         }
+        Syscall::IpcCall => {
+            name_arg(a0, a1)?;
+            if a3 > MAX_MESSAGE as u64 {
+                return Err(Error::BadLength);
+            }
+            check_user_range(a2, a3)?;
+            check_user_range(a4, a5)?;
+            Call::IpcCall {
+                name: a0,
+                name_len: a1,
+                req: a2,
+                req_len: a3,
+                reply: a4,
+                reply_cap: a5,
+            }
+        }
+        Syscall::IpcReceive => {
+            name_arg(a0, a1)?;
+            check_user_range(a2, a3)?;
+            check_user_range(a4, abi::ipc::Received::SIZE as u64)?;
+            Call::IpcReceive {
+                name: a0,
+                name_len: a1,
+                buf: a2,
+                cap: a3,
+                received: a4,
+            }
+        }
+        Syscall::IpcReply => {
+            if a2 > MAX_MESSAGE as u64 {
+                return Err(Error::BadLength);
+            }
+            check_user_range(a1, a2)?;
+            Call::IpcReply {
+                id: a0,
+                ptr: a1,
+                len: a2,
+            }
+        }
+        Syscall::ConsoleWrite => {
+            if a1 > CONSOLE_MAX_LEN as u64 {
+                return Err(Error::BadLength);
+            }
+            check_user_range(a0, a1)?;
+            Call::ConsoleWrite { ptr: a0, len: a1 }
+        }
+        Syscall::ConsoleRead => {
+            check_user_range(a0, a1)?;
+            Call::ConsoleRead { ptr: a0, cap: a1 }
+        }
+        Syscall::Uptime => Call::Uptime,
+        // Only the bytes actually written are checked, when the call runs.
+        Syscall::Services => Call::Services { ptr: a0, cap: a1 },
+        Syscall::Manifest => Call::Manifest { ptr: a0, cap: a1 },
+        Syscall::ComponentCaps => {
+            name_arg(a0, a1)?;
+            Call::ComponentCaps {
+                name: a0,
+                name_len: a1,
+                ptr: a2,
+                cap: a3,
+            }
+        }
+        Syscall::Bootcount => Call::Bootcount,
+        Syscall::Reboot => Call::Reboot,
+        Syscall::Poweroff => Call::Poweroff,
     })
 }
 
@@ -135,7 +304,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [5, 15, 19, 31, 32, 63, 64, u64::MAX] {
+        for n in [5, 15, 19, 31, 35, 39, 49, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -206,6 +375,126 @@ mod tests {
         assert_eq!(
             decode(17, [0, USER_END - 4096, 8192, 0, 0, 0], true),
             Err(Error::BadPointer)
+        );
+    }
+
+    const ALL: Allowed = Allowed {
+        user_data: true,
+        console: true,
+    };
+
+    #[test]
+    fn console_calls_need_the_console_grant_first() {
+        let none = Allowed::default();
+        for n in [40, 41, 47, 48] {
+            assert_eq!(decode_for(n, [0, 1, 0, 0, 0, 0], none), Err(Error::Denied));
+        }
+        assert_eq!(
+            decode_for(40, [P, 5, 0, 0, 0, 0], ALL),
+            Ok(Call::ConsoleWrite { ptr: P, len: 5 })
+        );
+        assert_eq!(
+            decode_for(40, [P, CONSOLE_MAX_LEN as u64 + 1, 0, 0, 0, 0], ALL),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(41, [0, 16, 0, 0, 0, 0], ALL),
+            Err(Error::BadPointer)
+        );
+        assert_eq!(decode_for(47, [0; 6], ALL), Ok(Call::Reboot));
+        assert_eq!(decode_for(48, [0; 6], ALL), Ok(Call::Poweroff));
+        // The information calls need nothing.
+        assert_eq!(decode_for(42, [0; 6], none), Ok(Call::Uptime));
+        assert_eq!(decode_for(46, [0; 6], none), Ok(Call::Bootcount));
+        assert_eq!(
+            decode_for(43, [P, 10, 0, 0, 0, 0], none),
+            Ok(Call::Services { ptr: P, cap: 10 })
+        );
+        assert_eq!(
+            decode_for(44, [P, 10, 0, 0, 0, 0], none),
+            Ok(Call::Manifest { ptr: P, cap: 10 })
+        );
+    }
+
+    #[test]
+    fn ipc_arguments() {
+        let none = Allowed::default();
+        let m = MAX_MESSAGE as u64;
+        assert_eq!(
+            decode_for(32, [P, 8, P + 64, 4, P + 4096, m], none),
+            Ok(Call::IpcCall {
+                name: P,
+                name_len: 8,
+                req: P + 64,
+                req_len: 4,
+                reply: P + 4096,
+                reply_cap: m
+            })
+        );
+        // Names: 1..=32 bytes.
+        assert_eq!(
+            decode_for(32, [P, 0, P, 4, P, m], none),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(32, [P, 33, P, 4, P, m], none),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(32, [0, 8, P, 4, P, m], none),
+            Err(Error::BadPointer)
+        );
+        // Request bound and pointers.
+        assert_eq!(
+            decode_for(32, [P, 8, P, m + 1, P, m], none),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(32, [P, 8, USER_END - 2, 4, P, m], none),
+            Err(Error::BadPointer)
+        );
+        assert_eq!(
+            decode_for(32, [P, 8, P, 4, USER_END - 16, m], none),
+            Err(Error::BadPointer)
+        );
+        assert_eq!(
+            decode_for(33, [P, 8, P, m, P, 0], none),
+            Ok(Call::IpcReceive {
+                name: P,
+                name_len: 8,
+                buf: P,
+                cap: m,
+                received: P
+            })
+        );
+        assert_eq!(
+            decode_for(33, [P, 8, P, m, 0, 0], none),
+            Err(Error::BadPointer)
+        );
+        assert_eq!(
+            decode_for(34, [7, P, 4, 0, 0, 0], none),
+            Ok(Call::IpcReply {
+                id: 7,
+                ptr: P,
+                len: 4
+            })
+        );
+        assert_eq!(
+            decode_for(34, [7, P, m + 1, 0, 0, 0], none),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(45, [P, 3, P, 100, 0, 0], none),
+            Ok(Call::ComponentCaps {
+                name: P,
+                name_len: 3,
+                ptr: P,
+                cap: 100
+            })
+        );
+        assert_eq!(
+            decode_for(45, [P, 40, P, 100, 0, 0], none),
+            Err(Error::BadLength)
         );
     }
 }

@@ -8,6 +8,9 @@
 //!   3: all kernel code runs with interrupts off, so no kernel lock is ever held across a
 //!   switch);
 //! * [`status`] and [`kill`] for the supervisor;
+//! * inter-component calls (`IPC_*`, see `crate::ipc` and `docs/ipc.md`): a caller or
+//!   receiver blocks in the kernel (out of the run queue) until woken by a reply, a call, a
+//!   timeout or its provider's end;
 //! * a fault in ring 3 ends only that program ([`on_user_fault`]).
 //!
 //! Pure parts (syscall decoding, the run queue, fault naming) build and are tested on the host.
@@ -17,18 +20,23 @@ pub mod args;
 pub mod queue;
 
 #[cfg(target_os = "none")]
+mod ipc_calls;
 #[cfg(target_os = "none")]
 mod sched;
 #[cfg(target_os = "none")]
 mod syscalls;
 
 #[cfg(target_os = "none")]
+pub use ipc_calls::{bind_entry, init_ipc};
+#[cfg(target_os = "none")]
 pub use sched::{
     init, kill, on_user_fault, preempt, process_count, spawn, status, task_started, wait_until,
     ProcessError, SpawnError,
 };
 #[cfg(target_os = "none")]
-pub use syscalls::{on_syscall, set_user_data, user_data_from_disk};
+pub use syscalls::{
+    on_syscall, set_boot_count, set_manifest_json, set_user_data, user_data_from_disk,
+};
 
 use alloc::boxed::Box;
 

@@ -95,6 +95,11 @@ struct Task {
     saved_rsp: u64,
     /// `None` for the kernel task.
     user: Option<UserTask>,
+    /// Blocked in the kernel (an IPC call or receive): not in the run queue until [`wake`].
+    blocked: bool,
+    /// [`wake`] came while the task was not blocked: its next [`block_current`] returns at
+    /// once (the waiter re-checks its condition, so an early wake is never lost).
+    wake_pending: bool,
 }
 
 struct Record {
@@ -137,6 +142,8 @@ pub fn init() -> Result<(), ProcessError> {
             name: "kernel".to_string(),
             saved_rsp: 0,
             user: None,
+            blocked: false,
+            wake_pending: false,
         }),
     );
     *slot = Some(Scheduler {
@@ -196,6 +203,8 @@ pub fn spawn(name: &str, elf: &[u8], grants: Grants) -> Result<Pid, SpawnError> 
                 kstack,
                 grants,
             }),
+            blocked: false,
+            wake_pending: false,
         }),
     );
     s.records.insert(
@@ -312,6 +321,7 @@ pub fn kill(pid: Pid, reason: &'static str) {
         task
     };
     log::warn!("process {} (pid {pid}) killed: {reason}", task.name);
+    super::ipc_calls::process_ended(pid);
     if let Some(user) = task.user {
         // Not running (it is not current), so neither its address space nor its kernel
         // stack is in use.
@@ -326,6 +336,9 @@ pub fn kill(pid: Pid, reason: &'static str) {
 pub fn wait_until(deadline_us: u64, done: &mut dyn FnMut() -> bool) -> bool {
     let started = SCHED.lock().is_some();
     loop {
+        if started {
+            super::ipc_calls::expire_calls();
+        }
         if done() {
             return true;
         }
@@ -376,7 +389,70 @@ pub(super) fn yield_now() -> bool {
 
 /// The timer preempted a program (ring 3): round-robin to the next ready task.
 pub fn preempt() {
+    super::ipc_calls::expire_calls();
     yield_now();
+}
+
+/// Blocks the running (ring-3) task until [`wake`]: it leaves the CPU and is not runnable
+/// meanwhile. Returns at once if a wake came first. Callers re-check what they wait for
+/// after it returns (a wake may be early or spurious).
+pub(super) fn block_current() {
+    let (save, load) = {
+        let mut guard = SCHED.lock();
+        let Some(s) = guard.as_mut() else { return };
+        let current = s.current;
+        let Some(task) = s.tasks.get_mut(&current) else {
+            return;
+        };
+        if task.user.is_none() {
+            // The kernel task never blocks (invariant 3).
+            return;
+        }
+        if core::mem::take(&mut task.wake_pending) {
+            return;
+        }
+        task.blocked = true;
+        // Invariant 3: task 0 is queued while a program runs, so there is a next task.
+        let Some(next) = s.queue.pop() else {
+            if let Some(task) = s.tasks.get_mut(&current) {
+                task.blocked = false;
+            }
+            return;
+        };
+        let Some(load) = enter(s, next) else {
+            // `next` vanished (cannot happen: queued tasks exist); stay runnable.
+            if let Some(task) = s.tasks.get_mut(&current) {
+                task.blocked = false;
+            }
+            return;
+        };
+        let Some(task) = s.tasks.get_mut(&current) else {
+            return;
+        };
+        (&raw mut task.saved_rsp, load)
+    };
+    // SAFETY: as in `yield_now`: (1) interrupts are off and the lock is released; (2) `save`
+    // points into the blocking task's box, alive while the task lives; (3) `load` is the
+    // saved stack pointer of `next`, which `enter` (4) made current with its address space
+    // and stacks. The blocked task is in no queue: only `wake` puts it back.
+    unsafe { context::switch(save, load) };
+    reap();
+}
+
+/// Makes a task blocked by [`block_current`] runnable again (queued at the back). A task that
+/// is not blocked remembers the wake for its next block. Unknown pids are ignored.
+pub(super) fn wake(pid: Pid) {
+    let mut guard = SCHED.lock();
+    let Some(s) = guard.as_mut() else { return };
+    let Some(task) = s.tasks.get_mut(&pid) else {
+        return;
+    };
+    if task.blocked {
+        task.blocked = false;
+        s.queue.push(pid);
+    } else if task.user.is_some() {
+        task.wake_pending = true;
+    }
 }
 
 /// Makes `next` the current task: CPU state for it (CR3, TSS.RSP0, syscall stack) and its
@@ -402,6 +478,14 @@ fn enter(s: &mut Scheduler, next: Pid) -> Option<u64> {
 /// freed at once, its kernel stack by the next task.
 pub(super) fn exit_current(exit: Exit) -> ! {
     let mut dummy = 0u64;
+    // Its callers and its pending calls first (this wakes callers: they are queued before the
+    // next task is picked below).
+    // (The pid is read in its own statement: the scheduler lock must be released before
+    // `process_ended` wakes callers.)
+    let current = SCHED.lock().as_ref().map(|s| s.current);
+    if let Some(pid) = current {
+        super::ipc_calls::process_ended(pid);
+    }
     let load = {
         let mut guard = SCHED.lock();
         let s = guard

@@ -11,7 +11,8 @@ use drivers::block::{BlockDevice, Blocks4K};
 use loader::superblock::Superblock;
 use spin::Mutex;
 
-use super::args::{self, Call, USER_END};
+use super::args::{self, Allowed, Call, TEXT_MAX_LEN, USER_END};
+use super::ipc_calls::{self, copy_in, copy_out};
 use super::sched;
 use super::{BoxedUserData, Exit};
 use crate::arch::syscall::SyscallFrame;
@@ -19,6 +20,22 @@ use crate::userdata::{Region, RegionError};
 
 /// The user-data region the `USERDATA_*` calls use, once the boot path hands it over.
 static USER_DATA: Mutex<Option<BoxedUserData>> = Mutex::new(None);
+
+/// The image's manifest as JSON, for MANIFEST.
+static MANIFEST_JSON: Mutex<Option<alloc::vec::Vec<u8>>> = Mutex::new(None);
+
+/// This boot's number, for BOOTCOUNT (0: unknown).
+static BOOT_COUNT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Keeps the manifest's JSON text for the MANIFEST call.
+pub fn set_manifest_json(json: alloc::vec::Vec<u8>) {
+    *MANIFEST_JSON.lock() = Some(json);
+}
+
+/// Keeps this boot's number for the BOOTCOUNT call.
+pub fn set_boot_count(count: u64) {
+    BOOT_COUNT.store(count, core::sync::atomic::Ordering::Relaxed);
+}
 
 /// Hands the user-data region to the process core; from now on the kernel reaches it only
 /// through the `USERDATA_*` calls of processes granted `block_device` and
@@ -60,8 +77,12 @@ pub extern "C" fn on_syscall(frame: &mut SyscallFrame) {
     let args = [
         frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
     ];
-    let allowed = sched::with_current(|_, _, grants, _| grants.user_data()).unwrap_or(false);
-    let result = args::decode(frame.rax, args, allowed).and_then(run);
+    let allowed = sched::with_current(|_, _, grants, _| Allowed {
+        user_data: grants.user_data(),
+        console: grants.console,
+    })
+    .unwrap_or_default();
+    let result = args::decode_for(frame.rax, args, allowed).and_then(run);
     frame.rax = abi::encode_return(result) as u64;
 }
 
@@ -111,7 +132,75 @@ fn run(call: Call) -> Result<u64, Error> {
             region_op(|r| r.write(block, &buf).and_then(|()| r.flush()))?;
             Ok(0)
         }
+        Call::IpcCall {
+            name,
+            name_len,
+            req,
+            req_len,
+            reply,
+            reply_cap,
+        } => ipc_calls::call(name, name_len, req, req_len, reply, reply_cap),
+        Call::IpcReceive {
+            name,
+            name_len,
+            buf,
+            cap,
+            received,
+        } => ipc_calls::receive(name, name_len, buf, cap, received),
+        Call::IpcReply { id, ptr, len } => ipc_calls::reply(id, ptr, len),
+        Call::ConsoleWrite { ptr, len } => {
+            let bytes = copy_in(ptr, len)?;
+            crate::arch::serial::write_raw(&bytes);
+            Ok(len)
+        }
+        Call::ConsoleRead { ptr, cap } => {
+            let mut buf = vec![0u8; cap.min(4096) as usize];
+            let n = crate::arch::serial::read_available(&mut buf);
+            copy_out(ptr, &buf[..n])?;
+            Ok(n as u64)
+        }
+        Call::Uptime => Ok(crate::time::uptime_us()),
+        Call::Services { ptr, cap } => {
+            let table = crate::boot::start::live_table();
+            text_out(table.as_bytes(), ptr, cap)
+        }
+        Call::Manifest { ptr, cap } => {
+            let guard = MANIFEST_JSON.lock();
+            let json = guard.as_deref().ok_or(Error::NotFound)?;
+            text_out(json, ptr, cap)
+        }
+        Call::ComponentCaps {
+            name,
+            name_len,
+            ptr,
+            cap,
+        } => {
+            let name = ipc_calls::name_in(name, name_len)?;
+            let record = crate::boot::start::component_caps(&name).ok_or(Error::NotFound)?;
+            text_out(record.as_bytes(), ptr, cap)
+        }
+        Call::Bootcount => match BOOT_COUNT.load(core::sync::atomic::Ordering::Relaxed) {
+            0 => Err(Error::NotFound),
+            n => Ok(n),
+        },
+        Call::Reboot => {
+            crate::arch::power::reboot();
+            Err(Error::Unsupported)
+        }
+        Call::Poweroff => {
+            crate::arch::power::poweroff();
+            Err(Error::Unsupported)
+        }
     }
+}
+
+/// Writes the first `cap` bytes of `text` (at most [`TEXT_MAX_LEN`]) to user `ptr`; returns
+/// the full length (as CAPS).
+fn text_out(text: &[u8], ptr: u64, cap: u64) -> Result<u64, Error> {
+    let n = (text.len() as u64).min(cap).min(TEXT_MAX_LEN);
+    args::check_user_range(ptr, n)?;
+    copy_out(ptr, &text[..n as usize])?;
+    Ok(text.len() as u64)
 }
 
 /// Runs `op` on the user-data region, mapping its errors to the ABI's.

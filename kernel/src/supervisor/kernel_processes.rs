@@ -17,7 +17,10 @@ impl Processes for KernelProcesses {
     }
 
     fn spawn(&mut self, name: &str, elf: &[u8], grants: Grants) -> Result<Pid, String> {
-        process::spawn(name, elf, grants).map_err(|e| e.to_string())
+        let pid = process::spawn(name, elf, grants).map_err(|e| e.to_string())?;
+        // Its `provides`/`depends_on` for IPC, before it first runs.
+        process::bind_entry(pid, name);
+        Ok(pid)
     }
 
     fn status(&self, pid: Pid) -> Option<Status> {

@@ -53,6 +53,8 @@ pub const STEPS: &[(&str, &[&str])] = &[
             "cli_console",
             "-p",
             "pandagen-runtime",
+            "-p",
+            "testcases",
             "--",
             "-D",
             "warnings",

@@ -51,6 +51,9 @@ pub enum Serial {
     /// The terminal, multiplexed with the QEMU monitor (Ctrl-A X quits, Ctrl-A C monitor).
     MonStdio,
     File(PathBuf),
+    /// A Unix socket QEMU listens on (and waits for before starting the guest), so a test can
+    /// both read the console and type into it.
+    Socket(PathBuf),
 }
 
 /// The OVMF firmware pair: read-only code and a variable-store template.
@@ -136,11 +139,21 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
     args.push("-drive".into());
     args.push(kv("if=pflash,format=raw,file=", &cfg.ovmf_vars, ""));
     push_drives(&mut args, cfg.machine, &cfg.disks);
-    args.push("-serial".into());
-    args.push(match &cfg.serial {
-        Serial::MonStdio => "mon:stdio".into(),
-        Serial::File(p) => kv("file:", p, ""),
-    });
+    match &cfg.serial {
+        Serial::Socket(p) => {
+            args.push("-chardev".into());
+            args.push(kv("socket,id=console,path=", p, ",server=on,wait=on"));
+            args.push("-serial".into());
+            args.push("chardev:console".into());
+        }
+        other => {
+            args.push("-serial".into());
+            args.push(match other {
+                Serial::File(p) => kv("file:", p, ""),
+                _ => "mon:stdio".into(),
+            });
+        }
+    }
     if cfg.debug_exit {
         args.push("-device".into());
         args.push(format!("isa-debug-exit,iobase={DEBUG_EXIT_IOBASE:#x},iosize=0x04").into());

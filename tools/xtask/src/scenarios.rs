@@ -88,12 +88,42 @@ pub enum DriveRole {
 /// The image alone on a virtio disk: the default.
 pub const VIRTIO_IMAGE: &[DriveRole] = &[DriveRole::Image(Attach::Virtio)];
 
+/// What a console step types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Typed {
+    /// This text, then Enter.
+    Line(&'static str),
+    /// `count` copies of `byte`, then Enter (an over-long line).
+    Repeat { byte: u8, count: usize },
+}
+
+impl Typed {
+    /// The bytes sent on the serial line.
+    pub fn bytes(self) -> Vec<u8> {
+        let mut out = match self {
+            Typed::Line(text) => text.as_bytes().to_vec(),
+            Typed::Repeat { byte, count } => vec![byte; count],
+        };
+        out.push(b'\r');
+        out
+    }
+}
+
+/// Type `input` on the serial console once `after` appears (after the previous step's match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleStep {
+    pub after: &'static str,
+    pub input: Typed,
+}
+
 /// A second boot of the same image file (after the first passed), with its own expectations:
 /// what the first boot wrote must still be there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecondBoot {
     pub expect: &'static [&'static str],
     pub end: End,
+    /// What to type on the console during this boot.
+    pub console: &'static [ConsoleStep],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +145,8 @@ pub struct Scenario {
     pub second_boot: Option<SecondBoot>,
     /// The system description the image is packed from (relative to the repository root).
     pub system: &'static str,
+    /// What to type on the serial console (the serial line is then a socket, not a file).
+    pub console: &'static [ConsoleStep],
 }
 
 use contract::*;
@@ -126,16 +158,17 @@ const BOOT_EXPECT: &[&str] = &[
     IMAGE_FOUND,
     IMAGE_VERIFIED,
     START_ORDER,
-    // Every seed component started in order, signalled READY and exited cleanly.
+    // Every seed component started in order and signalled READY: the storage, logger and
+    // console services keep serving; the network service has nothing to do yet and exits.
     STATE_TABLE,
     "services_storage",
-    "exited(0)",
+    "ready",
     "services_logger",
-    "exited(0)",
+    "ready",
     "services_network",
     "exited(0)",
     "cli_console",
-    "exited(0)",
+    "ready",
     TEST_PASS,
 ];
 const BOOT_FORBID: &[&str] = &[PANICKED, EXCEPTION, IMAGE_FAIL];
@@ -182,6 +215,7 @@ fn corrupt(c: Corruption) -> Scenario {
         drives: VIRTIO_IMAGE,
         second_boot: None,
         system: crate::description::DEFAULT_PATH,
+        console: &[],
     }
 }
 
@@ -211,6 +245,7 @@ const PERSIST_SECOND: SecondBoot = SecondBoot {
         TEST_PASS,
     ],
     end: End::Exit(EXIT_PASS),
+    console: &[],
 };
 
 /// Components as isolated programs: each fault kind ends only its component (dependents
@@ -229,6 +264,7 @@ fn component_scenarios() -> Vec<Scenario> {
         drives: VIRTIO_IMAGE,
         second_boot: None,
         system,
+        console: &[],
     };
     vec![
         with(
@@ -291,13 +327,14 @@ fn component_scenarios() -> Vec<Scenario> {
             "components-security",
             "system/tests/security.json",
             &[
+                "services_storage: mounted",
                 "t_bad_syscall: kernel refused the bad pointer",
                 "t_userdata_denied: refused: denied",
                 STATE_TABLE,
                 "services_storage",
-                "exited(0)",
+                "ready",
                 "cli_console",
-                "exited(0)",
+                "ready",
                 "t_bad_syscall",
                 "exited(0)",
                 "t_userdata_denied",
@@ -311,7 +348,116 @@ fn component_scenarios() -> Vec<Scenario> {
                 TEST_PASS,
             ],
         ),
+        with(
+            "components-ipc",
+            "system/tests/ipc.json",
+            &[
+                "image: start order: t_echo_server, t_echo_client, t_crash_server, t_crash_client",
+                "t_echo_client: echo OK",
+                "t_echo_client: call to crash_api refused: denied",
+                "t_echo_client: call to no_such_api refused: not found",
+                "t_crash_client: provider gone: the provider exited or faulted",
+                STATE_TABLE,
+                "t_echo_server",
+                "ready",
+                "t_echo_client",
+                "exited(0)",
+                "t_crash_server",
+                "failed(#PF page fault",
+                "t_crash_client",
+                "exited(0)",
+                TEST_PASS,
+            ],
+        ),
     ]
+}
+
+const PROMPT: &str = "pandagen> ";
+
+/// Types `line` at the next prompt.
+const fn at_prompt(line: &'static str) -> ConsoleStep {
+    ConsoleStep {
+        after: PROMPT,
+        input: Typed::Line(line),
+    }
+}
+
+const CONSOLE_FIRST_BOOT: &[ConsoleStep] = &[
+    at_prompt("help"),
+    at_prompt("services"),
+    at_prompt("write notes.txt hello from the test"),
+    at_prompt("cat notes.txt"),
+    at_prompt("write gone.txt temporary"),
+    at_prompt("rm gone.txt"),
+    at_prompt("ls"),
+    at_prompt("frobnicate"),
+    ConsoleStep {
+        after: PROMPT,
+        input: Typed::Repeat {
+            byte: b'A',
+            count: 10 * 1024,
+        },
+    },
+    at_prompt("bootcount"),
+    at_prompt("poweroff"),
+];
+
+const CONSOLE_SECOND_BOOT: &[ConsoleStep] = &[
+    at_prompt("cat notes.txt"),
+    at_prompt("bootcount"),
+    at_prompt("rm notes.txt"),
+    at_prompt("ls"),
+    at_prompt("poweroff"),
+];
+
+/// The interactive console over the serial line, and persistence of its files across a
+/// reboot of the same image.
+fn console_scenarios() -> Vec<Scenario> {
+    vec![Scenario {
+        name: "console",
+        machine: Machine::Q35,
+        cmdline: "",
+        tweak: ConfTweak::None,
+        corruption: None,
+        expect: &[
+            "PandaGen console",
+            "commands:",
+            "write <file> <text...>",
+            "services_storage",
+            "ready",
+            "cli_console",
+            "ready",
+            "wrote 19 bytes to notes.txt",
+            "cat notes.txt",
+            "hello from the test",
+            "wrote 9 bytes to gone.txt",
+            "removed gone.txt",
+            "notes.txt",
+            "error: unknown command 'frobnicate' (try 'help')",
+            "error: line too long (max 256)",
+            "boot count: 1",
+            "poweroff",
+        ],
+        forbid: &[PANICKED, EXCEPTION, IMAGE_FAIL],
+        // ACPI power-off: QEMU exits on its own with status 0.
+        end: End::Exit(0),
+        drives: VIRTIO_IMAGE,
+        second_boot: Some(SecondBoot {
+            expect: &[
+                "PandaGen console",
+                "cat notes.txt",
+                "hello from the test",
+                "boot count: 2",
+                "removed notes.txt",
+                "(no files)",
+                "poweroff",
+            ],
+            end: End::Exit(0),
+            console: CONSOLE_SECOND_BOOT,
+        }),
+        system: crate::description::DEFAULT_PATH,
+        console: CONSOLE_FIRST_BOOT,
+    }]
 }
 
 /// AHCI and the write path: the spec's plain command on q35, an AHCI card on pc, disk choice
@@ -329,12 +475,14 @@ fn disk_scenarios() -> Vec<Scenario> {
         drives,
         second_boot: None,
         system: crate::description::DEFAULT_PATH,
+        console: &[],
     };
     let persist = |name, drives| Scenario {
         cmdline: CMDLINE_TEST_PERSIST,
         expect: PERSIST_FIRST,
         second_boot: Some(PERSIST_SECOND),
         system: crate::description::DEFAULT_PATH,
+        console: &[],
         ..boot(name, Machine::Q35, PERSIST_FIRST, drives)
     };
     vec![
@@ -419,6 +567,7 @@ pub fn all() -> Vec<Scenario> {
             drives: VIRTIO_IMAGE,
             second_boot: None,
             system: crate::description::DEFAULT_PATH,
+            console: &[],
         },
         Scenario {
             name: "boot-pc",
@@ -432,6 +581,7 @@ pub fn all() -> Vec<Scenario> {
             drives: VIRTIO_IMAGE,
             second_boot: None,
             system: crate::description::DEFAULT_PATH,
+            console: &[],
         },
         Scenario {
             name: "stub-rejects-bad-hash",
@@ -445,6 +595,7 @@ pub fn all() -> Vec<Scenario> {
             drives: VIRTIO_IMAGE,
             second_boot: None,
             system: crate::description::DEFAULT_PATH,
+            console: &[],
         },
         Scenario {
             name: "exception-report",
@@ -458,10 +609,12 @@ pub fn all() -> Vec<Scenario> {
             drives: VIRTIO_IMAGE,
             second_boot: None,
             system: crate::description::DEFAULT_PATH,
+            console: &[],
         },
     ];
     list.extend(disk_scenarios());
     list.extend(component_scenarios());
+    list.extend(console_scenarios());
     list.extend(Corruption::ALL.into_iter().map(corrupt));
     list
 }

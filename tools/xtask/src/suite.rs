@@ -1,6 +1,8 @@
 //! `cargo xtask test`: host test phases, then the QEMU scenarios in parallel, then a tally.
 
 use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -15,7 +17,7 @@ use crate::corrupt;
 use crate::description;
 use crate::pack;
 use crate::qemu::{self, QemuConfig, Serial};
-use crate::scenarios::{self, DriveRole, End, Scenario};
+use crate::scenarios::{self, ConsoleStep, DriveRole, End, Scenario};
 use crate::serial_log::{self, QemuExit, Verdict};
 use crate::system_image::{self, BootLoader, ConfTweak, SystemImage};
 
@@ -363,6 +365,7 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
         serial_log: &p.serial_log,
         expect: p.scenario.expect,
         end: p.scenario.end,
+        console: p.scenario.console,
     };
     let mut outcome = run_boot(qemu_bin, p, &first, "", timeout);
     if let (true, Some(second)) = (outcome.passed, p.scenario.second_boot) {
@@ -376,6 +379,7 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
             serial_log: &serial_log,
             expect: second.expect,
             end: second.end,
+            console: second.console,
         };
         let again = run_boot(qemu_bin, p, &boot, " (second boot)", timeout);
         outcome.passed = again.passed;
@@ -452,6 +456,8 @@ struct Boot<'a> {
     serial_log: &'a Path,
     expect: &'static [&'static str],
     end: End,
+    /// Typed on the console; when non-empty the serial line is a socket (see [`Console`]).
+    console: &'static [ConsoleStep],
 }
 
 /// Spawns QEMU and polls until the verdict; returns it with the time of the first match.
@@ -477,20 +483,44 @@ fn watch(
         s.machine.as_str(),
         s.cmdline
     );
+    let mut config = boot.config.clone();
+    let socket = boot.serial_log.with_extension("sock");
+    if !boot.console.is_empty() {
+        let _ = fs::remove_file(&socket);
+        config.serial = Serial::Socket(socket.clone());
+    }
     let start = Instant::now();
     let child = Command::new(qemu_bin)
-        .args(qemu::qemu_args(&boot.config))
+        .args(qemu::qemu_args(&config))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .spawn()
         .with_context(|| format!("starting {}", qemu_bin.display()))?;
     let mut child = KillOnDrop(child);
+    let mut console = if boot.console.is_empty() {
+        None
+    } else {
+        Some(Console::connect(
+            &socket,
+            boot.serial_log,
+            boot.console,
+            &mut child.0,
+        )?)
+    };
     let mut first_match = None;
     loop {
         // Observe the exit before reading the log, so a final read sees everything.
         let exit = child.0.try_wait()?.map(|st| QemuExit(st.code()));
+        if exit.is_some() {
+            if let Some(c) = console.take() {
+                c.finish();
+            }
+        }
         let log = read_lossy(boot.serial_log);
+        if let Some(c) = console.as_mut() {
+            c.type_ready_steps(&log)?;
+        }
         let scan = serial_log::scan(&log, boot.expect, s.forbid);
         if scan.matched > 0 && first_match.is_none() {
             first_match = Some(start.elapsed());
@@ -499,6 +529,85 @@ fn watch(
         match serial_log::judge(boot.expect, scan, boot.end, exit, timed_out) {
             Verdict::Running => thread::sleep(POLL_INTERVAL),
             verdict => return Ok((verdict, first_match, start.elapsed())),
+        }
+    }
+}
+
+/// The serial console as a socket: a thread copies everything the guest prints into the serial
+/// log, and [`Console::type_ready_steps`] types each step's input once its cue has appeared.
+struct Console {
+    stream: UnixStream,
+    reader: Option<thread::JoinHandle<()>>,
+    steps: &'static [ConsoleStep],
+    next: usize,
+    cursor: usize,
+}
+
+impl Console {
+    fn connect(
+        socket: &Path,
+        log: &Path,
+        steps: &'static [ConsoleStep],
+        qemu: &mut Child,
+    ) -> Result<Self> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let stream = loop {
+            match UnixStream::connect(socket) {
+                Ok(s) => break s,
+                Err(_) if Instant::now() < deadline && qemu.try_wait()?.is_none() => {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("connecting to QEMU's console socket {}", socket.display())
+                    })
+                }
+            }
+        };
+        let mut from_guest = stream.try_clone()?;
+        let mut out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let reader = thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = from_guest.read(&mut buf) {
+                if n == 0 || out.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Console {
+            stream,
+            reader: Some(reader),
+            steps,
+            next: 0,
+            cursor: 0,
+        })
+    }
+
+    /// Types every step whose cue is in `log` past the previous cue (one step per cue).
+    fn type_ready_steps(&mut self, log: &str) -> Result<()> {
+        while let Some(step) = self.steps.get(self.next) {
+            let Some(at) = log
+                .get(self.cursor..)
+                .and_then(|rest| rest.find(step.after))
+            else {
+                break;
+            };
+            self.cursor += at + step.after.len();
+            // Type slowly enough for a 16-byte UART FIFO polled by the guest.
+            for chunk in step.input.bytes().chunks(8) {
+                self.stream.write_all(chunk)?;
+                thread::sleep(Duration::from_millis(2));
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits for the reader to drain what QEMU printed last.
+    fn finish(mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
         }
     }
 }

@@ -1,0 +1,15 @@
+//! PandaGen inter-component protocols: the byte layouts of the messages components exchange
+//! over IPC (`abi::ipc`, at most [`MAX_MESSAGE`] bytes per message).
+//!
+//! * [`storage`]: `storage_api`, served by `services_storage` (see `docs/storage.md`).
+//!
+//! Everything here is pure data: encoders write into caller buffers, decoders borrow from the
+//! received bytes, nothing allocates, and no decoder panics on any input.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod storage;
+
+/// The largest IPC message (request or reply), in bytes. Equal to `abi::ipc::MAX_MESSAGE`.
+pub const MAX_MESSAGE: usize = 4096;

@@ -1,0 +1,80 @@
+//! Inter-component calls: [`call`] an endpoint another component provides, or serve one of
+//! this component's own endpoints with [`receive`] and [`reply`]. See `docs/ipc.md`.
+//!
+//! Messages are at most [`MAX_MESSAGE`] bytes each way. Who may call whom comes from the
+//! manifest: a component may call the endpoints of the entries in its `depends_on`, and
+//! receive on the names in its `provides`.
+
+pub use abi::ipc::{Received, CALL_TIMEOUT_MS, MAX_MESSAGE, MAX_NAME};
+
+use crate::{input_ptr, raw};
+use abi::{Error, Syscall};
+
+/// Calls `endpoint` with `request` and waits for the reply, which is written to `reply`;
+/// returns its length (IPC_CALL).
+///
+/// Errors: [`Error::NotFound`] (no running component provides `endpoint`), [`Error::Denied`]
+/// (its provider is not in this component's `depends_on`), [`Error::Timeout`] (no reply within
+/// [`CALL_TIMEOUT_MS`]), [`Error::ProviderGone`] (the provider ended before replying),
+/// [`Error::BadLength`] (`request` longer than [`MAX_MESSAGE`], or the reply does not fit
+/// `reply`: give it [`MAX_MESSAGE`] bytes).
+pub fn call(endpoint: &str, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+    // SAFETY: IPC_CALL only reads `name len` bytes at the name pointer and `req len` bytes at
+    // the request pointer, both live borrowed slices, and writes at most `reply cap` bytes
+    // at the reply pointer, the exclusively borrowed `reply` (any byte pattern is a valid
+    // `u8`). Nothing is retained after the call returns.
+    let ret = unsafe {
+        raw::syscall6(
+            Syscall::IpcCall.number(),
+            input_ptr(endpoint.as_bytes()),
+            endpoint.len() as u64,
+            input_ptr(request),
+            request.len() as u64,
+            reply.as_mut_ptr() as u64,
+            reply.len() as u64,
+        )
+    };
+    abi::decode_return(ret).map(|n| n as usize)
+}
+
+/// Waits for a call on `endpoint` (one of this component's `provides`, else
+/// [`Error::Denied`]); the request is written to `buf` and its length and the caller are
+/// returned (IPC_RECEIVE). Answer it with [`reply`] and the [`Received::call_id`].
+///
+/// A request longer than `buf` fails with [`Error::BadLength`] (and stays queued): give
+/// [`MAX_MESSAGE`] bytes.
+pub fn receive(endpoint: &str, buf: &mut [u8]) -> Result<(usize, Received), Error> {
+    let mut received = Received::empty();
+    // SAFETY: IPC_RECEIVE reads `name len` bytes of the live `endpoint`, writes at most
+    // `cap` bytes into the exclusively borrowed `buf` (any bytes are valid `u8`s) and one
+    // `Received` (repr(C), integer and byte-array fields only, so any bytes are valid) into
+    // the exclusively borrowed, properly aligned local `received`.
+    let ret = unsafe {
+        raw::syscall5(
+            Syscall::IpcReceive.number(),
+            input_ptr(endpoint.as_bytes()),
+            endpoint.len() as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            &mut received as *mut Received as u64,
+        )
+    };
+    let len = abi::decode_return(ret)? as usize;
+    Ok((len.min(buf.len()), received))
+}
+
+/// Answers the received call `call_id` with `msg` (at most [`MAX_MESSAGE`] bytes)
+/// (IPC_REPLY). [`Error::NotFound`] if that call is no longer pending (e.g. it timed out).
+pub fn reply(call_id: u64, msg: &[u8]) -> Result<(), Error> {
+    // SAFETY: IPC_REPLY only reads `len` bytes at `ptr`, the live borrowed `msg` (or, when it
+    // is empty, nothing of a static byte).
+    let ret = unsafe {
+        raw::syscall3(
+            Syscall::IpcReply.number(),
+            call_id,
+            input_ptr(msg),
+            msg.len() as u64,
+        )
+    };
+    abi::decode_return(ret).map(drop)
+}
