@@ -100,6 +100,9 @@ pub enum Syscall {
     /// buffer at `rsi` to user-data blocks starting at `rdi`. Same rules as
     /// [`Syscall::UserdataRead`].
     UserdataWrite = 18,
+    /// Whether the user-data region is on a disk (1) or in RAM (0: the system runs from the
+    /// boot module and nothing written survives a reboot). Needs what USERDATA_INFO needs.
+    UserdataPersistent = 19,
     /// Call an endpoint and wait for the reply: `rdi`/`rsi` = endpoint name (a `provides` name
     /// of another entry), `rdx`/`r10` = request (at most [`ipc::MAX_MESSAGE`] bytes), `r8`/`r9`
     /// = reply buffer and its capacity. Returns the reply length. Errors:
@@ -251,7 +254,7 @@ pub const EXIT_PANIC: i32 = 101;
 
 impl Syscall {
     /// Every defined syscall, in number order.
-    pub const ALL: [Syscall; 20] = [
+    pub const ALL: [Syscall; 21] = [
         Syscall::Exit,
         Syscall::Log,
         Syscall::Ready,
@@ -260,6 +263,7 @@ impl Syscall {
         Syscall::UserdataInfo,
         Syscall::UserdataRead,
         Syscall::UserdataWrite,
+        Syscall::UserdataPersistent,
         Syscall::IpcCall,
         Syscall::IpcReceive,
         Syscall::IpcReply,
@@ -290,6 +294,7 @@ impl Syscall {
             Syscall::UserdataInfo => "USERDATA_INFO",
             Syscall::UserdataRead => "USERDATA_READ",
             Syscall::UserdataWrite => "USERDATA_WRITE",
+            Syscall::UserdataPersistent => "USERDATA_PERSISTENT",
             Syscall::IpcCall => "IPC_CALL",
             Syscall::IpcReceive => "IPC_RECEIVE",
             Syscall::IpcReply => "IPC_REPLY",
@@ -320,6 +325,7 @@ impl TryFrom<u64> for Syscall {
             16 => Syscall::UserdataInfo,
             17 => Syscall::UserdataRead,
             18 => Syscall::UserdataWrite,
+            19 => Syscall::UserdataPersistent,
             32 => Syscall::IpcCall,
             33 => Syscall::IpcReceive,
             34 => Syscall::IpcReply,
@@ -601,6 +607,7 @@ mod tests {
             Syscall::UserdataInfo,
             Syscall::UserdataRead,
             Syscall::UserdataWrite,
+            Syscall::UserdataPersistent,
         ];
         for n in RESERVED_BLOCK {
             match Syscall::try_from(n) {

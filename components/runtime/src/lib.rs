@@ -198,6 +198,14 @@ pub fn userdata_info() -> Result<u64, Error> {
     abi::decode_return(ret)
 }
 
+/// Whether the user-data region is on a disk (`true`) or in RAM, where nothing survives a
+/// reboot (USERDATA_PERSISTENT; needs `block_device` and `persistent_storage`).
+pub fn userdata_persistent() -> Result<bool, Error> {
+    // SAFETY: USERDATA_PERSISTENT takes no arguments and touches no user memory.
+    let ret = unsafe { raw::syscall0(abi::Syscall::UserdataPersistent.number()) };
+    abi::decode_return(ret).map(|v| v != 0)
+}
+
 /// Reads `buf.len()` bytes (a multiple of [`abi::USERDATA_BLOCK_SIZE`]) from the user-data
 /// region starting at region-relative `block` (USERDATA_READ; needs `block_device`).
 pub fn userdata_read(block: u64, buf: &mut [u8]) -> Result<u64, Error> {

@@ -54,6 +54,11 @@ fn log_mount(r: &MountReport) {
         );
     }
     runtime::info!("{NAME}: mounted {} files ({} blocks free)", r.files, r.free);
+    if let Ok(false) = runtime::userdata_persistent() {
+        runtime::warn!(
+            "{NAME}: the user-data region is in RAM (the system runs from its boot module): nothing written will persist across a reboot"
+        );
+    }
     if let Some(block) = r.first_damaged {
         runtime::warn!(
             "{NAME}: {} damaged records (first at block {block}); reads of them fail with Damaged",

@@ -44,6 +44,22 @@ pub struct BootInfo {
     pub rsdp: Option<u64>,
     pub boot_unix_time: Option<u64>,
     pub module_count: usize,
+    /// The first [`MAX_MODULES`] modules the boot loader loaded.
+    pub modules: [Option<ModuleInfo>; MAX_MODULES],
+}
+
+/// How many boot modules the kernel looks at.
+pub const MAX_MODULES: usize = 8;
+
+/// A file the boot loader loaded next to the kernel (`module_path` in limine.conf).
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleInfo {
+    pub path: &'static str,
+    /// `module_string` from limine.conf: what the module is for.
+    pub string: &'static str,
+    /// HHDM address and size.
+    pub addr: u64,
+    pub size: u64,
 }
 
 /// The protocol's type number (the limine crate keeps it private); unknown types map to
@@ -144,5 +160,19 @@ pub fn collect() -> BootInfo {
             .get_response()
             .map(|r| r.modules().len())
             .unwrap_or(0),
+        modules: {
+            let mut out = [None; MAX_MODULES];
+            if let Some(r) = req::MODULES.get_response() {
+                for (slot, m) in out.iter_mut().zip(r.modules()) {
+                    *slot = Some(ModuleInfo {
+                        path: cstr(m.path()),
+                        string: cstr(m.string()),
+                        addr: m.addr() as u64,
+                        size: m.size(),
+                    });
+                }
+            }
+            out
+        },
     }
 }

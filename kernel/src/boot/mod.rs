@@ -12,6 +12,9 @@ use crate::memory::{self, paging};
 use crate::{devices, image, klog, selfcheck, time, userdata};
 use bootproto::memmap;
 
+/// The `module_string` that marks the system image among the boot modules (limine.conf).
+pub const SYSTEM_IMAGE_MODULE: &str = "pandagen-system-image";
+
 /// The Rust entry point, reached from `_start` (arch/entry.rs) on the boot loader's stack.
 pub extern "C" fn kmain() -> ! {
     time::mark_entry();
@@ -124,7 +127,13 @@ pub extern "C" fn kmain() -> ! {
     let kernel_file = info
         .executable_file
         .and_then(|(addr, size)| memory::boot_loader_bytes(addr, size));
-    let verified = match image::find_and_verify(&mut disks, kernel_file) {
+    let module = info
+        .modules
+        .iter()
+        .flatten()
+        .find(|m| m.string == SYSTEM_IMAGE_MODULE)
+        .and_then(|m| memory::boot_loader_bytes(m.addr, m.size));
+    let verified = match image::find_and_verify(&mut disks, kernel_file, module) {
         Ok(v) => v,
         Err(e) => {
             log::error!("image: FAIL: {e}");

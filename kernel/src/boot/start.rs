@@ -137,7 +137,7 @@ pub fn start_components(
     }
     let user_data = match process::user_data_from_disk(disk.device, &verified.superblock) {
         Ok(region) => {
-            process::set_user_data(region);
+            process::set_user_data(region, !verified.from_module);
             true
         }
         Err(e) => {

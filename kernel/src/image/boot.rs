@@ -11,6 +11,7 @@ use loader::sha256::Sha256Digest;
 use loader::superblock::{Superblock, BLOCK_SIZE, MAGIC};
 use loader::verify::{self, BlockSource, Observer};
 
+use super::module_disk::{ModuleDisk, ModuleError};
 use super::source::{DiskSource, SourceError};
 use crate::devices::Disk;
 use crate::time;
@@ -32,6 +33,8 @@ pub enum ImageError {
     },
     /// The boot loader gave no executable-file response, or its memory is not mapped.
     NoKernelFile,
+    /// The boot module cannot serve as a disk.
+    Module(ModuleError),
 }
 
 impl fmt::Display for ImageError {
@@ -47,6 +50,7 @@ impl fmt::Display for ImageError {
                 f,
                 "the running kernel ({loaded_bytes} bytes, as the boot loader loaded it) is not the kernel in the image on disk {disk} ({image_bytes} bytes): the boot partition and the image disagree; rebuild the image"
             ),
+            Self::Module(e) => write!(f, "{e}"),
             Self::NoKernelFile => write!(
                 f,
                 "the boot loader gave no readable executable-file response: cannot compare the running kernel with the image"
@@ -57,7 +61,11 @@ impl fmt::Display for ImageError {
 
 /// What the boot path keeps from a verified image.
 pub struct VerifiedBoot {
+    /// Index of the image's disk in the list given to [`find_and_verify`] (the boot module,
+    /// appended to it, when that is the source).
     pub disk: usize,
+    /// Whether the image is the boot module (the user-data region is then in RAM).
+    pub from_module: bool,
     pub superblock: Superblock,
     pub manifest: Box<Manifest>,
 }
@@ -103,47 +111,108 @@ impl fmt::Display for Hex<'_> {
     }
 }
 
-fn has_magic(disk: &mut Disk, block: &mut [u8]) -> Result<bool, SourceError> {
+/// Block 0 of `disk`, if it carries the PANDAGEN magic: its decoded superblock, or why it
+/// does not decode (a damaged superblock on an image disk is still that image's to report).
+fn read_superblock(
+    disk: &mut Disk,
+    block: &mut [u8],
+) -> Result<Option<Result<Superblock, LoadError>>, SourceError> {
     let mut src = DiskSource::new(&mut *disk.device)?;
     if src.block_count() == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     src.read_blocks(0, block)?;
-    Ok(block.get(..MAGIC.len()) == Some(&MAGIC[..]))
+    if block.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+        return Ok(None);
+    }
+    Ok(Some(Superblock::decode(block)))
 }
 
-/// Finds the disk whose block 0 has the PANDAGEN magic, verifies the whole image, compares
-/// the kernel in it with `kernel_file` (what the boot loader loaded), and logs the start order
-/// and a summary line.
+/// The boot module as the image source: a read-only RAM disk with the user-data region in RAM.
+fn module_disk(module: &'static [u8]) -> Result<Disk, ImageError> {
+    let name = || String::from("boot module");
+    let sb = module
+        .get(..BLOCK_SIZE)
+        .ok_or(ImageError::Load {
+            disk: name(),
+            error: Box::new(LoadError::ShortBlock { len: module.len() }),
+        })
+        .and_then(|b| {
+            Superblock::decode(b).map_err(|e| ImageError::Load {
+                disk: name(),
+                error: Box::new(e),
+            })
+        })?;
+    let device = ModuleDisk::new(module, &sb).map_err(ImageError::Module)?;
+    Ok(Disk {
+        address: drivers::pci::PciAddress {
+            bus: 0,
+            device: 0,
+            function: 0,
+        },
+        kind: "boot module (RAM)",
+        location: name(),
+        model: None,
+        device: Box::new(device),
+    })
+}
+
+/// Finds the image — a disk whose block 0 has the PANDAGEN magic and, when the boot loader
+/// loaded the image as a module too, the same image id; else that module — verifies the whole
+/// image, compares the kernel in it with `kernel_file` (what the boot loader loaded), and logs
+/// the start order and a summary line. A module chosen as the source is appended to `disks`.
 pub fn find_and_verify(
-    disks: &mut [Disk],
+    disks: &mut Vec<Disk>,
     kernel_file: Option<&[u8]>,
+    module: Option<&'static [u8]>,
 ) -> Result<VerifiedBoot, ImageError> {
     let started = time::uptime_us();
     let mut buf: Box<[u8; MAX_MANIFEST_BYTES]> = alloc::vec![0u8; MAX_MANIFEST_BYTES]
         .into_boxed_slice()
         .try_into()
         .map_err(|_| ImageError::NoKernelFile)?;
+    // The booted system's identity, when the boot loader brought it along as a module.
+    let wanted = module
+        .and_then(|m| m.get(..BLOCK_SIZE))
+        .and_then(|b| Superblock::decode(b).ok())
+        .map(|sb| sb.image_id);
 
     let mut candidates: Vec<usize> = Vec::new();
     let mut skipped = String::new();
     for (i, disk) in disks.iter_mut().enumerate() {
-        match has_magic(disk, &mut buf[..BLOCK_SIZE]) {
-            Ok(true) => candidates.push(i),
-            Ok(false) => log::info!(
+        match read_superblock(disk, &mut buf[..BLOCK_SIZE]) {
+            Ok(None) => log::info!(
                 "image: disk {}: no PANDAGEN superblock, not the image",
                 disk.location
             ),
+            Ok(Some(Ok(sb))) if wanted.is_some_and(|id| id != sb.image_id) => log::info!(
+                "image: disk {} carries another PANDAGEN image (id {}), not the one booted",
+                disk.location,
+                Hex(&sb.image_id)
+            ),
+            Ok(Some(_)) => candidates.push(i),
             Err(e) => {
                 let _ = write!(skipped, "; {} unreadable: {e}", disk.location);
             }
         }
     }
-    let Some(&chosen) = candidates.first() else {
-        return Err(ImageError::NoImage {
-            checked: disks.len(),
-            skipped,
-        });
+    let from_module = candidates.is_empty() && module.is_some();
+    let chosen = match (candidates.first(), module) {
+        (Some(&i), _) => i,
+        (None, Some(m)) => {
+            disks.push(module_disk(m)?);
+            log::info!(
+                "image: running from the boot module ({} bytes); the user-data region lives in RAM: nothing will persist",
+                m.len()
+            );
+            disks.len() - 1
+        }
+        (None, None) => {
+            return Err(ImageError::NoImage {
+                checked: disks.len(),
+                skipped,
+            })
+        }
     };
     let name = disks[chosen].location.clone();
     if candidates.len() > 1 {
@@ -152,7 +221,17 @@ pub fn find_and_verify(
             candidates.len()
         );
     }
-    log::info!("image: found PANDAGEN image on disk {}", disks[chosen]);
+    if !from_module {
+        let same = if wanted.is_some() {
+            " (same image as the boot module)"
+        } else {
+            ""
+        };
+        log::info!(
+            "image: found PANDAGEN image on disk {}{same}",
+            disks[chosen]
+        );
+    }
 
     let mut manifest: Box<Manifest> = Box::default();
     let mut src =
@@ -198,6 +277,7 @@ pub fn find_and_verify(
     }
     log::info!("image: start order: {order}");
     Ok(VerifiedBoot {
+        from_module,
         disk: chosen,
         superblock: verified.superblock,
         manifest,

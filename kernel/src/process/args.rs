@@ -31,6 +31,7 @@ pub enum Call {
         cap: u64,
     },
     UserdataInfo,
+    UserdataPersistent,
     UserdataRead {
         block: u64,
         ptr: u64,
@@ -143,7 +144,10 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
     let syscall = Syscall::try_from(number)?;
     let user_data = matches!(
         syscall,
-        Syscall::UserdataInfo | Syscall::UserdataRead | Syscall::UserdataWrite
+        Syscall::UserdataInfo
+            | Syscall::UserdataRead
+            | Syscall::UserdataWrite
+            | Syscall::UserdataPersistent
     );
     if user_data && !allowed.user_data {
         return Err(Error::Denied);
@@ -184,6 +188,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
             Call::Caps { ptr: a0, cap: a1 }
         }
         Syscall::UserdataInfo => Call::UserdataInfo,
+        Syscall::UserdataPersistent => Call::UserdataPersistent,
         Syscall::UserdataRead => {
             let (block, ptr, len) = transfer(a0, a1, a2)?;
             Call::UserdataRead { block, ptr, len }
@@ -304,7 +309,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [5, 15, 19, 31, 35, 39, 49, 63, 64, u64::MAX] {
+        for n in [5, 15, 20, 31, 35, 39, 49, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -345,6 +350,8 @@ mod tests {
             assert_eq!(decode(n, [0, 0, 1, 0, 0, 0], false), Err(Error::Denied));
         }
         assert_eq!(decode(16, [0; 6], true), Ok(Call::UserdataInfo));
+        assert_eq!(decode(19, [0; 6], true), Ok(Call::UserdataPersistent));
+        assert_eq!(decode(19, [0; 6], false), Err(Error::Denied));
         assert_eq!(
             decode(17, [3, P, 4096, 0, 0, 0], true),
             Ok(Call::UserdataRead {

@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 use alloc::string::ToString;
 use alloc::vec;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::{Error, LogLevel, LOG_MAX_LEN};
 use drivers::block::{BlockDevice, Blocks4K};
@@ -40,9 +41,13 @@ pub fn set_boot_count(count: u64) {
 /// Hands the user-data region to the process core; from now on the kernel reaches it only
 /// through the `USERDATA_*` calls of processes granted `block_device` and
 /// `persistent_storage`. Replaces an earlier one.
-pub fn set_user_data(store: BoxedUserData) {
+pub fn set_user_data(store: BoxedUserData, persistent: bool) {
     *USER_DATA.lock() = Some(store);
+    USER_DATA_PERSISTENT.store(persistent, Ordering::Relaxed);
 }
+
+/// Whether the region handed to [`set_user_data`] is on a disk (else in RAM).
+static USER_DATA_PERSISTENT: AtomicBool = AtomicBool::new(false);
 
 /// Opens the user-data region of the image disk `device` (owning it) for [`set_user_data`].
 ///
@@ -111,6 +116,11 @@ fn run(call: Call) -> Result<u64, Error> {
             .map_err(|_| Error::BadPointer)?;
             Ok(record.len() as u64)
         }
+        Call::UserdataPersistent => USER_DATA
+            .lock()
+            .as_ref()
+            .map(|_| u64::from(USER_DATA_PERSISTENT.load(Ordering::Relaxed)))
+            .ok_or(Error::NotFound),
         Call::UserdataInfo => USER_DATA
             .lock()
             .as_ref()

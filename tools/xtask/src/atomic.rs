@@ -36,6 +36,27 @@ pub fn write_atomically<T>(output: &Path, write: impl FnOnce(&mut File) -> Resul
     Ok(value)
 }
 
+/// [`write_atomically`] for a tool that writes its output by path (e.g. `xorriso -o`): `write`
+/// gets a fresh temp path beside `output` (nothing there yet); when it succeeds the file is
+/// synced and renamed over `output`. On any error the temp file is removed.
+pub fn produce_atomically<T>(output: &Path, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let dir = parent_dir(output);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = temp_path_for(output);
+    let guard = RemoveOnDrop(Some(tmp.clone()));
+    let value = write(&tmp)?;
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("syncing {}", tmp.display()))?;
+    fs::rename(&tmp, output)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), output.display()))?;
+    guard.disarm();
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(value)
+}
+
 /// Copies `src` to `dst` atomically (used for the per-run copy of the OVMF variable store).
 pub fn copy_atomically(src: &Path, dst: &Path) -> Result<()> {
     let mut input = File::open(src).with_context(|| format!("opening {}", src.display()))?;
@@ -54,7 +75,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// `dir/.NAME.tmp-PID-N`: hidden, unique within this process and across processes.
-fn temp_path_for(output: &Path) -> PathBuf {
+pub fn temp_path_for(output: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let name = output
@@ -108,6 +129,26 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "boom");
         assert_eq!(fs::read(&out).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp left");
+    }
+
+    #[test]
+    fn produce_by_path() {
+        let dir = TempDir::new("atomic-produce");
+        let out = dir.path().join("out.iso");
+        produce_atomically(&out, |tmp| {
+            assert!(!tmp.exists());
+            Ok(fs::write(tmp, b"iso")?)
+        })
+        .unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"iso");
+        let err = produce_atomically(&out, |tmp| -> Result<()> {
+            fs::write(tmp, b"half")?;
+            anyhow::bail!("tool failed")
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "tool failed");
+        assert_eq!(fs::read(&out).unwrap(), b"iso");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp left");
     }
 

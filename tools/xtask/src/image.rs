@@ -297,16 +297,39 @@ pub fn write_disk_image_into(
 }
 
 fn write_esp(spec: &DiskSpec, layout: &DiskLayout, file: &mut File) -> Result<()> {
-    {
-        let mut part = Slice::new(&mut *file, layout.esp_start, layout.esp_size)?;
-        let options = FormatVolumeOptions::new()
-            .fat_type(layout.fat_type)
-            .volume_label(*b"PANDAGEN   ");
-        fatfs::format_volume(&mut part, options)?;
+    format_and_fill(
+        Slice::new(&mut *file, layout.esp_start, layout.esp_size)?,
+        Some(layout.fat_type),
+        &spec.esp_files,
+    )?;
+    patch_hidden_sectors(file, layout)
+}
+
+/// A stand-alone FAT volume of `size` bytes holding `files` (the El Torito EFI boot image of
+/// an ISO); fatfs picks FAT12/16/32 for the size.
+pub fn write_fat_image(file: &mut File, size: u64, files: &[EspFile]) -> Result<()> {
+    file.set_len(0)?;
+    file.set_len(size)?;
+    format_and_fill(Slice::new(&mut *file, 0, size)?, None, files)
+}
+
+/// Formats the volume (labelled `PANDAGEN`) and writes `files` into it, creating directories.
+fn format_and_fill<T: Read + Write + Seek>(
+    mut part: Slice<T>,
+    fat_type: Option<FatType>,
+    files: &[EspFile],
+) -> Result<()> {
+    for f in files {
+        esp_path_components(&f.path)?;
     }
-    let part = Slice::new(&mut *file, layout.esp_start, layout.esp_size)?;
+    let mut options = FormatVolumeOptions::new().volume_label(*b"PANDAGEN   ");
+    if let Some(t) = fat_type {
+        options = options.fat_type(t);
+    }
+    fatfs::format_volume(&mut part, options)?;
+    part.seek(SeekFrom::Start(0))?;
     let fs = FileSystem::new(part, FsOptions::new())?;
-    for f in &spec.esp_files {
+    for f in files {
         let parts = esp_path_components(&f.path)?;
         let (name, dirs) = parts.split_last().expect("split yields at least one part");
         let mut dir = fs.root_dir();
@@ -324,7 +347,7 @@ fn write_esp(spec: &DiskSpec, layout: &DiskLayout, file: &mut File) -> Result<()
         out.flush()?;
     }
     fs.unmount()?;
-    patch_hidden_sectors(file, layout)
+    Ok(())
 }
 
 /// fatfs formats as if the volume started at sector 0; record the partition's real start

@@ -16,11 +16,25 @@ use loader::superblock::blocks_for;
 use loader::verify::{check_layout, hash_region};
 use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
 
-use crate::pack::{loader_buffer, verify_file, FileSource, BLOCK};
+use crate::iso;
+use crate::pack::{self, loader_buffer, FileSource, BLOCK, MODULE_DATA_BLOCKS};
+
+/// What the file given to `inspect`/`verify` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A disk image (`build-image`): superblock + MBR, ..., ESP, user data.
+    Disk,
+    /// A bare module image (`/boot/pandagen-system.mod`): checked with its data region added as
+    /// zero blocks, as the kernel does.
+    Module,
+    /// An ISO 9660 image (`build-iso`): its module, found in the ISO, checked as a module.
+    Iso(iso::FoundFile),
+}
 
 /// Everything found in an image.
 #[derive(Debug)]
 pub struct Findings {
+    pub kind: Kind,
     pub file_bytes: u64,
     /// Block 0's fields as stored, whether or not they check out.
     pub raw: Option<Superblock>,
@@ -75,11 +89,47 @@ pub fn uuid(id: &[u8; 16]) -> String {
     )
 }
 
-/// Runs every check on the image at `path`.
+/// Runs every check on the image at `path`: a disk image, an ISO 9660 image (its module) or a
+/// bare module file (the last two with the module's data region added as zero blocks).
 pub fn examine(path: &Path) -> Result<Findings> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let file_bytes = file.metadata()?.len();
+    if iso::is_iso9660(&mut file)? {
+        let found = iso::find_module(&mut file)
+            .with_context(|| format!("{} is an ISO 9660 image", path.display()))?;
+        let module = iso::read_found(&mut file, &found)?;
+        let image = pack::module_with_data_region(&module);
+        return Ok(examine_source(
+            &mut loader::MemSource(&image),
+            file_bytes,
+            Kind::Iso(found),
+        ));
+    }
+    let mut block0 = [0u8; BLOCK_SIZE];
+    file.seek(SeekFrom::Start(0))?;
+    if file_bytes >= BLOCK && file.read_exact(&mut block0).is_ok() {
+        let raw = raw_fields(&block0);
+        if block0.starts_with(&loader::MAGIC) && pack::is_module_file(&raw, file_bytes) {
+            let mut bytes = Vec::new();
+            file.seek(SeekFrom::Start(0))?;
+            file.read_to_end(&mut bytes)?;
+            let image = pack::module_with_data_region(&bytes);
+            return Ok(examine_source(
+                &mut loader::MemSource(&image),
+                file_bytes,
+                Kind::Module,
+            ));
+        }
+    }
+    let mut src = FileSource::new(&file)?;
+    Ok(examine_source(&mut src, file_bytes, Kind::Disk))
+}
+
+/// Every check over a block source; I/O errors are findings.
+fn examine_source<S: BlockSource>(src: &mut S, file_bytes: u64, kind: Kind) -> Findings {
     let mut f = Findings {
-        file_bytes: file.metadata()?.len(),
+        kind,
+        file_bytes,
         raw: None,
         superblock: None,
         manifest: None,
@@ -87,38 +137,41 @@ pub fn examine(path: &Path) -> Result<Findings> {
         hashed: Vec::new(),
         problems: Vec::new(),
     };
-    staged(&file, &mut f)?;
+    staged(src, &mut f);
     // The loader's own verdict (what the kernel reports) comes first.
     let mut scratch = Box::<Manifest>::default();
-    if let Err(e) = verify_file(&file, &mut scratch) {
+    if let Err(e) = loader::verify_image_into(src, &mut loader_buffer(), &mut (), &mut scratch) {
         f.problems.retain(|p| *p != e);
         f.problems.insert(0, e);
     }
-    Ok(f)
+    f
 }
 
-fn staged(file: &File, f: &mut Findings) -> Result<()> {
-    let mut src = FileSource::new(file)?;
+fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
     let blocks = src.block_count();
     if blocks == 0 {
         f.problems.push(LoadError::ImageEmpty);
-        return Ok(());
+        return;
     }
     let mut block0 = [0u8; BLOCK_SIZE];
-    (&*file).seek(SeekFrom::Start(0))?;
-    (&*file).read_exact(&mut block0)?;
+    if src.read_blocks(0, &mut block0).is_err() {
+        f.problems.push(LoadError::Io { block: 0, count: 1 });
+        return;
+    }
     f.raw = Some(raw_fields(&block0));
-    let table = crate::image::MBR_TABLE_OFFSET;
-    f.mbr = Some((
-        block0[table + 4],
-        u32_at(&block0, table + 8),
-        u32_at(&block0, table + 12),
-    ));
+    if f.kind == Kind::Disk {
+        let table = crate::image::MBR_TABLE_OFFSET;
+        f.mbr = Some((
+            block0[table + 4],
+            u32_at(&block0, table + 8),
+            u32_at(&block0, table + 12),
+        ));
+    }
     let sb = match Superblock::decode(&block0) {
         Ok(sb) => sb,
         Err(e) => {
             f.problems.push(e);
-            return Ok(());
+            return;
         }
     };
     f.superblock = Some(sb);
@@ -126,7 +179,7 @@ fn staged(file: &File, f: &mut Findings) -> Result<()> {
         let truncated = matches!(e, LoadError::ImageTruncated { .. });
         f.problems.push(e);
         if !truncated {
-            return Ok(());
+            return;
         }
     }
 
@@ -138,7 +191,7 @@ fn staged(file: &File, f: &mut Findings) -> Result<()> {
             block: sb.manifest_start,
             count: len as u64 / BLOCK,
         });
-        return Ok(());
+        return;
     }
     let found = region.iter().position(|&b| b == 0).unwrap_or(len);
     if found as u64 != sb.manifest_bytes {
@@ -159,7 +212,7 @@ fn staged(file: &File, f: &mut Findings) -> Result<()> {
     let mut m = Box::<Manifest>::default();
     if let Err(e) = manifest::parse_into(json, &mut m) {
         f.problems.push(e);
-        return Ok(());
+        return;
     }
     if m.format_version != sb.format_version {
         f.problems.push(LoadError::FormatVersionMismatch {
@@ -185,7 +238,7 @@ fn staged(file: &File, f: &mut Findings) -> Result<()> {
             .map(|e| (e.name.to_string(), e.start_block, e.size_bytes, e.checksum)),
     );
     for (label, start, size, expected) in targets {
-        match hash_region(&mut src, start, size, &mut buf[..]) {
+        match hash_region(src, start, size, &mut buf[..]) {
             Ok(digest) => {
                 let ok = digest == expected.0;
                 if !ok {
@@ -200,7 +253,6 @@ fn staged(file: &File, f: &mut Findings) -> Result<()> {
         }
     }
     f.manifest = Some(m);
-    Ok(())
 }
 
 /// `cargo xtask verify`: the lines to print and whether the image is good.
@@ -212,9 +264,19 @@ pub fn verify_report(path: &Path, f: &Findings) -> (String, bool) {
         let hashed: u64 = f.manifest.as_ref().map_or(0, |m| {
             m.kernel.size_bytes + m.entries().map(|e| e.size_bytes).sum::<u64>()
         });
+        let what = match &f.kind {
+            Kind::Disk => String::new(),
+            Kind::Module => format!(
+                "module image with its {MODULE_DATA_BLOCKS}-block data region added, "
+            ),
+            Kind::Iso(found) => format!(
+                "ISO 9660, module {} ({} bytes) with its {MODULE_DATA_BLOCKS}-block data region added, ",
+                found.name, found.len
+            ),
+        };
         let _ = writeln!(
             out,
-            "verify: OK ({}: image {}, {} blocks, kernel and {entries} services/components, {hashed} bytes hashed)",
+            "verify: OK ({}: {what}image {}, {} blocks, kernel and {entries} services/components, {hashed} bytes hashed)",
             path.display(),
             uuid(&sb.image_id),
             sb.total_blocks
@@ -231,13 +293,40 @@ pub fn verify_report(path: &Path, f: &Findings) -> (String, bool) {
 pub fn inspect_report(path: &Path, f: &Findings) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(
-        w,
-        "image: {} ({} bytes, {} blocks of {BLOCK_SIZE})",
-        path.display(),
-        f.file_bytes,
-        f.file_bytes / BLOCK
-    );
+    match &f.kind {
+        Kind::Disk => {
+            let _ = writeln!(
+                w,
+                "image: {} ({} bytes, {} blocks of {BLOCK_SIZE})",
+                path.display(),
+                f.file_bytes,
+                f.file_bytes / BLOCK
+            );
+        }
+        Kind::Module => {
+            let _ = writeln!(
+                w,
+                "image: {} (module image: {} bytes, {} blocks of {BLOCK_SIZE}; its {MODULE_DATA_BLOCKS}-block \
+                 user-data region is not in the file: the kernel adds it in RAM, and so does this check)",
+                path.display(),
+                f.file_bytes,
+                f.file_bytes / BLOCK
+            );
+        }
+        Kind::Iso(found) => {
+            let _ = writeln!(
+                w,
+                "image: {} (ISO 9660, {} bytes); module {}: {} bytes at byte {} ({} blocks; its \
+                 {MODULE_DATA_BLOCKS}-block user-data region is added in RAM, as the kernel does)",
+                path.display(),
+                f.file_bytes,
+                found.name,
+                found.len,
+                found.offset,
+                found.len / BLOCK
+            );
+        }
+    }
     let Some(raw) = f.raw else {
         let _ = writeln!(w, "(no block 0)");
         problems(w, f);
@@ -316,7 +405,11 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
         sb.data_start,
         data_blocks,
         data_blocks * BLOCK,
-        "user data".into(),
+        if f.kind == Kind::Disk {
+            "user data".into()
+        } else {
+            "user data (in RAM, not in the file)".into()
+        },
     ));
     regions.sort_by_key(|r| (r.0, r.1));
     let _ = writeln!(w, "block map:");
@@ -420,6 +513,78 @@ mod tests {
         }
         let (line, ok) = verify_report(&img, &f);
         assert!(ok && line.starts_with("verify: OK ("), "{line}");
+    }
+
+    #[test]
+    fn verify_and_inspect_a_bare_module_and_an_iso() {
+        let dir = TempDir::new("inspect-module");
+        let files = crate::iso::tests::small_boot_files(dir.path());
+        let module = &files
+            .iter()
+            .find(|f| f.path == crate::limine_conf::MODULE_ESP_PATH)
+            .unwrap()
+            .data;
+        let path = dir.path().join("pandagen-system.mod");
+        std::fs::write(&path, module).unwrap();
+        let f = examine(&path).unwrap();
+        assert_eq!(f.kind, Kind::Module);
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        let (line, ok) = verify_report(&path, &f);
+        assert!(ok, "{line}");
+        assert!(
+            line.contains("module image with its 256-block data region added, image "),
+            "{line}"
+        );
+        let text = inspect_report(&path, &f);
+        assert!(
+            text.contains("user data (in RAM, not in the file)"),
+            "{text}"
+        );
+        assert!(!text.contains("MBR:"), "{text}");
+        assert!(!text.contains("ESP (FAT)"), "{text}");
+
+        // A damaged module: the loader's error, as for a disk.
+        let mut bad = module.clone();
+        let sb = f.superblock.unwrap();
+        let e = f
+            .manifest
+            .as_ref()
+            .unwrap()
+            .find("services_network")
+            .unwrap();
+        bad[(e.start_block * BLOCK) as usize] ^= 1;
+        std::fs::write(&path, &bad).unwrap();
+        let f = examine(&path).unwrap();
+        assert_eq!(f.kind, Kind::Module);
+        let (text, ok) = verify_report(&path, &f);
+        assert!(!ok);
+        assert!(
+            text.starts_with("verify: `services_network` at block"),
+            "{text}"
+        );
+        assert_eq!(sb.total_blocks - sb.data_start, MODULE_DATA_BLOCKS);
+
+        let Some(xorriso) = crate::iso::tests::xorriso_or_skip("verify_and_inspect_an_iso") else {
+            return;
+        };
+        let iso_path = dir.path().join("boot.iso");
+        crate::iso::write_iso(&xorriso, &files, &iso_path).unwrap();
+        let f = examine(&iso_path).unwrap();
+        assert!(matches!(&f.kind, Kind::Iso(found) if found.name == "/boot/pandagen-system.mod"));
+        let (line, ok) = verify_report(&iso_path, &f);
+        assert!(ok, "{line}");
+        assert!(
+            line.contains("ISO 9660, module /boot/pandagen-system.mod ("),
+            "{line}"
+        );
+        assert_eq!(f.superblock.unwrap().image_id, sb.image_id);
+        let text = inspect_report(&iso_path, &f);
+        assert!(text.contains("(ISO 9660, "), "{text}");
+        assert!(
+            text.contains("start order (init_sequence): services_storage"),
+            "{text}"
+        );
+        assert!(text.contains("result: OK"), "{text}");
     }
 
     #[test]

@@ -10,13 +10,29 @@ use bootproto::hash::Hex;
 pub const KERNEL_ESP_PATH: &str = "/boot/kernel_bootstrap";
 pub const CONF_ESP_PATH: &str = "/boot/limine/limine.conf";
 pub const ENTRY_NAME: &str = "PandaGen";
+/// Where the system image module lives on the boot volume, and the string the kernel finds it by.
+pub const MODULE_ESP_PATH: &str = "/boot/pandagen-system.mod";
+pub const MODULE_STRING: &str = "pandagen-system-image";
 
 /// A module handed to the kernel (`module_path` + `module_string`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Module {
     /// Absolute path on the boot volume, e.g. `/boot/initrd`.
     pub path: String,
+    /// BLAKE2b-512 of the module file, appended to the path as `#<hex>`; `None` omits the check.
+    pub hash: Option<[u8; 64]>,
     pub string: String,
+}
+
+impl Module {
+    /// A module at `path` with these bytes, pinned by their BLAKE2b-512 hash.
+    pub fn pinned(path: &str, bytes: &[u8], string: &str) -> Self {
+        Module {
+            path: path.into(),
+            hash: Some(blake2b512(bytes)),
+            string: string.into(),
+        }
+    }
 }
 
 /// What goes into the config. Construct with [`LimineConf::for_kernel`] to hash the kernel,
@@ -111,7 +127,12 @@ pub fn render(conf: &LimineConf) -> Result<String, LimineConfError> {
         let _ = writeln!(s, "    cmdline: {}", conf.cmdline);
     }
     for m in &conf.modules {
-        let _ = writeln!(s, "    module_path: {}", boot_path("module path", &m.path)?);
+        let mut path = boot_path("module path", &m.path)?;
+        if let Some(hash) = &m.hash {
+            path.push('#');
+            path.push_str(&hex(hash));
+        }
+        let _ = writeln!(s, "    module_path: {path}");
         single_line("module string", &m.string)?;
         if !m.string.is_empty() {
             let _ = writeln!(s, "    module_string: {}", m.string);
@@ -174,10 +195,12 @@ mod tests {
         conf.modules = vec![
             Module {
                 path: "/boot/initrd".into(),
+                hash: None,
                 string: "initrd".into(),
             },
             Module {
                 path: "/boot/blob".into(),
+                hash: None,
                 string: String::new(),
             },
         ];
@@ -187,6 +210,36 @@ mod tests {
         assert!(text.ends_with(
             "    module_path: boot():/boot/initrd\n    module_string: initrd\n    module_path: boot():/boot/blob\n"
         ));
+    }
+
+    #[test]
+    fn the_system_module_is_pinned_and_named() {
+        let mut conf = LimineConf::for_kernel(b"abc", "test=boot");
+        conf.modules.push(Module::pinned(
+            MODULE_ESP_PATH,
+            b"module bytes",
+            MODULE_STRING,
+        ));
+        let text = render(&conf).unwrap();
+        let hash = hex(&blake2b512(b"module bytes"));
+        assert_eq!(hash.len(), 128);
+        assert!(text.ends_with(&format!(
+            "    cmdline: test=boot\n    module_path: boot():/boot/pandagen-system.mod#{hash}\n    module_string: pandagen-system-image\n"
+        )));
+        // The stub's own parser reads it back: path, pinned hash and string.
+        let parsed = bootproto::config::parse(&text).unwrap();
+        let entry = parsed
+            .entries
+            .iter()
+            .find(|e| e.protocol.is_some())
+            .unwrap();
+        assert_eq!(entry.modules.len(), 1);
+        assert_eq!(entry.modules[0].string, MODULE_STRING);
+        assert_eq!(entry.modules[0].path.path, MODULE_ESP_PATH);
+        assert_eq!(
+            entry.modules[0].path.blake2b,
+            Some(blake2b512(b"module bytes"))
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod corrupt;
 mod description;
 mod image;
 mod inspect;
+mod iso;
 mod limine_conf;
 mod lint;
 mod pack;
@@ -54,7 +55,8 @@ enum Cmd {
         release: bool,
     },
     /// Build everything (kernel in release unless --debug), then write the PandaGen system image:
-    /// superblock + MBR, kernel, manifest, services and components, FAT ESP, user data.
+    /// superblock + MBR, kernel, manifest, services and components, FAT ESP (boot loader,
+    /// limine.conf, kernel and the system image as a boot module), user data.
     BuildImage {
         /// Where to write the image.
         #[arg(long, short)]
@@ -64,6 +66,28 @@ enum Cmd {
         debug: bool,
         #[command(flatten)]
         image: ImageArgs,
+    },
+    /// Build everything (kernel in release unless --debug), then write a UEFI-bootable ISO 9660
+    /// image (CD/DVD, virtual media, or a USB stick): an El Torito EFI boot image holding the
+    /// boot loader, limine.conf, the kernel and the system image module, which the kernel runs
+    /// from (user data in RAM). Needs xorriso.
+    BuildIso {
+        /// Where to write the ISO.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Build the kernel in debug mode.
+        #[arg(long)]
+        debug: bool,
+        /// Boot with Limine from this Limine 10.x binary release directory (its BOOTX64.EFI)
+        /// instead of the PandaGen stub. Default: $LIMINE_DIR, if set.
+        #[arg(long, value_name = "DIR")]
+        limine: Option<PathBuf>,
+        /// Kernel command line written to limine.conf.
+        #[arg(long, default_value = "")]
+        cmdline: String,
+        /// The system description to pack (default: system/pandagen.json).
+        #[arg(long, value_name = "FILE")]
+        system: Option<PathBuf>,
     },
     /// Build the image into target/ and boot it in QEMU with the serial console on this terminal.
     Run {
@@ -75,8 +99,10 @@ enum Cmd {
         /// QEMU machine type.
         #[arg(long, value_enum, default_value_t = Machine::Q35)]
         machine: Machine,
-        /// How the image disk is attached: virtio-blk, or AHCI (SATA; on q35 the chipset's
-        /// controller, as in the spec's plain `-drive format=raw,file=…`).
+        /// How the image is attached: virtio-blk; AHCI (SATA; on q35 the chipset's controller, as
+        /// in the spec's plain `-drive format=raw,file=…`); a USB stick on an xHCI controller; or
+        /// cdrom: the ISO (`build-iso`, needs xorriso) as a CD-ROM. The kernel has no USB or CD
+        /// driver: it runs from the boot module then, with user data in RAM.
         #[arg(long, value_enum, default_value_t = Attach::Virtio)]
         attach: Attach,
         /// Use KVM (`-accel kvm -cpu host`) instead of TCG.
@@ -100,12 +126,12 @@ enum Cmd {
     },
     /// Show an image: block map, manifest summary, start order, and any problem.
     Inspect {
-        /// The image file.
+        /// A disk image, an ISO (its system image module is shown) or a bare module file.
         image: PathBuf,
     },
     /// Run every check the kernel runs on an image; one line per problem, non-zero exit if any.
     Verify {
-        /// The image file.
+        /// A disk image, an ISO (its system image module is checked) or a bare module file.
         image: PathBuf,
     },
     /// Throughput: loader verification vs raw SHA-256, and the pack step vs cat + sha256sum.
@@ -136,18 +162,22 @@ impl ImageArgs {
         description::path_or_default(&ws.root, self.system.as_deref())
     }
 
-    /// `--limine`, else a non-empty `LIMINE_DIR`; checked to hold `BOOTX64.EFI`.
     fn limine_dir(&self) -> Result<Option<PathBuf>> {
-        let dir = self.limine.clone().or_else(|| {
-            std::env::var_os("LIMINE_DIR")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        });
-        if let Some(dir) = &dir {
-            system_image::check_limine_dir(dir)?;
-        }
-        Ok(dir)
+        limine_dir(self.limine.clone())
     }
+}
+
+/// `--limine`, else a non-empty `LIMINE_DIR`; checked to hold `BOOTX64.EFI`.
+fn limine_dir(arg: Option<PathBuf>) -> Result<Option<PathBuf>> {
+    let dir = arg.or_else(|| {
+        std::env::var_os("LIMINE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(dir) = &dir {
+        system_image::check_limine_dir(dir)?;
+    }
+    Ok(dir)
 }
 
 /// What `pack_image` needs beside the build.
@@ -158,13 +188,13 @@ pub(crate) struct ImageOptions {
     pub description: PathBuf,
 }
 
-/// Packs the built artifacts into a system image at `output` and says what it wrote.
-pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Path) -> Result<()> {
+/// The image inputs for the built artifacts and the options.
+fn system_image_for(artifacts: &Artifacts, opts: &ImageOptions) -> SystemImage {
     let boot_loader = match &opts.limine {
         Some(dir) => BootLoader::Limine(dir.clone()),
         None => BootLoader::Stub(artifacts.stub.clone()),
     };
-    let img = SystemImage {
+    SystemImage {
         kernel: artifacts.kernel.clone(),
         boot_loader,
         cmdline: opts.cmdline.clone(),
@@ -172,7 +202,43 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
         description: opts.description.clone(),
         components_dir: artifacts.components_dir.clone(),
         data_size: opts.data_size,
-    };
+    }
+}
+
+/// Packs the built artifacts into a bootable ISO at `output` (with `xorriso`) and says what it wrote.
+pub(crate) fn pack_iso(
+    xorriso: &Path,
+    artifacts: &Artifacts,
+    opts: &ImageOptions,
+    output: &Path,
+) -> Result<()> {
+    let img = system_image_for(artifacts, opts);
+    println!("xtask: boot loader: {}", img.boot_loader.describe());
+    let input = system_image::pack_input(&img)?;
+    let summary = iso::write_iso(xorriso, &input.esp_files, output)?;
+    let sb = summary.verified.superblock;
+    println!(
+        "xtask: wrote {} ({:.1} MiB ISO 9660, UEFI El Torito boot image {} MiB (FAT) with {}; module {} ({} bytes): image {}, {} services/components; verified)",
+        output.display(),
+        summary.iso_bytes as f64 / image::MIB as f64,
+        summary.efi_image_bytes / image::MIB,
+        input
+            .esp_files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        summary.found.name,
+        summary.found.len,
+        inspect::uuid(&sb.image_id),
+        input.manifest.entries().count()
+    );
+    Ok(())
+}
+
+/// Packs the built artifacts into a system image at `output` and says what it wrote.
+pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Path) -> Result<()> {
+    let img = system_image_for(artifacts, opts);
     println!("xtask: boot loader: {}", img.boot_loader.describe());
     let packed = system_image::write_system_image(&img, output, true)?;
     let sb = packed.superblock;
@@ -238,6 +304,25 @@ fn dispatch(command: Cmd) -> Result<bool> {
             description::load_checked(&opts.description)?;
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
             pack_image(&artifacts, &opts, &output)?;
+        }
+        Cmd::BuildIso {
+            output,
+            debug,
+            limine,
+            cmdline,
+            system,
+        } => {
+            // Find xorriso before spending time on cargo.
+            let xorriso = iso::find_xorriso_on_host()?;
+            let opts = ImageOptions {
+                limine: limine_dir(limine)?,
+                cmdline,
+                data_size: pack::DEFAULT_DATA_SIZE,
+                description: description::path_or_default(&ws.root, system.as_deref()),
+            };
+            description::load_checked(&opts.description)?;
+            let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
+            pack_iso(&xorriso, &artifacts, &opts, &output)?;
         }
         Cmd::Run {
             image,
@@ -380,6 +465,34 @@ mod tests {
                     .is_err(),
                 "{bad}"
             );
+        }
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "build-iso",
+            "--output",
+            "pandagen-boot.iso",
+            "--cmdline",
+            "test=boot",
+            "--debug",
+        ])
+        .unwrap();
+        let Cmd::BuildIso {
+            output,
+            debug,
+            limine,
+            cmdline,
+            system,
+        } = cli.command
+        else {
+            panic!("not build-iso");
+        };
+        assert_eq!(output, Path::new("pandagen-boot.iso"));
+        assert!(debug && limine.is_none() && system.is_none());
+        assert_eq!(cmdline, "test=boot");
+        assert!(Cli::try_parse_from(["xtask", "build-iso"]).is_err());
+        for (attach, want) in [("usb", Attach::Usb), ("cdrom", Attach::Cdrom)] {
+            let cli = Cli::try_parse_from(["xtask", "run", "--attach", attach]).unwrap();
+            assert!(matches!(cli.command, Cmd::Run { attach, .. } if attach == want));
         }
         assert!(matches!(
             Cli::try_parse_from(["xtask", "verify", "a.img"])

@@ -22,6 +22,101 @@ use crate::image::{self, DiskLayout, DiskSpec, EspFile, Progress, Region};
 pub const BLOCK: u64 = BLOCK_SIZE as u64;
 /// The default user data region: 64 MiB.
 pub const DEFAULT_DATA_SIZE: u64 = 64 * image::MIB;
+/// The user-data region of a module image: 256 blocks (1 MiB). It is not in the module file: the
+/// kernel (and `verify`) add it as zero blocks in RAM.
+pub const MODULE_DATA_BLOCKS: u64 = 256;
+
+/// The system image as a boot module: the same placement as the disk image but no ESP and a
+/// [`MODULE_DATA_BLOCKS`] data region; the file holds only blocks `0..data_start`.
+#[derive(Debug, Clone)]
+pub struct ModuleImage {
+    pub superblock: Superblock,
+    /// The module file: block 0 (superblock, no MBR), the kernel, the manifest and the binaries.
+    pub bytes: Vec<u8>,
+    /// The manifest JSON (byte-identical to the disk image's).
+    pub json: Vec<u8>,
+}
+
+/// Lays out and writes the module image for a measured manifest (sizes and checksums filled in;
+/// start blocks are set on a copy), the kernel and the binaries in manifest order.
+pub fn module_image(
+    manifest: &Manifest,
+    kernel: &[u8],
+    binaries: &[Vec<u8>],
+) -> Result<ModuleImage> {
+    let mut m = Box::new(manifest.clone());
+    let mut json = vec![0u8; MAX_MANIFEST_BYTES];
+    let placed = place(
+        &mut m,
+        Regions {
+            esp_blocks: 0,
+            data_blocks: MODULE_DATA_BLOCKS,
+        },
+        &mut json,
+    )
+    .map_err(|e| anyhow::anyhow!("laying out the module image: {e}"))?;
+    json.truncate(placed.manifest_len);
+    let sb = placed.superblock;
+    ensure!(
+        binaries.len() == m.entries().count(),
+        "{} binaries for {} manifest entries",
+        binaries.len(),
+        m.entries().count()
+    );
+    let len = usize::try_from(sb.data_start * BLOCK)?;
+    let mut bytes = vec![0u8; len];
+    let mut block0 = [0u8; BLOCK_SIZE];
+    sb.write_to(&mut block0);
+    bytes[..BLOCK_SIZE].copy_from_slice(&block0);
+    let mut put = |at: u64, data: &[u8]| -> Result<()> {
+        let at = usize::try_from(at * BLOCK)?;
+        let end = at + data.len();
+        ensure!(
+            end <= len,
+            "a region ends at byte {end}, past the module's {len} bytes"
+        );
+        bytes[at..end].copy_from_slice(data);
+        Ok(())
+    };
+    put(sb.kernel_start, kernel)?;
+    put(sb.manifest_start, &json)?;
+    for (entry, data) in m.entries().zip(binaries) {
+        put(entry.start_block, data)?;
+    }
+    Ok(ModuleImage {
+        superblock: sb,
+        bytes,
+        json,
+    })
+}
+
+/// What a module image is seen as once the kernel (or `verify`) has added its data region: the
+/// module's whole blocks followed by [`MODULE_DATA_BLOCKS`] zero blocks.
+pub fn module_with_data_region(module: &[u8]) -> Vec<u8> {
+    let whole = module.len() - module.len() % BLOCK_SIZE;
+    let mut out = Vec::with_capacity(whole + (MODULE_DATA_BLOCKS * BLOCK) as usize);
+    out.extend_from_slice(&module[..whole]);
+    out.resize(whole + (MODULE_DATA_BLOCKS * BLOCK) as usize, 0);
+    out
+}
+
+/// Whether block 0 describes a module image (no ESP, a [`MODULE_DATA_BLOCKS`] data region) and the
+/// file ends exactly where the data region starts.
+pub fn is_module_file(block0: &Superblock, file_len: u64) -> bool {
+    !block0.has_esp()
+        && block0.total_blocks.checked_sub(block0.data_start) == Some(MODULE_DATA_BLOCKS)
+        && Some(file_len) == block0.data_start.checked_mul(BLOCK)
+}
+
+/// The loader's whole verification of a module file, as the kernel runs it (module + zero data).
+pub fn verify_module(
+    module: &[u8],
+    manifest: &mut Manifest,
+) -> Result<loader::Verified, LoadError> {
+    let image = module_with_data_region(module);
+    let mut src = loader::MemSource(&image);
+    loader::verify_image_into(&mut src, &mut loader_buffer(), &mut (), manifest)
+}
 
 /// What goes into an image.
 #[derive(Debug, Clone)]
@@ -378,6 +473,78 @@ pub(crate) mod tests {
         let m = (sb.manifest_start * BLOCK) as usize;
         assert_eq!(&raw[m..m + packed.json.len()], packed.json.as_slice());
         assert_eq!(raw[m + packed.json.len()], 0);
+    }
+
+    #[test]
+    fn module_image_is_the_disk_image_without_esp_and_data() {
+        let dir = TempDir::new("pack-module");
+        let input = small_input();
+        let (disk, packed) = small_image(&dir, "sys.img");
+        let module = module_image(&input.manifest, &input.kernel, &input.binaries).unwrap();
+        let (msb, dsb) = (module.superblock, packed.superblock);
+        // Same manifest bytes, so the same image id: the identity the kernel compares.
+        assert_eq!(module.json, packed.json);
+        assert_eq!(msb.image_id, dsb.image_id);
+        assert_eq!(
+            (msb.kernel_blocks, msb.manifest_start, msb.manifest_bytes),
+            (dsb.kernel_blocks, dsb.manifest_start, dsb.manifest_bytes)
+        );
+        // No ESP; the data region right after the last binary, 256 blocks, not in the file.
+        assert_eq!((msb.esp_start, msb.esp_blocks), (0, 0));
+        let last = packed.manifest.entries().last().unwrap();
+        assert_eq!(
+            msb.data_start,
+            last.start_block + loader::superblock::blocks_for(last.size_bytes)
+        );
+        assert_eq!(msb.total_blocks, msb.data_start + MODULE_DATA_BLOCKS);
+        assert_eq!(module.bytes.len() as u64, msb.data_start * BLOCK);
+        assert!(is_module_file(&msb, module.bytes.len() as u64));
+        assert!(!is_module_file(&dsb, fs::metadata(&disk).unwrap().len()));
+        // Blocks 1..data_start are the disk image's; block 0 has no MBR.
+        let raw = fs::read(&disk).unwrap();
+        assert_eq!(
+            module.bytes[BLOCK_SIZE..],
+            raw[BLOCK_SIZE..module.bytes.len()]
+        );
+        assert!(module.bytes[440..BLOCK_SIZE].iter().all(|&b| b == 0));
+
+        // The loader accepts exactly the module + 256 zero blocks over a MemSource.
+        let mut image = module.bytes.clone();
+        image.resize(image.len() + 256 * BLOCK_SIZE, 0);
+        assert_eq!(module_with_data_region(&module.bytes), image);
+        let mut manifest = Box::<Manifest>::default();
+        let v = loader::verify_image_into(
+            &mut loader::MemSource(&image),
+            &mut loader_buffer(),
+            &mut (),
+            &mut manifest,
+        )
+        .unwrap();
+        assert_eq!(v.superblock, msb);
+        assert_eq!(
+            *manifest, *packed.manifest,
+            "same start blocks as the disk image"
+        );
+        assert!(verify_module(&module.bytes, &mut manifest).is_ok());
+        // Without the data region it is a truncated image.
+        assert!(matches!(
+            loader::verify_image_into(
+                &mut loader::MemSource(&module.bytes),
+                &mut loader_buffer(),
+                &mut (),
+                &mut manifest
+            ),
+            Err(LoadError::ImageTruncated { .. })
+        ));
+        // One byte changed inside a service: the loader names it.
+        let mut bad = module.bytes.clone();
+        let e = packed.manifest.find("services_network").unwrap();
+        bad[(e.start_block * BLOCK + 10) as usize] ^= 0xFF;
+        let err = verify_module(&bad, &mut manifest).unwrap_err();
+        assert!(
+            err.to_string().contains("`services_network` at block"),
+            "{err}"
+        );
     }
 
     #[cfg(unix)]

@@ -30,6 +30,11 @@ pub enum Attach {
     /// A SATA disk on an AHCI controller: on q35 the chipset's own (the spec's plain
     /// `-drive format=raw,file=…`), on pc an added `-device ahci` card.
     Ahci,
+    /// A USB stick (`usb-storage`) on an added xHCI controller (`qemu-xhci`).
+    Usb,
+    /// A CD-ROM (`-drive media=cdrom`, read-only): on q35 an ATAPI drive on the chipset's
+    /// AHCI controller, on pc on the PIIX IDE controller. The file is an ISO (`build-iso`).
+    Cdrom,
 }
 
 /// One disk of the guest, in the order given.
@@ -167,8 +172,28 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
 /// The `-drive`/`-device` options for `disks`, in order.
 fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
     let mut ahci_port = 0;
+    let mut xhci = false;
     for (i, d) in disks.iter().enumerate() {
         match (d.attach, machine) {
+            (Attach::Usb, _) => {
+                if !xhci {
+                    args.push("-device".into());
+                    args.push("qemu-xhci,id=xhci".into());
+                    xhci = true;
+                }
+                args.push("-drive".into());
+                args.push(kv(
+                    &format!("if=none,format=raw,id=stick{i},file="),
+                    &d.path,
+                    "",
+                ));
+                args.push("-device".into());
+                args.push(format!("usb-storage,bus=xhci.0,drive=stick{i}").into());
+            }
+            (Attach::Cdrom, _) => {
+                args.push("-drive".into());
+                args.push(kv("media=cdrom,format=raw,file=", &d.path, ""));
+            }
             (Attach::Virtio, _) => {
                 args.push("-drive".into());
                 args.push(kv("if=virtio,format=raw,file=", &d.path, ""));
@@ -539,6 +564,36 @@ mod tests {
         assert!(joined.contains("-serial file:/t/x.serial.log"));
         assert!(joined.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"));
         assert!(joined.ends_with("-display none -no-reboot"));
+    }
+
+    #[test]
+    fn usb_stick_and_cdrom() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/stick.img".into(),
+            Serial::MonStdio,
+        );
+        cfg.disks[0].attach = Attach::Usb;
+        cfg.disks.push(Drive {
+            path: "/second.img".into(),
+            attach: Attach::Usb,
+        });
+        cfg.disks.push(Drive {
+            path: "/boot.iso".into(),
+            attach: Attach::Cdrom,
+        });
+        let q35 = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            q35.contains(
+                "-device qemu-xhci,id=xhci \
+                 -drive if=none,format=raw,id=stick0,file=/stick.img -device usb-storage,bus=xhci.0,drive=stick0 \
+                 -drive if=none,format=raw,id=stick1,file=/second.img -device usb-storage,bus=xhci.0,drive=stick1 \
+                 -drive media=cdrom,format=raw,file=/boot.iso -serial"
+            ),
+            "{q35}"
+        );
+        assert_eq!(q35.matches("qemu-xhci").count(), 1, "one controller");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::build::{self, Profile, Workspace};
 use crate::qemu::{self, Accel, Attach, Machine, QemuConfig, Serial};
 
 pub const IMAGE_NAME: &str = "pandagen-system.img";
+pub const ISO_NAME: &str = "pandagen-boot.iso";
 pub const VARS_NAME: &str = "pandagen-ovmf-vars.fd";
 
 pub struct RunOptions {
@@ -24,14 +25,28 @@ pub fn run(ws: &Workspace, opts: &RunOptions) -> Result<()> {
     // Find the tools first: no point building for a machine we cannot start.
     let qemu_bin = qemu::find_qemu_on_host()?;
     let ovmf = qemu::find_ovmf_on_host()?;
+    let xorriso = match opts.attach {
+        Attach::Cdrom => Some(crate::iso::find_xorriso_on_host()?),
+        _ => None,
+    };
     let desc = crate::description::Description::load(&opts.image.description)?;
     let artifacts = if opts.no_build {
         build::existing_artifacts(ws, opts.profile, &desc.binaries())?
     } else {
         build::build_all(ws, opts.profile, &desc.packages(), &desc.binaries())?
     };
-    let image = ws.target_dir.join(IMAGE_NAME);
-    crate::pack_image(&artifacts, &opts.image, &image)?;
+    let image = match &xorriso {
+        Some(xorriso) => {
+            let iso = ws.target_dir.join(ISO_NAME);
+            crate::pack_iso(xorriso, &artifacts, &opts.image, &iso)?;
+            iso
+        }
+        None => {
+            let image = ws.target_dir.join(IMAGE_NAME);
+            crate::pack_image(&artifacts, &opts.image, &image)?;
+            image
+        }
+    };
     let vars = ws.target_dir.join(VARS_NAME);
     copy_atomically(&ovmf.vars, &vars)?;
 

@@ -25,6 +25,12 @@ pub mod contract {
     pub const BACKTRACE: &str = "backtrace";
     /// The kernel found its image on a disk (followed by the disk's description).
     pub const IMAGE_FOUND: &str = "image: found PANDAGEN image on ";
+    /// The kernel matched the disk against the boot module's image id (follows IMAGE_FOUND and the
+    /// disk's description on the same line).
+    pub const SAME_AS_MODULE: &str = "(same image as the boot module)";
+    /// No disk carries the boot module's image: the kernel runs from the module (RAM block device).
+    pub const FROM_MODULE: &str = "image: running from the boot module (";
+    pub const FROM_MODULE_RAM: &str = "the user-data region lives in RAM: nothing will persist";
     /// The kernel verified the whole image (superblock, manifest, graph, layout, checksums).
     pub const IMAGE_VERIFIED: &str = "image: verified";
     /// The start order: `init_sequence` joined by ", " (system/pandagen.json's; a unit test keeps
@@ -156,6 +162,7 @@ const BOOT_EXPECT: &[&str] = &[
     BOOTLOADER,
     SELFCHECK_PASS,
     IMAGE_FOUND,
+    SAME_AS_MODULE,
     IMAGE_VERIFIED,
     START_ORDER,
     // Every seed component started in order and signalled READY: the storage, logger and
@@ -172,6 +179,26 @@ const BOOT_EXPECT: &[&str] = &[
     TEST_PASS,
 ];
 const BOOT_FORBID: &[&str] = &[PANICKED, EXCEPTION, IMAGE_FAIL];
+/// Booted from a CD-ROM or a USB stick, which the kernel cannot read: it runs from the module.
+const MODULE_BOOT_EXPECT: &[&str] = &[
+    KERNEL_BANNER,
+    SELFCHECK_PASS,
+    FROM_MODULE,
+    FROM_MODULE_RAM,
+    IMAGE_VERIFIED,
+    START_ORDER,
+    STATE_TABLE,
+    "services_storage",
+    "ready",
+    "services_logger",
+    "ready",
+    "services_network",
+    "exited(0)",
+    "cli_console",
+    "ready",
+    TEST_PASS,
+];
+const MODULE_BOOT_FORBID: &[&str] = &[PANICKED, EXCEPTION, IMAGE_FAIL, IMAGE_FOUND];
 const CORRUPT_FORBID: &[&str] = &[IMAGE_VERIFIED, PANICKED, EXCEPTION];
 
 /// The part of the kernel's `image: FAIL: ...` line that only this fault's error produces (the
@@ -207,7 +234,9 @@ fn corrupt(c: Corruption) -> Scenario {
         name,
         machine: Machine::Q35,
         cmdline: CMDLINE_TEST_BOOT,
-        tweak: ConfTweak::None,
+        // Without a boot module, so the kernel has only the damaged disk to go by (with one, a
+        // disk whose image id differs from the module's is passed over for the module).
+        tweak: ConfTweak::NoModule,
         corruption: Some(c),
         expect,
         forbid: CORRUPT_FORBID,
@@ -552,6 +581,48 @@ fn disk_scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// Booting anywhere UEFI boots: the ISO as a CD-ROM on both machines, the disk image as a USB
+/// stick, and a damaged module (the boot loader loads it, its hash being pinned over the damaged
+/// bytes; the kernel must refuse it). The kernel has no CD or USB driver: it runs from the module.
+fn module_scenarios() -> Vec<Scenario> {
+    let boot = |name, machine, drives| Scenario {
+        name,
+        machine,
+        cmdline: CMDLINE_TEST_BOOT,
+        tweak: ConfTweak::None,
+        corruption: None,
+        expect: MODULE_BOOT_EXPECT,
+        forbid: MODULE_BOOT_FORBID,
+        end: End::Exit(EXIT_PASS),
+        drives,
+        second_boot: None,
+        system: crate::description::DEFAULT_PATH,
+        console: &[],
+    };
+    vec![
+        boot("iso-q35", Machine::Q35, &[DriveRole::Image(Attach::Cdrom)]),
+        boot("iso-pc", Machine::Pc, &[DriveRole::Image(Attach::Cdrom)]),
+        boot("usb-stick", Machine::Q35, &[DriveRole::Image(Attach::Usb)]),
+        Scenario {
+            tweak: ConfTweak::CorruptModule,
+            expect: &[
+                KERNEL_BANNER,
+                IMAGE_FAIL,
+                // The same error as the disk scenario corrupt-service-bytes-changed.
+                "`services_network` at block",
+                TEST_FAIL,
+            ],
+            forbid: CORRUPT_FORBID,
+            end: End::Exit(EXIT_FAIL),
+            ..boot(
+                "corrupt-module",
+                Machine::Q35,
+                &[DriveRole::Image(Attach::Usb)],
+            )
+        },
+    ]
+}
+
 /// Every scenario, in the order they are started.
 pub fn all() -> Vec<Scenario> {
     let mut list = vec![
@@ -612,6 +683,7 @@ pub fn all() -> Vec<Scenario> {
             console: &[],
         },
     ];
+    list.extend(module_scenarios());
     list.extend(disk_scenarios());
     list.extend(component_scenarios());
     list.extend(console_scenarios());
@@ -659,6 +731,29 @@ mod tests {
             assert_eq!(s.expect.last(), Some(&TEST_FAIL));
             assert!(s.forbid.contains(&IMAGE_VERIFIED));
         }
+    }
+
+    #[test]
+    fn module_scenarios_match_the_disk_fault() {
+        let all = all();
+        let find = |n: &str| all.iter().find(|s| s.name == n).unwrap().clone();
+        let module = find("corrupt-module");
+        let disk = find("corrupt-service-bytes-changed");
+        assert_eq!(module.expect[2], disk.expect[2]);
+        assert_eq!(module.expect[1], IMAGE_FAIL);
+        assert_eq!(module.end, End::Exit(EXIT_FAIL));
+        assert_eq!(module.tweak, ConfTweak::CorruptModule);
+        assert_eq!(module.drives, &[DriveRole::Image(Attach::Usb)]);
+        for n in ["iso-q35", "iso-pc", "usb-stick"] {
+            let s = find(n);
+            assert!(s.expect.contains(&FROM_MODULE) && s.forbid.contains(&IMAGE_FOUND));
+            assert_eq!(s.end, End::Exit(EXIT_PASS));
+        }
+        // Disk corruption scenarios boot without a module (nothing to fall back to).
+        assert!(all
+            .iter()
+            .filter(|s| s.corruption.is_some())
+            .all(|s| s.tweak == ConfTweak::NoModule));
     }
 
     #[test]

@@ -15,8 +15,10 @@ use crate::atomic::{copy_atomically, write_atomically};
 use crate::build::{self, Profile, Workspace};
 use crate::corrupt;
 use crate::description;
+use crate::iso;
+use crate::limine_conf::MODULE_ESP_PATH;
 use crate::pack;
-use crate::qemu::{self, QemuConfig, Serial};
+use crate::qemu::{self, Attach, QemuConfig, Serial};
 use crate::scenarios::{self, ConsoleStep, DriveRole, End, Scenario};
 use crate::serial_log::{self, QemuExit, Verdict};
 use crate::system_image::{self, BootLoader, ConfTweak, SystemImage};
@@ -172,25 +174,40 @@ fn prepare_images(
     type Key<'a> = (&'a str, ConfTweak, &'a str);
     let mut bases: Vec<(Key<'_>, PathBuf, Option<pack::Packed>)> = Vec::new();
     let mut out = Vec::new();
+    let mut xorriso = None;
     for s in list {
         let key = (s.cmdline, s.tweak, s.system);
         let description = ws.root.join(s.system);
+        let img = SystemImage {
+            kernel: artifacts.kernel.clone(),
+            boot_loader: BootLoader::Stub(artifacts.stub.clone()),
+            cmdline: s.cmdline.into(),
+            tweak: s.tweak,
+            description: description.clone(),
+            components_dir: artifacts.components_dir.clone(),
+            data_size: TEST_DATA_SIZE,
+        };
+        if s.drives.contains(&DriveRole::Image(Attach::Cdrom)) {
+            // The scenario's image is an ISO (read-only on a CD-ROM: no base copy needed).
+            let iso = dir.join(format!("{}.iso", s.name));
+            let xorriso = match &xorriso {
+                Some(x) => x,
+                None => xorriso.insert(iso::find_xorriso_on_host()),
+            };
+            let host_failure = match xorriso {
+                Ok(x) => system_image::pack_input(&img)
+                    .and_then(|input| iso::write_iso(x, &input.esp_files, &iso))
+                    .err()
+                    .map(|e| format!("{e:#}")),
+                Err(e) => Some(e.to_string()),
+            };
+            out.push((iso, host_failure));
+            continue;
+        }
         if !bases.iter().any(|(k, _, _)| *k == key) {
             let path = dir.join(format!("base-{}.img", bases.len()));
-            let packed = system_image::write_system_image(
-                &SystemImage {
-                    kernel: artifacts.kernel.clone(),
-                    boot_loader: BootLoader::Stub(artifacts.stub.clone()),
-                    cmdline: s.cmdline.into(),
-                    tweak: s.tweak,
-                    description: description.clone(),
-                    components_dir: artifacts.components_dir.clone(),
-                    data_size: TEST_DATA_SIZE,
-                },
-                &path,
-                false,
-            )
-            .with_context(|| format!("base image for {}", s.name))?;
+            let packed = system_image::write_system_image(&img, &path, false)
+                .with_context(|| format!("base image for {}", s.name))?;
             bases.push((key, path, Some(packed)));
         }
         let (_, base, packed) = bases
@@ -200,9 +217,15 @@ fn prepare_images(
         let image = dir.join(format!("{}.img", s.name));
         let mut host_failure = None;
         match s.corruption {
-            None => write_atomically(&image, |f| {
-                corrupt::copy_sparse(&mut fs::File::open(base)?, f)
-            })?,
+            None => {
+                write_atomically(&image, |f| {
+                    corrupt::copy_sparse(&mut fs::File::open(base)?, f)
+                })?;
+                if s.tweak == ConfTweak::CorruptModule {
+                    let packed = packed.as_ref().expect("bases are packed");
+                    host_failure = check_corrupt_module(&image, packed)?;
+                }
+            }
             Some(c) => {
                 c.apply(base, &image)?;
                 let packed = packed.as_ref().expect("bases are packed");
@@ -223,6 +246,21 @@ fn prepare_images(
         let _ = fs::remove_file(base);
     }
     Ok(out)
+}
+
+/// The damaged module on the image's ESP must fail the loader with the disk fault's error.
+fn check_corrupt_module(image: &Path, packed: &pack::Packed) -> Result<Option<String>> {
+    let module = system_image::read_esp_file(image, &packed.layout, MODULE_ESP_PATH)?;
+    let expected = corrupt::Corruption::ServiceBytesChanged;
+    Ok(
+        match pack::verify_module(&module, &mut Box::<loader::Manifest>::default()) {
+            Err(e) if expected.is_expected(&e, &packed.superblock, &packed.manifest) => None,
+            got => Some(format!(
+                "the host loader reports {got:?} for the damaged module, expected {:?}",
+                expected.expected_error(&packed.superblock, &packed.manifest)
+            )),
+        },
+    )
 }
 
 fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Result<(usize, usize)> {

@@ -7,8 +7,10 @@ use anyhow::{Context, Result};
 
 use crate::description;
 use crate::image::{self, EspFile};
-use crate::limine_conf::{self, LimineConf, CONF_ESP_PATH, KERNEL_ESP_PATH};
-use crate::pack::{self, PackInput, Packed};
+use crate::limine_conf::{
+    self, LimineConf, Module, CONF_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH, MODULE_STRING,
+};
+use crate::pack::{self, PackInput, Packed, BLOCK};
 
 /// Where UEFI firmware looks for a removable-media boot loader on x86_64.
 pub const BOOT_EFI_ESP_PATH: &str = "/EFI/BOOT/BOOTX64.EFI";
@@ -45,6 +47,12 @@ pub enum ConfTweak {
     None,
     /// The kernel's `#hash` with one hex digit changed.
     WrongKernelHash,
+    /// No system image module on the ESP and no `module_path` in limine.conf (the kernel then
+    /// finds its image on a disk only, as before the module existed).
+    NoModule,
+    /// The module with one byte of [`crate::corrupt::CHANGED_ENTRY`]'s binary changed, pinned by
+    /// the hash of the changed bytes (the boot loader loads it; the kernel must refuse it).
+    CorruptModule,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,26 +90,69 @@ pub struct SystemImage {
     pub data_size: u64,
 }
 
-/// The limine.conf text for `kernel` (its bytes) under `tweak`.
-pub fn limine_conf_text(kernel: &[u8], cmdline: &str, tweak: ConfTweak) -> Result<String> {
+/// The limine.conf text for `kernel` (its bytes) and the system image `module` (its bytes, at
+/// [`MODULE_ESP_PATH`]) under `tweak`; every path is pinned by its BLAKE2b-512 hash.
+pub fn limine_conf_text(
+    kernel: &[u8],
+    module: Option<&[u8]>,
+    cmdline: &str,
+    tweak: ConfTweak,
+) -> Result<String> {
     let mut conf = LimineConf::for_kernel(kernel, cmdline);
     if tweak == ConfTweak::WrongKernelHash {
         if let Some(hash) = conf.kernel_hash.as_mut() {
             limine_conf::corrupt_hash(hash);
         }
     }
+    if let Some(module) = module {
+        conf.modules
+            .push(Module::pinned(MODULE_ESP_PATH, module, MODULE_STRING));
+    }
     Ok(limine_conf::render(&conf)?)
 }
 
-/// The ESP's files: the boot loader, limine.conf (kernel BLAKE2b pinned) and the kernel.
-pub fn esp_files(img: &SystemImage, kernel: &[u8]) -> Result<Vec<EspFile>> {
+/// The module file the boot volume carries under `tweak` (`None` for [`ConfTweak::NoModule`]).
+pub fn module_for(
+    tweak: ConfTweak,
+    manifest: &loader::Manifest,
+    kernel: &[u8],
+    binaries: &[Vec<u8>],
+) -> Result<Option<Vec<u8>>> {
+    if tweak == ConfTweak::NoModule {
+        return Ok(None);
+    }
+    let module = pack::module_image(manifest, kernel, binaries)?;
+    anyhow::ensure!(
+        pack::is_module_file(&module.superblock, module.bytes.len() as u64),
+        "the module image is not laid out as a module: {:?}",
+        module.superblock
+    );
+    let mut bytes = module.bytes;
+    if tweak == ConfTweak::CorruptModule {
+        let mut placed = Box::<loader::Manifest>::default();
+        loader::manifest::parse_into(&module.json, &mut placed)
+            .map_err(|e| anyhow::anyhow!("re-reading the module's manifest: {e}"))?;
+        let entry = placed
+            .find(crate::corrupt::CHANGED_ENTRY)
+            .with_context(|| {
+                format!("the system has no entry {}", crate::corrupt::CHANGED_ENTRY)
+            })?;
+        let at = usize::try_from(entry.start_block * BLOCK + entry.size_bytes / 2)?;
+        bytes[at] ^= 0xFF;
+    }
+    Ok(Some(bytes))
+}
+
+/// The boot volume's files: the boot loader, limine.conf (kernel and module BLAKE2b pinned), the
+/// kernel and the system image module.
+pub fn esp_files(img: &SystemImage, kernel: &[u8], module: Option<&[u8]>) -> Result<Vec<EspFile>> {
     let efi = img.boot_loader.efi_path();
     if let BootLoader::Limine(dir) = &img.boot_loader {
         check_limine_dir(dir)?;
     }
     let efi_data = fs::read(&efi).with_context(|| format!("reading {}", efi.display()))?;
-    let conf = limine_conf_text(kernel, &img.cmdline, img.tweak)?;
-    Ok(vec![
+    let conf = limine_conf_text(kernel, module, &img.cmdline, img.tweak)?;
+    let mut files = vec![
         EspFile {
             path: BOOT_EFI_ESP_PATH.into(),
             data: efi_data,
@@ -114,7 +165,28 @@ pub fn esp_files(img: &SystemImage, kernel: &[u8]) -> Result<Vec<EspFile>> {
             path: KERNEL_ESP_PATH.into(),
             data: kernel.to_vec(),
         },
-    ])
+    ];
+    if let Some(module) = module {
+        files.push(EspFile {
+            path: MODULE_ESP_PATH.into(),
+            data: module.to_vec(),
+        });
+    }
+    Ok(files)
+}
+
+/// Bytes of FAT overhead allowed per file and for the file system itself when checking that
+/// the boot files fit a FAT volume (clusters of up to 64 KiB, FATs, directories).
+const FAT_SLACK_PER_FILE: u64 = 64 * 1024;
+const FAT_SLACK: u64 = 2 * image::MIB;
+
+/// The smallest FAT volume size (a multiple of 1 MiB) comfortably holding `files`.
+pub fn fat_size_for(files: &[EspFile]) -> u64 {
+    let bytes: u64 = files
+        .iter()
+        .map(|f| f.data.len() as u64 + FAT_SLACK_PER_FILE)
+        .sum();
+    (bytes + bytes / 16 + FAT_SLACK).div_ceil(image::MIB) * image::MIB
 }
 
 /// Reads the description (refusing an invalid one, every problem on its own line), the kernel and
@@ -137,14 +209,38 @@ pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
         })?);
     }
     description::measure(&mut manifest, &kernel, &binaries)?;
+    let module = module_for(img.tweak, &manifest, &kernel, &binaries)?;
+    let esp_files = esp_files(img, &kernel, module.as_deref())?;
+    let needed = fat_size_for(&esp_files);
+    anyhow::ensure!(
+        needed <= image::DEFAULT_ESP_SIZE,
+        "the boot files (boot loader, kernel, system image module) need a {} MiB ESP, more than \
+         the image's {} MiB",
+        needed / image::MIB,
+        image::DEFAULT_ESP_SIZE / image::MIB
+    );
     Ok(PackInput {
         manifest,
-        esp_files: esp_files(img, &kernel)?,
+        esp_files,
         kernel,
         binaries,
         esp_size: image::DEFAULT_ESP_SIZE,
         data_size: img.data_size,
     })
+}
+
+/// Reads a file back from the ESP of a written disk image.
+pub fn read_esp_file(image: &Path, layout: &image::DiskLayout, path: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = fs::File::open(image).with_context(|| format!("opening {}", image.display()))?;
+    let part = image::Slice::new(file, layout.esp_start, layout.esp_size)?;
+    let fat = fatfs::FileSystem::new(part, fatfs::FsOptions::new())?;
+    let mut out = Vec::new();
+    fat.root_dir()
+        .open_file(path.trim_start_matches('/'))
+        .with_context(|| format!("{path} on the ESP of {}", image.display()))?
+        .read_to_end(&mut out)?;
+    Ok(out)
 }
 
 /// Writes the image to `output` (atomically, verified before it is renamed into place).
@@ -153,23 +249,12 @@ pub fn write_system_image(img: &SystemImage, output: &Path, progress: bool) -> R
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::image::Slice;
     use crate::testutil::TempDir;
-    use fatfs::{FileSystem, FsOptions};
-    use std::io::Read;
 
-    fn read_back(img: &Path, start: u64, size: u64, path: &str) -> Vec<u8> {
-        let part = Slice::new(fs::File::open(img).unwrap(), start, size).unwrap();
-        let fs = FileSystem::new(part, FsOptions::new()).unwrap();
-        let mut out = Vec::new();
-        fs.root_dir()
-            .open_file(path.trim_start_matches('/'))
-            .unwrap()
-            .read_to_end(&mut out)
-            .unwrap();
-        out
+    fn read_back(img: &Path, layout: &image::DiskLayout, path: &str) -> Vec<u8> {
+        read_esp_file(img, layout, path).unwrap()
     }
 
     /// A fake build: kernel, stub and the four components in `dir`.
@@ -208,16 +293,15 @@ mod tests {
         let img = fake_build(dir.path());
         let out = dir.path().join("system.img");
         let packed = write_system_image(&img, &out, false).unwrap();
-        let (start, size) = (packed.layout.esp_start, packed.layout.esp_size);
         assert_eq!(
-            read_back(&out, start, size, BOOT_EFI_ESP_PATH),
+            read_back(&out, &packed.layout, BOOT_EFI_ESP_PATH),
             b"MZ fake stub"
         );
         assert_eq!(
-            read_back(&out, start, size, KERNEL_ESP_PATH),
+            read_back(&out, &packed.layout, KERNEL_ESP_PATH),
             b"\x7fELF fake kernel"
         );
-        let conf = String::from_utf8(read_back(&out, start, size, CONF_ESP_PATH)).unwrap();
+        let conf = String::from_utf8(read_back(&out, &packed.layout, CONF_ESP_PATH)).unwrap();
         let hash = limine_conf::hex(&limine_conf::blake2b512(b"\x7fELF fake kernel"));
         assert!(conf.contains(&format!("path: boot():/boot/kernel_bootstrap#{hash}\n")));
         assert!(conf.contains("cmdline: test=boot\n"));
@@ -225,8 +309,50 @@ mod tests {
         assert_eq!(cli.size_bytes, 4000);
         assert!(pack::verify_path(&out).unwrap().is_ok());
 
-        let bad = limine_conf_text(b"\x7fELF fake kernel", "", ConfTweak::WrongKernelHash).unwrap();
+        // The module: on the ESP, pinned in limine.conf by its hash, verifying as a module image
+        // with the disk image's identity.
+        let module = read_back(&out, &packed.layout, MODULE_ESP_PATH);
+        let module_hash = limine_conf::hex(&limine_conf::blake2b512(&module));
+        assert!(conf.contains(&format!(
+            "    module_path: boot():/boot/pandagen-system.mod#{module_hash}\n    module_string: pandagen-system-image\n"
+        )));
+        let mut m = Box::<loader::Manifest>::default();
+        let v = pack::verify_module(&module, &mut m).unwrap();
+        assert_eq!(v.superblock.image_id, packed.superblock.image_id);
+        assert_eq!(*m, *packed.manifest);
+
+        let bad =
+            limine_conf_text(b"\x7fELF fake kernel", None, "", ConfTweak::WrongKernelHash).unwrap();
         assert!(!bad.contains(&hash));
+        assert!(!bad.contains("module_path"));
+    }
+
+    #[test]
+    fn module_tweaks() {
+        let dir = TempDir::new("sysimg-tweaks");
+        let mut img = fake_build(dir.path());
+        img.tweak = ConfTweak::NoModule;
+        let input = pack_input(&img).unwrap();
+        assert_eq!(input.esp_files.len(), 3);
+        let conf = String::from_utf8(input.esp_files[1].data.clone()).unwrap();
+        assert!(!conf.contains("module"), "{conf}");
+
+        img.tweak = ConfTweak::CorruptModule;
+        let input = pack_input(&img).unwrap();
+        let module = &input.esp_files[3];
+        assert_eq!(module.path, MODULE_ESP_PATH);
+        let conf = String::from_utf8(input.esp_files[1].data.clone()).unwrap();
+        // Pinned over the corrupted bytes: the boot loader loads it, the kernel must refuse it.
+        let hash = limine_conf::hex(&limine_conf::blake2b512(&module.data));
+        assert!(conf.contains(&hash));
+        let err = pack::verify_module(&module.data, &mut Box::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(crate::scenarios::corruption_substring(
+                    crate::corrupt::Corruption::ServiceBytesChanged
+                )),
+            "{err}"
+        );
     }
 
     #[test]
@@ -243,13 +369,14 @@ mod tests {
         let dir = TempDir::new("sysimg-limine");
         let mut img = fake_build(dir.path());
         img.boot_loader = BootLoader::Limine(dir.path().join("limine"));
-        let err = esp_files(&img, b"k").unwrap_err();
+        let err = esp_files(&img, b"k", None).unwrap_err();
         assert!(err.downcast_ref::<BootLoaderError>().is_some());
         assert!(err.to_string().contains("BOOTX64.EFI"));
 
         fs::create_dir(dir.path().join("limine")).unwrap();
         fs::write(dir.path().join("limine/BOOTX64.EFI"), b"MZ limine").unwrap();
-        let files = esp_files(&img, b"k").unwrap();
+        let files = esp_files(&img, b"k", Some(b"m")).unwrap();
+        assert_eq!(files.len(), 4);
         assert_eq!(files[0].data, b"MZ limine");
         assert_eq!(
             img.boot_loader.describe(),
