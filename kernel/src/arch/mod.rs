@@ -2,6 +2,24 @@
 //! kernel (with `memory`) where `unsafe` is allowed; every unsafe block says why it is sound.
 #![allow(unsafe_code)]
 
+/// The `push`es that save every general-purpose register but rsp (rax first, so r15 ends up
+/// lowest): the layout at the start of `ExceptionFrame` and `lapic::InterruptFrame`. For the
+/// interrupt and exception entry stubs (`global_asm!` templates accept it).
+#[macro_export]
+macro_rules! push_all_gprs {
+    () => {
+        "push rax\n push rbx\n push rcx\n push rdx\n push rsi\n push rdi\n push rbp\n push r8\n push r9\n push r10\n push r11\n push r12\n push r13\n push r14\n push r15"
+    };
+}
+
+/// The `pop`s undoing [`push_all_gprs`].
+#[macro_export]
+macro_rules! pop_all_gprs {
+    () => {
+        "pop r15\n pop r14\n pop r13\n pop r12\n pop r11\n pop r10\n pop r9\n pop r8\n pop rbp\n pop rdi\n pop rsi\n pop rdx\n pop rcx\n pop rbx\n pop rax"
+    };
+}
+
 pub mod backtrace;
 pub mod context;
 pub mod cpu;
