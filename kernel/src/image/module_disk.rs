@@ -13,7 +13,12 @@ use loader::superblock::{Superblock, BLOCK_SIZE};
 pub enum ModuleError {
     /// The module is not a whole number of blocks, or not all of blocks `0..data_start`.
     BadLength { bytes: u64, expected: u64 },
+    /// The superblock asks for a RAM user-data region larger than the kernel gives one.
+    DataTooLarge { blocks: u64 },
 }
+
+/// The largest RAM user-data region a module may ask for (16 MiB); the packer asks for 1 MiB.
+pub const MAX_RAM_DATA_BLOCKS: u64 = 4096;
 
 impl core::fmt::Display for ModuleError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -21,6 +26,10 @@ impl core::fmt::Display for ModuleError {
             Self::BadLength { bytes, expected } => write!(
                 f,
                 "the boot module is {bytes} bytes; its superblock says it holds {expected} (blocks before the user-data region)"
+            ),
+            Self::DataTooLarge { blocks } => write!(
+                f,
+                "the boot module asks for a {blocks}-block user-data region in RAM (at most {MAX_RAM_DATA_BLOCKS})"
             ),
         }
     }
@@ -46,7 +55,13 @@ impl ModuleDisk {
                 expected,
             });
         }
-        let data_blocks = sb.total_blocks.saturating_sub(sb.data_start) as usize;
+        let data_blocks = sb.total_blocks.saturating_sub(sb.data_start);
+        if data_blocks > MAX_RAM_DATA_BLOCKS {
+            return Err(ModuleError::DataTooLarge {
+                blocks: data_blocks,
+            });
+        }
+        let data_blocks = data_blocks as usize;
         Ok(Self {
             module,
             data_start: sb.data_start,
@@ -152,6 +167,16 @@ mod tests {
             d.write_blocks(4, &[0u8; 2 * BLOCK_SIZE]),
             Err(BlockError::OutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn a_huge_ram_region_is_refused_not_allocated() {
+        assert_eq!(
+            ModuleDisk::new(module(3), &sb(3, u64::MAX)).err(),
+            Some(ModuleError::DataTooLarge {
+                blocks: u64::MAX - 3
+            })
+        );
     }
 
     #[test]
