@@ -84,7 +84,16 @@ pub fn read_binaries(disk: &mut Disk, manifest: &Manifest) -> Vec<Binary> {
             None => Err(String::from("the image disk cannot be read")),
             Some(src) => {
                 let size = entry.size_bytes as usize;
-                let mut bytes = vec![0u8; size.next_multiple_of(BLOCK_SIZE)];
+                let mut bytes = Vec::new();
+                let room = size.next_multiple_of(BLOCK_SIZE);
+                if bytes.try_reserve_exact(room).is_err() {
+                    out.push(Binary {
+                        name: String::from(entry.name.as_str()),
+                        bytes: Err(alloc::format!("{size} bytes do not fit in the kernel heap")),
+                    });
+                    continue;
+                }
+                bytes.resize(room, 0);
                 match src.read_blocks(entry.start_block, &mut bytes) {
                     Err(e) => Err(alloc::format!("reading block {}: {e}", entry.start_block)),
                     Ok(()) => {
