@@ -123,20 +123,29 @@ impl Superblock {
         if let Some(offset) = reserved.into_iter().find(|&i| b[i] != 0) {
             return Err(LoadError::ReservedNotZero { offset });
         }
+        Ok(Self::fields(b))
+    }
+
+    /// Block 0's fields as they are, without any check: for tools that show what a damaged
+    /// image claims. `block0` shorter than [`BLOCK_SIZE`] reads as zeros past its end.
+    pub fn fields(block0: &[u8]) -> Superblock {
+        let mut b = [0u8; BLOCK_SIZE];
+        let n = block0.len().min(BLOCK_SIZE);
+        b[..n].copy_from_slice(&block0[..n]);
         let mut image_id = [0u8; 16];
         image_id.copy_from_slice(&b[48..64]);
-        Ok(Superblock {
-            format_version,
-            kernel_blocks: u32_at(b, 12),
-            kernel_start: u64_at(b, 16),
-            manifest_start: u64_at(b, 24),
-            data_start: u64_at(b, 32),
-            total_blocks: u64_at(b, 40),
+        Superblock {
+            format_version: u32_at(&b, 8),
+            kernel_blocks: u32_at(&b, 12),
+            kernel_start: u64_at(&b, 16),
+            manifest_start: u64_at(&b, 24),
+            data_start: u64_at(&b, 32),
+            total_blocks: u64_at(&b, 40),
             image_id,
-            manifest_bytes: u64_at(b, 64),
-            esp_start: u64_at(b, 72),
-            esp_blocks: u64_at(b, 80),
-        })
+            manifest_bytes: u64_at(&b, 64),
+            esp_start: u64_at(&b, 72),
+            esp_blocks: u64_at(&b, 80),
+        }
     }
 
     /// Writes bytes 0..440 and 512..4096 of block 0 (fields, checksum, zeros), leaving the MBR bytes

@@ -355,3 +355,18 @@ proptest! {
         prop_assert!(Superblock::decode(&b).is_err());
     }
 }
+
+#[test]
+fn fields_read_what_a_damaged_block_claims() {
+    let mut block = good().encode();
+    block[0] = b'X';
+    block[CHECKSUM_AT] ^= 1;
+    assert!(Superblock::decode(&block).is_err());
+    assert_eq!(Superblock::fields(&block), good());
+    // A short buffer reads as zeros past its end instead of failing.
+    assert_eq!(Superblock::fields(&block[..16]).kernel_start, 0);
+    assert_eq!(
+        Superblock::fields(&block[..16]).kernel_blocks,
+        good().kernel_blocks
+    );
+}

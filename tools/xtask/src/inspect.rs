@@ -50,30 +50,9 @@ pub struct Findings {
     pub problems: Vec<LoadError>,
 }
 
+/// A little-endian u32 of the MBR partition table.
 fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
-
-/// Block 0's fields without any check (for showing a damaged image).
-pub fn raw_fields(b: &[u8; BLOCK_SIZE]) -> Superblock {
-    let mut image_id = [0u8; 16];
-    image_id.copy_from_slice(&b[48..64]);
-    Superblock {
-        format_version: u32_at(b, 8),
-        kernel_blocks: u32_at(b, 12),
-        kernel_start: u64_at(b, 16),
-        manifest_start: u64_at(b, 24),
-        data_start: u64_at(b, 32),
-        total_blocks: u64_at(b, 40),
-        image_id,
-        manifest_bytes: u64_at(b, 64),
-        esp_start: u64_at(b, 72),
-        esp_blocks: u64_at(b, 80),
-    }
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// The image id as a UUID (bytes in order).
@@ -108,7 +87,7 @@ pub fn examine(path: &Path) -> Result<Findings> {
     let mut block0 = [0u8; BLOCK_SIZE];
     file.seek(SeekFrom::Start(0))?;
     if file_bytes >= BLOCK && file.read_exact(&mut block0).is_ok() {
-        let raw = raw_fields(&block0);
+        let raw = Superblock::fields(&block0);
         if block0.starts_with(&loader::MAGIC) && pack::is_module_file(&raw, file_bytes) {
             let mut bytes = Vec::new();
             file.seek(SeekFrom::Start(0))?;
@@ -158,7 +137,7 @@ fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
         f.problems.push(LoadError::Io { block: 0, count: 1 });
         return;
     }
-    f.raw = Some(raw_fields(&block0));
+    f.raw = Some(Superblock::fields(&block0));
     if f.kind == Kind::Disk {
         let table = crate::image::MBR_TABLE_OFFSET;
         f.mbr = Some((
