@@ -45,14 +45,7 @@ pub fn find_xorriso(
     path_var: Option<&OsStr>,
     exists: impl Fn(&Path) -> bool,
 ) -> Result<PathBuf, IsoToolError> {
-    let exe = format!("{XORRISO}{}", std::env::consts::EXE_SUFFIX);
-    path_var
-        .into_iter()
-        .flat_map(std::env::split_paths)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join(&exe))
-        .find(|p| exists(p))
-        .ok_or(IsoToolError::XorrisoNotFound)
+    crate::qemu::find_on_path(XORRISO, path_var, exists).ok_or(IsoToolError::XorrisoNotFound)
 }
 
 /// [`find_xorriso`] with the real `PATH`.

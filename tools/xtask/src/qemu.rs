@@ -368,14 +368,23 @@ pub fn find_qemu(
     path_var: Option<&OsStr>,
     exists: impl Fn(&Path) -> bool,
 ) -> Result<PathBuf, FindError> {
-    let exe = format!("{QEMU_BINARY}{}", std::env::consts::EXE_SUFFIX);
+    find_on_path(QEMU_BINARY, path_var, exists).ok_or(FindError::QemuNotFound)
+}
+
+/// The first `program` (with the platform's executable suffix) in the `PATH`-style list
+/// `path_var` for which `exists` holds. Shared by every host tool lookup.
+pub fn find_on_path(
+    program: &str,
+    path_var: Option<&OsStr>,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<PathBuf> {
+    let exe = format!("{program}{}", std::env::consts::EXE_SUFFIX);
     path_var
         .into_iter()
         .flat_map(std::env::split_paths)
         .filter(|dir| !dir.as_os_str().is_empty())
         .map(|dir| dir.join(&exe))
         .find(|p| exists(p))
-        .ok_or(FindError::QemuNotFound)
 }
 
 /// [`find_qemu`] with the real `PATH`.
