@@ -6,6 +6,7 @@
 extern crate alloc;
 
 pub mod config;
+pub mod devpath;
 pub mod elf;
 pub mod hash;
 pub mod memmap;

@@ -1,10 +1,19 @@
-//! Where the stub speaks: the firmware's text console (the screen) and, when limine.conf says
-//! `serial: yes` or for errors, COM1 directly.
+//! Where the stub speaks: the firmware's text console (`ConOut`: the screen, and any serial port
+//! the firmware mirrors it to) and, when limine.conf says `serial: yes` or for errors, COM1
+//! directly — unless the firmware's console already reaches a serial port ([`init`]), so that
+//! each line appears there once.
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
+use bootproto::devpath::{self, DevicePathError};
+use uefi::runtime::{self, VariableVendor};
+use uefi::{cstr16, Status};
+
 static SERIAL: AtomicBool = AtomicBool::new(false);
+/// Set by [`init`] when `ConOut` includes a serial port: COM1 is then not written while the
+/// firmware console exists.
+static FIRMWARE_SERIAL: AtomicBool = AtomicBool::new(false);
 /// Set once boot services are gone: the firmware console may no longer be used.
 static FIRMWARE_GONE: AtomicBool = AtomicBool::new(false);
 static SERIAL_READY: AtomicU8 = AtomicU8::new(0);
@@ -67,6 +76,42 @@ fn put(b: u8) {
     outb(COM1, b);
 }
 
+/// Why [`init`] could not tell whether the firmware console reaches a serial port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConOutError {
+    /// The `ConOut` variable could not be read (absent, or a firmware error).
+    Unreadable(Status),
+    /// It is not a well-formed device-path list.
+    Malformed(DevicePathError),
+}
+
+impl fmt::Display for ConOutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable(status) => {
+                write!(f, "the ConOut variable cannot be read ({status:?})")
+            }
+            Self::Malformed(e) => write!(f, "the ConOut variable is malformed: {e}"),
+        }
+    }
+}
+
+/// Reads the firmware's `ConOut` device paths: when one runs through a serial port (a UART or
+/// a serial terminal node), the firmware already copies console text there, and the stub stops
+/// writing COM1 itself while the firmware console exists.
+///
+/// # Errors
+/// When that cannot be told; the stub then writes COM1 too (a line may appear twice on serial,
+/// none is lost).
+pub fn init() -> Result<(), ConOutError> {
+    let (bytes, _) =
+        runtime::get_variable_boxed(cstr16!("ConOut"), &VariableVendor::GLOBAL_VARIABLE)
+            .map_err(|e| ConOutError::Unreadable(e.status()))?;
+    let mirrored = devpath::reaches_serial(&bytes).map_err(ConOutError::Malformed)?;
+    FIRMWARE_SERIAL.store(mirrored, Ordering::Relaxed);
+    Ok(())
+}
+
 /// Honours limine.conf's `serial:` option for ordinary messages.
 pub fn set_serial(enabled: bool) {
     SERIAL.store(enabled, Ordering::Relaxed);
@@ -88,13 +133,15 @@ pub fn shout(args: fmt::Arguments<'_>) {
 }
 
 fn emit(args: fmt::Arguments<'_>, serial: bool) {
-    if !FIRMWARE_GONE.load(Ordering::Relaxed) {
+    let firmware = !FIRMWARE_GONE.load(Ordering::Relaxed);
+    if firmware {
         uefi::system::with_stdout(|out| {
             let _ = out.write_fmt(args);
-            let _ = out.write_str("\r\n");
+            // The firmware's writer turns "\n" into "\r\n".
+            let _ = out.write_str("\n");
         });
     }
-    if serial {
+    if serial && !(firmware && FIRMWARE_SERIAL.load(Ordering::Relaxed)) {
         let _ = Serial.write_fmt(args);
         let _ = Serial.write_str("\n");
     }

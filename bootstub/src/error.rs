@@ -67,7 +67,9 @@ impl fmt::Display for StubError {
             ),
             Self::HashMismatch { path, mismatch } => write!(
                 f,
-                "BLAKE2b mismatch for {path}: {mismatch}; the file is not the one limine.conf pins, refusing to boot"
+                "{}{path}: {mismatch}; the file is not the one limine.conf pins{}",
+                bootlog::msg::STUB_HASH_MISMATCH_START,
+                bootlog::msg::STUB_REFUSING_END
             ),
             Self::Elf(e) => write!(f, "kernel ELF: {e}"),
             Self::Requests(e) => write!(f, "kernel's Limine requests: {e}"),

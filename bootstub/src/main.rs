@@ -17,6 +17,7 @@ mod memory;
 mod paging;
 mod platform;
 mod responses;
+mod test_exit;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -50,10 +51,12 @@ fn main() -> Status {
     }
     // The firmware watchdog would reset the machine after 5 minutes at a prompt.
     let _ = boot::set_watchdog_timer(0, 0x10000, None);
-    match boot_kernel() {
+    let console = console::init();
+    match boot_kernel(console) {
         Ok(never) => match never {},
         Err(e) => {
-            shout!("bootstub: cannot boot: {e}");
+            shout!("{}{e}", bootlog::msg::STUB_CANNOT_BOOT_START);
+            test_exit::leave_qemu_failed();
             shout!("bootstub: press any key to return to the firmware");
             platform::wait_for_key();
             Status::LOAD_ERROR
@@ -114,13 +117,18 @@ fn countdown(timeout: &Timeout, entry: &Entry) {
     }
 }
 
-fn boot_kernel() -> Result<core::convert::Infallible, StubError> {
+fn boot_kernel(
+    console: Result<(), console::ConOutError>,
+) -> Result<core::convert::Infallible, StubError> {
     let mut vol = BootVolume::open()?;
     let (conf_path, conf_bytes) = vol.find_config()?;
     let text = core::str::from_utf8(&conf_bytes).map_err(|_| StubError::ConfigNotText)?;
     let conf = config::parse(text).map_err(StubError::Config)?;
     console::set_serial(conf.serial);
     say!("bootstub: {NAME} {VERSION} (Limine protocol, base revision {BASE_REVISION}); config {conf_path}");
+    if let Err(e) = console {
+        say!("bootstub: cannot tell whether the firmware console reaches a serial port: {e}; writing COM1 too, so a line may show twice there");
+    }
 
     let entry = conf.first_entry().map_err(StubError::Config)?;
     let protocol = entry.protocol.clone().unwrap_or_default();
@@ -128,6 +136,7 @@ fn boot_kernel() -> Result<core::convert::Infallible, StubError> {
         return Err(StubError::UnsupportedProtocol(protocol));
     }
     let kernel_spec = entry.kernel_path.as_ref().ok_or(StubError::NoKernelPath)?;
+    test_exit::set_from_cmdline(&entry.cmdline);
     countdown(&conf.timeout, entry);
 
     let kernel_bytes = read_verified(&mut vol, kernel_spec)?;
@@ -255,7 +264,8 @@ fn boot_kernel() -> Result<core::convert::Infallible, StubError> {
         answered.unanswered
     );
     say!(
-        "bootstub: entering kernel at {:#x}: stack {} KiB at {:#x}, HHDM {HHDM:#x}, {} page-table pages",
+        "{}{:#x}: stack {} KiB at {:#x}, HHDM {HHDM:#x}, {} page-table pages",
+        bootlog::msg::STUB_ENTERING_KERNEL_START,
         kernel.exe.entry,
         answered.stack_size / 1024,
         stack_top,

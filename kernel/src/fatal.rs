@@ -28,11 +28,11 @@ pub enum Outcome {
 /// exit device is missing, says so loudly and halts. Outside test mode, halts.
 pub fn stop(outcome: Outcome) -> ! {
     if test_mode() {
-        let (word, code) = match outcome {
-            Outcome::Pass => ("PASS", qemu_exit::ExitCode::Pass),
-            Outcome::Fail => ("FAIL", qemu_exit::ExitCode::Fail),
+        let (verdict, code) = match outcome {
+            Outcome::Pass => (bootlog::msg::TEST_PASS, qemu_exit::ExitCode::Pass),
+            Outcome::Fail => (bootlog::msg::TEST_FAIL, qemu_exit::ExitCode::Fail),
         };
-        serial::write_fmt_emergency(format_args!("test: {word}\r\n"));
+        serial::write_fmt_emergency(format_args!("{verdict}\r\n"));
         qemu_exit::exit(code);
         serial::write_fmt_emergency(format_args!(
             "test: ERROR: the isa-debug-exit device is missing, so the test result cannot reach \

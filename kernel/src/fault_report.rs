@@ -289,8 +289,11 @@ pub fn write_report(
     let info = vector_info(frame.vector);
     write!(
         w,
-        "EXCEPTION: vector {} ({} {})",
-        frame.vector, info.mnemonic, info.name
+        "{}{} ({} {})",
+        bootlog::msg::EXCEPTION_START,
+        frame.vector,
+        info.mnemonic,
+        info.name
     )?;
     if info.has_error_code {
         write!(w, " error code {:#06x}", frame.error_code)?;
@@ -301,11 +304,20 @@ pub fn write_report(
     write!(w, "\r\n")?;
     write!(
         w,
-        "  RIP {:#018x}  CS {:#04x}  RFLAGS {:#010x}  RSP {:#018x}  SS {:#04x}\r\n",
-        frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss
+        "{}{:#018x}  CS {:#04x}  RFLAGS {:#010x}  RSP {:#018x}  SS {:#04x}\r\n",
+        bootlog::msg::EXCEPTION_RIP_START,
+        frame.rip,
+        frame.cs,
+        frame.rflags,
+        frame.rsp,
+        frame.ss
     )?;
     if let Some(cr2) = cr2 {
-        write!(w, "  CR2 {cr2:#018x} (the faulting address)\r\n")?;
+        write!(
+            w,
+            "{}{cr2:#018x} (the faulting address)\r\n",
+            bootlog::msg::EXCEPTION_CR2_START
+        )?;
     }
     let f = frame;
     let regs: [(&str, u64); 16] = [
@@ -333,7 +345,7 @@ pub fn write_report(
         }
         write!(w, "\r\n")?;
     }
-    write!(w, "  backtrace:\r\n")?;
+    write!(w, "{}\r\n", bootlog::msg::EXCEPTION_BACKTRACE)?;
     let mut result = Ok(());
     walk_frames(frame.rip, frame.rbp, read, &mut |n, addr| {
         if result.is_ok() {

@@ -1,5 +1,7 @@
-//! The `log` facade on COM1: every line carries uptime, level and the module that logged it.
+//! The `log` facade on COM1: every line carries uptime, level and the module that logged it
+//! ([`bootlog::line`], the format the test harness parses).
 
+use bootlog::line;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::{arch::serial, cmdline::LogLevel, time};
@@ -20,20 +22,18 @@ impl Log for SerialLogger {
         let us = time::uptime_us();
         let module = record.target().rsplit("::").next().unwrap_or("");
         let level = match record.level() {
-            Level::Error => "ERROR",
-            Level::Warn => "WARN ",
-            Level::Info => "INFO ",
-            Level::Debug => "DEBUG",
-            Level::Trace => "TRACE",
+            Level::Error => line::Level::Error,
+            Level::Warn => line::Level::Warn,
+            Level::Info => line::Level::Info,
+            Level::Debug => line::Level::Debug,
+            Level::Trace => line::Level::Trace,
         };
-        serial::write_fmt(format_args!(
-            "[{:5}.{:06}] {} {}: {}\r\n",
-            us / 1_000_000,
-            us % 1_000_000,
+        let prefix = line::Prefix {
+            uptime_us: us,
             level,
             module,
-            record.args()
-        ));
+        };
+        serial::write_fmt(format_args!("{prefix}{}\r\n", record.args()));
     }
 
     fn flush(&self) {}

@@ -223,6 +223,13 @@ pub enum LoadError {
         /// The type found.
         found: Label,
     },
+    /// An entry's `expected_state` is not `up` or a state word.
+    BadExpectedState {
+        /// The entry.
+        entry: Label,
+        /// The value found (cut to the label's length).
+        found: Label,
+    },
     /// A capability string does not parse.
     BadCapability {
         /// The entry.
@@ -307,6 +314,13 @@ pub enum LoadError {
     JsonBufferFull {
         /// The buffer's length.
         len: usize,
+    },
+    /// The packer was given a kernel larger than block 0's 32-bit kernel block count can describe.
+    KernelTooLarge {
+        /// The kernel's size.
+        bytes: u64,
+        /// The largest kernel the format holds ([`crate::pack::MAX_KERNEL_BYTES`]).
+        max: u64,
     },
     /// The bytes on disk do not hash to the manifest's checksum.
     ChecksumMismatch {
@@ -423,6 +437,11 @@ impl fmt::Display for LoadError {
                 f,
                 "manifest format_version is {manifest} but block 0 says {superblock}"
             ),
+            Self::BadExpectedState { entry, found } => write!(
+                f,
+                "manifest entry `{entry}`: expected_state \"{found}\" is not one of up, ready, \
+                 running, exited(N), failed, skipped, refused, not-started"
+            ),
             Self::UnsupportedType { entry, found } => write!(
                 f,
                 "manifest entry `{entry}`: type \"{found}\" is not supported (only \"native\")"
@@ -472,6 +491,10 @@ impl fmt::Display for LoadError {
             Self::JsonBufferFull { len } => {
                 write!(f, "manifest does not fit the {len}-byte output buffer")
             }
+            Self::KernelTooLarge { bytes, max } => write!(
+                f,
+                "the kernel is {bytes} bytes; the image format holds at most {max} (2^32 - 1 blocks): build a smaller kernel"
+            ),
             Self::ChecksumMismatch { entry, start_block } => write!(
                 f,
                 "`{entry}` at block {start_block}: SHA-256 of its bytes does not match the manifest; the image is damaged"

@@ -121,6 +121,31 @@ pub struct Entry {
     /// `start_timeout_ms` (optional): how long the kernel waits for the entry to come up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_timeout_ms: Option<u32>,
+    /// `expected_state` (optional; test systems): the state `test=boot` requires of this entry
+    /// once the start sequence is over (`up`, the default, or a state word — see
+    /// [`bootlog::state`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_state: Option<ExpectedState>,
+}
+
+/// An entry's `expected_state`: [`bootlog::state::Expected`], serialised as its word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ExpectedState(pub bootlog::state::Expected);
+
+impl serde::Serialize for ExpectedState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut word = heapless::String::<{ bootlog::state::Expected::MAX_LEN }>::new();
+        // Cannot fail: MAX_LEN is the longest spelling (a bootlog test checks it).
+        let _ = core::fmt::write(&mut word, format_args!("{}", self.0));
+        s.serialize_str(&word)
+    }
+}
+
+impl Entry {
+    /// The state `test=boot` requires of this entry (`up` unless the manifest says otherwise).
+    pub fn expected(&self) -> bootlog::state::Expected {
+        self.expected_state.map(|e| e.0).unwrap_or_default()
+    }
 }
 
 impl Manifest {

@@ -6,7 +6,10 @@
 use crate::error::LoadError;
 use crate::manifest::{Manifest, MAX_MANIFEST_BYTES};
 use crate::sha256;
-use crate::superblock::{blocks_for, Superblock, ESP_ALIGN_BLOCKS, FORMAT_VERSION};
+use crate::superblock::{blocks_for, Superblock, BLOCK_SIZE_U64, ESP_ALIGN_BLOCKS, FORMAT_VERSION};
+
+/// The largest kernel an image holds: block 0 counts its blocks in 32 bits.
+pub const MAX_KERNEL_BYTES: u64 = u32::MAX as u64 * BLOCK_SIZE_U64;
 
 /// How big the regions the packer fills itself are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -37,7 +40,8 @@ pub struct Placement {
 /// `start_block`, zero padding everywhere else, its ESP and data region, and the MBR.
 ///
 /// # Errors
-/// [`LoadError::KernelEmpty`] for an empty kernel or one over 2^32 blocks; [`LoadError::JsonBufferFull`]
+/// [`LoadError::KernelEmpty`] for an empty kernel; [`LoadError::KernelTooLarge`] for one over
+/// [`MAX_KERNEL_BYTES`]; [`LoadError::JsonBufferFull`]
 /// when `json` is too small; [`LoadError::ManifestTooLarge`]; [`LoadError::RegionOutsideImage`] when
 /// the block numbers overflow.
 pub fn place(
@@ -45,8 +49,12 @@ pub fn place(
     regions: Regions,
     json: &mut [u8],
 ) -> Result<Placement, LoadError> {
-    let kernel_blocks = u32::try_from(blocks_for(manifest.kernel.size_bytes))
-        .map_err(|_| LoadError::KernelEmpty)?;
+    let bytes = manifest.kernel.size_bytes;
+    let kernel_blocks =
+        u32::try_from(blocks_for(bytes)).map_err(|_| LoadError::KernelTooLarge {
+            bytes,
+            max: MAX_KERNEL_BYTES,
+        })?;
     if kernel_blocks == 0 {
         return Err(LoadError::KernelEmpty);
     }
@@ -141,6 +149,28 @@ mod tests {
             place(&mut m, Regions::default(), &mut json[..10]),
             Err(LoadError::JsonBufferFull { len: 10 })
         );
+    }
+
+    #[test]
+    fn place_names_an_oversized_kernel() {
+        let mut m = Manifest::default();
+        let mut json = [0u8; 4096];
+        m.kernel.size_bytes = MAX_KERNEL_BYTES + 1;
+        let err = place(&mut m, Regions::default(), &mut json).unwrap_err();
+        assert_eq!(
+            err,
+            LoadError::KernelTooLarge {
+                bytes: MAX_KERNEL_BYTES + 1,
+                max: MAX_KERNEL_BYTES
+            }
+        );
+        assert!(err
+            .to_string()
+            .starts_with("the kernel is 17592186040321 bytes;"));
+        // The largest kernel the format holds is placed.
+        m.kernel.size_bytes = MAX_KERNEL_BYTES;
+        let p = place(&mut m, Regions::default(), &mut json).unwrap();
+        assert_eq!(p.superblock.kernel_blocks, u32::MAX);
     }
 
     #[test]

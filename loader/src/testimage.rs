@@ -42,6 +42,7 @@ pub fn entry(part: &Part<'_>) -> Entry {
         size_bytes: part.bytes.len() as u64,
         checksum: Sha256Digest::of(&part.bytes),
         start_timeout_ms: None,
+        expected_state: None,
     }
 }
 

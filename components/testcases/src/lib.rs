@@ -22,6 +22,7 @@
 //! | `t_echo_client`      | calls `echo_api` (`ping` → `ping`: `t_echo_client: echo OK`), then `crash_api` (not a dependency: `t_echo_client: call to crash_api refused: denied`) and `no_such_api` (`... refused: not found`); READY | after the calls | *ready → exited (0)* |
 //! | `t_crash_server`     | provides `crash_api`: READY, receives one call, then page-faults without replying | yes | *ready → faulted*; its caller gets `ProviderGone` |
 //! | `t_crash_client`     | calls `crash_api`, expects `ProviderGone` (`t_crash_client: provider gone: the provider exited or faulted`); READY | after the call | *ready → exited (0)* |
+//! | `t_exit_early`     | exits 1, without READY                                                | never  | *failed (exited with code 1 before ready)*; in `broken_console.json` it is the console, and the normal boot check must fail |
 //! | `t_dependent`        | READY, exit 0                                                         | yes    | must **never start** in the test descriptions: it is always declared depending on an entry that fails; state *skipped (dependency … failed)* |
 //!
 //! So `t_pagefault` and `t_gpfault` cover "fault after READY" and `t_invalid_opcode`,

@@ -10,6 +10,10 @@ use crate::cmdline::{self, TestMode};
 use crate::fatal::{self, Outcome};
 use crate::memory::{self, paging};
 use crate::{devices, image, klog, selfcheck, time, userdata};
+use bootlog::msg::{
+    BANNER_BOOTLOADER, BANNER_START, BOOT_COUNT_START, IMAGE_FAIL_START, SELFCHECK_FAIL_START,
+    SELFCHECK_PASS_START,
+};
 use bootproto::memmap;
 
 /// The `module_string` that marks the system image among the boot modules (limine.conf).
@@ -95,10 +99,10 @@ pub extern "C" fn kmain() -> ! {
     let check = selfcheck::run(&facts, &paging::ActiveTables);
     match check {
         Ok(()) => log::info!(
-            "selfcheck: PASS (HHDM maps usable memory, memory map sorted and disjoint, executable at its link address, lower half unmapped, {} KiB stack honoured, W^X)",
+            "{SELFCHECK_PASS_START}HHDM maps usable memory, memory map sorted and disjoint, executable at its link address, lower half unmapped, {} KiB stack honoured, W^X)",
             requests::STACK_SIZE / 1024
         ),
-        Err(e) => log::error!("selfcheck: FAIL: {e}"),
+        Err(e) => log::error!("{SELFCHECK_FAIL_START}{e}"),
     }
 
     match cmd.test {
@@ -136,7 +140,7 @@ pub extern "C" fn kmain() -> ! {
     let verified = match image::find_and_verify(&mut disks, kernel_file, module) {
         Ok(v) => v,
         Err(e) => {
-            log::error!("image: FAIL: {e}");
+            log::error!("{IMAGE_FAIL_START}{e}");
             fatal::stop(Outcome::Fail);
         }
     };
@@ -154,7 +158,7 @@ pub extern "C" fn kmain() -> ! {
         Ok(n) => {
             crate::process::set_boot_count(n);
             log::info!(
-            "PandaGen ready | boot count: {n} (kept in the user-data region, {} blocks from block {} on disk {disk_name})",
+            "{BOOT_COUNT_START}{n} (kept in the user-data region, {} blocks from block {} on disk {disk_name})",
             region.blocks(),
             region.start()
         )
@@ -171,13 +175,13 @@ pub extern "C" fn kmain() -> ! {
 
     let binaries = start::read_binaries(&mut disks[verified.disk], &verified.manifest);
     let image_disk = disks.swap_remove(verified.disk);
-    let started = start::start_components(image_disk, &verified, binaries, network);
+    let as_expected = start::start_components(image_disk, &verified, binaries, network);
     log::info!(
         "boot complete after {} ms; idling",
         time::uptime_us() / 1000
     );
     if cmd.test == TestMode::Boot {
-        fatal::stop(if started {
+        fatal::stop(if as_expected {
             Outcome::Pass
         } else {
             Outcome::Fail
@@ -192,7 +196,7 @@ pub extern "C" fn kmain() -> ! {
 fn banner(info: &info::BootInfo, map: &[memmap::Entry], hhdm: u64) {
     let usable = memmap::total_of(map, memmap::USABLE);
     log::info!(
-        "PandaGen kernel {} | bootloader: {} {} | firmware: {}",
+        "{BANNER_START}{}{BANNER_BOOTLOADER}{} {} | firmware: {}",
         env!("CARGO_PKG_VERSION"),
         info.bootloader_name,
         info.bootloader_version,

@@ -132,8 +132,9 @@ pub fn network_devices(pci: &[PciDevice]) -> Vec<String> {
 }
 
 /// Starts the processes: the process core, the user-data region (taken from the image disk),
-/// and the supervisor's start sequence. Returns whether the sequence ran (it always does once
-/// the process core is up; the table says how each entry fared).
+/// and the supervisor's start sequence. Returns whether every entry reached the state the image
+/// expects of it (manifest `expected_state`, default up); each entry that did not is logged as
+/// one `test=boot: ...` line. `false` too when the process core could not start.
 pub fn start_components(
     disk: Disk,
     verified: &VerifiedBoot,
@@ -179,6 +180,10 @@ pub fn start_components(
             None => Err(String::from("not in the image")),
         });
     log::info!("{}", outcome.summary());
+    let unmet = supervisor::unmet_expectations(&outcome.rows_at_end, &verified.manifest);
+    for line in &unmet {
+        log::warn!("{line}");
+    }
     *OUTCOME.lock() = Some(outcome);
-    true
+    unmet.is_empty()
 }

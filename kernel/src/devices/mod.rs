@@ -1,12 +1,13 @@
 //! Devices: PCI discovery and disks (virtio-blk, AHCI/SATA), on top of the `drivers` crate.
 //!
-//! [`probe_block_devices`] is the boot path's entry point: it enumerates PCI (every function
-//! logged at debug level, storage controllers at info level), brings up every virtio block
-//! device and every SATA disk on every AHCI controller (class 01:06:01), and returns the ones
-//! that work, virtio first, each as a [`Disk`] with its kind and location. A controller, port or
-//! device that fails is logged with its location and why, and skipped; a disk whose logical
-//! sector size is neither 512 nor 4096 is logged ("sector size N not supported") and reported in
-//! [`Probe::failed`], never used. Nothing here panics on a device's behaviour.
+//! [`probe`] is the boot path's entry point: it enumerates PCI (every function logged at debug
+//! level, storage controllers at info level), brings up every virtio block device and every SATA
+//! disk on every AHCI controller (class 01:06:01), and returns the PCI functions (the boot path
+//! looks for network devices among them) and the disks that work, virtio first, each as a
+//! [`Disk`] with its kind and location. A controller, port or device that fails is logged with
+//! its location and why, and skipped; a disk whose logical sector size is neither 512 nor 4096 is
+//! logged ("sector size N not supported") and reported in [`Probe::failed`], never used. Nothing
+//! here panics on a device's behaviour.
 
 pub mod hal;
 
@@ -15,6 +16,8 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
+
+use bootlog::msg::{DISK_PATTERN_END, DISK_PATTERN_MIDDLE, DISK_TEST_START, DISK_THROUGHPUT_START};
 
 use drivers::ahci::{self, AhciDisk, AhciError, PortError};
 use drivers::block::{read_bytes_at, BlockDevice, BlockError, Blocks4K};
@@ -29,7 +32,7 @@ use crate::memory::mmio::{self, MmioError};
 /// failure is an error here rather than a panic inside the HAL.
 const PREMAP_LIMIT: u64 = 16 * 1024 * 1024;
 
-/// A disk found by [`probe_block_devices`].
+/// A disk found by [`probe`].
 pub struct Disk {
     /// The PCI function of its controller (the virtio device itself, or the AHCI HBA).
     pub address: PciAddress,
@@ -176,12 +179,6 @@ pub fn probe() -> Probe {
         failed.len()
     );
     Probe { pci, disks, failed }
-}
-
-/// The boot path's entry point: [`probe`], keeping only the disks that came up (failures are
-/// logged with their PCI address).
-pub fn probe_block_devices() -> Vec<Disk> {
-    probe().disks
 }
 
 fn open_virtio_block(
@@ -439,7 +436,7 @@ pub fn disk_test() -> bool {
         } else {
             String::from("not measured (no writable non-image disk)")
         };
-        log::info!("test=disk: controller {address} ({kind}): read {read}; write {write}");
+        log::info!("{DISK_THROUGHPUT_START}{address} ({kind}): read {read}; write {write}");
     }
     log::info!(
         "test=disk: {} buffer(s) bounced (not physically contiguous)",
@@ -565,7 +562,7 @@ fn check_disk(disk: &mut Disk) -> Result<DiskRates, String> {
         ));
     }
     log::info!(
-        "test=disk: {loc} wrote, flushed ({}.{:03} ms) and read back the {} KiB pattern at LBA {pattern_lba} (last {} KiB): identical",
+        "{DISK_TEST_START}{loc} wrote, flushed ({}.{:03} ms) and read back the {}{DISK_PATTERN_MIDDLE}{pattern_lba} (last {} KiB){DISK_PATTERN_END}",
         flush_us / 1000,
         flush_us % 1000,
         PATTERN_BYTES / 1024,

@@ -1,16 +1,23 @@
 //! The boot-time image check: pick the disk, verify it with the loader, log every step.
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
+use bootlog::msg::{
+    DISK_START, FROM_MODULE_RAM_END, FROM_MODULE_START, IMAGE_FOUND_START, IMAGE_VERIFIED_START,
+    NOT_THE_IMAGE_END, NO_IMAGE_START, PASSED_OVER_MIDDLE, SAME_AS_MODULE_END, START_ORDER_START,
+    UNDECODABLE_MIDDLE, USING_THE_MODULE,
+};
 use loader::error::LoadError;
 use loader::manifest::{Manifest, MAX_MANIFEST_BYTES};
 use loader::sha256::Sha256Digest;
-use loader::superblock::{Superblock, BLOCK_SIZE, MAGIC};
-use loader::verify::{self, BlockSource, Observer};
+use loader::superblock::{Superblock, BLOCK_SIZE};
+use loader::verify::{self, Observer};
 
+use super::choice::{self, Source, Verdict};
 use super::module_disk::{ModuleDisk, ModuleError};
 use super::source::{DiskSource, SourceError};
 use crate::devices::Disk;
@@ -42,7 +49,7 @@ impl fmt::Display for ImageError {
         match self {
             Self::NoImage { checked, skipped } => write!(
                 f,
-                "no disk carries a PANDAGEN superblock ({checked} disk(s) checked{skipped}): attach the image built by `cargo xtask build-image`"
+                "{NO_IMAGE_START} ({checked} disk(s) checked{skipped}): attach the image built by `cargo xtask build-image`"
             ),
             Self::Source { disk, error } => write!(f, "disk {disk}: {error}"),
             Self::Load { disk, error } => write!(f, "{error} (disk {disk})"),
@@ -111,23 +118,6 @@ impl fmt::Display for Hex<'_> {
     }
 }
 
-/// Block 0 of `disk`, if it carries the PANDAGEN magic: its decoded superblock, or why it
-/// does not decode (a damaged superblock on an image disk is still that image's to report).
-fn read_superblock(
-    disk: &mut Disk,
-    block: &mut [u8],
-) -> Result<Option<Result<Superblock, LoadError>>, SourceError> {
-    let mut src = DiskSource::new(&mut *disk.device)?;
-    if src.block_count() == 0 {
-        return Ok(None);
-    }
-    src.read_blocks(0, block)?;
-    if block.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return Ok(None);
-    }
-    Ok(Some(Superblock::decode(block)))
-}
-
 /// The boot module as the image source: a read-only RAM disk with the user-data region in RAM.
 fn module_disk(module: &'static [u8]) -> Result<Disk, ImageError> {
     let name = || String::from("boot module");
@@ -157,6 +147,87 @@ fn module_disk(module: &'static [u8]) -> Result<Disk, ImageError> {
     })
 }
 
+/// Picks the image's source (see [`choice`]) and logs what each disk is. A module chosen as the
+/// source is appended to `disks`. Returns the index of the source and whether it is the module.
+fn pick_source(
+    disks: &mut Vec<Disk>,
+    module: Option<&'static [u8]>,
+    block: &mut [u8],
+) -> Result<(usize, bool), ImageError> {
+    let wanted = choice::Module::of(module);
+    let devices = disks
+        .iter_mut()
+        .map(|d| &mut *d.device as &mut dyn drivers::block::BlockDevice);
+    let verdicts = choice::survey(devices, wanted, block);
+    let source = choice::choose(&verdicts, wanted);
+    log_verdicts(disks, &verdicts, source);
+    let candidates = verdicts
+        .iter()
+        .filter(|v| **v == Verdict::Candidate)
+        .count();
+    match (source, module) {
+        (Some(Source::Disk(i)), _) => {
+            if candidates > 1 {
+                log::warn!(
+                    "image: {candidates} disks carry a PANDAGEN superblock; using {}, the first on the PCI bus",
+                    disks[i].location
+                );
+            }
+            let same = if matches!(wanted, choice::Module::Image(_)) {
+                SAME_AS_MODULE_END
+            } else {
+                ""
+            };
+            log::info!("{IMAGE_FOUND_START}{}{same}", disks[i]);
+            Ok((i, false))
+        }
+        (Some(Source::Module), Some(m)) => {
+            disks.push(module_disk(m)?);
+            log::info!("{FROM_MODULE_START}{} bytes){FROM_MODULE_RAM_END}", m.len());
+            Ok((disks.len() - 1, true))
+        }
+        _ => Err(ImageError::NoImage {
+            checked: disks.len(),
+            skipped: unreadable(disks, &verdicts),
+        }),
+    }
+}
+
+/// One line per disk that is not the image, saying why.
+fn log_verdicts(disks: &[Disk], verdicts: &[Verdict], source: Option<Source>) {
+    for (disk, verdict) in disks.iter().zip(verdicts) {
+        let at = &disk.location;
+        match verdict {
+            Verdict::NoImage => {
+                log::info!("{DISK_START}{at}{NOT_THE_IMAGE_END}")
+            }
+            Verdict::OtherImage(id) => log::info!(
+                "image: disk {at} carries another PANDAGEN image (id {}), not the one booted",
+                Hex(id)
+            ),
+            Verdict::PassedOver(e) => {
+                let using = match source {
+                    Some(Source::Disk(i)) => format!("disk {}", disks[i].location),
+                    _ => String::from(USING_THE_MODULE),
+                };
+                log::warn!("{DISK_START}{at}{UNDECODABLE_MIDDLE}{e}){PASSED_OVER_MIDDLE}{using}");
+            }
+            Verdict::Unreadable(_) | Verdict::Candidate => {}
+        }
+    }
+}
+
+/// The disks whose block 0 could not be read, for [`ImageError::NoImage`].
+fn unreadable(disks: &[Disk], verdicts: &[Verdict]) -> String {
+    let mut out = String::new();
+    for (disk, verdict) in disks.iter().zip(verdicts) {
+        if let Verdict::Unreadable(e) = verdict {
+            let _ = write!(out, "; {} unreadable: {e}", disk.location);
+        }
+    }
+    out
+}
+
 /// Finds the image — a disk whose block 0 has the PANDAGEN magic and, when the boot loader
 /// loaded the image as a module too, the same image id; else that module — verifies the whole
 /// image, compares the kernel in it with `kernel_file` (what the boot loader loaded), and logs
@@ -167,71 +238,10 @@ pub fn find_and_verify(
     module: Option<&'static [u8]>,
 ) -> Result<VerifiedBoot, ImageError> {
     let started = time::uptime_us();
-    let mut buf: Box<[u8; MAX_MANIFEST_BYTES]> = alloc::vec![0u8; MAX_MANIFEST_BYTES]
-        .into_boxed_slice()
-        .try_into()
-        .map_err(|_| ImageError::NoKernelFile)?;
-    // The booted system's identity, when the boot loader brought it along as a module.
-    let wanted = module
-        .and_then(|m| m.get(..BLOCK_SIZE))
-        .and_then(|b| Superblock::decode(b).ok())
-        .map(|sb| sb.image_id);
-
-    let mut candidates: Vec<usize> = Vec::new();
-    let mut skipped = String::new();
-    for (i, disk) in disks.iter_mut().enumerate() {
-        match read_superblock(disk, &mut buf[..BLOCK_SIZE]) {
-            Ok(None) => log::info!(
-                "image: disk {}: no PANDAGEN superblock, not the image",
-                disk.location
-            ),
-            Ok(Some(Ok(sb))) if wanted.is_some_and(|id| id != sb.image_id) => log::info!(
-                "image: disk {} carries another PANDAGEN image (id {}), not the one booted",
-                disk.location,
-                Hex(&sb.image_id)
-            ),
-            Ok(Some(_)) => candidates.push(i),
-            Err(e) => {
-                let _ = write!(skipped, "; {} unreadable: {e}", disk.location);
-            }
-        }
-    }
-    let from_module = candidates.is_empty() && module.is_some();
-    let chosen = match (candidates.first(), module) {
-        (Some(&i), _) => i,
-        (None, Some(m)) => {
-            disks.push(module_disk(m)?);
-            log::info!(
-                "image: running from the boot module ({} bytes); the user-data region lives in RAM: nothing will persist",
-                m.len()
-            );
-            disks.len() - 1
-        }
-        (None, None) => {
-            return Err(ImageError::NoImage {
-                checked: disks.len(),
-                skipped,
-            })
-        }
-    };
+    // 64 KiB: a debug build may build the array on the 1 MiB boot stack first; it fits.
+    let mut buf: Box<[u8; MAX_MANIFEST_BYTES]> = Box::new([0u8; MAX_MANIFEST_BYTES]);
+    let (chosen, from_module) = pick_source(disks, module, &mut buf[..BLOCK_SIZE])?;
     let name = disks[chosen].location.clone();
-    if candidates.len() > 1 {
-        log::warn!(
-            "image: {} disks carry a PANDAGEN superblock; using {name}, the first on the PCI bus",
-            candidates.len()
-        );
-    }
-    if !from_module {
-        let same = if wanted.is_some() {
-            " (same image as the boot module)"
-        } else {
-            ""
-        };
-        log::info!(
-            "image: found PANDAGEN image on disk {}{same}",
-            disks[chosen]
-        );
-    }
 
     let mut manifest: Box<Manifest> = Box::default();
     let mut src =
@@ -262,7 +272,7 @@ pub fn find_and_verify(
     let mib_s_x100 =
         verified.bytes_read as u128 * 100 * 1_000_000 / (elapsed_us as u128 * 1024 * 1024);
     log::info!(
-        "image: verified: read {} bytes, hashed {} bytes in {}.{:03} ms ({}.{:02} MiB/s); {} ms since kernel entry",
+        "{IMAGE_VERIFIED_START}read {} bytes, hashed {} bytes in {}.{:03} ms ({}.{:02} MiB/s); {} ms since kernel entry",
         verified.bytes_read,
         verified.bytes_hashed,
         elapsed_us / 1000,
@@ -275,7 +285,7 @@ pub fn find_and_verify(
     for (i, name) in manifest.init_sequence.iter().enumerate() {
         let _ = write!(order, "{}{name}", if i == 0 { "" } else { ", " });
     }
-    log::info!("image: start order: {order}");
+    log::info!("{START_ORDER_START}{order}");
     Ok(VerifiedBoot {
         from_module,
         disk: chosen,

@@ -1,6 +1,7 @@
 //! Finding the PandaGen image among the disks and proving it before anything runs: superblock,
 //! manifest, graph, layout, every checksum (streaming), and the kernel the boot loader loaded.
 
+pub mod choice;
 pub mod module_disk;
 pub mod source;
 

@@ -178,6 +178,12 @@ impl AddressSpace {
         })
     }
 
+    /// Checks, without writing, that [`AddressSpace::write`] of `len` bytes at `addr` would be
+    /// allowed.
+    pub fn check_writable(&self, addr: u64, len: u64) -> Result<(), UserAccessError> {
+        self.walk(addr, len, true, |_, _| {})
+    }
+
     /// Copies `data` to user address `addr`; every page must be writable for the process.
     pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), UserAccessError> {
         let mut done = 0;

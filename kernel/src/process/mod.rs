@@ -17,6 +17,7 @@
 #![allow(unsafe_code)]
 
 pub mod args;
+pub mod console_read;
 pub mod queue;
 
 #[cfg(target_os = "none")]

@@ -13,6 +13,7 @@ use loader::superblock::Superblock;
 use spin::Mutex;
 
 use super::args::{self, Allowed, Call, TEXT_MAX_LEN, USER_END};
+use super::console_read::{console_read, ConsoleInput};
 use super::ipc_calls::{self, copy_in, copy_out};
 use super::sched;
 use super::{BoxedUserData, Exit};
@@ -163,12 +164,7 @@ fn run(call: Call) -> Result<u64, Error> {
             crate::arch::serial::write_raw(&bytes);
             Ok(len)
         }
-        Call::ConsoleRead { ptr, cap } => {
-            let mut buf = vec![0u8; cap.min(4096) as usize];
-            let n = crate::arch::serial::read_available(&mut buf);
-            copy_out(ptr, &buf[..n])?;
-            Ok(n as u64)
-        }
+        Call::ConsoleRead { ptr, cap } => console_read(&mut SerialInput, ptr, cap),
         Call::Uptime => Ok(crate::time::uptime_us()),
         Call::Services { ptr, cap } => {
             let table = crate::boot::start::live_table();
@@ -201,6 +197,25 @@ fn run(call: Call) -> Result<u64, Error> {
             crate::arch::power::poweroff();
             Err(Error::Unsupported)
         }
+    }
+}
+
+/// CONSOLE_READ's machine side: the running task's memory and COM1's receive FIFO.
+struct SerialInput;
+
+impl ConsoleInput for SerialInput {
+    fn check_writable(&self, ptr: u64, len: u64) -> Result<(), Error> {
+        sched::with_current(|_, _, _, space| space.check_writable(ptr, len))
+            .ok_or(Error::Unsupported)?
+            .map_err(|_| Error::BadPointer)
+    }
+
+    fn take(&mut self, buf: &mut [u8]) -> usize {
+        crate::arch::serial::read_available(buf)
+    }
+
+    fn copy_out(&mut self, ptr: u64, data: &[u8]) -> Result<(), Error> {
+        copy_out(ptr, data)
     }
 }
 

@@ -30,6 +30,7 @@ use crate::caps::{self, Grants, Machine, Refusal};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use bootlog::state::StateKind;
 use core::fmt;
 use loader::manifest::{Entry, Manifest};
 use log::Level;
@@ -163,6 +164,32 @@ impl State {
         matches!(self, Self::Ready | Self::Exited(0))
     }
 
+    /// The state as one word of the `state:` record.
+    pub fn kind(&self) -> StateKind {
+        match self {
+            Self::Ready => StateKind::Ready,
+            Self::Running => StateKind::Running,
+            Self::Exited(code) => StateKind::Exited(*code),
+            Self::Failed(_) => StateKind::Failed,
+            Self::Skipped { .. } => StateKind::Skipped,
+            Self::Refused(_) => StateKind::Refused,
+            Self::NotStarted => StateKind::NotStarted,
+        }
+    }
+
+    /// Why, for the `state:` record (failed, skipped, refused); empty otherwise.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Failed(why) => why.to_string(),
+            Self::Skipped {
+                dependency,
+                its_state,
+            } => format!("because {dependency} {its_state}"),
+            Self::Refused(r) => r.to_string(),
+            Self::Ready | Self::Running | Self::Exited(_) | Self::NotStarted => String::new(),
+        }
+    }
+
     /// For a dependent: how this dependency's state reads after "which ..."/"because X ...".
     fn as_dependency(&self) -> &'static str {
         match self {
@@ -231,6 +258,8 @@ pub struct Outcome {
     pub records: Vec<Record>,
     /// How long the sequence took (first start to last start step done), µs.
     pub elapsed_us: u64,
+    /// The rows as logged at the end of the sequence (the table and the `state:` records).
+    pub rows_at_end: Vec<Row>,
 }
 
 impl Outcome {
@@ -308,6 +337,45 @@ fn current_state<P: Processes + ?Sized>(record: &Record, procs: &P) -> State {
         }
         Some(Exit::Killed(reason)) => State::Failed(Failure::Killed(reason)),
     }
+}
+
+/// One `state:` record per row ([`bootlog::state::Record`]), in table order.
+pub fn state_records(rows: &[Row]) -> Vec<String> {
+    rows.iter()
+        .map(|r| {
+            let detail = r.state.detail();
+            bootlog::state::Record {
+                name: &r.name,
+                state: r.state.kind(),
+                ready_tenth_ms: r.ready_after_us.map(|us| us / 100),
+                detail: &detail,
+            }
+            .to_string()
+        })
+        .collect()
+}
+
+/// The rows whose state the manifest does not expect (`expected_state`, default `up`), each as
+/// a `test=boot: NAME is STATE, the image expects EXPECTED` line. Empty: every entry is where
+/// the image wants it. A row without a manifest entry is expected to be up.
+pub fn unmet_expectations(rows: &[Row], manifest: &Manifest) -> Vec<String> {
+    rows.iter()
+        .filter_map(|r| {
+            let expected = manifest
+                .find(&r.name)
+                .map(Entry::expected)
+                .unwrap_or_default();
+            (!expected.admits(r.state.kind())).then(|| {
+                format!(
+                    "{}{} is {}{}{expected}",
+                    bootlog::msg::UNMET_START,
+                    r.name,
+                    r.state,
+                    bootlog::msg::UNMET_MIDDLE
+                )
+            })
+        })
+        .collect()
 }
 
 /// `12.3` (milliseconds, one decimal) from µs.
@@ -422,9 +490,10 @@ pub fn run<P: Processes + ?Sized>(
             .all(|&pid| p.status(pid).is_none_or(|s| s.exit.is_some()))
     });
 
-    let outcome = Outcome {
+    let mut outcome = Outcome {
         records,
         elapsed_us,
+        rows_at_end: Vec::new(),
     };
     log(
         Level::Info,
@@ -434,9 +503,11 @@ pub fn run<P: Processes + ?Sized>(
             outcome.summary()
         ),
     );
-    for line in outcome.table(procs) {
-        log(Level::Info, &line);
+    let rows = outcome.rows(procs);
+    for line in table_lines(&rows).iter().chain(&state_records(&rows)) {
+        log(Level::Info, line);
     }
+    outcome.rows_at_end = rows;
     outcome
 }
 

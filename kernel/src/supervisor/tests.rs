@@ -156,6 +156,7 @@ fn entry(name: &str, caps: &[&str], deps: &[&str], timeout_ms: Option<u32>) -> E
         name: name.try_into().unwrap(),
         kind: "native".try_into().unwrap(),
         start_timeout_ms: timeout_ms,
+        expected_state: None,
         size_bytes: 1,
         ..Entry::default()
     };
@@ -378,6 +379,83 @@ fn exit_before_ready_fails_and_skips_dependents() {
             ("c", "skipped(because a failed)"),
         ])
     );
+}
+
+#[test]
+fn each_entry_logs_one_state_record_that_parses_back() {
+    let m = manifest(
+        vec![entry("a", &[], &[], None), entry("b", &[], &[], None)],
+        vec![entry("c", &[], &["a"], None), entry("d", &[], &[], None)],
+        &["a", "b", "c", "d"],
+    );
+    let mut fake = Fake::new(&[
+        ("a", Script::ExitBeforeReady { ms: 2, code: 1 }),
+        ("b", Script::Ready(5)),
+        (
+            "d",
+            Script::ReadyThenExit {
+                ready: 3,
+                exit: 4,
+                code: 0,
+            },
+        ),
+    ]);
+    let r = run_with(&m, &mut fake, &machine());
+    let records: Vec<_> = r
+        .log
+        .iter()
+        .filter_map(|(_, l)| bootlog::state::Record::parse(l))
+        .map(|rec| (rec.name.to_string(), rec.state, rec.detail.to_string()))
+        .collect();
+    use bootlog::state::StateKind::*;
+    assert_eq!(
+        records,
+        [
+            ("a".into(), Failed, "exited with code 1 before ready".into()),
+            ("b".into(), Ready, String::new()),
+            ("c".into(), Skipped, "because a failed".into()),
+            ("d".into(), Exited(0), String::new()),
+        ]
+    );
+    assert!(r.has_line("state: b ready 5.0"), "{:?}", r.log);
+    assert_eq!(r.outcome.rows_at_end, r.outcome.rows(&fake));
+}
+
+#[test]
+fn test_boot_judges_every_entry_against_its_expected_state() {
+    use bootlog::state::{Expected, StateKind};
+    let mut c = entry("c", &[], &["a"], None);
+    c.expected_state = Some(loader::manifest::ExpectedState(Expected::Is(
+        StateKind::Skipped,
+    )));
+    let mut a = entry("a", &[], &[], None);
+    let m = |a: &Entry| {
+        manifest(
+            vec![a.clone(), entry("b", &[], &[], None)],
+            vec![c.clone()],
+            &["a", "b", "c"],
+        )
+    };
+    let script = || {
+        Fake::new(&[
+            ("a", Script::ExitBeforeReady { ms: 2, code: 1 }),
+            ("b", Script::Ready(5)),
+        ])
+    };
+    // `a` fails, which the image does not expect (default: up); `c` is skipped, as it expects.
+    let mut fake = script();
+    let r = run_with(&m(&a), &mut fake, &machine());
+    assert_eq!(
+        unmet_expectations(&r.outcome.rows_at_end, &m(&a)),
+        ["test=boot: a is failed(exited with code 1 before ready), the image expects up"]
+    );
+    // The image says `a` must fail: every entry is where it should be.
+    a.expected_state = Some(loader::manifest::ExpectedState(Expected::Is(
+        StateKind::Failed,
+    )));
+    let mut fake = script();
+    let r = run_with(&m(&a), &mut fake, &machine());
+    assert!(unmet_expectations(&r.outcome.rows_at_end, &m(&a)).is_empty());
 }
 
 #[test]
@@ -694,6 +772,10 @@ fn the_system_description_on_a_machine_without_network() {
             "services_logger   exited(0)                                                              console                           12.0",
             "services_network  refused(capability network_device:eth0: no network device named eth0)  -                                 -",
             "cli_console       exited(0)                                                              console                           12.0",
+            "state: services_storage exited(0) 12.0",
+            "state: services_logger exited(0) 12.0",
+            "state: services_network refused - capability network_device:eth0: no network device named eth0",
+            "state: cli_console exited(0) 12.0",
         ]
     );
 }
@@ -763,6 +845,7 @@ fn running_is_alive_without_ready() {
             ready_after_us: None,
         }],
         elapsed_us: 0,
+        rows_at_end: Vec::new(),
     };
     assert_eq!(outcome.rows(&fake)[0].state, State::Running);
     fake.kill(pid, "operator");
@@ -776,6 +859,7 @@ fn running_is_alive_without_ready() {
             ..outcome.records[0].clone()
         }],
         elapsed_us: 0,
+        rows_at_end: Vec::new(),
     };
     assert_eq!(gone.rows(&fake)[0].state, State::Failed(Failure::Vanished));
 }

@@ -2,6 +2,10 @@
 
 use alloc::vec;
 
+use bootlog::msg::{
+    PERSIST_FRESH_START, PERSIST_INTACT_END, PERSIST_INTACT_START, PERSIST_WROTE_START,
+};
+
 use drivers::block::{BlockDevice, Blocks4K};
 use loader::superblock::{Superblock, BLOCK_SIZE};
 
@@ -51,12 +55,12 @@ pub fn persist_test(region: &mut DiskRegion<'_>) -> bool {
     }
     let generation = match persist::check(&buf) {
         persist::Found::Nothing => {
-            log::info!("persist: no record from an earlier boot (fresh region)");
+            log::info!("{PERSIST_FRESH_START} (fresh region)");
             0
         }
         persist::Found::Intact(g) => {
             log::info!(
-                "persist: generation {g} from the previous boot is intact ({} bytes checked)",
+                "{PERSIST_INTACT_START}{g}{PERSIST_INTACT_END} ({} bytes checked)",
                 buf.len()
             );
             g
@@ -86,6 +90,6 @@ pub fn persist_test(region: &mut DiskRegion<'_>) -> bool {
         log::error!("persist: generation {next} did not read back intact");
         return false;
     }
-    log::info!("persist: wrote and flushed generation {next}");
+    log::info!("{PERSIST_WROTE_START}{next}");
     true
 }

@@ -43,6 +43,7 @@ fn name(e: &LoadError) -> &'static str {
         BadChecksumSyntax { .. } => "BadChecksumSyntax",
         FormatVersionMismatch { .. } => "FormatVersionMismatch",
         UnsupportedType { .. } => "UnsupportedType",
+        BadExpectedState { .. } => "BadExpectedState",
         BadCapability { .. } => "BadCapability",
         UnknownDependency { .. } => "UnknownDependency",
         UnknownInInitSequence { .. } => "UnknownInInitSequence",
@@ -56,11 +57,12 @@ fn name(e: &LoadError) -> &'static str {
         EntryOutsideRegion { .. } => "EntryOutsideRegion",
         EntriesOverlap { .. } => "EntriesOverlap",
         JsonBufferFull { .. } => "JsonBufferFull",
+        KernelTooLarge { .. } => "KernelTooLarge",
         ChecksumMismatch { .. } => "ChecksumMismatch",
     }
 }
 
-const COUNT: usize = 45;
+const COUNT: usize = 47;
 
 fn all() -> Vec<LoadError> {
     use LoadError::*;
@@ -156,6 +158,10 @@ fn all() -> Vec<LoadError> {
             entry: l("cli"),
             found: l("wasm"),
         },
+        BadExpectedState {
+            entry: l("cli"),
+            found: l("sleeping"),
+        },
         BadCapability {
             entry: l("cli"),
             capability: bounded("Gpu"),
@@ -194,6 +200,10 @@ fn all() -> Vec<LoadError> {
             second: l("b"),
         },
         JsonBufferFull { len: 10 },
+        KernelTooLarge {
+            bytes: 1 << 45,
+            max: crate::pack::MAX_KERNEL_BYTES,
+        },
         ChecksumMismatch {
             entry: l("kernel"),
             start_block: 1,

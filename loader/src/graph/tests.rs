@@ -21,6 +21,7 @@ fn entry(name: &str, deps: &[&str]) -> Entry {
         size_bytes: 1,
         checksum: Sha256Digest::default(),
         start_timeout_ms: None,
+        expected_state: None,
     }
 }
 

@@ -144,6 +144,38 @@ fn optional_keys() {
 }
 
 #[test]
+fn expected_state_is_a_state_word() {
+    use bootlog::state::{Expected, StateKind};
+    let m = parse_str(&with_services(&service("a", ""))).unwrap();
+    assert_eq!(m.services[0].expected(), Expected::Up);
+    for (word, want) in [
+        ("up", Expected::Up),
+        ("failed", Expected::Is(StateKind::Failed)),
+        ("exited(1)", Expected::Is(StateKind::Exited(1))),
+        ("not-started", Expected::Is(StateKind::NotStarted)),
+    ] {
+        let extra = format!(r#","expected_state":"{word}""#);
+        let m = parse_str(&with_services(&service("a", &extra))).unwrap();
+        assert_eq!(m.services[0].expected(), want, "{word}");
+        // It survives a round trip through the packer's JSON.
+        let mut buf = vec![0u8; MAX_MANIFEST_BYTES];
+        let n = m.to_json(&mut buf).unwrap();
+        let again = parse_str(core::str::from_utf8(&buf[..n]).unwrap()).unwrap();
+        assert_eq!(again.services[0].expected(), want, "{word}");
+    }
+    for bad in ["sleeping", "", "exited(99999999999999999999)", "Ready"] {
+        let extra = format!(r#","expected_state":"{bad}""#);
+        assert!(
+            matches!(
+                parse_str(&with_services(&service("a", &extra))),
+                Err(LoadError::BadExpectedState { .. })
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn escapes_are_decoded() {
     let m = parse_str(&with_services(&service("a\\u0062\\\"", ""))).unwrap();
     assert_eq!(m.services[0].name, "ab\"");
@@ -503,6 +535,7 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
                 size_bytes,
                 checksum: Sha256Digest(sum),
                 start_timeout_ms,
+                expected_state: None,
             },
         )
 }

@@ -5,11 +5,12 @@
 //! can name the limit, the field and the entry.
 
 use super::{
-    Entry, Kernel, Name, MAX_BINARY_NAME, MAX_CAPABILITIES, MAX_CAPABILITY, MAX_DEPENDS,
-    MAX_ENTRY_POINT, MAX_NAME, MAX_PROVIDES, MAX_TYPE,
+    Entry, ExpectedState, Kernel, Name, MAX_BINARY_NAME, MAX_CAPABILITIES, MAX_CAPABILITY,
+    MAX_DEPENDS, MAX_ENTRY_POINT, MAX_NAME, MAX_PROVIDES, MAX_TYPE,
 };
 use crate::error::{bounded, Label, LoadError};
 use crate::sha256::{self, Sha256Digest};
+use bootlog::state::Expected;
 use core::fmt::{self, Write};
 use core::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
@@ -143,6 +144,20 @@ fn checksum(text: Lenient<{ sha256::TEXT_LEN }>, entry: &Label) -> Result<Sha256
     Sha256Digest::parse(&text.text).ok_or_else(bad)
 }
 
+/// Parses `expected_state`, or [`LoadError::BadExpectedState`] naming `entry`.
+fn expected_state(
+    word: Lenient<{ Expected::MAX_LEN }>,
+    entry: &Label,
+) -> Result<ExpectedState, LoadError> {
+    match Expected::parse(&word.text) {
+        Some(e) if word.len <= Expected::MAX_LEN => Ok(ExpectedState(e)),
+        _ => Err(LoadError::BadExpectedState {
+            entry: entry.clone(),
+            found: bounded(&word.text),
+        }),
+    }
+}
+
 /// The default kernel start block when `kernel.start_block` is absent.
 fn one() -> u64 {
     1
@@ -166,6 +181,8 @@ pub(super) struct EntryWire {
     checksum: Lenient<{ sha256::TEXT_LEN }>,
     #[serde(default)]
     start_timeout_ms: Option<u32>,
+    #[serde(default)]
+    expected_state: Option<Lenient<{ Expected::MAX_LEN }>>,
 }
 
 impl EntryWire {
@@ -187,6 +204,10 @@ impl EntryWire {
             size_bytes: self.size_bytes,
             checksum: checksum(self.checksum, &entry)?,
             start_timeout_ms: self.start_timeout_ms,
+            expected_state: self
+                .expected_state
+                .map(|word| expected_state(word, &entry))
+                .transpose()?,
             name,
         })
     }

@@ -177,16 +177,16 @@ fn expect_file(path: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds the kernel (in `profile`), the stub and the components named by `packages` (always
-/// release); one line per step.
-/// Builds the kernel, the stub and the component `packages`, then checks that every one of
-/// `binaries` (file names under the components' target directory) exists.
+/// Checks the cross targets ([`crate::toolchain`]), builds the kernel (in `profile`), the stub
+/// and the components named by `packages` (always release), one line per step, then checks that
+/// every one of `binaries` (file names under the components' target directory) exists.
 pub fn build_all(
     ws: &Workspace,
     profile: Profile,
     packages: &[&str],
     binaries: &[&str],
 ) -> Result<Artifacts> {
+    crate::toolchain::ensure_targets(ws)?;
     let artifacts = ws.artifacts(profile);
     println!(
         "xtask: building kernel ({KERNEL_BIN}, {KERNEL_TARGET}, {})",

@@ -94,6 +94,9 @@ pub struct EntryDesc {
     pub depends_on: Vec<String>,
     #[serde(default)]
     pub start_timeout_ms: Option<u32>,
+    /// The state `test=boot` requires of the entry (test systems; default `up`).
+    #[serde(default)]
+    pub expected_state: Option<String>,
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
 }
@@ -341,6 +344,29 @@ fn entry(lines: &mut Vec<String>, position: &str, e: &EntryDesc) -> Entry {
         size_bytes: 0,
         checksum: Sha256Digest::default(),
         start_timeout_ms: e.start_timeout_ms,
+        expected_state: expected_state(lines, &label, e.expected_state.as_deref()),
+    }
+}
+
+/// `expected_state` checked as the loader checks it; a bad word is one more problem line.
+fn expected_state(
+    lines: &mut Vec<String>,
+    label: &str,
+    word: Option<&str>,
+) -> Option<loader::manifest::ExpectedState> {
+    let word = word?;
+    match bootlog::state::Expected::parse(word) {
+        Some(e) => Some(loader::manifest::ExpectedState(e)),
+        None => {
+            lines.push(
+                LoadError::BadExpectedState {
+                    entry: bounded(label),
+                    found: bounded(word),
+                }
+                .to_string(),
+            );
+            None
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod suite;
 mod system_image;
 #[cfg(test)]
 mod testutil;
+mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -117,7 +118,7 @@ enum Cmd {
         /// Build the kernel in release mode.
         #[arg(long)]
         release: bool,
-        /// Run only this scenario or host phase (e.g. boot-q35, host-tests).
+        /// Run only these scenarios or host phases, comma-separated (e.g. boot-q35,host-tests).
         #[arg(long)]
         only: Option<String>,
         /// QEMU scenarios run at the same time.
@@ -373,7 +374,10 @@ fn dispatch(command: Cmd) -> Result<bool> {
             };
             return suite::run(&ws, &opts);
         }
-        Cmd::Lint => lint::run(&ws)?,
+        Cmd::Lint => {
+            toolchain::ensure_targets(&ws)?;
+            lint::run(&ws)?;
+        }
     }
     Ok(true)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 pub const QEMU_BINARY: &str = "qemu-system-x86_64";
 /// isa-debug-exit: the kernel writes a byte `v` to this port and QEMU exits with `(v << 1) | 1`.
-pub const DEBUG_EXIT_IOBASE: u16 = 0xf4;
+pub const DEBUG_EXIT_IOBASE: u16 = bootlog::harness::EXIT_PORT;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Machine {

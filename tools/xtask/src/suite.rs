@@ -20,7 +20,7 @@ use crate::limine_conf::MODULE_ESP_PATH;
 use crate::pack;
 use crate::qemu::{self, Attach, QemuConfig, Serial};
 use crate::scenarios::{self, ConsoleStep, DriveRole, End, Scenario};
-use crate::serial_log::{self, QemuExit, Verdict};
+use crate::serial_log::{self, Pattern, QemuExit, Verdict};
 use crate::system_image::{self, BootLoader, ConfTweak, SystemImage};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -74,6 +74,7 @@ pub struct Selection {
     pub scenarios: Vec<Scenario>,
 }
 
+/// `only`: comma-separated host phase and scenario names (each run once, in suite order).
 pub fn select(only: Option<&str>, all: Vec<Scenario>) -> Result<Selection> {
     let phases: Vec<&'static str> = HOST_PHASES.iter().map(|(n, _)| *n).collect();
     let Some(only) = only else {
@@ -82,24 +83,24 @@ pub fn select(only: Option<&str>, all: Vec<Scenario>) -> Result<Selection> {
             scenarios: all,
         });
     };
-    if let Some(p) = phases.iter().find(|p| **p == only) {
-        return Ok(Selection {
-            phases: vec![p],
-            scenarios: vec![],
-        });
+    let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+    for w in &wanted {
+        if !phases.contains(w) && !all.iter().any(|s| s.name == *w) {
+            let names: Vec<&str> = phases
+                .iter()
+                .copied()
+                .chain(all.iter().map(|s| s.name))
+                .collect();
+            bail!("no test named {w:?}; known: {}", names.join(", "));
+        }
     }
-    let names: Vec<&str> = phases
-        .iter()
-        .copied()
-        .chain(all.iter().map(|s| s.name))
-        .collect();
-    match all.into_iter().find(|s| s.name == only) {
-        Some(s) => Ok(Selection {
-            phases: vec![],
-            scenarios: vec![s],
-        }),
-        None => bail!("no test named {only:?}; known: {}", names.join(", ")),
-    }
+    Ok(Selection {
+        phases: phases.into_iter().filter(|p| wanted.contains(p)).collect(),
+        scenarios: all
+            .into_iter()
+            .filter(|s| wanted.contains(&s.name))
+            .collect(),
+    })
 }
 
 /// The tally line, exactly as CI reads it.
@@ -401,12 +402,12 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
     let first = Boot {
         config: p.config.clone(),
         serial_log: &p.serial_log,
-        expect: p.scenario.expect,
+        expect: &p.scenario.expect,
         end: p.scenario.end,
         console: p.scenario.console,
     };
     let mut outcome = run_boot(qemu_bin, p, &first, "", timeout);
-    if let (true, Some(second)) = (outcome.passed, p.scenario.second_boot) {
+    if let (true, Some(second)) = (outcome.passed, &p.scenario.second_boot) {
         // The same image file again (what the first boot wrote must be there), with its
         // own serial log.
         let serial_log = p.serial_log.with_extension("boot2.log");
@@ -415,7 +416,7 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
         let boot = Boot {
             config,
             serial_log: &serial_log,
-            expect: second.expect,
+            expect: &second.expect,
             end: second.end,
             console: second.console,
         };
@@ -439,10 +440,18 @@ fn run_boot(
             let mut report = String::new();
             if let Some(t) = first {
                 report.push_str(&format!(
-                    "{name}{which}: {:?} after {:.1} s\n",
+                    "{name}{which}: {} after {:.1} s\n",
                     boot.expect[0],
                     t.as_secs_f64()
                 ));
+            }
+            if p.scenario.check_must_fail {
+                report.push_str(&must_fail_report(name, &verdict, elapsed));
+                let passed = matches!(&verdict, Verdict::Fail(f) if f.is_about_states());
+                if !passed {
+                    report.push_str(&failure_details(p, boot.serial_log));
+                }
+                return Outcome { passed, report };
             }
             let passed = verdict == Verdict::Pass;
             if let Verdict::Fail(failure) = verdict {
@@ -469,6 +478,22 @@ fn run_boot(
     }
 }
 
+/// The report of a test of the test: the normal check must have failed, on the state records.
+fn must_fail_report(name: &str, verdict: &Verdict, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    match verdict {
+        Verdict::Fail(f) if f.is_about_states() => format!(
+            "PASS {name} ({secs:.1} s): the normal boot check failed on this broken image, as it must: {f}\n"
+        ),
+        Verdict::Fail(f) => format!(
+            "FAIL {name} after {secs:.1} s: the normal boot check failed, but not on the state records: {f}\n"
+        ),
+        _ => format!(
+            "FAIL {name} after {secs:.1} s: the normal boot check PASSED on an image whose console exits before READY\n"
+        ),
+    }
+}
+
 fn failure_details(p: &Prepared, serial: &Path) -> String {
     let log = serial_log::printable(&read_lossy(serial));
     let mut s = format!(
@@ -492,7 +517,7 @@ fn failure_details(p: &Prepared, serial: &Path) -> String {
 struct Boot<'a> {
     config: QemuConfig,
     serial_log: &'a Path,
-    expect: &'static [&'static str],
+    expect: &'a [Pattern],
     end: End,
     /// Typed on the console; when non-empty the serial line is a socket (see [`Console`]).
     console: &'static [ConsoleStep],
@@ -559,12 +584,13 @@ fn watch(
         if let Some(c) = console.as_mut() {
             c.type_ready_steps(&log)?;
         }
-        let scan = serial_log::scan(&log, boot.expect, s.forbid);
+        let text = serial_log::printable(&log);
+        let scan = serial_log::scan(&text, boot.expect, s.forbid, exit.is_some());
         if scan.matched > 0 && first_match.is_none() {
             first_match = Some(start.elapsed());
         }
         let timed_out = start.elapsed() >= timeout;
-        match serial_log::judge(boot.expect, scan, boot.end, exit, timed_out) {
+        match serial_log::judge(boot.expect, &scan, boot.end, exit, timed_out) {
             Verdict::Running => thread::sleep(POLL_INTERVAL),
             verdict => return Ok((verdict, first_match, start.elapsed())),
         }
@@ -686,6 +712,11 @@ mod tests {
         let sel = select(Some("host-tests"), all.clone()).unwrap();
         assert_eq!(sel.phases, vec!["host-tests"]);
         assert!(sel.scenarios.is_empty());
+
+        let sel = select(Some("boot-pc,host-tests,boot-q35"), all.clone()).unwrap();
+        assert_eq!(sel.phases, vec!["host-tests"]);
+        let names: Vec<_> = sel.scenarios.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["boot-q35", "boot-pc"]);
 
         let err = select(Some("nope"), all).unwrap_err().to_string();
         assert!(

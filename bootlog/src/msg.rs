@@ -1,0 +1,87 @@
+//! Messages the kernel and the stub print and the scenarios match, each defined once.
+//!
+//! A kernel message is what follows the log line's prefix ([`crate::line`]). Constants named
+//! `*_START` begin a message whose rest varies (sizes, times, addresses); `*_END` end one; the
+//! others are a whole message. Lines the kernel writes without a prefix (the test verdict, the
+//! exception report) and the stub's lines are whole lines.
+
+/// The banner: `PandaGen kernel 0.1.0 | bootloader: NAME VERSION | firmware: ...`.
+pub const BANNER_START: &str = "PandaGen kernel ";
+/// What follows the kernel version in the banner: the boot loader's name (Limine
+/// bootloader-info response).
+pub const BANNER_BOOTLOADER: &str = " | bootloader: ";
+
+/// The boot self-check passed (the list of checks follows in parentheses).
+pub const SELFCHECK_PASS_START: &str = "selfcheck: PASS (";
+pub const SELFCHECK_FAIL_START: &str = "selfcheck: FAIL: ";
+
+/// The test verdict, a whole line without a prefix, right before the kernel leaves QEMU.
+pub const TEST_PASS: &str = "test: PASS";
+pub const TEST_FAIL: &str = "test: FAIL";
+
+/// Rust's panic message (the kernel's panic line contains it).
+pub const PANICKED: &str = "panicked";
+/// The exception report's first line (no prefix): `EXCEPTION: vector 14 (#PF Page Fault) ...`.
+pub const EXCEPTION_START: &str = "EXCEPTION: vector ";
+/// The report's page-fault header, registers, faulting address and backtrace lines.
+pub const EXCEPTION_PAGE_FAULT_START: &str = "EXCEPTION: vector 14 (#PF Page Fault)";
+pub const EXCEPTION_RIP_START: &str = "  RIP ";
+pub const EXCEPTION_CR2_START: &str = "  CR2 ";
+pub const EXCEPTION_BACKTRACE: &str = "  backtrace:";
+
+/// The image disk (its description follows, then possibly [`SAME_AS_MODULE_END`]).
+pub const IMAGE_FOUND_START: &str = "image: found PANDAGEN image on disk ";
+/// Ends [`IMAGE_FOUND_START`]'s message when the disk carries the boot module's image.
+pub const SAME_AS_MODULE_END: &str = " (same image as the boot module)";
+/// No disk carries the module's image: the kernel runs from the module in RAM.
+pub const FROM_MODULE_START: &str = "image: running from the boot module (";
+pub const FROM_MODULE_RAM_END: &str = "; the user-data region lives in RAM: nothing will persist";
+/// A disk that was checked and is not the image: `image: disk LOCATION: no PANDAGEN ...`.
+pub const DISK_START: &str = "image: disk ";
+pub const NOT_THE_IMAGE_END: &str = ": no PANDAGEN superblock, not the image";
+/// A disk whose block 0 has the magic but does not decode, passed over for the boot module:
+/// `image: disk LOC has the PANDAGEN magic ... (ERROR): not the boot module's image; using X`.
+pub const UNDECODABLE_MIDDLE: &str = " has the PANDAGEN magic but its superblock does not decode (";
+pub const PASSED_OVER_MIDDLE: &str = ": not the boot module's image; using ";
+/// What [`PASSED_OVER_MIDDLE`] names when no disk carries the module's image.
+pub const USING_THE_MODULE: &str = "the module";
+/// The whole image verified (sizes and times follow).
+pub const IMAGE_VERIFIED_START: &str = "image: verified: ";
+/// `image: start order: a, b, c` (`init_sequence` joined by `, `).
+pub const START_ORDER_START: &str = "image: start order: ";
+/// The kernel refused the image; the rest is the error's Display.
+pub const IMAGE_FAIL_START: &str = "image: FAIL: ";
+/// The refusal when no disk has the magic (and there is no module).
+pub const NO_IMAGE_START: &str = "no disk carries a PANDAGEN superblock";
+
+/// The boot counter line: `PandaGen ready | boot count: N (kept in ...)`.
+pub const BOOT_COUNT_START: &str = "PandaGen ready | boot count: ";
+
+/// `test=persist`: the record one boot writes is checked at the next.
+pub const PERSIST_FRESH_START: &str = "persist: no record from an earlier boot";
+pub const PERSIST_INTACT_START: &str = "persist: generation ";
+pub const PERSIST_INTACT_END: &str = " from the previous boot is intact";
+pub const PERSIST_WROTE_START: &str = "persist: wrote and flushed generation ";
+
+/// `test=disk`: the pattern check on a non-image disk, and the per-controller throughput line.
+pub const DISK_TEST_START: &str = "test=disk: ";
+pub const DISK_PATTERN_MIDDLE: &str = " KiB pattern at LBA ";
+pub const DISK_PATTERN_END: &str = ": identical";
+pub const DISK_THROUGHPUT_START: &str = "test=disk: controller ";
+
+/// `test=boot`: an entry whose state is not what the image expects
+/// (`test=boot: NAME is STATE, the image expects EXPECTED`).
+pub const UNMET_START: &str = "test=boot: ";
+pub const UNMET_MIDDLE: &str = ", the image expects ";
+
+/// The stub's prefix on every line it prints.
+pub const STUB_PREFIX: &str = "bootstub: ";
+/// The stub's last line before it jumps to the kernel.
+pub const STUB_ENTERING_KERNEL_START: &str = "bootstub: entering kernel at ";
+/// The stub's line when it cannot boot (its error follows).
+pub const STUB_CANNOT_BOOT_START: &str = "bootstub: cannot boot: ";
+/// The stub's error when a file's BLAKE2b hash is not the one limine.conf pins.
+pub const STUB_HASH_MISMATCH_START: &str = "BLAKE2b mismatch for ";
+pub const STUB_REFUSING_END: &str = ", refusing to boot";
+/// The stub, booted with a `test=` kernel command line, leaves QEMU instead of waiting for a key.
+pub const STUB_TEST_EXIT: &str = "bootstub: test mode: leaving QEMU with the failure status";
