@@ -36,6 +36,8 @@ pub struct Grants {
     pub console: bool,
     /// `serial`.
     pub serial: bool,
+    /// `power`: the `REBOOT` and `POWEROFF` calls.
+    pub power: bool,
     /// Network devices granted by name (`network_device` alone grants the first one present).
     pub network_devices: Vec<String>,
     /// Port ranges granted, inclusive.
@@ -129,6 +131,7 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
             }
             Ok(Capability::Console) => grants.console = true,
             Ok(Capability::Serial) => grants.serial = true,
+            Ok(Capability::Power) => grants.power = true,
             Ok(Capability::NetworkDevice(name)) => {
                 let device = network_device(name.as_deref(), machine).map_err(refuse)?;
                 if !grants.network_devices.contains(&device) {

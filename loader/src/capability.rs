@@ -28,6 +28,8 @@ pub enum Capability {
     Console,
     /// `serial`: the serial port.
     Serial,
+    /// `power`: reset and switch off the machine (the `REBOOT` and `POWEROFF` calls).
+    Power,
     /// `network_device` (any device, as in the spec's example) or `network_device:<name>`.
     NetworkDevice(Option<heapless::String<MAX_DEVICE_NAME>>),
     /// `port_range:<first>-<last>`, inclusive, `1 <= first <= last <= 65535`.
@@ -68,7 +70,7 @@ impl fmt::Display for CapabilityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::BadSyntax => "not `kind` or `kind:param` (kind: a-z then a-z, 0-9, `_`; param: printable ASCII, no spaces)",
-            Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, network_device[:name], port_range:a-b)",
+            Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, power, network_device[:name], port_range:a-b)",
             Self::UnexpectedParameter => "this kind takes no `:` parameter",
             Self::EmptyDeviceName => "empty device name after `network_device:`",
             Self::DeviceNameTooLong => "device name longer than 15 bytes",
@@ -102,6 +104,7 @@ impl Capability {
             "persistent_storage" => plain(Capability::PersistentStorage),
             "console" => plain(Capability::Console),
             "serial" => plain(Capability::Serial),
+            "power" => plain(Capability::Power),
             "network_device" => match param {
                 None => Ok(Capability::NetworkDevice(None)),
                 Some(name) => device_name(name).map(|n| Capability::NetworkDevice(Some(n))),
@@ -123,6 +126,7 @@ impl Capability {
             Self::PersistentStorage => "persistent_storage",
             Self::Console => "console",
             Self::Serial => "serial",
+            Self::Power => "power",
             Self::NetworkDevice(_) => "network_device",
             Self::PortRange { .. } => "port_range",
         }
@@ -216,6 +220,8 @@ mod tests {
             Ok(Capability::PersistentStorage)
         );
         assert_eq!(Capability::parse("console"), Ok(Capability::Console));
+        assert_eq!(Capability::parse("power"), Ok(Capability::Power));
+        assert_eq!(Capability::parse("power:off"), Err(E::UnexpectedParameter));
         assert_eq!(Capability::parse("serial"), Ok(Capability::Serial));
         assert_eq!(Capability::parse("console:x"), Err(E::UnexpectedParameter));
         assert_eq!(Capability::parse("console:"), Err(E::UnexpectedParameter));

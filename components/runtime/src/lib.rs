@@ -291,14 +291,14 @@ pub fn bootcount() -> Result<u64, Error> {
     abi::decode_return(ret)
 }
 
-/// Resets the machine (REBOOT; needs `console`). Returns only if that failed.
+/// Resets the machine (REBOOT; needs `power`). Returns only if that failed.
 pub fn reboot() -> Result<Infallible, Error> {
     // SAFETY: REBOOT takes no arguments and touches no user memory.
     let ret = unsafe { raw::syscall0(abi::Syscall::Reboot.number()) };
     Err(abi::decode_return(ret).err().unwrap_or(Error::Unsupported))
 }
 
-/// Switches the machine off (POWEROFF; needs `console`). Returns only if that failed.
+/// Switches the machine off (POWEROFF; needs `power`). Returns only if that failed.
 pub fn poweroff() -> Result<Infallible, Error> {
     // SAFETY: POWEROFF takes no arguments and touches no user memory.
     let ret = unsafe { raw::syscall0(abi::Syscall::Poweroff.number()) };

@@ -17,6 +17,7 @@
 //! | `t_never_ready`      | loops calling YIELD, never READY                                      | never  | **start timeout** after the entry's `start_timeout_ms`; the kernel kills it; dependents skipped |
 //! | `t_spin_after_ready` | READY, then spins forever without a syscall                           | yes    | stays *ready/running* forever; the entries after it still start and run (**preemption**) |
 //! | `t_userdata_denied`  | USERDATA_READ/WRITE/INFO without `block_device`; logs `t_userdata_denied: refused: denied`; then READY | after the checks | each call `Denied`; *ready → exited (0)* |
+//! | `t_power_denied`   | REBOOT and POWEROFF holding `console` but not `power`; logs `t_power_denied: REBOOT refused: denied` and `... POWEROFF refused: denied`; then READY | after the calls | each call `Denied` (the machine stays up); *ready → exited (0)* |
 //! | `t_independent`      | READY, exit 0                                                         | yes    | *ready → exited (0)*: entries that depend on nothing that failed still start |
 //! | `t_echo_server`      | provides `echo_api`: READY, then receives calls and replies with the same bytes, forever | yes | stays *ready*; serves `t_echo_client` |
 //! | `t_echo_client`      | calls `echo_api` (`ping` → `ping`: `t_echo_client: echo OK`), then `crash_api` (not a dependency: `t_echo_client: call to crash_api refused: denied`) and `no_such_api` (`... refused: not found`); READY | after the calls | *ready → exited (0)* |

@@ -95,8 +95,10 @@ pub enum Call {
 pub struct Allowed {
     /// `block_device` and `persistent_storage`: the `USERDATA_*` calls.
     pub user_data: bool,
-    /// `console`: `CONSOLE_*`, `REBOOT`, `POWEROFF`.
+    /// `console`: `CONSOLE_*`.
     pub console: bool,
+    /// `power`: `REBOOT`, `POWEROFF`.
+    pub power: bool,
 }
 
 /// Longest text buffer (`SERVICES`, `MANIFEST`, `COMPONENT_CAPS`) the kernel writes in one
@@ -124,7 +126,7 @@ pub fn decode(number: u64, args: [u64; 6], user_data_allowed: bool) -> Result<Ca
         args,
         Allowed {
             user_data: user_data_allowed,
-            console: false,
+            ..Allowed::default()
         },
     )
 }
@@ -152,11 +154,9 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
     if user_data && !allowed.user_data {
         return Err(Error::Denied);
     }
-    let console = matches!(
-        syscall,
-        Syscall::ConsoleWrite | Syscall::ConsoleRead | Syscall::Reboot | Syscall::Poweroff
-    );
-    if console && !allowed.console {
+    let console = matches!(syscall, Syscall::ConsoleWrite | Syscall::ConsoleRead);
+    let power = matches!(syscall, Syscall::Reboot | Syscall::Poweroff);
+    if (console && !allowed.console) || (power && !allowed.power) {
         return Err(Error::Denied);
     }
     let transfer = |block: u64, ptr: u64, len: u64| {
@@ -388,6 +388,7 @@ mod tests {
     const ALL: Allowed = Allowed {
         user_data: true,
         console: true,
+        power: true,
     };
 
     #[test]
@@ -410,6 +411,24 @@ mod tests {
         );
         assert_eq!(decode_for(47, [0; 6], ALL), Ok(Call::Reboot));
         assert_eq!(decode_for(48, [0; 6], ALL), Ok(Call::Poweroff));
+        // REBOOT and POWEROFF need `power`, not `console`: the console alone cannot switch the
+        // machine off.
+        let console_only = Allowed {
+            console: true,
+            ..Allowed::default()
+        };
+        let power_only = Allowed {
+            power: true,
+            ..Allowed::default()
+        };
+        for n in [47, 48] {
+            assert_eq!(decode_for(n, [0; 6], console_only), Err(Error::Denied));
+        }
+        assert_eq!(decode_for(47, [0; 6], power_only), Ok(Call::Reboot));
+        assert_eq!(
+            decode_for(40, [P, 5, 0, 0, 0, 0], power_only),
+            Err(Error::Denied)
+        );
         // The information calls need nothing.
         assert_eq!(decode_for(42, [0; 6], none), Ok(Call::Uptime));
         assert_eq!(decode_for(46, [0; 6], none), Ok(Call::Bootcount));

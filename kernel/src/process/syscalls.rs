@@ -86,6 +86,7 @@ pub extern "C" fn on_syscall(frame: &mut SyscallFrame) {
     let allowed = sched::with_current(|_, _, grants, _| Allowed {
         user_data: grants.user_data(),
         console: grants.console,
+        power: grants.power,
     })
     .unwrap_or_default();
     let result = args::decode_for(frame.rax, args, allowed).and_then(run);

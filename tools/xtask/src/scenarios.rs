@@ -343,11 +343,14 @@ fn component_scenarios() -> Vec<Scenario> {
                 ends("t_bad_syscall: kernel refused the bad pointer: bad length"),
                 ends("t_bad_syscall: all 10 bad calls refused"),
                 ends("t_userdata_denied: refused: denied"),
+                ends("t_power_denied: REBOOT refused: denied"),
+                ends("t_power_denied: POWEROFF refused: denied"),
                 states(&[
                     ("services_storage", Ready, ""),
                     ("cli_console", Ready, ""),
                     ("t_bad_syscall", Exited(0), ""),
                     ("t_userdata_denied", Exited(0), ""),
+                    ("t_power_denied", Exited(0), ""),
                     (
                         "t_teleport",
                         Refused,
