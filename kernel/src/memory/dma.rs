@@ -30,8 +30,9 @@ pub fn alloc_zeroed(pages: u64) -> Option<DmaBuffer> {
 /// Returns memory from [`alloc_zeroed`].
 ///
 /// # Errors
-/// What [`super::frames::FrameAllocator::free_contiguous`] says (the memory is then leaked),
-/// or [`FreeError::NotOwned`] before memory is initialised.
+/// What [`super::frames::FrameAllocator::free_contiguous`] says when the range was not
+/// allocated memory (nothing is freed then), or [`FreeError::NotOwned`] before memory is
+/// initialised.
 pub fn free(phys: u64, pages: u64) -> Result<(), FreeError> {
     super::with_frames(|f| f.free_contiguous(phys, pages))
         .unwrap_or(Err(FreeError::NotOwned { phys }))

@@ -1,7 +1,18 @@
-//! The physical frame allocator: bump allocation over the usable memory-map ranges, plus a small stack of returned frames.
+//! The physical frame allocator: one bit per 4 KiB frame of the usable memory-map ranges (set =
+//! free), with summary levels above it (a set bit = "the word below has a free bit").
 //!
-//! It needs no heap and touches no memory it hands out, so it works before paging is set up and
-//! is tested on the host.
+//! - Freeing only sets bits, so a returned frame always comes back: nothing can be "full".
+//! - [`FrameAllocator::alloc`] reads exactly one word per level, top down (3 levels for 128 MiB,
+//!   4 for 4 GiB, never more than [`MAX_LEVELS`]): O(1) for any memory map a PC can have.
+//! - [`FrameAllocator::alloc_contiguous`] (DMA, the heap) is first fit over the bitmap, skipping
+//!   wholly used or wholly free words 64 frames at a time, so runs freed in any order are found
+//!   again.
+//! - The free count is exact: [`FrameAllocator::free_frames`].
+//!
+//! The bitmap lives in usable memory carved off the end of the highest usable range that can
+//! hold it (low memory stays free for whoever needs it). The caller turns that physical range
+//! into a slice (the kernel through the HHDM, host tests with a heap buffer), so everything here
+//! is safe Rust, tested on the host.
 
 use core::fmt;
 
@@ -11,12 +22,10 @@ use bootproto::memmap::{Entry, USABLE};
 pub const FRAME_SIZE: u64 = 4096;
 /// How many distinct usable ranges the allocator keeps; more are dropped (and counted).
 pub const MAX_RANGES: usize = 64;
-/// How many returned frames the allocator remembers for reuse.
-pub const FREE_STACK_SIZE: usize = 1024;
-/// How many free runs of contiguous frames (returned by
-/// [`FrameAllocator::free_contiguous`], or skipped over by
-/// [`FrameAllocator::alloc_contiguous`]) the allocator remembers.
-pub const MAX_FREE_RUNS: usize = 32;
+/// The most bitmap levels there can be. Physical addresses are 64-bit, so there are fewer than
+/// 2^52 frames, at most 2^46 + [`MAX_RANGES`] level-0 words (each range starts on a word);
+/// dividing by 64 (rounding up) eight times brings that to one word: 9 levels.
+pub const MAX_LEVELS: usize = 9;
 
 /// A page-aligned physical range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,27 +49,29 @@ impl Range {
 /// Counts for the boot log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameStats {
-    /// Frames in all kept usable ranges.
+    /// Frames the allocator manages (all kept usable ranges, minus the bitmap).
     pub total_frames: u64,
     /// Frames that can still be allocated.
     pub free_frames: u64,
+    /// Frames holding the allocator's own bitmap (carved out of usable memory).
+    pub bitmap_frames: u64,
     /// Usable ranges dropped because the table of [`MAX_RANGES`] was full.
     pub dropped_regions: usize,
 }
 
-/// Why [`FrameAllocator::free`] refused a frame. The frame is not reused in every case.
+/// Why [`FrameAllocator::free`] refused a frame: the caller returned something it does not own.
+/// Nothing changes; the allocator's books stay exact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreeError {
     /// Not a multiple of [`FRAME_SIZE`].
     Misaligned { phys: u64 },
-    /// Outside every usable range the allocator manages.
+    /// Outside every usable range the allocator manages (the bitmap's own frames included).
     NotOwned { phys: u64 },
-    /// Owned, but never handed out (or already returned). For a run, `phys` is its first frame.
+    /// Owned, but not handed out (never, or already returned). For a run, `phys` is its first
+    /// frame.
     NotAllocated { phys: u64 },
     /// A run of zero frames, or one that leaves the usable range it starts in.
     BadRun { phys: u64, frames: u64 },
-    /// The stack of returned frames is full; the frame is leaked.
-    FreeStackFull { phys: u64 },
 }
 
 impl fmt::Display for FreeError {
@@ -80,53 +91,106 @@ impl fmt::Display for FreeError {
                 f,
                 "{frames} frames at {phys:#x} are not a run inside one usable range"
             ),
-            Self::FreeStackFull { phys } => write!(
-                f,
-                "frame {phys:#x} leaked: the free stack ({FREE_STACK_SIZE} frames) is full"
-            ),
         }
     }
 }
 
+/// No usable range can hold the allocator's bitmap. Cannot happen for a real memory map (the
+/// bitmap needs about 1/32768 of the usable frames, and the largest of at most [`MAX_RANGES`]
+/// ranges holds at least 1/64 of them), but the allocator says so rather than assume it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoRoomForBitmap {
+    /// Contiguous frames the bitmap needs.
+    pub frames: u64,
+}
+
+impl fmt::Display for NoRoomForBitmap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no usable range has {} contiguous frames for the frame bitmap",
+            self.frames
+        )
+    }
+}
+
+/// Where each level of the bitmap lies in its slice of words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Levels {
+    /// Level `l`'s words are `start[l]..start[l + 1]`; level 0 has one bit per frame, every
+    /// level above one bit per word of the level below, and the top level is a single word.
+    start: [usize; MAX_LEVELS + 1],
+    count: usize,
+}
+
+impl Levels {
+    /// The layout over `words` level-0 words.
+    fn new(words: usize) -> Self {
+        let mut l = Levels {
+            start: [0; MAX_LEVELS + 1],
+            count: 0,
+        };
+        let mut n = words;
+        while n > 0 && l.count < MAX_LEVELS {
+            l.start[l.count + 1] = l.start[l.count] + n;
+            l.count += 1;
+            if n == 1 {
+                break;
+            }
+            n = n.div_ceil(64);
+        }
+        l
+    }
+
+    /// Words in all levels.
+    fn words(&self) -> usize {
+        self.start[self.count]
+    }
+}
+
 /// Hands out 4 KiB physical frames from the usable memory-map entries. Never hands out physical
-/// page 0 (a null physical address is too easy to confuse with "none"), nor anything outside a
-/// usable entry, nor the same frame twice without a `free` in between.
+/// page 0 (a null physical address is too easy to confuse with "none"), its own bitmap, anything
+/// outside a usable entry, nor the same frame twice without a `free` in between.
 pub struct FrameAllocator {
     /// Sorted, non-overlapping, non-adjacent (merged) usable ranges; `ranges[..len]` are valid.
     ranges: [Range; MAX_RANGES],
     len: usize,
     dropped: usize,
-    /// The range being bump-allocated; every range before it is fully handed out.
-    cur: usize,
-    /// The next never-allocated frame in `ranges[cur]`.
-    next: u64,
-    /// Frames returned by `free`, reused first.
-    freed: [u64; FREE_STACK_SIZE],
-    freed_len: usize,
-    /// Free runs of contiguous frames (all bumped), reused by `alloc_contiguous` first.
-    runs: [Range; MAX_FREE_RUNS],
-    runs_len: usize,
+    /// The level-0 word where each range's bits start (bit 0 of it is the range's first frame;
+    /// bits past the range's end stay clear, so they are never handed out).
+    first_word: [usize; MAX_RANGES],
+    /// All levels of the bitmap, level 0 first (see [`Levels`]).
+    bits: &'static mut [u64],
+    levels: Levels,
+    /// Where the bitmap lives (outside `ranges`).
+    bitmap: Range,
     total: u64,
-    /// Frames ever handed out by the bump pointer.
-    bumped: u64,
+    free: u64,
+    /// Bitmap words read by the searches in `alloc` and `alloc_contiguous`.
+    inspected: u64,
 }
 
 impl FrameAllocator {
     /// Builds the allocator from a memory map. Only [`USABLE`] entries count; each is trimmed
-    /// inward to whole frames; overlapping or touching entries are merged.
-    pub fn new(entries: &[Entry]) -> Self {
+    /// inward to whole frames; overlapping or touching entries are merged. The bitmap is carved
+    /// off the end of the highest range that can hold it; `bitmap_at(phys, words)` must return
+    /// `words` words (contents do not matter) of memory at physical `phys` that nothing else
+    /// uses, for good.
+    pub fn new(
+        entries: &[Entry],
+        bitmap_at: impl FnOnce(u64, usize) -> &'static mut [u64],
+    ) -> Result<Self, NoRoomForBitmap> {
         let mut a = FrameAllocator {
             ranges: [Range::EMPTY; MAX_RANGES],
             len: 0,
             dropped: 0,
-            cur: 0,
-            next: 0,
-            freed: [0; FREE_STACK_SIZE],
-            freed_len: 0,
-            runs: [Range::EMPTY; MAX_FREE_RUNS],
-            runs_len: 0,
+            first_word: [0; MAX_RANGES],
+            bits: &mut [],
+            levels: Levels::new(0),
+            bitmap: Range::EMPTY,
             total: 0,
-            bumped: 0,
+            free: 0,
+            inspected: 0,
         };
         for e in entries.iter().filter(|e| e.kind == USABLE) {
             // An entry whose end overflows is clamped to the top of the address space.
@@ -140,9 +204,16 @@ impl FrameAllocator {
                 a.insert(Range { start, end });
             }
         }
-        a.total = a.ranges[..a.len].iter().map(Range::frames).sum();
-        a.next = a.ranges[0].start;
-        a
+        if a.len == 0 {
+            return Ok(a);
+        }
+        a.bitmap = a.carve_bitmap()?;
+        a.layout();
+        let words = a.levels.words();
+        let bits = bitmap_at(a.bitmap.start, words);
+        a.bits = &mut bits[..words];
+        a.fill();
+        Ok(a)
     }
 
     /// Adds `r` to the sorted table, merging it with any range it overlaps or touches.
@@ -179,172 +250,242 @@ impl FrameAllocator {
         }
     }
 
-    /// A free frame's physical address, or `None` when memory is exhausted.
+    /// Level-0 words the current ranges need (each starts on a word).
+    fn level0_words(&self) -> usize {
+        self.ranges[..self.len]
+            .iter()
+            .map(|r| r.frames().div_ceil(64) as usize)
+            .sum()
+    }
+
+    /// Takes the frames for the bitmap off the end of the highest range that can hold it (the
+    /// range disappears if that empties it). Fewer ranges or frames never need more bitmap.
+    fn carve_bitmap(&mut self) -> Result<Range, NoRoomForBitmap> {
+        let bytes = Levels::new(self.level0_words()).words() as u64 * 8;
+        let frames = bytes.div_ceil(FRAME_SIZE);
+        let i = self.ranges[..self.len]
+            .iter()
+            .rposition(|r| r.frames() >= frames)
+            .ok_or(NoRoomForBitmap { frames })?;
+        let r = &mut self.ranges[i];
+        r.end -= frames * FRAME_SIZE;
+        let bitmap = Range {
+            start: r.end,
+            end: r.end + frames * FRAME_SIZE,
+        };
+        if r.start == r.end {
+            self.ranges.copy_within(i + 1..self.len, i);
+            self.len -= 1;
+        }
+        Ok(bitmap)
+    }
+
+    /// Places every range's bits and sizes the levels and counts.
+    fn layout(&mut self) {
+        let mut word = 0;
+        for (first, r) in self.first_word.iter_mut().zip(&self.ranges[..self.len]) {
+            *first = word;
+            word += r.frames().div_ceil(64) as usize;
+        }
+        self.levels = Levels::new(word);
+        self.total = self.ranges[..self.len].iter().map(Range::frames).sum();
+        self.free = self.total;
+    }
+
+    /// Marks every frame of every range free (level 0), then sums up the levels above.
+    fn fill(&mut self) {
+        self.bits.fill(0);
+        for i in 0..self.len {
+            let first = self.first_word[i];
+            let frames = self.ranges[i].frames() as usize;
+            self.bits[first..first + frames / 64].fill(u64::MAX);
+            if !frames.is_multiple_of(64) {
+                self.bits[first + frames / 64] = (1 << (frames % 64)) - 1;
+            }
+        }
+        for level in 1..self.levels.count {
+            let below = self.levels.start[level - 1]..self.levels.start[level];
+            for (j, w) in below.enumerate() {
+                if self.bits[w] != 0 {
+                    self.bits[self.levels.start[level] + j / 64] |= 1 << (j % 64);
+                }
+            }
+        }
+    }
+
+    /// The range holding `phys` and the level-0 bit of its frame.
+    fn bit_of(&self, phys: u64) -> Option<(usize, usize)> {
+        let i = self.ranges[..self.len]
+            .partition_point(|r| r.start <= phys)
+            .checked_sub(1)?;
+        let r = self.ranges[i];
+        if !r.contains(phys) {
+            return None;
+        }
+        Some((
+            i,
+            self.first_word[i] * 64 + ((phys - r.start) / FRAME_SIZE) as usize,
+        ))
+    }
+
+    /// The frame of level-0 bit `bit` (one inside a range: only those are ever set).
+    fn phys_of(&self, bit: usize) -> u64 {
+        let i = self.first_word[..self.len].partition_point(|&w| w * 64 <= bit) - 1;
+        self.ranges[i].start + (bit - self.first_word[i] * 64) as u64 * FRAME_SIZE
+    }
+
+    fn is_free(&self, bit: usize) -> bool {
+        self.bits[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    /// Sets level-0 bit `bit`; a word that stops being empty sets its bit in the level above.
+    fn mark_free(&mut self, bit: usize) {
+        let mut bit = bit;
+        for level in 0..self.levels.count {
+            let w = self.levels.start[level] + bit / 64;
+            let was = self.bits[w];
+            self.bits[w] = was | 1 << (bit % 64);
+            if was != 0 {
+                return;
+            }
+            bit /= 64;
+        }
+    }
+
+    /// Clears level-0 bit `bit`; a word that becomes empty clears its bit in the level above.
+    fn mark_used(&mut self, bit: usize) {
+        let mut bit = bit;
+        for level in 0..self.levels.count {
+            let w = self.levels.start[level] + bit / 64;
+            self.bits[w] &= !(1 << (bit % 64));
+            if self.bits[w] != 0 {
+                return;
+            }
+            bit /= 64;
+        }
+    }
+
+    /// The lowest free level-0 bit: one word per level, from the top.
+    fn first_free(&mut self) -> Option<usize> {
+        let mut index = 0;
+        for level in (0..self.levels.count).rev() {
+            let word = self.bits[self.levels.start[level] + index];
+            self.inspected += 1;
+            if word == 0 {
+                return None;
+            }
+            index = index * 64 + word.trailing_zeros() as usize;
+        }
+        (self.levels.count > 0).then_some(index)
+    }
+
+    /// A free frame's physical address (the lowest), or `None` when memory is exhausted.
     pub fn alloc(&mut self) -> Option<u64> {
-        if self.freed_len > 0 {
-            self.freed_len -= 1;
-            return Some(self.freed[self.freed_len]);
-        }
-        while self.cur < self.len {
-            if self.next < self.ranges[self.cur].end {
-                let frame = self.next;
-                self.next += FRAME_SIZE;
-                self.bumped += 1;
-                return Some(frame);
-            }
-            self.cur += 1;
-            if self.cur < self.len {
-                self.next = self.ranges[self.cur].start;
-            }
-        }
-        self.take_from_runs(1)
+        let bit = self.first_free()?;
+        self.mark_used(bit);
+        self.free -= 1;
+        Some(self.phys_of(bit))
     }
 
     /// The first frame of `frames` physically contiguous free frames (for DMA), or `None` when
-    /// no such run is left (or `frames` is 0). Reuses a returned run first; otherwise bumps, and
-    /// if the current usable range has too little left, remembers its tail as a free run and
-    /// moves on (it fails instead of forgetting that tail when the run table is full, so no
-    /// frame is ever lost).
+    /// no such run is free (or `frames` is 0). First fit: the lowest such run.
     pub fn alloc_contiguous(&mut self, frames: u64) -> Option<u64> {
-        if frames == 0 {
+        if frames == 0 || frames > self.free {
             return None;
         }
-        if frames == 1 {
-            return self.alloc();
+        let n = frames as usize;
+        let bit = (0..self.len).find_map(|i| {
+            (self.ranges[i].frames() >= frames)
+                .then(|| self.find_run(i, n))
+                .flatten()
+        })?;
+        for b in bit..bit + n {
+            self.mark_used(b);
         }
-        if let Some(phys) = self.take_from_runs(frames) {
-            return Some(phys);
-        }
-        let bytes = frames.checked_mul(FRAME_SIZE)?;
-        while self.cur < self.len {
-            let end = self.ranges[self.cur].end;
-            if end - self.next >= bytes {
-                let phys = self.next;
-                self.next += bytes;
-                self.bumped += frames;
-                return Some(phys);
+        self.free -= frames;
+        Some(self.phys_of(bit))
+    }
+
+    /// The first level-0 bit of the lowest run of `n` free frames in range `i`. Wholly used
+    /// and wholly free words are taken 64 bits at a time.
+    fn find_run(&mut self, i: usize, n: usize) -> Option<usize> {
+        let mut bit = self.first_word[i] * 64;
+        let end = bit + self.ranges[i].frames() as usize;
+        let (mut start, mut len) = (bit, 0);
+        while bit < end {
+            let word = self.bits[bit / 64];
+            let at_word = bit.is_multiple_of(64);
+            self.inspected += u64::from(at_word);
+            // Bits past the range's end are always clear, so a full word lies wholly in it.
+            let (step, free) = if at_word && (word == 0 || word == u64::MAX) {
+                (64, word != 0)
+            } else {
+                (1, word & (1 << (bit % 64)) != 0)
+            };
+            if free {
+                len += step;
+            } else {
+                (start, len) = (bit + step, 0);
             }
-            if self.next < end {
-                if self.runs_len == MAX_FREE_RUNS {
-                    return None;
-                }
-                self.bumped += (end - self.next) / FRAME_SIZE;
-                self.runs[self.runs_len] = Range {
-                    start: self.next,
-                    end,
-                };
-                self.runs_len += 1;
-                self.next = end;
+            if len >= n {
+                return Some(start);
             }
-            self.cur += 1;
-            if self.cur < self.len {
-                self.next = self.ranges[self.cur].start;
-            }
+            bit += step;
         }
         None
     }
 
-    /// Takes `frames` frames from the start of the first free run that is long enough.
-    fn take_from_runs(&mut self, frames: u64) -> Option<u64> {
-        let bytes = frames.checked_mul(FRAME_SIZE)?;
-        let i = self.runs[..self.runs_len]
-            .iter()
-            .position(|r| r.end - r.start >= bytes)?;
-        let phys = self.runs[i].start;
-        self.runs[i].start += bytes;
-        if self.runs[i].start == self.runs[i].end {
-            self.runs.copy_within(i + 1..self.runs_len, i);
-            self.runs_len -= 1;
-        }
-        Some(phys)
-    }
-
-    /// Whether any frame of `[start, end)` is free (in the stack or a run).
-    fn any_free(&self, start: u64, end: u64) -> bool {
-        self.freed[..self.freed_len]
-            .iter()
-            .any(|&f| (start..end).contains(&f))
-            || self.runs[..self.runs_len]
-                .iter()
-                .any(|r| r.start < end && start < r.end)
-    }
-
-    /// Checks that `frames` frames from `phys` lie in one usable range, were handed out, and
-    /// are not free.
-    fn check_allocated(&self, phys: u64, frames: u64) -> Result<u64, FreeError> {
+    /// Checks that `frames` frames from `phys` lie in one usable range and are all allocated;
+    /// returns the level-0 bit of `phys`.
+    fn check_allocated(&self, phys: u64, frames: u64) -> Result<usize, FreeError> {
         if !phys.is_multiple_of(FRAME_SIZE) {
             return Err(FreeError::Misaligned { phys });
         }
-        let idx = self.ranges[..self.len]
-            .iter()
-            .position(|r| r.contains(phys))
-            .ok_or(FreeError::NotOwned { phys })?;
-        let end = frames
+        let (i, bit) = self.bit_of(phys).ok_or(FreeError::NotOwned { phys })?;
+        frames
             .checked_mul(FRAME_SIZE)
             .and_then(|b| phys.checked_add(b))
-            .filter(|&end| frames > 0 && end <= self.ranges[idx].end)
+            .filter(|&end| frames > 0 && end <= self.ranges[i].end)
             .ok_or(FreeError::BadRun { phys, frames })?;
-        let bumped = idx < self.cur || (idx == self.cur && end <= self.next);
-        if !bumped || self.any_free(phys, end) {
+        if (bit..bit + frames as usize).any(|b| self.is_free(b)) {
             return Err(FreeError::NotAllocated { phys });
         }
-        Ok(end)
+        Ok(bit)
     }
 
-    /// Returns a frame obtained from [`alloc`](Self::alloc) for reuse.
+    /// Returns a frame obtained from [`alloc`](Self::alloc) (or part of a run) for reuse.
     pub fn free(&mut self, phys: u64) -> Result<(), FreeError> {
-        self.check_allocated(phys, 1)?;
-        if self.freed_len == FREE_STACK_SIZE {
-            return Err(FreeError::FreeStackFull { phys });
-        }
-        self.freed[self.freed_len] = phys;
-        self.freed_len += 1;
-        Ok(())
+        self.free_contiguous(phys, 1)
     }
 
     /// Returns `frames` contiguous frames starting at `phys` (from
-    /// [`alloc_contiguous`](Self::alloc_contiguous), or any allocated run) for reuse, as one run
-    /// (merged with a free run it touches). With the run table full, the frames go to the free
-    /// stack one by one; if that has no room for all of them, nothing is freed and
-    /// [`FreeError::FreeStackFull`] is returned (the run is leaked).
+    /// [`alloc_contiguous`](Self::alloc_contiguous), or any allocated frames that are
+    /// contiguous) for reuse. All or nothing: on an error, no frame is freed.
     pub fn free_contiguous(&mut self, phys: u64, frames: u64) -> Result<(), FreeError> {
-        let end = self.check_allocated(phys, frames)?;
-        let run = Range { start: phys, end };
-        for r in &mut self.runs[..self.runs_len] {
-            if r.end == run.start {
-                r.end = run.end;
-                return Ok(());
-            }
-            if r.start == run.end {
-                r.start = run.start;
-                return Ok(());
-            }
+        let bit = self.check_allocated(phys, frames)?;
+        for b in bit..bit + frames as usize {
+            self.mark_free(b);
         }
-        if self.runs_len < MAX_FREE_RUNS {
-            self.runs[self.runs_len] = run;
-            self.runs_len += 1;
-            return Ok(());
-        }
-        if FREE_STACK_SIZE - self.freed_len < frames as usize {
-            return Err(FreeError::FreeStackFull { phys });
-        }
-        for f in (phys..end).step_by(FRAME_SIZE as usize) {
-            self.freed[self.freed_len] = f;
-            self.freed_len += 1;
-        }
+        self.free += frames;
         Ok(())
+    }
+
+    /// Frames that can be allocated now (exact).
+    pub fn free_frames(&self) -> u64 {
+        self.free
+    }
+
+    /// Bitmap words the searches have read so far (what allocation costs, for tests).
+    pub fn words_inspected(&self) -> u64 {
+        self.inspected
     }
 
     /// Current counts.
     pub fn stats(&self) -> FrameStats {
         FrameStats {
             total_frames: self.total,
-            free_frames: self.total - self.bumped
-                + self.freed_len as u64
-                + self.runs[..self.runs_len]
-                    .iter()
-                    .map(Range::frames)
-                    .sum::<u64>(),
+            free_frames: self.free,
+            bitmap_frames: self.bitmap.frames(),
             dropped_regions: self.dropped,
         }
     }
@@ -367,8 +508,30 @@ mod tests {
         }
     }
 
+    /// An allocator whose bitmap is a leaked heap buffer full of garbage (the allocator must
+    /// initialise it itself).
+    fn allocator(map: &[Entry]) -> FrameAllocator {
+        FrameAllocator::new(map, |_, words| {
+            std::boxed::Box::leak(std::vec![0xa5a5_a5a5_a5a5_a5a5; words].into_boxed_slice())
+        })
+        .expect("room for the bitmap")
+    }
+
     fn drain(a: &mut FrameAllocator) -> Vec<u64> {
         core::iter::from_fn(|| a.alloc()).collect()
+    }
+
+    /// A deterministic pseudo-random sequence (a 64-bit LCG; the high bits are used).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 32
+        }
     }
 
     #[test]
@@ -387,49 +550,86 @@ mod tests {
                 kind: BOOTLOADER_RECLAIMABLE,
             },
         ];
-        let mut a = FrameAllocator::new(&map);
+        let mut a = allocator(&map);
+        // The bitmap took the last frame of the highest range.
         assert_eq!(
             a.stats(),
             FrameStats {
-                total_frames: 5,
-                free_frames: 5,
+                total_frames: 4,
+                free_frames: 4,
+                bitmap_frames: 1,
                 dropped_regions: 0
             }
         );
         let got = drain(&mut a);
-        assert_eq!(got, [0x1000, 0x2000, 0x3000, 0x10_0000, 0x10_1000]);
+        assert_eq!(got, [0x1000, 0x2000, 0x3000, 0x10_0000]);
         assert_eq!(a.alloc(), None);
         assert_eq!(a.alloc(), None);
         assert_eq!(a.stats().free_frames, 0);
     }
 
     #[test]
+    fn the_bitmap_is_carved_out_and_never_handed_out() {
+        let map = [usable(0x1000, 8 * K), usable(0x10_0000, 2 * K)];
+        let mut at = None;
+        let mut a = FrameAllocator::new(&map, |phys, words| {
+            at = Some((phys, words));
+            std::boxed::Box::leak(std::vec![0; words].into_boxed_slice())
+        })
+        .unwrap();
+        // A level-0 word per range and a top word: 3 words in 1 frame, off the end of the
+        // highest range.
+        assert_eq!(at, Some((0x10_1000, 3)));
+        assert_eq!(
+            a.free(0x10_1000),
+            Err(FreeError::NotOwned { phys: 0x10_1000 })
+        );
+        let got = drain(&mut a);
+        assert_eq!(got.len(), 9);
+        assert!(!got.contains(&0x10_1000));
+        // A range the bitmap fills completely disappears.
+        let mut a = allocator(&[usable(0x1000, 4 * K), usable(0x10_0000, K)]);
+        assert_eq!(a.stats().total_frames, 4);
+        assert_eq!(drain(&mut a), [0x1000, 0x2000, 0x3000, 0x4000]);
+        assert_eq!(
+            a.free(0x10_0000),
+            Err(FreeError::NotOwned { phys: 0x10_0000 })
+        );
+    }
+
+    #[test]
     fn frame_zero_is_skipped() {
-        let mut a = FrameAllocator::new(&[usable(0, 2 * K)]);
+        let mut a = allocator(&[usable(0, 3 * K)]);
         assert_eq!(drain(&mut a), [0x1000]);
-        let mut a = FrameAllocator::new(&[usable(0, K)]);
+        // One frame is all the bitmap's.
+        let mut a = allocator(&[usable(0, 2 * K)]);
+        assert_eq!(a.stats().total_frames, 0);
+        assert_eq!(a.alloc(), None);
+        let mut a = allocator(&[usable(0, K)]);
         assert_eq!(a.stats().total_frames, 0);
         assert_eq!(a.alloc(), None);
     }
 
     #[test]
     fn misaligned_ranges_are_trimmed_inward() {
-        // 0x1800..0x5800 holds whole frames 0x2000..0x5000 only.
-        let mut a = FrameAllocator::new(&[usable(0x1800, 4 * K)]);
-        assert_eq!(drain(&mut a), [0x2000, 0x3000, 0x4000]);
+        // 0x1800..0x5800 holds whole frames 0x2000..0x5000 only (0x4000 is the bitmap).
+        let mut a = allocator(&[usable(0x1800, 4 * K)]);
+        assert_eq!(drain(&mut a), [0x2000, 0x3000]);
         // Less than a frame after trimming: nothing.
-        let mut a = FrameAllocator::new(&[usable(0x1001, K), usable(0x7000, K - 1)]);
+        let mut a = allocator(&[usable(0x1001, K), usable(0x7000, K - 1)]);
         assert_eq!(a.alloc(), None);
         // An entry running past the top of the address space is clamped.
-        let mut a = FrameAllocator::new(&[usable(u64::MAX - 2 * K + 1, 4 * K)]);
-        assert_eq!(drain(&mut a), [u64::MAX - 2 * K + 1]);
+        let mut a = allocator(&[usable(u64::MAX - 3 * K + 1, 5 * K)]);
+        assert_eq!(drain(&mut a), [u64::MAX - 3 * K + 1]);
     }
 
     #[test]
     fn empty_map_and_no_usable_memory() {
-        let mut a = FrameAllocator::new(&[]);
+        let mut a = allocator(&[]);
         assert_eq!(a.alloc(), None);
-        let mut a = FrameAllocator::new(&[Entry {
+        assert_eq!(a.alloc_contiguous(2), None);
+        assert_eq!(a.free(0x1000), Err(FreeError::NotOwned { phys: 0x1000 }));
+        let mut a = allocator(&[Entry {
             base: 0x1000,
             length: K,
             kind: RESERVED,
@@ -446,15 +646,16 @@ mod tests {
             usable(0x9000, 6 * K), // overlaps the first
             usable(0x3000, K),     // touches the second
         ];
-        let mut a = FrameAllocator::new(&map);
+        let mut a = allocator(&map);
         let got = drain(&mut a);
         let set: BTreeSet<u64> = got.iter().copied().collect();
         assert_eq!(set.len(), got.len());
+        // 0xe000, the end of the merged 0x8000..0xf000, holds the bitmap.
         assert_eq!(
             got,
-            [0x1000, 0x2000, 0x3000, 0x8000, 0x9000, 0xa000, 0xb000, 0xc000, 0xd000, 0xe000]
+            [0x1000, 0x2000, 0x3000, 0x8000, 0x9000, 0xa000, 0xb000, 0xc000, 0xd000]
         );
-        assert_eq!(a.stats().total_frames, 10);
+        assert_eq!(a.stats().total_frames, 9);
     }
 
     #[test]
@@ -462,15 +663,16 @@ mod tests {
         let map: Vec<Entry> = (1..=MAX_RANGES as u64 + 3)
             .map(|i| usable(i * 0x10_000, K))
             .collect();
-        let mut a = FrameAllocator::new(&map);
+        let mut a = allocator(&map);
         assert_eq!(a.stats().dropped_regions, 3);
-        assert_eq!(a.stats().total_frames, MAX_RANGES as u64);
-        assert_eq!(drain(&mut a).len(), MAX_RANGES);
+        // The last kept range became the bitmap.
+        assert_eq!(a.stats().total_frames, MAX_RANGES as u64 - 1);
+        assert_eq!(drain(&mut a).len(), MAX_RANGES - 1);
     }
 
     #[test]
     fn freed_frames_are_reused_and_bad_frees_rejected() {
-        let mut a = FrameAllocator::new(&[usable(0x1000, 4 * K)]);
+        let mut a = allocator(&[usable(0x1000, 5 * K)]);
         let f1 = a.alloc().unwrap();
         let f2 = a.alloc().unwrap();
         assert_eq!(a.free(f1 + 8), Err(FreeError::Misaligned { phys: f1 + 8 }));
@@ -494,72 +696,83 @@ mod tests {
     }
 
     #[test]
-    fn free_stack_overflow_is_reported() {
-        let n = FREE_STACK_SIZE as u64 + 1;
-        let mut a = FrameAllocator::new(&[usable(0x1000, n * K)]);
-        let frames = drain(&mut a);
-        for &f in &frames[..FREE_STACK_SIZE] {
-            assert_eq!(a.free(f), Ok(()));
+    fn every_freed_frame_comes_back_however_many() {
+        // Far more than the 1024 frames the old free stack could remember.
+        let map = [usable(0x1000, 3000 * K), usable(0x100_0000, 2000 * K)];
+        let mut a = allocator(&map);
+        let total = a.stats().total_frames;
+        let mut frames = drain(&mut a);
+        assert_eq!(frames.len() as u64, total);
+        let mut rng = Lcg(7);
+        for i in (1..frames.len()).rev() {
+            frames.swap(i, rng.next() as usize % (i + 1));
         }
-        let last = frames[FREE_STACK_SIZE];
-        assert_eq!(a.free(last), Err(FreeError::FreeStackFull { phys: last }));
+        for (n, &f) in frames.iter().enumerate() {
+            assert_eq!(a.free(f), Ok(()));
+            assert_eq!(a.free_frames(), n as u64 + 1);
+        }
+        assert_eq!(a.free_frames(), total);
+        let again: BTreeSet<u64> = drain(&mut a).into_iter().collect();
+        assert_eq!(again, frames.iter().copied().collect());
+        // And the whole of the first range is one run again.
+        frames.iter().for_each(|&f| a.free(f).unwrap());
+        assert_eq!(a.alloc_contiguous(3000), Some(0x1000));
     }
 
     #[test]
     fn random_alloc_free_sequences_keep_frames_unique() {
         let map = [usable(0x1000, 16 * K), usable(0x10_0000, 16 * K)];
-        let mut a = FrameAllocator::new(&map);
+        let mut a = allocator(&map);
+        let total = a.stats().total_frames;
         let mut held: Vec<u64> = Vec::new();
-        let mut seed: u64 = 0x1234_5678;
+        let mut rng = Lcg(0x1234_5678);
         for _ in 0..10_000 {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            if seed >> 63 == 0 || held.is_empty() {
+            let r = rng.next();
+            if r & 1 == 0 || held.is_empty() {
                 if let Some(f) = a.alloc() {
                     assert!(!held.contains(&f), "frame {f:#x} handed out twice");
                     assert!(map.iter().any(|e| (e.base..e.base + e.length).contains(&f)));
                     held.push(f);
                 }
             } else {
-                let i = (seed >> 32) as usize % held.len();
-                let f = held.swap_remove(i);
+                let f = held.swap_remove((r >> 1) as usize % held.len());
                 assert_eq!(a.free(f), Ok(()));
             }
-            assert_eq!(a.stats().free_frames, 32 - held.len() as u64);
+            assert_eq!(a.stats().free_frames, total - held.len() as u64);
         }
     }
 
     #[test]
     fn contiguous_runs_are_contiguous_reused_and_never_lost() {
         let map = [usable(0x1000, 5 * K), usable(0x10_0000, 16 * K)];
-        let mut a = FrameAllocator::new(&map);
+        let mut a = allocator(&map);
+        assert_eq!(a.stats().total_frames, 20);
         assert_eq!(a.alloc_contiguous(0), None);
         assert_eq!(a.alloc_contiguous(3), Some(0x1000));
-        // Only 2 frames left in the first range: they become a free run, the next range serves.
+        // Only 2 frames left in the first range: the next range serves.
         assert_eq!(a.alloc_contiguous(4), Some(0x10_0000));
-        assert_eq!(a.stats().free_frames, 21 - 7);
-        // Single frames come from the bump pointer first, then from runs.
-        assert_eq!(a.alloc(), Some(0x10_4000));
+        assert_eq!(a.stats().free_frames, 20 - 7);
+        // Single frames come from the lowest free frame.
+        assert_eq!(a.alloc(), Some(0x4000));
         assert_eq!(a.free_contiguous(0x10_0000, 4), Ok(()));
         assert_eq!(a.alloc_contiguous(4), Some(0x10_0000));
         assert_eq!(a.free_contiguous(0x10_0000, 2), Ok(()));
-        assert_eq!(a.free_contiguous(0x10_2000, 2), Ok(())); // merges with the run before
+        assert_eq!(a.free_contiguous(0x10_2000, 2), Ok(()));
         assert_eq!(a.alloc_contiguous(4), Some(0x10_0000));
+        // A run freed in single frames is a run again.
+        for f in [0x10_2000, 0x10_0000, 0x10_3000, 0x10_1000] {
+            assert_eq!(a.free(f), Ok(()));
+        }
+        assert_eq!(a.alloc_contiguous(15), Some(0x10_0000));
         // Too large for anything left.
-        assert_eq!(a.alloc_contiguous(20), None);
-        let free = a.stats().free_frames;
-        let got = drain(&mut a);
-        assert_eq!(got.len() as u64, free);
-        let set: BTreeSet<u64> = got.iter().copied().collect();
-        assert_eq!(set.len(), got.len());
-        assert!(set.contains(&0x4000) && set.contains(&0x5000));
-        assert!(!set.contains(&0x10_0000));
+        assert_eq!(a.alloc_contiguous(2), None);
+        assert_eq!(drain(&mut a), [0x5000]);
+        assert_eq!(a.stats().free_frames, 0);
     }
 
     #[test]
     fn bad_contiguous_frees_are_rejected() {
-        let mut a = FrameAllocator::new(&[usable(0x1000, 8 * K), usable(0x10_0000, 8 * K)]);
+        let mut a = allocator(&[usable(0x1000, 8 * K), usable(0x10_0000, 8 * K)]);
         let run = a.alloc_contiguous(4).unwrap();
         assert_eq!(
             a.free_contiguous(run, 0),
@@ -575,11 +788,12 @@ mod tests {
                 frames: 9
             })
         );
-        // Extends past what was handed out.
+        // Extends past what was handed out: nothing is freed.
         assert_eq!(
             a.free_contiguous(run, 5),
             Err(FreeError::NotAllocated { phys: run })
         );
+        assert_eq!(a.stats().free_frames, a.stats().total_frames - 4);
         assert_eq!(
             a.free_contiguous(run + 1, 1),
             Err(FreeError::Misaligned { phys: run + 1 })
@@ -599,37 +813,112 @@ mod tests {
         );
     }
 
+    /// Whether `n` frames from `f` are free and inside one range of `map`, by brute force.
+    fn run_is_free(map: &[Entry], held: &BTreeSet<u64>, bitmap: u64, f: u64, n: u64) -> bool {
+        map.iter()
+            .any(|e| e.base <= f && f + n * K <= e.base + e.length)
+            && (0..n).all(|k| !held.contains(&(f + k * K)) && f + k * K != bitmap)
+    }
+
     #[test]
-    fn random_contiguous_sequences_keep_frames_unique() {
-        let map = [usable(0x1000, 40 * K), usable(0x10_0000, 24 * K)];
-        let mut a = FrameAllocator::new(&map);
+    fn churn_of_frames_and_runs_keeps_counts_exact_and_runs_findable() {
+        let map = [
+            usable(0x1000, 300 * K),
+            usable(0x100_0000, 700 * K),
+            usable(0x200_0000, 200 * K),
+        ];
+        let mut bitmap = 0;
+        let mut a = FrameAllocator::new(&map, |phys, words| {
+            bitmap = phys;
+            std::boxed::Box::leak(std::vec![0; words].into_boxed_slice())
+        })
+        .unwrap();
+        let total = a.stats().total_frames;
         let mut held: Vec<(u64, u64)> = Vec::new();
-        let mut seed: u64 = 0x9e37_79b9;
-        for _ in 0..20_000 {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let n = (seed >> 40) % 5 + 1;
-            if seed >> 63 == 0 || held.is_empty() {
-                if let Some(f) = a.alloc_contiguous(n) {
-                    for &(g, m) in &held {
-                        assert!(
-                            f + n * K <= g || g + m * K <= f,
-                            "overlap {f:#x}+{n} {g:#x}+{m}"
-                        );
+        let mut frames: BTreeSet<u64> = BTreeSet::new();
+        let mut rng = Lcg(0x9e37_79b9);
+        for step in 0..30_000 {
+            let r = rng.next();
+            let n = if r & 6 == 0 { 1 } else { (r >> 3) % 24 + 1 };
+            if r & 1 == 0 || held.is_empty() {
+                match a.alloc_contiguous(n) {
+                    Some(f) => {
+                        assert!(run_is_free(&map, &frames, bitmap, f, n), "step {step}");
+                        frames.extend((0..n).map(|k| f + k * K));
+                        held.push((f, n));
                     }
-                    assert!(map
-                        .iter()
-                        .any(|e| e.base <= f && f + n * K <= e.base + e.length));
-                    held.push((f, n));
+                    // Refused only when there really is no such run (checked at the lowest
+                    // frame of each possible run, brute force, now and then: it is slow).
+                    None if step % 16 == 0 => {
+                        let any = map.iter().any(|e| {
+                            (e.base..e.base + e.length)
+                                .step_by(K as usize)
+                                .any(|f| run_is_free(&map, &frames, bitmap, f, n))
+                        });
+                        assert!(!any, "step {step}: a free run of {n} was missed");
+                    }
+                    None => {}
                 }
             } else {
-                let i = (seed >> 32) as usize % held.len();
-                let (f, m) = held.swap_remove(i);
-                assert_eq!(a.free_contiguous(f, m), Ok(()));
+                let (f, m) = held.swap_remove((r >> 8) as usize % held.len());
+                // Runs go back whole, or frame by frame in any order.
+                if r & 0x80 == 0 {
+                    assert_eq!(a.free_contiguous(f, m), Ok(()));
+                } else {
+                    for k in (0..m).rev() {
+                        assert_eq!(a.free(f + k * K), Ok(()));
+                    }
+                }
+                (0..m).for_each(|k| assert!(frames.remove(&(f + k * K))));
             }
-            let in_use: u64 = held.iter().map(|h| h.1).sum();
-            assert_eq!(a.stats().free_frames, 64 - in_use);
+            assert_eq!(a.free_frames(), total - frames.len() as u64);
         }
+        for (f, m) in held.drain(..) {
+            assert_eq!(a.free_contiguous(f, m), Ok(()));
+        }
+        assert_eq!(a.free_frames(), total);
+        // After all that churn, the largest range is one run again.
+        assert_eq!(a.alloc_contiguous(700), Some(0x100_0000));
+    }
+
+    #[test]
+    fn allocation_reads_one_word_per_level() {
+        // 4 GiB of frames: 16384 level-0 words, 256 + 4 + 1 above.
+        let mut a = allocator(&[usable(0x1000, (1 << 20) * K)]);
+        assert_eq!(a.levels.count, 4);
+        let mut held = Vec::new();
+        let mut rng = Lcg(42);
+        for _ in 0..200_000 {
+            let r = rng.next();
+            let before = a.words_inspected();
+            if r % 3 != 0 || held.is_empty() {
+                held.push(a.alloc().unwrap());
+                assert_eq!(a.words_inspected() - before, 4);
+            } else {
+                let f = held.swap_remove((r >> 2) as usize % held.len());
+                a.free(f).unwrap();
+            }
+        }
+        // The old worst case for a cursor: free the lowest frame of a long used stretch, take
+        // it back, then ask again.
+        for _ in 0..1000 {
+            a.free(0x1000).unwrap();
+            let before = a.words_inspected();
+            assert_eq!(a.alloc(), Some(0x1000));
+            assert!(a.alloc().is_some());
+            assert_eq!(a.words_inspected() - before, 8);
+        }
+    }
+
+    #[test]
+    fn levels_reach_one_word_within_the_bound() {
+        assert_eq!(Levels::new(0).count, 0);
+        assert_eq!(Levels::new(1).start[..2], [0, 1]);
+        let l = Levels::new(65);
+        assert_eq!((l.count, l.words()), (3, 65 + 2 + 1));
+        // The most level-0 words any map can need: 2^52 frames plus a word per range.
+        let l = Levels::new((1 << 46) + MAX_RANGES);
+        assert_eq!(l.count, MAX_LEVELS);
+        assert_eq!(l.start[MAX_LEVELS] - l.start[MAX_LEVELS - 1], 1);
     }
 }

@@ -80,7 +80,11 @@ impl KernelStack {
                     frames,
                 )
                 .map_err(|e| {
-                    let _ = frames.free(phys);
+                    // Handed out just above: the allocator takes it back unless its books are
+                    // wrong, and then the frame is better leaked than reused.
+                    if let Err(e) = frames.free(phys) {
+                        log::error!("kernel stack frame {phys:#x} leaked: {e}");
+                    }
                     StackError::Map(e)
                 })
             });
@@ -121,7 +125,13 @@ impl KernelStack {
             // SAFETY: the caller guarantees (see above) that the stack is no longer in use,
             // and the pages of this slot belong to this stack alone.
             if let Some(phys) = unsafe { paging::unmap_page(base + page * FRAME_SIZE) } {
-                let _ = super::with_frames(|frames| frames.free(phys));
+                // The stack's pages are frames from the allocator, so this cannot fail; if it
+                // does, the frame is leaked rather than the allocator's books corrupted.
+                match super::with_frames(|frames| frames.free(phys)) {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => log::error!("kernel stack frame {phys:#x} leaked: {e}"),
+                    None => log::error!("kernel stack frame {phys:#x} leaked: no frame allocator"),
+                }
             }
         }
         SLOTS.lock()[self.slot / 64] &= !(1 << (self.slot % 64));

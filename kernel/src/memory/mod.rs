@@ -68,6 +68,8 @@ pub enum MemoryError {
     BadHhdmOffset { offset: u64 },
     /// The memory map has no usable frame.
     NoUsableMemory,
+    /// The frame allocator found no place for its bitmap.
+    FrameBitmap(frames::NoRoomForBitmap),
     /// [`init`] already ran.
     AlreadyInitialised,
     #[cfg(target_os = "none")]
@@ -84,6 +86,7 @@ impl core::fmt::Display for MemoryError {
                 )
             }
             Self::NoUsableMemory => write!(f, "the memory map has no usable 4 KiB frame"),
+            Self::FrameBitmap(e) => write!(f, "frame allocator: {e}"),
             Self::AlreadyInitialised => write!(f, "memory is already initialised"),
             #[cfg(target_os = "none")]
             Self::Heap(e) => write!(f, "heap: {e}"),
@@ -115,7 +118,22 @@ pub fn init(
         return Err(MemoryError::AlreadyInitialised);
     }
     paging::init(hhdm_offset);
-    let mut frames = frames::FrameAllocator::new(memmap);
+    let mut frames = frames::FrameAllocator::new(memmap, |phys, words| {
+        let bitmap = (hhdm_offset + phys) as *mut u64;
+        // SAFETY: (1) `words` words at `phys` lie in the frames the allocator has just carved
+        // out of a usable memory-map range for its bitmap: it never hands them out, and no one
+        // else uses usable memory (the kernel image, its stack and the boot loader's data have
+        // other memory types); (2) the HHDM maps all usable memory writable at
+        // `hhdm_offset + phys`, and `phys` is a frame address, so the pointer is 8-aligned;
+        // (3) zeroing first initialises every word; (4) the only holder of the `'static`
+        // slice is the allocator made here, and there is one at a time: the FRAMES lock,
+        // held, showed none exists yet, and a failed `init` drops it before another can run.
+        unsafe {
+            core::ptr::write_bytes(bitmap, 0, words);
+            core::slice::from_raw_parts_mut(bitmap, words)
+        }
+    })
+    .map_err(MemoryError::FrameBitmap)?;
     let usable = frames.stats();
     if usable.total_frames == 0 {
         return Err(MemoryError::NoUsableMemory);
@@ -136,6 +154,13 @@ pub fn init(
 #[cfg(target_os = "none")]
 pub fn with_frames<R>(f: impl FnOnce(&mut frames::FrameAllocator) -> R) -> Option<R> {
     FRAMES.lock().as_mut().map(f)
+}
+
+/// Frames the allocator can hand out now (exact); `None` before [`init`]. Every frame a process
+/// used is back once it is gone, so this is the same before and after one runs.
+#[cfg(target_os = "none")]
+pub fn free_frames() -> Option<u64> {
+    with_frames(|f| f.free_frames())
 }
 
 /// A read-only view of memory the boot loader filled (the kernel file, modules), given by

@@ -110,7 +110,11 @@ impl AddressSpace {
         bytes.fill(0);
         fill(bytes);
         self.map(virt, phys, flags, frames).inspect_err(|_| {
-            let _ = frames.free(phys);
+            // It was handed out just above, so the allocator takes it back; if its books say
+            // otherwise, they are wrong and the frame is better leaked than reused.
+            if let Err(e) = frames.free(phys) {
+                log::error!("frame {phys:#x} of a failed user mapping leaked: {e}");
+            }
         })
     }
 
@@ -203,16 +207,25 @@ impl AddressSpace {
         let Some(hhdm) = paging::hhdm() else {
             return 0;
         };
-        let mut freed = 0;
-        let mut free = |phys: u64, frames: &mut FrameAllocator| {
-            // A frame the allocator does not know (cannot happen: every frame here came from
-            // it) is leaked rather than corrupting its books.
-            if frames.free(phys).is_ok() {
-                freed += 1;
+        let (mut freed, mut refused) = (0, 0);
+        let mut first_error = None;
+        let mut free = |phys: u64, frames: &mut FrameAllocator| match frames.free(phys) {
+            Ok(()) => freed += 1,
+            // Cannot happen (every frame here came from the allocator, and only this address
+            // space owns it); if it does, the frame is leaked rather than the books corrupted.
+            Err(e) => {
+                refused += 1;
+                first_error.get_or_insert(e);
             }
         };
         free_table(hhdm, self.pml4, 4, 0..256, frames, &mut free);
         free(self.pml4, frames);
+        if let Some(e) = first_error {
+            log::error!(
+                "address space {:#x}: the frame allocator refused {refused} of its frames (first: {e})",
+                self.pml4
+            );
+        }
         freed
     }
 }
