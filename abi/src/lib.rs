@@ -39,7 +39,16 @@ pub mod layout {
     pub const COMPONENT_BASE: u64 = 0x40_0000;
     /// First address of the kernel's (upper) half; every user mapping lies below it.
     pub const USER_END: u64 = 0x0000_8000_0000_0000;
+    /// [`crate::Syscall::MemoryGrow`]'s first pages start at the first multiple of this above
+    /// the component's highest ELF segment plus one unmapped page; later growths follow
+    /// without a gap.
+    pub const GROWTH_ALIGN: u64 = 2 * 1024 * 1024;
 }
+
+/// The page size of every user mapping.
+pub const PAGE_SIZE: u64 = 4096;
+/// Most bytes one [`Syscall::MemoryGrow`] maps (64 MiB).
+pub const MEMORY_GROW_MAX: u64 = 64 * 1024 * 1024;
 
 /// A system call number (`rax` on entry).
 ///
@@ -50,6 +59,7 @@ pub mod layout {
 /// | 2   | `READY` | —                              | 0                               |
 /// | 3   | `YIELD` | —                              | 0                               |
 /// | 4   | `CAPS`  | buf ptr, buf len               | full length of the list (bytes) |
+/// | 5   | `MEMORY_GROW` | bytes (pages)            | address of the new zeroed pages |
 /// | 16  | `USERDATA_INFO`  | —                     | size of the user-data region (blocks) |
 /// | 17  | `USERDATA_READ`  | block, buf ptr, len   | 0                               |
 /// | 18  | `USERDATA_WRITE` | block, buf ptr, len   | 0                               |
@@ -88,11 +98,20 @@ pub enum Syscall {
     /// larger buffer. The record is each granted capability string followed by `\n`, in the
     /// order the manifest declares them.
     Caps = 4,
-    /// The size of the user-data region in [`USERDATA_BLOCK_SIZE`]-byte blocks. Needs the
-    /// `block_device` and `persistent_storage` capabilities ([`Error::Denied`] without them).
+    /// Grow the caller's memory by `rdi` bytes (a non-zero multiple of [`PAGE_SIZE`], at most
+    /// [`MEMORY_GROW_MAX`] per call): maps that many zeroed, writable, non-executable pages
+    /// right after the previous growth (the first above its ELF segments, see
+    /// [`layout::GROWTH_ALIGN`]) and returns their address. Every page counts against the entry's `memory_limit`: a call that would pass
+    /// it ends the process (`killed: memory limit reached`). [`Error::NoMemory`] when the
+    /// machine has no free memory left (nothing was mapped), [`Error::BadLength`] for a bad
+    /// size.
+    MemoryGrow = 5,
+    /// The size of the components' part of the user-data region ([`userdata`]) in
+    /// [`USERDATA_BLOCK_SIZE`]-byte blocks. Needs the `block_device` and `persistent_storage`
+    /// capabilities ([`Error::Denied`] without them).
     UserdataInfo = 16,
     /// Read `len` bytes (`rdx`, a non-zero multiple of [`USERDATA_BLOCK_SIZE`]) starting at
-    /// user-data block `rdi` (region-relative) into the buffer at `rsi`, at most 64 KiB per
+    /// block `rdi` of the components' part of the user-data region into the buffer at `rsi`, at most 64 KiB per
     /// call. Needs `block_device` and `persistent_storage`; blocks outside the region give
     /// [`Error::BadLength`], a bad buffer [`Error::BadPointer`].
     UserdataRead = 17,
@@ -148,10 +167,10 @@ pub enum Syscall {
     /// This boot's number (the boot counter kept in the user-data region);
     /// [`Error::NotFound`] when the counter could not be read.
     Bootcount = 46,
-    /// Reset the machine. Needs `console`. Returns [`Error::Unsupported`] only if no reset
+    /// Reset the machine. Needs `power`. Returns [`Error::Unsupported`] only if no reset
     /// method worked.
     Reboot = 47,
-    /// Switch the machine off (ACPI S5). Needs `console`. Returns [`Error::Unsupported`] only
+    /// Switch the machine off (ACPI S5). Needs `power`. Returns [`Error::Unsupported`] only
     /// if it did not work.
     Poweroff = 48,
 }
@@ -245,6 +264,23 @@ pub mod ipc {
 /// Block size of the user-data region: `USERDATA_*` lengths are multiples of it.
 pub const USERDATA_BLOCK_SIZE: usize = 4096;
 
+/// The user-data region's layout, in region-relative [`USERDATA_BLOCK_SIZE`]-byte blocks: the
+/// kernel's records first, then what components see. The `USERDATA_*` calls address the
+/// components' part only — their block 0 is region block [`userdata::KERNEL_BLOCKS`] — so no
+/// component, whatever it holds, can reach the kernel's blocks.
+pub mod userdata {
+    /// The kernel's boot counter.
+    pub const BOOT_COUNTER_BLOCK: u64 = 0;
+    /// The `test=persist` record, then its pattern blocks.
+    pub const PERSIST_FIRST_BLOCK: u64 = 1;
+    /// Blocks of the `test=persist` record and pattern.
+    pub const PERSIST_BLOCKS: u64 = 16;
+    /// Blocks `0..KERNEL_BLOCKS` are the kernel's (the rest of them spare).
+    pub const KERNEL_BLOCKS: u64 = 32;
+    const _: () = assert!(BOOT_COUNTER_BLOCK < PERSIST_FIRST_BLOCK);
+    const _: () = assert!(PERSIST_FIRST_BLOCK + PERSIST_BLOCKS <= KERNEL_BLOCKS);
+}
+
 /// Longest message [`Syscall::Log`] accepts, in bytes; longer ones fail with
 /// [`Error::BadLength`].
 pub const LOG_MAX_LEN: usize = 1024;
@@ -254,12 +290,13 @@ pub const EXIT_PANIC: i32 = 101;
 
 impl Syscall {
     /// Every defined syscall, in number order.
-    pub const ALL: [Syscall; 21] = [
+    pub const ALL: [Syscall; 22] = [
         Syscall::Exit,
         Syscall::Log,
         Syscall::Ready,
         Syscall::Yield,
         Syscall::Caps,
+        Syscall::MemoryGrow,
         Syscall::UserdataInfo,
         Syscall::UserdataRead,
         Syscall::UserdataWrite,
@@ -291,6 +328,7 @@ impl Syscall {
             Syscall::Ready => "READY",
             Syscall::Yield => "YIELD",
             Syscall::Caps => "CAPS",
+            Syscall::MemoryGrow => "MEMORY_GROW",
             Syscall::UserdataInfo => "USERDATA_INFO",
             Syscall::UserdataRead => "USERDATA_READ",
             Syscall::UserdataWrite => "USERDATA_WRITE",
@@ -322,6 +360,7 @@ impl TryFrom<u64> for Syscall {
             2 => Syscall::Ready,
             3 => Syscall::Yield,
             4 => Syscall::Caps,
+            5 => Syscall::MemoryGrow,
             16 => Syscall::UserdataInfo,
             17 => Syscall::UserdataRead,
             18 => Syscall::UserdataWrite,
@@ -370,11 +409,13 @@ pub enum Error {
     Unsupported,
     /// The provider of an IPC endpoint exited or faulted before it replied.
     ProviderGone,
+    /// The machine has no free memory for the request.
+    NoMemory,
 }
 
 impl Error {
     /// Every error, in code order (-1, -2, ...).
-    pub const ALL: [Error; 8] = [
+    pub const ALL: [Error; 9] = [
         Error::InvalidSyscall,
         Error::BadPointer,
         Error::BadLength,
@@ -383,6 +424,7 @@ impl Error {
         Error::Timeout,
         Error::Unsupported,
         Error::ProviderGone,
+        Error::NoMemory,
     ];
 
     /// The negative code returned in `rax`.
@@ -396,6 +438,7 @@ impl Error {
             Error::Timeout => -6,
             Error::Unsupported => -7,
             Error::ProviderGone => -8,
+            Error::NoMemory => -9,
         }
     }
 
@@ -410,6 +453,7 @@ impl Error {
             -6 => Error::Timeout,
             -7 => Error::Unsupported,
             -8 => Error::ProviderGone,
+            -9 => Error::NoMemory,
             _ => return None,
         })
     }
@@ -425,6 +469,7 @@ impl Error {
             Error::Timeout => "timed out",
             Error::Unsupported => "unsupported",
             Error::ProviderGone => "the provider exited or faulted",
+            Error::NoMemory => "no memory left",
         }
     }
 }
@@ -534,6 +579,7 @@ mod tests {
         assert_eq!(Syscall::Ready.number(), 2);
         assert_eq!(Syscall::Yield.number(), 3);
         assert_eq!(Syscall::Caps.number(), 4);
+        assert_eq!(Syscall::MemoryGrow.number(), 5);
         assert_eq!(Syscall::UserdataInfo.number(), 16);
         assert_eq!(Syscall::UserdataRead.number(), 17);
         assert_eq!(Syscall::UserdataWrite.number(), 18);
@@ -596,7 +642,7 @@ mod tests {
                 assert_eq!(s.number(), n);
             }
         }
-        assert_eq!(Syscall::try_from(5), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(6), Err(Error::InvalidSyscall));
         assert_eq!(Syscall::try_from(u64::MAX), Err(Error::InvalidSyscall));
     }
 
@@ -620,8 +666,8 @@ mod tests {
                 RESERVED_BLOCK.contains(&s.number()),
                 block_calls.contains(&s)
             );
-            // Everything above the first five is a block-device or IPC/system call.
-            if s.number() > 4 {
+            // Everything above the first six is a block-device or IPC/system call.
+            if s.number() > 5 {
                 assert!(RESERVED_BLOCK.contains(&s.number()) || RESERVED_IPC.contains(&s.number()));
             }
         }
@@ -631,7 +677,7 @@ mod tests {
 
     #[test]
     fn error_codes_are_stable() {
-        let expected = [-1, -2, -3, -4, -5, -6, -7, -8];
+        let expected = [-1, -2, -3, -4, -5, -6, -7, -8, -9];
         for (e, code) in Error::ALL.iter().zip(expected) {
             assert_eq!(e.to_code(), code, "{e:?}");
         }
@@ -644,7 +690,7 @@ mod tests {
             assert_eq!(Error::from_code(e.to_code()), Some(e));
             assert_eq!(decode_return(encode_return(Err(e))), Err(e));
         }
-        for code in [0, 1, -9, i64::MIN, i64::MAX] {
+        for code in [0, 1, -10, i64::MIN, i64::MAX] {
             assert_eq!(Error::from_code(code), None);
         }
     }

@@ -14,6 +14,11 @@ pub const BANNER_BOOTLOADER: &str = " | bootloader: ";
 /// The boot self-check passed (the list of checks follows in parentheses).
 pub const SELFCHECK_PASS_START: &str = "selfcheck: PASS (";
 pub const SELFCHECK_FAIL_START: &str = "selfcheck: FAIL: ";
+/// The CPU protections the self-check line ends with, in this order, each followed by
+/// [`PROTECTION_ON`] or [`PROTECTION_OFF`], joined by `, ` (`..., SMEP on, SMAP on, UMIP on)`).
+pub const PROTECTIONS: [&str; 3] = ["SMEP", "SMAP", "UMIP"];
+pub const PROTECTION_ON: &str = " on";
+pub const PROTECTION_OFF: &str = " off";
 
 /// The test verdict, a whole line without a prefix, right before the kernel leaves QEMU.
 pub const TEST_PASS: &str = "test: PASS";
@@ -28,6 +33,16 @@ pub const EXCEPTION_PAGE_FAULT_START: &str = "EXCEPTION: vector 14 (#PF Page Fau
 pub const EXCEPTION_RIP_START: &str = "  RIP ";
 pub const EXCEPTION_CR2_START: &str = "  CR2 ";
 pub const EXCEPTION_BACKTRACE: &str = "  backtrace:";
+/// How the report decodes a page fault of ring 0 on a present user page: data access (SMAP)
+/// and instruction fetch (SMEP). It ends the bracketed error-code decoding, after `: `.
+pub const EXCEPTION_SMAP: &str = "supervisor access to a user page (SMAP)";
+pub const EXCEPTION_SMEP: &str = "supervisor instruction fetch from a user page (SMEP)";
+
+/// `test=smap`: the kernel reads a user page outside any user copy (the report must follow),
+/// or says in one line that the CPU has no SMAP.
+pub const SMAP_TEST_START: &str = "test=smap: reading user page ";
+pub const SMAP_TEST_UNAVAILABLE: &str =
+    "test=smap: the CPU has no SMAP (use -cpu max): cannot test";
 
 /// The image disk (its description follows, then possibly [`SAME_AS_MODULE_END`]).
 pub const IMAGE_FOUND_START: &str = "image: found PANDAGEN image on disk ";
@@ -73,6 +88,15 @@ pub const DISK_THROUGHPUT_START: &str = "test=disk: controller ";
 /// (`test=boot: NAME is STATE, the image expects EXPECTED`).
 pub const UNMET_START: &str = "test=boot: ";
 pub const UNMET_MIDDLE: &str = ", the image expects ";
+
+/// Free frames before the start sequence, and once every process has ended (printed only
+/// then); each is followed by the number alone, so a test can compare them.
+pub const FRAMES_BEFORE_START: &str = "memory: frames free before the start sequence: ";
+pub const FRAMES_AFTER_ALL_ENDED: &str = "memory: frames free once every process has ended: ";
+
+/// Why the kernel stopped a process that grew past its `memory_limit` (its state then reads
+/// `failed` with the detail `killed: memory limit reached`).
+pub const MEMORY_LIMIT_REACHED: &str = "memory limit reached";
 
 /// The stub's prefix on every line it prints.
 pub const STUB_PREFIX: &str = "bootstub: ";

@@ -9,6 +9,9 @@ pub enum TestMode {
     Boot,
     /// Boot, then cause a page fault on purpose: the exception report must appear.
     Fault,
+    /// Boot, then read a user page from the kernel outside any user copy: with SMAP on, the
+    /// exception report must name SMAP; without SMAP the test says so and fails.
+    Smap,
     /// Boot, probe the disks, read from each (block 0 logged), then leave QEMU with pass/fail.
     Disk,
     /// Boot, verify the image, check the persistence record an earlier boot wrote in the
@@ -31,7 +34,7 @@ impl core::fmt::Display for CmdlineError<'_> {
             Self::UnknownTestMode(v) => {
                 write!(
                     f,
-                    "unknown test mode `test={v}` (expected boot, fault, disk or persist)"
+                    "unknown test mode `test={v}` (expected boot, fault, smap, disk or persist)"
                 )
             }
             Self::UnknownLogLevel(v) => write!(
@@ -79,6 +82,7 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                 out.test = match value {
                     "boot" => TestMode::Boot,
                     "fault" => TestMode::Fault,
+                    "smap" => TestMode::Smap,
                     "disk" => TestMode::Disk,
                     "persist" => TestMode::Persist,
                     other => return Err(CmdlineError::UnknownTestMode(other)),
@@ -122,6 +126,14 @@ mod tests {
         );
         assert_eq!(parse("test"), Err(CmdlineError::UnknownTestMode("")));
         assert_eq!(parse("test=disk").map(|c| c.test), Ok(TestMode::Disk));
+        assert_eq!(parse("test=smap").map(|c| c.test), Ok(TestMode::Smap));
+        assert_eq!(
+            parse("test=smep"),
+            Err(CmdlineError::UnknownTestMode("smep"))
+        );
+        assert!(CmdlineError::UnknownTestMode("x")
+            .to_string()
+            .contains("boot, fault, smap, disk or persist"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! CPU exception reports as pure functions (names, error-code decoding, frame-pointer walk, text) so the host can test them.
 
 use core::fmt::{self, Write};
+use core::ops::Range;
 
 /// What the exception entry stubs leave on the stack, lowest address first: the general-purpose
 /// registers (pushed rax first, so r15 ends up lowest), the vector number, the error code (a
@@ -130,6 +131,34 @@ impl PageFaultCode {
     const PROTECTION_KEY: u64 = 1 << 5;
     const SHADOW_STACK: u64 = 1 << 6;
     const SGX: u64 = 1 << 15;
+
+    /// Why ring 0 faulted on a present page, when the error code and whether the page is a
+    /// user page (`None`: not known) tell: a user page read or written from ring 0 is SMAP, one
+    /// executed is SMEP. A ring-0 read of a present page has no other cause, so it is SMAP even
+    /// when the page is not known; a write or fetch could also be a read-only or no-execute
+    /// kernel page, so those need the page.
+    pub fn protection_cause(self, user_page: Option<bool>) -> Option<&'static str> {
+        let c = self.0;
+        let other = Self::RESERVED_BIT | Self::PROTECTION_KEY | Self::SHADOW_STACK | Self::SGX;
+        if c & Self::PRESENT == 0 || c & Self::USER != 0 || c & other != 0 {
+            return None;
+        }
+        match (c & Self::FETCH != 0, user_page) {
+            (true, Some(true)) => Some(bootlog::msg::EXCEPTION_SMEP),
+            (false, Some(true)) => Some(bootlog::msg::EXCEPTION_SMAP),
+            (false, None) if c & Self::WRITE == 0 => Some(bootlog::msg::EXCEPTION_SMAP),
+            _ => None,
+        }
+    }
+}
+
+/// What the report knows about a page fault's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultAddress {
+    /// CR2: the address whose access faulted.
+    pub cr2: u64,
+    /// Whether the active page tables map it as a user page (`None`: not mapped, or not known).
+    pub user_page: Option<bool>,
 }
 
 impl fmt::Display for PageFaultCode {
@@ -220,11 +249,23 @@ impl fmt::Display for ControlProtectionCode {
     }
 }
 
-/// Writes the error-code decoding for `vector` (without brackets), or nothing if the code carries
-/// no structure worth decoding.
-fn write_error_decoding(w: &mut impl Write, vector: u64, code: u64) -> fmt::Result {
+/// Writes the error-code decoding for `vector` (in brackets, after a space), or nothing if the
+/// code carries no structure worth decoding. `user_page` is what [`FaultAddress::user_page`]
+/// says for a page fault.
+fn write_error_decoding(
+    w: &mut impl Write,
+    vector: u64,
+    code: u64,
+    user_page: Option<bool>,
+) -> fmt::Result {
     match vector {
-        vector::PAGE_FAULT => write!(w, " [{}]", PageFaultCode(code)),
+        vector::PAGE_FAULT => {
+            let code = PageFaultCode(code);
+            match code.protection_cause(user_page) {
+                Some(cause) => write!(w, " [{code}: {cause}]"),
+                None => write!(w, " [{code}]"),
+            }
+        }
         vector::INVALID_TSS
         | vector::SEGMENT_NOT_PRESENT
         | vector::STACK_SEGMENT
@@ -247,26 +288,53 @@ pub fn plausible_frame_pointer(rbp: u64) -> bool {
     rbp.is_multiple_of(8) && (HIGHER_HALF..=u64::MAX - 15).contains(&rbp)
 }
 
+/// Where the kernel's code and stacks lie: a backtrace follows only frames on a kernel stack
+/// whose return address is kernel code, so it never walks a program's frames (a user rbp) or
+/// reads the MMIO window (a stale or garbage rbp that happens to point there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelBounds<'a> {
+    /// The kernel's executable code.
+    pub text: Range<u64>,
+    /// Every kernel stack (a task's stack area, the boot stack, the IST stacks).
+    pub stacks: &'a [Range<u64>],
+}
+
+impl KernelBounds<'_> {
+    /// Whether `addr` is kernel code.
+    pub fn in_text(&self, addr: u64) -> bool {
+        self.text.contains(&addr)
+    }
+
+    /// Whether the `len` bytes at `addr` lie within one kernel stack.
+    pub fn on_stack(&self, addr: u64, len: u64) -> bool {
+        addr.checked_add(len)
+            .is_some_and(|end| self.stacks.iter().any(|s| s.start <= addr && end <= s.end))
+    }
+}
+
 /// Walks the frame-pointer chain: `out(0, rip)` first, then `out(n, return address)` for each
 /// frame found from `rbp` on. `read(addr)` returns the quadword at `addr`, or `None` if it is not
-/// mapped. The walk stops at a null or implausible frame pointer, an unreadable word, a frame
-/// pointer that does not increase (the stack grows down, so callers' frames lie above), a
-/// null return address, or after [`MAX_FRAMES`] frames.
+/// mapped; it is only asked for words on a kernel stack of `bounds`. The walk stops at a null
+/// or implausible frame pointer, one whose frame is not on a kernel stack, an unreadable word,
+/// a return address outside kernel text (null included), a frame pointer that does not
+/// increase (the stack grows down, so callers' frames lie above), or after [`MAX_FRAMES`]
+/// frames.
 pub fn walk_frames(
     rip: u64,
     mut rbp: u64,
+    bounds: &KernelBounds<'_>,
     read: impl Fn(u64) -> Option<u64>,
     out: &mut impl FnMut(usize, u64),
 ) {
     out(0, rip);
     for n in 1..MAX_FRAMES {
-        if rbp == 0 || !plausible_frame_pointer(rbp) {
+        if rbp == 0 || !plausible_frame_pointer(rbp) || !bounds.on_stack(rbp, 16) {
             return;
         }
         let (Some(saved_rbp), Some(ret)) = (read(rbp), read(rbp + 8)) else {
             return;
         };
-        if ret == 0 {
+        if !bounds.in_text(ret) {
             return;
         }
         out(n, ret);
@@ -279,11 +347,12 @@ pub fn walk_frames(
 
 /// Writes the full report for `frame`: header, CPU-pushed state, CR2 (page faults only), every
 /// general-purpose register and the backtrace. Lines end with `\r\n` (it goes to a serial port).
-/// `read` is the memory reader for the backtrace (see [`walk_frames`]).
+/// `bounds` and `read` are the backtrace's (see [`walk_frames`]).
 pub fn write_report(
     w: &mut impl Write,
     frame: &ExceptionFrame,
-    cr2: Option<u64>,
+    fault: Option<FaultAddress>,
+    bounds: &KernelBounds<'_>,
     read: impl Fn(u64) -> Option<u64>,
 ) -> fmt::Result {
     let info = vector_info(frame.vector);
@@ -297,7 +366,8 @@ pub fn write_report(
     )?;
     if info.has_error_code {
         write!(w, " error code {:#06x}", frame.error_code)?;
-        write_error_decoding(w, frame.vector, frame.error_code)?;
+        let user_page = fault.and_then(|f| f.user_page);
+        write_error_decoding(w, frame.vector, frame.error_code, user_page)?;
     } else {
         write!(w, " (no error code)")?;
     }
@@ -312,7 +382,7 @@ pub fn write_report(
         frame.rsp,
         frame.ss
     )?;
-    if let Some(cr2) = cr2 {
+    if let Some(FaultAddress { cr2, .. }) = fault {
         write!(
             w,
             "{}{cr2:#018x} (the faulting address)\r\n",
@@ -347,7 +417,7 @@ pub fn write_report(
     }
     write!(w, "{}\r\n", bootlog::msg::EXCEPTION_BACKTRACE)?;
     let mut result = Ok(());
-    walk_frames(frame.rip, frame.rbp, read, &mut |n, addr| {
+    walk_frames(frame.rip, frame.rbp, bounds, read, &mut |n, addr| {
         if result.is_ok() {
             result = write!(w, "    #{n} {addr:#018x}\r\n");
         }
@@ -424,30 +494,30 @@ mod tests {
         |a| mem.get(&a).copied()
     }
 
+    /// Kernel text and one kernel stack, as the fake machine lays them out.
+    const T: u64 = 0xffff_ffff_8000_0000;
+    const S: u64 = 0xffff_8000_0010_0000;
+    const STACKS: [Range<u64>; 1] = [S..S + 0x2000];
+    const BOUNDS: KernelBounds<'static> = KernelBounds {
+        text: T..T + 0x10_0000,
+        stacks: &STACKS,
+    };
+
     fn collect(rip: u64, rbp: u64, mem: &BTreeMap<u64, u64>) -> std::vec::Vec<(usize, u64)> {
         let mut v = std::vec::Vec::new();
-        walk_frames(rip, rbp, reader(mem), &mut |n, a| v.push((n, a)));
+        walk_frames(rip, rbp, &BOUNDS, reader(mem), &mut |n, a| v.push((n, a)));
         v
     }
-
-    const S: u64 = 0xffff_8000_0010_0000;
 
     #[test]
     fn walks_a_chain_until_null_rbp() {
         let mut mem = BTreeMap::new();
         mem.insert(S, S + 0x40);
-        mem.insert(S + 8, 0xffff_ffff_8000_1111);
+        mem.insert(S + 8, T + 0x1111);
         mem.insert(S + 0x40, 0);
-        mem.insert(S + 0x48, 0xffff_ffff_8000_2222);
-        let v = collect(0xffff_ffff_8000_0000, S, &mem);
-        assert_eq!(
-            v,
-            [
-                (0, 0xffff_ffff_8000_0000),
-                (1, 0xffff_ffff_8000_1111),
-                (2, 0xffff_ffff_8000_2222)
-            ]
-        );
+        mem.insert(S + 0x48, T + 0x2222);
+        let v = collect(T, S, &mem);
+        assert_eq!(v, [(0, T), (1, T + 0x1111), (2, T + 0x2222)]);
     }
 
     #[test]
@@ -460,12 +530,81 @@ mod tests {
         // A loop (saved rbp pointing at itself) stops after one frame.
         let mut mem = BTreeMap::new();
         mem.insert(S, S);
-        mem.insert(S + 8, 7);
-        assert_eq!(collect(1, S, &mem), [(0, 1), (1, 7)]);
+        mem.insert(S + 8, T + 7);
+        assert_eq!(collect(1, S, &mem), [(0, 1), (1, T + 7)]);
         // Return address word unmapped.
         let mut mem = BTreeMap::new();
         mem.insert(S, 0);
         assert_eq!(collect(1, S, &mem), [(0, 1)]);
+        // A frame whose second word runs off the top of the stack.
+        let top = S + 0x2000 - 8;
+        let mut mem = BTreeMap::new();
+        mem.insert(top, 0);
+        mem.insert(top + 8, T);
+        assert_eq!(collect(1, top, &mem), [(0, 1)]);
+    }
+
+    /// A reader that fails the test if asked for a word off the kernel stacks: the walk must
+    /// check before it reads (a read of the MMIO window can have side effects).
+    fn strict(mem: &BTreeMap<u64, u64>) -> impl Fn(u64) -> Option<u64> + '_ {
+        |a| {
+            assert!(BOUNDS.on_stack(a, 8), "read {a:#x} off the kernel stacks");
+            mem.get(&a).copied()
+        }
+    }
+
+    fn collect_strict(rbp: u64, mem: &BTreeMap<u64, u64>) -> std::vec::Vec<(usize, u64)> {
+        let mut v = std::vec::Vec::new();
+        walk_frames(T, rbp, &BOUNDS, strict(mem), &mut |n, a| v.push((n, a)));
+        v
+    }
+
+    #[test]
+    fn stops_where_the_chain_leaves_kernel_frames() {
+        // The syscall entry's caller: a saved rbp that is the program's (a user stack address),
+        // with a user return address above it. The walk stops at the kernel frame's end and
+        // never reads the user stack.
+        let user_rbp = 0x7fff_ffff_e000;
+        let mut mem = BTreeMap::new();
+        mem.insert(S, user_rbp);
+        mem.insert(S + 8, T + 0x10);
+        mem.insert(user_rbp, 0);
+        mem.insert(user_rbp + 8, 0x40_1000);
+        assert_eq!(collect_strict(S, &mem), [(0, T), (1, T + 0x10)]);
+        // A kernel frame whose return address is a user address (a program's frame that
+        // reached a kernel stack): not printed, and the walk ends there.
+        let mut mem = BTreeMap::new();
+        mem.insert(S, S + 0x40);
+        mem.insert(S + 8, 0x40_1000);
+        mem.insert(S + 0x40, 0);
+        mem.insert(S + 0x48, T + 0x20);
+        assert_eq!(collect_strict(S, &mem), [(0, T)]);
+        // A saved rbp into the MMIO window (PML4 slot 508, a higher-half address the page
+        // tables map): not a kernel stack, never read.
+        let mmio = 0xffff_fe00_0000_0000;
+        let mut mem = BTreeMap::new();
+        mem.insert(S, mmio);
+        mem.insert(S + 8, T + 0x30);
+        mem.insert(mmio, mmio + 0x100);
+        mem.insert(mmio + 8, T + 0x40);
+        assert_eq!(collect_strict(S, &mem), [(0, T), (1, T + 0x30)]);
+        assert_eq!(collect_strict(mmio, &mem), [(0, T)]);
+        // A return address in the MMIO window (or anywhere else off the text) ends the walk.
+        let mut mem = BTreeMap::new();
+        mem.insert(S, S + 0x40);
+        mem.insert(S + 8, mmio);
+        assert_eq!(collect_strict(S, &mem), [(0, T)]);
+    }
+
+    #[test]
+    fn loops_stop() {
+        // Two frames pointing at each other: the second goes down, so the walk stops.
+        let mut mem = BTreeMap::new();
+        mem.insert(S, S + 0x40);
+        mem.insert(S + 8, T + 1);
+        mem.insert(S + 0x40, S);
+        mem.insert(S + 0x48, T + 2);
+        assert_eq!(collect_strict(S, &mem), [(0, T), (1, T + 1), (2, T + 2)]);
     }
 
     #[test]
@@ -473,14 +612,54 @@ mod tests {
         let mut mem = BTreeMap::new();
         for i in 0..100u64 {
             mem.insert(S + i * 16, S + (i + 1) * 16);
-            mem.insert(S + i * 16 + 8, 0x1000 + i);
+            mem.insert(S + i * 16 + 8, T + i);
         }
         let v = collect(1, S, &mem);
         assert_eq!(v.len(), MAX_FRAMES);
+        assert_eq!(v.last(), Some(&(MAX_FRAMES - 1, T + MAX_FRAMES as u64 - 2)));
+    }
+
+    #[test]
+    fn page_faults_on_user_pages_name_smap_or_smep() {
+        use bootlog::msg::{EXCEPTION_SMAP, EXCEPTION_SMEP};
+        let cause = |code, user| PageFaultCode(code).protection_cause(user);
+        // Read (0b001) and write (0b011) of a present user page from ring 0: SMAP.
+        assert_eq!(cause(0b0_0001, Some(true)), Some(EXCEPTION_SMAP));
+        assert_eq!(cause(0b0_0011, Some(true)), Some(EXCEPTION_SMAP));
+        // A ring-0 read of a present page has no other cause.
+        assert_eq!(cause(0b0_0001, None), Some(EXCEPTION_SMAP));
+        // Fetch from a user page: SMEP.
+        assert_eq!(cause(0b1_0001, Some(true)), Some(EXCEPTION_SMEP));
+        // A write or fetch of a kernel page (read-only, no-execute), or unknown: no claim.
+        for code in [0b0_0011, 0b1_0001] {
+            assert_eq!(cause(code, Some(false)), None, "{code:#b}");
+            assert_eq!(cause(code, None), None, "{code:#b}");
+        }
+        // Not present, from ring 3, or with a reserved bit / protection key: not SMAP.
+        for code in [0b0_0000, 0b0_0101, 0b0_1001, 0b10_0001] {
+            assert_eq!(cause(code, Some(true)), None, "{code:#b}");
+        }
+    }
+
+    #[test]
+    fn smap_report_header() {
+        let frame = ExceptionFrame {
+            vector: 14,
+            error_code: 1,
+            ..ExceptionFrame::default()
+        };
+        let fault = FaultAddress {
+            cr2: 0x40_0000,
+            user_page: Some(true),
+        };
+        let mut s = String::new();
+        write_report(&mut s, &frame, Some(fault), &BOUNDS, |_| None).unwrap();
+        let first = s.split("\r\n").next().unwrap();
         assert_eq!(
-            v.last(),
-            Some(&(MAX_FRAMES - 1, 0x1000 + MAX_FRAMES as u64 - 2))
+            first,
+            "EXCEPTION: vector 14 (#PF Page Fault) error code 0x0001 [read, protection violation, kernel: supervisor access to a user page (SMAP)]"
         );
+        assert!(first.starts_with(bootlog::msg::EXCEPTION_PAGE_FAULT_START));
     }
 
     #[test]
@@ -501,8 +680,12 @@ mod tests {
         let mut mem = BTreeMap::new();
         mem.insert(S, 0);
         mem.insert(S + 8, 0xffff_ffff_8000_5678);
+        let fault = FaultAddress {
+            cr2: 0x1000,
+            user_page: None,
+        };
         let mut s = String::new();
-        write_report(&mut s, &frame, Some(0x1000), reader(&mem)).unwrap();
+        write_report(&mut s, &frame, Some(fault), &BOUNDS, reader(&mem)).unwrap();
         let lines: std::vec::Vec<&str> = s.split("\r\n").collect();
         assert_eq!(
             lines[0],
@@ -530,7 +713,7 @@ mod tests {
             ..ExceptionFrame::default()
         };
         let mut s = String::new();
-        write_report(&mut s, &frame, None, |_| None).unwrap();
+        write_report(&mut s, &frame, None, &BOUNDS, |_| None).unwrap();
         assert!(s.starts_with("EXCEPTION: vector 3 (#BP Breakpoint) (no error code)\r\n"));
         assert!(!s.contains("CR2"));
         let frame = ExceptionFrame {
@@ -539,7 +722,7 @@ mod tests {
             ..frame
         };
         let mut s = String::new();
-        write_report(&mut s, &frame, None, |_| None).unwrap();
+        write_report(&mut s, &frame, None, &BOUNDS, |_| None).unwrap();
         assert!(s.starts_with(
             "EXCEPTION: vector 13 (#GP General Protection) error code 0x0028 [GDT index 5 (selector 0x0028)]\r\n"
         ));

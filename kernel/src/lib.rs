@@ -27,6 +27,11 @@ pub mod boot;
 pub mod devices;
 #[cfg(target_os = "none")]
 pub mod fatal;
+/// The pure part of `arch::fpu` (save-area layout from CPUID, the clean state), tested on
+/// the host; the kernel reaches it as `arch::fpu::layout`.
+#[cfg(all(test, not(target_os = "none")))]
+#[path = "arch/fpu/layout.rs"]
+mod fpu_layout;
 #[cfg(target_os = "none")]
 pub mod klog;
 #[cfg(target_os = "none")]

@@ -223,6 +223,15 @@ pub enum LoadError {
         /// The type found.
         found: Label,
     },
+    /// An entry's `memory_limit` is not a limit.
+    BadMemoryLimit {
+        /// The entry.
+        entry: Label,
+        /// The text found (cut to the label's length).
+        found: Label,
+        /// What is wrong with it.
+        reason: crate::memory_limit::MemoryLimitError,
+    },
     /// An entry's `expected_state` is not `up` or a state word.
     BadExpectedState {
         /// The entry.
@@ -436,6 +445,10 @@ impl fmt::Display for LoadError {
             Self::FormatVersionMismatch { superblock, manifest } => write!(
                 f,
                 "manifest format_version is {manifest} but block 0 says {superblock}"
+            ),
+            Self::BadMemoryLimit { entry, found, reason } => write!(
+                f,
+                "manifest entry `{entry}`: memory_limit \"{found}\" is {reason}"
             ),
             Self::BadExpectedState { entry, found } => write!(
                 f,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod graph;
 pub mod manifest;
 pub mod mem;
+pub mod memory_limit;
 pub mod pack;
 pub mod sha256;
 pub mod superblock;

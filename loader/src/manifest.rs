@@ -24,6 +24,7 @@ mod scan;
 mod wire;
 
 use crate::error::LoadError;
+pub use crate::memory_limit::{MemoryLimit, DEFAULT_MEMORY_LIMIT};
 use crate::sha256::Sha256Digest;
 use serde::Serialize;
 
@@ -126,6 +127,10 @@ pub struct Entry {
     /// [`bootlog::state`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_state: Option<ExpectedState>,
+    /// `memory_limit` (optional): how much memory the entry's process may use
+    /// ([`crate::memory_limit`]); [`DEFAULT_MEMORY_LIMIT`] when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<MemoryLimit>,
 }
 
 /// An entry's `expected_state`: [`bootlog::state::Expected`], serialised as its word.
@@ -142,6 +147,11 @@ impl serde::Serialize for ExpectedState {
 }
 
 impl Entry {
+    /// The memory the entry's process may use.
+    pub fn memory_limit(&self) -> MemoryLimit {
+        self.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT)
+    }
+
     /// The state `test=boot` requires of this entry (`up` unless the manifest says otherwise).
     pub fn expected(&self) -> bootlog::state::Expected {
         self.expected_state.map(|e| e.0).unwrap_or_default()

@@ -43,6 +43,7 @@ pub fn entry(part: &Part<'_>) -> Entry {
         checksum: Sha256Digest::of(&part.bytes),
         start_timeout_ms: None,
         expected_state: None,
+        memory_limit: None,
     }
 }
 

@@ -147,6 +147,17 @@ pub fn yield_now() {
     let _ = abi::decode_return(ret);
 }
 
+/// Grows this component's memory by `bytes` (a non-zero multiple of 4096, at most
+/// [`abi::MEMORY_GROW_MAX`]) and returns the address of the new zeroed, writable pages
+/// (MEMORY_GROW). Growing past the entry's `memory_limit` ends the component; `NoMemory` when
+/// the machine has no room (nothing was mapped).
+pub fn memory_grow(bytes: u64) -> Result<u64, Error> {
+    // SAFETY: MEMORY_GROW only maps new pages at addresses this program has not used (after
+    // its last growth); it touches no memory the program owns.
+    let ret = unsafe { raw::syscall1(abi::Syscall::MemoryGrow.number(), bytes) };
+    abi::decode_return(ret)
+}
+
 /// Writes the capabilities granted to this component into `buf` and returns the full length
 /// of the list in bytes (more than `buf.len()` means the list was cut; retry with a larger
 /// buffer).

@@ -42,9 +42,10 @@ pub use protocol::storage::{StorageError, MAX_DEPTH, MAX_FILE_SIZE, MAX_NAME_LEN
 /// Size of a block (and of a slot), in bytes: `abi::USERDATA_BLOCK_SIZE`.
 pub const BLOCK_SIZE: usize = 4096;
 
-/// First user-data block the store may use. Blocks `0..FIRST_BLOCK` are the kernel's:
-/// block 0 is the boot counter (`kernel/src/userdata/bootcount.rs`), blocks 1..=16 the
-/// `test=persist` record (`kernel/src/userdata/persist.rs`), and 17..=31 are kept spare.
+/// First user-data block the store may use (numbered from the start of the whole region).
+/// Blocks `0..FIRST_BLOCK` are the kernel's (`abi::userdata`: block 0 the boot counter, 1..=16
+/// the `test=persist` record, 17..=31 spare); the kernel does not let components address them
+/// at all, and `services_storage` maps `FIRST_BLOCK` onto the first block it may use.
 pub const FIRST_BLOCK: u64 = 32;
 /// The superblock's block.
 pub const SUPERBLOCK: u64 = FIRST_BLOCK;

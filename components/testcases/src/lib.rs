@@ -8,8 +8,8 @@
 //!
 //! | binary               | does                                                                  | READY? | kernel's expected outcome |
 //! |----------------------|-----------------------------------------------------------------------|--------|---------------------------|
-//! | `t_pagefault`        | READY, then writes to `0x10` (unmapped)                               | before the fault | ring-3 **page fault** (#PF, vector 14) at address `0x10`, write, not present; entry state *ready → faulted*; the kernel keeps running |
-//! | `t_gpfault`          | READY, then `hlt` (privileged in ring 3)                              | before the fault | **general protection** (#GP, vector 13, error code 0); *ready → faulted*. If `hlt` returns the component was not in ring 3: it logs an ERROR and exits 1 |
+//! | `t_pagefault`        | provides `pagefault_api`: READY, waits for one call on it, then writes to `0x10` (unmapped) | before the fault | ring-3 **page fault** (#PF, vector 14) at address `0x10`, write, not present; entry state *ready → faulted*; the kernel keeps running |
+//! | `t_gpfault`          | provides `gpfault_api`: READY, waits for one call on it, then `hlt` (privileged in ring 3) | before the fault | **general protection** (#GP, vector 13, error code 0); *ready → faulted*. If `hlt` returns the component was not in ring 3: it logs an ERROR and exits 1 |
 //! | `t_invalid_opcode`   | `ud2`, without READY                                                  | never  | **invalid opcode** (#UD, vector 6); *faulted before READY*: dependents skipped |
 //! | `t_divide`           | `div` by a zero register, without READY                               | never  | **divide error** (#DE, vector 0); *faulted before READY*: dependents skipped |
 //! | `t_stack_overflow`   | recurses with ~3 KiB frames, without READY                            | never  | **page fault** in the guard page below the user stack (write, not present; ideally reported as a stack overflow); *faulted before READY*: dependents skipped |
@@ -18,23 +18,33 @@
 //! | `t_spin_after_ready` | READY, then spins forever without a syscall                           | yes    | stays *ready/running* forever; the entries after it still start and run (**preemption**) |
 //! | `t_userdata_denied`  | USERDATA_READ/WRITE/INFO without `block_device`; logs `t_userdata_denied: refused: denied`; then READY | after the checks | each call `Denied`; *ready → exited (0)* |
 //! | `t_power_denied`   | REBOOT and POWEROFF holding `console` but not `power`; logs `t_power_denied: REBOOT refused: denied` and `... POWEROFF refused: denied`; then READY | after the calls | each call `Denied` (the machine stays up); *ready → exited (0)* |
+//! | `t_huge_bss`       | a 1 GiB `.bss` (assembled); if it ever runs: ERROR, exit 1            | never  | refused at load: its segments need more than its `memory_limit` (nothing mapped); *failed (cannot start: ...)* |
+//! | `t_grow`           | MEMORY_GROW 1 MiB at a time, touching every page, logging every 4 MiB, until refused (`NoMemory`: exit 1) or stopped | never | past its `memory_limit`: *failed (killed: memory limit reached)*; on a full machine: *failed (exited with code 1 before ready)*; every frame comes back |
+//! | `t_trigger_pagefault`, `t_trigger_gpfault` | call `pagefault_api` / `gpfault_api` (their dependency faults instead of replying: `ProviderGone`); READY | after the call | *ready → exited (0)*; the fault after READY happens before the next entry starts, whatever the timing |
 //! | `t_independent`      | READY, exit 0                                                         | yes    | *ready → exited (0)*: entries that depend on nothing that failed still start |
 //! | `t_echo_server`      | provides `echo_api`: READY, then receives calls and replies with the same bytes, forever | yes | stays *ready*; serves `t_echo_client` |
 //! | `t_echo_client`      | calls `echo_api` (`ping` → `ping`: `t_echo_client: echo OK`), then `crash_api` (not a dependency: `t_echo_client: call to crash_api refused: denied`) and `no_such_api` (`... refused: not found`); READY | after the calls | *ready → exited (0)* |
 //! | `t_crash_server`     | provides `crash_api`: READY, receives one call, then page-faults without replying | yes | *ready → faulted*; its caller gets `ProviderGone` |
 //! | `t_crash_client`     | calls `crash_api`, expects `ProviderGone` (`t_crash_client: provider gone: the provider exited or faulted`); READY | after the call | *ready → exited (0)* |
 //! | `t_exit_early`     | exits 1, without READY                                                | never  | *failed (exited with code 1 before ready)*; in `broken_console.json` it is the console, and the normal boot check must fail |
+//! | `t_fpu_keep_a`       | loads XMM0-15 (YMM upper halves with AVX), ST0-7, FCW, MXCSR with values derived from its name; READY; spins until preempted in favour of another program 5 times; checks them all: `t_fpu_keep_a: registers kept across 5 preemptions (...)`; then spins forever | first | stays *ready* (ERROR lines and exit 1 if a register changed or the preemptions did not come within 5 s) |
+//! | `t_fpu_keep_b`       | the same with its own values and 10 preemptions (alongside `t_fpu_keep_a`); READY after the check, then exit 0 | after the check | *ready → exited (0)* |
+//! | `t_fpu_yield_a`      | loads its registers like `t_fpu_keep_a`; READY; calls YIELD 1000 times; checks them: `t_fpu_yield_a: registers kept across 1000 yields (C TSC cycles per yield)` | first | *ready → exited (0)* |
+//! | `t_fpu_yield_b`      | the same with its own values and 2000 YIELDs (alongside `t_fpu_yield_a`), READY after the check | after the check | *ready → exited (0)* |
+//! | `t_fpu_clean`        | reads its registers first thing: all zero, x87 stack empty, FCW 0x37F, MXCSR 0x1F80 (`t_fpu_clean: registers clean at start (...)`); READY | after the check | *ready → exited (0)*; an ERROR line and 1 if it saw another program's values |
 //! | `t_dependent`        | READY, exit 0                                                         | yes    | must **never start** in the test descriptions: it is always declared depending on an entry that fails; state *skipped (dependency … failed)* |
 //!
 //! So `t_pagefault` and `t_gpfault` cover "fault after READY" and `t_invalid_opcode`,
 //! `t_divide` and `t_stack_overflow` "fault before READY". A fault after READY cannot undo an
-//! earlier start; the descriptions therefore place the dependents of `t_pagefault` and
-//! `t_gpfault` late in `init_sequence`, when their dependency has long faulted.
+//! earlier start; the descriptions therefore start a trigger (which calls the faulting entry
+//! and returns only once it has faulted) before the entries that depend on it, so those are
+//! judged after the fault, however the scheduler interleaves the programs.
 //!
 //! The shared code is here: [`start`], [`ready`] and the faults in [`fault`].
 #![no_std]
 
 pub mod fault;
+pub mod fpu;
 pub mod ipc;
 pub mod probe;
 
@@ -46,6 +56,38 @@ pub fn start(name: &str) {
 /// Signals READY; `false` (after an ERROR line) if the kernel refused it.
 pub fn ready(name: &str) -> bool {
     runtime::ready_or_log(name).is_ok()
+}
+
+/// Waits for one call on `endpoint` (the trigger of a fault after READY); `false` (after an
+/// ERROR line) if the receive failed.
+pub fn wait_for_trigger(name: &str, endpoint: &str) -> bool {
+    let mut buf = [0u8; runtime::abi::ipc::MAX_MESSAGE];
+    match ipc::receive(endpoint, &mut buf) {
+        Ok((_, call)) => {
+            runtime::info!("{name}: call {} on {endpoint}: faulting now", call.call_id);
+            true
+        }
+        Err(e) => {
+            runtime::error!("{name}: receive on {endpoint} failed: {e}");
+            false
+        }
+    }
+}
+
+/// Calls `endpoint`, whose provider faults instead of replying: the call must end with
+/// `ProviderGone`. Returns whether it did (an ERROR line otherwise).
+pub fn trigger(name: &str, endpoint: &str) -> bool {
+    let mut reply = [0u8; runtime::abi::ipc::MAX_MESSAGE];
+    match ipc::call(endpoint, b"fault now", &mut reply) {
+        Err(runtime::Error::ProviderGone) => {
+            runtime::info!("{name}: {endpoint}'s provider faulted, as it must");
+            true
+        }
+        other => {
+            runtime::error!("{name}: calling {endpoint}: expected ProviderGone, got {other:?}");
+            false
+        }
+    }
 }
 
 /// Logs that an operation that should have trapped came back, and returns the exit code 1.

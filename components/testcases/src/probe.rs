@@ -60,3 +60,15 @@ pub fn syscall_number(n: u64) -> Result<u64, abi::Error> {
     let ret = unsafe { raw::syscall0(n) };
     abi::decode_return(ret)
 }
+
+/// Writes one byte to every page of `[addr, addr + len)`, which MEMORY_GROW just mapped.
+pub fn touch_pages(addr: u64, len: u64) {
+    let mut page = addr;
+    while page < addr + len {
+        // SAFETY: MEMORY_GROW returned `addr` as the start of `len` bytes of fresh, writable
+        // pages owned by this program and used by nothing else; a volatile write cannot be
+        // elided, so the pages are really used.
+        unsafe { core::ptr::write_volatile(page as *mut u8, 0x5a) };
+        page += abi::PAGE_SIZE;
+    }
+}

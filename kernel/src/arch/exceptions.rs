@@ -6,7 +6,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::arch::{backtrace, serial};
 use crate::fatal::{self, Outcome};
 pub use crate::fault_report::ExceptionFrame;
-use crate::fault_report::{self, vector};
+use crate::fault_report::{self, vector, FaultAddress, KernelBounds};
+use crate::memory::paging;
 
 /// Set while a report is being written: a fault inside the report (say, in the backtrace) must
 /// not recurse into another full report.
@@ -46,7 +47,24 @@ pub extern "C" fn exception_dispatch(frame: &ExceptionFrame) {
         ));
         fatal::stop(Outcome::Fail);
     }
-    let _ = fault_report::write_report(&mut EmergencySerial, frame, cr2, backtrace::reader());
+    // Whether CR2 is a user page, so the report can name SMAP/SMEP (a page-table walk through
+    // the HHDM: it cannot fault).
+    let fault = cr2.map(|cr2| FaultAddress {
+        cr2,
+        user_page: paging::translate(cr2).map(|m| m.user),
+    });
+    let stacks = backtrace::stacks();
+    let bounds = KernelBounds {
+        text: backtrace::text(),
+        stacks: &stacks,
+    };
+    let _ = fault_report::write_report(
+        &mut EmergencySerial,
+        frame,
+        fault,
+        &bounds,
+        backtrace::reader(),
+    );
     if frame.vector == vector::BREAKPOINT {
         serial::write_fmt_emergency(format_args!("  resuming after #BP\r\n"));
         REPORTING.store(false, Ordering::SeqCst);

@@ -51,6 +51,12 @@ fn top_of(stack: *const IstStack) -> VirtAddr {
     VirtAddr::new(stack as u64 + IST_STACK_SIZE as u64)
 }
 
+/// The IST stacks' address ranges (for the backtrace's kernel-stack bounds).
+pub fn ist_stacks() -> [core::ops::Range<u64>; 2] {
+    [&raw const DOUBLE_FAULT_STACK, &raw const NMI_MCE_STACK]
+        .map(|stack| stack as u64..top_of(stack).as_u64())
+}
+
 fn build_tss() -> TaskStateSegment {
     let mut tss = TaskStateSegment::new();
     tss.interrupt_stack_table[DOUBLE_FAULT_IST] = top_of(&raw const DOUBLE_FAULT_STACK);

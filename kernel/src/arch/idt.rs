@@ -16,12 +16,14 @@ use crate::fault_report::{self, vector};
 // code (real or dummy) and the CPU's 5-quadword frame; the CPU aligned rsp to 16 before pushing
 // that frame, so after 7 quadwords here plus 15 registers (22 in all, an even number) rsp is
 // 16-byte aligned again, as the System V ABI wants at a `call`. `cld` because the ABI also wants
-// the direction flag clear and the interrupted code may have set it.
+// the direction flag clear and the interrupted code may have set it; AC cleared because with it
+// set ring 0 would be exempt from SMAP (`clear_ac!`; `iretq` restores the interrupted flags).
 core::arch::global_asm!(
     ".pushsection .text.exception_stubs, \"ax\"",
     ".global pandagen_exception_common",
     "pandagen_exception_common:",
     crate::push_all_gprs!(),
+    crate::clear_ac!(),
     "    mov rdi, rsp",
     "    cld",
     "    call {dispatch}",

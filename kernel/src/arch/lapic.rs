@@ -199,13 +199,15 @@ const _: () = assert!(core::mem::size_of::<InterruptFrame>() == 20 * 8);
 
 // The timer stub saves every general-purpose register (the interrupted code may be anything),
 // calls `timer_interrupt` and restores them. The CPU aligned rsp to 16 before its 5-quadword
-// frame; 15 more quadwords make 20, so rsp is aligned at the call. The spurious vector needs
-// no EOI and no work.
+// frame; 15 more quadwords make 20, so rsp is aligned at the call. AC is cleared (a program
+// may have set it; with it set ring 0 would be exempt from SMAP) and `iretq` restores it. The
+// spurious vector needs no EOI and no work.
 core::arch::global_asm!(
     ".pushsection .text.pandagen_interrupts, \"ax\"",
     ".global pandagen_timer_entry",
     "pandagen_timer_entry:",
     crate::push_all_gprs!(),
+    crate::clear_ac!(),
     "    mov rdi, rsp",
     "    cld",
     "    call {handler}",

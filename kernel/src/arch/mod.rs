@@ -12,6 +12,16 @@ macro_rules! push_all_gprs {
     };
 }
 
+/// Clears RFLAGS.AC (bit 18) in an interrupt or exception entry stub: a program may have set
+/// it (`popf`), and with AC set ring 0 is exempt from SMAP. `pushfq`/`popfq` rather than `clac`,
+/// which faults (#UD) on a CPU without SMAP; `iretq` restores the interrupted code's own flags.
+#[macro_export]
+macro_rules! clear_ac {
+    () => {
+        "pushfq\n btr qword ptr [rsp], 18\n popfq"
+    };
+}
+
 /// The `pop`s undoing [`push_all_gprs`].
 #[macro_export]
 macro_rules! pop_all_gprs {
@@ -25,19 +35,25 @@ pub mod context;
 pub mod cpu;
 pub mod entry;
 pub mod exceptions;
+pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod lapic;
 pub mod pit;
 pub mod port;
 pub mod power;
+pub mod protection;
 pub mod qemu_exit;
 pub mod serial;
 pub mod syscall;
 
-/// Loads the kernel's own GDT (with a TSS) and an IDT covering every CPU exception.
+/// Loads the kernel's own GDT (with a TSS) and an IDT covering every CPU exception, and turns
+/// on the CPU protections the CPU has (SMEP, SMAP, UMIP: see [`protection`]) and x87/SSE/AVX
+/// state for ring 3 (see [`fpu`]).
 /// Must run once, early, on the boot CPU with interrupts disabled.
 pub fn init() {
     gdt::init();
     idt::init();
+    fpu::init();
+    protection::init();
 }

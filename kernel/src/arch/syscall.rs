@@ -18,7 +18,8 @@ const IA32_FMASK: u32 = 0xc000_0084;
 
 /// RFLAGS bits cleared on entry: TF, IF, DF, NT, AC. NT matters: a program can set it with
 /// `popf`, and the kernel must never run with it (an `iretq` with NT set faults, and a task
-/// switched to from a syscall may return to ring 3 through `iretq`).
+/// switched to from a syscall may return to ring 3 through `iretq`). So does AC (bit 18): with
+/// it set, ring 0 is exempt from SMAP (see `protection`).
 const FMASK: u64 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 14) | (1 << 18);
 
 /// Top of the running task's kernel stack (read by the entry stub).
@@ -77,7 +78,10 @@ core::arch::global_asm!(
     "    push r13",
     "    push r14",
     "    push r15",
-    // 16 quadwords below a 16-byte aligned top: aligned for the call.
+    // 16 quadwords below a 16-byte aligned top: aligned for the call. rbp (saved above) is
+    // the program's: cleared, so a backtrace from the kernel ends at this frame instead of
+    // walking the program's frames.
+    "    xor ebp, ebp",
     "    mov rdi, rsp",
     "    cld",
     "    call {dispatch}",

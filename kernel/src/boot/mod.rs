@@ -5,14 +5,14 @@ pub mod info;
 pub mod requests;
 pub mod start;
 
-use crate::arch::{self, cpu, entry};
+use crate::arch::{self, backtrace, cpu, entry, protection};
 use crate::cmdline::{self, TestMode};
 use crate::fatal::{self, Outcome};
 use crate::memory::{self, paging};
 use crate::{devices, image, klog, selfcheck, time, userdata};
 use bootlog::msg::{
     BANNER_BOOTLOADER, BANNER_START, BOOT_COUNT_START, IMAGE_FAIL_START, SELFCHECK_FAIL_START,
-    SELFCHECK_PASS_START,
+    SELFCHECK_PASS_START, SMAP_TEST_START, SMAP_TEST_UNAVAILABLE,
 };
 use bootproto::memmap;
 
@@ -62,6 +62,7 @@ pub extern "C" fn kmain() -> ! {
         None => log::warn!("no PIT answer: TSC assumed at 1 GHz, log times are approximate"),
     }
 
+    backtrace::set_boot_stack(requests::STACK_SIZE);
     arch::init();
     log::info!("GDT, TSS and IDT loaded (exceptions 0-31 handled)");
 
@@ -99,8 +100,9 @@ pub extern "C" fn kmain() -> ! {
     let check = selfcheck::run(&facts, &paging::ActiveTables);
     match check {
         Ok(()) => log::info!(
-            "{SELFCHECK_PASS_START}HHDM maps usable memory, memory map sorted and disjoint, executable at its link address, lower half unmapped, {} KiB stack honoured, W^X)",
-            requests::STACK_SIZE / 1024
+            "{SELFCHECK_PASS_START}HHDM maps usable memory, memory map sorted and disjoint, executable at its link address, lower half unmapped, {} KiB stack honoured, W^X, {})",
+            requests::STACK_SIZE / 1024,
+            protection::active()
         ),
         Err(e) => log::error!("{SELFCHECK_FAIL_START}{e}"),
     }
@@ -114,6 +116,7 @@ pub extern "C" fn kmain() -> ! {
             );
             cpu::trigger_page_fault();
         }
+        TestMode::Smap => smap_test(),
         TestMode::Disk => fatal::stop(if crate::devices::disk_test() && check.is_ok() {
             Outcome::Pass
         } else {
@@ -130,13 +133,13 @@ pub extern "C" fn kmain() -> ! {
     let mut disks = probe.disks;
     let kernel_file = info
         .executable_file
-        .and_then(|(addr, size)| memory::boot_loader_bytes(addr, size));
+        .and_then(|(addr, size)| memory::boot_loader_bytes(map.entries(), addr, size));
     let module = info
         .modules
         .iter()
         .flatten()
         .find(|m| m.string == SYSTEM_IMAGE_MODULE)
-        .and_then(|m| memory::boot_loader_bytes(m.addr, m.size));
+        .and_then(|m| memory::boot_loader_bytes(map.entries(), m.addr, m.size));
     let verified = match image::find_and_verify(&mut disks, kernel_file, module) {
         Ok(v) => v,
         Err(e) => {
@@ -180,6 +183,7 @@ pub extern "C" fn kmain() -> ! {
         "boot complete after {} ms; idling",
         time::uptime_us() / 1000
     );
+    log::info!("{}", crate::process::switch_stats());
     if cmd.test == TestMode::Boot {
         fatal::stop(if as_expected {
             Outcome::Pass
@@ -190,6 +194,53 @@ pub extern "C" fn kmain() -> ! {
     // Idle: the components keep running (the scheduler runs them while this task halts).
     crate::process::wait_until(u64::MAX, &mut || false);
     cpu::halt_forever()
+}
+
+/// A throwaway user page's address for `test=smap` (any lower-half page would do).
+const SMAP_PROBE_PAGE: u64 = 0x40_0000;
+
+/// `test=smap`: maps a user page in a throwaway address space and reads it from the kernel,
+/// outside any user copy. With SMAP on, the read faults and the exception report (naming SMAP)
+/// ends the run with `test: FAIL`; everything else fails here with the reason.
+fn smap_test() -> ! {
+    if !protection::active().smap {
+        log::error!("{SMAP_TEST_UNAVAILABLE}");
+        fatal::stop(Outcome::Fail);
+    }
+    let made = memory::with_frames(|frames| {
+        let mut space = memory::user::AddressSpace::new(frames)?;
+        space
+            .map_new_page(
+                SMAP_PROBE_PAGE,
+                paging::PageFlags {
+                    writable: false,
+                    executable: false,
+                    user: true,
+                },
+                |bytes| bytes[..8].copy_from_slice(&0x5a5a_5a5a_5a5a_5a5a_u64.to_le_bytes()),
+                frames,
+            )
+            .map(|()| space)
+    });
+    let space = match made {
+        Some(Ok(space)) => space,
+        Some(Err(e)) => {
+            log::error!("test=smap: cannot map the user page: {e}");
+            fatal::stop(Outcome::Fail);
+        }
+        None => {
+            log::error!("test=smap: memory is not initialised");
+            fatal::stop(Outcome::Fail);
+        }
+    };
+    log::info!("{SMAP_TEST_START}{SMAP_PROBE_PAGE:#x} from the kernel, outside any user copy");
+    match protection::read_user_page_directly(&space, SMAP_PROBE_PAGE) {
+        Ok(value) => log::error!(
+            "test=smap: read {value:#x} from user page {SMAP_PROBE_PAGE:#x} without a fault: SMAP did not stop it"
+        ),
+        Err(e) => log::error!("test=smap: {e}"),
+    }
+    fatal::stop(Outcome::Fail)
 }
 
 /// The boot banner: who booted us, on what firmware, with how much memory, and how.

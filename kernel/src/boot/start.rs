@@ -12,6 +12,8 @@ use loader::sha256::Sha256Digest;
 use loader::superblock::BLOCK_SIZE;
 use loader::verify::BlockSource;
 
+use bootlog::msg::{FRAMES_AFTER_ALL_ENDED, FRAMES_BEFORE_START};
+
 use crate::caps::Machine;
 use crate::devices::Disk;
 use crate::image::source::DiskSource;
@@ -131,6 +133,19 @@ pub fn network_devices(pci: &[PciDevice]) -> Vec<String> {
         .collect()
 }
 
+/// Once every process has ended (a test system whose entries all finish), the free frames: a
+/// test compares them with the count before the sequence — every frame must have come back.
+fn log_frames_if_all_ended() {
+    if process::process_count() != 0 {
+        return;
+    }
+    // The last task's kernel stack is freed after the switch away from it: let ticks pass.
+    process::wait_until(crate::time::uptime_us() + 10_000, &mut || false);
+    if let Some(n) = crate::memory::free_frames() {
+        log::info!("{FRAMES_AFTER_ALL_ENDED}{n}");
+    }
+}
+
 /// Starts the processes: the process core, the user-data region (taken from the image disk),
 /// and the supervisor's start sequence. Returns whether every entry reached the state the image
 /// expects of it (manifest `expected_state`, default up); each entry that did not is logged as
@@ -171,6 +186,10 @@ pub fn start_components(
         None => log::warn!("the manifest could not be re-serialised: MANIFEST will fail"),
     }
     let mut binaries = binaries;
+    let frames_before = crate::memory::free_frames();
+    if let Some(n) = frames_before {
+        log::info!("{FRAMES_BEFORE_START}{n}");
+    }
     let outcome =
         supervisor::run_start_sequence(&verified.manifest, &machine, &mut |entry| match binaries
             .iter_mut()
@@ -180,6 +199,7 @@ pub fn start_components(
             None => Err(String::from("not in the image")),
         });
     log::info!("{}", outcome.summary());
+    log_frames_if_all_ended();
     let unmet = supervisor::unmet_expectations(&outcome.rows_at_end, &verified.manifest);
     for line in &unmet {
         log::warn!("{line}");

@@ -45,6 +45,24 @@ impl fmt::Display for StackError {
     }
 }
 
+/// Stacks that share one page table (2 MiB of slots).
+pub const SLOTS_PER_TABLE: u64 = (512 * FRAME_SIZE) / SLOT_SIZE;
+
+/// Builds the page tables of the first [`SLOTS_PER_TABLE`] slots, by making a stack and
+/// freeing it. Page tables stay once made; with them made up front, processes (while at most
+/// [`SLOTS_PER_TABLE`] exist at once) take no frame for kernel page tables, and every frame a
+/// process takes comes back when it ends.
+///
+/// # Errors
+/// As [`KernelStack::new`].
+pub fn prepare_tables() -> Result<(), StackError> {
+    let stack = KernelStack::new()?;
+    // SAFETY: the stack was made just now and never switched to: nothing runs on it or
+    // refers into it.
+    unsafe { stack.free() };
+    Ok(())
+}
+
 /// A mapped kernel stack. Dropping it without [`KernelStack::free`] leaks it.
 #[derive(Debug)]
 pub struct KernelStack {

@@ -163,19 +163,95 @@ pub fn free_frames() -> Option<u64> {
     with_frames(|f| f.free_frames())
 }
 
+/// Whether the physical bytes `start..start + len` lie in entries of type `kind` of the
+/// (sorted) memory map `map`, adjacent entries of that type counting as one range (an empty
+/// range: whether `start` is in such an entry).
+pub fn within_kind(map: &[bootproto::memmap::Entry], kind: u64, start: u64, len: u64) -> bool {
+    let Some(end) = start.checked_add(len) else {
+        return false;
+    };
+    let mut covered = start;
+    for e in map.iter().filter(|e| e.kind == kind) {
+        let Some(e_end) = e.end() else { continue };
+        if e.base <= covered && covered < e_end {
+            covered = e_end;
+            if covered >= end {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// A read-only view of memory the boot loader filled (the kernel file, modules), given by
-/// its HHDM address. `None` unless every page of the range is mapped.
+/// its HHDM address. `None` unless the range is in "executable and modules" entries of the
+/// memory map `map` (the one [`init`] was given) and every page of it is mapped.
 #[cfg(target_os = "none")]
-pub fn boot_loader_bytes(virt: u64, len: u64) -> Option<&'static [u8]> {
+pub fn boot_loader_bytes(
+    map: &[bootproto::memmap::Entry],
+    virt: u64,
+    len: u64,
+) -> Option<&'static [u8]> {
+    let hhdm = paging::hhdm()?;
+    let phys = virt.checked_sub(hhdm)?;
+    if !within_kind(map, bootproto::memmap::EXECUTABLE_AND_MODULES, phys, len) {
+        return None;
+    }
     let end = virt.checked_add(len)?;
     let mut page = virt & !0xfff;
     while page < end {
         paging::translate(page)?;
         page += 0x1000;
     }
-    // SAFETY: (1) every page of [virt, virt+len) is mapped (checked above); (2) the range is
-    // boot-loader memory of type "executable and modules", which the frame allocator never
-    // hands out (it only uses usable memory) and nothing in the kernel writes, so a shared
-    // 'static borrow cannot alias a mutable one.
+    // SAFETY: (1) every page of [virt, virt+len) is mapped (checked above), and `len` bytes
+    // fit the address space (`checked_add`); (2) the range is the HHDM view of memory-map
+    // entries of type "executable and modules" (checked above): RAM the boot loader filled,
+    // which the frame allocator never hands out (it only uses usable memory) and nothing in
+    // the kernel writes, so a shared 'static borrow cannot alias a mutable one.
     Some(unsafe { core::slice::from_raw_parts(virt as *const u8, len as usize) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_kind;
+    use bootproto::memmap::{Entry, EXECUTABLE_AND_MODULES as EXE, USABLE};
+
+    #[test]
+    fn boot_loader_ranges_must_lie_in_their_entries() {
+        let map = [
+            Entry {
+                base: 0x1000,
+                length: 0x3000,
+                kind: USABLE,
+            },
+            Entry {
+                base: 0x4000,
+                length: 0x2000,
+                kind: EXE,
+            },
+            Entry {
+                base: 0x6000,
+                length: 0x1000,
+                kind: EXE,
+            },
+            Entry {
+                base: 0x8000,
+                length: 0x1000,
+                kind: EXE,
+            },
+        ];
+        assert!(within_kind(&map, EXE, 0x4000, 0x2000));
+        assert!(within_kind(&map, EXE, 0x4800, 0x100));
+        // Across two adjacent entries of the type.
+        assert!(within_kind(&map, EXE, 0x5000, 0x2000));
+        // Into a gap, into usable memory, past the end, wrapping around.
+        assert!(!within_kind(&map, EXE, 0x6800, 0x1000));
+        assert!(!within_kind(&map, EXE, 0x3000, 0x2000));
+        assert!(!within_kind(&map, EXE, 0x8800, 0x1000));
+        assert!(!within_kind(&map, EXE, u64::MAX - 4, 0x10));
+        assert!(!within_kind(&map, EXE, 0x1000, 0x10));
+        // Empty ranges: only inside an entry.
+        assert!(within_kind(&map, EXE, 0x4000, 0));
+        assert!(!within_kind(&map, EXE, 0x7000, 0));
+    }
 }

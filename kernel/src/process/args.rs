@@ -30,6 +30,8 @@ pub enum Call {
         ptr: u64,
         cap: u64,
     },
+    /// MEMORY_GROW by this many bytes (checked when it runs, against the caller's budget).
+    MemoryGrow(u64),
     UserdataInfo,
     UserdataPersistent,
     UserdataRead {
@@ -187,6 +189,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
             // Only the bytes actually written are checked, when the call runs.
             Call::Caps { ptr: a0, cap: a1 }
         }
+        Syscall::MemoryGrow => Call::MemoryGrow(a0),
         Syscall::UserdataInfo => Call::UserdataInfo,
         Syscall::UserdataPersistent => Call::UserdataPersistent,
         Syscall::UserdataRead => {
@@ -309,9 +312,19 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [5, 15, 20, 31, 35, 39, 49, 63, 64, u64::MAX] {
+        for n in [6, 15, 20, 31, 35, 39, 49, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
+    }
+
+    #[test]
+    fn memory_grow_needs_no_grant_and_is_checked_when_it_runs() {
+        // The size is checked against the caller's budget, which decoding does not know.
+        assert_eq!(
+            decode(5, [4096, 0, 0, 0, 0, 0], false),
+            Ok(Call::MemoryGrow(4096))
+        );
+        assert_eq!(decode(5, [0; 6], false), Ok(Call::MemoryGrow(0)));
     }
 
     #[test]

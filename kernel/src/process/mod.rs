@@ -17,6 +17,7 @@
 #![allow(unsafe_code)]
 
 pub mod args;
+pub mod budget;
 pub mod console_read;
 pub mod queue;
 
@@ -34,6 +35,8 @@ pub use sched::{
     init, kill, on_user_fault, preempt, process_count, spawn, status, task_started, wait_until,
     ProcessError, SpawnError,
 };
+#[cfg(target_os = "none")]
+pub use sched::{switch_stats, SwitchStats};
 #[cfg(target_os = "none")]
 pub use syscalls::{
     on_syscall, set_boot_count, set_manifest_json, set_user_data, user_data_from_disk,
@@ -95,6 +98,9 @@ pub const USER_STACK_TOP: u64 = abi::layout::USER_END - 0x1_0000;
 pub const USER_STACK_SIZE: u64 = 64 * 1024;
 /// Lowest stack address.
 pub const USER_STACK_BOTTOM: u64 = USER_STACK_TOP - USER_STACK_SIZE;
+/// Where MEMORY_GROW's area ends: the top of what a component's segments may use, below the
+/// stack's guard area.
+pub const GROWTH_END: u64 = bootproto::elf::Policy::COMPONENT.max_vaddr;
 /// The unmapped area below the stack: a page fault here is a stack overflow.
 pub const USER_STACK_GUARD: u64 = 64 * 1024;
 

@@ -13,20 +13,27 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bootproto::elf::{self, ElfError, Policy};
 use spin::Mutex;
 
+use super::budget::{Budget, GrowError, Growth, OverLimit};
 use super::queue::RunQueue;
-use super::{fault_name, Exit, Pid, Status, USER_STACK_BOTTOM, USER_STACK_SIZE, USER_STACK_TOP};
-use crate::arch::{context, gdt, lapic, syscall};
+use super::{
+    fault_name, Exit, Pid, Status, GROWTH_END, USER_STACK_BOTTOM, USER_STACK_SIZE, USER_STACK_TOP,
+};
+use crate::arch::fpu::FpuState;
+use crate::arch::{context, cpu, gdt, lapic, syscall};
 use crate::caps::Grants;
 use crate::fault_report::ExceptionFrame;
 use crate::memory::frames::FRAME_SIZE;
-use crate::memory::kstack::{KernelStack, StackError};
+use crate::memory::kstack::{self, KernelStack, StackError};
 use crate::memory::paging::{self, MapError, PageFlags};
 use crate::memory::user::AddressSpace;
 use crate::{memory, time};
+use bootlog::msg::MEMORY_LIMIT_REACHED;
+use loader::manifest::MemoryLimit;
 
 /// The kernel's own task: the boot context that called [`init`].
 const KERNEL_PID: Pid = 0;
@@ -42,6 +49,8 @@ pub enum ProcessError {
     Map(MapError),
     /// The local APIC timer could not be started.
     Timer(lapic::LapicError),
+    /// The kernel-stack area's page tables could not be made.
+    KernelStacks(StackError),
 }
 
 impl fmt::Display for ProcessError {
@@ -51,6 +60,7 @@ impl fmt::Display for ProcessError {
             Self::NoMemory => write!(f, "memory management is not initialised"),
             Self::Map(e) => write!(f, "preparing the kernel's page tables: {e}"),
             Self::Timer(e) => write!(f, "{e}"),
+            Self::KernelStacks(e) => write!(f, "preparing the kernel-stack area: {e}"),
         }
     }
 }
@@ -68,6 +78,8 @@ pub enum SpawnError {
     OutOfMemory,
     /// No kernel stack for the task.
     KernelStack(StackError),
+    /// Its segments and stack need more than its `memory_limit` (nothing was mapped).
+    OverMemoryLimit(OverLimit),
 }
 
 impl fmt::Display for SpawnError {
@@ -78,6 +90,7 @@ impl fmt::Display for SpawnError {
             Self::Map(e) => write!(f, "mapping the program: {e}"),
             Self::OutOfMemory => write!(f, "out of physical memory for the program"),
             Self::KernelStack(e) => write!(f, "{e}"),
+            Self::OverMemoryLimit(e) => write!(f, "{e}"),
         }
     }
 }
@@ -86,7 +99,11 @@ impl fmt::Display for SpawnError {
 struct UserTask {
     space: AddressSpace,
     kstack: KernelStack,
+    /// Its x87/SSE/AVX registers while another program's are loaded (see [`switch_fpu`]).
+    fpu: FpuState,
     grants: Grants,
+    /// Its `memory_limit` and the pages it uses.
+    budget: Budget,
 }
 
 struct Task {
@@ -117,6 +134,9 @@ struct Scheduler {
     /// Kernel stacks of ended tasks, freed by the next task to run (a task cannot free the
     /// stack it runs on).
     dead_stacks: Vec<KernelStack>,
+    /// The program whose x87/SSE/AVX state is in the registers (pids are never reused; a
+    /// pid no longer in `tasks` ended, and its state is simply dropped).
+    fpu_owner: Option<Pid>,
 }
 
 static SCHED: Mutex<Option<Scheduler>> = Mutex::new(None);
@@ -133,6 +153,7 @@ pub fn init() -> Result<(), ProcessError> {
     let tables = memory::with_frames(paging::populate_upper_half)
         .ok_or(ProcessError::NoMemory)?
         .map_err(ProcessError::Map)?;
+    kstack::prepare_tables().map_err(ProcessError::KernelStacks)?;
     syscall::init();
     let timer = lapic::init().map_err(ProcessError::Timer)?;
     let mut tasks = BTreeMap::new();
@@ -153,6 +174,7 @@ pub fn init() -> Result<(), ProcessError> {
         next_pid: 1,
         records: BTreeMap::new(),
         dead_stacks: Vec::new(),
+        fpu_owner: None,
     });
     log::info!(
         "process core ready: local APIC {} at {:#x}, timer {} Hz ({} counts per tick), syscall/sysret on, {} kernel page tables added for sharing",
@@ -167,11 +189,23 @@ pub fn init() -> Result<(), ProcessError> {
 
 /// Loads `elf` as a new process called `name` with `grants`. It starts running at the next
 /// scheduling point (in [`wait_until`]).
-pub fn spawn(name: &str, elf: &[u8], grants: Grants) -> Result<Pid, SpawnError> {
+pub fn spawn(
+    name: &str,
+    elf: &[u8],
+    grants: Grants,
+    limit: MemoryLimit,
+) -> Result<Pid, SpawnError> {
     if SCHED.lock().is_none() {
         return Err(SpawnError::NotInitialised);
     }
     let exe = elf::parse(elf, &Policy::COMPONENT).map_err(SpawnError::Elf)?;
+    let budget = Budget::for_executable(
+        exe.segments.iter().map(|s| (s.vaddr, s.end())),
+        USER_STACK_SIZE,
+        limit.bytes(),
+        GROWTH_END,
+    )
+    .map_err(SpawnError::OverMemoryLimit)?;
     let mut space = memory::with_frames(AddressSpace::new)
         .ok_or(SpawnError::NotInitialised)?
         .map_err(SpawnError::Map)?;
@@ -201,7 +235,9 @@ pub fn spawn(name: &str, elf: &[u8], grants: Grants) -> Result<Pid, SpawnError> 
             user: Some(UserTask {
                 space,
                 kstack,
+                fpu: FpuState::new(),
                 grants,
+                budget,
             }),
             blocked: false,
             wake_pending: false,
@@ -288,6 +324,88 @@ fn map_fresh(
     .unwrap_or(Err(SpawnError::NotInitialised))
 }
 
+/// MEMORY_GROW for the running task: maps `bytes` of zeroed, writable pages after its last
+/// growth and returns their address. A growth past its `memory_limit` ends the task.
+///
+/// # Errors
+/// [`abi::Error::BadLength`] for a bad size; [`abi::Error::NoMemory`] when the machine (or the
+/// growth area) has no room: nothing is mapped then.
+pub(super) fn grow_current(bytes: u64) -> Result<u64, abi::Error> {
+    let planned = {
+        let guard = SCHED.lock();
+        let s = guard.as_ref().ok_or(abi::Error::Unsupported)?;
+        let task = s.tasks.get(&s.current).ok_or(abi::Error::Unsupported)?;
+        let user = task.user.as_ref().ok_or(abi::Error::Unsupported)?;
+        user.budget
+            .plan(bytes)
+            .map_err(|e| (e, task.name.clone(), s.current))
+    };
+    let growth = match planned {
+        Ok(g) => g,
+        Err((GrowError::BadLength, ..)) => return Err(abi::Error::BadLength),
+        Err((GrowError::NoAddressSpace, ..)) => return Err(abi::Error::NoMemory),
+        Err((GrowError::OverLimit { used, asked, limit }, name, pid)) => {
+            log::warn!(
+                "process {name} (pid {pid}) stopped: MEMORY_GROW of {} KiB would take it past its memory_limit of {} KiB ({} KiB in use)",
+                asked * 4,
+                limit * 4,
+                used * 4
+            );
+            exit_current(Exit::Killed(MEMORY_LIMIT_REACHED))
+        }
+    };
+    let mapped = map_growth(growth);
+    let mut guard = SCHED.lock();
+    let s = guard.as_mut().ok_or(abi::Error::Unsupported)?;
+    let current = s.current;
+    let user = s
+        .tasks
+        .get_mut(&current)
+        .and_then(|t| t.user.as_mut())
+        .ok_or(abi::Error::Unsupported)?;
+    let pages = mapped?;
+    user.budget.commit(growth, pages);
+    if pages < growth.pages {
+        return Err(abi::Error::NoMemory);
+    }
+    Ok(growth.start)
+}
+
+/// Maps a planned growth into the running task's address space, all or nothing as far as the
+/// frame supply goes: it is checked first, under the same lock, against the pages and the page
+/// tables they may need.
+fn map_growth(growth: Growth) -> Result<u64, abi::Error> {
+    let flags = PageFlags {
+        writable: true,
+        executable: false,
+        user: true,
+    };
+    let mut guard = SCHED.lock();
+    let s = guard.as_mut().ok_or(abi::Error::Unsupported)?;
+    let current = s.current;
+    let user = s
+        .tasks
+        .get_mut(&current)
+        .and_then(|t| t.user.as_mut())
+        .ok_or(abi::Error::Unsupported)?;
+    memory::with_frames(|frames| {
+        // Each 512 pages may need a page table, plus up to three levels above the first one.
+        let reserve = growth.pages + growth.pages.div_ceil(512) + 3;
+        if frames.free_frames() < reserve {
+            return Err(abi::Error::NoMemory);
+        }
+        for i in 0..growth.pages {
+            let virt = growth.start + i * FRAME_SIZE;
+            if let Err(e) = user.space.map_new_page(virt, flags, |_| {}, frames) {
+                log::error!("MEMORY_GROW: mapping page {virt:#x} failed after the check: {e}");
+                return Ok(i);
+            }
+        }
+        Ok(growth.pages)
+    })
+    .unwrap_or(Err(abi::Error::Unsupported))
+}
+
 /// A snapshot of process `pid`, if it was ever spawned.
 pub fn status(pid: Pid) -> Option<Status> {
     let guard = SCHED.lock();
@@ -360,6 +478,7 @@ pub fn wait_until(deadline_us: u64, done: &mut dyn FnMut() -> bool) -> bool {
 /// Gives the CPU to the next ready task, if any; returns whether it did (once this task
 /// runs again).
 pub(super) fn yield_now() -> bool {
+    let started = cpu::rdtsc();
     let (save, load) = {
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else {
@@ -377,12 +496,14 @@ pub(super) fn yield_now() -> bool {
         };
         (&raw mut task.saved_rsp, load)
     };
+    SWITCH_STARTED.store(started, Ordering::Relaxed);
     // SAFETY: (1) interrupts are off (kernel code, invariant 1) and the lock is released;
     // (2) `save` points into the current task's box, which stays alive while the task lives
     // (only `exit_current`, which runs on this task, or `kill` of a non-current task remove
     // it); (3) `load` is the saved stack pointer of the ready task `next`; (4) `enter` made
     // its address space and stacks current.
     unsafe { context::switch(save, load) };
+    switch_done();
     reap();
     true
 }
@@ -397,6 +518,7 @@ pub fn preempt() {
 /// meanwhile. Returns at once if a wake came first. Callers re-check what they wait for
 /// after it returns (a wake may be early or spurious).
 pub(super) fn block_current() {
+    let started = cpu::rdtsc();
     let (save, load) = {
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else { return };
@@ -431,11 +553,13 @@ pub(super) fn block_current() {
         };
         (&raw mut task.saved_rsp, load)
     };
+    SWITCH_STARTED.store(started, Ordering::Relaxed);
     // SAFETY: as in `yield_now`: (1) interrupts are off and the lock is released; (2) `save`
     // points into the blocking task's box, alive while the task lives; (3) `load` is the
     // saved stack pointer of `next`, which `enter` (4) made current with its address space
     // and stacks. The blocked task is in no queue: only `wake` puts it back.
     unsafe { context::switch(save, load) };
+    switch_done();
     reap();
 }
 
@@ -458,7 +582,10 @@ pub(super) fn wake(pid: Pid) {
 /// Makes `next` the current task: CPU state for it (CR3, TSS.RSP0, syscall stack) and its
 /// saved stack pointer, to switch to. `None` (nothing changes) if it does not exist.
 fn enter(s: &mut Scheduler, next: Pid) -> Option<u64> {
+    let from_program = s.tasks.get(&s.current).is_some_and(|t| t.user.is_some());
+    switch_fpu(s, next);
     let task = s.tasks.get(&next)?;
+    SWITCH_BETWEEN_PROGRAMS.store(from_program && task.user.is_some(), Ordering::Relaxed);
     let root = match &task.user {
         Some(user) => {
             gdt::set_kernel_stack(user.kstack.top());
@@ -472,6 +599,135 @@ fn enter(s: &mut Scheduler, next: Pid) -> Option<u64> {
     unsafe { context::load_root(root) };
     s.current = next;
     Some(task.saved_rsp)
+}
+
+/// Gives the registers' x87/SSE/AVX state to `next`, if it is a program whose state they do
+/// not hold: the owner's state is saved into its [`FpuState`] (unless it ended) and `next`'s
+/// loaded, so a program never sees another's registers and finds its own as it left them.
+/// The kernel task leaves them alone: kernel code never uses them, so after program → kernel
+/// → the same program nothing needs saving or loading.
+fn switch_fpu(s: &mut Scheduler, next: Pid) {
+    if s.fpu_owner == Some(next) || s.tasks.get(&next).is_none_or(|t| t.user.is_none()) {
+        return;
+    }
+    let started = cpu::rdtsc();
+    let owner = s.fpu_owner.and_then(|pid| s.tasks.get_mut(&pid));
+    if let Some(user) = owner.and_then(|t| t.user.as_mut()) {
+        user.fpu.save();
+    }
+    if let Some(user) = s.tasks.get(&next).and_then(|t| t.user.as_ref()) {
+        user.fpu.restore();
+        s.fpu_owner = Some(next);
+    }
+    count(2, cpu::rdtsc().wrapping_sub(started));
+}
+
+/// The time-stamp counter when the switch now under way began (0: none, or it was counted).
+static SWITCH_STARTED: AtomicU64 = AtomicU64::new(0);
+/// Whether the switch under way goes from one program to another.
+static SWITCH_BETWEEN_PROGRAMS: AtomicBool = AtomicBool::new(false);
+/// How many times something took how many TSC cycles.
+struct Counter {
+    n: AtomicU64,
+    cycles: AtomicU64,
+    fewest: AtomicU64,
+}
+
+impl Counter {
+    const fn new() -> Self {
+        Counter {
+            n: AtomicU64::new(0),
+            cycles: AtomicU64::new(0),
+            fewest: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// (count, cycles in all, fewest cycles or 0).
+    fn read(&self) -> (u64, u64, u64) {
+        let n = self.n.load(Ordering::Relaxed);
+        let fewest = self.fewest.load(Ordering::Relaxed);
+        (
+            n,
+            self.cycles.load(Ordering::Relaxed),
+            if n == 0 { 0 } else { fewest },
+        )
+    }
+}
+
+/// All switches, program-to-program switches, FPU state changes ([`switch_fpu`] saving and
+/// loading).
+static SWITCH_COUNTS: [Counter; 3] = [Counter::new(), Counter::new(), Counter::new()];
+
+/// Counts one event of kind `k` (an index of [`SWITCH_COUNTS`]) that took `cycles`.
+fn count(k: usize, cycles: u64) {
+    let c = &SWITCH_COUNTS[k];
+    c.n.fetch_add(1, Ordering::Relaxed);
+    c.cycles.fetch_add(cycles, Ordering::Relaxed);
+    c.fewest.fetch_min(cycles, Ordering::Relaxed);
+}
+
+/// Counts the switch that just resumed this task: TSC cycles from the scheduling call in the
+/// task that left (`yield_now`, `block_current`) to here, FPU state and CR3 included.
+fn switch_done() {
+    let started = SWITCH_STARTED.swap(0, Ordering::Relaxed);
+    if started == 0 {
+        return;
+    }
+    let cycles = cpu::rdtsc().wrapping_sub(started);
+    let kinds: &[usize] = if SWITCH_BETWEEN_PROGRAMS.load(Ordering::Relaxed) {
+        &[0, 1]
+    } else {
+        &[0]
+    };
+    for &k in kinds {
+        count(k, cycles);
+    }
+}
+
+/// What the scheduler measured of its task switches since boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwitchStats {
+    /// Switches counted, their TSC cycles, and the cycles of the fastest.
+    pub all: (u64, u64, u64),
+    /// The part of `all` that went from one program to another (FPU state saved and loaded).
+    pub between_programs: (u64, u64, u64),
+    /// The FPU state changes (save and load) within those switches, and their cycles.
+    pub fpu_changes: (u64, u64, u64),
+    /// How FPU state is saved, and the size of one save area.
+    pub fpu: (&'static str, usize),
+}
+
+/// The switch costs measured so far.
+pub fn switch_stats() -> SwitchStats {
+    let read = |k: usize| SWITCH_COUNTS[k].read();
+    let plan = crate::arch::fpu::plan();
+    SwitchStats {
+        all: read(0),
+        between_programs: read(1),
+        fpu_changes: read(2),
+        fpu: (plan.mechanism.name(), plan.size),
+    }
+}
+
+impl fmt::Display for SwitchStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let avg = |(n, c, _): (u64, u64, u64)| c.checked_div(n).unwrap_or(0);
+        write!(
+            f,
+            "scheduler: {} task switches, TSC cycles each: {} on average, {} at least; {} of them between programs: {} on average, {} at least; FPU state ({}, {} bytes per process) saved and loaded {} times: {} on average, {} at least",
+            self.all.0,
+            avg(self.all),
+            self.all.2,
+            self.between_programs.0,
+            avg(self.between_programs),
+            self.between_programs.2,
+            self.fpu.0,
+            self.fpu.1,
+            self.fpu_changes.0,
+            avg(self.fpu_changes),
+            self.fpu_changes.2
+        )
+    }
 }
 
 /// Ends the running (ring-3) task with `exit` and switches to the next one. Its memory is
@@ -541,6 +797,7 @@ fn reap() {
 
 /// Called on a new task's kernel stack, between its first switch and its entry into ring 3.
 pub extern "C" fn task_started() {
+    switch_done();
     reap();
 }
 

@@ -60,11 +60,12 @@ pub fn user_data_from_disk(
 ) -> Result<BoxedUserData, RegionError> {
     let block_size = device.block_size();
     let device = Blocks4K::new(device).map_err(|_| RegionError::WrongBlockSize { block_size })?;
-    Ok(Box::new(Region::new(
-        device,
-        sb.data_start,
-        sb.total_blocks,
-    )?))
+    let (start, end) = crate::userdata::components_part(sb.data_start, sb.total_blocks).ok_or(
+        RegionError::NoneForComponents {
+            region_blocks: sb.total_blocks.saturating_sub(sb.data_start),
+        },
+    )?;
+    Ok(Box::new(Region::new(device, start, end)?))
 }
 
 /// Called by the `syscall` entry stub on the calling task's kernel stack, interrupts off.
@@ -118,6 +119,7 @@ fn run(call: Call) -> Result<u64, Error> {
             .map_err(|_| Error::BadPointer)?;
             Ok(record.len() as u64)
         }
+        Call::MemoryGrow(bytes) => sched::grow_current(bytes),
         Call::UserdataPersistent => USER_DATA
             .lock()
             .as_ref()

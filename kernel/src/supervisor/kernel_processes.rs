@@ -6,7 +6,7 @@ use crate::caps::{Grants, Machine};
 use crate::{process, time};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use loader::manifest::{Entry, Manifest};
+use loader::manifest::{Entry, Manifest, MemoryLimit};
 
 /// `crate::process` as the supervisor sees it.
 pub struct KernelProcesses;
@@ -16,8 +16,14 @@ impl Processes for KernelProcesses {
         time::uptime_us()
     }
 
-    fn spawn(&mut self, name: &str, elf: &[u8], grants: Grants) -> Result<Pid, String> {
-        let pid = process::spawn(name, elf, grants).map_err(|e| e.to_string())?;
+    fn spawn(
+        &mut self,
+        name: &str,
+        elf: &[u8],
+        grants: Grants,
+        limit: MemoryLimit,
+    ) -> Result<Pid, String> {
+        let pid = process::spawn(name, elf, grants, limit).map_err(|e| e.to_string())?;
         // Its `provides`/`depends_on` for IPC, before it first runs.
         process::bind_entry(pid, name);
         Ok(pid)

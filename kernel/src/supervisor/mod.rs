@@ -32,7 +32,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bootlog::state::StateKind;
 use core::fmt;
-use loader::manifest::{Entry, Manifest};
+use loader::manifest::{Entry, Manifest, MemoryLimit};
 use log::Level;
 
 /// How long an entry may take to signal READY when its manifest entry does not say.
@@ -51,7 +51,13 @@ pub trait Processes {
     ///
     /// # Errors
     /// Why it could not be started, as one line.
-    fn spawn(&mut self, name: &str, elf: &[u8], grants: Grants) -> Result<Pid, String>;
+    fn spawn(
+        &mut self,
+        name: &str,
+        elf: &[u8],
+        grants: Grants,
+        limit: MemoryLimit,
+    ) -> Result<Pid, String>;
     /// The process's state; `None` for an unknown pid.
     fn status(&self, pid: Pid) -> Option<Status>;
     /// Ends the process.
@@ -580,7 +586,7 @@ fn start_one<P: Processes + ?Sized>(
             return record;
         }
     };
-    let pid = match procs.spawn(name, &elf, grants) {
+    let pid = match procs.spawn(name, &elf, grants, entry.memory_limit()) {
         Ok(pid) => pid,
         Err(e) => {
             fail(&mut record, Failure::Spawn(e), log);

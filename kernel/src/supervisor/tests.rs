@@ -1,6 +1,6 @@
 use super::*;
 use crate::caps::Machine;
-use loader::manifest::{Entry, Manifest};
+use loader::manifest::{Entry, Manifest, DEFAULT_MEMORY_LIMIT};
 
 // ---- a fake process table with scripted behaviour and virtual time ----
 
@@ -80,7 +80,13 @@ impl Processes for Fake {
         self.now
     }
 
-    fn spawn(&mut self, name: &str, elf: &[u8], grants: Grants) -> Result<Pid, String> {
+    fn spawn(
+        &mut self,
+        name: &str,
+        elf: &[u8],
+        grants: Grants,
+        _limit: MemoryLimit,
+    ) -> Result<Pid, String> {
         assert_eq!(elf, format!("ELF of {name}").as_bytes());
         for pid in 1..=self.procs.len() as Pid {
             let s = self.status(pid).unwrap();
@@ -157,6 +163,7 @@ fn entry(name: &str, caps: &[&str], deps: &[&str], timeout_ms: Option<u32>) -> E
         kind: "native".try_into().unwrap(),
         start_timeout_ms: timeout_ms,
         expected_state: None,
+        memory_limit: None,
         size_bytes: 1,
         ..Entry::default()
     };
@@ -835,7 +842,9 @@ fn table_lines_align_columns_and_show_every_state() {
 #[test]
 fn running_is_alive_without_ready() {
     let mut fake = Fake::new(&[("x", Script::Hang)]);
-    let pid = fake.spawn("x", b"ELF of x", Grants::none()).unwrap();
+    let pid = fake
+        .spawn("x", b"ELF of x", Grants::none(), DEFAULT_MEMORY_LIMIT)
+        .unwrap();
     let outcome = Outcome {
         records: vec![Record {
             name: "x".into(),

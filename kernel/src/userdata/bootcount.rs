@@ -7,7 +7,7 @@ use loader::superblock::BLOCK_SIZE;
 /// Record magic (bytes 0..8 of the block).
 pub const MAGIC: [u8; 8] = *b"PGBOOTC1";
 /// Region-relative block that holds the counter.
-pub const BLOCK: u64 = 0;
+pub const BLOCK: u64 = abi::userdata::BOOT_COUNTER_BLOCK;
 
 /// What the counter block held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,6 +28,8 @@ pub enum RegionError {
     RegionPastDevice { end: u64, device_blocks: u64 },
     /// The driver failed.
     Device(BlockError),
+    /// The region has no blocks after the kernel's own ([`abi::userdata::KERNEL_BLOCKS`]).
+    NoneForComponents { region_blocks: u64 },
 }
 
 impl core::fmt::Display for RegionError {
@@ -59,8 +61,21 @@ impl core::fmt::Display for RegionError {
                 "the user-data region ends at block {end} but the disk has {device_blocks} blocks"
             ),
             Self::Device(e) => write!(f, "{e}"),
+            Self::NoneForComponents { region_blocks } => write!(
+                f,
+                "the user-data region has {region_blocks} blocks, none after the kernel's first {}: rebuild the image with a larger --data-size",
+                abi::userdata::KERNEL_BLOCKS
+            ),
         }
     }
+}
+
+/// The part of the user-data region `data_start..total_blocks` (absolute blocks) that
+/// components see: everything after the kernel's [`abi::userdata::KERNEL_BLOCKS`]; `None` when
+/// the region is too small to have such a part.
+pub fn components_part(data_start: u64, total_blocks: u64) -> Option<(u64, u64)> {
+    let start = data_start.checked_add(abi::userdata::KERNEL_BLOCKS)?;
+    (start < total_blocks).then_some((start, total_blocks))
 }
 
 /// Blocks `start..end` of a device in 4096-byte blocks; addresses are region-relative.
@@ -153,6 +168,39 @@ impl<D: BlockDevice> Region<D> {
 mod tests {
     use super::*;
     use drivers::block::RamDisk;
+
+    #[test]
+    fn components_see_the_region_after_the_kernel_blocks() {
+        use abi::userdata::{
+            BOOT_COUNTER_BLOCK, KERNEL_BLOCKS, PERSIST_BLOCKS, PERSIST_FIRST_BLOCK,
+        };
+        assert_eq!(
+            components_part(1000, 2000),
+            Some((1000 + KERNEL_BLOCKS, 2000))
+        );
+        // The kernel's records lie before it, whatever the region's start.
+        for start in [0, 1000, u64::MAX - 100] {
+            if let Some((first, _)) = components_part(start, u64::MAX) {
+                assert!(start + BOOT_COUNTER_BLOCK < first);
+                assert!(start + PERSIST_FIRST_BLOCK + PERSIST_BLOCKS <= first);
+            }
+        }
+        // A region with no room after the kernel's blocks gives components nothing.
+        assert_eq!(components_part(1000, 1000 + KERNEL_BLOCKS), None);
+        assert_eq!(components_part(u64::MAX - 3, u64::MAX), None);
+        // A component region built on it cannot address block KERNEL_BLOCKS - 1 of the whole
+        // region: its block 0 is the region's block KERNEL_BLOCKS.
+        let (first, end) = components_part(0, DEVICE_BLOCKS as u64 + KERNEL_BLOCKS).unwrap();
+        let disk = RamDisk::new(
+            alloc::vec![0u8; (DEVICE_BLOCKS + KERNEL_BLOCKS as usize) * BLOCK_SIZE],
+            BLOCK_SIZE,
+        )
+        .unwrap();
+        let mut region = Region::new(disk, first, end).unwrap();
+        assert_eq!(region.blocks(), DEVICE_BLOCKS as u64);
+        region.write(0, &[0xAB; 4096]).unwrap();
+        assert!(region.write(DEVICE_BLOCKS as u64, &[0; 4096]).is_err());
+    }
 
     const DEVICE_BLOCKS: usize = 10;
 

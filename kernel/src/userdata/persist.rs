@@ -5,10 +5,10 @@ use loader::superblock::BLOCK_SIZE;
 
 /// Record magic (bytes 0..8).
 pub const MAGIC: [u8; 8] = *b"PGPERSIS";
-/// Region-relative block of the record (block 0 is the boot counter).
-pub const BLOCK: u64 = 1;
+/// Region-relative block of the record ([`abi::userdata`]).
+pub const BLOCK: u64 = abi::userdata::PERSIST_FIRST_BLOCK;
 /// Blocks of pattern after the record block, so the test covers a multi-block write.
-pub const PATTERN_BLOCKS: u64 = 15;
+pub const PATTERN_BLOCKS: u64 = abi::userdata::PERSIST_BLOCKS - 1;
 
 /// What the record blocks held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -44,6 +44,7 @@ fn name(e: &LoadError) -> &'static str {
         FormatVersionMismatch { .. } => "FormatVersionMismatch",
         UnsupportedType { .. } => "UnsupportedType",
         BadExpectedState { .. } => "BadExpectedState",
+        BadMemoryLimit { .. } => "BadMemoryLimit",
         BadCapability { .. } => "BadCapability",
         UnknownDependency { .. } => "UnknownDependency",
         UnknownInInitSequence { .. } => "UnknownInInitSequence",
@@ -62,7 +63,7 @@ fn name(e: &LoadError) -> &'static str {
     }
 }
 
-const COUNT: usize = 47;
+const COUNT: usize = 48;
 
 fn all() -> Vec<LoadError> {
     use LoadError::*;
@@ -161,6 +162,11 @@ fn all() -> Vec<LoadError> {
         BadExpectedState {
             entry: l("cli"),
             found: l("sleeping"),
+        },
+        BadMemoryLimit {
+            entry: l("cli"),
+            found: l("16MB"),
+            reason: crate::memory_limit::MemoryLimitError::Syntax,
         },
         BadCapability {
             entry: l("cli"),

@@ -22,6 +22,7 @@ fn entry(name: &str, deps: &[&str]) -> Entry {
         checksum: Sha256Digest::default(),
         start_timeout_ms: None,
         expected_state: None,
+        memory_limit: None,
     }
 }
 

@@ -144,6 +144,31 @@ fn optional_keys() {
 }
 
 #[test]
+fn memory_limit_is_a_number_of_pages() {
+    let m = parse_str(&with_services(&service("a", ""))).unwrap();
+    assert_eq!(m.services[0].memory_limit(), DEFAULT_MEMORY_LIMIT);
+    for (text, bytes) in [("16M", 16u64 << 20), ("65536", 65536), ("1G", 1 << 30)] {
+        let extra = format!(r#","memory_limit":"{text}""#);
+        let m = parse_str(&with_services(&service("a", &extra))).unwrap();
+        assert_eq!(m.services[0].memory_limit().bytes(), bytes, "{text}");
+        let mut buf = vec![0u8; MAX_MANIFEST_BYTES];
+        let n = m.to_json(&mut buf).unwrap();
+        let again = parse_str(core::str::from_utf8(&buf[..n]).unwrap()).unwrap();
+        assert_eq!(again.services[0].memory_limit, m.services[0].memory_limit);
+    }
+    for bad in ["16MB", "0", "100", "", "123456789012345678901234"] {
+        let extra = format!(r#","memory_limit":"{bad}""#);
+        assert!(
+            matches!(
+                parse_str(&with_services(&service("a", &extra))),
+                Err(LoadError::BadMemoryLimit { .. })
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn expected_state_is_a_state_word() {
     use bootlog::state::{Expected, StateKind};
     let m = parse_str(&with_services(&service("a", ""))).unwrap();
@@ -536,6 +561,7 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
                 checksum: Sha256Digest(sum),
                 start_timeout_ms,
                 expected_state: None,
+                memory_limit: None,
             },
         )
 }

@@ -9,6 +9,7 @@ use super::{
     MAX_DEPENDS, MAX_ENTRY_POINT, MAX_NAME, MAX_PROVIDES, MAX_TYPE,
 };
 use crate::error::{bounded, Label, LoadError};
+use crate::memory_limit::{MemoryLimit, MemoryLimitError, MAX_MEMORY_LIMIT_TEXT};
 use crate::sha256::{self, Sha256Digest};
 use bootlog::state::Expected;
 use core::fmt::{self, Write};
@@ -158,6 +159,23 @@ fn expected_state(
     }
 }
 
+/// Parses `memory_limit`, or [`LoadError::BadMemoryLimit`] naming `entry`.
+fn memory_limit(
+    text: Lenient<MAX_MEMORY_LIMIT_TEXT>,
+    entry: &Label,
+) -> Result<MemoryLimit, LoadError> {
+    let parsed = if text.len > MAX_MEMORY_LIMIT_TEXT {
+        Err(MemoryLimitError::TooLarge)
+    } else {
+        MemoryLimit::parse(&text.text)
+    };
+    parsed.map_err(|reason| LoadError::BadMemoryLimit {
+        entry: entry.clone(),
+        found: bounded(&text.text),
+        reason,
+    })
+}
+
 /// The default kernel start block when `kernel.start_block` is absent.
 fn one() -> u64 {
     1
@@ -183,6 +201,8 @@ pub(super) struct EntryWire {
     start_timeout_ms: Option<u32>,
     #[serde(default)]
     expected_state: Option<Lenient<{ Expected::MAX_LEN }>>,
+    #[serde(default)]
+    memory_limit: Option<Lenient<MAX_MEMORY_LIMIT_TEXT>>,
 }
 
 impl EntryWire {
@@ -207,6 +227,10 @@ impl EntryWire {
             expected_state: self
                 .expected_state
                 .map(|word| expected_state(word, &entry))
+                .transpose()?,
+            memory_limit: self
+                .memory_limit
+                .map(|text| memory_limit(text, &entry))
                 .transpose()?,
             name,
         })

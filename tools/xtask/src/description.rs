@@ -97,6 +97,9 @@ pub struct EntryDesc {
     /// The state `test=boot` requires of the entry (test systems; default `up`).
     #[serde(default)]
     pub expected_state: Option<String>,
+    /// How much memory the entry's process may use: `"16M"` or a number of bytes.
+    #[serde(default)]
+    pub memory_limit: Option<serde_json::Value>,
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
 }
@@ -345,6 +348,40 @@ fn entry(lines: &mut Vec<String>, position: &str, e: &EntryDesc) -> Entry {
         checksum: Sha256Digest::default(),
         start_timeout_ms: e.start_timeout_ms,
         expected_state: expected_state(lines, &label, e.expected_state.as_deref()),
+        memory_limit: memory_limit(lines, &label, e.memory_limit.as_ref()),
+    }
+}
+
+/// `memory_limit` as a string (`"16M"`) or a JSON number of bytes, checked as the loader
+/// checks it; a bad value is one more problem line.
+fn memory_limit(
+    lines: &mut Vec<String>,
+    label: &str,
+    value: Option<&serde_json::Value>,
+) -> Option<loader::manifest::MemoryLimit> {
+    use loader::memory_limit::{MemoryLimit, MemoryLimitError};
+    let value = value?;
+    let parsed = match value {
+        serde_json::Value::String(s) => MemoryLimit::parse(s),
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .ok_or(MemoryLimitError::Syntax)
+            .and_then(MemoryLimit::from_bytes),
+        _ => Err(MemoryLimitError::Syntax),
+    };
+    match parsed {
+        Ok(limit) => Some(limit),
+        Err(reason) => {
+            lines.push(
+                LoadError::BadMemoryLimit {
+                    entry: bounded(label),
+                    found: bounded(&value.to_string()),
+                    reason,
+                }
+                .to_string(),
+            );
+            None
+        }
     }
 }
 
@@ -563,5 +600,42 @@ mod tests {
         assert_eq!(d.packages(), vec!["testcases", "services_storage"]);
         assert_eq!(d.binaries(), vec!["t_x", "services_storage"]);
         assert_eq!(binary_file("cli_console.elf"), "cli_console");
+    }
+
+    #[test]
+    fn memory_limit_and_expected_state_reach_the_manifest_or_are_named() {
+        let entry = |extra: &str| {
+            format!(
+                r#"{{"services": [{{"name": "a", "type": "native", "binary": "a.elf"{extra}}}],
+                    "init_sequence": ["a"]}}"#
+            )
+        };
+        let good = entry(r#", "memory_limit": "16M", "expected_state": "failed""#);
+        let m = Description::parse(&good, "t")
+            .unwrap()
+            .to_manifest("t")
+            .unwrap();
+        assert_eq!(m.services[0].memory_limit().bytes(), 16 << 20);
+        assert_eq!(
+            m.services[0].expected(),
+            bootlog::state::Expected::Is(bootlog::state::StateKind::Failed)
+        );
+        let bytes = entry(r#", "memory_limit": 65536"#);
+        let m = Description::parse(&bytes, "t")
+            .unwrap()
+            .to_manifest("t")
+            .unwrap();
+        assert_eq!(m.services[0].memory_limit().bytes(), 65536);
+        for bad in [
+            r#", "memory_limit": "16MB""#,
+            r#", "memory_limit": 100"#,
+            r#", "expected_state": "asleep""#,
+        ] {
+            let err = Description::parse(&entry(bad), "t")
+                .unwrap()
+                .to_manifest("t")
+                .unwrap_err();
+            assert!(err.to_string().contains("manifest entry `a`"), "{err}");
+        }
     }
 }

@@ -73,6 +73,9 @@ pub struct Ovmf {
 pub struct QemuConfig {
     pub machine: Machine,
     pub accel: Accel,
+    /// The CPU model (`-cpu`); `None`: QEMU's default under TCG (`qemu64`, without SMEP, SMAP
+    /// or UMIP), `host` under KVM.
+    pub cpu: Option<String>,
     pub memory_mib: u32,
     pub ovmf_code: PathBuf,
     /// A writable copy of the variable store, private to this run.
@@ -89,6 +92,7 @@ impl QemuConfig {
         QemuConfig {
             machine: Machine::Q35,
             accel: Accel::Tcg,
+            cpu: None,
             memory_mib: 256,
             ovmf_code,
             ovmf_vars,
@@ -127,12 +131,16 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
         Accel::Tcg => {
             push("-accel");
             push("tcg");
+            if let Some(cpu) = &cfg.cpu {
+                push("-cpu");
+                push(cpu);
+            }
         }
         Accel::Kvm => {
             push("-accel");
             push("kvm");
             push("-cpu");
-            push("host");
+            push(cfg.cpu.as_deref().unwrap_or("host"));
         }
     }
     args.push("-drive".into());
@@ -573,6 +581,28 @@ mod tests {
         assert!(joined.contains("-serial file:/t/x.serial.log"));
         assert!(joined.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"));
         assert!(joined.ends_with("-display none -no-reboot"));
+    }
+
+    #[test]
+    fn cpu_model() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/x.img".into(),
+            Serial::MonStdio,
+        );
+        cfg.cpu = Some("max".into());
+        let joined = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            joined.starts_with("-machine q35 -m 256M -accel tcg -cpu max -drive"),
+            "{joined}"
+        );
+        cfg.accel = Accel::Kvm;
+        let joined = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            joined.starts_with("-machine q35 -m 256M -accel kvm -cpu max -drive"),
+            "{joined}"
+        );
     }
 
     #[test]

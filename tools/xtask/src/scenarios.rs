@@ -14,6 +14,7 @@ use crate::system_image::ConfTweak;
 /// Kernel command lines that select an in-kernel test.
 pub const CMDLINE_TEST_BOOT: &str = "test=boot";
 pub const CMDLINE_TEST_FAULT: &str = "test=fault";
+pub const CMDLINE_TEST_SMAP: &str = "test=smap";
 pub const CMDLINE_TEST_PERSIST: &str = "test=persist";
 pub const CMDLINE_TEST_DISK: &str = "test=disk";
 
@@ -76,6 +77,8 @@ pub struct SecondBoot {
 pub struct Scenario {
     pub name: &'static str,
     pub machine: Machine,
+    /// QEMU's `-cpu` model; `None`: its default (`qemu64` under TCG: no SMEP, SMAP or UMIP).
+    pub cpu: Option<&'static str>,
     pub cmdline: &'static str,
     pub tweak: ConfTweak,
     /// Boot a copy of the good image with this fault instead of the good image.
@@ -105,6 +108,7 @@ impl Scenario {
         Scenario {
             name,
             machine: Machine::Q35,
+            cpu: None,
             cmdline: CMDLINE_TEST_BOOT,
             tweak: ConfTweak::None,
             corruption: None,
@@ -191,6 +195,22 @@ const MODULE_BOOT_FORBID: &[&str] = &[
 ];
 const CORRUPT_FORBID: &[&str] = &[IMAGE_VERIFIED_START, PANICKED, EXCEPTION_START];
 
+/// The end of the self-check line: which of SMEP, SMAP and UMIP are on (`on` for each).
+pub fn protections_end(on: [bool; 3]) -> String {
+    let list: Vec<String> = PROTECTIONS
+        .iter()
+        .zip(on)
+        .map(|(name, on)| format!("{name}{}", if on { PROTECTION_ON } else { PROTECTION_OFF }))
+        .collect();
+    format!(", {})", list.join(", "))
+}
+
+/// The self-check line with SMEP, SMAP and UMIP all on (`-cpu max`) or all off (QEMU's
+/// default `qemu64` under TCG).
+fn selfcheck_protections(on: bool) -> Pattern {
+    shape(SELFCHECK_PASS_START, "", &protections_end([on; 3]))
+}
+
 /// The kernel banner naming the boot loader.
 fn banner() -> Pattern {
     shape(BANNER_START, BANNER_BOOTLOADER, "")
@@ -208,6 +228,20 @@ fn boot_expect() -> Vec<Pattern> {
         default_states(),
         line(TEST_PASS),
     ]
+}
+
+/// [`boot_expect`] with the self-check line naming SMEP, SMAP and UMIP all on or all off.
+fn boot_expect_protections(on: bool) -> Vec<Pattern> {
+    boot_expect()
+        .into_iter()
+        .map(|p| {
+            if p == starts(SELFCHECK_PASS_START) {
+                selfcheck_protections(on)
+            } else {
+                p
+            }
+        })
+        .collect()
 }
 
 /// Booted from a CD-ROM or a USB stick, which the kernel cannot read: it runs from the module.
@@ -290,7 +324,9 @@ fn component_scenarios() -> Vec<Scenario> {
                 killed("t_divide", 2, "#DE divide error"),
                 killed("t_stack_overflow", 3, "stack overflow (guard page)"),
                 killed("t_pagefault", 4, "#PF page fault"),
+                ends("t_trigger_pagefault: pagefault_api's provider faulted, as it must"),
                 killed("t_gpfault", 5, "#GP general protection fault"),
+                ends("t_trigger_gpfault: gpfault_api's provider faulted, as it must"),
                 states(&[
                     ("t_invalid_opcode", Failed, "#UD invalid opcode at RIP"),
                     (
@@ -313,6 +349,8 @@ fn component_scenarios() -> Vec<Scenario> {
                     ("t_pagefault", Failed, "#PF page fault at RIP"),
                     ("t_gpfault", Failed, "#GP general protection fault at RIP"),
                     ("t_independent", Exited(0), ""),
+                    ("t_trigger_pagefault", Exited(0), ""),
+                    ("t_trigger_gpfault", Exited(0), ""),
                     ("dep_pagefault", Skipped, "because t_pagefault failed"),
                     ("dep_gpfault", Skipped, "because t_gpfault failed"),
                 ]),
@@ -385,6 +423,95 @@ fn component_scenarios() -> Vec<Scenario> {
                 line(TEST_PASS),
             ],
         ),
+    ]
+}
+
+/// Memory that always comes back: a 1 GiB `.bss` refused at load, a process stopped at its
+/// `memory_limit`, one refused by a full machine; the next entry still starts, and the free
+/// frames once they have all ended equal those before.
+fn memory_scenarios() -> Vec<Scenario> {
+    vec![Scenario {
+        system: "system/tests/memory.json",
+        ..Scenario::boot(
+            "components-memory",
+            vec![
+                line("[t_grow_limit] t_grow: grown by 4 MiB"),
+                shape(
+                    "process t_grow_limit (pid ",
+                    ") stopped: MEMORY_GROW of 1024 KiB would take it past its memory_limit of 8192 KiB (",
+                    " KiB in use)",
+                ),
+                shape("[t_grow_machine] t_grow: refused after ", "", " MiB: no memory left"),
+                states(&[
+                    (
+                        "t_huge_bss",
+                        Failed,
+                        "cannot start: its segments and stack need more than its memory_limit of 65536 KiB (",
+                    ),
+                    ("t_grow_limit", Failed, "killed: memory limit reached"),
+                    ("t_grow_machine", Failed, "exited with code 1 before ready"),
+                    ("t_independent", Exited(0), ""),
+                ]),
+                Pattern::Same {
+                    first: FRAMES_BEFORE_START.into(),
+                    second: FRAMES_AFTER_ALL_ENDED.into(),
+                },
+                line(TEST_PASS),
+            ],
+        )
+    }]
+}
+
+/// x87/SSE/AVX state per process (system/tests/fpu.json): two programs keep their register
+/// values across thousands of YIELDs, two more while preempted in favour of each other, and a
+/// program started after them finds the clean state, not theirs. On QEMU's default CPU the
+/// kernel saves with FXSAVE (no AVX); with `-cpu max`, XSAVEOPT with AVX state, and the
+/// programs check the upper halves of YMM0-15 too. Each pair's `_a` is ahead of its `_b`
+/// (started first, and it needs fewer yields or preemptions), so the lines come in this order.
+fn fpu_scenarios() -> Vec<Scenario> {
+    let fpu = |name, cpu, regs: &str| {
+        let kept = |who: &str, n: u32| {
+            ends(&format!(
+                "{who}: registers kept across {n} preemptions ({regs}XMM0-15, ST0-7, FCW, MXCSR)"
+            ))
+        };
+        Scenario {
+            system: "system/tests/fpu.json",
+            cpu,
+            ..Scenario::boot(
+                name,
+                vec![
+                    start_order(&[
+                        "t_fpu_yield_a",
+                        "t_fpu_yield_b",
+                        "t_fpu_keep_a",
+                        "t_fpu_keep_b",
+                        "t_fpu_clean",
+                    ]),
+                    shape("", "t_fpu_yield_a: registers kept across 1000 yields (", ""),
+                    shape("", "t_fpu_yield_b: registers kept across 2000 yields (", ""),
+                    kept("t_fpu_keep_a", 5),
+                    kept("t_fpu_keep_b", 10),
+                    shape(
+                        "",
+                        &format!("t_fpu_clean: registers clean at start ({regs}XMM0-15, "),
+                        "MXCSR 0x1f80)",
+                    ),
+                    states(&[
+                        ("t_fpu_yield_a", Exited(0), ""),
+                        ("t_fpu_yield_b", Exited(0), ""),
+                        ("t_fpu_keep_a", Ready, ""),
+                        ("t_fpu_keep_b", Exited(0), ""),
+                        ("t_fpu_clean", Exited(0), ""),
+                    ]),
+                    line(TEST_PASS),
+                ],
+            )
+        }
+    };
+    vec![
+        fpu("components-fpu", None, ""),
+        fpu("components-fpu-cpu-max", Some("max"), "YMM0-15, "),
     ]
 }
 
@@ -693,7 +820,14 @@ fn module_scenarios() -> Vec<Scenario> {
 /// Every scenario, in the order they are started.
 pub fn all() -> Vec<Scenario> {
     let mut list = vec![
-        Scenario::boot("boot-q35", boot_expect()),
+        // QEMU's default CPU under TCG (qemu64) has none of SMEP, SMAP, UMIP: the boot passes
+        // and the self-check line says they are off.
+        Scenario::boot("boot-q35", boot_expect_protections(false)),
+        // `-cpu max` has all three: the kernel turns them on and the system still boots.
+        Scenario {
+            cpu: Some("max"),
+            ..Scenario::boot("boot-q35-cpu-max", boot_expect_protections(true))
+        },
         Scenario {
             machine: Machine::Pc,
             ..Scenario::boot("boot-pc", boot_expect())
@@ -731,10 +865,36 @@ pub fn all() -> Vec<Scenario> {
                 ],
             )
         },
+        // The kernel reads a user page outside any user copy: with SMAP on (`-cpu max`) that
+        // is a page fault whose report names SMAP.
+        Scenario {
+            cpu: Some("max"),
+            cmdline: CMDLINE_TEST_SMAP,
+            forbid: &[PANICKED, SMAP_TEST_UNAVAILABLE],
+            end: End::Exit(EXIT_FAIL),
+            ..Scenario::boot(
+                "smap-report",
+                vec![
+                    selfcheck_protections(true),
+                    starts(SMAP_TEST_START),
+                    shape(
+                        EXCEPTION_PAGE_FAULT_START,
+                        "",
+                        &format!(": {EXCEPTION_SMAP}]"),
+                    ),
+                    starts(EXCEPTION_RIP_START),
+                    starts(EXCEPTION_CR2_START),
+                    line(EXCEPTION_BACKTRACE),
+                    line(TEST_FAIL),
+                ],
+            )
+        },
     ];
     list.extend(module_scenarios());
     list.extend(disk_scenarios());
     list.extend(component_scenarios());
+    list.extend(fpu_scenarios());
+    list.extend(memory_scenarios());
     list.extend(broken_component_scenarios());
     list.extend(console_scenarios());
     list.extend(Corruption::ALL.into_iter().map(corrupt));

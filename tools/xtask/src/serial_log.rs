@@ -43,6 +43,10 @@ pub enum Pattern {
     },
     /// The kernel's block of `state:` records: exactly these entries in this order, no more.
     States(Vec<StateCheck>),
+    /// A line starting with `second` (after the previous match) whose rest is the same,
+    /// non-empty, as that of the last line before it starting with `first` (wherever that
+    /// is): a count printed twice that must not have changed.
+    Same { first: String, second: String },
 }
 
 impl fmt::Display for Pattern {
@@ -63,6 +67,12 @@ impl fmt::Display for Pattern {
             Pattern::States(list) => {
                 let shown: Vec<String> = list.iter().map(ToString::to_string).collect();
                 write!(f, "the state records [{}]", shown.join(", "))
+            }
+            Pattern::Same { first, second } => {
+                write!(
+                    f,
+                    "a line \"{first}X\" then a line \"{second}X\" (the same X)"
+                )
             }
         }
     }
@@ -141,6 +151,23 @@ fn match_states(lines: &[&str], from: usize, want: &[StateCheck], complete: bool
     StatesMatch::At(end)
 }
 
+/// [`Pattern::Same`]: `second` at or after line `from`, `first` anywhere before it.
+fn match_same(lines: &[&str], from: usize, first: &str, second: &str) -> StatesMatch {
+    let rest = |i: usize, start: &str| text_of(lines[i]).strip_prefix(start);
+    let Some((j, b)) = (from..lines.len()).find_map(|j| rest(j, second).map(|b| (j, b))) else {
+        return StatesMatch::NotYet;
+    };
+    let Some(a) = (0..j).rev().find_map(|i| rest(i, first)) else {
+        return StatesMatch::Differs(format!("{second:?} appeared without {first:?} before it"));
+    };
+    if a.is_empty() || a != b {
+        return StatesMatch::Differs(format!(
+            "the kernel logged {first:?}{a:?} and then {second:?}{b:?}"
+        ));
+    }
+    StatesMatch::At(j + 1)
+}
+
 /// What a serial log shows so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scan {
@@ -170,6 +197,14 @@ pub fn scan(log: &str, expect: &[Pattern], forbid: &[&'static str], complete: bo
                 .find(|&i| has_shape(text_of(all[i]), start, middle, end))
                 .map(|i| i + 1),
             Pattern::States(want) => match match_states(&all, pos, want, complete) {
+                StatesMatch::At(end) => Some(end),
+                StatesMatch::NotYet => None,
+                StatesMatch::Differs(why) => {
+                    differs = Some(why);
+                    None
+                }
+            },
+            Pattern::Same { first, second } => match match_same(&all, pos, first, second) {
                 StatesMatch::At(end) => Some(end),
                 StatesMatch::NotYet => None,
                 StatesMatch::Differs(why) => {
@@ -229,6 +264,9 @@ pub enum Failure {
 impl Failure {
     /// Whether this failure is about the state records (the test of the boot check wants that).
     pub fn is_about_states(&self) -> bool {
+        if let Failure::StatesDiffer { pattern, .. } = self {
+            return pattern.starts_with("the state records");
+        }
         match self {
             Failure::StatesDiffer { .. } => true,
             Failure::Missing { pattern, .. } => pattern.starts_with("the state records"),
@@ -492,6 +530,49 @@ mod tests {
         assert!(scan_of(log, &want, false).differs.is_some());
         let log = "[    1.000000] INFO  supervisor: state: a failed - #UD invalid opcode at RIP 0x1\nnext\n";
         assert_eq!(scan_of(log, &want, false).matched, 1);
+    }
+
+    #[test]
+    fn a_count_printed_twice_must_not_change() {
+        let want = [Pattern::Same {
+            first: "frames before: ".into(),
+            second: "frames after: ".into(),
+        }];
+        let line_of = |m: &str| format!("[    1.000000] INFO  start: {m}\n");
+        let same = format!(
+            "{}x\n{}",
+            line_of("frames before: 4096"),
+            line_of("frames after: 4096")
+        );
+        assert_eq!(scan_of(&same, &want, false).matched, 1);
+        // The first count may come before an earlier pattern's match.
+        let mut both = vec![line("x")];
+        both.extend(want.iter().cloned());
+        let log = format!(
+            "{}{}{}",
+            line_of("frames before: 7"),
+            line_of("x"),
+            line_of("frames after: 7")
+        );
+        assert_eq!(scan_of(&log, &both, false).matched, 2);
+        let lost = format!(
+            "{}{}",
+            line_of("frames before: 4096"),
+            line_of("frames after: 4090")
+        );
+        let s = scan_of(&lost, &want, false);
+        assert_eq!(s.matched, 0);
+        assert!(s.differs.unwrap().contains("4090"));
+        // The second line has not come yet: wait.
+        let half = line_of("frames before: 4096");
+        assert_eq!(
+            scan_of(&half, &want, false),
+            Scan {
+                matched: 0,
+                forbidden: None,
+                differs: None
+            }
+        );
     }
 
     #[test]

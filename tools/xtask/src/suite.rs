@@ -310,6 +310,7 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
         );
         config.disks = drives_for(s, &image, &dir)?;
         config.machine = s.machine;
+        config.cpu = s.cpu.map(String::from);
         config.debug_exit = true;
         prepared.push(Prepared {
             scenario: s.clone(),

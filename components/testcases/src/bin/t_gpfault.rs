@@ -1,5 +1,6 @@
-//! `t_gpfault`: READY, then `hlt` in ring 3. Expected: a general-protection fault after READY
-//! (see the crate docs).
+//! `t_gpfault`: provides `gpfault_api`. READY, then waits for one call on it (from
+//! `t_trigger_gpfault`), then `hlt` in ring 3. Expected: a general-protection fault after
+//! READY, at a moment the start sequence controls (see the crate docs).
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -10,7 +11,7 @@ const NAME: &str = "t_gpfault";
 
 fn main() -> i32 {
     testcases::start(NAME);
-    if !testcases::ready(NAME) {
+    if !testcases::ready(NAME) || !testcases::wait_for_trigger(NAME, "gpfault_api") {
         return 1;
     }
     runtime::info!("{NAME}: executing hlt (privileged in ring 3)");

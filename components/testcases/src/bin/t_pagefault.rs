@@ -1,5 +1,6 @@
-//! `t_pagefault`: READY, then writes to unmapped address 0x10. Expected: a ring-3 page fault
-//! after READY (see the crate docs).
+//! `t_pagefault`: provides `pagefault_api`. READY, then waits for one call on it (from
+//! `t_trigger_pagefault`), then writes to unmapped address 0x10. Expected: a ring-3 page fault
+//! after READY, at a moment the start sequence controls (see the crate docs).
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -10,7 +11,7 @@ const NAME: &str = "t_pagefault";
 
 fn main() -> i32 {
     testcases::start(NAME);
-    if !testcases::ready(NAME) {
+    if !testcases::ready(NAME) || !testcases::wait_for_trigger(NAME, "pagefault_api") {
         return 1;
     }
     runtime::info!(

@@ -12,7 +12,7 @@ runtime::entry!(main);
 
 const NAME: &str = "t_userdata_denied";
 
-/// A block outside the kernel's own records (0 and 1); nothing should reach it anyway.
+/// Any block: without the grants nothing is reachable.
 const BLOCK: u64 = 2;
 
 fn main() -> i32 {

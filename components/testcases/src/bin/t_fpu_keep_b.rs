@@ -1,0 +1,16 @@
+//! `t_fpu_keep_b`: loads values derived from its name into XMM0-15 (and the upper halves of
+//! YMM0-15 when AVX is on), ST0-7, FCW and MXCSR; spins until it has been preempted in favour
+//! of another program (`t_fpu_keep_a`) 10 times; checks every register; then signals READY and
+//! exits. Expected: `t_fpu_keep_b: registers kept across 10 preemptions (...)`, exit 0 (see
+//! the crate docs and `testcases::fpu`).
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+runtime::entry!(main);
+
+const NAME: &str = "t_fpu_keep_b";
+
+fn main() -> i32 {
+    testcases::fpu::keep(NAME, testcases::fpu::Ready::Last, 10)
+}

@@ -1,0 +1,482 @@
+//! x87/SSE/AVX register probes for `t_fpu_keep_*` and `t_fpu_clean` (docs/processes.md, "CPU
+//! state").
+//!
+//! Components are built for `x86_64-unknown-none`, a soft-float target: the compiler never
+//! uses the x87, XMM or YMM registers, so values that the assembly here puts in them stay
+//! there, untouched by the Rust code in between — only the kernel (a switch to another
+//! program without saving them) could change them. That is also why the templates name the
+//! registers in the text instead of as operands: the target has no `xmm_reg` class.
+
+use core::arch::asm;
+use core::mem::offset_of;
+
+/// Offsets in an FXSAVE image.
+const FCW: usize = 0;
+const FSW: usize = 2;
+const FTW: usize = 4;
+const MXCSR: usize = 24;
+const MXCSR_MASK: usize = 28;
+const ST0: usize = 32;
+const XMM0: usize = 160;
+const XMM_END: usize = XMM0 + 16 * 16;
+
+/// The x87 control word and MXCSR a program starts with.
+pub const FCW_CLEAN: u16 = 0x037f;
+pub const MXCSR_CLEAN: u32 = 0x1f80;
+
+/// A 512-byte FXSAVE image of the registers.
+#[repr(C, align(16))]
+pub struct FxImage(pub [u8; 512]);
+
+impl FxImage {
+    fn u16_at(&self, at: usize) -> u16 {
+        u16::from_le_bytes([self.0[at], self.0[at + 1]])
+    }
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_le_bytes([self.0[at], self.0[at + 1], self.0[at + 2], self.0[at + 3]])
+    }
+    /// The x87 control word.
+    pub fn fcw(&self) -> u16 {
+        self.u16_at(FCW)
+    }
+    /// The x87 status word.
+    pub fn fsw(&self) -> u16 {
+        self.u16_at(FSW)
+    }
+    /// The abridged x87 tag byte (one bit per register, 1 = holds a value).
+    pub fn ftw(&self) -> u8 {
+        self.0[FTW]
+    }
+    /// MXCSR.
+    pub fn mxcsr(&self) -> u32 {
+        self.u32_at(MXCSR)
+    }
+    /// XMM`i`.
+    pub fn xmm(&self, i: usize) -> &[u8] {
+        &self.0[XMM0 + 16 * i..XMM0 + 16 * (i + 1)]
+    }
+    /// The eight x87 registers (80 bits each in 16-byte slots), as FXSAVE stores them.
+    pub fn x87(&self) -> &[u8] {
+        &self.0[ST0..XMM0]
+    }
+    /// Everything FXSAVE stores about x87 and SSE but MXCSR_MASK (a constant of the CPU):
+    /// control, status, tags, opcode, pointers, MXCSR, ST0-7, XMM0-15.
+    pub fn state(&self) -> impl Iterator<Item = (usize, u8)> + '_ {
+        self.0[..XMM_END]
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| !(MXCSR_MASK..MXCSR_MASK + 4).contains(i))
+    }
+}
+
+/// The registers as they are now (`fxsave64`, which ring 3 may execute).
+pub fn fxsave() -> FxImage {
+    let mut image = FxImage([0; 512]);
+    // SAFETY: `fxsave64` writes exactly 512 bytes at the 16-byte aligned `image` (FxImage is
+    // `align(16)`); it needs CR4.OSFXSR for the XMM part, which the kernel sets. It changes no
+    // register.
+    unsafe {
+        asm!(
+            "fxsave64 [{}]",
+            in(reg) image.0.as_mut_ptr(),
+            options(nostack, preserves_flags),
+        );
+    }
+    image
+}
+
+/// Whether the kernel enabled AVX for programs: CPUID.1:ECX has AVX and OSXSAVE, and XCR0
+/// (read with `xgetbv`, allowed in ring 3 once OSXSAVE is set) has SSE and AVX state.
+pub fn avx_enabled() -> bool {
+    let leaf1 = core::arch::x86_64::__cpuid_count(1, 0);
+    if leaf1.ecx & (1 << 27) == 0 || leaf1.ecx & (1 << 28) == 0 {
+        return false;
+    }
+    let (lo, _hi): (u32, u32);
+    // SAFETY: CPUID.1:ECX.OSXSAVE is set, so `xgetbv` with ECX = 0 is allowed in ring 3 and
+    // only reads XCR0.
+    unsafe {
+        asm!(
+            "xgetbv",
+            in("ecx") 0u32,
+            out("eax") lo,
+            out("edx") _hi,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    lo & 0b110 == 0b110
+}
+
+/// Reads the upper halves of YMM0-15 (call only when [`avx_enabled`]).
+pub fn ymm_upper() -> [[u8; 16]; 16] {
+    let mut out = [[0u8; 16]; 16];
+    // SAFETY: AVX is enabled (the caller checked `avx_enabled`); `vextractf128` to memory
+    // writes 16 bytes at each of the 16 slots of `out` (256 bytes, exclusively borrowed) and
+    // changes no register.
+    unsafe {
+        asm!(
+            "vextractf128 xmmword ptr [{o} + 0], ymm0, 1",
+            "vextractf128 xmmword ptr [{o} + 16], ymm1, 1",
+            "vextractf128 xmmword ptr [{o} + 32], ymm2, 1",
+            "vextractf128 xmmword ptr [{o} + 48], ymm3, 1",
+            "vextractf128 xmmword ptr [{o} + 64], ymm4, 1",
+            "vextractf128 xmmword ptr [{o} + 80], ymm5, 1",
+            "vextractf128 xmmword ptr [{o} + 96], ymm6, 1",
+            "vextractf128 xmmword ptr [{o} + 112], ymm7, 1",
+            "vextractf128 xmmword ptr [{o} + 128], ymm8, 1",
+            "vextractf128 xmmword ptr [{o} + 144], ymm9, 1",
+            "vextractf128 xmmword ptr [{o} + 160], ymm10, 1",
+            "vextractf128 xmmword ptr [{o} + 176], ymm11, 1",
+            "vextractf128 xmmword ptr [{o} + 192], ymm12, 1",
+            "vextractf128 xmmword ptr [{o} + 208], ymm13, 1",
+            "vextractf128 xmmword ptr [{o} + 224], ymm14, 1",
+            "vextractf128 xmmword ptr [{o} + 240], ymm15, 1",
+            o = in(reg) out.as_mut_ptr(),
+            options(nostack, preserves_flags),
+        );
+    }
+    out
+}
+
+/// What a program puts in its registers.
+#[repr(C)]
+pub struct Values {
+    pub xmm: [[u8; 16]; 16],
+    /// Upper halves of YMM0-15 (loaded only when AVX is enabled).
+    pub ymm_upper: [[u8; 16]; 16],
+    /// ST0..ST7 (pushed with `fild`, so exact integers).
+    pub st: [i64; 8],
+    pub fcw: u16,
+    pub mxcsr: u32,
+}
+
+impl Values {
+    /// Values derived from `name` (FNV-1a, then xorshift): different for different names.
+    /// The control words keep every exception masked and differ from the clean ones in the
+    /// rounding (MXCSR) and precision (FCW) fields.
+    pub fn from_name(name: &str) -> Values {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in name.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut next = || {
+            h ^= h << 13;
+            h ^= h >> 7;
+            h ^= h << 17;
+            h
+        };
+        let mut v = Values {
+            xmm: [[0; 16]; 16],
+            ymm_upper: [[0; 16]; 16],
+            st: [0; 8],
+            fcw: 0,
+            mxcsr: 0,
+        };
+        for reg in v.xmm.iter_mut().chain(v.ymm_upper.iter_mut()) {
+            reg[..8].copy_from_slice(&next().to_le_bytes());
+            reg[8..].copy_from_slice(&next().to_le_bytes());
+        }
+        for st in &mut v.st {
+            *st = (next() >> 1) as i64;
+        }
+        let pick = next();
+        // Precision control 53 or 24 bits (not the clean 64); rounding down or up.
+        v.fcw = if pick & 1 == 0 { 0x027f } else { 0x007f };
+        v.mxcsr = if pick & 2 == 0 { 0x3f80 } else { 0x5f80 };
+        v
+    }
+
+    /// Loads the values: `fninit`, the control word, ST7..ST0 (eight `fild`s: the x87 stack
+    /// is full), MXCSR, XMM0-15 and, with `avx`, the upper halves of YMM0-15.
+    pub fn load(&self, avx: bool) {
+        // SAFETY: every instruction reads only `self` (borrowed, live, at the offsets given by
+        // `offset_of!`) and writes only x87/SSE registers, which the soft-float code of this
+        // program never uses; the control words keep all exceptions masked, so nothing traps.
+        unsafe {
+            asm!(
+                "fninit",
+                "fldcw word ptr [{v} + {fcw}]",
+                "fild qword ptr [{v} + {st} + 56]",
+                "fild qword ptr [{v} + {st} + 48]",
+                "fild qword ptr [{v} + {st} + 40]",
+                "fild qword ptr [{v} + {st} + 32]",
+                "fild qword ptr [{v} + {st} + 24]",
+                "fild qword ptr [{v} + {st} + 16]",
+                "fild qword ptr [{v} + {st} + 8]",
+                "fild qword ptr [{v} + {st}]",
+                "ldmxcsr dword ptr [{v} + {mxcsr}]",
+                "movdqu xmm0, xmmword ptr [{v} + {x} + 0]",
+                "movdqu xmm1, xmmword ptr [{v} + {x} + 16]",
+                "movdqu xmm2, xmmword ptr [{v} + {x} + 32]",
+                "movdqu xmm3, xmmword ptr [{v} + {x} + 48]",
+                "movdqu xmm4, xmmword ptr [{v} + {x} + 64]",
+                "movdqu xmm5, xmmword ptr [{v} + {x} + 80]",
+                "movdqu xmm6, xmmword ptr [{v} + {x} + 96]",
+                "movdqu xmm7, xmmword ptr [{v} + {x} + 112]",
+                "movdqu xmm8, xmmword ptr [{v} + {x} + 128]",
+                "movdqu xmm9, xmmword ptr [{v} + {x} + 144]",
+                "movdqu xmm10, xmmword ptr [{v} + {x} + 160]",
+                "movdqu xmm11, xmmword ptr [{v} + {x} + 176]",
+                "movdqu xmm12, xmmword ptr [{v} + {x} + 192]",
+                "movdqu xmm13, xmmword ptr [{v} + {x} + 208]",
+                "movdqu xmm14, xmmword ptr [{v} + {x} + 224]",
+                "movdqu xmm15, xmmword ptr [{v} + {x} + 240]",
+                v = in(reg) self,
+                fcw = const offset_of!(Values, fcw),
+                st = const offset_of!(Values, st),
+                mxcsr = const offset_of!(Values, mxcsr),
+                x = const offset_of!(Values, xmm),
+                options(nostack, preserves_flags, readonly),
+            );
+        }
+        if !avx {
+            return;
+        }
+        // SAFETY: AVX is enabled (the caller's `avx`); each `vinsertf128` keeps the low half
+        // of YMMn (the XMMn just loaded) and reads 16 bytes of `self.ymm_upper` into the high
+        // half. Only vector registers change.
+        unsafe {
+            asm!(
+                "vinsertf128 ymm0, ymm0, xmmword ptr [{u} + 0], 1",
+                "vinsertf128 ymm1, ymm1, xmmword ptr [{u} + 16], 1",
+                "vinsertf128 ymm2, ymm2, xmmword ptr [{u} + 32], 1",
+                "vinsertf128 ymm3, ymm3, xmmword ptr [{u} + 48], 1",
+                "vinsertf128 ymm4, ymm4, xmmword ptr [{u} + 64], 1",
+                "vinsertf128 ymm5, ymm5, xmmword ptr [{u} + 80], 1",
+                "vinsertf128 ymm6, ymm6, xmmword ptr [{u} + 96], 1",
+                "vinsertf128 ymm7, ymm7, xmmword ptr [{u} + 112], 1",
+                "vinsertf128 ymm8, ymm8, xmmword ptr [{u} + 128], 1",
+                "vinsertf128 ymm9, ymm9, xmmword ptr [{u} + 144], 1",
+                "vinsertf128 ymm10, ymm10, xmmword ptr [{u} + 160], 1",
+                "vinsertf128 ymm11, ymm11, xmmword ptr [{u} + 176], 1",
+                "vinsertf128 ymm12, ymm12, xmmword ptr [{u} + 192], 1",
+                "vinsertf128 ymm13, ymm13, xmmword ptr [{u} + 208], 1",
+                "vinsertf128 ymm14, ymm14, xmmword ptr [{u} + 224], 1",
+                "vinsertf128 ymm15, ymm15, xmmword ptr [{u} + 240], 1",
+                u = in(reg) self.ymm_upper.as_ptr(),
+                options(nostack, preserves_flags, readonly),
+            );
+        }
+    }
+}
+
+/// The time-stamp counter (ring 3 may read it).
+fn rdtsc() -> u64 {
+    // SAFETY: `rdtsc` only reads the counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// UPTIME (µs) and the TSC at the same moment: the best of five reads bracketed by `rdtsc`
+/// (the narrowest bracket, so a preemption in the middle of one does not skew it).
+fn clock_pair() -> (u64, u64) {
+    let mut best = (0, 0, u64::MAX);
+    for _ in 0..5 {
+        let before = rdtsc();
+        let us = runtime::uptime().unwrap_or(0);
+        let after = rdtsc();
+        if after - before < best.2 {
+            best = (us, before + (after - before) / 2, after - before);
+        }
+    }
+    (best.0, best.1)
+}
+
+/// TSC ticks per millisecond, measured against UPTIME over at least 20 ms (system calls:
+/// registers must survive them too). Preemptions on the way do not matter: both ends are
+/// (uptime, TSC) pairs read together.
+fn tsc_per_ms() -> u64 {
+    let (us0, tsc0) = clock_pair();
+    while runtime::uptime().unwrap_or(u64::MAX) < us0 + 20_000 {}
+    let (us1, tsc1) = clock_pair();
+    (tsc1 - tsc0) * 1000 / (us1.saturating_sub(us0)).max(1)
+}
+
+/// Spins without a system call until this program has been off the CPU for at least 5 ms
+/// (half a timer tick) `wanted` times — preemptions during which another program ran (one that
+/// only passes through the idle kernel task is back within microseconds) — or `limit_ms` have
+/// passed. Returns how many it saw.
+fn spin_until_preempted(per_ms: u64, wanted: u64, limit_ms: u64) -> u64 {
+    let start = rdtsc();
+    let end = start + per_ms * limit_ms;
+    let gap = per_ms * 5;
+    let (mut last, mut count) = (start, 0);
+    while count < wanted && last < end {
+        let now = rdtsc();
+        if now - last >= gap {
+            count += 1;
+        }
+        last = now;
+    }
+    count
+}
+
+/// When a probe signals READY.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// Before its loop (so the next entry starts and runs alongside). [`keep`] then spins
+    /// forever after its check, so the next one is always preempted in its favour.
+    First,
+    /// After its check (so the entries after it start once it is done); then it exits.
+    Last,
+}
+
+/// How long `t_fpu_keep_*` waits for its preemptions before it gives up.
+const PREEMPTION_LIMIT_MS: u64 = 5000;
+
+/// `t_fpu_keep_*`: loads values derived from `name`, spins until it has been preempted in
+/// favour of another program `preemptions` times, re-reads the registers and compares. Logs
+/// `<name>: registers kept across N preemptions (...)`; returns 1 after ERROR lines if a
+/// register changed or the preemptions did not come. With [`Ready::First`] it then spins
+/// forever; with [`Ready::Last`] it signals READY and returns 0.
+pub fn keep(name: &str, ready: Ready, preemptions: u64) -> i32 {
+    crate::start(name);
+    let avx = avx_enabled();
+    let values = Values::from_name(name);
+    values.load(avx);
+    let before = fxsave();
+    if ready == Ready::First && !crate::ready(name) {
+        return 1;
+    }
+    let per_ms = tsc_per_ms();
+    let seen = spin_until_preempted(per_ms, preemptions, PREEMPTION_LIMIT_MS);
+    let mut ok = still_there(name, &values, &before, avx);
+    if seen < preemptions {
+        runtime::error!(
+            "{name}: only {seen} preemptions by another program in {PREEMPTION_LIMIT_MS} ms: the check proves nothing"
+        );
+        ok = false;
+    }
+    if !ok {
+        return 1;
+    }
+    runtime::info!(
+        "{name}: registers kept across {seen} preemptions ({}XMM0-15, ST0-7, FCW, MXCSR)",
+        if avx { "YMM0-15, " } else { "" }
+    );
+    match ready {
+        Ready::First => loop {
+            core::hint::spin_loop();
+        },
+        Ready::Last if crate::ready(name) => 0,
+        Ready::Last => 1,
+    }
+}
+
+/// `t_fpu_yield_*`: loads values derived from `name`, calls YIELD `yields` times (each one a
+/// switch to the next ready task and back), then checks every register. Logs `<name>: registers
+/// kept across N yields (C TSC cycles per yield)` and returns 0, or ERROR lines and 1. The
+/// cycles per yield (a syscall and the switches until this program runs again) is a
+/// user-side measure of the switch cost.
+pub fn yield_keep(name: &str, ready: Ready, yields: u64) -> i32 {
+    crate::start(name);
+    let avx = avx_enabled();
+    let values = Values::from_name(name);
+    values.load(avx);
+    let before = fxsave();
+    if ready == Ready::First && !crate::ready(name) {
+        return 1;
+    }
+    let start = rdtsc();
+    for _ in 0..yields {
+        runtime::yield_now();
+    }
+    let per_yield = (rdtsc() - start) / yields.max(1);
+    if !still_there(name, &values, &before, avx) {
+        return 1;
+    }
+    runtime::info!(
+        "{name}: registers kept across {yields} yields ({per_yield} TSC cycles per yield)"
+    );
+    if ready == Ready::Last && !crate::ready(name) {
+        return 1;
+    }
+    0
+}
+
+/// Whether the registers still hold `values` (and the x87 state `before`, saved right after
+/// loading them); an ERROR line for each difference.
+fn still_there(name: &str, values: &Values, before: &FxImage, avx: bool) -> bool {
+    let after = fxsave();
+    let upper = if avx { ymm_upper() } else { [[0; 16]; 16] };
+    let mut ok = true;
+    for (i, (xmm, upper)) in values.xmm.iter().zip(&upper).enumerate() {
+        if after.xmm(i) != xmm {
+            runtime::error!("{name}: XMM{i} changed: {:02x?}", after.xmm(i));
+            ok = false;
+        }
+        if avx && upper != &values.ymm_upper[i] {
+            runtime::error!("{name}: upper half of YMM{i} changed: {upper:02x?}");
+            ok = false;
+        }
+    }
+    if after.x87() != before.x87() || after.ftw() != 0xff || after.fsw() != before.fsw() {
+        runtime::error!(
+            "{name}: x87 registers changed (tags {:#04x}, status {:#06x}; were {:#04x}, {:#06x})",
+            after.ftw(),
+            after.fsw(),
+            before.ftw(),
+            before.fsw()
+        );
+        ok = false;
+    }
+    if after.fcw() != values.fcw || after.mxcsr() != values.mxcsr {
+        runtime::error!(
+            "{name}: control words changed: FCW {:#06x} (set {:#06x}), MXCSR {:#06x} (set {:#06x})",
+            after.fcw(),
+            values.fcw,
+            after.mxcsr(),
+            values.mxcsr
+        );
+        ok = false;
+    }
+    ok
+}
+
+/// `t_fpu_clean`: the registers as the program finds them, before anything else: every XMM
+/// (and YMM) register and ST register zero, the x87 stack empty, FCW 0x37F, MXCSR 0x1F80.
+/// Logs `<name>: registers clean at start` and returns 0, or ERROR lines and 1.
+pub fn clean(name: &str) -> i32 {
+    let image = fxsave();
+    let avx = avx_enabled();
+    let upper = if avx { ymm_upper() } else { [[0; 16]; 16] };
+    crate::start(name);
+    let mut expected = FxImage([0; 512]);
+    expected.0[FCW..FCW + 2].copy_from_slice(&FCW_CLEAN.to_le_bytes());
+    expected.0[MXCSR..MXCSR + 4].copy_from_slice(&MXCSR_CLEAN.to_le_bytes());
+    let mut ok = true;
+    for ((at, got), (_, want)) in image.state().zip(expected.state()) {
+        if got != want {
+            runtime::error!(
+                "{name}: FXSAVE byte {at} is {got:#04x}, not {want:#04x} (FCW {:#06x}, FSW {:#06x}, tags {:#04x}, MXCSR {:#06x})",
+                image.fcw(),
+                image.fsw(),
+                image.ftw(),
+                image.mxcsr()
+            );
+            ok = false;
+            break;
+        }
+    }
+    if let Some(i) = upper.iter().position(|u| u.iter().any(|&b| b != 0)) {
+        runtime::error!(
+            "{name}: upper half of YMM{i} is not zero: {:02x?}",
+            upper[i]
+        );
+        ok = false;
+    }
+    if !ok {
+        return 1;
+    }
+    runtime::info!(
+        "{name}: registers clean at start ({}XMM0-15, ST0-7 zero, x87 stack empty, FCW {:#06x}, MXCSR {:#06x})",
+        if avx { "YMM0-15, " } else { "" },
+        image.fcw(),
+        image.mxcsr()
+    );
+    if crate::ready(name) {
+        0
+    } else {
+        1
+    }
+}
