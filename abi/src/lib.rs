@@ -50,129 +50,216 @@ pub const PAGE_SIZE: u64 = 4096;
 /// Most bytes one [`Syscall::MemoryGrow`] maps (64 MiB).
 pub const MEMORY_GROW_MAX: u64 = 64 * 1024 * 1024;
 
-/// A system call number (`rax` on entry).
-///
-/// | no. | name    | arguments                      | result                          |
-/// |-----|---------|--------------------------------|---------------------------------|
-/// | 0   | `EXIT`  | code (`i32`, sign-extended)    | does not return                 |
-/// | 1   | `LOG`   | ptr, len, [`LogLevel`]         | 0                               |
-/// | 2   | `READY` | —                              | 0                               |
-/// | 3   | `YIELD` | —                              | 0                               |
-/// | 4   | `CAPS`  | buf ptr, buf len               | full length of the list (bytes) |
-/// | 5   | `MEMORY_GROW` | bytes (pages)            | address of the new zeroed pages |
-/// | 16  | `USERDATA_INFO`  | —                     | size of the user-data region (blocks) |
-/// | 17  | `USERDATA_READ`  | block, buf ptr, len   | 0                               |
-/// | 18  | `USERDATA_WRITE` | block, buf ptr, len   | 0                               |
-/// | 32  | `IPC_CALL`       | name ptr, name len, req ptr, req len, reply ptr, reply cap | reply length |
-/// | 33  | `IPC_RECEIVE`    | name ptr, name len, buf ptr, buf cap, [`ipc::Received`] ptr | request length |
-/// | 34  | `IPC_REPLY`      | call id, reply ptr, reply len | 0                        |
-/// | 40  | `CONSOLE_WRITE`  | ptr, len (≤ [`CONSOLE_MAX_LEN`]) | bytes written         |
-/// | 41  | `CONSOLE_READ`   | buf ptr, buf cap      | bytes read (0: none waiting)    |
-/// | 42  | `UPTIME`         | —                     | µs since kernel entry           |
-/// | 43  | `SERVICES`       | buf ptr, buf cap      | full length of the state table  |
-/// | 44  | `MANIFEST`       | buf ptr, buf cap      | full length of the manifest JSON |
-/// | 45  | `COMPONENT_CAPS` | name ptr, name len, buf ptr, buf cap | full length of the list |
-/// | 46  | `BOOTCOUNT`      | —                     | this boot's number              |
-/// | 47  | `REBOOT`         | —                     | does not return (error if it cannot) |
-/// | 48  | `POWEROFF`       | —                     | does not return (error if it cannot) |
-///
-/// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
-/// block-device and IPC/system calls; until they are defined they fail with
-/// [`Error::InvalidSyscall`] like any other unknown number. See `docs/ipc.md` for the IPC
-/// model (endpoints, permissions, blocking, timeouts, provider death).
-#[repr(u64)]
+/// The capability a system call needs. A caller without it gets [`Error::Denied`] before any
+/// argument is looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Syscall {
-    /// End the calling component with an exit code (`rdi`, an `i32`). Never returns.
-    Exit = 0,
-    /// Write a UTF-8 message (`rdi` = pointer, `rsi` = length in bytes, at most
-    /// [`LOG_MAX_LEN`]) at a [`LogLevel`] (`rdx`) to the system log.
-    Log = 1,
-    /// Tell the kernel (and whoever waits on this component) that it is ready to serve.
-    Ready = 2,
-    /// Give the rest of the time slice to other components.
-    Yield = 3,
-    /// Write the list of capabilities granted to the caller into a buffer (`rdi` = pointer,
-    /// `rsi` = capacity in bytes). Returns the full length of the list; when that exceeds the
-    /// capacity only the first `capacity` bytes were written, and the caller may retry with a
-    /// larger buffer. The record is each granted capability string followed by `\n`, in the
-    /// order the manifest declares them.
-    Caps = 4,
-    /// Grow the caller's memory by `rdi` bytes (a non-zero multiple of [`PAGE_SIZE`], at most
-    /// [`MEMORY_GROW_MAX`] per call): maps that many zeroed, writable, non-executable pages
-    /// right after the previous growth (the first above its ELF segments, see
-    /// [`layout::GROWTH_ALIGN`]) and returns their address. Every page counts against the entry's `memory_limit`: a call that would pass
-    /// it ends the process (`killed: memory limit reached`). [`Error::NoMemory`] when the
-    /// machine has no free memory left (nothing was mapped), [`Error::BadLength`] for a bad
-    /// size.
-    MemoryGrow = 5,
-    /// The size of the components' part of the user-data region ([`userdata`]) in
-    /// [`USERDATA_BLOCK_SIZE`]-byte blocks. Needs the `block_device` and `persistent_storage`
-    /// capabilities ([`Error::Denied`] without them).
-    UserdataInfo = 16,
-    /// Read `len` bytes (`rdx`, a non-zero multiple of [`USERDATA_BLOCK_SIZE`]) starting at
-    /// block `rdi` of the components' part of the user-data region into the buffer at `rsi`, at most 64 KiB per
-    /// call. Needs `block_device` and `persistent_storage`; blocks outside the region give
-    /// [`Error::BadLength`], a bad buffer [`Error::BadPointer`].
-    UserdataRead = 17,
-    /// Write `len` bytes (`rdx`, a non-zero multiple of [`USERDATA_BLOCK_SIZE`]) from the
-    /// buffer at `rsi` to user-data blocks starting at `rdi`. Same rules as
-    /// [`Syscall::UserdataRead`].
-    UserdataWrite = 18,
-    /// Whether the user-data region is on a disk (1) or in RAM (0: the system runs from the
-    /// boot module and nothing written survives a reboot). Needs what USERDATA_INFO needs.
-    UserdataPersistent = 19,
-    /// Call an endpoint and wait for the reply: `rdi`/`rsi` = endpoint name (a `provides` name
-    /// of another entry), `rdx`/`r10` = request (at most [`ipc::MAX_MESSAGE`] bytes), `r8`/`r9`
-    /// = reply buffer and its capacity. Returns the reply length. Errors:
-    /// [`Error::NotFound`] (no running component provides the name), [`Error::Denied`] (the
-    /// provider is not directly in the caller's `depends_on`), [`Error::Timeout`] (no reply
-    /// within [`ipc::CALL_TIMEOUT_MS`]), [`Error::ProviderGone`] (the provider ended before
-    /// replying), [`Error::BadLength`] (request too long, or the reply does not fit the
-    /// buffer: give [`ipc::MAX_MESSAGE`]), [`Error::BadPointer`].
-    IpcCall = 32,
-    /// Wait for a call on one of the caller's own endpoints: `rdi`/`rsi` = endpoint name (one
-    /// of the caller's `provides`, else [`Error::Denied`]), `rdx`/`r10` = request buffer and
-    /// capacity (at least [`ipc::MAX_MESSAGE`] recommended; a longer request is
-    /// [`Error::BadLength`] and stays queued), `r8` = pointer to an [`ipc::Received`] the
-    /// kernel fills. Returns the request length. Blocks until a call arrives. A call received
-    /// earlier and not yet replied to fails with [`Error::ProviderGone`] for its caller.
-    IpcReceive = 33,
-    /// Answer a received call: `rdi` = its `call_id`, `rsi`/`rdx` = reply (at most
-    /// [`ipc::MAX_MESSAGE`] bytes). Returns 0; [`Error::NotFound`] if the call is not pending
-    /// for the caller (e.g. it timed out).
-    IpcReply = 34,
-    /// Write bytes (`rdi` = pointer, `rsi` = length, at most [`CONSOLE_MAX_LEN`]) to the
-    /// console (COM1) as they are, without a log prefix. Needs the `console` capability.
-    /// Returns the number of bytes written.
-    ConsoleWrite = 40,
-    /// Read the bytes waiting on the console (COM1) into a buffer (`rdi` = pointer, `rsi` =
-    /// capacity). Non-blocking: returns 0 when nothing waits (poll with YIELD in between).
-    /// Needs the `console` capability.
-    ConsoleRead = 41,
-    /// Microseconds since kernel entry.
-    Uptime = 42,
-    /// The supervisor's state table as it is now (`rdi` = buffer, `rsi` = capacity): a header
-    /// line and one line per entry, joined with `\n`. Returns the full length; only the first
-    /// `capacity` bytes are written (as [`Syscall::Caps`]).
-    Services = 43,
-    /// The image's manifest as JSON (`rdi` = buffer, `rsi` = capacity); length semantics as
-    /// [`Syscall::Services`].
-    Manifest = 44,
-    /// The capabilities granted to an entry (`rdi`/`rsi` = its name, `rdx`/`r10` = buffer and
-    /// capacity), in the [`Syscall::Caps`] record format (empty when it was granted nothing);
-    /// [`Error::NotFound`] for a name the manifest does not have. Length semantics as
-    /// [`Syscall::Services`].
-    ComponentCaps = 45,
-    /// This boot's number (the boot counter kept in the user-data region);
-    /// [`Error::NotFound`] when the counter could not be read.
-    Bootcount = 46,
-    /// Reset the machine. Needs `power`. Returns [`Error::Unsupported`] only if no reset
-    /// method worked.
-    Reboot = 47,
-    /// Switch the machine off (ACPI S5). Needs `power`. Returns [`Error::Unsupported`] only
-    /// if it did not work.
-    Poweroff = 48,
+pub enum Needs {
+    /// Any component may make the call.
+    Nothing,
+    /// `console`.
+    Console,
+    /// `power`.
+    Power,
+    /// `block_device` and `persistent_storage`.
+    UserData,
+}
+
+/// One row of [`SYSCALLS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SyscallInfo {
+    /// The call (its number is `syscall.number()`).
+    pub syscall: Syscall,
+    /// The upper-case name used in documentation and kernel logs.
+    pub name: &'static str,
+    /// What the caller must hold.
+    pub needs: Needs,
+}
+
+/// The system calls: number, name and the capability each needs. The [`Syscall`] enum,
+/// [`SYSCALLS`], [`Syscall::ALL`], [`Syscall::name`], [`Syscall::needs`] and
+/// `TryFrom<u64>` are all generated from this one list, so they cannot disagree; adding a call
+/// starts here (see `docs/components.md`).
+macro_rules! syscalls {
+    (
+        $(#[$enum_meta:meta])*
+        pub enum $enum:ident {
+            $(
+                $(#[$meta:meta])*
+                $variant:ident = $number:literal, $name:literal, $needs:ident;
+            )*
+        }
+    ) => {
+        $(#[$enum_meta])*
+        #[repr(u64)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $enum {
+            $(
+                $(#[$meta])*
+                $variant = $number,
+            )*
+        }
+
+        /// Every defined system call, in number order: the ABI's one table.
+        pub const SYSCALLS: [SyscallInfo; [$($number),*].len()] = [
+            $(
+                SyscallInfo {
+                    syscall: $enum::$variant,
+                    name: $name,
+                    needs: Needs::$needs,
+                },
+            )*
+        ];
+
+        impl $enum {
+            /// This call's row of [`SYSCALLS`].
+            pub const fn info(self) -> SyscallInfo {
+                match self {
+                    $(
+                        $enum::$variant => SyscallInfo {
+                            syscall: $enum::$variant,
+                            name: $name,
+                            needs: Needs::$needs,
+                        },
+                    )*
+                }
+            }
+
+            /// The call with number `number`, if one is defined.
+            pub const fn from_number(number: u64) -> Option<$enum> {
+                match number {
+                    $($number => Some($enum::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+syscalls! {
+    /// A system call number (`rax` on entry).
+    ///
+    /// | no. | name    | arguments                      | result                          |
+    /// |-----|---------|--------------------------------|---------------------------------|
+    /// | 0   | `EXIT`  | code (`i32`, sign-extended)    | does not return                 |
+    /// | 1   | `LOG`   | ptr, len, [`LogLevel`]         | 0                               |
+    /// | 2   | `READY` | —                              | 0                               |
+    /// | 3   | `YIELD` | —                              | 0                               |
+    /// | 4   | `CAPS`  | buf ptr, buf len               | full length of the list (bytes) |
+    /// | 5   | `MEMORY_GROW` | bytes (pages)            | address of the new zeroed pages |
+    /// | 16  | `USERDATA_INFO`  | —                     | size of the user-data region (blocks) |
+    /// | 17  | `USERDATA_READ`  | block, buf ptr, len   | 0                               |
+    /// | 18  | `USERDATA_WRITE` | block, buf ptr, len   | 0                               |
+    /// | 19  | `USERDATA_PERSISTENT` | —                | 1: on a disk, 0: in RAM         |
+    /// | 32  | `IPC_CALL`       | name ptr, name len, req ptr, req len, reply ptr, reply cap | reply length |
+    /// | 33  | `IPC_RECEIVE`    | name ptr, name len, buf ptr, buf cap, [`ipc::Received`] ptr | request length |
+    /// | 34  | `IPC_REPLY`      | call id, reply ptr, reply len | 0                        |
+    /// | 40  | `CONSOLE_WRITE`  | ptr, len (≤ [`CONSOLE_MAX_LEN`]) | bytes written         |
+    /// | 41  | `CONSOLE_READ`   | buf ptr, buf cap      | bytes read (0: none waiting)    |
+    /// | 42  | `UPTIME`         | —                     | µs since kernel entry           |
+    /// | 43  | `SERVICES`       | buf ptr, buf cap      | full length of the state table  |
+    /// | 44  | `MANIFEST`       | buf ptr, buf cap      | full length of the manifest JSON |
+    /// | 45  | `COMPONENT_CAPS` | name ptr, name len, buf ptr, buf cap | full length of the list |
+    /// | 46  | `BOOTCOUNT`      | —                     | this boot's number              |
+    /// | 47  | `REBOOT`         | —                     | does not return (error if it cannot) |
+    /// | 48  | `POWEROFF`       | —                     | does not return (error if it cannot) |
+    ///
+    /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
+    /// block-device and IPC/system calls; until they are defined they fail with
+    /// [`Error::InvalidSyscall`] like any other unknown number. See `docs/ipc.md` for the IPC
+    /// model (endpoints, permissions, blocking, timeouts, provider death).
+    pub enum Syscall {
+        /// End the calling component with an exit code (`rdi`, an `i32`). Never returns.
+        Exit = 0, "EXIT", Nothing;
+        /// Write a UTF-8 message (`rdi` = pointer, `rsi` = length in bytes, at most
+        /// [`LOG_MAX_LEN`]) at a [`LogLevel`] (`rdx`) to the system log.
+        Log = 1, "LOG", Nothing;
+        /// Tell the kernel (and whoever waits on this component) that it is ready to serve.
+        Ready = 2, "READY", Nothing;
+        /// Give the rest of the time slice to other components.
+        Yield = 3, "YIELD", Nothing;
+        /// Write the list of capabilities granted to the caller into a buffer (`rdi` = pointer,
+        /// `rsi` = capacity in bytes). Returns the full length of the list; when that exceeds the
+        /// capacity only the first `capacity` bytes were written, and the caller may retry with a
+        /// larger buffer. The record is each granted capability string followed by `\n`, in the
+        /// order the manifest declares them.
+        Caps = 4, "CAPS", Nothing;
+        /// Grow the caller's memory by `rdi` bytes (a non-zero multiple of [`PAGE_SIZE`], at most
+        /// [`MEMORY_GROW_MAX`] per call): maps that many zeroed, writable, non-executable pages
+        /// right after the previous growth (the first above its ELF segments, see
+        /// [`layout::GROWTH_ALIGN`]) and returns their address. Every page counts against the entry's `memory_limit`: a call that would pass
+        /// it ends the process (`killed: memory limit reached`). [`Error::NoMemory`] when the
+        /// machine has no free memory left (nothing was mapped), [`Error::BadLength`] for a bad
+        /// size.
+        MemoryGrow = 5, "MEMORY_GROW", Nothing;
+        /// The size of the components' part of the user-data region ([`userdata`]) in
+        /// [`USERDATA_BLOCK_SIZE`]-byte blocks. Needs the `block_device` and `persistent_storage`
+        /// capabilities ([`Error::Denied`] without them).
+        UserdataInfo = 16, "USERDATA_INFO", UserData;
+        /// Read `len` bytes (`rdx`, a non-zero multiple of [`USERDATA_BLOCK_SIZE`]) starting at
+        /// block `rdi` of the components' part of the user-data region into the buffer at `rsi`, at most 64 KiB per
+        /// call. Needs `block_device` and `persistent_storage`; blocks outside the region give
+        /// [`Error::BadLength`], a bad buffer [`Error::BadPointer`].
+        UserdataRead = 17, "USERDATA_READ", UserData;
+        /// Write `len` bytes (`rdx`, a non-zero multiple of [`USERDATA_BLOCK_SIZE`]) from the
+        /// buffer at `rsi` to user-data blocks starting at `rdi`. Same rules as
+        /// [`Syscall::UserdataRead`].
+        UserdataWrite = 18, "USERDATA_WRITE", UserData;
+        /// Whether the user-data region is on a disk (1) or in RAM (0: the system runs from the
+        /// boot module and nothing written survives a reboot). Needs what USERDATA_INFO needs.
+        UserdataPersistent = 19, "USERDATA_PERSISTENT", UserData;
+        /// Call an endpoint and wait for the reply: `rdi`/`rsi` = endpoint name (a `provides` name
+        /// of another entry), `rdx`/`r10` = request (at most [`ipc::MAX_MESSAGE`] bytes), `r8`/`r9`
+        /// = reply buffer and its capacity. Returns the reply length. Errors:
+        /// [`Error::NotFound`] (no running component provides the name), [`Error::Denied`] (the
+        /// provider is not directly in the caller's `depends_on`), [`Error::Timeout`] (no reply
+        /// within [`ipc::CALL_TIMEOUT_MS`]), [`Error::ProviderGone`] (the provider ended before
+        /// replying), [`Error::BadLength`] (request too long, or the reply does not fit the
+        /// buffer: give [`ipc::MAX_MESSAGE`]), [`Error::BadPointer`].
+        IpcCall = 32, "IPC_CALL", Nothing;
+        /// Wait for a call on one of the caller's own endpoints: `rdi`/`rsi` = endpoint name (one
+        /// of the caller's `provides`, else [`Error::Denied`]), `rdx`/`r10` = request buffer and
+        /// capacity (at least [`ipc::MAX_MESSAGE`] recommended; a longer request is
+        /// [`Error::BadLength`] and stays queued), `r8` = pointer to an [`ipc::Received`] the
+        /// kernel fills. Returns the request length. Blocks until a call arrives. A call received
+        /// earlier and not yet replied to fails with [`Error::ProviderGone`] for its caller.
+        IpcReceive = 33, "IPC_RECEIVE", Nothing;
+        /// Answer a received call: `rdi` = its `call_id`, `rsi`/`rdx` = reply (at most
+        /// [`ipc::MAX_MESSAGE`] bytes). Returns 0; [`Error::NotFound`] if the call is not pending
+        /// for the caller (e.g. it timed out).
+        IpcReply = 34, "IPC_REPLY", Nothing;
+        /// Write bytes (`rdi` = pointer, `rsi` = length, at most [`CONSOLE_MAX_LEN`]) to the
+        /// console (COM1) as they are, without a log prefix. Needs the `console` capability.
+        /// Returns the number of bytes written.
+        ConsoleWrite = 40, "CONSOLE_WRITE", Console;
+        /// Read the bytes waiting on the console (COM1) into a buffer (`rdi` = pointer, `rsi` =
+        /// capacity). Non-blocking: returns 0 when nothing waits (poll with YIELD in between).
+        /// Needs the `console` capability.
+        ConsoleRead = 41, "CONSOLE_READ", Console;
+        /// Microseconds since kernel entry.
+        Uptime = 42, "UPTIME", Nothing;
+        /// The supervisor's state table as it is now (`rdi` = buffer, `rsi` = capacity): a header
+        /// line and one line per entry, joined with `\n`. Returns the full length; only the first
+        /// `capacity` bytes are written (as [`Syscall::Caps`]).
+        Services = 43, "SERVICES", Nothing;
+        /// The image's manifest as JSON (`rdi` = buffer, `rsi` = capacity); length semantics as
+        /// [`Syscall::Services`].
+        Manifest = 44, "MANIFEST", Nothing;
+        /// The capabilities granted to an entry (`rdi`/`rsi` = its name, `rdx`/`r10` = buffer and
+        /// capacity), in the [`Syscall::Caps`] record format (empty when it was granted nothing);
+        /// [`Error::NotFound`] for a name the manifest does not have. Length semantics as
+        /// [`Syscall::Services`].
+        ComponentCaps = 45, "COMPONENT_CAPS", Nothing;
+        /// This boot's number (the boot counter kept in the user-data region);
+        /// [`Error::NotFound`] when the counter could not be read.
+        Bootcount = 46, "BOOTCOUNT", Nothing;
+        /// Reset the machine. Needs `power`. Returns [`Error::Unsupported`] only if no reset
+        /// method worked.
+        Reboot = 47, "REBOOT", Power;
+        /// Switch the machine off (ACPI S5). Needs `power`. Returns [`Error::Unsupported`] only
+        /// if it did not work.
+        Poweroff = 48, "POWEROFF", Power;
+
+    }
 }
 
 /// Syscall numbers reserved for block-device calls (read, write, ...).
@@ -289,31 +376,16 @@ pub const LOG_MAX_LEN: usize = 1024;
 pub const EXIT_PANIC: i32 = 101;
 
 impl Syscall {
-    /// Every defined syscall, in number order.
-    pub const ALL: [Syscall; 22] = [
-        Syscall::Exit,
-        Syscall::Log,
-        Syscall::Ready,
-        Syscall::Yield,
-        Syscall::Caps,
-        Syscall::MemoryGrow,
-        Syscall::UserdataInfo,
-        Syscall::UserdataRead,
-        Syscall::UserdataWrite,
-        Syscall::UserdataPersistent,
-        Syscall::IpcCall,
-        Syscall::IpcReceive,
-        Syscall::IpcReply,
-        Syscall::ConsoleWrite,
-        Syscall::ConsoleRead,
-        Syscall::Uptime,
-        Syscall::Services,
-        Syscall::Manifest,
-        Syscall::ComponentCaps,
-        Syscall::Bootcount,
-        Syscall::Reboot,
-        Syscall::Poweroff,
-    ];
+    /// Every defined syscall, in number order (the calls of [`SYSCALLS`]).
+    pub const ALL: [Syscall; SYSCALLS.len()] = {
+        let mut all = [Syscall::Exit; SYSCALLS.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = SYSCALLS[i].syscall;
+            i += 1;
+        }
+        all
+    };
 
     /// The number passed in `rax`.
     pub const fn number(self) -> u64 {
@@ -322,63 +394,32 @@ impl Syscall {
 
     /// The upper-case name used in documentation and kernel logs.
     pub const fn name(self) -> &'static str {
-        match self {
-            Syscall::Exit => "EXIT",
-            Syscall::Log => "LOG",
-            Syscall::Ready => "READY",
-            Syscall::Yield => "YIELD",
-            Syscall::Caps => "CAPS",
-            Syscall::MemoryGrow => "MEMORY_GROW",
-            Syscall::UserdataInfo => "USERDATA_INFO",
-            Syscall::UserdataRead => "USERDATA_READ",
-            Syscall::UserdataWrite => "USERDATA_WRITE",
-            Syscall::UserdataPersistent => "USERDATA_PERSISTENT",
-            Syscall::IpcCall => "IPC_CALL",
-            Syscall::IpcReceive => "IPC_RECEIVE",
-            Syscall::IpcReply => "IPC_REPLY",
-            Syscall::ConsoleWrite => "CONSOLE_WRITE",
-            Syscall::ConsoleRead => "CONSOLE_READ",
-            Syscall::Uptime => "UPTIME",
-            Syscall::Services => "SERVICES",
-            Syscall::Manifest => "MANIFEST",
-            Syscall::ComponentCaps => "COMPONENT_CAPS",
-            Syscall::Bootcount => "BOOTCOUNT",
-            Syscall::Reboot => "REBOOT",
-            Syscall::Poweroff => "POWEROFF",
-        }
+        self.info().name
+    }
+
+    /// The capability the caller must hold.
+    pub const fn needs(self) -> Needs {
+        self.info().needs
     }
 }
+
+// The table is in strictly increasing number order, and each number decodes to its own row.
+const _: () = {
+    let mut i = 0;
+    while i < SYSCALLS.len() {
+        let number = SYSCALLS[i].syscall.number();
+        assert!(i == 0 || SYSCALLS[i - 1].syscall.number() < number);
+        assert!(matches!(Syscall::from_number(number), Some(s) if s.number() == number));
+        i += 1;
+    }
+};
 
 impl TryFrom<u64> for Syscall {
     type Error = Error;
 
     /// Decodes `rax`; unknown and reserved numbers give [`Error::InvalidSyscall`].
     fn try_from(number: u64) -> Result<Self, Error> {
-        Ok(match number {
-            0 => Syscall::Exit,
-            1 => Syscall::Log,
-            2 => Syscall::Ready,
-            3 => Syscall::Yield,
-            4 => Syscall::Caps,
-            5 => Syscall::MemoryGrow,
-            16 => Syscall::UserdataInfo,
-            17 => Syscall::UserdataRead,
-            18 => Syscall::UserdataWrite,
-            19 => Syscall::UserdataPersistent,
-            32 => Syscall::IpcCall,
-            33 => Syscall::IpcReceive,
-            34 => Syscall::IpcReply,
-            40 => Syscall::ConsoleWrite,
-            41 => Syscall::ConsoleRead,
-            42 => Syscall::Uptime,
-            43 => Syscall::Services,
-            44 => Syscall::Manifest,
-            45 => Syscall::ComponentCaps,
-            46 => Syscall::Bootcount,
-            47 => Syscall::Reboot,
-            48 => Syscall::Poweroff,
-            _ => return Err(Error::InvalidSyscall),
-        })
+        Syscall::from_number(number).ok_or(Error::InvalidSyscall)
     }
 }
 
@@ -601,6 +642,49 @@ mod tests {
             assert_eq!(s.number(), n);
             assert_eq!(s.name(), name);
         }
+    }
+
+    #[test]
+    fn the_table_and_the_enum_agree() {
+        for (row, s) in SYSCALLS.iter().zip(Syscall::ALL) {
+            assert_eq!(row.syscall, s);
+            assert_eq!(s.info(), *row);
+            assert_eq!(s.name(), row.name);
+            assert_eq!(s.needs(), row.needs);
+            assert_eq!(Syscall::try_from(s.number()), Ok(s));
+        }
+        let names: std::collections::HashSet<&str> = SYSCALLS.iter().map(|r| r.name).collect();
+        assert_eq!(names.len(), SYSCALLS.len(), "names are unique");
+        for row in SYSCALLS {
+            assert!(row
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_'));
+        }
+    }
+
+    #[test]
+    fn what_each_call_needs() {
+        let needing = |needs: Needs| -> Vec<Syscall> {
+            Syscall::ALL
+                .into_iter()
+                .filter(|s| s.needs() == needs)
+                .collect()
+        };
+        assert_eq!(
+            needing(Needs::UserData),
+            [
+                Syscall::UserdataInfo,
+                Syscall::UserdataRead,
+                Syscall::UserdataWrite,
+                Syscall::UserdataPersistent
+            ]
+        );
+        assert_eq!(
+            needing(Needs::Console),
+            [Syscall::ConsoleWrite, Syscall::ConsoleRead]
+        );
+        assert_eq!(needing(Needs::Power), [Syscall::Reboot, Syscall::Poweroff]);
     }
 
     #[test]

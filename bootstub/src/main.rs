@@ -23,9 +23,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use bootproto::config::{self, Entry, PathSpec, Resource, Timeout};
+use bootproto::config::{self, Config, Entry, PathSpec, Resource, Timeout};
 use bootproto::memmap::{self, Entry as MemEntry};
-use bootproto::requests;
+use bootproto::requests::{self, Scan};
 use uefi::boot::{self, MemoryType};
 use uefi::mem::memory_map::MemoryMap;
 use uefi::prelude::*;
@@ -117,10 +117,11 @@ fn countdown(timeout: &Timeout, entry: &Entry) {
     }
 }
 
-fn boot_kernel(
+/// Reads and parses limine.conf, sets up the serial mirror it asks for, and logs the banner.
+fn read_config(
+    vol: &mut BootVolume,
     console: Result<(), console::ConOutError>,
-) -> Result<core::convert::Infallible, StubError> {
-    let mut vol = BootVolume::open()?;
+) -> Result<Config, StubError> {
     let (conf_path, conf_bytes) = vol.find_config()?;
     let text = core::str::from_utf8(&conf_bytes).map_err(|_| StubError::ConfigNotText)?;
     let conf = config::parse(text).map_err(StubError::Config)?;
@@ -129,40 +130,59 @@ fn boot_kernel(
     if let Err(e) = console {
         say!("bootstub: cannot tell whether the firmware console reaches a serial port: {e}; writing COM1 too, so a line may show twice there");
     }
+    Ok(conf)
+}
 
+/// The entry to boot (the first with a protocol) and its kernel path; only `protocol: limine`.
+fn chosen_entry(conf: &Config) -> Result<(&Entry, &PathSpec), StubError> {
     let entry = conf.first_entry().map_err(StubError::Config)?;
     let protocol = entry.protocol.clone().unwrap_or_default();
     if !protocol.eq_ignore_ascii_case("limine") {
         return Err(StubError::UnsupportedProtocol(protocol));
     }
     let kernel_spec = entry.kernel_path.as_ref().ok_or(StubError::NoKernelPath)?;
-    test_exit::set_from_cmdline(&entry.cmdline);
-    countdown(&conf.timeout, entry);
+    Ok((entry, kernel_spec))
+}
 
-    let kernel_bytes = read_verified(&mut vol, kernel_spec)?;
-    let mut module_files = Vec::new();
-    for m in &entry.modules {
-        let bytes = read_verified(&mut vol, &m.path)?;
-        let phys = load::keep_file(&bytes, "a module")?;
-        module_files.push((
-            phys,
-            bytes.len() as u64,
-            m.path.path.clone(),
-            m.string.clone(),
-        ));
+/// A module file copied to "executable and modules" memory, with what limine.conf said of it.
+struct KeptModule {
+    phys: u64,
+    size: u64,
+    path: String,
+    string: String,
+}
+
+impl KeptModule {
+    fn info(&self) -> FileInfo<'_> {
+        FileInfo {
+            phys: self.phys,
+            size: self.size,
+            path: &self.path,
+            string: &self.string,
+        }
     }
-    let modules: Vec<FileInfo<'_>> = module_files
-        .iter()
-        .map(|(phys, size, path, string)| FileInfo {
-            phys: *phys,
-            size: *size,
-            path,
-            string,
-        })
-        .collect();
+}
 
-    let mut kernel = load::load_kernel(&kernel_bytes)?;
-    let kernel_file_phys = load::keep_file(&kernel_bytes, "the kernel file")?;
+/// Reads (and verifies) every module of `entry` and keeps it where the kernel will find it.
+fn keep_modules(vol: &mut BootVolume, entry: &Entry) -> Result<Vec<KeptModule>, StubError> {
+    let mut kept = Vec::new();
+    for m in &entry.modules {
+        let bytes = read_verified(vol, &m.path)?;
+        let phys = load::keep_file(&bytes, "a module")?;
+        kept.push(KeptModule {
+            phys,
+            size: bytes.len() as u64,
+            path: m.path.path.clone(),
+            string: m.string.clone(),
+        });
+    }
+    Ok(kept)
+}
+
+/// Loads the kernel's segments and keeps a copy of the file; returns the copy's address.
+fn place_kernel(kernel_bytes: &[u8]) -> Result<(load::LoadedKernel, u64), StubError> {
+    let kernel = load::load_kernel(kernel_bytes)?;
+    let kernel_file_phys = load::keep_file(kernel_bytes, "the kernel file")?;
     say!(
         "bootstub: kernel: {} segments at {:#x} (physical {:#x}), entry {:#x}",
         kernel.exe.segments.len(),
@@ -170,8 +190,12 @@ fn boot_kernel(
         kernel.phys_base,
         kernel.exe.entry
     );
+    Ok((kernel, kernel_file_phys))
+}
 
-    let scan = requests::scan(kernel.image).map_err(StubError::Requests)?;
+/// Answers the base-revision tag: the kernel's revision if it is ours, ours if it asks for a
+/// later one; anything earlier (or no tag) is refused.
+fn accept_base_revision(kernel: &mut load::LoadedKernel, scan: &Scan) -> Result<(), StubError> {
     match &scan.base_revision {
         Some(tag) if tag.requested == BASE_REVISION => {
             // Supported: the third word becomes 0 and the second holds the revision used.
@@ -190,36 +214,108 @@ fn boot_kernel(
             return Err(StubError::UnsupportedRevision(asked));
         }
     }
+    Ok(())
+}
 
-    let framebuffer = platform::framebuffer();
-    let facts = BootFacts {
-        hhdm: HHDM,
-        bootloader_name: NAME,
-        bootloader_version: VERSION,
-        cmdline: &entry.cmdline,
-        kernel_file: FileInfo {
-            phys: kernel_file_phys,
-            size: kernel_bytes.len() as u64,
-            path: &kernel_spec.path,
-            string: &entry.cmdline,
-        },
-        modules: &modules,
-        partition_index: vol.partition_index,
-        mbr_disk_id: vol.mbr_disk_id,
-        framebuffer,
-        rsdp_phys: platform::rsdp(),
-        unix_time: platform::unix_time(),
-    };
-
-    // Room for the final memory map: the firmware's map grows a little with our allocations,
-    // and normalisation can split entries (at most two more per entry).
+/// Room for the final memory map: the firmware's map grows a little with our allocations,
+/// and normalisation can split entries (at most two more per entry).
+fn memmap_capacity() -> Result<usize, StubError> {
     let firmware_entries = boot::memory_map(MemoryType::LOADER_DATA)
         .map_err(|e| StubError::OutOfMemory {
             what: "the memory map",
             status: e.status(),
         })?
         .len();
-    let capacity = firmware_entries * 2 + 64;
+    Ok(firmware_entries * 2 + 64)
+}
+
+/// Allocates the kernel's boot stack; returns its top as an HHDM address.
+fn alloc_stack(stack_size: u64) -> Result<u64, StubError> {
+    let stack_pages = (stack_size / PAGE) as usize;
+    let (stack_phys, _) = alloc_pages(stack_pages, MemoryType::LOADER_DATA, "the kernel stack")?;
+    Ok(HHDM + stack_phys + stack_size)
+}
+
+/// Writes the hand-off GDT and its GDTR into the arena; returns the GDTR's offset.
+fn build_gdt(arena: &mut Arena) -> Result<usize, StubError> {
+    let gdt = arena.alloc(handoff::GDT.len() * 8, 16)?;
+    for (i, d) in handoff::GDT.iter().enumerate() {
+        arena.put_u64(gdt + i * 8, *d);
+    }
+    let gdtr = arena.alloc(10, 16)?;
+    arena.put_u16(gdtr, (handoff::GDT.len() * 8 - 1) as u16);
+    arena.put_u64(gdtr + 2, arena.virt(gdt));
+    Ok(gdtr)
+}
+
+/// What the responses are made from, besides the kernel and the arena.
+fn boot_facts<'a>(
+    vol: &BootVolume,
+    entry: &'a Entry,
+    kernel_file: FileInfo<'a>,
+    modules: &'a [FileInfo<'a>],
+    framebuffer: Option<responses::FramebufferInfo>,
+) -> BootFacts<'a> {
+    BootFacts {
+        hhdm: HHDM,
+        bootloader_name: NAME,
+        bootloader_version: VERSION,
+        cmdline: &entry.cmdline,
+        kernel_file,
+        modules,
+        partition_index: vol.partition_index,
+        mbr_disk_id: vol.mbr_disk_id,
+        framebuffer,
+        rsdp_phys: platform::rsdp(),
+        unix_time: platform::unix_time(),
+    }
+}
+
+/// The last lines before the jump: what was answered, and where the kernel starts.
+fn log_handoff(answered: &responses::Answered, entry: u64, stack_top: u64, table_pages: usize) {
+    say!(
+        "bootstub: answered {:?}; no response to {:?}",
+        answered.answered,
+        answered.unanswered
+    );
+    say!(
+        "{}{:#x}: stack {} KiB at {:#x}, HHDM {HHDM:#x}, {} page-table pages",
+        bootlog::msg::STUB_ENTERING_KERNEL_START,
+        entry,
+        answered.stack_size / 1024,
+        stack_top,
+        table_pages
+    );
+}
+
+/// Reads limine.conf and the files it names, loads the kernel, answers its requests, builds
+/// the hand-off state and jumps; returns only with why it cannot boot.
+fn boot_kernel(
+    console: Result<(), console::ConOutError>,
+) -> Result<core::convert::Infallible, StubError> {
+    let mut vol = BootVolume::open()?;
+    let conf = read_config(&mut vol, console)?;
+    let (entry, kernel_spec) = chosen_entry(&conf)?;
+    test_exit::set_from_cmdline(&entry.cmdline);
+    countdown(&conf.timeout, entry);
+
+    let kernel_bytes = read_verified(&mut vol, kernel_spec)?;
+    let module_files = keep_modules(&mut vol, entry)?;
+    let modules: Vec<FileInfo<'_>> = module_files.iter().map(KeptModule::info).collect();
+    let (mut kernel, kernel_file_phys) = place_kernel(&kernel_bytes)?;
+    let scan = requests::scan(kernel.image).map_err(StubError::Requests)?;
+    accept_base_revision(&mut kernel, &scan)?;
+
+    let framebuffer = platform::framebuffer();
+    let kernel_file = FileInfo {
+        phys: kernel_file_phys,
+        size: kernel_bytes.len() as u64,
+        path: &kernel_spec.path,
+        string: &entry.cmdline,
+    };
+    let facts = boot_facts(&vol, entry, kernel_file, &modules, framebuffer);
+
+    let capacity = memmap_capacity()?;
     let arena_pages = 16 + (capacity * 32).div_ceil(PAGE as usize) + modules.len();
     let mut arena = Arena::new(arena_pages, HHDM)?;
     let answered = responses::answer(
@@ -229,49 +325,22 @@ fn boot_kernel(
         &mut arena,
         2 * capacity + 2,
     )?;
-
-    let stack_pages = (answered.stack_size / PAGE) as usize;
-    let (stack_phys, _) = alloc_pages(stack_pages, MemoryType::LOADER_DATA, "the kernel stack")?;
-    let stack_top = HHDM + stack_phys + answered.stack_size;
-
-    let gdt = arena.alloc(handoff::GDT.len() * 8, 16)?;
-    for (i, d) in handoff::GDT.iter().enumerate() {
-        arena.put_u64(gdt + i * 8, *d);
-    }
-    let gdtr = arena.alloc(10, 16)?;
-    arena.put_u16(gdtr, (handoff::GDT.len() * 8 - 1) as u16);
-    arena.put_u64(gdtr + 2, arena.virt(gdt));
+    let stack_top = alloc_stack(answered.stack_size)?;
+    let gdtr = build_gdt(&mut arena)?;
 
     let mut tables = PageTables::new()?;
     map_hhdm(&mut tables, framebuffer.as_ref())?;
     map_kernel(&mut tables, &kernel)?;
     let temp_cr3 = tables.with_identity(&handoff::stage1_pages())?;
 
-    let mut scratch = memmap_build::MemmapScratch {
-        raw: Vec::leak(alloc::vec![MemEntry { base: 0, length: 0, kind: 0 }; capacity]),
-        bounds: Vec::leak(alloc::vec![0u64; 2 * capacity + 2]),
-        out: Vec::leak(alloc::vec![MemEntry { base: 0, length: 0, kind: 0 }; 2 * capacity + 2]),
-    };
+    let scratch = memmap_build::MemmapScratch::new(capacity);
     let fb_entry = framebuffer.map(|fb| MemEntry {
         base: fb.phys,
         length: fb.size.next_multiple_of(PAGE),
         kind: memmap::FRAMEBUFFER,
     });
 
-    say!(
-        "bootstub: answered {:?}; no response to {:?}",
-        answered.answered,
-        answered.unanswered
-    );
-    say!(
-        "{}{:#x}: stack {} KiB at {:#x}, HHDM {HHDM:#x}, {} page-table pages",
-        bootlog::msg::STUB_ENTERING_KERNEL_START,
-        kernel.exe.entry,
-        answered.stack_size / 1024,
-        stack_top,
-        tables.tables
-    );
-
+    log_handoff(&answered, kernel.exe.entry, stack_top, tables.tables);
     let h = handoff::Handoff {
         temp_cr3,
         final_cr3: tables.pml4,
@@ -280,22 +349,35 @@ fn boot_kernel(
         stage2_virt: HHDM + handoff::stage2_phys(),
         gdtr_virt: arena.virt(gdtr),
     };
+    exit_and_enter(&h, &mut arena, answered.memmap.as_ref(), scratch, fb_entry)
+}
 
+/// Exits boot services, writes the final memory map into its response and jumps to the
+/// kernel. `h` must come from [`boot_kernel`], which built every table and buffer it names.
+fn exit_and_enter(
+    h: &handoff::Handoff,
+    arena: &mut Arena,
+    memmap_slot: Option<&responses::MemmapSlot>,
+    mut scratch: memmap_build::MemmapScratch,
+    fb_entry: Option<MemEntry>,
+) -> ! {
     // SAFETY: nothing of the firmware's boot services is used after this point: the console
-    // switches to COM1 only, and every buffer needed later was allocated above.
+    // switches to COM1 only, and every buffer needed later (arena, scratch, stack, tables) was
+    // allocated by `boot_kernel` before this call.
     let final_map = unsafe { boot::exit_boot_services(None) };
     console::firmware_gone();
     let (count, dropped) = memmap_build::build(&final_map, fb_entry, &mut scratch);
-    if let Some(slot) = &answered.memmap {
-        responses::fill_memmap(&mut arena, slot, &scratch.out[..count]);
+    if let Some(slot) = memmap_slot {
+        responses::fill_memmap(arena, slot, &scratch.out[..count]);
     }
     if dropped > 0 {
         shout!("bootstub: warning: {dropped} firmware memory-map entries did not fit and were left out");
     }
-    // SAFETY: boot services are exited; `tables` maps the kernel (map_kernel), the HHDM over
-    // all bootloader-reclaimable memory holding the stack, GDT and stage 2 (map_hhdm), and the
-    // temporary tables identity-map stage 1 (with_identity), as `enter` requires.
-    unsafe { handoff::enter(&h) }
+    // SAFETY: boot services are exited; `boot_kernel` built `h` from tables that map the kernel
+    // (map_kernel) and the HHDM over all bootloader-reclaimable memory holding the stack, GDT
+    // and stage 2 (map_hhdm), and from temporary tables that identity-map stage 1
+    // (with_identity), as `enter` requires.
+    unsafe { handoff::enter(h) }
 }
 
 /// Maps the HHDM over usable, bootloader-reclaimable, executable-and-modules and framebuffer

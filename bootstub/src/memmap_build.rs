@@ -11,6 +11,23 @@ pub struct MemmapScratch {
     pub out: &'static mut [Entry],
 }
 
+impl MemmapScratch {
+    /// Buffers for up to `capacity` firmware entries and the `2 * capacity + 2` entries their
+    /// normalisation may produce; leaked, as they must outlive boot services.
+    pub fn new(capacity: usize) -> Self {
+        let empty = Entry {
+            base: 0,
+            length: 0,
+            kind: 0,
+        };
+        Self {
+            raw: alloc::vec![empty; capacity].leak(),
+            bounds: alloc::vec![0u64; 2 * capacity + 2].leak(),
+            out: alloc::vec![empty; 2 * capacity + 2].leak(),
+        }
+    }
+}
+
 /// Converts the firmware's final map (plus the framebuffer) into a sorted, disjoint Limine map
 /// in `scratch.out`; returns how many entries it holds and how many firmware entries did not
 /// fit (0 unless the firmware's map grew far beyond what was reserved).

@@ -107,123 +107,140 @@ pub fn answer(
         unanswered: Vec::new(),
     };
     for req in found {
-        let virt = match req.kind {
-            Kind::BootloaderInfo => {
-                let name = arena.put_cstr(facts.bootloader_name)?;
-                let version = arena.put_cstr(facts.bootloader_version)?;
-                let off = arena.record(3)?;
-                arena.put_u64(off + 8, name);
-                arena.put_u64(off + 16, version);
-                arena.virt(off)
+        match respond(kernel, req, facts, arena, memmap_capacity, &mut out)? {
+            Some(virt) => {
+                link(kernel, req, virt);
+                out.answered.push(req.kind.name());
             }
-            Kind::FirmwareType => {
-                let off = arena.record(2)?;
-                arena.put_u64(off + 8, 2); // UEFI, 64-bit
-                arena.virt(off)
-            }
-            Kind::StackSize => {
-                let asked =
-                    requests::read_u64(kernel.image, req.offset + STACK_SIZE_FIELD).unwrap_or(0);
-                out.stack_size = asked.max(MIN_STACK).next_multiple_of(4096);
-                let off = arena.record(1)?;
-                arena.virt(off)
-            }
-            Kind::Hhdm => {
-                let off = arena.record(2)?;
-                arena.put_u64(off + 8, facts.hhdm);
-                arena.virt(off)
-            }
-            Kind::MemoryMap => {
-                let response = arena.record(3)?;
-                let pointers = arena.alloc(memmap_capacity * 8, 16)?;
-                let entries = arena.alloc(memmap_capacity * 24, 16)?;
-                arena.put_u64(response + 16, arena.virt(pointers));
-                out.memmap = Some(MemmapSlot {
-                    response,
-                    pointers,
-                    entries,
-                    capacity: memmap_capacity,
-                });
-                arena.virt(response)
-            }
-            Kind::Framebuffer => {
-                let Some(fb) = facts.framebuffer else {
-                    out.unanswered.push(req.kind.name());
-                    continue;
-                };
-                // struct limine_framebuffer (revision 0): address, width, height, pitch, bpp u16,
-                // memory_model u8, 6 mask bytes, 7 unused, edid_size, edid.
-                let f = arena.alloc(4 * 8 + 2 + 1 + 6 + 7 + 2 * 8, 16)?;
-                arena.put_u64(f, facts.hhdm + fb.phys);
-                arena.put_u64(f + 8, fb.width);
-                arena.put_u64(f + 16, fb.height);
-                arena.put_u64(f + 24, fb.pitch);
-                arena.put_u16(f + 32, fb.bpp);
-                let [r, g, b] = fb.masks;
-                arena.put_bytes(f + 34, &[1, r.0, r.1, g.0, g.1, b.0, b.1]);
-                let list = arena.record(1)?;
-                arena.put_u64(list, arena.virt(f));
-                let off = arena.record(3)?;
-                arena.put_u64(off + 8, 1);
-                arena.put_u64(off + 16, arena.virt(list));
-                arena.virt(off)
-            }
-            Kind::Rsdp => {
-                let Some(rsdp) = facts.rsdp_phys else {
-                    out.unanswered.push(req.kind.name());
-                    continue;
-                };
-                let off = arena.record(2)?;
-                arena.put_u64(off + 8, rsdp); // physical under base revision 3
-                arena.virt(off)
-            }
-            Kind::ExecutableFile => {
-                let file = put_file(arena, &facts.kernel_file, facts)?;
-                let off = arena.record(2)?;
-                arena.put_u64(off + 8, file);
-                arena.virt(off)
-            }
-            Kind::ExecutableAddress => {
-                let off = arena.record(3)?;
-                arena.put_u64(off + 8, kernel.phys_base);
-                arena.put_u64(off + 16, kernel.virt_base);
-                arena.virt(off)
-            }
-            Kind::ExecutableCmdline => {
-                let cmdline = arena.put_cstr(facts.cmdline)?;
-                let off = arena.record(2)?;
-                arena.put_u64(off + 8, cmdline);
-                arena.virt(off)
-            }
-            Kind::Module => {
-                let list = arena.alloc(facts.modules.len().max(1) * 8, 16)?;
-                for (i, m) in facts.modules.iter().enumerate() {
-                    let file = put_file(arena, m, facts)?;
-                    arena.put_u64(list + i * 8, file);
-                }
-                let off = arena.record(3)?;
-                arena.put_u64(off + 8, facts.modules.len() as u64);
-                arena.put_u64(off + 16, arena.virt(list));
-                arena.virt(off)
-            }
-            Kind::DateAtBoot => {
-                let Some(t) = facts.unix_time else {
-                    out.unanswered.push(req.kind.name());
-                    continue;
-                };
-                let off = arena.record(2)?;
-                arena.put_u64(off + 8, t as u64);
-                arena.virt(off)
-            }
-            _ => {
-                out.unanswered.push(req.kind.name());
-                continue;
-            }
-        };
-        link(kernel, req, virt);
-        out.answered.push(req.kind.name());
+            None => out.unanswered.push(req.kind.name()),
+        }
     }
     Ok(out)
+}
+
+/// Lays out the response to `req`; returns its HHDM address, or `None` when the stub gives
+/// no response (a request it does not implement, or a fact the firmware did not give).
+fn respond(
+    kernel: &LoadedKernel,
+    req: &Request,
+    facts: &BootFacts<'_>,
+    arena: &mut Arena,
+    memmap_capacity: usize,
+    out: &mut Answered,
+) -> Result<Option<u64>, StubError> {
+    let off = match req.kind {
+        Kind::BootloaderInfo => bootloader_info(arena, facts)?,
+        Kind::FirmwareType => word_response(arena, 2)?, // UEFI, 64-bit
+        Kind::StackSize => {
+            let asked =
+                requests::read_u64(kernel.image, req.offset + STACK_SIZE_FIELD).unwrap_or(0);
+            out.stack_size = asked.max(MIN_STACK).next_multiple_of(4096);
+            arena.record(1)?
+        }
+        Kind::Hhdm => word_response(arena, facts.hhdm)?,
+        Kind::MemoryMap => {
+            let (response, slot) = memmap_response(arena, memmap_capacity)?;
+            out.memmap = Some(slot);
+            response
+        }
+        Kind::Framebuffer => match facts.framebuffer {
+            Some(fb) => framebuffer_response(arena, facts.hhdm, &fb)?,
+            None => return Ok(None),
+        },
+        Kind::Rsdp => match facts.rsdp_phys {
+            // Physical under base revision 3.
+            Some(rsdp) => word_response(arena, rsdp)?,
+            None => return Ok(None),
+        },
+        Kind::ExecutableFile => {
+            let file = put_file(arena, &facts.kernel_file, facts)?;
+            word_response(arena, file)?
+        }
+        Kind::ExecutableAddress => {
+            let off = arena.record(3)?;
+            arena.put_u64(off + 8, kernel.phys_base);
+            arena.put_u64(off + 16, kernel.virt_base);
+            off
+        }
+        Kind::ExecutableCmdline => {
+            let cmdline = arena.put_cstr(facts.cmdline)?;
+            word_response(arena, cmdline)?
+        }
+        Kind::Module => module_response(arena, facts)?,
+        Kind::DateAtBoot => match facts.unix_time {
+            Some(t) => word_response(arena, t as u64)?,
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(arena.virt(off)))
+}
+
+/// A response of a revision and one 64-bit value; returns its arena offset.
+fn word_response(arena: &mut Arena, value: u64) -> Result<usize, StubError> {
+    let off = arena.record(2)?;
+    arena.put_u64(off + 8, value);
+    Ok(off)
+}
+
+fn bootloader_info(arena: &mut Arena, facts: &BootFacts<'_>) -> Result<usize, StubError> {
+    let name = arena.put_cstr(facts.bootloader_name)?;
+    let version = arena.put_cstr(facts.bootloader_version)?;
+    let off = arena.record(3)?;
+    arena.put_u64(off + 8, name);
+    arena.put_u64(off + 16, version);
+    Ok(off)
+}
+
+/// The memory-map response with room for `capacity` entries, left empty until
+/// [`fill_memmap`]; returns its offset and where its parts are.
+fn memmap_response(arena: &mut Arena, capacity: usize) -> Result<(usize, MemmapSlot), StubError> {
+    let response = arena.record(3)?;
+    let pointers = arena.alloc(capacity * 8, 16)?;
+    let entries = arena.alloc(capacity * 24, 16)?;
+    arena.put_u64(response + 16, arena.virt(pointers));
+    let slot = MemmapSlot {
+        response,
+        pointers,
+        entries,
+        capacity,
+    };
+    Ok((response, slot))
+}
+
+fn framebuffer_response(
+    arena: &mut Arena,
+    hhdm: u64,
+    fb: &FramebufferInfo,
+) -> Result<usize, StubError> {
+    // struct limine_framebuffer (revision 0): address, width, height, pitch, bpp u16,
+    // memory_model u8, 6 mask bytes, 7 unused, edid_size, edid.
+    let f = arena.alloc(4 * 8 + 2 + 1 + 6 + 7 + 2 * 8, 16)?;
+    arena.put_u64(f, hhdm + fb.phys);
+    arena.put_u64(f + 8, fb.width);
+    arena.put_u64(f + 16, fb.height);
+    arena.put_u64(f + 24, fb.pitch);
+    arena.put_u16(f + 32, fb.bpp);
+    let [r, g, b] = fb.masks;
+    arena.put_bytes(f + 34, &[1, r.0, r.1, g.0, g.1, b.0, b.1]);
+    let list = arena.record(1)?;
+    arena.put_u64(list, arena.virt(f));
+    let off = arena.record(3)?;
+    arena.put_u64(off + 8, 1);
+    arena.put_u64(off + 16, arena.virt(list));
+    Ok(off)
+}
+
+fn module_response(arena: &mut Arena, facts: &BootFacts<'_>) -> Result<usize, StubError> {
+    let list = arena.alloc(facts.modules.len().max(1) * 8, 16)?;
+    for (i, m) in facts.modules.iter().enumerate() {
+        let file = put_file(arena, m, facts)?;
+        arena.put_u64(list + i * 8, file);
+    }
+    let off = arena.record(3)?;
+    arena.put_u64(off + 8, facts.modules.len() as u64);
+    arena.put_u64(off + 16, arena.virt(list));
+    Ok(off)
 }
 
 /// Writes the final memory map into its response (after `ExitBootServices`; no allocation).

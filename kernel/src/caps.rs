@@ -8,7 +8,6 @@
 //!
 //! Pure logic, host-tested.
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -83,13 +82,49 @@ impl Grants {
 pub struct Refusal {
     /// The capability string, as declared.
     pub capability: String,
-    /// Why (`no network device named eth0`, `unknown capability kind \`gpu\``, ...).
-    pub reason: String,
+    /// Why it cannot be granted.
+    pub reason: Reason,
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "capability {}: {}", self.capability, self.reason)
+    }
+}
+
+/// Why one capability cannot be granted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The kind (the part before `:`) is not one the kernel knows.
+    UnknownKind {
+        /// The kind, as declared.
+        kind: String,
+    },
+    /// The string does not parse.
+    Malformed(CapabilityError),
+    /// `block_device`/`persistent_storage` without a user-data region.
+    NoUserData,
+    /// `console` without a console.
+    NoConsole,
+    /// `network_device:NAME` without a device of that name.
+    NoNetworkDeviceNamed(String),
+    /// `network_device` on a machine without any.
+    NoNetworkDevice,
+    /// `port_range` without a granted network device.
+    PortRangeWithoutNetwork,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownKind { kind } => write!(f, "unknown capability kind `{kind}`"),
+            Self::Malformed(e) => write!(f, "malformed: {e}"),
+            Self::NoUserData => f.write_str("no user-data region on this machine"),
+            Self::NoConsole => f.write_str("no console on this machine"),
+            Self::NoNetworkDeviceNamed(name) => write!(f, "no network device named {name}"),
+            Self::NoNetworkDevice => f.write_str("no network device on this machine"),
+            Self::PortRangeWithoutNetwork => f.write_str("port_range needs a network device"),
+        }
     }
 }
 
@@ -111,23 +146,25 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
 
     let mut grants = Grants::default();
     for (text, cap) in parsed {
-        let refuse = |reason: String| Refusal {
+        let refuse = |reason: Reason| Refusal {
             capability: text.to_string(),
             reason,
         };
         match cap {
             Err(CapabilityError::UnknownKind) => {
                 let kind = capability::kind_of(text).unwrap_or(text);
-                return Err(refuse(format!("unknown capability kind `{kind}`")));
+                return Err(refuse(Reason::UnknownKind {
+                    kind: kind.to_string(),
+                }));
             }
-            Err(e) => return Err(refuse(format!("malformed: {e}"))),
+            Err(e) => return Err(refuse(Reason::Malformed(e))),
             Ok(Capability::BlockDevice | Capability::PersistentStorage) if !machine.user_data => {
-                return Err(refuse("no user-data region on this machine".to_string()));
+                return Err(refuse(Reason::NoUserData));
             }
             Ok(Capability::BlockDevice) => grants.block_device = true,
             Ok(Capability::PersistentStorage) => grants.persistent_storage = true,
             Ok(Capability::Console) if !machine.console => {
-                return Err(refuse("no console on this machine".to_string()));
+                return Err(refuse(Reason::NoConsole));
             }
             Ok(Capability::Console) => grants.console = true,
             Ok(Capability::Serial) => grants.serial = true,
@@ -140,7 +177,7 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
             }
             Ok(Capability::PortRange { first, last }) => {
                 if !has_network {
-                    return Err(refuse("port_range needs a network device".to_string()));
+                    return Err(refuse(Reason::PortRangeWithoutNetwork));
                 }
                 if !grants.port_ranges.contains(&(first, last)) {
                     grants.port_ranges.push((first, last));
@@ -155,19 +192,19 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
 }
 
 /// The device `network_device[:name]` gets, or why there is none.
-fn network_device(name: Option<&str>, machine: &Machine) -> Result<String, String> {
+fn network_device(name: Option<&str>, machine: &Machine) -> Result<String, Reason> {
     match name {
         Some(name) => machine
             .network_devices
             .iter()
             .find(|d| *d == name)
             .cloned()
-            .ok_or_else(|| format!("no network device named {name}")),
+            .ok_or_else(|| Reason::NoNetworkDeviceNamed(name.to_string())),
         None => machine
             .network_devices
             .first()
             .cloned()
-            .ok_or_else(|| "no network device on this machine".to_string()),
+            .ok_or(Reason::NoNetworkDevice),
     }
 }
 
@@ -186,7 +223,7 @@ mod tests {
 
     fn refused(caps: &[&str], m: &Machine) -> (String, String) {
         let r = grant(caps, m).unwrap_err();
-        (r.capability, r.reason)
+        (r.capability, r.reason.to_string())
     }
 
     fn pair(cap: &str, reason: &str) -> (String, String) {
@@ -308,6 +345,16 @@ mod tests {
         assert_eq!(cap, "Gpu");
         assert!(reason.starts_with("malformed: "), "{reason}");
         let r = grant(&["gpu"], &machine()).unwrap_err();
+        assert_eq!(
+            r.reason,
+            Reason::UnknownKind {
+                kind: "gpu".to_string()
+            }
+        );
+        assert!(matches!(
+            grant(&["Gpu"], &machine()).unwrap_err().reason,
+            Reason::Malformed(_)
+        ));
         assert_eq!(
             r.to_string(),
             "capability gpu: unknown capability kind `gpu`"

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod process;
 pub mod selfcheck;
 pub mod supervisor;
+pub mod sysinfo;
 pub mod userdata;
 
 #[cfg(target_os = "none")]
@@ -34,5 +35,7 @@ pub mod fatal;
 mod fpu_layout;
 #[cfg(target_os = "none")]
 pub mod klog;
+#[cfg(target_os = "none")]
+pub mod testmode;
 #[cfg(target_os = "none")]
 pub mod time;

@@ -4,19 +4,8 @@
 
 use bootproto::memmap::{self, Entry};
 
-use crate::memory::Mapping;
-
-/// Where the higher half begins: the HHDM must be at or above it.
-pub const HIGHER_HALF: u64 = 0xffff_8000_0000_0000;
+pub use crate::memory::{Translate as AddressSpace, HIGHER_HALF};
 const PAGE: u64 = 4096;
-
-/// Page-table questions the checks ask. The kernel answers them by walking CR3.
-pub trait AddressSpace {
-    /// Translates a virtual address, or `None` if it is not mapped.
-    fn translate(&self, virt: u64) -> Option<Mapping>;
-    /// How many of the 256 lower-half PML4 entries are present.
-    fn lower_half_entries(&self) -> usize;
-}
 
 /// Everything the checks need to know besides the page tables.
 pub struct Facts<'a> {
@@ -251,6 +240,7 @@ fn check_wx(facts: &Facts<'_>, space: &dyn AddressSpace) -> Result<(), Failure> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::Mapping;
 
     const HHDM: u64 = HIGHER_HALF;
     const LINK: u64 = 0xffff_ffff_8000_0000;

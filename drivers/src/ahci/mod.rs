@@ -33,7 +33,7 @@ use core::fmt;
 use crate::block::{check_request, BlockDevice, BlockError, DeviceFailure};
 use proto::{
     ata, build_prdt, d2h_lba, hba, port as preg, sig, AtaErrorBits, CommandHeader, H2dFis,
-    IdentifyError, IdentifyInfo, PrdtError, FIS_TYPE_REG_D2H, PRDT_OFFSET, PRD_BYTES,
+    IdentifyError, IdentifyInfo, Prd, PrdtError, FIS_TYPE_REG_D2H, PRDT_OFFSET, PRD_BYTES,
     RFIS_D2H_OFFSET,
 };
 
@@ -83,20 +83,37 @@ impl DmaRegion {
 /// The driver programs the HBA with the physical addresses of the regions this trait hands out,
 /// so the HBA will read and write them at any time while a port runs. Implementers guarantee:
 /// 1. `read32`/`write32` access the 32-bit register at byte `offset` of *one* AHCI HBA's ABAR
-///    (mapped uncached), in program order, never cached, combined or elided; the HBA is used by
-///    nothing else (not the firmware, not another driver instance). `offset` is 4-aligned and
-///    below `0x1100` (32 ports); implementations may panic otherwise (a driver bug).
-/// 2. `dma_alloc(len)` answers `None` or a region of at least `len` bytes that is zeroed,
+///    (mapped uncached), in program order, never cached, combined or elided. `offset` is
+///    4-aligned and below `0x1100` (32 ports); implementations may panic otherwise (a driver bug).
+/// 2. The handle and its clones go to one [`Controller`] and the disks it opens, and to nothing
+///    else: no second `Controller` over the same HBA, and nothing outside this driver (not the
+///    firmware after the BIOS/OS handoff, not another driver) programs the HBA. Clones all reach
+///    the whole ABAR; the driver divides it between them as described below.
+/// 3. `dma_alloc(len)` answers `None` or a region of at least `len` bytes that is zeroed,
 ///    physically contiguous, 4096-byte aligned, reachable by the HBA's DMA at `phys`, and used
 ///    by nothing else until it is passed to `dma_free`.
-/// 3. `dma_read`/`dma_write` copy between `buf` and bytes `offset .. offset + buf.len()` of the
+/// 4. `dma_read`/`dma_write` copy between `buf` and bytes `offset .. offset + buf.len()` of the
 ///    region (never through a Rust reference to the region, which the device may write
 ///    concurrently); they may panic if the range exceeds the region (a driver bug).
-/// 4. `now_us` never goes backwards and advances with real time (a polling loop that reads it
+/// 5. `now_us` never goes backwards and advances with real time (a polling loop that reads it
 ///    ends).
 ///
-/// The driver, in turn, frees a region only after the port that used it has stopped (PxCMD.CR
-/// and FR clear), and leaks it otherwise.
+/// The driver, in turn, keeps to this division of the HBA between the clones:
+/// - The HBA-global registers (CAP, GHC, PI, VS, CAP2, BOHC) are accessed, and every port's
+///   spin-up bits (PxCMD.SUD/POD) written, only by [`Controller::init`], before any disk
+///   exists (the controller caches CAP, PI and VS).
+/// - A port's registers, its DMA region (command list, received-FIS area, command table) and
+///   its bounce buffer belong to the one [`AhciDisk`] opened on it, from
+///   [`Controller::open_port`] until the disk is dropped: no other handle writes them. A
+///   controller opens each port at most once ([`PortError::InUse`]), so no two disks share a
+///   port, and a disk touches no register outside its port.
+/// - Besides `open_port`'s check of PxSSTS before the disk exists, the controller only reads
+///   PxSSTS and PxSIG ([`Controller::port_status`]): read-only status registers, whose reads
+///   change nothing.
+///
+/// So disks on different ports share no register and no DMA memory and need no lock between
+/// them; one disk's requests are serialised by its `&mut self`. The driver frees a region only
+/// after the port that used it has stopped (PxCMD.CR and FR clear), and leaks it otherwise.
 pub unsafe trait AhciHal {
     /// Reads the HBA register at `offset` from ABAR.
     fn read32(&mut self, offset: usize) -> u32;
@@ -112,6 +129,12 @@ pub unsafe trait AhciHal {
     fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]);
     /// A monotonic clock in microseconds.
     fn now_us(&mut self) -> u64;
+}
+
+/// Whether a PCI function is an AHCI HBA: mass storage, SATA, AHCI 1.0 programming interface
+/// (class 01:06:01).
+pub fn is_ahci_function(dev: &crate::pci::PciDevice) -> bool {
+    (dev.class, dev.subclass, dev.prog_if) == (0x01, 0x06, 0x01)
 }
 
 /// How long the driver waits for each thing, in microseconds.
@@ -216,6 +239,9 @@ pub enum PortError {
     BadIdentify { port: u8, error: IdentifyError },
     /// The disk lacks the 48-bit feature set (READ/WRITE DMA EXT).
     NoLba48 { port: u8 },
+    /// This controller already gave a disk on the port (each port is opened at most once, so
+    /// that one disk owns it).
+    InUse { port: u8 },
 }
 
 impl fmt::Display for PortError {
@@ -256,6 +282,7 @@ impl fmt::Display for PortError {
             Self::NoLba48 { port } => {
                 write!(f, "port {port}: the disk lacks 48-bit LBA (READ/WRITE DMA EXT)")
             }
+            Self::InUse { port } => write!(f, "port {port}: already opened by this controller"),
         }
     }
 }
@@ -402,6 +429,8 @@ pub struct Controller<H: AhciHal> {
     timeouts: Timeouts,
     /// The firmware kept BOS set after the handoff timeout (the driver took over anyway).
     handoff_forced: bool,
+    /// Ports that gave a disk: each is that disk's alone, never opened again.
+    opened: u32,
 }
 
 impl<H: AhciHal> Controller<H> {
@@ -465,6 +494,7 @@ impl<H: AhciHal> Controller<H> {
             version,
             timeouts,
             handoff_forced,
+            opened: 0,
         })
     }
 
@@ -512,7 +542,7 @@ impl<H: AhciHal> Controller<H> {
         (0..32u8).filter(|p| self.ports_implemented & (1 << p) != 0)
     }
 
-    /// PxSSTS and PxSIG of `port`, for the log.
+    /// PxSSTS and PxSIG of `port`, for the log (reads only: a disk may own the port).
     pub fn port_status(&mut self, port: u8) -> (u32, u32) {
         (
             self.hal.read32(preg::reg(port, preg::SSTS)),
@@ -532,12 +562,16 @@ impl<H: AhciHal + Clone> Controller<H> {
     /// it a command list and received-FIS area, starts it and identifies the disk.
     ///
     /// # Errors
-    /// Every [`PortError`]: no device or not a SATA disk (nothing touched), the port or device
-    /// does not cooperate, no DMA memory, IDENTIFY fails or the disk lacks 48-bit LBA. DMA
-    /// memory is given back (or leaked, if the port would not stop) on error.
+    /// Every [`PortError`]: no device or not a SATA disk (nothing touched), the port already
+    /// gave a disk ([`PortError::InUse`], nothing touched), the port or device does not
+    /// cooperate, no DMA memory, IDENTIFY fails or the disk lacks 48-bit LBA. DMA memory is
+    /// given back (or leaked, if the port would not stop) on error.
     pub fn open_port(&mut self, port: u8) -> Result<AhciDisk<H>, PortError> {
         if port >= 32 || self.ports_implemented & (1 << port) == 0 {
             return Err(PortError::NotImplemented { port });
+        }
+        if self.opened & (1 << port) != 0 {
+            return Err(PortError::InUse { port });
         }
         let hal = &mut self.hal;
         let ssts = hal.read32(preg::reg(port, preg::SSTS));
@@ -573,6 +607,7 @@ impl<H: AhciHal + Clone> Controller<H> {
             commands: 0,
         };
         disk.setup()?;
+        self.opened |= 1 << port;
         Ok(disk)
     }
 }
@@ -848,14 +883,24 @@ impl<H: AhciHal> AhciDisk<H> {
         bytes: usize,
         timeout_us: u64,
     ) -> Result<u32, CommandError> {
+        let prds = self.prepare(&fis, bytes)?;
+        self.submit(&fis, write, &prds)?;
+        let (is, tfd) = self.wait_done(&fis, timeout_us)?;
+        self.check_status(&fis, is, tfd)?;
+        self.transferred(&fis, write, bytes)
+    }
+
+    /// Checks that the port takes commands, describes the first `bytes` bytes of the bounce
+    /// buffer in a PRDT, and makes sure the device is not busy (resetting the port if it is).
+    fn prepare(&mut self, fis: &H2dFis, bytes: usize) -> Result<Vec<Prd>, CommandError> {
         let (port, command, lba) = (self.port, fis.command, fis.lba);
         if self.failed {
             return Err(CommandError::PortFailed { port, command, lba });
         }
-        let (Some(mem), Some(bounce)) = (&self.mem, &self.bounce) else {
+        let (Some(_), Some(bounce)) = (&self.mem, &self.bounce) else {
             return Err(CommandError::PortFailed { port, command, lba });
         };
-        let (mem_phys, segment) = (mem.phys, (bounce.phys, bounce.len));
+        let segment = (bounce.phys, bounce.len);
         let prds = build_prdt(&[segment], bytes, MAX_PRDS).map_err(|error| CommandError::Prdt {
             port,
             command,
@@ -872,14 +917,21 @@ impl<H: AhciHal> AhciDisk<H> {
                 tfd,
             });
         }
+        Ok(prds)
+    }
+
+    /// Writes slot 0's command table (the FIS and `prds`) and header, clears the port's error
+    /// and interrupt status, and sets PxCI bit 0.
+    fn submit(&mut self, fis: &H2dFis, write: bool, prds: &[Prd]) -> Result<(), CommandError> {
+        let (port, command, lba) = (self.port, fis.command, fis.lba);
+        let Some(mem) = &self.mem else {
+            return Err(CommandError::PortFailed { port, command, lba });
+        };
         let header = CommandHeader {
             fis_dwords: 5,
             write,
             prdt_len: prds.len() as u16,
-            table: mem_phys + CT_OFFSET as u64,
-        };
-        let Some(mem) = &self.mem else {
-            return Err(CommandError::PortFailed { port, command, lba });
+            table: mem.phys + CT_OFFSET as u64,
         };
         self.hal.dma_write(mem, CT_OFFSET, &fis.to_bytes());
         for (i, prd) in prds.iter().enumerate() {
@@ -894,7 +946,13 @@ impl<H: AhciHal> AhciDisk<H> {
         self.set_reg(preg::IS, u32::MAX);
         self.commands += 1;
         self.set_reg(preg::CI, 1);
+        Ok(())
+    }
 
+    /// Polls until slot 0 completes or PxIS reports an error; returns PxIS and PxTFD. A
+    /// command that does neither within `timeout_us` is logged and the port reset.
+    fn wait_done(&mut self, fis: &H2dFis, timeout_us: u64) -> Result<(u32, u32), CommandError> {
+        let (port, command, lba) = (self.port, fis.command, fis.lba);
         let mut is = 0;
         let done = wait_until(&mut self.hal, timeout_us, |h| {
             is = h.read32(preg::reg(port, preg::IS));
@@ -910,6 +968,14 @@ impl<H: AhciHal> AhciDisk<H> {
             self.recover(true);
             return Err(CommandError::Timeout { port, command, lba });
         }
+        Ok((is, tfd))
+    }
+
+    /// Turns a task-file error (PxIS.TFES or PxTFD.ERR) into [`CommandError::Device`] with the
+    /// LBA the device's D2H FIS reports, and any other PxIS error into [`CommandError::Hba`];
+    /// either way the port is recovered for the next command.
+    fn check_status(&mut self, fis: &H2dFis, is: u32, tfd: u32) -> Result<(), CommandError> {
+        let (port, command, lba) = (self.port, fis.command, fis.lba);
         if is & preg::IS_TFES != 0 || tfd & preg::TFD_ERR != 0 {
             let mut d2h = [0u8; 20];
             if let Some(mem) = &self.mem {
@@ -942,6 +1008,17 @@ impl<H: AhciHal> AhciDisk<H> {
                 serror,
             });
         }
+        Ok(())
+    }
+
+    /// The bytes slot 0 transferred (PRDBC); a read that moved fewer than `bytes` is a
+    /// [`CommandError::ShortTransfer`].
+    fn transferred(
+        &mut self,
+        fis: &H2dFis,
+        write: bool,
+        bytes: usize,
+    ) -> Result<u32, CommandError> {
         let mut prdbc = [0u8; 4];
         if let Some(mem) = &self.mem {
             self.hal.dma_read(mem, CL_OFFSET + 4, &mut prdbc);
@@ -949,9 +1026,9 @@ impl<H: AhciHal> AhciDisk<H> {
         let transferred = u32::from_le_bytes(prdbc);
         if !write && transferred as usize != bytes {
             return Err(CommandError::ShortTransfer {
-                port,
-                command,
-                lba,
+                port: self.port,
+                command: fis.command,
+                lba: fis.lba,
                 expected: bytes as u32,
                 transferred,
             });

@@ -363,6 +363,34 @@ fn ports_are_discovered_and_non_disks_skipped() {
 }
 
 #[test]
+fn a_port_gives_one_disk_only() {
+    let hal = disk_hba().into_hal();
+    let mut c = Controller::init(hal.clone(), Timeouts::default()).unwrap();
+    let mut disk = c.open_port(0).unwrap();
+    let programmed = |hal: &FakeHal| {
+        let hba = hal.hba();
+        (hba.ports[0].clb, hba.ports[0].fb)
+    };
+    let before = programmed(&hal);
+    // A second disk on the port would reprogram its command list under the first.
+    assert_eq!(c.open_port(0).err(), Some(PortError::InUse { port: 0 }));
+    let again = c.open_port(0).err().map(|e| e.to_string());
+    assert!(again.is_some_and(|e| e.contains("already opened")));
+    assert_eq!(programmed(&hal), before);
+    let mut block = [0u8; 512];
+    assert_eq!(disk.read_blocks(0, &mut block), Ok(()));
+    // A port that gave no disk can be tried again.
+    assert!(matches!(
+        c.open_port(1),
+        Err(PortError::NoDevice { port: 1, .. })
+    ));
+    assert!(matches!(
+        c.open_port(1),
+        Err(PortError::NoDevice { port: 1, .. })
+    ));
+}
+
+#[test]
 fn identify_is_sent_and_the_disk_described() {
     let hal = disk_hba().into_hal();
     let disk = open(hal.clone(), 0).unwrap();
@@ -695,4 +723,40 @@ fn a_port_that_will_not_stop_leaks_rather_than_frees() {
     hal.hba().ports[0].stop_stuck = true;
     drop(disk);
     assert_eq!(hal.hba().frees, 0);
+}
+
+#[test]
+fn ahci_functions_are_told_from_other_storage() {
+    use crate::pci::{HeaderType, PciAddress, PciDevice};
+    let function = |vendor_id, device_id, (class, subclass, prog_if)| PciDevice {
+        address: PciAddress {
+            bus: 0,
+            device: 0x1f,
+            function: 2,
+        },
+        vendor_id,
+        device_id,
+        revision: 0,
+        class,
+        subclass,
+        prog_if,
+        header_type: HeaderType::Standard,
+        multifunction: false,
+        bars: [None; 6],
+        capabilities: Vec::new(),
+        interrupt_line: 0,
+        interrupt_pin: 0,
+        secondary_bus: None,
+    };
+    let ich9 = function(0x8086, 0x2922, (1, 6, 1));
+    assert!(is_ahci_function(&ich9) && !ich9.is_virtio_block());
+    // SATA in IDE mode, NVMe, virtio-blk: another driver's (or none).
+    for other in [
+        function(0x8086, 0x2920, (1, 1, 0x8a)),
+        function(0x8086, 0x2922, (1, 6, 0)),
+        function(0x1b36, 0x0010, (1, 8, 2)),
+        function(0x1af4, 0x1001, (1, 0, 0)),
+    ] {
+        assert!(!is_ahci_function(&other));
+    }
 }

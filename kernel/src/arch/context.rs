@@ -59,7 +59,7 @@ core::arch::global_asm!(
     "    xor r15d, r15d",
     "    iretq",
     ".popsection",
-    started = sym crate::process::task_started,
+    started = sym super::hooks::task_started,
 );
 
 unsafe extern "C" {

@@ -36,7 +36,8 @@ pub extern "C" fn exception_dispatch(frame: &ExceptionFrame) {
         vector::NMI | vector::DOUBLE_FAULT | vector::MACHINE_CHECK
     );
     if frame.cs & 3 == 3 && !machine {
-        crate::process::on_user_fault(frame, cr2);
+        // Does not return once the process core has registered its handler.
+        super::hooks::user_fault(frame, cr2);
     }
     if REPORTING.swap(true, Ordering::SeqCst) {
         serial::write_fmt_emergency(format_args!(

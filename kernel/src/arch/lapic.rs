@@ -234,12 +234,13 @@ pub fn gates() -> [(u8, u64); 2] {
     ]
 }
 
-/// A timer tick: acknowledge it, then let the scheduler preempt a program (ring 3). A tick
-/// in ring 0 (the kernel idling in `hlt`) only wakes it up.
+/// A timer tick: acknowledge it, then let the registered handler (the scheduler, see
+/// [`super::hooks`]) preempt a program (ring 3). A tick in ring 0 (the kernel idling in
+/// `hlt`) only wakes it up.
 extern "C" fn timer_interrupt(frame: &InterruptFrame) {
     TICKS.fetch_add(1, Ordering::Relaxed);
     eoi();
     if frame.cs & 3 == 3 {
-        crate::process::preempt();
+        super::hooks::timer_in_user_mode();
     }
 }

@@ -37,6 +37,7 @@ pub mod entry;
 pub mod exceptions;
 pub mod fpu;
 pub mod gdt;
+pub mod hooks;
 pub mod idt;
 pub mod lapic;
 pub mod pit;

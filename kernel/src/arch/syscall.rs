@@ -107,7 +107,7 @@ core::arch::global_asm!(
     ".popsection",
     scratch = sym USER_RSP_SCRATCH,
     kstack = sym KERNEL_STACK_TOP,
-    dispatch = sym crate::process::on_syscall,
+    dispatch = sym super::hooks::syscall,
 );
 
 unsafe extern "C" {

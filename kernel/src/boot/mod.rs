@@ -1,5 +1,7 @@
-//! Kernel entry: read the boot loader's answers, bring up arch and memory, print the banner,
-//! run the self-check, then idle (or finish the requested test).
+//! Kernel entry: read the boot loader's answers and the command line (entering a test mode
+//! first), bring up arch and memory, print the banner, run the self-check, find and verify
+//! the system image, open the user-data region, start the components, then idle. The `test=`
+//! modes end the run at their stage (see `crate::testmode`).
 
 pub mod info;
 pub mod requests;
@@ -9,10 +11,11 @@ use crate::arch::{self, backtrace, cpu, entry, protection};
 use crate::cmdline::{self, TestMode};
 use crate::fatal::{self, Outcome};
 use crate::memory::{self, paging};
-use crate::{devices, image, klog, selfcheck, time, userdata};
+use crate::{devices, image, klog, selfcheck, testmode, time, userdata};
+use alloc::vec::Vec;
 use bootlog::msg::{
     BANNER_BOOTLOADER, BANNER_START, BOOT_COUNT_START, IMAGE_FAIL_START, SELFCHECK_FAIL_START,
-    SELFCHECK_PASS_START, SMAP_TEST_START, SMAP_TEST_UNAVAILABLE,
+    SELFCHECK_PASS_START,
 };
 use bootproto::memmap;
 
@@ -20,13 +23,46 @@ use bootproto::memmap;
 pub const SYSTEM_IMAGE_MODULE: &str = "pandagen-system-image";
 
 /// The Rust entry point, reached from `_start` (arch/entry.rs) on the boot loader's stack.
+/// Each step below stops the kernel (or, in a test mode, ends the run) if it cannot go on.
 pub extern "C" fn kmain() -> ! {
     time::mark_entry();
     arch::serial::init();
     klog::init(cmdline::LogLevel::Info);
     let info = info::collect();
+    let cmd = command_line_and_test_mode(&info);
+    let (map, hhdm) = arch_and_memory(&info);
+    banner(&info, map.entries(), hhdm);
+    let check = run_selfcheck(&info, map);
+    testmode::after_selfcheck(cmd.test, check.is_ok());
+    if check.is_err() {
+        fatal::stop(Outcome::Fail);
+    }
 
-    // Test mode first, so that anything failing from here on reaches the harness.
+    arch::power::init(info.rsdp);
+    let probe = devices::probe();
+    let network = start::network_devices(&probe.pci);
+    let mut disks = probe.disks;
+    let verified = verify_image(&info, map.entries(), &mut disks);
+    open_user_data(&mut disks[verified.disk], &verified, cmd.test);
+
+    let binaries = start::read_binaries(&mut disks[verified.disk], &verified.manifest);
+    let image_disk = disks.swap_remove(verified.disk);
+    let as_expected = start::start_components(image_disk, &verified, binaries, network);
+    log::info!(
+        "boot complete after {} ms; idling",
+        time::uptime_us() / 1000
+    );
+    log::info!("{}", crate::process::switch_stats());
+    testmode::after_components(cmd.test, as_expected);
+    // Idle: the components keep running (the scheduler runs them while this task halts).
+    crate::process::wait_until(u64::MAX, &mut || false);
+    cpu::halt_forever()
+}
+
+/// Reads the kernel command line (defaults if it does not parse), enters the test mode it
+/// asks for first (so that anything failing from here on reaches the harness), sets the log
+/// level, and stops if the boot loader does not speak base revision 3.
+fn command_line_and_test_mode(info: &info::BootInfo) -> cmdline::Cmdline {
     let cmd = match cmdline::parse(info.cmdline) {
         Ok(cmd) => cmd,
         Err(e) => {
@@ -37,9 +73,7 @@ pub extern "C" fn kmain() -> ! {
             cmdline::Cmdline::default()
         }
     };
-    if cmd.test != TestMode::Off {
-        fatal::enable_test_exit();
-    }
+    testmode::setup(cmd.test);
     klog::set_level(cmd.log_level);
 
     if !info.base_revision_supported {
@@ -52,7 +86,12 @@ pub extern "C" fn kmain() -> ! {
         );
         fatal::stop(Outcome::Fail);
     }
+    cmd
+}
 
+/// Calibrates the TSC, loads GDT/TSS/IDT (`arch::init`) and sets up memory over the boot
+/// loader's map and HHDM. Returns the map and the HHDM offset.
+fn arch_and_memory(info: &info::BootInfo) -> (&info::MemoryMap, u64) {
     match time::calibrate() {
         Some(hz) => log::info!(
             "TSC runs at {}.{:03} MHz (measured against the PIT)",
@@ -74,17 +113,18 @@ pub extern "C" fn kmain() -> ! {
         log::error!("the boot loader gave no memory map: cannot manage memory; use a Limine-protocol boot loader");
         fatal::stop(Outcome::Fail);
     };
-    let stats = match memory::init(map.entries(), hhdm) {
-        Ok(stats) => stats,
+    match memory::init(map.entries(), hhdm) {
+        Ok(stats) => log::info!("memory ready: {stats}"),
         Err(e) => {
             log::error!("memory setup failed: {e}");
             fatal::stop(Outcome::Fail);
         }
-    };
-    log::info!("memory ready: {stats}");
+    }
+    (map, hhdm)
+}
 
-    banner(&info, map.entries(), hhdm);
-
+/// The self-check over the boot loader's answers and the live page tables; logs its line.
+fn run_selfcheck(info: &info::BootInfo, map: &info::MemoryMap) -> Result<(), selfcheck::Failure> {
     let facts = selfcheck::Facts {
         hhdm_offset: info.hhdm_offset,
         memory_map: Some(map.entries()),
@@ -106,49 +146,37 @@ pub extern "C" fn kmain() -> ! {
         ),
         Err(e) => log::error!("{SELFCHECK_FAIL_START}{e}"),
     }
+    check
+}
 
-    match cmd.test {
-        TestMode::Off | TestMode::Boot | TestMode::Persist => {}
-        TestMode::Fault => {
-            log::info!(
-                "test=fault: reading unmapped address {:#x} on purpose",
-                cpu::FAULT_PROBE_ADDRESS
-            );
-            cpu::trigger_page_fault();
-        }
-        TestMode::Smap => smap_test(),
-        TestMode::Disk => fatal::stop(if crate::devices::disk_test() && check.is_ok() {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        }),
-    }
-    if check.is_err() {
-        fatal::stop(Outcome::Fail);
-    }
-
-    arch::power::init(info.rsdp);
-    let probe = devices::probe();
-    let network = start::network_devices(&probe.pci);
-    let mut disks = probe.disks;
+/// Finds the system image (on a disk, or the boot module) and verifies it against the running
+/// kernel; stops if there is none that verifies.
+fn verify_image(
+    info: &info::BootInfo,
+    map: &[memmap::Entry],
+    disks: &mut Vec<devices::Disk>,
+) -> image::VerifiedBoot {
     let kernel_file = info
         .executable_file
-        .and_then(|(addr, size)| memory::boot_loader_bytes(map.entries(), addr, size));
+        .and_then(|(addr, size)| memory::boot_loader_bytes(map, addr, size));
     let module = info
         .modules
         .iter()
         .flatten()
         .find(|m| m.string == SYSTEM_IMAGE_MODULE)
-        .and_then(|m| memory::boot_loader_bytes(map.entries(), m.addr, m.size));
-    let verified = match image::find_and_verify(&mut disks, kernel_file, module) {
+        .and_then(|m| memory::boot_loader_bytes(map, m.addr, m.size));
+    match image::find_and_verify(disks, kernel_file, module) {
         Ok(v) => v,
         Err(e) => {
             log::error!("{IMAGE_FAIL_START}{e}");
             fatal::stop(Outcome::Fail);
         }
-    };
+    }
+}
 
-    let disk = &mut disks[verified.disk];
+/// Opens the user-data region on the image's disk, counts this boot (the count goes to
+/// `sysinfo`, for the BOOTCOUNT call), then hands the region to `test=persist`.
+fn open_user_data(disk: &mut devices::Disk, verified: &image::VerifiedBoot, mode: TestMode) {
     let disk_name = disk.location.clone();
     let mut region = match userdata::boot::open(&mut *disk.device, &verified.superblock) {
         Ok(r) => r,
@@ -159,88 +187,16 @@ pub extern "C" fn kmain() -> ! {
     };
     match userdata::boot::count_boot(&mut region) {
         Ok(n) => {
-            crate::process::set_boot_count(n);
+            crate::sysinfo::SYSINFO.set_boot_count(n);
             log::info!(
-            "{BOOT_COUNT_START}{n} (kept in the user-data region, {} blocks from block {} on disk {disk_name})",
-            region.blocks(),
-            region.start()
-        )
+                "{BOOT_COUNT_START}{n} (kept in the user-data region, {} blocks from block {} on disk {disk_name})",
+                region.blocks(),
+                region.start()
+            )
         }
         Err(e) => log::warn!("userdata: the boot counter could not be updated: {e}"),
     }
-    if cmd.test == TestMode::Persist {
-        fatal::stop(if userdata::boot::persist_test(&mut region) {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        });
-    }
-
-    let binaries = start::read_binaries(&mut disks[verified.disk], &verified.manifest);
-    let image_disk = disks.swap_remove(verified.disk);
-    let as_expected = start::start_components(image_disk, &verified, binaries, network);
-    log::info!(
-        "boot complete after {} ms; idling",
-        time::uptime_us() / 1000
-    );
-    log::info!("{}", crate::process::switch_stats());
-    if cmd.test == TestMode::Boot {
-        fatal::stop(if as_expected {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        });
-    }
-    // Idle: the components keep running (the scheduler runs them while this task halts).
-    crate::process::wait_until(u64::MAX, &mut || false);
-    cpu::halt_forever()
-}
-
-/// A throwaway user page's address for `test=smap` (any lower-half page would do).
-const SMAP_PROBE_PAGE: u64 = 0x40_0000;
-
-/// `test=smap`: maps a user page in a throwaway address space and reads it from the kernel,
-/// outside any user copy. With SMAP on, the read faults and the exception report (naming SMAP)
-/// ends the run with `test: FAIL`; everything else fails here with the reason.
-fn smap_test() -> ! {
-    if !protection::active().smap {
-        log::error!("{SMAP_TEST_UNAVAILABLE}");
-        fatal::stop(Outcome::Fail);
-    }
-    let made = memory::with_frames(|frames| {
-        let mut space = memory::user::AddressSpace::new(frames)?;
-        space
-            .map_new_page(
-                SMAP_PROBE_PAGE,
-                paging::PageFlags {
-                    writable: false,
-                    executable: false,
-                    user: true,
-                },
-                |bytes| bytes[..8].copy_from_slice(&0x5a5a_5a5a_5a5a_5a5a_u64.to_le_bytes()),
-                frames,
-            )
-            .map(|()| space)
-    });
-    let space = match made {
-        Some(Ok(space)) => space,
-        Some(Err(e)) => {
-            log::error!("test=smap: cannot map the user page: {e}");
-            fatal::stop(Outcome::Fail);
-        }
-        None => {
-            log::error!("test=smap: memory is not initialised");
-            fatal::stop(Outcome::Fail);
-        }
-    };
-    log::info!("{SMAP_TEST_START}{SMAP_PROBE_PAGE:#x} from the kernel, outside any user copy");
-    match protection::read_user_page_directly(&space, SMAP_PROBE_PAGE) {
-        Ok(value) => log::error!(
-            "test=smap: read {value:#x} from user page {SMAP_PROBE_PAGE:#x} without a fault: SMAP did not stop it"
-        ),
-        Err(e) => log::error!("test=smap: {e}"),
-    }
-    fatal::stop(Outcome::Fail)
+    testmode::after_userdata(mode, &mut region);
 }
 
 /// The boot banner: who booted us, on what firmware, with how much memory, and how.

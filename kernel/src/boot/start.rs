@@ -2,6 +2,7 @@
 //! check it again against the manifest), hand the disk's user-data region to the process core,
 //! name the network devices, and run the supervisor's start sequence.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -18,42 +19,27 @@ use crate::caps::Machine;
 use crate::devices::Disk;
 use crate::image::source::DiskSource;
 use crate::image::VerifiedBoot;
-use crate::supervisor::Outcome;
+use crate::supervisor::{LoadError, Outcome};
+use crate::sysinfo::SYSINFO;
 use crate::{process, supervisor};
 
-/// What the start sequence did, kept for the SERVICES and COMPONENT_CAPS calls (`None`
-/// until the sequence is over).
-static OUTCOME: spin::Mutex<Option<Outcome>> = spin::Mutex::new(None);
-
-/// The entry names of the manifest, for COMPONENT_CAPS before the sequence is over.
-static ENTRY_NAMES: spin::Mutex<Vec<String>> = spin::Mutex::new(Vec::new());
-
-/// The state table as it is now, lines joined with `\n` (the SERVICES call). During the start
-/// sequence: one line saying so.
-pub fn live_table() -> String {
-    match OUTCOME.lock().as_ref() {
-        Some(outcome) => supervisor::current_table(outcome).join("\n"),
-        None => String::from("the start sequence is still running"),
-    }
-}
-
-/// The capability record (`name\n` each) granted to entry `name` (the COMPONENT_CAPS call):
-/// empty when it was granted nothing (refused, skipped, not started, or not started yet);
-/// `None` when the manifest has no such entry.
-pub fn component_caps(name: &str) -> Option<String> {
-    if let Some(outcome) = OUTCOME.lock().as_ref() {
-        return outcome.get(name).map(|r| {
-            r.grants
-                .as_ref()
-                .map(|g| g.caps_record())
-                .unwrap_or_default()
-        });
-    }
-    ENTRY_NAMES
-        .lock()
-        .iter()
-        .any(|n| n == name)
-        .then(String::new)
+/// Hands what the start sequence did to [`crate::sysinfo`] for the SERVICES and
+/// COMPONENT_CAPS calls: each entry's capability record (empty when it was granted nothing:
+/// refused, skipped, not started) and the live state table, which keeps `outcome`.
+fn publish_outcome(outcome: Outcome) {
+    SYSINFO.set_component_caps(
+        outcome
+            .records
+            .iter()
+            .map(|r| {
+                let record = r.grants.as_ref().map(|g| g.caps_record());
+                (r.name.clone(), record.unwrap_or_default())
+            })
+            .collect(),
+    );
+    SYSINFO.set_table(Box::new(move || {
+        supervisor::current_table(&outcome).join("\n")
+    }));
 }
 
 /// The manifest re-serialised as JSON (what the MANIFEST call returns).
@@ -67,7 +53,7 @@ fn manifest_json(manifest: &Manifest) -> Option<Vec<u8>> {
 /// A binary read from the image, by entry name.
 pub struct Binary {
     pub name: String,
-    pub bytes: Result<Vec<u8>, String>,
+    pub bytes: Result<Vec<u8>, LoadError>,
 }
 
 /// Reads every service and component binary from `disk`. Each is hashed again: the image was
@@ -83,7 +69,7 @@ pub fn read_binaries(disk: &mut Disk, manifest: &Manifest) -> Vec<Binary> {
     };
     for entry in manifest.entries() {
         let bytes = match source.as_mut() {
-            None => Err(String::from("the image disk cannot be read")),
+            None => Err(LoadError::DiskUnreadable),
             Some(src) => {
                 let size = entry.size_bytes as usize;
                 let mut bytes = Vec::new();
@@ -91,22 +77,24 @@ pub fn read_binaries(disk: &mut Disk, manifest: &Manifest) -> Vec<Binary> {
                 if bytes.try_reserve_exact(room).is_err() {
                     out.push(Binary {
                         name: String::from(entry.name.as_str()),
-                        bytes: Err(alloc::format!("{size} bytes do not fit in the kernel heap")),
+                        bytes: Err(LoadError::TooBig { size }),
                     });
                     continue;
                 }
                 bytes.resize(room, 0);
                 match src.read_blocks(entry.start_block, &mut bytes) {
-                    Err(e) => Err(alloc::format!("reading block {}: {e}", entry.start_block)),
+                    Err(error) => Err(LoadError::Read {
+                        block: entry.start_block,
+                        error,
+                    }),
                     Ok(()) => {
                         bytes.truncate(size);
                         if Sha256Digest::of(&bytes) == entry.checksum {
                             Ok(bytes)
                         } else {
-                            Err(alloc::format!(
-                                "its blocks changed since verification (SHA-256 mismatch at block {})",
-                                entry.start_block
-                            ))
+                            Err(LoadError::ChecksumMismatch {
+                                block: entry.start_block,
+                            })
                         }
                     }
                 }
@@ -176,13 +164,16 @@ pub fn start_components(
         network_devices: network,
     };
     crate::process::init_ipc(crate::ipc::Registry::from_manifest(&verified.manifest));
-    *ENTRY_NAMES.lock() = verified
-        .manifest
-        .entries()
-        .map(|e| String::from(e.name.as_str()))
-        .collect();
+    // Until the sequence is over, every entry reads as granted nothing yet.
+    SYSINFO.set_component_caps(
+        verified
+            .manifest
+            .entries()
+            .map(|e| (String::from(e.name.as_str()), String::new()))
+            .collect(),
+    );
     match manifest_json(&verified.manifest) {
-        Some(json) => crate::process::set_manifest_json(json),
+        Some(json) => SYSINFO.set_manifest_json(json),
         None => log::warn!("the manifest could not be re-serialised: MANIFEST will fail"),
     }
     let mut binaries = binaries;
@@ -195,8 +186,8 @@ pub fn start_components(
             .iter_mut()
             .find(|b| b.name == entry.name.as_str())
         {
-            Some(b) => core::mem::replace(&mut b.bytes, Err(String::from("already started"))),
-            None => Err(String::from("not in the image")),
+            Some(b) => core::mem::replace(&mut b.bytes, Err(LoadError::AlreadyStarted)),
+            None => Err(LoadError::NotInImage),
         });
     log::info!("{}", outcome.summary());
     log_frames_if_all_ended();
@@ -204,6 +195,6 @@ pub fn start_components(
     for line in &unmet {
         log::warn!("{line}");
     }
-    *OUTCOME.lock() = Some(outcome);
+    publish_outcome(outcome);
     unmet.is_empty()
 }

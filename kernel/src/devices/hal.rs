@@ -127,8 +127,13 @@ unsafe impl Hal for KernelHal {
 /// The HAL one AHCI HBA gets: its ABAR (BAR5) through the MMIO window, DMA memory from the
 /// frame allocator (HHDM-addressed), and [`crate::time::uptime_us`] as the clock.
 ///
-/// Clones share the HBA: the controller and each of its disks hold one, and each disk touches
-/// only its own port's registers (the kernel drives disks from one CPU, one request at a time).
+/// Clones share the HBA: [`ahci_hal`] makes one handle per HBA, which goes to one
+/// `ahci::Controller`; the controller gives a clone to each disk it opens. The driver divides
+/// the ABAR between them (see `AhciHal`'s safety section): the HBA-global registers are written
+/// only by `Controller::init`, before any disk exists; each port's registers, command list,
+/// received-FIS area and bounce buffer are used only by the one disk opened on that port (a
+/// port is opened at most once). A clone holds nothing but the ABAR's address, so clones share
+/// no state and disks on different ports need no lock between them.
 ///
 /// - Registers: 32-bit volatile accesses at `abar + offset`, bounds-checked against the BAR's
 ///   size (an out-of-range offset is a driver bug and panics). A full fence orders them with
@@ -146,8 +151,9 @@ pub struct KernelAhciHal {
 impl KernelAhciHal {
     /// # Safety
     /// `abar` is the virtual address at which `len` bytes of an AHCI HBA's ABAR are mapped
-    /// uncached (`memory::mmio::map`), and that HBA is driven only through this handle and its
-    /// clones (not by the firmware, not by a second driver instance), from one CPU at a time.
+    /// uncached (`memory::mmio::map`, which never unmaps), and this handle and its clones go to
+    /// one `ahci::Controller` and the disks it opens and to nothing else: the HBA is programmed
+    /// by no other handle (not the firmware, not a second controller over the same HBA).
     pub unsafe fn new(abar: u64, len: usize) -> Self {
         Self { abar, len }
     }
@@ -174,12 +180,13 @@ fn region_range(region: &DmaRegion, offset: usize, len: usize) -> usize {
 }
 
 // SAFETY: the implementation duties hold: (1) registers: `new`'s caller vouched that `abar`
-// maps the HBA's ABAR uncached and that the HBA is ours; accesses are volatile, 32-bit and
-// bounds-checked, so they are neither cached, combined, elided nor outside the BAR;
-// (2) `dma_alloc` returns frames the allocator handed out exclusively (until `dma_free`),
-// zeroed, physically contiguous and page aligned, in RAM the HBA can reach (it checks 4 GiB
-// limits itself via CAP.S64A); (3) `dma_read`/`dma_write` copy within the region's bounds
-// through raw pointers; (4) `uptime_us` is monotonic (TSC).
+// maps the HBA's ABAR uncached; accesses are volatile, 32-bit and bounds-checked, so they are
+// neither cached, combined, elided nor outside the BAR; (2) `new`'s caller vouched that the
+// handle and its clones go to one controller and its disks only (the driver then keeps each
+// port to one disk); (3) `dma_alloc` returns frames the allocator handed out exclusively
+// (until `dma_free`), zeroed, physically contiguous and page aligned, in RAM the HBA can reach
+// (the driver checks 4 GiB limits itself via CAP.S64A); (4) `dma_read`/`dma_write` copy within
+// the region's bounds through raw pointers; (5) `uptime_us` is monotonic (TSC).
 unsafe impl AhciHal for KernelAhciHal {
     fn read32(&mut self, offset: usize) -> u32 {
         let reg = self.register(offset);
@@ -240,9 +247,10 @@ unsafe impl AhciHal for KernelAhciHal {
 /// How many buffers `share` had to bounce (not physically contiguous), for the log.
 pub static BOUNCED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
-/// Maps an AHCI HBA's ABAR (BAR5 at physical `phys`, `size` bytes) and makes its HAL. Only
-/// `devices::probe_ahci` calls this, once per AHCI function per probe; the handle then goes to
-/// that controller and its disks only.
+/// Maps an AHCI HBA's ABAR (BAR5 at physical `phys`, `size` bytes) and makes its HAL. Only the
+/// AHCI entry of `devices`' driver table calls this, once per AHCI function per probe (and
+/// `devices::probe` runs once per boot); the handle then goes to that function's controller,
+/// which gives clones to its disks only.
 ///
 /// # Errors
 /// What [`mmio::map`] says.
@@ -250,10 +258,11 @@ pub(super) fn ahci_hal(phys: u64, size: u64) -> Result<KernelAhciHal, mmio::Mmio
     // An HBA decodes at most 0x1100 bytes of registers (32 ports); BAR5 may be larger.
     let len = size.min(0x2000);
     let virt = mmio::map(phys, len)?;
-    // SAFETY: `virt` maps `len` bytes of the HBA's ABAR uncached, just above; the HBA is driven
-    // only through this handle and the clones its controller gives its disks (one probe per
-    // boot; the firmware gave the machine up at exit-boot-services and the BIOS/OS handoff
-    // takes the HBA from it), from the one CPU the kernel runs on.
+    // SAFETY: `virt` maps `len` bytes of the HBA's ABAR uncached, just above, for good; the
+    // caller gives the handle to one `ahci::Controller`, which clones it only for the disks it
+    // opens; nothing else programs the HBA: this function runs once per HBA (one probe per
+    // boot), the firmware gave the machine up at exit-boot-services and the BIOS/OS handoff in
+    // `Controller::init` takes the HBA from it.
     Ok(unsafe { KernelAhciHal::new(virt, len as usize) })
 }
 

@@ -255,10 +255,26 @@ pub fn find_and_verify(
             error: Box::new(error),
         })?;
 
+    check_kernel_file(kernel_file, &manifest, name)?;
+    log_summary(&verified, started, &manifest);
+    Ok(VerifiedBoot {
+        from_module,
+        disk: chosen,
+        superblock: verified.superblock,
+        manifest,
+    })
+}
+
+/// Checks that `kernel_file` (what the boot loader loaded) is the kernel the manifest names.
+fn check_kernel_file(
+    kernel_file: Option<&[u8]>,
+    manifest: &Manifest,
+    disk: String,
+) -> Result<(), ImageError> {
     let kernel_file = kernel_file.ok_or(ImageError::NoKernelFile)?;
     if Sha256Digest::of(kernel_file) != manifest.kernel.checksum {
         return Err(ImageError::KernelFileMismatch {
-            disk: name,
+            disk,
             loaded_bytes: kernel_file.len() as u64,
             image_bytes: manifest.kernel.size_bytes,
         });
@@ -267,7 +283,11 @@ pub fn find_and_verify(
         "image: the running kernel ({} bytes, loaded by the boot loader) is the kernel in the image",
         kernel_file.len()
     );
+    Ok(())
+}
 
+/// The verification's summary line (bytes, time and rate since `started`) and the start order.
+fn log_summary(verified: &verify::Verified, started: u64, manifest: &Manifest) {
     let elapsed_us = time::uptime_us().saturating_sub(started).max(1);
     let mib_s_x100 =
         verified.bytes_read as u128 * 100 * 1_000_000 / (elapsed_us as u128 * 1024 * 1024);
@@ -286,10 +306,4 @@ pub fn find_and_verify(
         let _ = write!(order, "{}{name}", if i == 0 { "" } else { ", " });
     }
     log::info!("{START_ORDER_START}{order}");
-    Ok(VerifiedBoot {
-        from_module,
-        disk: chosen,
-        superblock: verified.superblock,
-        manifest,
-    })
 }

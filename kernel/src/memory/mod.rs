@@ -27,6 +27,18 @@ pub struct Mapping {
     pub user: bool,
 }
 
+/// Where the higher half begins: the HHDM (and everything of the kernel's) is at or above it.
+pub const HIGHER_HALF: u64 = 0xffff_8000_0000_0000;
+
+/// Page-table questions asked of an address space: the boot self-check asks them of the
+/// active tables ([`paging::ActiveTables`] walks CR3); host tests answer them with fakes.
+pub trait Translate {
+    /// Translates a virtual address, or `None` if it is not mapped.
+    fn translate(&self, virt: u64) -> Option<Mapping>;
+    /// How many of the 256 lower-half PML4 entries are present.
+    fn lower_half_entries(&self) -> usize;
+}
+
 /// What [`init`] set up, for the boot log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryStats {
@@ -106,9 +118,7 @@ pub fn init(
     memmap: &[bootproto::memmap::Entry],
     hhdm_offset: u64,
 ) -> Result<MemoryStats, MemoryError> {
-    if hhdm_offset < crate::selfcheck::HIGHER_HALF
-        || !hhdm_offset.is_multiple_of(frames::FRAME_SIZE)
-    {
+    if hhdm_offset < HIGHER_HALF || !hhdm_offset.is_multiple_of(frames::FRAME_SIZE) {
         return Err(MemoryError::BadHhdmOffset {
             offset: hhdm_offset,
         });

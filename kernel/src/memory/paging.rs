@@ -12,8 +12,7 @@ pub use super::pagetable::PageFlags;
 use super::pagetable::{
     self, ADDRESS_MASK, CACHE_DISABLE, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE, WRITE_THROUGH,
 };
-use super::Mapping;
-use crate::selfcheck::AddressSpace;
+use super::{Mapping, Translate};
 
 static HHDM_OFFSET: AtomicU64 = AtomicU64::new(0);
 /// The PML4 the kernel runs on (CR3 at [`init`]); every process address space shares its
@@ -302,7 +301,7 @@ pub fn populate_upper_half(frames: &mut FrameAllocator) -> Result<usize, MapErro
 /// The active page tables, as the boot self-check sees them.
 pub struct ActiveTables;
 
-impl AddressSpace for ActiveTables {
+impl Translate for ActiveTables {
     fn translate(&self, virt: u64) -> Option<Mapping> {
         translate(virt)
     }

@@ -2,7 +2,7 @@
 //! syscall number, lengths, log level, capability, and that a user range lies in the user half.
 
 use abi::ipc::{MAX_MESSAGE, MAX_NAME};
-use abi::{Error, LogLevel, Syscall, CONSOLE_MAX_LEN, LOG_MAX_LEN, USERDATA_BLOCK_SIZE};
+use abi::{Error, LogLevel, Needs, Syscall, CONSOLE_MAX_LEN, LOG_MAX_LEN, USERDATA_BLOCK_SIZE};
 
 /// Where the user half ends (exclusive).
 pub const USER_END: u64 = abi::layout::USER_END;
@@ -103,6 +103,19 @@ pub struct Allowed {
     pub power: bool,
 }
 
+impl Allowed {
+    /// Whether a caller with these grants may make a call that needs `needs` (the ABI's
+    /// table, [`abi::SYSCALLS`], says which call needs what).
+    pub const fn permits(self, needs: Needs) -> bool {
+        match needs {
+            Needs::Nothing => true,
+            Needs::Console => self.console,
+            Needs::Power => self.power,
+            Needs::UserData => self.user_data,
+        }
+    }
+}
+
 /// Longest text buffer (`SERVICES`, `MANIFEST`, `COMPONENT_CAPS`) the kernel writes in one
 /// call, in bytes; a larger capacity is fine, only this much is ever written.
 pub const TEXT_MAX_LEN: u64 = 64 * 1024;
@@ -146,19 +159,7 @@ fn name_arg(ptr: u64, len: u64) -> Result<(), Error> {
 pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call, Error> {
     let [a0, a1, a2, a3, a4, a5] = args;
     let syscall = Syscall::try_from(number)?;
-    let user_data = matches!(
-        syscall,
-        Syscall::UserdataInfo
-            | Syscall::UserdataRead
-            | Syscall::UserdataWrite
-            | Syscall::UserdataPersistent
-    );
-    if user_data && !allowed.user_data {
-        return Err(Error::Denied);
-    }
-    let console = matches!(syscall, Syscall::ConsoleWrite | Syscall::ConsoleRead);
-    let power = matches!(syscall, Syscall::Reboot | Syscall::Poweroff);
-    if (console && !allowed.console) || (power && !allowed.power) {
+    if !allowed.permits(syscall.needs()) {
         return Err(Error::Denied);
     }
     let transfer = |block: u64, ptr: u64, len: u64| {
@@ -453,6 +454,39 @@ mod tests {
             decode_for(44, [P, 10, 0, 0, 0, 0], none),
             Ok(Call::Manifest { ptr: P, cap: 10 })
         );
+    }
+
+    #[test]
+    fn every_call_is_gated_by_what_the_table_says_it_needs() {
+        let none = Allowed::default();
+        for s in abi::Syscall::ALL {
+            // Arguments that are bad for every call: a grant check comes first.
+            let got = decode_for(s.number(), [0, u64::MAX, 1, 0, 0, 0], none);
+            match s.needs() {
+                Needs::Nothing => assert_ne!(got, Err(Error::Denied), "{s}"),
+                _ => assert_eq!(got, Err(Error::Denied), "{s}"),
+            }
+            let only = match s.needs() {
+                Needs::Nothing => none,
+                Needs::Console => Allowed {
+                    console: true,
+                    ..none
+                },
+                Needs::Power => Allowed {
+                    power: true,
+                    ..none
+                },
+                Needs::UserData => Allowed {
+                    user_data: true,
+                    ..none
+                },
+            };
+            assert_ne!(
+                decode_for(s.number(), [0, u64::MAX, 1, 0, 0, 0], only),
+                Err(Error::Denied),
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -33,14 +33,12 @@ pub use ipc_calls::{bind_entry, init_ipc};
 #[cfg(target_os = "none")]
 pub use sched::{
     init, kill, on_user_fault, preempt, process_count, spawn, status, task_started, wait_until,
-    ProcessError, SpawnError,
+    ProcessError,
 };
 #[cfg(target_os = "none")]
 pub use sched::{switch_stats, SwitchStats};
 #[cfg(target_os = "none")]
-pub use syscalls::{
-    on_syscall, set_boot_count, set_manifest_json, set_user_data, user_data_from_disk,
-};
+pub use syscalls::{on_syscall, set_boot_count, set_user_data, user_data_from_disk};
 
 use alloc::boxed::Box;
 
@@ -55,15 +53,14 @@ pub type Pid = u32;
 pub enum Exit {
     /// It called EXIT with this code.
     Code(i32),
-    /// A CPU exception in ring 3 ended it. `fault` names it (e.g. `#PF page fault`); `addr`
-    /// is the faulting address for page faults.
+    /// A CPU exception in ring 3 ended it; `addr` is the faulting address for page faults.
     Fault {
-        fault: &'static str,
+        fault: FaultKind,
         rip: u64,
         addr: Option<u64>,
     },
     /// [`kill`] ended it, for this reason.
-    Killed(&'static str),
+    Killed(KillReason),
 }
 
 impl core::fmt::Display for Exit {
@@ -78,6 +75,141 @@ impl core::fmt::Display for Exit {
                 }
             }
             Self::Killed(why) => write!(f, "killed: {why}"),
+        }
+    }
+}
+
+/// The CPU exception that ended a ring-3 program ([`Exit::Fault`]). `Display` gives the name
+/// the logs and the state table show (`#PF page fault`, `stack overflow (guard page)`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// A page fault in the unmapped guard area below the stack.
+    StackOverflow,
+    /// `#PF`.
+    PageFault,
+    /// `#GP`.
+    GeneralProtection,
+    /// `#SS`.
+    StackSegment,
+    /// `#DE`.
+    DivideError,
+    /// `#BP`.
+    Breakpoint,
+    /// `#OF`.
+    Overflow,
+    /// `#BR`.
+    BoundRange,
+    /// `#UD`.
+    InvalidOpcode,
+    /// `#NM`.
+    DeviceNotAvailable,
+    /// `#MF`.
+    X87,
+    /// `#AC`.
+    AlignmentCheck,
+    /// `#XM`.
+    Simd,
+    /// Any other vector, named as the fault report names it.
+    Other(u8),
+}
+
+impl FaultKind {
+    /// The fault for exception `vector` with faulting address `cr2`: a page fault in the guard
+    /// area below the stack is a stack overflow.
+    pub fn of(vector: u64, cr2: Option<u64>) -> FaultKind {
+        use crate::fault_report::vector as v;
+        let guard = USER_STACK_BOTTOM - USER_STACK_GUARD..USER_STACK_BOTTOM;
+        match vector {
+            v::PAGE_FAULT if cr2.is_some_and(|a| guard.contains(&a)) => Self::StackOverflow,
+            v::PAGE_FAULT => Self::PageFault,
+            v::GENERAL_PROTECTION => Self::GeneralProtection,
+            v::STACK_SEGMENT => Self::StackSegment,
+            0 => Self::DivideError,
+            3 => Self::Breakpoint,
+            4 => Self::Overflow,
+            5 => Self::BoundRange,
+            6 => Self::InvalidOpcode,
+            7 => Self::DeviceNotAvailable,
+            16 => Self::X87,
+            17 => Self::AlignmentCheck,
+            19 => Self::Simd,
+            other => Self::Other(u8::try_from(other).unwrap_or(u8::MAX)),
+        }
+    }
+}
+
+impl core::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::StackOverflow => "stack overflow (guard page)",
+            Self::PageFault => "#PF page fault",
+            Self::GeneralProtection => "#GP general protection fault",
+            Self::StackSegment => "#SS stack-segment fault",
+            Self::DivideError => "#DE divide error",
+            Self::Breakpoint => "#BP breakpoint",
+            Self::Overflow => "#OF overflow",
+            Self::BoundRange => "#BR bound range exceeded",
+            Self::InvalidOpcode => "#UD invalid opcode",
+            Self::DeviceNotAvailable => "#NM device not available",
+            Self::X87 => "#MF x87 floating-point exception",
+            Self::AlignmentCheck => "#AC alignment check",
+            Self::Simd => "#XM SIMD floating-point exception",
+            Self::Other(vector) => crate::fault_report::vector_info(u64::from(*vector)).name,
+        })
+    }
+}
+
+/// Why the kernel ended a process ([`Exit::Killed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillReason {
+    /// It did not signal READY within its start timeout (the supervisor).
+    StartTimeout,
+    /// A MEMORY_GROW would have taken it past its `memory_limit`.
+    MemoryLimitReached,
+    /// An operator asked for it (no kernel path does yet; the supervisor's tests use it).
+    Operator,
+}
+
+impl core::fmt::Display for KillReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::StartTimeout => "start timeout",
+            Self::MemoryLimitReached => bootlog::msg::MEMORY_LIMIT_REACHED,
+            Self::Operator => "operator",
+        })
+    }
+}
+
+/// Why [`spawn`] did not start a process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// [`init`] has not run.
+    NotInitialised,
+    /// The ELF file is not a valid component (see `bootproto::elf::Policy::COMPONENT`).
+    Elf(bootproto::elf::ElfError),
+    /// Mapping the program failed (usually: out of memory).
+    #[cfg(target_os = "none")]
+    Map(crate::memory::paging::MapError),
+    /// No frame left for the program's pages.
+    OutOfMemory,
+    /// No kernel stack for the task.
+    #[cfg(target_os = "none")]
+    KernelStack(crate::memory::kstack::StackError),
+    /// Its segments and stack need more than its `memory_limit` (nothing was mapped).
+    OverMemoryLimit(budget::OverLimit),
+}
+
+impl core::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NotInitialised => write!(f, "the process core is not initialised"),
+            Self::Elf(e) => write!(f, "{e}"),
+            #[cfg(target_os = "none")]
+            Self::Map(e) => write!(f, "mapping the program: {e}"),
+            Self::OutOfMemory => write!(f, "out of physical memory for the program"),
+            #[cfg(target_os = "none")]
+            Self::KernelStack(e) => write!(f, "{e}"),
+            Self::OverMemoryLimit(e) => write!(f, "{e}"),
         }
     }
 }
@@ -111,29 +243,6 @@ const _: () =
 const _: () =
     assert!(bootproto::elf::Policy::COMPONENT.max_vaddr <= USER_STACK_BOTTOM - USER_STACK_GUARD);
 const _: () = assert!(bootproto::elf::Policy::COMPONENT.min_vaddr == abi::layout::COMPONENT_BASE);
-
-/// The name of a ring-3 fault for logs and [`Exit::Fault`]: a page fault in the guard area
-/// below the stack is a stack overflow.
-pub fn fault_name(vector: u64, cr2: Option<u64>) -> &'static str {
-    use crate::fault_report::vector as v;
-    let guard = USER_STACK_BOTTOM - USER_STACK_GUARD..USER_STACK_BOTTOM;
-    match vector {
-        v::PAGE_FAULT if cr2.is_some_and(|a| guard.contains(&a)) => "stack overflow (guard page)",
-        v::PAGE_FAULT => "#PF page fault",
-        v::GENERAL_PROTECTION => "#GP general protection fault",
-        v::STACK_SEGMENT => "#SS stack-segment fault",
-        0 => "#DE divide error",
-        3 => "#BP breakpoint",
-        4 => "#OF overflow",
-        5 => "#BR bound range exceeded",
-        6 => "#UD invalid opcode",
-        7 => "#NM device not available",
-        16 => "#MF x87 floating-point exception",
-        17 => "#AC alignment check",
-        19 => "#XM SIMD floating-point exception",
-        _ => crate::fault_report::vector_info(vector).name,
-    }
-}
 
 /// The user-data region as the `USERDATA_*` syscalls use it: region-relative 4096-byte blocks,
 /// bounds-checked. Implemented by [`Region`] over any block device.
@@ -171,21 +280,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fault_names() {
-        assert_eq!(fault_name(14, Some(0)), "#PF page fault");
+    fn fault_kinds() {
+        let name = |vector, cr2| FaultKind::of(vector, cr2).to_string();
+        assert_eq!(FaultKind::of(14, Some(0)), FaultKind::PageFault);
+        assert_eq!(name(14, Some(0)), "#PF page fault");
         assert_eq!(
-            fault_name(14, Some(USER_STACK_BOTTOM - 8)),
+            name(14, Some(USER_STACK_BOTTOM - 8)),
             "stack overflow (guard page)"
         );
         assert_eq!(
-            fault_name(14, Some(USER_STACK_BOTTOM - USER_STACK_GUARD)),
+            name(14, Some(USER_STACK_BOTTOM - USER_STACK_GUARD)),
             "stack overflow (guard page)"
         );
-        assert_eq!(fault_name(14, Some(USER_STACK_BOTTOM)), "#PF page fault");
-        assert_eq!(fault_name(13, None), "#GP general protection fault");
-        assert_eq!(fault_name(6, None), "#UD invalid opcode");
-        assert_eq!(fault_name(0, None), "#DE divide error");
-        assert_eq!(fault_name(21, None), "Control Protection");
+        assert_eq!(name(14, Some(USER_STACK_BOTTOM)), "#PF page fault");
+        assert_eq!(name(13, None), "#GP general protection fault");
+        assert_eq!(name(6, None), "#UD invalid opcode");
+        assert_eq!(name(0, None), "#DE divide error");
+        assert_eq!(FaultKind::of(21, None), FaultKind::Other(21));
+        assert_eq!(name(21, None), "Control Protection");
     }
 
     #[test]
@@ -193,7 +305,7 @@ mod tests {
         assert_eq!(Exit::Code(3).to_string(), "exit code 3");
         assert_eq!(
             Exit::Fault {
-                fault: "#PF page fault",
+                fault: FaultKind::PageFault,
                 rip: 0x401000,
                 addr: Some(0)
             }
@@ -202,13 +314,20 @@ mod tests {
         );
         assert_eq!(
             Exit::Fault {
-                fault: "#UD invalid opcode",
+                fault: FaultKind::InvalidOpcode,
                 rip: 0x401000,
                 addr: None
             }
             .to_string(),
             "#UD invalid opcode at RIP 0x401000"
         );
-        assert_eq!(Exit::Killed("timeout").to_string(), "killed: timeout");
+        assert_eq!(
+            Exit::Killed(KillReason::StartTimeout).to_string(),
+            "killed: start timeout"
+        );
+        assert_eq!(
+            Exit::Killed(KillReason::MemoryLimitReached).to_string(),
+            "killed: memory limit reached"
+        );
     }
 }

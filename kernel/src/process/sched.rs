@@ -15,13 +15,14 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use bootproto::elf::{self, ElfError, Policy};
+use bootproto::elf::{self, Policy};
 use spin::Mutex;
 
-use super::budget::{Budget, GrowError, Growth, OverLimit};
+use super::budget::{Budget, GrowError, Growth};
 use super::queue::RunQueue;
 use super::{
-    fault_name, Exit, Pid, Status, GROWTH_END, USER_STACK_BOTTOM, USER_STACK_SIZE, USER_STACK_TOP,
+    Exit, FaultKind, KillReason, Pid, SpawnError, Status, GROWTH_END, USER_STACK_BOTTOM,
+    USER_STACK_SIZE, USER_STACK_TOP,
 };
 use crate::arch::fpu::FpuState;
 use crate::arch::{context, cpu, gdt, lapic, syscall};
@@ -32,7 +33,6 @@ use crate::memory::kstack::{self, KernelStack, StackError};
 use crate::memory::paging::{self, MapError, PageFlags};
 use crate::memory::user::AddressSpace;
 use crate::{memory, time};
-use bootlog::msg::MEMORY_LIMIT_REACHED;
 use loader::manifest::MemoryLimit;
 
 /// The kernel's own task: the boot context that called [`init`].
@@ -61,36 +61,6 @@ impl fmt::Display for ProcessError {
             Self::Map(e) => write!(f, "preparing the kernel's page tables: {e}"),
             Self::Timer(e) => write!(f, "{e}"),
             Self::KernelStacks(e) => write!(f, "preparing the kernel-stack area: {e}"),
-        }
-    }
-}
-
-/// Why [`spawn`] did not start a process.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SpawnError {
-    /// [`init`] has not run.
-    NotInitialised,
-    /// The ELF file is not a valid component (see `bootproto::elf::Policy::COMPONENT`).
-    Elf(ElfError),
-    /// Mapping the program failed (usually: out of memory).
-    Map(MapError),
-    /// No frame left for the program's pages.
-    OutOfMemory,
-    /// No kernel stack for the task.
-    KernelStack(StackError),
-    /// Its segments and stack need more than its `memory_limit` (nothing was mapped).
-    OverMemoryLimit(OverLimit),
-}
-
-impl fmt::Display for SpawnError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotInitialised => write!(f, "the process core is not initialised"),
-            Self::Elf(e) => write!(f, "{e}"),
-            Self::Map(e) => write!(f, "mapping the program: {e}"),
-            Self::OutOfMemory => write!(f, "out of physical memory for the program"),
-            Self::KernelStack(e) => write!(f, "{e}"),
-            Self::OverMemoryLimit(e) => write!(f, "{e}"),
         }
     }
 }
@@ -150,6 +120,13 @@ pub fn init() -> Result<(), ProcessError> {
     if slot.is_some() {
         return Err(ProcessError::AlreadyInitialised);
     }
+    crate::arch::hooks::install(crate::arch::hooks::Hooks {
+        timer: preempt,
+        user_fault: on_user_fault,
+        syscall: super::syscalls::on_syscall,
+        task_started,
+    })
+    .map_err(|_| ProcessError::AlreadyInitialised)?;
     let tables = memory::with_frames(paging::populate_upper_half)
         .ok_or(ProcessError::NoMemory)?
         .map_err(ProcessError::Map)?;
@@ -351,7 +328,7 @@ pub(super) fn grow_current(bytes: u64) -> Result<u64, abi::Error> {
                 limit * 4,
                 used * 4
             );
-            exit_current(Exit::Killed(MEMORY_LIMIT_REACHED))
+            exit_current(Exit::Killed(KillReason::MemoryLimitReached))
         }
     };
     let mapped = map_growth(growth);
@@ -422,7 +399,7 @@ pub fn process_count() -> usize {
 
 /// Ends process `pid` (if it is still running) with [`Exit::Killed`]: its memory is freed at
 /// once. Killing the kernel task, or the task that calls this, does nothing.
-pub fn kill(pid: Pid, reason: &'static str) {
+pub fn kill(pid: Pid, reason: KillReason) {
     let task = {
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else { return };
@@ -823,7 +800,7 @@ pub(super) fn mark_ready() {
 
 /// A CPU exception in ring 3: log one line, end the program, run the next task.
 pub fn on_user_fault(frame: &ExceptionFrame, cr2: Option<u64>) -> ! {
-    let fault = fault_name(frame.vector, cr2);
+    let fault = FaultKind::of(frame.vector, cr2);
     let exit = Exit::Fault {
         fault,
         rip: frame.rip,

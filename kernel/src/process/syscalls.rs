@@ -16,27 +16,18 @@ use super::args::{self, Allowed, Call, TEXT_MAX_LEN, USER_END};
 use super::console_read::{console_read, ConsoleInput};
 use super::ipc_calls::{self, copy_in, copy_out};
 use super::sched;
-use super::{BoxedUserData, Exit};
+use super::{BoxedUserData, Exit, FaultKind};
 use crate::arch::syscall::SyscallFrame;
+use crate::sysinfo::SYSINFO;
 use crate::userdata::{Region, RegionError};
 
 /// The user-data region the `USERDATA_*` calls use, once the boot path hands it over.
 static USER_DATA: Mutex<Option<BoxedUserData>> = Mutex::new(None);
 
-/// The image's manifest as JSON, for MANIFEST.
-static MANIFEST_JSON: Mutex<Option<alloc::vec::Vec<u8>>> = Mutex::new(None);
-
-/// This boot's number, for BOOTCOUNT (0: unknown).
-static BOOT_COUNT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
-/// Keeps the manifest's JSON text for the MANIFEST call.
-pub fn set_manifest_json(json: alloc::vec::Vec<u8>) {
-    *MANIFEST_JSON.lock() = Some(json);
-}
-
-/// Keeps this boot's number for the BOOTCOUNT call.
+/// Keeps this boot's number for the BOOTCOUNT call. A forwarder to [`crate::sysinfo`] for
+/// callers not yet moved there; new code writes `sysinfo::SYSINFO` itself.
 pub fn set_boot_count(count: u64) {
-    BOOT_COUNT.store(count, core::sync::atomic::Ordering::Relaxed);
+    SYSINFO.set_boot_count(count);
 }
 
 /// Hands the user-data region to the process core; from now on the kernel reaches it only
@@ -76,7 +67,7 @@ pub extern "C" fn on_syscall(frame: &mut SyscallFrame) {
     // `syscall` can only sit there if the program ran off the end of the user half.
     if frame.rip >= USER_END {
         sched::exit_current(Exit::Fault {
-            fault: "#GP general protection fault",
+            fault: FaultKind::GeneralProtection,
             rip: frame.rip,
             addr: None,
         });
@@ -170,14 +161,12 @@ fn run(call: Call) -> Result<u64, Error> {
         Call::ConsoleRead { ptr, cap } => console_read(&mut SerialInput, ptr, cap),
         Call::Uptime => Ok(crate::time::uptime_us()),
         Call::Services { ptr, cap } => {
-            let table = crate::boot::start::live_table();
+            let table = SYSINFO.table();
             text_out(table.as_bytes(), ptr, cap)
         }
-        Call::Manifest { ptr, cap } => {
-            let guard = MANIFEST_JSON.lock();
-            let json = guard.as_deref().ok_or(Error::NotFound)?;
-            text_out(json, ptr, cap)
-        }
+        Call::Manifest { ptr, cap } => SYSINFO
+            .with_manifest_json(|json| text_out(json, ptr, cap))
+            .ok_or(Error::NotFound)?,
         Call::ComponentCaps {
             name,
             name_len,
@@ -185,13 +174,10 @@ fn run(call: Call) -> Result<u64, Error> {
             cap,
         } => {
             let name = ipc_calls::name_in(name, name_len)?;
-            let record = crate::boot::start::component_caps(&name).ok_or(Error::NotFound)?;
+            let record = SYSINFO.component_caps(&name).ok_or(Error::NotFound)?;
             text_out(record.as_bytes(), ptr, cap)
         }
-        Call::Bootcount => match BOOT_COUNT.load(core::sync::atomic::Ordering::Relaxed) {
-            0 => Err(Error::NotFound),
-            n => Ok(n),
-        },
+        Call::Bootcount => SYSINFO.boot_count().ok_or(Error::NotFound),
         Call::Reboot => {
             crate::arch::power::reboot();
             Err(Error::Unsupported)

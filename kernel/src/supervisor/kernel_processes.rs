@@ -1,10 +1,10 @@
 //! The supervisor on the real kernel: [`Processes`] over `crate::process`, logging on the
 //! kernel log under the `supervisor` target (lines read `INFO  supervisor: ...`).
 
-use super::{Config, Outcome, Pid, Processes, Status};
+use super::{Config, KillReason, LoadError, Outcome, Pid, Processes, SpawnError, Status};
 use crate::caps::{Grants, Machine};
 use crate::{process, time};
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use loader::manifest::{Entry, Manifest, MemoryLimit};
 
@@ -22,8 +22,8 @@ impl Processes for KernelProcesses {
         elf: &[u8],
         grants: Grants,
         limit: MemoryLimit,
-    ) -> Result<Pid, String> {
-        let pid = process::spawn(name, elf, grants, limit).map_err(|e| e.to_string())?;
+    ) -> Result<Pid, SpawnError> {
+        let pid = process::spawn(name, elf, grants, limit)?;
         // Its `provides`/`depends_on` for IPC, before it first runs.
         process::bind_entry(pid, name);
         Ok(pid)
@@ -33,7 +33,7 @@ impl Processes for KernelProcesses {
         process::status(pid)
     }
 
-    fn kill(&mut self, pid: Pid, reason: &'static str) {
+    fn kill(&mut self, pid: Pid, reason: KillReason) {
         process::kill(pid, reason);
     }
 
@@ -48,7 +48,7 @@ impl Processes for KernelProcesses {
 pub fn run_start_sequence(
     manifest: &Manifest,
     machine: &Machine,
-    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, String>,
+    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, LoadError>,
 ) -> Outcome {
     super::run(
         manifest,

@@ -27,6 +27,7 @@ mod tests;
 pub use kernel_processes::{current_table, run_start_sequence, KernelProcesses};
 
 use crate::caps::{self, Grants, Machine, Refusal};
+use crate::image::source::SourceError;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -41,7 +42,7 @@ pub const DEFAULT_START_TIMEOUT_MS: u32 = 3000;
 pub const SETTLE_MS: u32 = 100;
 
 // The process core's own types: the supervisor reads them as they are.
-pub use crate::process::{Exit, Pid, Status};
+pub use crate::process::{Exit, FaultKind, KillReason, Pid, SpawnError, Status};
 
 /// The process operations the supervisor uses (the kernel's `process` module, or a test's fake).
 pub trait Processes {
@@ -50,18 +51,18 @@ pub trait Processes {
     /// Creates and starts a process.
     ///
     /// # Errors
-    /// Why it could not be started, as one line.
+    /// Why it could not be started.
     fn spawn(
         &mut self,
         name: &str,
         elf: &[u8],
         grants: Grants,
         limit: MemoryLimit,
-    ) -> Result<Pid, String>;
+    ) -> Result<Pid, SpawnError>;
     /// The process's state; `None` for an unknown pid.
     fn status(&self, pid: Pid) -> Option<Status>;
     /// Ends the process.
-    fn kill(&mut self, pid: Pid, reason: &'static str);
+    fn kill(&mut self, pid: Pid, reason: KillReason);
     /// Runs processes until `done` says so (`true`) or `deadline_us` passes (`false`).
     fn wait_until(&mut self, deadline_us: u64, done: &mut dyn FnMut(&Self) -> bool) -> bool;
 }
@@ -84,13 +85,57 @@ impl Default for Config {
     }
 }
 
+/// Why an entry's binary could not be read (the `load` callback of [`run`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// The image has no binary for the entry.
+    NotInImage,
+    /// The binary was handed out already (an entry is started once).
+    AlreadyStarted,
+    /// The image disk cannot be read at all.
+    DiskUnreadable,
+    /// The binary does not fit in the kernel heap.
+    TooBig {
+        /// Its size, in bytes.
+        size: usize,
+    },
+    /// Reading its blocks failed.
+    Read {
+        /// Its first block.
+        block: u64,
+        /// What the disk said.
+        error: SourceError,
+    },
+    /// What the disk holds now does not hash to the manifest's checksum.
+    ChecksumMismatch {
+        /// Its first block.
+        block: u64,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotInImage => f.write_str("not in the image"),
+            Self::AlreadyStarted => f.write_str("already started"),
+            Self::DiskUnreadable => f.write_str("the image disk cannot be read"),
+            Self::TooBig { size } => write!(f, "{size} bytes do not fit in the kernel heap"),
+            Self::Read { block, error } => write!(f, "reading block {block}: {error}"),
+            Self::ChecksumMismatch { block } => write!(
+                f,
+                "its blocks changed since verification (SHA-256 mismatch at block {block})"
+            ),
+        }
+    }
+}
+
 /// Why an entry that was to be started did not come up (or went down).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// Its binary could not be read.
-    Load(String),
+    Load(LoadError),
     /// The process could not be created.
-    Spawn(String),
+    Spawn(SpawnError),
     /// No READY within the start timeout; it was killed.
     Timeout {
         /// The timeout, in milliseconds.
@@ -100,15 +145,15 @@ pub enum Failure {
     ExitedBeforeReady(i32),
     /// It took a CPU exception.
     Fault {
-        /// The exception's name.
-        fault: &'static str,
+        /// The exception.
+        fault: FaultKind,
         /// Where.
         rip: u64,
         /// The faulting address, when there is one.
         addr: Option<u64>,
     },
     /// The kernel killed it.
-    Killed(&'static str),
+    Killed(KillReason),
     /// The process table no longer knows its pid.
     Vanished,
 }
@@ -437,7 +482,7 @@ pub fn run<P: Processes + ?Sized>(
     manifest: &Manifest,
     machine: &Machine,
     procs: &mut P,
-    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, String>,
+    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, LoadError>,
     config: &Config,
     log: &mut dyn FnMut(Level, &str),
 ) -> Outcome {
@@ -525,7 +570,7 @@ fn start_one<P: Processes + ?Sized>(
     done: &[Record],
     machine: &Machine,
     procs: &mut P,
-    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, String>,
+    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, LoadError>,
     config: &Config,
     log: &mut dyn FnMut(Level, &str),
 ) -> Record {
@@ -625,7 +670,7 @@ fn start_one<P: Processes + ?Sized>(
                 Level::Warn,
                 &format!("{name} failed: timeout after {timeout_ms} ms; killing it"),
             );
-            procs.kill(pid, "start timeout");
+            procs.kill(pid, KillReason::StartTimeout);
             record.start = State::Failed(Failure::Timeout { ms: timeout_ms });
             return record;
         }

@@ -24,7 +24,7 @@ impl Script {
     /// (READY time, exit time and how), in ms after spawn.
     fn events(&self) -> (Option<u64>, Option<(u64, Exit)>) {
         let fault = Exit::Fault {
-            fault: "page fault",
+            fault: FaultKind::PageFault,
             rip: 0x40_1000,
             addr: Some(0),
         };
@@ -45,7 +45,7 @@ struct Proc {
     name: String,
     started_us: u64,
     script: Script,
-    killed: Option<(u64, &'static str)>,
+    killed: Option<(u64, KillReason)>,
 }
 
 #[derive(Default)]
@@ -58,7 +58,7 @@ struct Fake {
     spawned: Vec<(String, u64, Grants)>,
     /// Spawns that happened while an earlier process had neither signalled READY nor ended.
     gating_violations: Vec<String>,
-    kills: Vec<(String, &'static str)>,
+    kills: Vec<(String, KillReason)>,
 }
 
 impl Fake {
@@ -86,7 +86,7 @@ impl Processes for Fake {
         elf: &[u8],
         grants: Grants,
         _limit: MemoryLimit,
-    ) -> Result<Pid, String> {
+    ) -> Result<Pid, SpawnError> {
         assert_eq!(elf, format!("ELF of {name}").as_bytes());
         for pid in 1..=self.procs.len() as Pid {
             let s = self.status(pid).unwrap();
@@ -96,7 +96,7 @@ impl Processes for Fake {
         }
         self.spawned.push((name.to_string(), self.now, grants));
         if self.spawn_fails.contains(&name) {
-            return Err("out of frames".to_string());
+            return Err(SpawnError::OutOfMemory);
         }
         self.now += 500; // spawning takes time
         let script = self
@@ -135,7 +135,7 @@ impl Processes for Fake {
         })
     }
 
-    fn kill(&mut self, pid: Pid, reason: &'static str) {
+    fn kill(&mut self, pid: Pid, reason: KillReason) {
         let now = self.now;
         let p = &mut self.procs[pid as usize - 1];
         self.kills.push((p.name.clone(), reason));
@@ -300,7 +300,7 @@ fn timeout_kills_fails_and_skips_dependents_transitively_independents_still_star
     let r = run_with(&m, &mut fake, &machine());
     assert_eq!(fake.spawned_names(), ["slow", "other"]);
     assert_eq!(r.state("slow"), &State::Failed(Failure::Timeout { ms: 50 }));
-    assert_eq!(fake.kills, [("slow".to_string(), "start timeout")]);
+    assert_eq!(fake.kills, [("slow".to_string(), KillReason::StartTimeout)]);
     // Waited 50 ms from its start (0.5 ms after t0), no more.
     let other_at = fake.spawned[1].1;
     assert_eq!(other_at, t0 + 500 + 50_000);
@@ -477,19 +477,23 @@ fn fault_before_ready_names_the_fault() {
     assert_eq!(
         states(&r, &fake),
         pairs(&[
-            ("a", "failed(page fault at RIP 0x401000 address 0x0)"),
+            ("a", "failed(#PF page fault at RIP 0x401000 address 0x0)"),
             ("c", "skipped(because a failed)"),
         ])
     );
-    assert!(r.has_line("a failed: page fault at RIP 0x401000 address 0x0"));
+    assert!(r.has_line("a failed: #PF page fault at RIP 0x401000 address 0x0"));
     let no_addr = Failure::Fault {
-        fault: "general protection fault",
+        fault: FaultKind::GeneralProtection,
         rip: 0x40_1234,
         addr: None,
     };
     assert_eq!(
         no_addr.to_string(),
-        "general protection fault at RIP 0x401234"
+        "#GP general protection fault at RIP 0x401234"
+    );
+    assert_eq!(
+        Failure::Killed(KillReason::MemoryLimitReached).to_string(),
+        "killed: memory limit reached"
     );
 }
 
@@ -643,7 +647,10 @@ fn state_after_ready_follows_the_process() {
         pairs(&[
             ("quick", "exited(0)"),
             ("server", "ready"),
-            ("crashy", "failed(page fault at RIP 0x401000 address 0x0)"),
+            (
+                "crashy",
+                "failed(#PF page fault at RIP 0x401000 address 0x0)"
+            ),
             ("cli", "exited(7)"),
         ])
     );
@@ -693,7 +700,7 @@ fn load_and_spawn_failures() {
         &mut fake,
         &mut |e: &Entry| {
             if e.name == "unreadable" {
-                Err("I/O error at block 7".to_string())
+                Err(LoadError::ChecksumMismatch { block: 7 })
             } else {
                 Ok(format!("ELF of {}", e.name).into_bytes())
             }
@@ -710,14 +717,14 @@ fn load_and_spawn_failures() {
     assert_eq!(
         rows,
         [
-            "failed(cannot read its binary: I/O error at block 7)",
-            "failed(cannot start: out of frames)",
+            "failed(cannot read its binary: its blocks changed since verification (SHA-256 mismatch at block 7))",
+            "failed(cannot start: out of physical memory for the program)",
             "ready",
             "skipped(because unreadable failed)",
         ]
     );
     assert!(log
-        .contains(&"unreadable failed: cannot read its binary: I/O error at block 7".to_string()));
+        .contains(&"unreadable failed: cannot read its binary: its blocks changed since verification (SHA-256 mismatch at block 7)".to_string()));
 }
 
 #[test]
@@ -857,7 +864,7 @@ fn running_is_alive_without_ready() {
         rows_at_end: Vec::new(),
     };
     assert_eq!(outcome.rows(&fake)[0].state, State::Running);
-    fake.kill(pid, "operator");
+    fake.kill(pid, KillReason::Operator);
     assert_eq!(
         outcome.rows(&fake)[0].state.to_string(),
         "failed(killed: operator)"
@@ -949,4 +956,35 @@ fn a_dependency_that_failed_after_ready_skips_its_dependents() {
         )
     );
     assert_eq!(got[5], ("needs_fine".to_string(), "ready".to_string()));
+}
+
+#[test]
+fn load_errors_read_as_one_line() {
+    let cases = [
+        (LoadError::NotInImage, "not in the image"),
+        (LoadError::AlreadyStarted, "already started"),
+        (LoadError::DiskUnreadable, "the image disk cannot be read"),
+        (
+            LoadError::TooBig { size: 4096 },
+            "4096 bytes do not fit in the kernel heap",
+        ),
+        (
+            LoadError::Read {
+                block: 9,
+                error: SourceError::UnsupportedSectorSize(520),
+            },
+            "reading block 9: sector size 520 bytes is not supported (512 and 4096 are)",
+        ),
+        (
+            LoadError::ChecksumMismatch { block: 3 },
+            "its blocks changed since verification (SHA-256 mismatch at block 3)",
+        ),
+    ];
+    for (e, text) in cases {
+        assert_eq!(e.to_string(), text);
+        assert_eq!(
+            Failure::Load(e).to_string(),
+            format!("cannot read its binary: {text}")
+        );
+    }
 }

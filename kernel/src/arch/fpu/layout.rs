@@ -158,6 +158,7 @@ mod tests {
     fn xsave_with_avx() {
         let p = plan(&WITH_AVX);
         assert_eq!(p.mechanism, Mechanism::Xsaveopt);
+        assert_eq!(p.mechanism.name(), "xsaveopt");
         // PKRU (bit 9) is supported but not asked for.
         assert_eq!(p.xcr0, X87 | SSE | AVX);
         assert_eq!(p.size, 832);

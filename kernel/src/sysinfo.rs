@@ -1,0 +1,152 @@
+//! What the system-information calls (SERVICES, MANIFEST, COMPONENT_CAPS, BOOTCOUNT) report:
+//! the boot path fills it in, the process core's system calls read it. It depends on neither,
+//! so the direction stays boot → sysinfo ← process: a system call never reaches into the boot
+//! orchestrator.
+//!
+//! Pure data behind spin locks; host-tested on its own [`SysInfo`] values. The kernel uses the
+//! one in [`SYSINFO`].
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Mutex;
+
+/// Gives the supervisor's state table as it is now, lines joined with `\n`. Boot installs one
+/// once the start sequence is over (it follows the processes, so it is a function, not text).
+pub type TableFn = Box<dyn Fn() -> String + Send>;
+
+/// What SERVICES returns before boot installed its table.
+pub const TABLE_PENDING: &str = "the start sequence is still running";
+
+/// The information the system calls hand out.
+pub struct SysInfo {
+    /// The image's manifest as JSON (MANIFEST).
+    manifest_json: Mutex<Option<Vec<u8>>>,
+    /// This boot's number (BOOTCOUNT); 0: unknown.
+    boot_count: AtomicU64,
+    /// Each manifest entry and the capability record it was granted (COMPONENT_CAPS), in
+    /// manifest order.
+    caps: Mutex<Vec<(String, String)>>,
+    /// The live state table (SERVICES).
+    table: Mutex<Option<TableFn>>,
+}
+
+impl SysInfo {
+    /// Nothing known yet.
+    pub const fn new() -> SysInfo {
+        SysInfo {
+            manifest_json: Mutex::new(None),
+            boot_count: AtomicU64::new(0),
+            caps: Mutex::new(Vec::new()),
+            table: Mutex::new(None),
+        }
+    }
+
+    /// Keeps the manifest's JSON text.
+    pub fn set_manifest_json(&self, json: Vec<u8>) {
+        *self.manifest_json.lock() = Some(json);
+    }
+
+    /// Runs `f` on the manifest's JSON text; `None` when there is none.
+    pub fn with_manifest_json<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.manifest_json.lock().as_deref().map(f)
+    }
+
+    /// Keeps this boot's number (0 stands for unknown).
+    pub fn set_boot_count(&self, count: u64) {
+        self.boot_count.store(count, Ordering::Relaxed);
+    }
+
+    /// This boot's number, when it is known.
+    pub fn boot_count(&self) -> Option<u64> {
+        match self.boot_count.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+
+    /// Sets the entries and what each was granted (`name`, capability record as CAPS
+    /// writes it; empty when granted nothing, or nothing yet). Replaces the earlier list.
+    pub fn set_component_caps(&self, caps: Vec<(String, String)>) {
+        *self.caps.lock() = caps;
+    }
+
+    /// The capability record granted to entry `name`; `None` when the manifest has no such
+    /// entry.
+    pub fn component_caps(&self, name: &str) -> Option<String> {
+        self.caps
+            .lock()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, record)| record.clone())
+    }
+
+    /// Installs the state table's source.
+    pub fn set_table(&self, table: TableFn) {
+        *self.table.lock() = Some(table);
+    }
+
+    /// The state table now, or [`TABLE_PENDING`] before one is installed.
+    pub fn table(&self) -> String {
+        match self.table.lock().as_ref() {
+            Some(table) => table(),
+            None => String::from(TABLE_PENDING),
+        }
+    }
+}
+
+impl Default for SysInfo {
+    fn default() -> Self {
+        SysInfo::new()
+    }
+}
+
+/// The kernel's system information.
+pub static SYSINFO: SysInfo = SysInfo::new();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn nothing_known_at_first() {
+        let info = SysInfo::new();
+        assert_eq!(info.boot_count(), None);
+        assert_eq!(info.with_manifest_json(<[u8]>::len), None);
+        assert_eq!(info.component_caps("shell"), None);
+        assert_eq!(info.table(), TABLE_PENDING);
+    }
+
+    #[test]
+    fn what_boot_fills_in_is_what_the_calls_read() {
+        let info = SysInfo::new();
+        info.set_boot_count(7);
+        assert_eq!(info.boot_count(), Some(7));
+        info.set_manifest_json(b"{}".to_vec());
+        assert_eq!(
+            info.with_manifest_json(<[u8]>::to_vec),
+            Some(b"{}".to_vec())
+        );
+
+        // Before the sequence: every entry, granted nothing yet.
+        info.set_component_caps(vec![
+            ("a".into(), String::new()),
+            ("b".into(), String::new()),
+        ]);
+        assert_eq!(info.component_caps("a").as_deref(), Some(""));
+        assert_eq!(info.component_caps("c"), None);
+        // After it: what each was granted.
+        info.set_component_caps(vec![
+            ("a".into(), "console\n".into()),
+            ("b".into(), String::new()),
+        ]);
+        assert_eq!(info.component_caps("a").as_deref(), Some("console\n"));
+        assert_eq!(info.component_caps("b").as_deref(), Some(""));
+
+        info.set_table(Box::new(|| String::from("NAME  STATE")));
+        assert_eq!(info.table(), "NAME  STATE");
+    }
+}
