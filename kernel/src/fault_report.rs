@@ -497,10 +497,10 @@ mod tests {
     /// Kernel text and one kernel stack, as the fake machine lays them out.
     const T: u64 = 0xffff_ffff_8000_0000;
     const S: u64 = 0xffff_8000_0010_0000;
-    const STACKS: [Range<u64>; 1] = [S..S + 0x2000];
+    const STACK: Range<u64> = S..S + 0x2000;
     const BOUNDS: KernelBounds<'static> = KernelBounds {
         text: T..T + 0x10_0000,
-        stacks: &STACKS,
+        stacks: core::slice::from_ref(&STACK),
     };
 
     fn collect(rip: u64, rbp: u64, mem: &BTreeMap<u64, u64>) -> std::vec::Vec<(usize, u64)> {

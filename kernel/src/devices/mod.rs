@@ -30,12 +30,33 @@ use crate::memory::mmio::{self, MmioError};
 /// failure is an error here rather than a panic inside the HAL.
 const PREMAP_LIMIT: u64 = 16 * 1024 * 1024;
 
+/// What kind of disk a [`Disk`] is (its driver).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskKind {
+    /// A virtio block device.
+    VirtioBlk,
+    /// A SATA disk on an AHCI port.
+    Ahci,
+    /// The system image the boot loader loaded as a module, in RAM.
+    BootModule,
+}
+
+impl fmt::Display for DiskKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::VirtioBlk => "virtio-blk",
+            Self::Ahci => "ahci",
+            Self::BootModule => "boot module (RAM)",
+        })
+    }
+}
+
 /// A disk found by [`probe`].
 pub struct Disk {
     /// The PCI function of its controller (the virtio device itself, or the AHCI HBA).
     pub address: PciAddress,
-    /// What it is: `"virtio-blk"` or `"ahci"`.
-    pub kind: &'static str,
+    /// What it is.
+    pub kind: DiskKind,
     /// Where it is, for logs: `00:04.0` (virtio) or `00:1f.2 port 0` (AHCI).
     pub location: String,
     /// The model string the disk reports (AHCI: IDENTIFY words 27-46), if any.
@@ -242,7 +263,7 @@ fn open_virtio_block(root: &mut PciRoot<PciConfig>, dev: &PciDevice) -> Result<D
     }
     Ok(Disk {
         address: dev.address,
-        kind: dev.kind_name().unwrap_or("virtio"),
+        kind: DiskKind::VirtioBlk,
         location: alloc::format!("{}", dev.address),
         model: None,
         device: Box::new(blk),
@@ -345,7 +366,7 @@ fn ahci_disk(
     }
     Ok(Disk {
         address,
-        kind: "ahci",
+        kind: DiskKind::Ahci,
         location,
         model: Some(info.model.clone()),
         device: Box::new(disk),

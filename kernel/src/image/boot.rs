@@ -140,7 +140,7 @@ fn module_disk(module: &'static [u8]) -> Result<Disk, ImageError> {
             device: 0,
             function: 0,
         },
-        kind: "boot module (RAM)",
+        kind: crate::devices::DiskKind::BootModule,
         location: name(),
         model: None,
         device: Box::new(device),

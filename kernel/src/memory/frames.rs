@@ -891,7 +891,7 @@ mod tests {
         for _ in 0..200_000 {
             let r = rng.next();
             let before = a.words_inspected();
-            if r % 3 != 0 || held.is_empty() {
+            if !r.is_multiple_of(3) || held.is_empty() {
                 held.push(a.alloc().unwrap());
                 assert_eq!(a.words_inspected() - before, 4);
             } else {

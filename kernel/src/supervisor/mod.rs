@@ -487,194 +487,234 @@ pub fn run<P: Processes + ?Sized>(
     log: &mut dyn FnMut(Level, &str),
 ) -> Outcome {
     let started_at = procs.now_us();
-    let mut records: Vec<Record> = Vec::new();
-
-    for entry in manifest.entries() {
-        if !manifest.init_sequence.contains(&entry.name) {
-            log(
-                Level::Info,
-                &format!("{} is not in init_sequence: not started", entry.name),
-            );
-        }
-    }
-
-    for name in &manifest.init_sequence {
-        if records.iter().any(|r| r.name == name.as_str()) {
-            log(
-                Level::Warn,
-                &format!("{name} is listed twice in init_sequence: started once"),
-            );
-            continue;
-        }
-        let Some(entry) = manifest.find(name) else {
-            log(
-                Level::Warn,
-                &format!("{name} is in init_sequence but not in the manifest: ignored"),
-            );
-            continue;
-        };
-        let record = start_one(manifest, entry, &records, machine, procs, load, config, log);
-        records.push(record);
-    }
-    let elapsed_us = procs.now_us().saturating_sub(started_at);
-
-    // The rest, in manifest order.
-    for entry in manifest.entries() {
-        if !records.iter().any(|r| r.name == entry.name.as_str()) {
-            records.push(Record {
-                name: entry.name.to_string(),
-                start: State::NotStarted,
-                pid: None,
-                grants: None,
-                ready_after_us: None,
-            });
-        }
-    }
-
-    // Let components that exit right after READY do so, so the table shows `exited(0)`.
-    let pids: Vec<Pid> = records.iter().filter_map(|r| r.pid).collect();
-    let settle = procs
-        .now_us()
-        .saturating_add(u64::from(config.settle_ms) * 1000);
-    procs.wait_until(settle, &mut |p| {
-        pids.iter()
-            .all(|&pid| p.status(pid).is_none_or(|s| s.exit.is_some()))
-    });
-
-    let mut outcome = Outcome {
-        records,
-        elapsed_us,
-        rows_at_end: Vec::new(),
+    let mut seq = Sequence {
+        manifest,
+        machine,
+        procs,
+        load,
+        config,
+        log,
+        records: Vec::new(),
     };
-    log(
-        Level::Info,
-        &format!(
-            "start sequence done in {} ms: {}",
-            ms(elapsed_us),
-            outcome.summary()
-        ),
-    );
-    let rows = outcome.rows(procs);
-    for line in table_lines(&rows).iter().chain(&state_records(&rows)) {
-        log(Level::Info, line);
-    }
-    outcome.rows_at_end = rows;
-    outcome
+    seq.start_all();
+    let elapsed_us = seq.procs.now_us().saturating_sub(started_at);
+    seq.add_not_started();
+    seq.settle();
+    seq.finish(elapsed_us)
 }
 
-/// One entry's start step: dependencies, capabilities, load, spawn, wait.
-#[allow(clippy::too_many_arguments)]
-fn start_one<P: Processes + ?Sized>(
-    manifest: &Manifest,
-    entry: &Entry,
-    done: &[Record],
-    machine: &Machine,
-    procs: &mut P,
-    load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, LoadError>,
-    config: &Config,
-    log: &mut dyn FnMut(Level, &str),
-) -> Record {
-    let name = entry.name.as_str();
-    let mut record = Record {
-        name: name.to_string(),
-        start: State::NotStarted,
-        pid: None,
-        grants: None,
-        ready_after_us: None,
-    };
+/// One run of the start sequence: what it works with and the records so far.
+struct Sequence<'a, P: Processes + ?Sized> {
+    manifest: &'a Manifest,
+    machine: &'a Machine,
+    procs: &'a mut P,
+    load: &'a mut dyn FnMut(&Entry) -> Result<Vec<u8>, LoadError>,
+    config: &'a Config,
+    log: &'a mut dyn FnMut(Level, &str),
+    records: Vec<Record>,
+}
 
-    for dep in &entry.depends_on {
-        // What the dependency is doing now, not when it started: one that signalled READY and
-        // then faulted or exited with an error has failed its dependents too.
-        let its_state = match done.iter().find(|r| r.name == dep.as_str()) {
-            Some(r) => match current_state(r, &*procs) {
-                state if state.satisfies_dependents() => continue,
-                state => state.as_dependency(),
-            },
-            None if manifest.find(dep).is_some() => "was not started",
-            None => "does not exist",
+impl<P: Processes + ?Sized> Sequence<'_, P> {
+    fn say(&mut self, level: Level, line: &str) {
+        (self.log)(level, line);
+    }
+
+    /// Every name of `init_sequence`, in order (repeats and unknown names are logged).
+    fn start_all(&mut self) {
+        let manifest = self.manifest;
+        for entry in manifest.entries() {
+            if !manifest.init_sequence.contains(&entry.name) {
+                self.say(
+                    Level::Info,
+                    &format!("{} is not in init_sequence: not started", entry.name),
+                );
+            }
+        }
+        for name in &manifest.init_sequence {
+            if self.records.iter().any(|r| r.name == name.as_str()) {
+                self.say(
+                    Level::Warn,
+                    &format!("{name} is listed twice in init_sequence: started once"),
+                );
+                continue;
+            }
+            let Some(entry) = manifest.find(name) else {
+                self.say(
+                    Level::Warn,
+                    &format!("{name} is in init_sequence but not in the manifest: ignored"),
+                );
+                continue;
+            };
+            let record = self.start_one(entry);
+            self.records.push(record);
+        }
+    }
+
+    /// The entries not in `init_sequence`, in manifest order.
+    fn add_not_started(&mut self) {
+        for entry in self.manifest.entries() {
+            if !self.records.iter().any(|r| r.name == entry.name.as_str()) {
+                self.records
+                    .push(Record::new(entry.name.as_str(), State::NotStarted));
+            }
+        }
+    }
+
+    /// Lets components that exit right after READY do so, so the table shows `exited(0)`.
+    fn settle(&mut self) {
+        let pids: Vec<Pid> = self.records.iter().filter_map(|r| r.pid).collect();
+        let settle = self
+            .procs
+            .now_us()
+            .saturating_add(u64::from(self.config.settle_ms) * 1000);
+        self.procs.wait_until(settle, &mut |p| {
+            pids.iter()
+                .all(|&pid| p.status(pid).is_none_or(|s| s.exit.is_some()))
+        });
+    }
+
+    /// The outcome, after logging the summary, the table and the `state:` records.
+    fn finish(mut self, elapsed_us: u64) -> Outcome {
+        let mut outcome = Outcome {
+            records: core::mem::take(&mut self.records),
+            elapsed_us,
+            rows_at_end: Vec::new(),
         };
-        log(
-            Level::Warn,
-            &format!("{name} skipped: depends on {dep}, which {its_state}"),
+        self.say(
+            Level::Info,
+            &format!(
+                "start sequence done in {} ms: {}",
+                ms(elapsed_us),
+                outcome.summary()
+            ),
         );
-        record.start = State::Skipped {
-            dependency: dep.to_string(),
-            its_state,
+        let rows = outcome.rows(&*self.procs);
+        for line in table_lines(&rows).iter().chain(&state_records(&rows)) {
+            self.say(Level::Info, line);
+        }
+        outcome.rows_at_end = rows;
+        outcome
+    }
+
+    /// One entry's start step: dependencies, capabilities, load and spawn, wait.
+    fn start_one(&mut self, entry: &Entry) -> Record {
+        let name = entry.name.as_str();
+        if let Some(skipped) = self.skipped(entry) {
+            return Record::new(name, skipped);
+        }
+        let grants = match caps::grant(&entry.capabilities, self.machine) {
+            Ok(g) => g,
+            Err(refusal) => {
+                self.say(Level::Warn, &format!("{name} refused: {refusal}"));
+                return Record::new(name, State::Refused(refusal));
+            }
         };
-        return record;
+        self.say(
+            Level::Info,
+            &format!("starting {name} (capabilities: {})", grants.display_list()),
+        );
+        let mut record = Record::new(name, State::NotStarted);
+        record.grants = Some(grants.clone());
+        match self.load_and_spawn(entry, grants) {
+            Ok(pid) => {
+                record.pid = Some(pid);
+                self.wait_for(entry, pid, &mut record);
+            }
+            Err(why) => self.fail(&mut record, why),
+        }
+        record
     }
 
-    let grants = match caps::grant(&entry.capabilities, machine) {
-        Ok(g) => g,
-        Err(refusal) => {
-            log(Level::Warn, &format!("{name} refused: {refusal}"));
-            record.start = State::Refused(refusal);
-            return record;
-        }
-    };
-    record.grants = Some(grants.clone());
-    log(
-        Level::Info,
-        &format!("starting {name} (capabilities: {})", grants.display_list()),
-    );
-
-    let fail = |record: &mut Record, why: Failure, log: &mut dyn FnMut(Level, &str)| {
-        log(Level::Warn, &format!("{name} failed: {why}"));
-        record.start = State::Failed(why);
-    };
-
-    let elf = match load(entry) {
-        Ok(elf) => elf,
-        Err(e) => {
-            fail(&mut record, Failure::Load(e), log);
-            return record;
-        }
-    };
-    let pid = match procs.spawn(name, &elf, grants, entry.memory_limit()) {
-        Ok(pid) => pid,
-        Err(e) => {
-            fail(&mut record, Failure::Spawn(e), log);
-            return record;
-        }
-    };
-    drop(elf);
-    record.pid = Some(pid);
-
-    let timeout_ms = u64::from(entry.start_timeout_ms.unwrap_or(config.default_timeout_ms));
-    let spawned_us = procs.now_us();
-    let started_us = procs.status(pid).map_or(spawned_us, |s| s.started_us);
-    let deadline = started_us.saturating_add(timeout_ms * 1000);
-    procs.wait_until(deadline, &mut |p| {
-        p.status(pid)
-            .is_none_or(|s| s.ready_us.is_some() || s.exit.is_some())
-    });
-
-    let Some(status) = procs.status(pid) else {
-        fail(&mut record, Failure::Vanished, log);
-        return record;
-    };
-    if let Some(ready) = status.ready_us {
-        let after = ready.saturating_sub(status.started_us);
-        record.ready_after_us = Some(after);
-        record.start = State::Ready;
-        log(Level::Info, &format!("{name} ready after {} ms", ms(after)));
-        return record;
-    }
-    let why = match status.exit {
-        Some(Exit::Code(code)) => Failure::ExitedBeforeReady(code),
-        Some(Exit::Fault { fault, rip, addr }) => Failure::Fault { fault, rip, addr },
-        Some(Exit::Killed(reason)) => Failure::Killed(reason),
-        None => {
-            log(
+    /// `Skipped` when a dependency did not come up (what it is doing now, not when it
+    /// started: one that signalled READY and then failed has failed its dependents too).
+    fn skipped(&mut self, entry: &Entry) -> Option<State> {
+        for dep in &entry.depends_on {
+            let its_state = match self.records.iter().find(|r| r.name == dep.as_str()) {
+                Some(r) => match current_state(r, &*self.procs) {
+                    state if state.satisfies_dependents() => continue,
+                    state => state.as_dependency(),
+                },
+                None if self.manifest.find(dep).is_some() => "was not started",
+                None => "does not exist",
+            };
+            let name = entry.name.as_str();
+            self.say(
                 Level::Warn,
-                &format!("{name} failed: timeout after {timeout_ms} ms; killing it"),
+                &format!("{name} skipped: depends on {dep}, which {its_state}"),
             );
-            procs.kill(pid, KillReason::StartTimeout);
-            record.start = State::Failed(Failure::Timeout { ms: timeout_ms });
-            return record;
+            return Some(State::Skipped {
+                dependency: dep.to_string(),
+                its_state,
+            });
         }
-    };
-    fail(&mut record, why, log);
-    record
+        None
+    }
+
+    /// Reads the entry's binary and spawns it.
+    fn load_and_spawn(&mut self, entry: &Entry, grants: Grants) -> Result<Pid, Failure> {
+        let elf = (self.load)(entry).map_err(Failure::Load)?;
+        self.procs
+            .spawn(entry.name.as_str(), &elf, grants, entry.memory_limit())
+            .map_err(Failure::Spawn)
+    }
+
+    /// Waits for READY, an exit, a fault or the start timeout (then kills it).
+    fn wait_for(&mut self, entry: &Entry, pid: Pid, record: &mut Record) {
+        let name = entry.name.as_str();
+        let timeout_ms = u64::from(
+            entry
+                .start_timeout_ms
+                .unwrap_or(self.config.default_timeout_ms),
+        );
+        let spawned_us = self.procs.now_us();
+        let started_us = self.procs.status(pid).map_or(spawned_us, |s| s.started_us);
+        let deadline = started_us.saturating_add(timeout_ms * 1000);
+        self.procs.wait_until(deadline, &mut |p| {
+            p.status(pid)
+                .is_none_or(|s| s.ready_us.is_some() || s.exit.is_some())
+        });
+        let Some(status) = self.procs.status(pid) else {
+            return self.fail(record, Failure::Vanished);
+        };
+        if let Some(ready) = status.ready_us {
+            let after = ready.saturating_sub(status.started_us);
+            record.ready_after_us = Some(after);
+            record.start = State::Ready;
+            self.say(Level::Info, &format!("{name} ready after {} ms", ms(after)));
+            return;
+        }
+        let why = match status.exit {
+            Some(Exit::Code(code)) => Failure::ExitedBeforeReady(code),
+            Some(Exit::Fault { fault, rip, addr }) => Failure::Fault { fault, rip, addr },
+            Some(Exit::Killed(reason)) => Failure::Killed(reason),
+            None => {
+                self.say(
+                    Level::Warn,
+                    &format!("{name} failed: timeout after {timeout_ms} ms; killing it"),
+                );
+                self.procs.kill(pid, KillReason::StartTimeout);
+                record.start = State::Failed(Failure::Timeout { ms: timeout_ms });
+                return;
+            }
+        };
+        self.fail(record, why);
+    }
+
+    fn fail(&mut self, record: &mut Record, why: Failure) {
+        self.say(Level::Warn, &format!("{} failed: {why}", record.name));
+        record.start = State::Failed(why);
+    }
+}
+
+impl Record {
+    /// A record of `name` in state `start`, with nothing granted or spawned yet.
+    fn new(name: &str, start: State) -> Record {
+        Record {
+            name: name.to_string(),
+            start,
+            pid: None,
+            grants: None,
+            ready_after_us: None,
+        }
+    }
 }

@@ -138,7 +138,7 @@ struct DiskRates {
 /// Read and write totals of one controller.
 struct Controller {
     address: PciAddress,
-    kind: &'static str,
+    kind: crate::devices::DiskKind,
     read: Rate,
     write: Rate,
 }
