@@ -376,7 +376,10 @@ macro_rules! entry {
     };
 }
 
-#[cfg(target_os = "none")]
+#[cfg(pandagen_component)]
+mod mem;
+
+#[cfg(pandagen_component)]
 mod start {
     use core::sync::atomic::{AtomicBool, Ordering};
 

@@ -11,7 +11,16 @@ pub const KERNEL_BIN: &str = "kernel_bootstrap";
 pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
 pub const STUB_PACKAGE: &str = "bootstub";
 pub const STUB_TARGET: &str = "x86_64-unknown-uefi";
-pub const COMPONENT_TARGET: &str = "x86_64-unknown-none";
+/// The components' target: a hard-float one (SSE2 is part of its baseline), so components can
+/// use floats and SIMD. They are freestanding static executables all the same: `#![no_std]`,
+/// `#![no_main]`, no libc, linked by `components/link.rs` with `components/link.ld` in a build
+/// that sets [`COMPONENT_BUILD_ENV`] (docs/processes.md, "CPU state").
+pub const COMPONENT_TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The variable (value `1`) that makes `components/link.rs` link a freestanding component and
+/// the runtime define `_start`, the panic handler and `memcpy`...: set for every cargo run that
+/// builds or checks the components for [`COMPONENT_TARGET`]. Without it the same triple is an
+/// ordinary host build (the host tests of `runtime` and `testcases`).
+pub const COMPONENT_BUILD_ENV: &str = "PANDAGEN_COMPONENT_BUILD";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -96,7 +105,7 @@ impl Workspace {
             .join(format!("{STUB_PACKAGE}.efi"))
     }
 
-    /// Where the components' binaries land (`x86_64-unknown-none/release`).
+    /// Where the components' binaries land (`x86_64-unknown-linux-gnu/release`).
     pub fn components_dir(&self) -> PathBuf {
         self.target_dir.join(COMPONENT_TARGET).join("release")
     }
@@ -147,8 +156,9 @@ pub fn stub_build_args() -> Vec<&'static str> {
     ]
 }
 
-/// `cargo build --target x86_64-unknown-none --release -p NAME...`: one package per description
-/// entry (package name = binary name = entry name).
+/// `cargo build --target x86_64-unknown-linux-gnu --release -p NAME...`: one package per
+/// description entry (package name = binary name = entry name); run with [`COMPONENT_BUILD_ENV`]
+/// set ([`run_cargo_components`]).
 pub fn components_build_args<'a>(packages: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["build", "--target", COMPONENT_TARGET, "--release"];
     for p in packages {
@@ -159,8 +169,22 @@ pub fn components_build_args<'a>(packages: &[&'a str]) -> Vec<&'a str> {
 
 /// Runs `cargo ARGS` in the workspace root; fails on a non-zero exit.
 pub fn run_cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
-    let status = ws
-        .cargo()
+    run_cargo_with(ws, args, false)
+}
+
+/// [`run_cargo`] for a build or check of the components: with [`COMPONENT_BUILD_ENV`]`=1`.
+pub fn run_cargo_components(ws: &Workspace, args: &[&str]) -> Result<()> {
+    run_cargo_with(ws, args, true)
+}
+
+fn run_cargo_with(ws: &Workspace, args: &[&str], components: bool) -> Result<()> {
+    let mut cmd = ws.cargo();
+    if components {
+        cmd.env(COMPONENT_BUILD_ENV, "1");
+    } else {
+        cmd.env_remove(COMPONENT_BUILD_ENV);
+    }
+    let status = cmd
         .args(args)
         .status()
         .with_context(|| format!("starting cargo {}", args.join(" ")))?;
@@ -202,7 +226,7 @@ pub fn build_all(
             "xtask: building components ({}, {COMPONENT_TARGET}, release)",
             packages.join(", ")
         );
-        run_cargo(ws, &components_build_args(packages))?;
+        run_cargo_components(ws, &components_build_args(packages))?;
         for b in binaries {
             expect_file(&artifacts.components_dir.join(b), b)?;
         }
@@ -284,12 +308,12 @@ mod tests {
         );
         assert_eq!(
             components_build_args(&["services_storage", "cli_console"]).join(" "),
-            "build --target x86_64-unknown-none --release -p services_storage -p cli_console"
+            "build --target x86_64-unknown-linux-gnu --release -p services_storage -p cli_console"
         );
         let ws = Workspace::new("/ws".into(), None);
         assert_eq!(
             ws.artifacts(Profile::Debug).components_dir,
-            Path::new("/ws/target/x86_64-unknown-none/release")
+            Path::new("/ws/target/x86_64-unknown-linux-gnu/release")
         );
     }
 }

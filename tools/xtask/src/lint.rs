@@ -4,12 +4,15 @@ use anyhow::{bail, Result};
 
 use crate::build::{self, Workspace};
 
-/// Each step: a label and cargo arguments (run from the workspace root).
-pub const STEPS: &[(&str, &[&str])] = &[
-    ("rustfmt", &["fmt", "--all", "--check"]),
+/// Each step: a label, cargo arguments (run from the workspace root), and whether it checks the
+/// components (run with [`build::COMPONENT_BUILD_ENV`] set, like their build: the runtime's
+/// `_start`, panic handler and `mem*` exist only then).
+pub const STEPS: &[(&str, &[&str], bool)] = &[
+    ("rustfmt", &["fmt", "--all", "--check"], false),
     (
         "clippy (host)",
         &["clippy", "--all-targets", "--", "-D", "warnings"],
+        false,
     ),
     (
         "clippy (kernel)",
@@ -23,6 +26,7 @@ pub const STEPS: &[(&str, &[&str])] = &[
             "-D",
             "warnings",
         ],
+        false,
     ),
     (
         "clippy (boot stub)",
@@ -36,6 +40,7 @@ pub const STEPS: &[(&str, &[&str])] = &[
             "-D",
             "warnings",
         ],
+        false,
     ),
     (
         "clippy (components and runtime)",
@@ -59,15 +64,26 @@ pub const STEPS: &[(&str, &[&str])] = &[
             "-D",
             "warnings",
         ],
+        true,
     ),
 ];
 
 /// Runs every step (not stopping at the first failure) and fails if any failed.
 pub fn run(ws: &Workspace) -> Result<()> {
     let mut failed = Vec::new();
-    for (label, args) in STEPS {
-        println!("xtask: lint: {label}: cargo {}", args.join(" "));
-        if let Err(e) = build::run_cargo(ws, args) {
+    for (label, args, components) in STEPS {
+        let env = if *components {
+            format!("{}=1 ", build::COMPONENT_BUILD_ENV)
+        } else {
+            String::new()
+        };
+        println!("xtask: lint: {label}: {env}cargo {}", args.join(" "));
+        let result = if *components {
+            build::run_cargo_components(ws, args)
+        } else {
+            build::run_cargo(ws, args)
+        };
+        if let Err(e) = result {
             println!("xtask: lint: {label} failed: {e:#}");
             failed.push(*label);
         }

@@ -49,7 +49,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Build the kernel (x86_64-unknown-none), the UEFI boot stub (x86_64-unknown-uefi) and the
-    /// services and components of the system description (x86_64-unknown-none, release).
+    /// services and components of the system description (x86_64-unknown-linux-gnu, release).
     Build {
         /// Build the kernel in release mode (the stub and the components are always release).
         #[arg(long)]

@@ -1,5 +1,9 @@
 //! The cross targets: checks, once per run, that the active Rust toolchain has the standard
 //! library for every target xtask builds for, and adds the missing ones with rustup.
+//!
+//! The components' target, `x86_64-unknown-linux-gnu`, is also the host's: its standard library
+//! comes with the toolchain, and the host's `cc` links the components. On any other host
+//! xtask stops with [`host_message`] (it would need an x86_64 Linux cross linker).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -89,7 +93,25 @@ pub fn ensure_targets(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
+/// Whether the components can be built on `host` (the `host:` of `rustc -vV`): only on the
+/// components' own target, whose `cc` links them.
+pub fn host_supported(host: &str) -> bool {
+    host == build::COMPONENT_TARGET
+}
+
+/// The one line when the host cannot build the components.
+pub fn host_message(host: &str) -> String {
+    format!(
+        "the components are built for {} and linked by that host's `cc` (components/link.rs); this toolchain's host is {host}: build on an x86_64 Linux (glibc) machine, e.g. in a container",
+        build::COMPONENT_TARGET
+    )
+}
+
 fn check_targets(ws: &Workspace) -> Result<()> {
+    let host = host_triple(ws)?;
+    if !host_supported(&host) {
+        bail!("{}", host_message(&host));
+    }
     let sysroot = sysroot(ws)?;
     let installed = installed_targets(&sysroot);
     match plan(REQUIRED_TARGETS, &installed, have_rustup()) {
@@ -158,6 +180,25 @@ pub fn sysroot(ws: &Workspace) -> Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
+/// The host triple of the rustc the workspace builds with (the `host:` line of `rustc -vV`).
+pub fn host_triple(ws: &Workspace) -> Result<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    let out = Command::new(&rustc)
+        .current_dir(&ws.root)
+        .arg("-vV")
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("starting {} -vV", rustc.to_string_lossy()))?;
+    if !out.status.success() {
+        bail!("`rustc -vV` failed ({})", out.status);
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|h| h.trim().to_string())
+        .context("`rustc -vV` printed no `host:` line")
+}
+
 fn have_rustup() -> bool {
     Command::new("rustup")
         .arg("--version")
@@ -174,6 +215,7 @@ mod tests {
 
     const NONE: &str = "x86_64-unknown-none";
     const UEFI: &str = "x86_64-unknown-uefi";
+    const LINUX: &str = "x86_64-unknown-linux-gnu";
 
     fn installed(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
@@ -181,7 +223,7 @@ mod tests {
 
     #[test]
     fn required_targets_are_the_build_targets() {
-        assert_eq!(REQUIRED_TARGETS, &[NONE, UEFI, NONE]);
+        assert_eq!(REQUIRED_TARGETS, &[NONE, UEFI, LINUX]);
     }
 
     #[test]
@@ -208,7 +250,7 @@ mod tests {
 
     #[test]
     fn no_rustup() {
-        let have = installed(&[NONE]);
+        let have = installed(&[NONE, LINUX]);
         let Plan::Missing(missing) = plan(REQUIRED_TARGETS, &have, false) else {
             panic!("expected Missing");
         };
@@ -237,6 +279,35 @@ mod tests {
             ["x86_64-unknown-linux-gnu", NONE]
         );
         assert!(installed_targets(&dir.path().join("nowhere")).is_empty());
+    }
+
+    #[test]
+    fn components_need_an_x86_64_linux_host() {
+        assert!(host_supported(LINUX));
+        for other in [
+            "aarch64-unknown-linux-gnu",
+            "x86_64-apple-darwin",
+            "x86_64-unknown-linux-musl",
+        ] {
+            assert!(!host_supported(other));
+            let msg = host_message(other);
+            assert!(
+                !msg.contains('\n') && msg.contains(other) && msg.contains(LINUX),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn workspace_host_has_the_component_target() {
+        // The machines this project builds on: the component target is the host's, and its
+        // standard library is installed with the toolchain.
+        let ws = Workspace::locate();
+        let host = host_triple(&ws).unwrap();
+        assert_eq!(host, LINUX);
+        assert!(installed_targets(&sysroot(&ws).unwrap())
+            .iter()
+            .any(|t| t == LINUX));
     }
 
     #[test]
