@@ -13,12 +13,12 @@
 
 use core::arch::asm;
 
-/// Copies `n` bytes from `src` to `dst` (which must not overlap).
+/// Copies `n` bytes from `src` to `dst`, upwards in address order.
 ///
 /// # Safety
 ///
-/// `src` must be valid for reading and `dst` for writing `n` bytes; the ranges must not
-/// overlap.
+/// `src` must be valid for reading and `dst` for writing `n` bytes; `dst` must not lie inside
+/// `src+1..src+n` (C callers promise no overlap at all; `memmove` relies on the upward order).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     // SAFETY: the caller guarantees both ranges; `rep movsb` with DF clear copies `n` bytes
@@ -43,18 +43,11 @@ pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     if (dst as usize).wrapping_sub(src as usize) >= n {
-        // `dst` is below `src` or past its end: copying upwards never overwrites a byte
-        // before it is read.
-        // SAFETY: as in `memcpy`, for overlapping ranges with `dst` not inside `src..src+n`.
-        unsafe {
-            asm!(
-                "rep movsb",
-                inout("rcx") n => _,
-                inout("rdi") dst => _,
-                inout("rsi") src => _,
-                options(nostack, preserves_flags),
-            );
-        }
+        // `dst` is below `src` or past its end: copying upwards (as `memcpy` does) never
+        // overwrites a byte before it is read.
+        // SAFETY: the caller guarantees both ranges; `memcpy`'s upward `rep movsb` is sound
+        // for them as long as `dst` is not inside `src..src+n`, which the test above excludes.
+        unsafe { memcpy(dst, src, n) };
     } else {
         // `dst` lies inside `src..src+n`: copy downwards, from the last byte (DF set for the
         // copy only, then cleared again). `n` is not 0 here (the test above would hold).

@@ -308,64 +308,42 @@ fn map_fresh(
 /// [`abi::Error::BadLength`] for a bad size; [`abi::Error::NoMemory`] when the machine (or the
 /// growth area) has no room: nothing is mapped then.
 pub(super) fn grow_current(bytes: u64) -> Result<u64, abi::Error> {
-    let planned = {
-        let guard = SCHED.lock();
-        let s = guard.as_ref().ok_or(abi::Error::Unsupported)?;
-        let task = s.tasks.get(&s.current).ok_or(abi::Error::Unsupported)?;
-        let user = task.user.as_ref().ok_or(abi::Error::Unsupported)?;
-        user.budget
-            .plan(bytes)
-            .map_err(|e| (e, task.name.clone(), s.current))
-    };
-    let growth = match planned {
-        Ok(g) => g,
-        Err((GrowError::BadLength, ..)) => return Err(abi::Error::BadLength),
-        Err((GrowError::NoAddressSpace, ..)) => return Err(abi::Error::NoMemory),
-        Err((GrowError::OverLimit { used, asked, limit }, name, pid)) => {
-            log::warn!(
-                "process {name} (pid {pid}) stopped: MEMORY_GROW of {} KiB would take it past its memory_limit of {} KiB ({} KiB in use)",
-                asked * 4,
-                limit * 4,
-                used * 4
-            );
-            exit_current(Exit::Killed(KillReason::MemoryLimitReached))
+    let over_limit = {
+        let mut guard = SCHED.lock();
+        let s = guard.as_mut().ok_or(abi::Error::Unsupported)?;
+        let pid = s.current;
+        let task = s.tasks.get_mut(&pid).ok_or(abi::Error::Unsupported)?;
+        let user = task.user.as_mut().ok_or(abi::Error::Unsupported)?;
+        match user.budget.plan(bytes) {
+            Ok(growth) => return grow(user, growth),
+            Err(GrowError::BadLength) => return Err(abi::Error::BadLength),
+            Err(GrowError::NoAddressSpace) => return Err(abi::Error::NoMemory),
+            Err(GrowError::OverLimit { used, asked, limit }) => {
+                (task.name.clone(), pid, used, asked, limit)
+            }
         }
     };
-    let mapped = map_growth(growth);
-    let mut guard = SCHED.lock();
-    let s = guard.as_mut().ok_or(abi::Error::Unsupported)?;
-    let current = s.current;
-    let user = s
-        .tasks
-        .get_mut(&current)
-        .and_then(|t| t.user.as_mut())
-        .ok_or(abi::Error::Unsupported)?;
-    let pages = mapped?;
-    user.budget.commit(growth, pages);
-    if pages < growth.pages {
-        return Err(abi::Error::NoMemory);
-    }
-    Ok(growth.start)
+    // The scheduler lock is released before the task ends.
+    let (name, pid, used, asked, limit) = over_limit;
+    log::warn!(
+        "process {name} (pid {pid}) stopped: MEMORY_GROW of {} KiB would take it past its memory_limit of {} KiB ({} KiB in use)",
+        asked * 4,
+        limit * 4,
+        used * 4
+    );
+    exit_current(Exit::Killed(KillReason::MemoryLimitReached))
 }
 
-/// Maps a planned growth into the running task's address space, all or nothing as far as the
-/// frame supply goes: it is checked first, under the same lock, against the pages and the page
-/// tables they may need.
-fn map_growth(growth: Growth) -> Result<u64, abi::Error> {
+/// Maps a planned growth into `user`'s address space and records it in its budget, all or
+/// nothing as far as the frame supply goes: that is checked first, under the frame lock,
+/// against the pages and the page tables they may need.
+fn grow(user: &mut UserTask, growth: Growth) -> Result<u64, abi::Error> {
     let flags = PageFlags {
         writable: true,
         executable: false,
         user: true,
     };
-    let mut guard = SCHED.lock();
-    let s = guard.as_mut().ok_or(abi::Error::Unsupported)?;
-    let current = s.current;
-    let user = s
-        .tasks
-        .get_mut(&current)
-        .and_then(|t| t.user.as_mut())
-        .ok_or(abi::Error::Unsupported)?;
-    memory::with_frames(|frames| {
+    let mapped = memory::with_frames(|frames| {
         // Each 512 pages may need a page table, plus up to three levels above the first one.
         let reserve = growth.pages + growth.pages.div_ceil(512) + 3;
         if frames.free_frames() < reserve {
@@ -380,7 +358,12 @@ fn map_growth(growth: Growth) -> Result<u64, abi::Error> {
         }
         Ok(growth.pages)
     })
-    .unwrap_or(Err(abi::Error::Unsupported))
+    .unwrap_or(Err(abi::Error::Unsupported))?;
+    user.budget.commit(growth, mapped);
+    if mapped < growth.pages {
+        return Err(abi::Error::NoMemory);
+    }
+    Ok(growth.start)
 }
 
 /// A snapshot of process `pid`, if it was ever spawned.
