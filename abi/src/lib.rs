@@ -150,6 +150,7 @@ syscalls! {
     /// | 17  | `USERDATA_READ`  | block, buf ptr, len   | 0                               |
     /// | 18  | `USERDATA_WRITE` | block, buf ptr, len   | 0                               |
     /// | 19  | `USERDATA_PERSISTENT` | —                | 1: on a disk, 0: in RAM         |
+    /// | 20  | `USERDATA_FLUSH` | —                     | 0 (every earlier write is durable) |
     /// | 32  | `IPC_CALL`       | name ptr, name len, req ptr, req len, reply ptr, reply cap | reply length |
     /// | 33  | `IPC_RECEIVE`    | name ptr, name len, buf ptr, buf cap, [`ipc::Received`] ptr | request length |
     /// | 34  | `IPC_REPLY`      | call id, reply ptr, reply len | 0                        |
@@ -162,6 +163,7 @@ syscalls! {
     /// | 46  | `BOOTCOUNT`      | —                     | this boot's number              |
     /// | 47  | `REBOOT`         | —                     | does not return (error if it cannot) |
     /// | 48  | `POWEROFF`       | —                     | does not return (error if it cannot) |
+    /// | 49  | `CLOCK`          | —                     | µs since 1970-01-01 UTC         |
     ///
     /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
     /// block-device and IPC/system calls; until they are defined they fail with
@@ -202,11 +204,15 @@ syscalls! {
         UserdataRead = 17, "USERDATA_READ", UserData;
         /// Write `len` bytes (`rdx`, a non-zero multiple of [`USERDATA_BLOCK_SIZE`]) from the
         /// buffer at `rsi` to user-data blocks starting at `rdi`. Same rules as
-        /// [`Syscall::UserdataRead`].
+        /// [`Syscall::UserdataRead`]. The data may wait in the disk's write cache: it is durable
+        /// once a later [`Syscall::UserdataFlush`] returns.
         UserdataWrite = 18, "USERDATA_WRITE", UserData;
         /// Whether the user-data region is on a disk (1) or in RAM (0: the system runs from the
         /// boot module and nothing written survives a reboot). Needs what USERDATA_INFO needs.
         UserdataPersistent = 19, "USERDATA_PERSISTENT", UserData;
+        /// Make every earlier USERDATA_WRITE durable (the disk's cache flush). Needs what
+        /// USERDATA_INFO needs.
+        UserdataFlush = 20, "USERDATA_FLUSH", UserData;
         /// Call an endpoint and wait for the reply: `rdi`/`rsi` = endpoint name (a `provides` name
         /// of another entry), `rdx`/`r10` = request (at most [`ipc::MAX_MESSAGE`] bytes), `r8`/`r9`
         /// = reply buffer and its capacity. Returns the reply length. Errors:
@@ -258,6 +264,9 @@ syscalls! {
         /// Switch the machine off (ACPI S5). Needs `power`. Returns [`Error::Unsupported`] only
         /// if it did not work.
         Poweroff = 48, "POWEROFF", Power;
+        /// The wall clock: microseconds since 1970-01-01 00:00 UTC (the boot loader's date at
+        /// boot plus the uptime). [`Error::NotFound`] if the boot loader gave no date.
+        Clock = 49, "CLOCK", Nothing;
 
     }
 }
@@ -350,6 +359,8 @@ pub mod ipc {
 
 /// Block size of the user-data region: `USERDATA_*` lengths are multiples of it.
 pub const USERDATA_BLOCK_SIZE: usize = 4096;
+/// The most one USERDATA_READ or USERDATA_WRITE moves, in bytes (16 blocks).
+pub const USERDATA_MAX_LEN: usize = 16 * USERDATA_BLOCK_SIZE;
 
 /// The user-data region's layout, in region-relative [`USERDATA_BLOCK_SIZE`]-byte blocks: the
 /// kernel's records first, then what components see. The `USERDATA_*` calls address the
@@ -637,6 +648,8 @@ mod tests {
             (Syscall::Bootcount, 46, "BOOTCOUNT"),
             (Syscall::Reboot, 47, "REBOOT"),
             (Syscall::Poweroff, 48, "POWEROFF"),
+            (Syscall::UserdataFlush, 20, "USERDATA_FLUSH"),
+            (Syscall::Clock, 49, "CLOCK"),
         ];
         for (s, n, name) in more {
             assert_eq!(s.number(), n);
@@ -677,7 +690,8 @@ mod tests {
                 Syscall::UserdataInfo,
                 Syscall::UserdataRead,
                 Syscall::UserdataWrite,
-                Syscall::UserdataPersistent
+                Syscall::UserdataPersistent,
+                Syscall::UserdataFlush
             ]
         );
         assert_eq!(
@@ -738,6 +752,7 @@ mod tests {
             Syscall::UserdataRead,
             Syscall::UserdataWrite,
             Syscall::UserdataPersistent,
+            Syscall::UserdataFlush,
         ];
         for n in RESERVED_BLOCK {
             match Syscall::try_from(n) {
@@ -756,7 +771,7 @@ mod tests {
             }
         }
         assert_eq!(Syscall::try_from(35), Err(Error::InvalidSyscall));
-        assert_eq!(Syscall::try_from(49), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(50), Err(Error::InvalidSyscall));
     }
 
     #[test]

@@ -169,6 +169,8 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
             Ok(Capability::Console) => grants.console = true,
             Ok(Capability::Serial) => grants.serial = true,
             Ok(Capability::Power) => grants.power = true,
+            // Enforced by the storage service from the recorded name.
+            Ok(Capability::Files { .. }) => {}
             Ok(Capability::NetworkDevice(name)) => {
                 let device = network_device(name.as_deref(), machine).map_err(refuse)?;
                 if !grants.network_devices.contains(&device) {
@@ -228,6 +230,15 @@ mod tests {
 
     fn pair(cap: &str, reason: &str) -> (String, String) {
         (cap.to_string(), reason.to_string())
+    }
+
+    #[test]
+    fn files_grants_are_recorded_for_the_storage_service() {
+        let bare = Machine::default();
+        let g = grant(&["files:/home", "files_read:/"], &bare).unwrap();
+        assert!(!g.user_data() && !g.console);
+        assert_eq!(g.caps_record(), "files:/home\nfiles_read:/\n");
+        assert!(grant(&["files:home"], &bare).is_err());
     }
 
     #[test]

@@ -73,6 +73,16 @@ impl SysInfo {
         *self.caps.lock() = caps;
     }
 
+    /// Sets entry `name`'s capability record (when it is started, before the whole sequence
+    /// is published); a name not in the table is added.
+    pub fn set_caps_of(&self, name: &str, record: String) {
+        let mut caps = self.caps.lock();
+        match caps.iter_mut().find(|(n, _)| n == name) {
+            Some((_, r)) => *r = record,
+            None => caps.push((String::from(name), record)),
+        }
+    }
+
     /// The capability record granted to entry `name`; `None` when the manifest has no such
     /// entry.
     pub fn component_caps(&self, name: &str) -> Option<String> {
@@ -137,6 +147,8 @@ mod tests {
             ("b".into(), String::new()),
         ]);
         assert_eq!(info.component_caps("a").as_deref(), Some(""));
+        info.set_caps_of("a", "console\n".into());
+        assert_eq!(info.component_caps("a").as_deref(), Some("console\n"));
         assert_eq!(info.component_caps("c"), None);
         // After it: what each was granted.
         info.set_component_caps(vec![

@@ -21,6 +21,20 @@ pub fn calibrate() -> Option<u64> {
     Some(hz)
 }
 
+/// Unix time (seconds) at boot, from the boot loader; 0 until set (and if it gave none).
+static BOOT_UNIX_TIME: AtomicU64 = AtomicU64::new(0);
+
+/// Records the boot loader's date at boot (Unix seconds).
+pub fn set_boot_unix_time(secs: u64) {
+    BOOT_UNIX_TIME.store(secs, Ordering::Relaxed);
+}
+
+/// Microseconds since 1970-01-01 UTC: the date at boot plus the uptime; `None` without a date.
+pub fn wall_clock_us() -> Option<u64> {
+    let boot = BOOT_UNIX_TIME.load(Ordering::Relaxed);
+    (boot != 0).then(|| boot.saturating_mul(1_000_000).saturating_add(uptime_us()))
+}
+
 /// Microseconds since kernel entry.
 pub fn uptime_us() -> u64 {
     let ticks = cpu::rdtsc().saturating_sub(START_TSC.load(Ordering::Relaxed));

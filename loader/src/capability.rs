@@ -39,6 +39,13 @@ pub enum Capability {
         /// Last port (inclusive).
         last: u16,
     },
+    /// `files:<dir>` (read and write) or `files_read:<dir>` (read only): the files under an
+    /// absolute directory of the filesystem `services_storage` serves. The storage service
+    /// enforces it (it reads the caller's capabilities); the kernel only records it.
+    Files {
+        /// `files` (true) or `files_read` (false).
+        write: bool,
+    },
 }
 
 /// Why a capability string was refused.
@@ -62,6 +69,9 @@ pub enum CapabilityError {
     MalformedRange,
     /// A port of 0 or above 65535.
     PortOutOfRange,
+    /// `files:`/`files_read:` without an absolute directory (`/`, `/home`, ...: no empty, `.`
+    /// or `..` components, at most [`MAX_FILES_DIR`] bytes).
+    BadDirectory,
     /// `first` is greater than `last`.
     RangeReversed,
 }
@@ -70,7 +80,7 @@ impl fmt::Display for CapabilityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::BadSyntax => "not `kind` or `kind:param` (kind: a-z then a-z, 0-9, `_`; param: printable ASCII, no spaces)",
-            Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, power, network_device[:name], port_range:a-b)",
+            Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, power, network_device[:name], port_range:a-b, files:/dir, files_read:/dir)",
             Self::UnexpectedParameter => "this kind takes no `:` parameter",
             Self::EmptyDeviceName => "empty device name after `network_device:`",
             Self::DeviceNameTooLong => "device name longer than 15 bytes",
@@ -78,6 +88,7 @@ impl fmt::Display for CapabilityError {
             Self::MalformedRange => "port range must be `port_range:<first>-<last>` in decimal",
             Self::PortOutOfRange => "ports must be 1..=65535",
             Self::RangeReversed => "port range's first port is above its last",
+            Self::BadDirectory => "files:/files_read: need an absolute directory such as `/` or `/home` (no empty, `.` or `..` parts)",
         })
     }
 }
@@ -110,6 +121,11 @@ impl Capability {
                 Some(name) => device_name(name).map(|n| Capability::NetworkDevice(Some(n))),
             },
             "port_range" => port_range(param.ok_or(CapabilityError::MalformedRange)?),
+            "files" | "files_read" => {
+                files_dir(param.ok_or(CapabilityError::BadDirectory)?).map(|()| Capability::Files {
+                    write: kind == "files",
+                })
+            }
             _ => match param {
                 Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_graphic()) => {
                     Err(CapabilityError::BadSyntax)
@@ -129,6 +145,8 @@ impl Capability {
             Self::Power => "power",
             Self::NetworkDevice(_) => "network_device",
             Self::PortRange { .. } => "port_range",
+            Self::Files { write: true } => "files",
+            Self::Files { write: false } => "files_read",
         }
     }
 }
@@ -180,6 +198,19 @@ fn device_name(name: &str) -> Result<heapless::String<MAX_DEVICE_NAME>, Capabili
     heapless::String::try_from(name).map_err(|_| CapabilityError::DeviceNameTooLong)
 }
 
+/// The longest directory a `files:` capability names, in bytes.
+pub const MAX_FILES_DIR: usize = 128;
+
+/// Checks the directory of `files:<dir>`: absolute, printable ASCII, no empty (but a lone `/`),
+/// `.` or `..` component.
+fn files_dir(dir: &str) -> Result<(), CapabilityError> {
+    let rest = dir.strip_prefix('/').ok_or(CapabilityError::BadDirectory)?;
+    let ok = dir.len() <= MAX_FILES_DIR
+        && dir.bytes().all(|b| b.is_ascii_graphic())
+        && (rest.is_empty() || rest.split('/').all(|c| !matches!(c, "" | "." | "..")));
+    ok.then_some(()).ok_or(CapabilityError::BadDirectory)
+}
+
 /// Parses `<first>-<last>`.
 fn port_range(param: &str) -> Result<Capability, CapabilityError> {
     let (first, last) = param
@@ -225,6 +256,29 @@ mod tests {
         assert_eq!(Capability::parse("serial"), Ok(Capability::Serial));
         assert_eq!(Capability::parse("console:x"), Err(E::UnexpectedParameter));
         assert_eq!(Capability::parse("console:"), Err(E::UnexpectedParameter));
+    }
+
+    #[test]
+    fn files_name_an_absolute_directory() {
+        let rw = Ok(Capability::Files { write: true });
+        let ro = Ok(Capability::Files { write: false });
+        assert_eq!(Capability::parse("files:/"), rw);
+        assert_eq!(Capability::parse("files:/home/user"), rw);
+        assert_eq!(Capability::parse("files_read:/etc"), ro);
+        assert_eq!(Capability::Files { write: false }.kind(), "files_read");
+        let long = format!("files:/{}", "a".repeat(MAX_FILES_DIR));
+        for bad in [
+            "files",
+            "files:home",
+            "files:/a//b",
+            "files:/a/",
+            "files:/./a",
+            "files:/a/..",
+            &long,
+        ] {
+            assert_eq!(Capability::parse(bad), Err(E::BadDirectory), "{bad:?}");
+            assert!(check_format(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

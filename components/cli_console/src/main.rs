@@ -4,8 +4,9 @@
 //! (yielding when nothing waits), feeds every byte to the line editor
 //! (`line_editor::LineEditor`: echo, backspace, Ctrl-C, history, arrows), and runs each line
 //! as a command (`line_editor::command::parse`, `line_editor::shell::run`): `help`,
-//! `services`, `manifest`, `caps`, `ls`, `cat`, `write`, `rm`, `bootcount`, `uptime`,
-//! `reboot`, `poweroff`. The file commands are `storage_api` calls to `services_storage`.
+//! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `sha256`, `write`, `append`, `rm`,
+//! `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `uptime`, `reboot`, `poweroff`. The file
+//! commands are `storage_api` calls to `services_storage`.
 //! See `docs/console.md`.
 //!
 //! All the logic lives in the host-tested `line-editor` crate; this file is only the I/O.

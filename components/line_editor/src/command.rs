@@ -1,8 +1,8 @@
 //! The console's commands: parsing a line into a [`Command`], the `help` text, and the one-line
 //! errors for lines that are not a command.
 //!
-//! Words are separated by spaces. `write <file> <text...>` takes the rest of the line, spaces
-//! included, as the file's content.
+//! Words are separated by spaces. `write <file> <text...>` and `append <file> <text...>` take
+//! the rest of the line, spaces included, as the text.
 
 use core::fmt;
 
@@ -17,10 +17,19 @@ pub enum Command<'a> {
     Manifest,
     /// `caps <name>`: the capabilities granted to a component.
     Caps(&'a str),
-    /// `ls [dir]`: list a directory (the root when absent).
-    Ls(Option<&'a str>),
+    /// `ls [-l] [dir]`: list a directory (the root when absent).
+    Ls {
+        /// The directory; `None` for the root.
+        dir: Option<&'a str>,
+        /// `-l`: kind, size and modification time of every entry.
+        long: bool,
+    },
     /// `cat <file>`: print a file.
     Cat(&'a str),
+    /// `stat <path>`: kind, size and modification time of a file or directory.
+    Stat(&'a str),
+    /// `sha256 <file>`: the SHA-256 digest of a file.
+    Sha256(&'a str),
     /// `write <file> <text...>`: replace a file's content with the text.
     Write {
         /// The file.
@@ -28,8 +37,28 @@ pub enum Command<'a> {
         /// Its new content (may be empty).
         text: &'a str,
     },
+    /// `append <file> <text...>`: add the text at the end of a file (created if missing).
+    Append {
+        /// The file.
+        file: &'a str,
+        /// The text to add (may be empty).
+        text: &'a str,
+    },
     /// `rm <file>`: delete a file.
     Rm(&'a str),
+    /// `mv <from> <to>`: rename a file or directory.
+    Mv {
+        /// The current path.
+        from: &'a str,
+        /// The new path.
+        to: &'a str,
+    },
+    /// `mkdir <dir>`: create a directory.
+    Mkdir(&'a str),
+    /// `rmdir <dir>`: remove an empty directory.
+    Rmdir(&'a str),
+    /// `df`: size and usage of the filesystem.
+    Df,
     /// `bootcount`: this boot's number.
     Bootcount,
     /// `uptime`: time since boot.
@@ -75,8 +104,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "ls",
-        usage: "ls [dir]",
-        summary: "list the files in a directory (default: /)",
+        usage: "ls [-l] [dir]",
+        summary: "list a directory (default: /); -l: kind, size, time",
     },
     CommandInfo {
         name: "cat",
@@ -84,14 +113,49 @@ pub const COMMANDS: &[CommandInfo] = &[
         summary: "print a file",
     },
     CommandInfo {
+        name: "stat",
+        usage: "stat <path>",
+        summary: "show the kind, size and modification time of a path",
+    },
+    CommandInfo {
+        name: "sha256",
+        usage: "sha256 <file>",
+        summary: "print the SHA-256 digest of a file",
+    },
+    CommandInfo {
         name: "write",
         usage: "write <file> <text...>",
         summary: "write the rest of the line to a file (replaces it)",
     },
     CommandInfo {
+        name: "append",
+        usage: "append <file> <text...>",
+        summary: "add the rest of the line at the end of a file",
+    },
+    CommandInfo {
         name: "rm",
         usage: "rm <file>",
         summary: "delete a file",
+    },
+    CommandInfo {
+        name: "mv",
+        usage: "mv <from> <to>",
+        summary: "rename or move a file or directory",
+    },
+    CommandInfo {
+        name: "mkdir",
+        usage: "mkdir <dir>",
+        summary: "create a directory",
+    },
+    CommandInfo {
+        name: "rmdir",
+        usage: "rmdir <dir>",
+        summary: "remove an empty directory",
+    },
+    CommandInfo {
+        name: "df",
+        usage: "df",
+        summary: "show the size and usage of the filesystem",
     },
     CommandInfo {
         name: "bootcount",
@@ -183,15 +247,40 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         "uptime" => no_args(Command::Uptime),
         "reboot" => no_args(Command::Reboot),
         "poweroff" => no_args(Command::Poweroff),
+        "df" => no_args(Command::Df),
         "caps" => one_arg(Command::Caps),
         "cat" => one_arg(Command::Cat),
+        "stat" => one_arg(Command::Stat),
+        "sha256" => one_arg(Command::Sha256),
         "rm" => one_arg(Command::Rm),
-        "ls" => match (arg, extra) {
-            ("", _) => Ok(Some(Command::Ls(None))),
-            (dir, "") => Ok(Some(Command::Ls(Some(dir)))),
-            _ => usage,
-        },
+        "mkdir" => one_arg(Command::Mkdir),
+        "rmdir" => one_arg(Command::Rmdir),
+        "mv" => {
+            let (to, extra) = split_word(extra);
+            if arg.is_empty() || to.is_empty() || !extra.is_empty() {
+                usage
+            } else {
+                Ok(Some(Command::Mv { from: arg, to }))
+            }
+        }
+        "ls" => {
+            let (long, (dir, extra)) = match arg {
+                "-l" => (true, split_word(extra)),
+                _ => (false, (arg, extra)),
+            };
+            // Other options are refused (a name starting with `-` can be given as `/-name`).
+            if !extra.is_empty() || dir.starts_with('-') {
+                usage
+            } else {
+                let dir = (!dir.is_empty()).then_some(dir);
+                Ok(Some(Command::Ls { dir, long }))
+            }
+        }
         "write" if !arg.is_empty() => Ok(Some(Command::Write {
+            file: arg,
+            text: extra,
+        })),
+        "append" if !arg.is_empty() => Ok(Some(Command::Append {
             file: arg,
             text: extra,
         })),
@@ -227,6 +316,33 @@ pub fn write_uptime(out: &mut impl fmt::Write, micros: u64) -> fmt::Result {
     } else {
         write!(out, "{s}.{ms:03}s")
     }
+}
+
+/// The civil (proleptic Gregorian) date of a day counted from 1970-01-01 (day 0):
+/// `(year, month 1..=12, day 1..=31)`. Howard Hinnant's `civil_from_days`, in unsigned
+/// arithmetic (every day from 1970 on, up to `u64::MAX / 86400`, is exact).
+pub const fn civil_from_days(days: u64) -> (u64, u8, u8) {
+    // Days since 0000-03-01, in 400-year eras of 146097 days (a March-based year puts the
+    // leap day last).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097; // 0..=146096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // 0..=399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // 0..=365
+    let mp = (5 * doy + 2) / 153; // 0..=11, March = 0
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as u64;
+    (year, month as u8, day as u8)
+}
+
+/// Formats seconds since 1970-01-01 00:00:00 UTC as `YYYY-MM-DD HH:MM:SS` (UTC; no leap
+/// seconds, as in Unix time).
+pub fn write_utc(out: &mut impl fmt::Write, secs: u64) -> fmt::Result {
+    let (y, mo, d) = civil_from_days(secs / 86_400);
+    let t = secs % 86_400;
+    let (h, mi, s) = (t / 3600, t / 60 % 60, t % 60);
+    write!(out, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
 #[cfg(test)]
@@ -266,8 +382,24 @@ mod tests {
             parse("rm   notes.txt  "),
             Ok(Some(Command::Rm("notes.txt")))
         );
-        assert_eq!(parse("ls"), Ok(Some(Command::Ls(None))));
-        assert_eq!(parse("ls /docs"), Ok(Some(Command::Ls(Some("/docs")))));
+        let ls = |dir, long| Ok(Some(Command::Ls { dir, long }));
+        assert_eq!(parse("ls"), ls(None, false));
+        assert_eq!(parse("ls /docs"), ls(Some("/docs"), false));
+        assert_eq!(parse("ls -l"), ls(None, true));
+        assert_eq!(parse("ls  -l  /docs "), ls(Some("/docs"), true));
+        assert_eq!(parse("ls /-l"), ls(Some("/-l"), false));
+        assert_eq!(parse("stat a/b"), Ok(Some(Command::Stat("a/b"))));
+        assert_eq!(parse("sha256 big"), Ok(Some(Command::Sha256("big"))));
+        assert_eq!(parse("mkdir d"), Ok(Some(Command::Mkdir("d"))));
+        assert_eq!(parse("rmdir d"), Ok(Some(Command::Rmdir("d"))));
+        assert_eq!(parse("df"), Ok(Some(Command::Df)));
+        assert_eq!(
+            parse("mv  a   d/b "),
+            Ok(Some(Command::Mv {
+                from: "a",
+                to: "d/b"
+            }))
+        );
     }
 
     #[test]
@@ -293,6 +425,13 @@ mod tests {
                 text: ""
             }))
         );
+        assert_eq!(
+            parse("append log  one  two"),
+            Ok(Some(Command::Append {
+                file: "log",
+                text: "one  two"
+            }))
+        );
     }
 
     #[test]
@@ -316,7 +455,18 @@ mod tests {
         assert_eq!(err("rm"), "usage: rm <file>");
         assert_eq!(err("caps"), "usage: caps <name>");
         assert_eq!(err("write"), "usage: write <file> <text...>");
-        assert_eq!(err("ls a b"), "usage: ls [dir]");
+        assert_eq!(err("ls a b"), "usage: ls [-l] [dir]");
+        assert_eq!(err("ls -l a b"), "usage: ls [-l] [dir]");
+        assert_eq!(err("ls -a"), "usage: ls [-l] [dir]");
+        assert_eq!(err("ls -l -l"), "usage: ls [-l] [dir]");
+        assert_eq!(err("append"), "usage: append <file> <text...>");
+        assert_eq!(err("mv a"), "usage: mv <from> <to>");
+        assert_eq!(err("mv a b c"), "usage: mv <from> <to>");
+        assert_eq!(err("mkdir"), "usage: mkdir <dir>");
+        assert_eq!(err("rmdir a b"), "usage: rmdir <dir>");
+        assert_eq!(err("stat"), "usage: stat <path>");
+        assert_eq!(err("sha256"), "usage: sha256 <file>");
+        assert_eq!(err("df -h"), "usage: df");
         assert_eq!(err("help me"), "usage: help");
         assert_eq!(err("reboot now"), "usage: reboot");
         assert_eq!(err("bootcount 1"), "usage: bootcount");
@@ -336,6 +486,11 @@ mod tests {
                 .usage
                 .replace("<file>", "f")
                 .replace("<name>", "n")
+                .replace("<path>", "p")
+                .replace("<dir>", "d")
+                .replace("<from>", "a")
+                .replace("<to>", "b")
+                .replace("[-l]", "-l")
                 .replace("[dir]", "")
                 .replace("<text...>", "t t");
             assert!(matches!(parse(&example), Ok(Some(_))), "{example}");
@@ -361,5 +516,56 @@ mod tests {
         assert_eq!(show(12_345_678), "12.345s");
         assert_eq!(show(61_000_000), "1m 01.000s");
         assert_eq!(show(3_723_004_000), "1h 02m 03.004s");
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(31), (1970, 2, 1));
+        assert_eq!(civil_from_days(365), (1971, 1, 1));
+        // Leap days: 1972 (every 4 years), 2000 (every 400), not 2100 (every 100).
+        assert_eq!(civil_from_days(789), (1972, 2, 29));
+        assert_eq!(civil_from_days(790), (1972, 3, 1));
+        assert_eq!(civil_from_days(10_956), (1999, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(47_540), (2100, 2, 28));
+        assert_eq!(civil_from_days(47_541), (2100, 3, 1));
+        assert_eq!(civil_from_days(19_722), (2023, 12, 31));
+        // Day by day against a naive calendar walk over 1970..2500.
+        let leap =
+            |y: u64| y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
+        let (mut y, mut m, mut d) = (1970u64, 1u8, 1u8);
+        for days in 0..(530 * 366) {
+            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
+            let len = match m {
+                2 if leap(y) => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            d += 1;
+            if d > len {
+                (d, m) = (1, m + 1);
+                if m > 12 {
+                    (m, y) = (1, y + 1);
+                }
+            }
+        }
+        // The far end does not overflow.
+        let (y, _, _) = civil_from_days(u64::MAX / 86_400);
+        assert!(y > 500_000_000_000);
+    }
+
+    #[test]
+    fn utc_format() {
+        let show = |secs| {
+            let mut s = String::new();
+            write_utc(&mut s, secs).unwrap();
+            s
+        };
+        assert_eq!(show(0), "1970-01-01 00:00:00");
+        assert_eq!(show(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(show(1_700_000_000), "2023-11-14 22:13:20");
+        assert_eq!(show(4_102_444_799), "2099-12-31 23:59:59");
     }
 }

@@ -4,14 +4,23 @@
 //!
 //! Every line printed ends in `\r\n`. A failing command prints one line,
 //! `error: <command> <argument>: <reason>` (e.g. `error: cat notes.txt: not found`).
+//!
+//! The file commands speak `storage_api` ([`protocol::storage`]): files are read and written
+//! through handles, chunk by chunk ([`MAX_CHUNK`] bytes at most per request), and a handle that
+//! was opened is always closed, also when a request failed halfway. The data a writing command
+//! wrote is durable once its Close succeeded; when that Close fails, the command says so.
 
 use core::fmt::{self, Write};
 
 use abi::Error;
-use protocol::storage::{EntryKind, Request, Response, StorageError, WireError};
+use protocol::storage::{
+    Entry, FsInfo, Kind, OpenFlags, Request, Response, Stat, StorageError, WireError, MAX_CHUNK,
+    MAX_CURSOR,
+};
 use protocol::MAX_MESSAGE;
+use sha2::{Digest, Sha256};
 
-use crate::command::{write_help, write_uptime, Command};
+use crate::command::{write_help, write_uptime, write_utc, Command};
 
 /// The system calls the commands need.
 pub trait System {
@@ -92,66 +101,94 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
                 Err(e) => writeln_crlf(out, format_args!("error: caps {name}: {e}")),
             }
         }
-        Command::Ls(dir) => {
-            let shown_dir = dir.unwrap_or("/");
-            match storage(sys, &Request::List { dir: shown_dir }, &mut buf) {
-                Ok(Response::Entries(entries)) => {
-                    if entries.is_empty() {
-                        out.write_str("(no files)\r\n")?;
-                    }
-                    for e in entries.iter() {
-                        match e.kind {
-                            EntryKind::File { size } => {
-                                let unit = if size == 1 { "byte" } else { "bytes" };
-                                write!(out, "{:<32} {size} {unit}\r\n", e.name)?
-                            }
-                            EntryKind::Dir => write!(out, "{}/\r\n", e.name)?,
-                            EntryKind::Damaged { block } => write!(
-                                out,
-                                "{:<32} damaged record at block {block}\r\n",
-                                if e.name.is_empty() { "?" } else { e.name }
-                            )?,
-                        }
-                    }
-                    if entries.truncated() {
-                        out.write_str("... (more entries than fit in one reply)\r\n")?;
-                    }
-                    Ok(())
-                }
-                Ok(_) => fail(out, "ls", dir, Failure::Unexpected),
-                Err(f) => fail(out, "ls", dir, f),
-            }
+        Command::Ls { dir, long } => ls(sys, &mut buf, out, dir, long),
+        Command::Cat(file) => {
+            let mut text = TextOut::default();
+            let read = with_file(
+                sys,
+                &mut buf,
+                file,
+                OpenFlags::READ,
+                |sys, buf, handle, _| {
+                    read_all(sys, buf, handle, |data| {
+                        text.push(out, data).map_err(|_| Failure::Output)
+                    })
+                },
+            );
+            text.finish(out)?;
+            report(out, "cat", &[file], read, false).map(drop)
         }
-        Command::Cat(file) => match storage(sys, &Request::Read { path: file }, &mut buf) {
-            Ok(Response::Data(data)) => {
-                write_text(out, data)?;
-                if !data.is_empty() && !data.ends_with(b"\n") {
-                    out.write_str("\r\n")?;
+        Command::Sha256(file) => {
+            let mut hash = Sha256::new();
+            let read = with_file(
+                sys,
+                &mut buf,
+                file,
+                OpenFlags::READ,
+                |sys, buf, handle, _| {
+                    read_all(sys, buf, handle, |data| {
+                        hash.update(data);
+                        Ok(())
+                    })
+                },
+            );
+            if report(out, "sha256", &[file], read, false)?.is_some() {
+                for b in hash.finalize() {
+                    write!(out, "{b:02x}")?;
                 }
-                Ok(())
+                writeln_crlf(out, format_args!("  {file}"))?;
             }
-            Ok(_) => fail(out, "cat", Some(file), Failure::Unexpected),
-            Err(f) => fail(out, "cat", Some(file), f),
-        },
+            Ok(())
+        }
         Command::Write { file, text } => {
-            let req = Request::Write {
-                path: file,
-                data: text.as_bytes(),
-            };
-            match storage(sys, &req, &mut buf) {
-                Ok(Response::Ok) => {
-                    let n = text.len();
-                    let unit = if n == 1 { "byte" } else { "bytes" };
-                    writeln_crlf(out, format_args!("wrote {n} {unit} to {file}"))
-                }
-                Ok(_) => fail(out, "write", Some(file), Failure::Unexpected),
-                Err(f) => fail(out, "write", Some(file), f),
+            let flags = OpenFlags::WRITE
+                .with(OpenFlags::CREATE)
+                .with(OpenFlags::TRUNCATE);
+            let wrote = with_file(sys, &mut buf, file, flags, |sys, buf, handle, _| {
+                write_all(sys, buf, handle, 0, text.as_bytes())
+            });
+            if report(out, "write", &[file], wrote, true)?.is_some() {
+                let (n, unit) = bytes(text.len() as u64);
+                writeln_crlf(out, format_args!("wrote {n} {unit} to {file}"))?;
             }
+            Ok(())
         }
-        Command::Rm(file) => match storage(sys, &Request::Delete { path: file }, &mut buf) {
-            Ok(Response::Ok) => writeln_crlf(out, format_args!("removed {file}")),
-            Ok(_) => fail(out, "rm", Some(file), Failure::Unexpected),
-            Err(f) => fail(out, "rm", Some(file), f),
+        Command::Append { file, text } => {
+            let flags = OpenFlags::WRITE.with(OpenFlags::CREATE);
+            let wrote = with_file(sys, &mut buf, file, flags, |sys, buf, handle, size| {
+                write_all(sys, buf, handle, size, text.as_bytes())
+            });
+            if report(out, "append", &[file], wrote, true)?.is_some() {
+                let (n, unit) = bytes(text.len() as u64);
+                writeln_crlf(out, format_args!("appended {n} {unit} to {file}"))?;
+            }
+            Ok(())
+        }
+        Command::Rm(file) => match expect_ok(sys, &Request::Remove { path: file }, &mut buf) {
+            Ok(()) => writeln_crlf(out, format_args!("removed {file}")),
+            Err(f) => fail(out, "rm", &[file], f),
+        },
+        Command::Mv { from, to } => match expect_ok(sys, &Request::Rename { from, to }, &mut buf) {
+            Ok(()) => writeln_crlf(out, format_args!("moved {from} to {to}")),
+            Err(f) => fail(out, "mv", &[from, to], f),
+        },
+        Command::Mkdir(dir) => match expect_ok(sys, &Request::Mkdir { path: dir }, &mut buf) {
+            Ok(()) => writeln_crlf(out, format_args!("created directory {dir}")),
+            Err(f) => fail(out, "mkdir", &[dir], f),
+        },
+        Command::Rmdir(dir) => match expect_ok(sys, &Request::Rmdir { path: dir }, &mut buf) {
+            Ok(()) => writeln_crlf(out, format_args!("removed directory {dir}")),
+            Err(f) => fail(out, "rmdir", &[dir], f),
+        },
+        Command::Stat(path) => match storage(sys, &Request::Stat { path }, &mut buf) {
+            Ok(Response::Stat(st)) => write_stat(out, path, &st),
+            Ok(_) => fail(out, "stat", &[path], Failure::Unexpected),
+            Err(f) => fail(out, "stat", &[path], f),
+        },
+        Command::Df => match storage(sys, &Request::FsInfo, &mut buf) {
+            Ok(Response::FsInfo(info)) => write_df(out, &info),
+            Ok(_) => fail(out, "df", &[], Failure::Unexpected),
+            Err(f) => fail(out, "df", &[], f),
         },
         Command::Bootcount => match sys.bootcount() {
             Ok(n) => writeln_crlf(out, format_args!("boot count: {n}")),
@@ -197,8 +234,10 @@ enum Failure {
     Encode(WireError),
     /// The reply could not be decoded.
     Decode(WireError),
-    /// A valid reply of the wrong kind for the request.
+    /// A valid reply of the wrong kind for the request (or a listing that does not advance).
     Unexpected,
+    /// Writing the output failed (the console is gone): no error line, the command stops.
+    Output,
 }
 
 impl fmt::Display for Failure {
@@ -211,6 +250,7 @@ impl fmt::Display for Failure {
             Failure::Encode(e) => write!(f, "cannot encode request: {e}"),
             Failure::Decode(e) => write!(f, "bad reply from storage service: {e}"),
             Failure::Unexpected => f.write_str("unexpected reply from storage service"),
+            Failure::Output => f.write_str("cannot write the output"),
         }
     }
 }
@@ -234,11 +274,332 @@ fn storage<'r>(
     }
 }
 
-fn fail(out: &mut impl Write, cmd: &str, arg: Option<&str>, why: Failure) -> fmt::Result {
-    match arg {
-        Some(arg) => writeln_crlf(out, format_args!("error: {cmd} {arg}: {why}")),
-        None => writeln_crlf(out, format_args!("error: {cmd}: {why}")),
+/// A request whose success reply is `Ok`.
+fn expect_ok(sys: &mut impl System, req: &Request<'_>, buf: &mut [u8]) -> Result<(), Failure> {
+    match storage(sys, req, buf)? {
+        Response::Ok => Ok(()),
+        _ => Err(Failure::Unexpected),
     }
+}
+
+/// How a command that opened a file failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Failed {
+    why: Failure,
+    /// The Close of the handle failed (after everything else succeeded).
+    closing: bool,
+}
+
+impl From<Failure> for Failed {
+    fn from(why: Failure) -> Self {
+        Failed {
+            why,
+            closing: false,
+        }
+    }
+}
+
+/// Opens `path`, runs `body` with the handle and the file's size, and closes the handle
+/// whatever `body` did. The first failure wins: a Close that fails after a failed `body` is
+/// not reported.
+fn with_file<S: System, T>(
+    sys: &mut S,
+    buf: &mut [u8],
+    path: &str,
+    flags: OpenFlags,
+    body: impl FnOnce(&mut S, &mut [u8], u32, u64) -> Result<T, Failure>,
+) -> Result<T, Failed> {
+    let (handle, size) = match storage(sys, &Request::Open { path, flags }, buf)? {
+        Response::Opened { handle, size } => (handle, size),
+        _ => return Err(Failure::Unexpected.into()),
+    };
+    let result = body(sys, buf, handle, size);
+    let closed = expect_ok(sys, &Request::Close { handle }, buf);
+    let value = result?;
+    closed.map_err(|why| Failed { why, closing: true })?;
+    Ok(value)
+}
+
+/// Reads the file behind `handle` from the start, one chunk per request, until the service
+/// answers with no data; hands every chunk to `f`.
+fn read_all(
+    sys: &mut impl System,
+    buf: &mut [u8],
+    handle: u32,
+    mut f: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut offset = 0u64;
+    loop {
+        let req = Request::Read {
+            handle,
+            offset,
+            len: MAX_CHUNK as u32,
+        };
+        match storage(sys, &req, buf)? {
+            Response::Data([]) => return Ok(()),
+            Response::Data(data) => {
+                f(data)?;
+                offset += data.len() as u64;
+            }
+            _ => return Err(Failure::Unexpected),
+        }
+    }
+}
+
+/// Writes `data` at `offset` through `handle`, in chunks of at most [`MAX_CHUNK`] bytes.
+fn write_all(
+    sys: &mut impl System,
+    buf: &mut [u8],
+    handle: u32,
+    mut offset: u64,
+    data: &[u8],
+) -> Result<(), Failure> {
+    for chunk in data.chunks(MAX_CHUNK) {
+        let req = Request::Write {
+            handle,
+            offset,
+            data: chunk,
+        };
+        expect_ok(sys, &req, buf)?;
+        offset += chunk.len() as u64;
+    }
+    Ok(())
+}
+
+/// Prints the error line of a command that used a handle, if it failed; `Some` when it
+/// succeeded. A failed Close of a writing command means its data may not be durable.
+fn report<T>(
+    out: &mut impl Write,
+    cmd: &str,
+    args: &[&str],
+    result: Result<T, Failed>,
+    writing: bool,
+) -> Result<Option<T>, fmt::Error> {
+    match result {
+        Ok(value) => return Ok(Some(value)),
+        Err(Failed {
+            why: Failure::Output,
+            ..
+        }) => return Err(fmt::Error),
+        Err(Failed { why, closing: true }) if writing => fail(
+            out,
+            cmd,
+            args,
+            format_args!("close failed, data may not be saved: {why}"),
+        )?,
+        Err(Failed { why, closing: true }) => {
+            fail(out, cmd, args, format_args!("close failed: {why}"))?
+        }
+        Err(Failed { why, .. }) => fail(out, cmd, args, why)?,
+    }
+    Ok(None)
+}
+
+/// `ls`: every entry of `dir`, over as many `List` requests as the listing takes.
+fn ls(
+    sys: &mut impl System,
+    buf: &mut [u8],
+    out: &mut impl Write,
+    dir: Option<&str>,
+    long: bool,
+) -> fmt::Result {
+    let path = dir.unwrap_or("/");
+    let mut cursor = [0u8; MAX_CURSOR];
+    let mut cursor_len = 0;
+    let mut listed = 0u64;
+    loop {
+        let req = Request::List {
+            path,
+            cursor: &cursor[..cursor_len],
+        };
+        let page = match storage(sys, &req, buf) {
+            Ok(Response::Entries(page)) => page,
+            Ok(_) => return fail(out, "ls", dir.as_slice(), Failure::Unexpected),
+            Err(f) => return fail(out, "ls", dir.as_slice(), f),
+        };
+        for e in page.iter() {
+            write_entry(out, &e, long)?;
+            listed += 1;
+        }
+        let next = page.next_cursor();
+        if next.is_empty() {
+            break;
+        }
+        if next == &cursor[..cursor_len] {
+            // The same cursor again would list the same page forever.
+            return fail(out, "ls", dir.as_slice(), Failure::Unexpected);
+        }
+        cursor[..next.len()].copy_from_slice(next);
+        cursor_len = next.len();
+    }
+    if listed == 0 {
+        out.write_str("(no files)\r\n")?;
+    }
+    Ok(())
+}
+
+/// One line of `ls`: `name` (`name/` for a directory), or with `-l`
+/// `<kind> <size> <YYYY-MM-DD HH:MM:SS> <name>`.
+fn write_entry(out: &mut impl Write, e: &Entry<'_>, long: bool) -> fmt::Result {
+    if long {
+        let kind = match e.kind {
+            Kind::File => '-',
+            Kind::Dir => 'd',
+        };
+        write!(out, "{kind} {:>10} ", e.size)?;
+        write_utc(out, e.mtime_secs)?;
+        out.write_char(' ')?;
+        write_name(out, e.name)?;
+    } else {
+        write_name(out, e.name)?;
+        if e.kind == Kind::Dir {
+            out.write_char('/')?;
+        }
+    }
+    out.write_str("\r\n")
+}
+
+/// A name from the service, with control characters escaped (one line, no terminal control).
+fn write_name(out: &mut impl Write, name: &str) -> fmt::Result {
+    for c in name.chars() {
+        if c.is_control() {
+            write!(out, "{}", c.escape_default())?;
+        } else {
+            out.write_char(c)?;
+        }
+    }
+    Ok(())
+}
+
+/// `stat`: `<path>: file, 19 bytes, modified 2026-12-02 19:11:08 UTC`.
+fn write_stat(out: &mut impl Write, path: &str, st: &Stat) -> fmt::Result {
+    let kind = match st.kind {
+        Kind::File => "file",
+        Kind::Dir => "directory",
+    };
+    let (n, unit) = bytes(st.size);
+    write!(out, "{path}: {kind}, {n} {unit}, modified ")?;
+    write_utc(out, st.mtime_secs)?;
+    out.write_str(" UTC\r\n")
+}
+
+/// `df`: `size 64.0 MiB, used 0.2 MiB, free 63.8 MiB, 3 files and directories`. Bytes are
+/// blocks times the block size; all three use the largest binary unit (B, KiB, MiB, GiB,
+/// TiB, PiB, EiB) that the size reaches, with one decimal (rounded; none for bytes).
+fn write_df(out: &mut impl Write, info: &FsInfo) -> fmt::Result {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let block = u128::from(info.block_size);
+    let size = u128::from(info.blocks) * block;
+    let mut exp = 0;
+    while exp + 1 < UNITS.len() && size >= 1u128 << (10 * (exp + 1)) {
+        exp += 1;
+    }
+    let unit = 1u128 << (10 * exp);
+    let name = UNITS[exp];
+    let amount = |out: &mut dyn Write, blocks: u64| -> fmt::Result {
+        let bytes = u128::from(blocks) * block;
+        if exp == 0 {
+            return write!(out, "{bytes} {name}");
+        }
+        // Tenths of the unit, rounded to the nearest.
+        let tenths = (bytes * 10 + unit / 2) / unit;
+        write!(out, "{}.{} {name}", tenths / 10, tenths % 10)
+    };
+    out.write_str("size ")?;
+    amount(out, info.blocks)?;
+    out.write_str(", used ")?;
+    amount(out, info.used)?;
+    out.write_str(", free ")?;
+    amount(out, info.free)?;
+    let files = match info.files {
+        1 => "file or directory",
+        _ => "files and directories",
+    };
+    writeln_crlf(out, format_args!(", {} {files}", info.files))
+}
+
+/// A count of bytes and its unit word (`1 byte`, `2 bytes`).
+fn bytes(n: u64) -> (u64, &'static str) {
+    (n, if n == 1 { "byte" } else { "bytes" })
+}
+
+/// Streams file contents through [`write_text`], keeping a character that a chunk boundary
+/// cut in two whole; [`finish`](Self::finish) ends the last line.
+#[derive(Debug, Default)]
+struct TextOut {
+    /// The start of a UTF-8 character that the previous chunk ended in.
+    pending: [u8; 4],
+    pending_len: usize,
+    /// The last byte seen.
+    last: Option<u8>,
+}
+
+impl TextOut {
+    fn push(&mut self, out: &mut impl Write, mut bytes: &[u8]) -> fmt::Result {
+        if let Some(&b) = bytes.last() {
+            self.last = Some(b);
+        }
+        while self.pending_len > 0 {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return Ok(());
+            };
+            if b & 0xC0 == 0x80 && incomplete(&self.pending[..self.pending_len]) {
+                // A continuation byte the pending character waits for.
+                self.pending[self.pending_len] = b;
+                self.pending_len += 1;
+                bytes = rest;
+                if incomplete(&self.pending[..self.pending_len]) {
+                    continue;
+                }
+            }
+            write_text(out, &self.pending[..self.pending_len])?;
+            self.pending_len = 0;
+        }
+        let keep = incomplete_tail(bytes);
+        let (now, later) = bytes.split_at(bytes.len() - keep);
+        write_text(out, now)?;
+        self.pending[..keep].copy_from_slice(later);
+        self.pending_len = keep;
+        Ok(())
+    }
+
+    /// Writes what is pending (escaped: the file ended inside a character) and a line end if
+    /// the text did not end with one.
+    fn finish(&mut self, out: &mut impl Write) -> fmt::Result {
+        write_text(out, &self.pending[..self.pending_len])?;
+        self.pending_len = 0;
+        if self.last.is_some_and(|b| b != b'\n') {
+            out.write_str("\r\n")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `b` is the start of a UTF-8 character, without its end.
+fn incomplete(b: &[u8]) -> bool {
+    matches!(core::str::from_utf8(b), Err(e) if e.valid_up_to() == 0 && e.error_len().is_none())
+}
+
+/// How many bytes at the end of `b` start a UTF-8 character without finishing it (0..=3).
+fn incomplete_tail(b: &[u8]) -> usize {
+    for k in 1..=b.len().min(3) {
+        let tail = &b[b.len() - k..];
+        if tail[0] & 0xC0 != 0x80 {
+            return if incomplete(tail) { k } else { 0 };
+        }
+    }
+    0
+}
+
+/// `error: <cmd> <args...>: <why>`.
+fn fail(out: &mut impl Write, cmd: &str, args: &[&str], why: impl fmt::Display) -> fmt::Result {
+    out.write_str("error: ")?;
+    out.write_str(cmd)?;
+    for arg in args {
+        out.write_char(' ')?;
+        out.write_str(arg)?;
+    }
+    writeln_crlf(out, format_args!(": {why}"))
 }
 
 fn writeln_crlf(out: &mut impl Write, args: fmt::Arguments<'_>) -> fmt::Result {
@@ -403,18 +764,315 @@ pub fn write_text(out: &mut impl Write, bytes: &[u8]) -> fmt::Result {
 mod tests {
     use super::*;
     use crate::command::parse;
-    use protocol::storage::{normalize, EntriesWriter, Entry};
+    use protocol::storage::{normalize, EntriesWriter, MAX_HANDLES, MAX_NAME_LEN};
     use std::collections::BTreeMap;
 
-    /// A fake system: an in-memory file store speaking `storage_api`, and canned answers.
-    #[derive(Default)]
+    /// The fake's clock: 2023-11-14 22:13:20 UTC.
+    const NOW: u64 = 1_700_000_000;
+    const NOW_TEXT: &str = "2023-11-14 22:13:20";
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum Node {
+        File { data: Vec<u8>, mtime: u64 },
+        Dir { mtime: u64 },
+    }
+
+    /// A fake system: a small in-memory filesystem speaking `storage_api` (handles, paged
+    /// listings with a cursor, error injection), and canned answers for the other calls.
     struct Fake {
-        files: BTreeMap<String, Vec<u8>>,
+        /// Every file and directory by its normalized path (the root is implicit).
+        nodes: BTreeMap<String, Node>,
+        /// Open handles: path and whether they may write.
+        handles: BTreeMap<u32, (String, bool)>,
+        next_handle: u32,
+        /// The modification time of what changes.
+        now: u64,
+        /// Entries per `List` page.
+        page: usize,
+        /// The name of every request received, in order.
+        log: Vec<&'static str>,
+        /// Fails the request of this name after letting that many pass, with this error.
+        inject: Option<(&'static str, usize, StorageError)>,
+        /// `List` answers a page with the cursor it was given.
+        stuck_cursor: bool,
+        /// Every request is answered `Ok`.
+        always_ok: bool,
         storage_down: Option<Error>,
         garbage_reply: bool,
         reboots: usize,
         /// The manifest; by default one too big for the buffer.
         manifest_json: Option<String>,
+    }
+
+    impl Default for Fake {
+        fn default() -> Self {
+            Fake {
+                nodes: BTreeMap::new(),
+                handles: BTreeMap::new(),
+                next_handle: 1,
+                now: NOW,
+                page: 7,
+                log: Vec::new(),
+                inject: None,
+                stuck_cursor: false,
+                always_ok: false,
+                storage_down: None,
+                garbage_reply: false,
+                reboots: 0,
+                manifest_json: None,
+            }
+        }
+    }
+
+    /// The directory part of a normalized path (`""` for the root).
+    fn parent(p: &str) -> &str {
+        p.rsplit_once('/').map_or("", |(d, _)| d)
+    }
+
+    /// The last component of a normalized path.
+    fn base(p: &str) -> &str {
+        p.rsplit_once('/').map_or(p, |(_, n)| n)
+    }
+
+    impl Fake {
+        /// Puts a file straight into the store.
+        fn put(&mut self, path: &str, data: &[u8]) {
+            let node = Node::File {
+                data: data.to_vec(),
+                mtime: self.now,
+            };
+            self.nodes.insert(path.to_string(), node);
+        }
+
+        fn data(&self, path: &str) -> &[u8] {
+            match self.nodes.get(path) {
+                Some(Node::File { data, .. }) => data,
+                n => panic!("{path} is {n:?}"),
+            }
+        }
+
+        /// How many requests of this name were received.
+        fn count(&self, name: &str) -> usize {
+            self.log.iter().filter(|n| **n == name).count()
+        }
+
+        /// Whether `dir` (normalized) is the root or a directory.
+        fn dir_ok(&self, dir: &str) -> Result<(), StorageError> {
+            match self.nodes.get(dir) {
+                _ if dir.is_empty() => Ok(()),
+                Some(Node::Dir { .. }) => Ok(()),
+                Some(Node::File { .. }) => Err(StorageError::NotDirectory),
+                None => Err(StorageError::NotFound),
+            }
+        }
+
+        fn file_mut(&mut self, handle: u32, write: bool) -> Result<&mut Vec<u8>, StorageError> {
+            let (path, may_write) = self.handles.get(&handle).ok_or(StorageError::BadHandle)?;
+            if write && !may_write {
+                return Err(StorageError::ReadOnly);
+            }
+            match self.nodes.get_mut(path) {
+                Some(Node::File { data, mtime }) => {
+                    if write {
+                        *mtime = self.now;
+                    }
+                    Ok(data)
+                }
+                _ => Err(StorageError::BadHandle),
+            }
+        }
+
+        fn serve(&mut self, req: Request<'_>, reply: &mut [u8]) -> Result<usize, StorageError> {
+            let ok = |reply: &mut [u8]| Ok(Response::Ok.encode(reply).unwrap());
+            match req {
+                Request::Open { path, flags } => {
+                    let p = normalize(path)?;
+                    let write = flags.has(OpenFlags::WRITE);
+                    if flags.has(OpenFlags::TRUNCATE) && !write {
+                        return Err(StorageError::BadRequest);
+                    }
+                    if self.handles.len() >= MAX_HANDLES {
+                        return Err(StorageError::TooManyOpen);
+                    }
+                    match self.nodes.get_mut(p) {
+                        _ if p.is_empty() => return Err(StorageError::IsDirectory),
+                        Some(Node::Dir { .. }) => return Err(StorageError::IsDirectory),
+                        Some(Node::File { .. })
+                            if flags.has(OpenFlags::CREATE.with(OpenFlags::EXCLUSIVE)) =>
+                        {
+                            return Err(StorageError::AlreadyExists)
+                        }
+                        Some(Node::File { data, mtime }) => {
+                            if flags.has(OpenFlags::TRUNCATE) {
+                                data.clear();
+                                *mtime = self.now;
+                            }
+                        }
+                        None if flags.has(OpenFlags::CREATE) => {
+                            self.dir_ok(parent(p))?;
+                            self.put(p, b"");
+                        }
+                        None => return Err(StorageError::NotFound),
+                    }
+                    let handle = self.next_handle;
+                    self.next_handle += 1;
+                    self.handles.insert(handle, (p.to_string(), write));
+                    let size = self.data(p).len() as u64;
+                    Ok(Response::Opened { handle, size }.encode(reply).unwrap())
+                }
+                Request::Read {
+                    handle,
+                    offset,
+                    len,
+                } => {
+                    let data = self.file_mut(handle, false)?;
+                    let start = (offset as usize).min(data.len());
+                    let end = (start + len as usize).min(data.len());
+                    let chunk = data[start..end].to_vec();
+                    Ok(Response::Data(&chunk).encode(reply).unwrap())
+                }
+                Request::Write {
+                    handle,
+                    offset,
+                    data: bytes,
+                } => {
+                    let data = self.file_mut(handle, true)?;
+                    let end = offset as usize + bytes.len();
+                    if data.len() < end {
+                        data.resize(end, 0);
+                    }
+                    data[offset as usize..end].copy_from_slice(bytes);
+                    ok(reply)
+                }
+                Request::Truncate { handle, size } => {
+                    self.file_mut(handle, true)?.resize(size as usize, 0);
+                    ok(reply)
+                }
+                Request::Close { handle } => match self.handles.remove(&handle) {
+                    Some(_) => ok(reply),
+                    None => Err(StorageError::BadHandle),
+                },
+                Request::Sync => ok(reply),
+                Request::Stat { path } => {
+                    let p = normalize(path)?;
+                    let (kind, size, mtime_secs) = match self.nodes.get(p) {
+                        _ if p.is_empty() => (Kind::Dir, 0, 0),
+                        Some(Node::File { data, mtime }) => (Kind::File, data.len() as u64, *mtime),
+                        Some(Node::Dir { mtime }) => (Kind::Dir, 0, *mtime),
+                        None => return Err(StorageError::NotFound),
+                    };
+                    let st = Stat {
+                        kind,
+                        size,
+                        mtime_secs,
+                        mtime_nanos: 0,
+                    };
+                    Ok(Response::Stat(st).encode(reply).unwrap())
+                }
+                Request::List { path, cursor } => {
+                    let dir = normalize(path)?;
+                    self.dir_ok(dir)?;
+                    let after = std::str::from_utf8(cursor).unwrap();
+                    let mut children = self
+                        .nodes
+                        .iter()
+                        .filter(|(p, _)| parent(p) == dir && p.as_str() != dir)
+                        .filter(|(p, _)| cursor.is_empty() || base(p) > after);
+                    let mut w = EntriesWriter::new(reply).unwrap();
+                    let mut last = None;
+                    for (p, node) in children.by_ref().take(self.page) {
+                        let (kind, size, mtime_secs) = match node {
+                            Node::File { data, mtime } => (Kind::File, data.len() as u64, *mtime),
+                            Node::Dir { mtime } => (Kind::Dir, 0, *mtime),
+                        };
+                        let name = base(p);
+                        assert!(w.push(Entry {
+                            name,
+                            kind,
+                            size,
+                            mtime_secs,
+                        }));
+                        last = Some(name);
+                    }
+                    let next = match (children.next(), last) {
+                        _ if self.stuck_cursor && !cursor.is_empty() => cursor,
+                        (Some(_), Some(name)) => name.as_bytes(),
+                        _ => b"",
+                    };
+                    Ok(w.finish(next).unwrap())
+                }
+                Request::Mkdir { path } => {
+                    let p = normalize(path)?;
+                    if p.is_empty() || self.nodes.contains_key(p) {
+                        return Err(StorageError::AlreadyExists);
+                    }
+                    self.dir_ok(parent(p))?;
+                    self.nodes
+                        .insert(p.to_string(), Node::Dir { mtime: self.now });
+                    ok(reply)
+                }
+                Request::Rmdir { path } => {
+                    let p = normalize(path)?;
+                    match self.nodes.get(p) {
+                        _ if p.is_empty() => return Err(StorageError::InvalidPath),
+                        Some(Node::Dir { .. }) => {}
+                        Some(Node::File { .. }) => return Err(StorageError::NotDirectory),
+                        None => return Err(StorageError::NotFound),
+                    }
+                    if self.nodes.keys().any(|k| parent(k) == p) {
+                        return Err(StorageError::NotEmpty);
+                    }
+                    self.nodes.remove(p);
+                    ok(reply)
+                }
+                Request::Remove { path } => {
+                    let p = normalize(path)?;
+                    match self.nodes.get(p) {
+                        Some(Node::File { .. }) => {}
+                        Some(Node::Dir { .. }) => return Err(StorageError::IsDirectory),
+                        None if p.is_empty() => return Err(StorageError::IsDirectory),
+                        None => return Err(StorageError::NotFound),
+                    }
+                    self.nodes.remove(p);
+                    ok(reply)
+                }
+                Request::Rename { from, to } => {
+                    let (from, to) = (normalize(from)?, normalize(to)?);
+                    if from.is_empty() || to.is_empty() || to.starts_with(&format!("{from}/")) {
+                        return Err(StorageError::InvalidPath);
+                    }
+                    let node = self.nodes.get(from).ok_or(StorageError::NotFound)?.clone();
+                    self.dir_ok(parent(to))?;
+                    if let Some(Node::Dir { .. }) = self.nodes.get(to) {
+                        return Err(StorageError::AlreadyExists);
+                    }
+                    let inside = format!("{from}/");
+                    let moved: Vec<_> = self
+                        .nodes
+                        .keys()
+                        .filter(|k| k.starts_with(&inside))
+                        .cloned()
+                        .collect();
+                    for k in moved {
+                        let n = self.nodes.remove(&k).unwrap();
+                        self.nodes.insert(format!("{to}/{}", &k[inside.len()..]), n);
+                    }
+                    self.nodes.remove(from);
+                    self.nodes.insert(to.to_string(), node);
+                    ok(reply)
+                }
+                Request::FsInfo => {
+                    let info = FsInfo {
+                        block_size: 4096,
+                        blocks: 16384,
+                        used: 51,
+                        free: 16384 - 51,
+                        files: self.nodes.len() as u64,
+                    };
+                    Ok(Response::FsInfo(info).encode(reply).unwrap())
+                }
+            }
+        }
     }
 
     const TABLE: &str =
@@ -446,6 +1104,7 @@ mod tests {
             Ok(caps.len())
         }
         fn storage_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+            assert!(request.len() <= MAX_MESSAGE && reply.len() >= MAX_MESSAGE);
             if let Some(e) = self.storage_down {
                 return Err(e);
             }
@@ -454,47 +1113,27 @@ mod tests {
                 return Ok(1);
             }
             let req = Request::decode(request).expect("the shell sends valid requests");
-            let resp = match req {
-                Request::Write { path, data } => match normalize(path) {
-                    Ok(p) => {
-                        self.files.insert(p.to_string(), data.to_vec());
-                        Response::Ok
+            self.log.push(req.name());
+            if self.always_ok {
+                return Ok(Response::Ok.encode(reply).unwrap());
+            }
+            if let Some((name, pass, e)) = self.inject {
+                if name == req.name() {
+                    if pass == 0 {
+                        self.inject = None;
+                        if let Request::Close { handle } = req {
+                            // A failed Close still closes the handle (as the service does).
+                            self.handles.remove(&handle);
+                        }
+                        return Ok(Response::Err(e, "injected").encode(reply).unwrap());
                     }
-                    Err(e) => Response::Err(e, ""),
-                },
-                Request::Read { path } => match self.files.get(normalize(path).unwrap_or("")) {
-                    Some(d) => {
-                        let d = d.clone();
-                        return Ok(Response::Data(&d).encode(reply).unwrap());
-                    }
-                    None => Response::Err(StorageError::NotFound, "no such file"),
-                },
-                Request::Delete { path } => {
-                    match self.files.remove(normalize(path).unwrap_or("")) {
-                        Some(_) => Response::Ok,
-                        None => Response::Err(StorageError::NotFound, ""),
-                    }
+                    self.inject = Some((name, pass - 1, e));
                 }
-                Request::List { dir } => {
-                    assert_eq!(normalize(dir), Ok(""), "the fake has only the root");
-                    let mut w = EntriesWriter::new(reply).unwrap();
-                    for (name, data) in &self.files {
-                        w.push(Entry {
-                            name,
-                            kind: EntryKind::File {
-                                size: data.len() as u32,
-                            },
-                        });
-                    }
-                    w.push(Entry {
-                        name: "",
-                        kind: EntryKind::Damaged { block: 7 },
-                    });
-                    return Ok(w.finish());
-                }
-                _ => Response::Err(StorageError::BadRequest, ""),
-            };
-            Ok(resp.encode(reply).unwrap())
+            }
+            Ok(match self.serve(req, reply) {
+                Ok(n) => n,
+                Err(e) => Response::Err(e, "fake").encode(reply).unwrap(),
+            })
         }
         fn bootcount(&mut self) -> Result<u64, Error> {
             Ok(3)
@@ -511,6 +1150,17 @@ mod tests {
         }
     }
 
+    fn check_output(what: &str, out: &str) {
+        assert!(
+            out.is_empty() || out.ends_with("\r\n"),
+            "{what}: output must end in \\r\\n: {out:?}"
+        );
+        assert!(
+            !out.replace("\r\n", "").contains('\n'),
+            "{what}: bare \\n in {out:?}"
+        );
+    }
+
     fn sh(sys: &mut Fake, line: &str) -> String {
         let mut out = String::new();
         match parse(line) {
@@ -518,53 +1168,353 @@ mod tests {
             Ok(None) => {}
             Err(e) => write!(out, "{e}\r\n").unwrap(),
         }
-        assert!(
-            out.is_empty() || out.ends_with("\r\n"),
-            "{line}: output must end in \\r\\n: {out:?}"
-        );
-        assert!(
-            !out.replace("\r\n", "").contains('\n'),
-            "{line}: bare \\n in {out:?}"
-        );
+        check_output(line, &out);
+        assert!(sys.handles.is_empty(), "{line}: handles left open");
+        out
+    }
+
+    /// Runs a command built directly (for arguments longer than a console line).
+    fn run_cmd(sys: &mut Fake, cmd: Command<'_>) -> String {
+        let mut out = String::new();
+        run(cmd, sys, &mut out).unwrap();
+        check_output(&format!("{cmd:?}"), &out);
+        assert!(sys.handles.is_empty(), "{cmd:?}: handles left open");
         out
     }
 
     #[test]
     fn file_commands() {
         let mut sys = Fake::default();
+        assert_eq!(sh(&mut sys, "ls"), "(no files)\r\n");
         assert_eq!(
             sh(&mut sys, "write notes.txt hello"),
             "wrote 5 bytes to notes.txt\r\n"
         );
         assert_eq!(sh(&mut sys, "cat notes.txt"), "hello\r\n");
-        let ls = sh(&mut sys, "ls");
-        assert!(ls.starts_with("notes.txt "), "{ls}");
-        assert!(ls.contains(" 5 bytes\r\n"));
-        assert!(ls.contains("?  "), "damaged entries are shown: {ls}");
-        assert!(ls.contains("damaged record at block 7\r\n"));
-        assert_eq!(sh(&mut sys, "rm notes.txt"), "removed notes.txt\r\n");
-        assert!(!sh(&mut sys, "ls").contains("notes.txt"));
+        assert_eq!(
+            sh(&mut sys, "append notes.txt  and  more"),
+            "appended 9 bytes to notes.txt\r\n"
+        );
+        assert_eq!(sh(&mut sys, "cat notes.txt"), "helloand  more\r\n");
+        assert_eq!(
+            sh(&mut sys, "append new.txt x"),
+            "appended 1 byte to new.txt\r\n"
+        );
+        assert_eq!(sh(&mut sys, "ls"), "new.txt\r\nnotes.txt\r\n");
         assert_eq!(sh(&mut sys, "ls /"), sh(&mut sys, "ls"));
+        assert_eq!(sh(&mut sys, "mkdir docs"), "created directory docs\r\n");
+        assert_eq!(
+            sh(&mut sys, "mv notes.txt docs/notes.txt"),
+            "moved notes.txt to docs/notes.txt\r\n"
+        );
+        assert_eq!(sh(&mut sys, "ls"), "docs/\r\nnew.txt\r\n");
+        assert_eq!(sh(&mut sys, "ls /docs"), "notes.txt\r\n");
+        sys.now = 951_782_400;
+        assert_eq!(
+            sh(&mut sys, "write new.txt 1234567890"),
+            "wrote 10 bytes to new.txt\r\n"
+        );
+        assert_eq!(
+            sh(&mut sys, "ls -l"),
+            format!(
+                "d          0 {NOW_TEXT} docs\r\n- {:>10} 2000-02-29 00:00:00 new.txt\r\n",
+                10
+            )
+        );
+        assert_eq!(
+            sh(&mut sys, "ls -l docs"),
+            format!("-         14 {NOW_TEXT} notes.txt\r\n")
+        );
+        assert_eq!(
+            sh(&mut sys, "stat docs/notes.txt"),
+            format!("docs/notes.txt: file, 14 bytes, modified {NOW_TEXT} UTC\r\n")
+        );
+        assert_eq!(
+            sh(&mut sys, "stat docs"),
+            format!("docs: directory, 0 bytes, modified {NOW_TEXT} UTC\r\n")
+        );
+        assert_eq!(
+            sh(&mut sys, "stat /"),
+            "/: directory, 0 bytes, modified 1970-01-01 00:00:00 UTC\r\n"
+        );
+        assert_eq!(
+            sh(&mut sys, "df"),
+            "size 64.0 MiB, used 0.2 MiB, free 63.8 MiB, 3 files and directories\r\n"
+        );
+        assert_eq!(
+            sh(&mut sys, "rmdir docs"),
+            "error: rmdir docs: directory not empty\r\n"
+        );
+        assert_eq!(
+            sh(&mut sys, "rm docs/notes.txt"),
+            "removed docs/notes.txt\r\n"
+        );
+        assert_eq!(sh(&mut sys, "ls docs"), "(no files)\r\n");
+        assert_eq!(sh(&mut sys, "rmdir docs"), "removed directory docs\r\n");
+        assert_eq!(sh(&mut sys, "rm new.txt"), "removed new.txt\r\n");
+        assert_eq!(sh(&mut sys, "ls"), "(no files)\r\n");
         assert_eq!(sh(&mut sys, "write a x"), "wrote 1 byte to a\r\n");
         assert_eq!(sh(&mut sys, "write e"), "wrote 0 bytes to e\r\n");
         assert_eq!(sh(&mut sys, "cat e"), "");
+        assert_eq!(sh(&mut sys, "append e"), "appended 0 bytes to e\r\n");
+        // `write` replaces: the rest of the old content is gone.
+        assert_eq!(
+            sh(&mut sys, "write a longer text"),
+            "wrote 11 bytes to a\r\n"
+        );
+        assert_eq!(sh(&mut sys, "write a y"), "wrote 1 byte to a\r\n");
+        assert_eq!(sys.data("a"), b"y");
+        // Every handle opened was closed (`sh` checks none is left open).
+        assert_eq!(sys.count("open"), sys.count("close"));
+        // A directory moves with its contents.
+        sh(&mut sys, "mkdir d");
+        sh(&mut sys, "mkdir d/e");
+        sh(&mut sys, "write d/e/f deep");
+        assert_eq!(sh(&mut sys, "mv d g"), "moved d to g\r\n");
+        assert_eq!(sh(&mut sys, "cat g/e/f"), "deep\r\n");
+    }
+
+    #[test]
+    fn ls_lists_every_entry_once_over_many_pages() {
+        let mut sys = Fake::default();
+        for i in 0..300 {
+            sys.put(&format!("f{i:03}"), &vec![b'x'; i]);
+        }
+        sys.nodes.insert("sub".into(), Node::Dir { mtime: 0 });
+        for i in 0..20 {
+            sys.put(&format!("sub/g{i:02}"), b"");
+        }
+        let ls = sh(&mut sys, "ls");
+        let lines: Vec<&str> = ls.split_terminator("\r\n").collect();
+        assert_eq!(lines.len(), 301);
+        for i in 0..300 {
+            let name = format!("f{i:03}");
+            assert_eq!(lines.iter().filter(|l| **l == name).count(), 1, "{name}");
+        }
+        assert_eq!(lines.iter().filter(|l| **l == "sub/").count(), 1);
+        // 301 entries, 7 a page.
+        assert_eq!(sys.count("list"), 301_usize.div_ceil(7));
+
+        let long = sh(&mut sys, "ls -l");
+        let lines: Vec<&str> = long.split_terminator("\r\n").collect();
+        assert_eq!(lines.len(), 301);
+        assert_eq!(lines[0], format!("-          0 {NOW_TEXT} f000"));
+        assert_eq!(lines[299], format!("-        299 {NOW_TEXT} f299"));
+        assert_eq!(lines[300], "d          0 1970-01-01 00:00:00 sub");
+
+        // A page of one entry at a time.
+        sys.page = 1;
+        let sub = sh(&mut sys, "ls sub");
+        let expected: String = (0..20).map(|i| format!("g{i:02}\r\n")).collect();
+        assert_eq!(sub, expected);
+    }
+
+    #[test]
+    fn ls_escapes_names_and_refuses_a_stuck_cursor() {
+        let mut sys = Fake::default();
+        sys.put("a\u{1b}[2Jb\nc", b"");
+        sys.put("été", b"");
+        assert_eq!(sh(&mut sys, "ls"), "a\\u{1b}[2Jb\\nc\r\nété\r\n");
+        for i in 0..10 {
+            sys.put(&format!("f{i}"), b"");
+        }
+        sys.stuck_cursor = true;
+        sys.log.clear();
+        let out = sh(&mut sys, "ls");
+        let lines: Vec<&str> = out.split_terminator("\r\n").collect();
+        // Two pages (7 + 5 entries), the second one with the cursor it was given.
+        assert_eq!(lines.len(), 13, "{out}");
+        assert_eq!(
+            lines[12],
+            "error: ls: unexpected reply from storage service"
+        );
+        assert_eq!(sys.count("list"), 2);
+    }
+
+    #[test]
+    fn cat_and_sha256_stream_large_files() {
+        let mut sys = Fake::default();
+        sys.put("abc", b"abc");
+        assert_eq!(
+            sh(&mut sys, "sha256 abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  abc\r\n"
+        );
+        sys.put("empty", b"");
+        assert_eq!(
+            sh(&mut sys, "sha256 empty"),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  empty\r\n"
+        );
+        sys.put("zeros", &vec![0; 1 << 20]);
+        sys.log.clear();
+        assert_eq!(
+            sh(&mut sys, "sha256 /zeros"),
+            "30e14955ebf1352266dc2ff8067e68104607e750abb9d3b36582b8af909fcb58  /zeros\r\n"
+        );
+        // Every chunk as big as a message allows, then the empty one.
+        assert_eq!(sys.count("read"), (1usize << 20).div_ceil(MAX_CHUNK) + 1);
+        assert_eq!(sys.log.last(), Some(&"close"));
+
+        // Text over many chunks, with multi-byte characters across chunk boundaries.
+        let mut text = "a".repeat(MAX_CHUNK - 1) + "€" + &"b".repeat(MAX_CHUNK - 4) + "😀";
+        for i in 0..3000 {
+            text += &format!("line {i}: é€😀\n");
+        }
+        assert!(text.len() > 10 * MAX_CHUNK);
+        sys.put("big.txt", text.as_bytes());
+        assert_eq!(sh(&mut sys, "cat big.txt"), text.replace('\n', "\r\n"));
+        // A file that ends inside a character: the bytes are shown escaped.
+        let mut cut = "x".repeat(MAX_CHUNK - 1).into_bytes();
+        cut.extend_from_slice(&[0xE2, 0x82]);
+        sys.put("cut", &cut);
+        assert_eq!(
+            sh(&mut sys, "cat cut"),
+            format!("{}\\xe2\\x82\r\n", "x".repeat(MAX_CHUNK - 1))
+        );
+        // A character that a chunk boundary cuts, followed by a byte that does not continue it.
+        let mut bad = "y".repeat(MAX_CHUNK - 1).into_bytes();
+        bad.extend_from_slice(&[0xE2, b'z', b'\n']);
+        sys.put("bad", &bad);
+        assert_eq!(
+            sh(&mut sys, "cat bad"),
+            format!("{}\\xe2z\r\n", "y".repeat(MAX_CHUNK - 1))
+        );
+    }
+
+    #[test]
+    fn long_writes_go_in_chunks() {
+        let mut sys = Fake::default();
+        let text = "0123456789".repeat(1000);
+        let out = run_cmd(
+            &mut sys,
+            Command::Write {
+                file: "big",
+                text: &text,
+            },
+        );
+        assert_eq!(out, "wrote 10000 bytes to big\r\n");
+        assert_eq!(sys.count("write"), 10_000usize.div_ceil(MAX_CHUNK));
+        assert_eq!(sys.data("big"), text.as_bytes());
+        let out = run_cmd(
+            &mut sys,
+            Command::Append {
+                file: "big",
+                text: &text,
+            },
+        );
+        assert_eq!(out, "appended 10000 bytes to big\r\n");
+        assert_eq!(sys.data("big"), text.repeat(2).as_bytes());
+    }
+
+    #[test]
+    fn handles_are_closed_on_errors() {
+        let mut sys = Fake::default();
+        let text = "0123456789\n".repeat(1000);
+        sys.put("big", text.as_bytes());
+        // The second Read fails: what was read is shown, the line ended, then the error.
+        sys.inject = Some(("read", 1, StorageError::DataDamaged { block: 9 }));
+        sys.log.clear();
+        let out = sh(&mut sys, "cat big");
+        let first = text.as_bytes()[..MAX_CHUNK].to_vec();
+        let shown = String::from_utf8(first).unwrap().replace('\n', "\r\n");
+        assert_eq!(
+            out,
+            format!("{shown}\r\nerror: cat big: damaged data at block 9\r\n")
+        );
+        assert_eq!(sys.log, ["open", "read", "read", "close"]);
+        sys.inject = Some(("read", 2, StorageError::Io { block: 77 }));
+        assert_eq!(
+            sh(&mut sys, "sha256 big"),
+            "error: sha256 big: I/O error at block 77\r\n"
+        );
+        // A failing Close after a failed Write: the first error is reported.
+        sys.inject = Some(("write", 0, StorageError::NoSpace));
+        sys.log.clear();
+        assert_eq!(
+            sh(&mut sys, "write f hello"),
+            "error: write f: no space left\r\n"
+        );
+        assert_eq!(sys.log, ["open", "write", "close"]);
+        sys.inject = Some(("write", 0, StorageError::NoSpace));
+        assert_eq!(
+            sh(&mut sys, "append f hello"),
+            "error: append f: no space left\r\n"
+        );
+        // A failing Close of a writing command: the data may not be durable.
+        sys.inject = Some(("close", 0, StorageError::Io { block: u64::MAX }));
+        assert_eq!(
+            sh(&mut sys, "write f hello"),
+            "error: write f: close failed, data may not be saved: I/O error on flush\r\n"
+        );
+        sys.inject = Some(("close", 0, StorageError::Lost));
+        assert_eq!(
+            sh(&mut sys, "append f hello"),
+            "error: append f: close failed, data may not be saved: unsynced writes lost\r\n"
+        );
+        // ... and of a reading one (after the content).
+        sys.put("small", b"hi");
+        sys.inject = Some(("close", 0, StorageError::BadHandle));
+        assert_eq!(
+            sh(&mut sys, "cat small"),
+            "hi\r\nerror: cat small: close failed: bad handle\r\n"
+        );
+        sys.inject = Some(("close", 0, StorageError::BadHandle));
+        assert_eq!(
+            sh(&mut sys, "sha256 small"),
+            "error: sha256 small: close failed: bad handle\r\n"
+        );
+        // An Open that fails leaves nothing to close.
+        sys.inject = Some(("open", 0, StorageError::TooManyOpen));
+        sys.log.clear();
+        assert_eq!(
+            sh(&mut sys, "cat small"),
+            "error: cat small: too many open files\r\n"
+        );
+        assert_eq!(sys.log, ["open"]);
     }
 
     #[test]
     fn storage_errors_are_one_line() {
         let mut sys = Fake::default();
+        sys.put("f", b"data");
+        sys.nodes.insert("docs".into(), Node::Dir { mtime: 0 });
+        for (line, expected) in [
+            ("cat notes.txt", "error: cat notes.txt: not found"),
+            ("cat docs", "error: cat docs: is a directory"),
+            ("cat f/x", "error: cat f/x: not found"),
+            ("sha256 nope", "error: sha256 nope: not found"),
+            ("rm notes.txt", "error: rm notes.txt: not found"),
+            ("rm docs", "error: rm docs: is a directory"),
+            ("write a//b x", "error: write a//b: invalid path"),
+            ("write docs x", "error: write docs: is a directory"),
+            ("write nodir/a x", "error: write nodir/a: not found"),
+            ("append docs x", "error: append docs: is a directory"),
+            ("append ../a x", "error: append ../a: invalid path"),
+            ("mv nope x", "error: mv nope x: not found"),
+            ("mv f docs", "error: mv f docs: already exists"),
+            ("mv docs docs/in", "error: mv docs docs/in: invalid path"),
+            ("mkdir docs", "error: mkdir docs: already exists"),
+            ("mkdir a/b", "error: mkdir a/b: not found"),
+            ("rmdir f", "error: rmdir f: not a directory"),
+            ("rmdir nope", "error: rmdir nope: not found"),
+            ("stat nope", "error: stat nope: not found"),
+            ("ls nope", "error: ls nope: not found"),
+            ("ls -l f", "error: ls f: not a directory"),
+        ] {
+            assert_eq!(sh(&mut sys, line), format!("{expected}\r\n"));
+        }
+        let long = "n".repeat(MAX_NAME_LEN + 1);
         assert_eq!(
-            sh(&mut sys, "cat notes.txt"),
-            "error: cat notes.txt: not found\r\n"
+            sh(&mut sys, &format!("write {long} x")),
+            format!("error: write {long}: name too long\r\n")
         );
+        // A path longer than a request can carry.
+        let huge = "p".repeat(5000);
         assert_eq!(
-            sh(&mut sys, "rm notes.txt"),
-            "error: rm notes.txt: not found\r\n"
+            sh(&mut sys, &format!("cat {huge}")),
+            format!("error: cat {huge}: argument too long\r\n")
         );
-        assert_eq!(
-            sh(&mut sys, "write a*b x"),
-            "error: write a*b: invalid path\r\n"
-        );
+        sys.inject = Some(("fsinfo", 0, StorageError::Unavailable));
+        assert_eq!(sh(&mut sys, "df"), "error: df: storage unavailable\r\n");
         sys.storage_down = Some(Error::Timeout);
         assert_eq!(
             sh(&mut sys, "ls"),
@@ -581,17 +1531,60 @@ mod tests {
             sh(&mut sys, "rm x"),
             "error: rm x: bad reply from storage service: unknown tag 0x42\r\n"
         );
-        // A path longer than a request can carry.
         sys.garbage_reply = false;
-        let long = "p".repeat(5000);
-        assert!(sh(&mut sys, &format!("cat {long}")).starts_with("error: cat ppp"));
+        sys.always_ok = true;
+        for (line, expected) in [
+            (
+                "cat f",
+                "error: cat f: unexpected reply from storage service",
+            ),
+            (
+                "stat f",
+                "error: stat f: unexpected reply from storage service",
+            ),
+            ("df", "error: df: unexpected reply from storage service"),
+            ("ls -l", "error: ls: unexpected reply from storage service"),
+        ] {
+            assert_eq!(sh(&mut sys, line), format!("{expected}\r\n"));
+        }
+    }
+
+    #[test]
+    fn df_units() {
+        let show = |block_size, blocks, used, files| {
+            let mut s = String::new();
+            let info = FsInfo {
+                block_size,
+                blocks,
+                used,
+                free: blocks - used,
+                files,
+            };
+            write_df(&mut s, &info).unwrap();
+            s
+        };
+        assert_eq!(
+            show(512, 1, 1, 0),
+            "size 512 B, used 512 B, free 0 B, 0 files and directories\r\n"
+        );
+        assert_eq!(
+            show(4096, 256, 1, 1),
+            "size 1.0 MiB, used 0.0 MiB, free 1.0 MiB, 1 file or directory\r\n"
+        );
+        assert_eq!(
+            show(4096, 3 << 18, 1 << 18, 12),
+            "size 3.0 GiB, used 1.0 GiB, free 2.0 GiB, 12 files and directories\r\n"
+        );
+        assert_eq!(
+            show(4096, u64::MAX, 0, 2),
+            "size 65536.0 EiB, used 0.0 EiB, free 65536.0 EiB, 2 files and directories\r\n"
+        );
     }
 
     #[test]
     fn cat_escapes_control_bytes_and_converts_newlines() {
         let mut sys = Fake::default();
-        sys.files
-            .insert("f".into(), b"a\nb\r\nc\x1b[2J\xff\tz\n".to_vec());
+        sys.put("f", b"a\nb\r\nc\x1b[2J\xff\tz\n");
         assert_eq!(sh(&mut sys, "cat f"), "a\r\nb\r\nc\\u{1b}[2J\\xff\tz\r\n");
     }
 

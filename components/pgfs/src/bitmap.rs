@@ -186,8 +186,15 @@ impl<D: BlockDevice> Fs<D> {
     fn search(&mut self, from: u64, to: u64) -> Result<Option<u64>, Error> {
         let mut b = from;
         while b < to {
+            if self.reserved.contains(&b) {
+                b = self.reserved.end;
+                continue;
+            }
             let idx = b / BITS;
-            let leaf_end = ((idx + 1) * BITS).min(to);
+            let mut leaf_end = ((idx + 1) * BITS).min(to);
+            if (b..leaf_end).contains(&self.reserved.start) {
+                leaf_end = self.reserved.start;
+            }
             let (leaf, i) = self.leaf_mut(b)?;
             if let Some(f) = leaf.find_free(i, (leaf_end - idx * BITS) as usize) {
                 return Ok(Some(idx * BITS + f as u64));
@@ -257,6 +264,42 @@ mod tests {
         fs.leaves.get_mut(&1).expect("leaf 1").cur.fill(0xFF);
         fs.leaves.get_mut(&2).expect("leaf 2").cur.fill(0xFF);
         assert_eq!(fs.alloc(), Err(Error::NoSpace));
+    }
+
+    #[test]
+    fn format_with_reserved_writes_nothing_there() {
+        let mut dev = MemDevice::new(512);
+        let mut old = [0u8; BLOCK_SIZE];
+        old[..8].copy_from_slice(b"PGSTORE1");
+        dev.write(crate::SUPER_A, &old).expect("write");
+        dev.write(crate::SUPER_B, &[7; BLOCK_SIZE]).expect("write");
+        let opts = crate::FormatOptions {
+            reserved: 33..300,
+            replace_old_store: true,
+        };
+        let data = [5u8; 3 * BLOCK_SIZE];
+        let files: &[(&str, &[u8])] = &[("/a/b", &data), ("/c", b"c")];
+        assert_eq!(
+            Fs::format(dev.reboot(), Time::default(), files).err(),
+            Some(Error::Exists)
+        );
+        let fs = Fs::format_with(dev.reboot(), Time::default(), files, &opts).expect("format");
+        let dev = fs.into_device();
+        assert!(dev.written().all(|b| b == 32 || b == 33 || b >= 300));
+        assert_eq!(
+            dev.peek(crate::SUPER_B),
+            [7; BLOCK_SIZE],
+            "slot B untouched"
+        );
+        let (mut fs, r) = Fs::mount(dev.reboot()).expect("mount");
+        assert_eq!((r.slot, r.damaged_root), (crate::SUPER_A, None));
+        assert!(fs.check().expect("check").is_exact());
+        let again = Fs::format_with(fs.into_device().reboot(), Time::default(), &[], &opts);
+        assert_eq!(
+            again.err(),
+            Some(Error::Exists),
+            "a valid pgfs is never replaced"
+        );
     }
 
     #[test]

@@ -25,6 +25,37 @@ pub trait BlockDevice {
     fn write(&mut self, block: u64, buf: &Block) -> Result<(), IoError>;
     /// Makes every earlier write durable.
     fn flush(&mut self) -> Result<(), IoError>;
+
+    /// Reads the blocks `first..first + buf.len() / BLOCK_SIZE` into `buf` (its length a
+    /// multiple of [`BLOCK_SIZE`]; otherwise `Err` for `first`, nothing read). The default
+    /// reads one block at a time; a device with multi-block transfers overrides it.
+    fn read_run(&mut self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        if !buf.len().is_multiple_of(BLOCK_SIZE) {
+            return Err(IoError { block: first });
+        }
+        let mut b = [0u8; BLOCK_SIZE];
+        for (block, chunk) in (first..).zip(buf.chunks_exact_mut(BLOCK_SIZE)) {
+            self.read(block, &mut b)?;
+            chunk.copy_from_slice(&b);
+        }
+        Ok(())
+    }
+
+    /// Writes `data` to the blocks `first..first + data.len() / BLOCK_SIZE` (its length a
+    /// multiple of [`BLOCK_SIZE`]; otherwise `Err` for `first`, nothing written), durable
+    /// only after the next flush. The default writes one block at a time (so a power cut
+    /// may land between any two blocks of a run); a device may override it.
+    fn write_run(&mut self, first: u64, data: &[u8]) -> Result<(), IoError> {
+        if !data.len().is_multiple_of(BLOCK_SIZE) {
+            return Err(IoError { block: first });
+        }
+        let mut b = [0u8; BLOCK_SIZE];
+        for (block, chunk) in (first..).zip(data.chunks_exact(BLOCK_SIZE)) {
+            b.copy_from_slice(chunk);
+            self.write(block, &b)?;
+        }
+        Ok(())
+    }
 }
 
 impl<D: BlockDevice + ?Sized> BlockDevice for &mut D {
@@ -42,5 +73,13 @@ impl<D: BlockDevice + ?Sized> BlockDevice for &mut D {
 
     fn flush(&mut self) -> Result<(), IoError> {
         (**self).flush()
+    }
+
+    fn read_run(&mut self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        (**self).read_run(first, buf)
+    }
+
+    fn write_run(&mut self, first: u64, data: &[u8]) -> Result<(), IoError> {
+        (**self).write_run(first, data)
     }
 }

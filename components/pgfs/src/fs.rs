@@ -10,6 +10,7 @@ use crate::node::Node;
 use crate::{Time, BLOCK_SIZE, FIRST_FREE, MIN_BLOCKS, ROOT_OID, SUPER_A, SUPER_B};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 /// A cached B-tree node.
 #[derive(Debug, Clone)]
@@ -37,6 +38,22 @@ pub struct Fs<D: BlockDevice> {
     /// Whether blocks freed by the last commit wait for the next one (so an otherwise empty
     /// `sync` still commits, to release them).
     pub(crate) pending: bool,
+    /// Blocks the allocator must not hand out (only during a `format` that converts the old
+    /// store: its records stay intact until the first superblock is durable).
+    pub(crate) reserved: Range<u64>,
+}
+
+/// Options of [`Fs::format_with`]; the default is a plain [`Fs::format`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormatOptions {
+    /// Blocks the format's transaction must not allocate (for a conversion: the old store's
+    /// slots, which must survive until the first superblock is durable). Clipped to the
+    /// region; blocks below [`FIRST_FREE`] are never allocated anyway.
+    pub reserved: Range<u64>,
+    /// Format even though block 32 holds the old record store (`PGSTORE1`) or a torn
+    /// superblock and block 33 an old record or zeros: the caller has read the old store.
+    /// A valid (or newer) pgfs superblock in either slot is still refused.
+    pub replace_old_store: bool,
 }
 
 /// What [`Fs::mount`] found.
@@ -81,34 +98,45 @@ impl<D: BlockDevice> Fs<D> {
             mutations: 0,
             poisoned: false,
             pending: false,
+            reserved: 0..0,
         }
     }
 
     /// Creates a new filesystem holding `files` (`(path, data)`, parents created as needed)
     /// and commits it. Refuses (`Exists`) unless blocks 32 and 33 are zero, or block 32 is a
     /// damaged superblock and 33 is zero (an interrupted format: [`Error::UnfinishedFormat`]).
-    pub fn format(mut dev: D, now: Time, files: &[(&str, &[u8])]) -> Result<Fs<D>, Error> {
+    pub fn format(dev: D, now: Time, files: &[(&str, &[u8])]) -> Result<Fs<D>, Error> {
+        Fs::format_with(dev, now, files, &FormatOptions::default())
+    }
+
+    /// [`Fs::format`] with options. The first superblock (generation 1) goes to block 32
+    /// only; block 33 is not written before the next commit. With `opts.reserved`, nothing
+    /// of the format's transaction is written into those blocks.
+    pub fn format_with(
+        mut dev: D,
+        now: Time,
+        files: &[(&str, &[u8])],
+        opts: &FormatOptions,
+    ) -> Result<Fs<D>, Error> {
         let blocks = dev.block_count();
         if blocks < MIN_BLOCKS {
             return Err(Error::TooSmall { blocks });
         }
         let slots = [read_slot(&mut dev, SUPER_A)?, read_slot(&mut dev, SUPER_B)?];
-        if !matches!(
-            slots,
-            [SuperRead::Empty | SuperRead::Damaged, SuperRead::Empty]
-        ) {
+        if !may_format(&slots, opts.replace_old_store) {
             return Err(Error::Exists);
         }
-        let mut fs = Fs::empty_tree(dev, blocks, now)?;
+        let mut fs = Fs::empty_tree(dev, blocks, now, opts.reserved.clone())?;
         for (path, data) in files {
             fs.put_file(path, data, now)?;
         }
         fs.sync()?;
+        fs.reserved = 0..0;
         Ok(fs)
     }
 
     /// A new, uncommitted filesystem holding only the root directory.
-    fn empty_tree(dev: D, blocks: u64, now: Time) -> Result<Fs<D>, Error> {
+    fn empty_tree(dev: D, blocks: u64, now: Time, reserved: Range<u64>) -> Result<Fs<D>, Error> {
         let (gen, root, used, files) = (0, 0, 0, 0);
         let s = Super {
             gen,
@@ -119,6 +147,7 @@ impl<D: BlockDevice> Fs<D> {
             files,
         };
         let mut fs = Fs::empty(dev, s, SUPER_B, None);
+        fs.reserved = reserved;
         for idx in 0..fs.leaf_count() {
             fs.leaves.insert(idx, Leaf::fresh(idx, FIRST_FREE));
         }
@@ -210,6 +239,12 @@ impl<D: BlockDevice> Fs<D> {
     /// The committed generation.
     pub fn generation(&self) -> u64 {
         self.committed.gen
+    }
+
+    /// Whether anything changed since the last commit (what the next `sync` would write, or
+    /// a failure would drop).
+    pub fn has_changes(&self) -> bool {
+        self.cur != self.committed || self.nodes.values().any(|c| c.dirty)
     }
 
     /// Space and file counts of the current state.
@@ -337,6 +372,16 @@ fn candidates(reads: &[SuperRead; 2]) -> Vec<(u64, Super)> {
     }
     cands.sort_by_key(|(_, s)| core::cmp::Reverse(s.gen));
     cands
+}
+
+/// Whether `format` may write over what the two superblock slots hold.
+fn may_format(slots: &[SuperRead; 2], replace_old_store: bool) -> bool {
+    use SuperRead::{Damaged, Empty, Foreign, OldStore};
+    match slots {
+        [Empty | Damaged, Empty] => true,
+        [Empty | Damaged | OldStore, Empty | Foreign] => replace_old_store,
+        _ => false,
+    }
 }
 
 fn read_slot<D: BlockDevice>(dev: &mut D, slot: u64) -> Result<SuperRead, Error> {

@@ -24,6 +24,7 @@ extern crate alloc;
 mod bitmap;
 mod check;
 mod crc;
+mod data;
 mod device;
 mod dir;
 mod error;
@@ -38,7 +39,7 @@ pub use check::{CheckReport, ScrubReport};
 pub use crc::crc32c;
 pub use device::{Block, BlockDevice, IoError};
 pub use error::{BlockKind, Error};
-pub use fs::{Fs, MountReport, StatFs};
+pub use fs::{FormatOptions, Fs, MountReport, StatFs};
 pub use layout::FileKind;
 pub use ops::{components, Cursor, DirEntry, Stat};
 

@@ -212,7 +212,8 @@ impl<D: BlockDevice> Fs<D> {
         Ok(())
     }
 
-    /// Writes `data` at `offset` (growing the file; a gap reads as zeros).
+    /// Writes `data` at `offset` (growing the file; a gap reads as zeros). The blocks of one
+    /// call are allocated in a row and written in contiguous runs.
     pub fn write(&mut self, path: &str, offset: u64, data: &[u8], now: Time) -> Result<(), Error> {
         let end = offset
             .checked_add(data.len() as u64)
@@ -221,16 +222,7 @@ impl<D: BlockDevice> Fs<D> {
         self.mutate(|fs| {
             let oid = fs.file_at(path)?;
             let mut ino = fs.inode(oid)?;
-            let mut pos = offset;
-            while pos < end {
-                let (lb, within) = (pos / BS, (pos % BS) as usize);
-                let n = (BLOCK_SIZE - within).min((end - pos) as usize);
-                let src = &data[(pos - offset) as usize..][..n];
-                fs.write_block(oid, lb, n == BLOCK_SIZE, |b| {
-                    b[within..within + n].copy_from_slice(src)
-                })?;
-                pos += n as u64;
-            }
+            fs.write_range(oid, offset, data)?;
             ino.size = ino.size.max(end);
             (ino.mtime_s, ino.mtime_ns) = (now.secs, now.nanos);
             fs.set_inode(oid, &ino)
@@ -282,26 +274,12 @@ impl<D: BlockDevice> Fs<D> {
     }
 
     /// Reads into `buf` from `offset`; returns the bytes read (0 at or past the end).
+    /// Contiguous stored blocks are read with one device call; each is checked.
     pub fn read(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         let oid = self.file_at(path)?;
         let size = self.inode(oid)?.size;
         let n = size.saturating_sub(offset).min(buf.len() as u64) as usize;
-        let mut done = 0;
-        let mut block = [0u8; BLOCK_SIZE];
-        while done < n {
-            let pos = offset + done as u64;
-            let (lb, within) = (pos / BS, (pos % BS) as usize);
-            let len = (BLOCK_SIZE - within).min(n - done);
-            match self.get(Key::new(oid, KIND_DATA, lb))? {
-                Some(v) => {
-                    let (b, crc) = decode_data(&v).ok_or(Error::BadItem { oid })?;
-                    self.read_data(oid, b, crc, &mut block)?;
-                }
-                None => block.fill(0),
-            }
-            buf[done..done + len].copy_from_slice(&block[within..within + len]);
-            done += len;
-        }
+        self.read_range(oid, offset, &mut buf[..n])?;
         Ok(n)
     }
 

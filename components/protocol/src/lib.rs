@@ -2,6 +2,8 @@
 //! over IPC (`abi::ipc`, at most [`MAX_MESSAGE`] bytes per message).
 //!
 //! * [`storage`]: `storage_api`, served by `services_storage` (see `docs/storage.md`).
+//! * [`storage_v1`]: the milestone-1 `storage_api`, kept only for the old record store
+//!   (`storage_format`), which is read to convert it.
 //!
 //! Everything here is pure data: encoders write into caller buffers, decoders borrow from the
 //! received bytes, nothing allocates, and no decoder panics on any input.
@@ -10,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod storage;
+pub mod storage_v1;
 
 /// The largest IPC message (request or reply), in bytes. Equal to `abi::ipc::MAX_MESSAGE`.
 pub const MAX_MESSAGE: usize = 4096;

@@ -1,53 +1,66 @@
-//! `storage_api`: the request/response protocol of `services_storage`.
+//! `storage_api`: the request/reply protocol of `services_storage` (the pgfs filesystem).
 //!
-//! One request message, one reply message, each at most [`MAX_MESSAGE`] bytes. All integers
-//! are little-endian; every length is a `u16` followed by that many bytes. A message must be
-//! consumed exactly: trailing bytes make it invalid.
+//! One request message, one reply message, each at most [`MAX_MESSAGE`] bytes. Integers are
+//! little-endian. A string or byte field is `u16 len` + bytes (data chunks: `u32 len` +
+//! bytes). A message must be consumed exactly: trailing bytes make it invalid.
 //!
 //! # Requests
 //!
-//! | op   | request  | body                                   | success reply      |
-//! |------|----------|----------------------------------------|--------------------|
-//! | 0x01 | `Create` | path                                   | `Ok` (`AlreadyExists` if it exists) |
-//! | 0x02 | `Write`  | path, data (≤ [`MAX_FILE_SIZE`])       | `Ok` (creates or replaces) |
-//! | 0x03 | `Read`   | path                                   | `Data`             |
-//! | 0x04 | `List`   | directory path (`/` or empty = root)   | `Entries`          |
-//! | 0x05 | `Delete` | path                                   | `Ok`               |
-//! | 0x06 | `Stat`   | path (a file or a directory)           | `Stat`             |
+//! | op   | request    | body                                        | success reply |
+//! |------|------------|---------------------------------------------|---------------|
+//! | 0x01 | `Open`     | `u8 flags`, path                            | `Opened`      |
+//! | 0x02 | `Read`     | `u32 handle`, `u64 offset`, `u32 len` (≤ [`MAX_CHUNK`]) | `Data` (short at the end of the file, empty past it) |
+//! | 0x03 | `Write`    | `u32 handle`, `u64 offset`, data (≤ [`MAX_CHUNK`]) | `Ok`   |
+//! | 0x04 | `Truncate` | `u32 handle`, `u64 size`                    | `Ok`          |
+//! | 0x05 | `Close`    | `u32 handle`                                | `Ok` (the handle's changes are durable) |
+//! | 0x06 | `Sync`     | —                                           | `Ok` (every change is durable) |
+//! | 0x07 | `Stat`     | path                                        | `Stat`        |
+//! | 0x08 | `List`     | path, cursor (empty: from the start)        | `Entries`     |
+//! | 0x09 | `Mkdir`    | path                                        | `Ok`          |
+//! | 0x0A | `Rmdir`    | path (an empty directory)                   | `Ok`          |
+//! | 0x0B | `Remove`   | path (a file)                               | `Ok`          |
+//! | 0x0C | `Rename`   | from, to (atomic; replaces a file at `to`)  | `Ok`          |
+//! | 0x0D | `FsInfo`   | —                                           | `FsInfo`      |
 //!
-//! where `path` and `data` are each `u16 len, len bytes`.
+//! Open flags ([`OpenFlags`]): bit 0 `WRITE` (the handle may write and truncate), bit 1
+//! `CREATE` (create the file if missing), bit 2 `EXCLUSIVE` (with `CREATE`: fail with
+//! `AlreadyExists` if it exists), bit 3 `TRUNCATE` (with `WRITE`: empty the file). Other bits
+//! are refused.
 //!
 //! # Replies
 //!
 //! | tag  | reply     | body                                                             |
 //! |------|-----------|------------------------------------------------------------------|
 //! | 0x80 | `Ok`      | —                                                                |
-//! | 0x81 | `Data`    | `u16 len`, bytes                                                 |
-//! | 0x82 | `Entries` | `u8 flags` (bit 0: truncated), `u16 count`, then `count` entries |
-//! | 0x83 | `Stat`    | one entry body (kind, value) without a name: `u8 kind`, `u64 value` |
-//! | 0xFF | `Err`     | `u8 code`, `u64 detail`, `u16 len`, message (UTF-8)              |
+//! | 0x81 | `Opened`  | `u32 handle`, `u64 size`                                         |
+//! | 0x82 | `Data`    | data (`u32 len`)                                                 |
+//! | 0x83 | `Stat`    | `u8 kind`, `u64 size`, `u64 mtime seconds`, `u32 mtime nanoseconds` |
+//! | 0x84 | `Entries` | next cursor (empty: the listing is complete), `u16 count`, entries |
+//! | 0x85 | `FsInfo`  | `u32 block size`, `u64 blocks`, `u64 used`, `u64 free`, `u64 files` |
+//! | 0xFF | `Err`     | `u8 code`, `u64 detail`, message (UTF-8, ≤ [`MAX_ERROR_MESSAGE`]) |
 //!
-//! An entry is `u8 kind`, `u64 value`, `u16 len`, name (UTF-8): kind 1 = file (value = size
-//! in bytes), 2 = directory (value 0), 3 = damaged record (value = the user-data block it is
-//! in; the name is the path component the record claims, or empty if even that is unreadable).
+//! An entry is `u8 kind` (1 file, 2 directory), `u64 size`, `u64 mtime seconds`, `u8 len`,
+//! name. A cursor is opaque to clients (≤ [`MAX_CURSOR`] bytes): pass the one a reply gave to
+//! get the next entries; every entry is listed exactly once, however many there are.
 //!
-//! Error codes ([`StorageError`]): 1 `NotFound`, 2 `AlreadyExists`, 3 `NameTooLong`,
-//! 4 `InvalidPath`, 5 `NoSpace`, 6 `Damaged` (detail = block), 7 `TooLarge`, 8 `BadRequest`,
-//! 9 `Io`, 10 `IsDirectory`, 11 `NotDirectory`, 12 `Unavailable`.
+//! Error codes: see [`StorageError::code`].
 //!
 //! # Paths
 //!
-//! `/`-separated components, each `[A-Za-z0-9._-]{1,32}` and not `.` or `..`, at most
-//! [`MAX_DEPTH`] components and [`MAX_PATH_LEN`] bytes. One leading `/` is allowed and
-//! ignored (`/a/b` = `a/b`); empty components (`a//b`, a trailing `/`) are not. Directories are
-//! implicit: they exist while a file lies under them (a file `a/b` lists as directory `a` in
-//! the root). A path cannot be both a file and a directory. [`normalize`] checks a path.
+//! `/`-separated components of 1..=[`MAX_NAME_LEN`] bytes of UTF-8 without NUL, not `.` or
+//! `..`; at most [`MAX_PATH_LEN`] bytes in all. A leading `/` is optional (`/a/b` = `a/b`);
+//! empty components (`a//b`, a trailing `/`) are refused. The root is `/` (or empty).
+//! [`normalize`] checks a path.
 //!
-//! # Limits
+//! # Durability
 //!
-//! A file holds at most [`MAX_FILE_SIZE`] (3072) bytes, so that a `Read` reply fits one
-//! message; there is no partial read or write. A `List` reply holds as many entries as fit
-//! in one message; when more exist, the reply says `truncated`.
+//! A handle's changes — the file's creation or truncation by `Open`, then its `Write`s and
+//! `Truncate`s — are durable when its `Close` (or a `Sync`) returns `Ok`; until then a power
+//! cut leaves the file as it was, so `Open`+`Write`+`Close` replaces a file at once. Every other
+//! change (`Mkdir`, `Rmdir`, `Remove`, `Rename`) is durable when its `Ok` reply arrives. Each
+//! commit takes everything pending, so another request may make a handle's changes durable
+//! earlier. If a failure makes the service drop uncommitted changes, the handles that had them
+//! answer `Lost` (see `docs/storage.md`).
 
 use core::fmt;
 use core::str;
@@ -56,142 +69,150 @@ pub use crate::MAX_MESSAGE;
 
 /// The IPC endpoint name `services_storage` serves.
 pub const ENDPOINT: &str = "storage_api";
-/// The largest file, in bytes.
-pub const MAX_FILE_SIZE: usize = 3072;
-/// The longest path, in bytes (after [`normalize`]).
-pub const MAX_PATH_LEN: usize = 128;
-/// The longest path component, in bytes.
-pub const MAX_NAME_LEN: usize = 32;
-/// The most components a path may have.
-pub const MAX_DEPTH: usize = 4;
-
-// Worst-case request (Write) and reply (Data) fit one message.
-const _: () = assert!(1 + 2 + MAX_PATH_LEN + 2 + MAX_FILE_SIZE <= MAX_MESSAGE);
-const _: () = assert!(1 + 2 + MAX_FILE_SIZE <= MAX_MESSAGE);
-
-const OP_CREATE: u8 = 0x01;
-const OP_WRITE: u8 = 0x02;
-const OP_READ: u8 = 0x03;
-const OP_LIST: u8 = 0x04;
-const OP_DELETE: u8 = 0x05;
-const OP_STAT: u8 = 0x06;
-
-const TAG_OK: u8 = 0x80;
-const TAG_DATA: u8 = 0x81;
-const TAG_ENTRIES: u8 = 0x82;
-const TAG_STAT: u8 = 0x83;
-const TAG_ERR: u8 = 0xFF;
-
-const KIND_FILE: u8 = 1;
-const KIND_DIR: u8 = 2;
-const KIND_DAMAGED: u8 = 3;
-
+/// The longest path, in bytes.
+pub const MAX_PATH_LEN: usize = 1024;
+/// The longest path component (a name), in bytes of UTF-8.
+pub const MAX_NAME_LEN: usize = 255;
+/// The longest cursor, in bytes.
+pub const MAX_CURSOR: usize = 8 + 1 + MAX_NAME_LEN;
 /// The longest error message carried in an `Err` reply, in bytes (longer ones are cut at a
 /// character boundary when encoding).
 pub const MAX_ERROR_MESSAGE: usize = 256;
+/// Bytes of a `Write` request before its data: op, handle, offset, data length.
+const WRITE_HEADER: usize = 1 + 4 + 8 + 4;
+/// The most data one `Read` or `Write` carries: what fits a message next to the header.
+pub const MAX_CHUNK: usize = MAX_MESSAGE - 32;
 
-/// A storage error, as carried in an `Err` reply (and returned by the store itself).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StorageError {
+// The largest messages fit: a Write or Data of MAX_CHUNK, a Rename of two longest paths, and
+// a List with the longest path and cursor.
+const _: () = assert!(WRITE_HEADER + MAX_CHUNK <= MAX_MESSAGE);
+/// A path on the wire: `u16 len` + up to `MAX_PATH_LEN` bytes and a leading `/`.
+const WIRE_PATH: usize = 2 + MAX_PATH_LEN + 1;
+/// The longest `Rename`: op and two paths.
+const RENAME_MAX: usize = 1 + 2 * WIRE_PATH;
+const _: () = assert!(RENAME_MAX <= MAX_MESSAGE);
+const _: () = assert!(1 + WIRE_PATH + 2 + MAX_CURSOR <= MAX_MESSAGE);
+
+const OP_OPEN: u8 = 0x01;
+const OP_READ: u8 = 0x02;
+const OP_WRITE: u8 = 0x03;
+const OP_TRUNCATE: u8 = 0x04;
+const OP_CLOSE: u8 = 0x05;
+const OP_SYNC: u8 = 0x06;
+const OP_STAT: u8 = 0x07;
+const OP_LIST: u8 = 0x08;
+const OP_MKDIR: u8 = 0x09;
+const OP_RMDIR: u8 = 0x0A;
+const OP_REMOVE: u8 = 0x0B;
+const OP_RENAME: u8 = 0x0C;
+const OP_FSINFO: u8 = 0x0D;
+
+const TAG_OK: u8 = 0x80;
+const TAG_OPENED: u8 = 0x81;
+const TAG_DATA: u8 = 0x82;
+const TAG_STAT: u8 = 0x83;
+const TAG_ENTRIES: u8 = 0x84;
+const TAG_FSINFO: u8 = 0x85;
+const TAG_ERR: u8 = 0xFF;
+
+/// Bytes of an entry before its name: kind, size, mtime seconds, name length.
+const ENTRY_HEADER: usize = 1 + 8 + 8 + 1;
+
+macro_rules! storage_errors {
+    ($($(#[$doc:meta])* $name:ident $({ $field:ident })? = $code:literal, $text:literal;)*) => {
+        /// A storage error, as carried in an `Err` reply.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum StorageError {
+            $($(#[$doc])* $name $({
+                /// The block at fault.
+                $field: u64
+            })?,)*
+        }
+
+        impl StorageError {
+            /// The error's wire code.
+            pub const fn code(self) -> u8 {
+                match self { $(StorageError::$name { .. } => $code,)* }
+            }
+
+            /// The `u64` detail sent with the code (the block, for the errors that name one).
+            pub const fn detail(self) -> u64 {
+                match self {
+                    $($(StorageError::$name { $field } => $field,)?)*
+                    #[allow(unreachable_patterns, reason = "every variant may carry a block")]
+                    _ => 0,
+                }
+            }
+
+            /// The error with this wire code and detail, if the code is known.
+            pub const fn from_wire(code: u8, detail: u64) -> Option<StorageError> {
+                let _ = detail;
+                match code {
+                    $($code => Some(StorageError::$name $({ $field: detail })?),)*
+                    _ => None,
+                }
+            }
+
+            /// A short description (`Display` adds the block where there is one).
+            pub const fn as_str(self) -> &'static str {
+                match self { $(StorageError::$name { .. } => $text,)* }
+            }
+        }
+    };
+}
+
+storage_errors! {
     /// No such file or directory.
-    NotFound,
-    /// `Create` of a path that already exists (as a file or a directory).
-    AlreadyExists,
-    /// A path longer than [`MAX_PATH_LEN`], a component longer than [`MAX_NAME_LEN`], or more
-    /// than [`MAX_DEPTH`] components.
-    NameTooLong,
-    /// A path with a character outside `[A-Za-z0-9._-]`, an empty, `.` or `..` component.
-    InvalidPath,
-    /// No free record slot left.
-    NoSpace,
-    /// A record at this user-data block failed its checksum; its contents are not returned.
-    Damaged {
-        /// The region-relative user-data block of the damaged record.
-        block: u64,
-    },
-    /// File data longer than [`MAX_FILE_SIZE`].
-    TooLarge,
+    NotFound = 1, "not found";
+    /// The path exists (`Mkdir`, `Open` with `EXCLUSIVE`).
+    AlreadyExists = 2, "already exists";
+    /// A name over [`MAX_NAME_LEN`] bytes or a path over [`MAX_PATH_LEN`].
+    NameTooLong = 3, "name too long";
+    /// An empty, `.` or `..` component, a NUL byte, or a rename of a directory into itself.
+    InvalidPath = 4, "invalid path";
+    /// The filesystem is full.
+    NoSpace = 5, "no space left";
+    /// Metadata at this block failed its checksum (the rest of the filesystem is readable).
+    Damaged { block } = 6, "damaged metadata";
+    /// A file or offset beyond what the filesystem addresses.
+    TooLarge = 7, "file too large";
     /// The request could not be decoded.
-    BadRequest,
-    /// The block device failed.
-    Io,
-    /// `Read`/`Write`/`Delete` of a path that is a directory (`Create` says `AlreadyExists`).
-    IsDirectory,
-    /// A path component that is a file is used as a directory (e.g. `a/b` when `a` is a file).
-    NotDirectory,
-    /// The store is not mounted (its superblock is damaged or the device failed at boot).
-    Unavailable,
+    BadRequest = 8, "bad request";
+    /// The disk failed at this block (`u64::MAX`: a flush).
+    Io { block } = 9, "I/O error";
+    /// A file operation on a directory.
+    IsDirectory = 10, "is a directory";
+    /// A path component that is a file used as a directory, or `Rmdir` of a file.
+    NotDirectory = 11, "not a directory";
+    /// The filesystem is not mounted (see the service's start-up log for why).
+    Unavailable = 12, "storage unavailable";
+    /// `Rmdir` of a directory that still has entries.
+    NotEmpty = 13, "directory not empty";
+    /// A handle this caller does not have open (or whose file was removed).
+    BadHandle = 14, "bad handle";
+    /// The caller has the most handles it may have open ([`MAX_HANDLES`]).
+    TooManyOpen = 15, "too many open files";
+    /// The caller's capabilities do not grant this path (or this kind of access).
+    Denied = 16, "permission denied";
+    /// A write through a read-only handle, or a filesystem mounted read-only.
+    ReadOnly = 17, "read-only";
+    /// A file data block failed its checksum (the file's other blocks are readable).
+    DataDamaged { block } = 18, "damaged data";
+    /// A failure dropped this handle's uncommitted writes; the file is as at the last commit.
+    Lost = 19, "unsynced writes lost";
 }
 
-impl StorageError {
-    /// The error's wire code.
-    pub const fn code(self) -> u8 {
-        match self {
-            StorageError::NotFound => 1,
-            StorageError::AlreadyExists => 2,
-            StorageError::NameTooLong => 3,
-            StorageError::InvalidPath => 4,
-            StorageError::NoSpace => 5,
-            StorageError::Damaged { .. } => 6,
-            StorageError::TooLarge => 7,
-            StorageError::BadRequest => 8,
-            StorageError::Io => 9,
-            StorageError::IsDirectory => 10,
-            StorageError::NotDirectory => 11,
-            StorageError::Unavailable => 12,
-        }
-    }
-
-    /// The `u64` detail sent with the code (the block for `Damaged`, else 0).
-    pub const fn detail(self) -> u64 {
-        match self {
-            StorageError::Damaged { block } => block,
-            _ => 0,
-        }
-    }
-
-    /// The error with this wire code and detail, if the code is known.
-    pub const fn from_wire(code: u8, detail: u64) -> Option<StorageError> {
-        Some(match code {
-            1 => StorageError::NotFound,
-            2 => StorageError::AlreadyExists,
-            3 => StorageError::NameTooLong,
-            4 => StorageError::InvalidPath,
-            5 => StorageError::NoSpace,
-            6 => StorageError::Damaged { block: detail },
-            7 => StorageError::TooLarge,
-            8 => StorageError::BadRequest,
-            9 => StorageError::Io,
-            10 => StorageError::IsDirectory,
-            11 => StorageError::NotDirectory,
-            12 => StorageError::Unavailable,
-            _ => return None,
-        })
-    }
-
-    /// A short description (without the block of `Damaged`; `Display` adds it).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            StorageError::NotFound => "not found",
-            StorageError::AlreadyExists => "already exists",
-            StorageError::NameTooLong => "name too long",
-            StorageError::InvalidPath => "invalid path",
-            StorageError::NoSpace => "no space left",
-            StorageError::Damaged { .. } => "damaged record",
-            StorageError::TooLarge => "file too large",
-            StorageError::BadRequest => "bad request",
-            StorageError::Io => "I/O error",
-            StorageError::IsDirectory => "is a directory",
-            StorageError::NotDirectory => "not a directory",
-            StorageError::Unavailable => "storage unavailable",
-        }
-    }
-}
+/// The most handles one caller may have open at once.
+pub const MAX_HANDLES: usize = 16;
 
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StorageError::Damaged { block } => write!(f, "damaged record at block {block}"),
+            StorageError::Damaged { block } | StorageError::DataDamaged { block } => {
+                write!(f, "{} at block {block}", self.as_str())
+            }
+            StorageError::Io { block: u64::MAX } => f.write_str("I/O error on flush"),
+            StorageError::Io { block } => write!(f, "I/O error at block {block}"),
             e => f.write_str(e.as_str()),
         }
     }
@@ -204,11 +225,11 @@ pub enum WireError {
     Truncated,
     /// Bytes left over after a complete message.
     Trailing,
-    /// An unknown op, tag, kind or error code.
+    /// An unknown op, tag, kind, flag or error code.
     UnknownTag(u8),
     /// A string that is not UTF-8.
     NotUtf8,
-    /// A field over its limit (path, file data, name, message length).
+    /// A field over its limit (path, chunk, name, cursor, message).
     TooLong,
 }
 
@@ -224,106 +245,197 @@ impl fmt::Display for WireError {
     }
 }
 
+/// How [`Request::Open`] opens a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenFlags(u8);
+
+impl OpenFlags {
+    /// Read only; the file must exist.
+    pub const READ: OpenFlags = OpenFlags(0);
+    /// The handle may write and truncate.
+    pub const WRITE: OpenFlags = OpenFlags(1);
+    /// Create the file if it does not exist.
+    pub const CREATE: OpenFlags = OpenFlags(2);
+    /// With `CREATE`: fail with `AlreadyExists` if the file exists.
+    pub const EXCLUSIVE: OpenFlags = OpenFlags(4);
+    /// With `WRITE`: empty the file.
+    pub const TRUNCATE: OpenFlags = OpenFlags(8);
+    const ALL: u8 = 0x0F;
+
+    /// The flags from their wire byte; `None` for unknown bits.
+    pub const fn from_bits(bits: u8) -> Option<OpenFlags> {
+        if bits & !Self::ALL == 0 {
+            Some(OpenFlags(bits))
+        } else {
+            None
+        }
+    }
+
+    /// The wire byte.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Both sets of flags.
+    pub const fn with(self, other: OpenFlags) -> OpenFlags {
+        OpenFlags(self.0 | other.0)
+    }
+
+    /// Whether every flag of `other` is set.
+    pub const fn has(self, other: OpenFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
 /// A `storage_api` request. Paths are carried as sent; the server [`normalize`]s them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request<'a> {
-    /// Create an empty file; `AlreadyExists` if the path exists.
-    Create {
-        /// The file's path.
+    /// Open (and maybe create or truncate) a file; replies `Opened`.
+    Open {
+        /// The file.
         path: &'a str,
+        /// How.
+        flags: OpenFlags,
     },
-    /// Create the file or replace its contents.
+    /// Read up to `len` bytes at `offset`; replies `Data`.
+    Read {
+        /// An open handle.
+        handle: u32,
+        /// Byte offset.
+        offset: u64,
+        /// Bytes wanted (≤ [`MAX_CHUNK`]).
+        len: u32,
+    },
+    /// Write `data` at `offset` (a gap past the end reads as zeros).
     Write {
-        /// The file's path.
-        path: &'a str,
-        /// The new contents (≤ [`MAX_FILE_SIZE`] bytes).
+        /// A handle opened with `WRITE`.
+        handle: u32,
+        /// Byte offset.
+        offset: u64,
+        /// The bytes (≤ [`MAX_CHUNK`]).
         data: &'a [u8],
     },
-    /// Read a whole file.
-    Read {
-        /// The file's path.
-        path: &'a str,
+    /// Set the file's size (cut or extended with zeros).
+    Truncate {
+        /// A handle opened with `WRITE`.
+        handle: u32,
+        /// The new size.
+        size: u64,
     },
-    /// List a directory (`/` or the empty string for the root).
-    List {
-        /// The directory's path.
-        dir: &'a str,
+    /// Commit the handle's changes and close it.
+    Close {
+        /// The handle.
+        handle: u32,
     },
-    /// Delete a file (also frees damaged records that claim the path).
-    Delete {
-        /// The file's path.
-        path: &'a str,
-    },
-    /// Is the path a file (and how large) or a directory?
+    /// Commit every change.
+    Sync,
+    /// Kind, size and modification time of a path.
     Stat {
         /// The path.
         path: &'a str,
     },
+    /// Entries of a directory after `cursor`.
+    List {
+        /// The directory.
+        path: &'a str,
+        /// Empty for the first page, else the cursor the previous reply gave.
+        cursor: &'a [u8],
+    },
+    /// Create a directory (its parent must exist).
+    Mkdir {
+        /// The new directory.
+        path: &'a str,
+    },
+    /// Remove an empty directory.
+    Rmdir {
+        /// The directory.
+        path: &'a str,
+    },
+    /// Remove a file.
+    Remove {
+        /// The file.
+        path: &'a str,
+    },
+    /// Move `from` to `to` atomically (replacing a file at `to`).
+    Rename {
+        /// The current path.
+        from: &'a str,
+        /// The new path.
+        to: &'a str,
+    },
+    /// Size and usage of the filesystem.
+    FsInfo,
 }
 
-/// What an entry of a listing (or a `Stat` reply) is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    /// A file of `size` bytes.
-    File {
-        /// Its size in bytes.
-        size: u32,
-    },
-    /// An (implicit) directory.
+/// What an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A file.
+    File,
+    /// A directory.
     Dir,
-    /// A record that failed its checksum, in user-data block `block`.
-    Damaged {
-        /// The region-relative user-data block.
-        block: u64,
-    },
 }
 
-impl EntryKind {
-    fn wire(self) -> (u8, u64) {
+impl Kind {
+    fn wire(self) -> u8 {
         match self {
-            EntryKind::File { size } => (KIND_FILE, u64::from(size)),
-            EntryKind::Dir => (KIND_DIR, 0),
-            EntryKind::Damaged { block } => (KIND_DAMAGED, block),
+            Kind::File => 1,
+            Kind::Dir => 2,
         }
     }
 
-    fn from_wire(kind: u8, value: u64) -> Result<EntryKind, WireError> {
-        match kind {
-            KIND_FILE => u32::try_from(value)
-                .ok()
-                .filter(|&s| s as usize <= MAX_FILE_SIZE)
-                .map(|size| EntryKind::File { size })
-                .ok_or(WireError::TooLong),
-            KIND_DIR if value == 0 => Ok(EntryKind::Dir),
-            KIND_DIR => Err(WireError::TooLong),
-            KIND_DAMAGED => Ok(EntryKind::Damaged { block: value }),
+    fn from_wire(k: u8) -> Result<Kind, WireError> {
+        match k {
+            1 => Ok(Kind::File),
+            2 => Ok(Kind::Dir),
             t => Err(WireError::UnknownTag(t)),
         }
     }
 }
 
-/// One entry of a listing: a name (one path component; empty for a damaged record whose
-/// name is unreadable) and what it is.
+/// What a `Stat` reply says about a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// File or directory.
+    pub kind: Kind,
+    /// Size in bytes (0 for a directory).
+    pub size: u64,
+    /// Modification time, seconds since 1970-01-01 UTC.
+    pub mtime_secs: u64,
+    /// Nanoseconds of the modification time.
+    pub mtime_nanos: u32,
+}
+
+/// One entry of a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
     /// The name within the listed directory.
     pub name: &'a str,
-    /// What it is.
-    pub kind: EntryKind,
+    /// File or directory.
+    pub kind: Kind,
+    /// Size in bytes (0 for a directory).
+    pub size: u64,
+    /// Modification time, seconds since 1970-01-01 UTC.
+    pub mtime_secs: u64,
 }
 
-/// A decoded `Entries` reply: borrowed, already validated bytes; iterate with [`Entries::iter`].
+/// A decoded `Entries` reply: borrowed, validated bytes; iterate with [`Entries::iter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entries<'a> {
-    truncated: bool,
+    cursor: &'a [u8],
     count: u16,
     body: &'a [u8],
 }
 
 impl<'a> Entries<'a> {
-    /// Whether the server had more entries than fit in the reply.
-    pub fn truncated(&self) -> bool {
-        self.truncated
+    /// The cursor for the next page; empty when the listing is complete.
+    pub fn next_cursor(&self) -> &'a [u8] {
+        self.cursor
+    }
+
+    /// Whether this is the last page.
+    pub fn is_last(&self) -> bool {
+        self.cursor.is_empty()
     }
 
     /// The number of entries in the reply.
@@ -331,77 +443,60 @@ impl<'a> Entries<'a> {
         usize::from(self.count)
     }
 
-    /// Whether the reply holds no entries.
+    /// Whether the reply has no entries.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// The entries, in the server's order.
-    pub fn iter(&self) -> EntryIter<'a> {
-        EntryIter {
-            r: Reader { buf: self.body },
-            left: self.count,
-        }
+    pub fn iter(&self) -> impl Iterator<Item = Entry<'a>> + 'a {
+        let mut r = Reader { buf: self.body };
+        // Validated by `decode`: every read succeeds.
+        (0..self.count).map_while(move |_| read_entry(&mut r).ok())
     }
 }
 
-impl<'a> IntoIterator for &Entries<'a> {
-    type Item = Entry<'a>;
-    type IntoIter = EntryIter<'a>;
-    fn into_iter(self) -> EntryIter<'a> {
-        self.iter()
-    }
-}
-
-/// Iterator over the entries of an [`Entries`] reply.
-#[derive(Debug, Clone)]
-pub struct EntryIter<'a> {
-    r: Reader<'a>,
-    left: u16,
-}
-
-impl<'a> Iterator for EntryIter<'a> {
-    type Item = Entry<'a>;
-    fn next(&mut self) -> Option<Entry<'a>> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        // Validated when the reply was decoded; a failure here cannot happen, but ends the
-        // iteration rather than panicking.
-        read_entry(&mut self.r).ok()
-    }
+/// What an `FsInfo` reply says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsInfo {
+    /// Bytes per block.
+    pub block_size: u32,
+    /// Blocks of the filesystem (the whole user-data region).
+    pub blocks: u64,
+    /// Blocks in use (metadata and data).
+    pub used: u64,
+    /// Blocks free.
+    pub free: u64,
+    /// Files and directories.
+    pub files: u64,
 }
 
 /// A `storage_api` reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Response<'a> {
-    /// The request succeeded (Create, Write, Delete).
+    /// The request succeeded.
     Ok,
-    /// A file's contents (Read).
+    /// A file was opened.
+    Opened {
+        /// The handle for Read, Write, Truncate and Close.
+        handle: u32,
+        /// The file's size.
+        size: u64,
+    },
+    /// Bytes read.
     Data(&'a [u8]),
-    /// A directory listing (List). Build one with [`EntriesWriter`].
+    /// What a path is.
+    Stat(Stat),
+    /// A page of a listing. Build one with [`EntriesWriter`].
     Entries(Entries<'a>),
-    /// What a path is (Stat): `File { size }` or `Dir`.
-    Stat(EntryKind),
-    /// The request failed; `message` (UTF-8, ≤ [`MAX_ERROR_MESSAGE`] bytes) says more.
+    /// Filesystem size and usage.
+    FsInfo(FsInfo),
+    /// The request failed; the message (UTF-8) says more.
     Err(StorageError, &'a str),
 }
 
 struct Reader<'a> {
     buf: &'a [u8],
-}
-
-impl core::fmt::Debug for Reader<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Reader({} bytes left)", self.buf.len())
-    }
-}
-
-impl Clone for Reader<'_> {
-    fn clone(&self) -> Self {
-        Reader { buf: self.buf }
-    }
 }
 
 impl<'a> Reader<'a> {
@@ -414,25 +509,41 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.bytes(N)?);
+        Ok(a)
+    }
+
     fn u8(&mut self) -> Result<u8, WireError> {
         Ok(self.bytes(1)?[0])
     }
 
     fn u16(&mut self) -> Result<u16, WireError> {
-        let b = self.bytes(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, WireError> {
+        Ok(u32::from_le_bytes(self.array()?))
     }
 
     fn u64(&mut self) -> Result<u64, WireError> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.bytes(8)?);
-        Ok(u64::from_le_bytes(a))
+        Ok(u64::from_le_bytes(self.array()?))
     }
 
     /// `u16 len` + bytes, rejecting `len > max`.
     fn blob(&mut self, max: usize) -> Result<&'a [u8], WireError> {
         let n = usize::from(self.u16()?);
         if n > max {
+            return Err(WireError::TooLong);
+        }
+        self.bytes(n)
+    }
+
+    /// `u32 len` + bytes, rejecting `len > MAX_CHUNK`.
+    fn chunk(&mut self) -> Result<&'a [u8], WireError> {
+        let n = self.u32()? as usize;
+        if n > MAX_CHUNK {
             return Err(WireError::TooLong);
         }
         self.bytes(n)
@@ -458,7 +569,11 @@ struct Writer<'b> {
 
 impl<'b> Writer<'b> {
     fn new(buf: &'b mut [u8]) -> Self {
-        Writer { buf, pos: 0 }
+        let cap = buf.len().min(MAX_MESSAGE);
+        Writer {
+            buf: &mut buf[..cap],
+            pos: 0,
+        }
     }
 
     fn bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
@@ -480,6 +595,10 @@ impl<'b> Writer<'b> {
         self.bytes(&v.to_le_bytes())
     }
 
+    fn u32(&mut self, v: u32) -> Result<(), WireError> {
+        self.bytes(&v.to_le_bytes())
+    }
+
     fn u64(&mut self, v: u64) -> Result<(), WireError> {
         self.bytes(&v.to_le_bytes())
     }
@@ -491,74 +610,187 @@ impl<'b> Writer<'b> {
         self.u16(b.len() as u16)?;
         self.bytes(b)
     }
+
+    fn chunk(&mut self, b: &[u8]) -> Result<(), WireError> {
+        if b.len() > MAX_CHUNK {
+            return Err(WireError::TooLong);
+        }
+        self.u32(b.len() as u32)?;
+        self.bytes(b)
+    }
+
+    fn path(&mut self, p: &str) -> Result<(), WireError> {
+        self.blob(p.as_bytes(), MAX_PATH_LEN + 1)
+    }
 }
 
 fn read_entry<'a>(r: &mut Reader<'a>) -> Result<Entry<'a>, WireError> {
-    let kind = r.u8()?;
-    let value = r.u64()?;
-    let name = r.str(MAX_NAME_LEN)?;
+    let kind = Kind::from_wire(r.u8()?)?;
+    let size = r.u64()?;
+    let mtime_secs = r.u64()?;
+    let n = usize::from(r.u8()?);
+    let name = str::from_utf8(r.bytes(n)?).map_err(|_| WireError::NotUtf8)?;
     Ok(Entry {
         name,
-        kind: EntryKind::from_wire(kind, value)?,
+        kind,
+        size,
+        mtime_secs,
     })
 }
 
 impl<'a> Request<'a> {
-    /// Encodes the request into `buf`; returns the message length. Fails with `TooLong` for a
-    /// path over [`MAX_PATH_LEN`] + 1 bytes (one leading `/` is allowed) or data over
-    /// [`MAX_FILE_SIZE`], and with `Truncated` if `buf` is too small ([`MAX_MESSAGE`] always
+    /// Encodes the request into `buf`; returns the message length. `TooLong` for a path over
+    /// [`MAX_PATH_LEN`] + 1 bytes (a leading `/` is allowed), a chunk over [`MAX_CHUNK`] or a
+    /// cursor over [`MAX_CURSOR`]; `Truncated` if `buf` is too small ([`MAX_MESSAGE`] always
     /// suffices).
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let mut w = Writer::new(buf);
-        let (op, path) = match *self {
-            Request::Create { path } => (OP_CREATE, path),
-            Request::Write { path, .. } => (OP_WRITE, path),
-            Request::Read { path } => (OP_READ, path),
-            Request::List { dir } => (OP_LIST, dir),
-            Request::Delete { path } => (OP_DELETE, path),
-            Request::Stat { path } => (OP_STAT, path),
-        };
-        w.u8(op)?;
-        w.blob(path.as_bytes(), MAX_PATH_LEN + 1)?;
-        if let Request::Write { data, .. } = *self {
-            w.blob(data, MAX_FILE_SIZE)?;
+        w.u8(self.op())?;
+        match *self {
+            Request::Open { path, flags } => {
+                w.u8(flags.bits())?;
+                w.path(path)?;
+            }
+            Request::Read {
+                handle,
+                offset,
+                len,
+            } => {
+                if len as usize > MAX_CHUNK {
+                    return Err(WireError::TooLong);
+                }
+                w.u32(handle)?;
+                w.u64(offset)?;
+                w.u32(len)?;
+            }
+            Request::Write {
+                handle,
+                offset,
+                data,
+            } => {
+                w.u32(handle)?;
+                w.u64(offset)?;
+                w.chunk(data)?;
+            }
+            Request::Truncate { handle, size } => {
+                w.u32(handle)?;
+                w.u64(size)?;
+            }
+            Request::Close { handle } => w.u32(handle)?,
+            Request::Sync | Request::FsInfo => {}
+            Request::Stat { path }
+            | Request::Mkdir { path }
+            | Request::Rmdir { path }
+            | Request::Remove { path } => w.path(path)?,
+            Request::List { path, cursor } => {
+                w.path(path)?;
+                w.blob(cursor, MAX_CURSOR)?;
+            }
+            Request::Rename { from, to } => {
+                w.path(from)?;
+                w.path(to)?;
+            }
         }
         Ok(w.pos)
     }
 
+    fn op(&self) -> u8 {
+        match self {
+            Request::Open { .. } => OP_OPEN,
+            Request::Read { .. } => OP_READ,
+            Request::Write { .. } => OP_WRITE,
+            Request::Truncate { .. } => OP_TRUNCATE,
+            Request::Close { .. } => OP_CLOSE,
+            Request::Sync => OP_SYNC,
+            Request::Stat { .. } => OP_STAT,
+            Request::List { .. } => OP_LIST,
+            Request::Mkdir { .. } => OP_MKDIR,
+            Request::Rmdir { .. } => OP_RMDIR,
+            Request::Remove { .. } => OP_REMOVE,
+            Request::Rename { .. } => OP_RENAME,
+            Request::FsInfo => OP_FSINFO,
+        }
+    }
+
     /// Decodes a request message. Never panics; any malformed message is an error (the
-    /// server replies `Err(BadRequest)`). The path is not validated here: see [`normalize`].
+    /// server replies `Err(BadRequest)`). Paths are not validated here: see [`normalize`].
     pub fn decode(msg: &'a [u8]) -> Result<Request<'a>, WireError> {
         let mut r = Reader { buf: msg };
-        let op = r.u8()?;
-        if !(OP_CREATE..=OP_STAT).contains(&op) {
-            return Err(WireError::UnknownTag(op));
-        }
-        let path = r.str(MAX_PATH_LEN + 1)?;
-        let req = match op {
-            OP_CREATE => Request::Create { path },
+        let path = |r: &mut Reader<'a>| r.str(MAX_PATH_LEN + 1);
+        let req = match r.u8()? {
+            OP_OPEN => {
+                let bits = r.u8()?;
+                let flags = OpenFlags::from_bits(bits).ok_or(WireError::UnknownTag(bits))?;
+                Request::Open {
+                    flags,
+                    path: path(&mut r)?,
+                }
+            }
+            OP_READ => {
+                let (handle, offset, len) = (r.u32()?, r.u64()?, r.u32()?);
+                if len as usize > MAX_CHUNK {
+                    return Err(WireError::TooLong);
+                }
+                Request::Read {
+                    handle,
+                    offset,
+                    len,
+                }
+            }
             OP_WRITE => Request::Write {
-                path,
-                data: r.blob(MAX_FILE_SIZE)?,
+                handle: r.u32()?,
+                offset: r.u64()?,
+                data: r.chunk()?,
             },
-            OP_READ => Request::Read { path },
-            OP_LIST => Request::List { dir: path },
-            OP_DELETE => Request::Delete { path },
-            _ => Request::Stat { path },
+            OP_TRUNCATE => Request::Truncate {
+                handle: r.u32()?,
+                size: r.u64()?,
+            },
+            OP_CLOSE => Request::Close { handle: r.u32()? },
+            OP_SYNC => Request::Sync,
+            OP_STAT => Request::Stat {
+                path: path(&mut r)?,
+            },
+            OP_LIST => Request::List {
+                path: path(&mut r)?,
+                cursor: r.blob(MAX_CURSOR)?,
+            },
+            OP_MKDIR => Request::Mkdir {
+                path: path(&mut r)?,
+            },
+            OP_RMDIR => Request::Rmdir {
+                path: path(&mut r)?,
+            },
+            OP_REMOVE => Request::Remove {
+                path: path(&mut r)?,
+            },
+            OP_RENAME => Request::Rename {
+                from: path(&mut r)?,
+                to: path(&mut r)?,
+            },
+            OP_FSINFO => Request::FsInfo,
+            op => return Err(WireError::UnknownTag(op)),
         };
         r.end()?;
         Ok(req)
     }
 
-    /// The request's name (`"create"`, `"write"`, ...), for logs.
+    /// The request's name (`"open"`, `"write"`, ...), for logs.
     pub fn name(&self) -> &'static str {
         match self {
-            Request::Create { .. } => "create",
-            Request::Write { .. } => "write",
+            Request::Open { .. } => "open",
             Request::Read { .. } => "read",
-            Request::List { .. } => "list",
-            Request::Delete { .. } => "delete",
+            Request::Write { .. } => "write",
+            Request::Truncate { .. } => "truncate",
+            Request::Close { .. } => "close",
+            Request::Sync => "sync",
             Request::Stat { .. } => "stat",
+            Request::List { .. } => "list",
+            Request::Mkdir { .. } => "mkdir",
+            Request::Rmdir { .. } => "rmdir",
+            Request::Remove { .. } => "remove",
+            Request::Rename { .. } => "rename",
+            Request::FsInfo => "fsinfo",
         }
     }
 }
@@ -577,27 +809,41 @@ fn cut(s: &str, max: usize) -> &str {
 
 impl<'a> Response<'a> {
     /// Encodes the reply into `buf`; returns the message length. An `Err` message longer than
-    /// [`MAX_ERROR_MESSAGE`] is cut. Fails with `TooLong` for data over [`MAX_FILE_SIZE`] and
-    /// `Truncated` if `buf` is too small.
+    /// [`MAX_ERROR_MESSAGE`] is cut. `TooLong` for data over [`MAX_CHUNK`]; `Truncated` if
+    /// `buf` is too small.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let mut w = Writer::new(buf);
         match *self {
             Response::Ok => w.u8(TAG_OK)?,
+            Response::Opened { handle, size } => {
+                w.u8(TAG_OPENED)?;
+                w.u32(handle)?;
+                w.u64(size)?;
+            }
             Response::Data(data) => {
                 w.u8(TAG_DATA)?;
-                w.blob(data, MAX_FILE_SIZE)?;
+                w.chunk(data)?;
+            }
+            Response::Stat(s) => {
+                w.u8(TAG_STAT)?;
+                w.u8(s.kind.wire())?;
+                w.u64(s.size)?;
+                w.u64(s.mtime_secs)?;
+                w.u32(s.mtime_nanos)?;
             }
             Response::Entries(e) => {
                 w.u8(TAG_ENTRIES)?;
-                w.u8(u8::from(e.truncated))?;
+                w.blob(e.cursor, MAX_CURSOR)?;
                 w.u16(e.count)?;
                 w.bytes(e.body)?;
             }
-            Response::Stat(kind) => {
-                let (k, v) = kind.wire();
-                w.u8(TAG_STAT)?;
-                w.u8(k)?;
-                w.u64(v)?;
+            Response::FsInfo(i) => {
+                w.u8(TAG_FSINFO)?;
+                w.u32(i.block_size)?;
+                w.u64(i.blocks)?;
+                w.u64(i.used)?;
+                w.u64(i.free)?;
+                w.u64(i.files)?;
             }
             Response::Err(e, msg) => {
                 w.u8(TAG_ERR)?;
@@ -614,12 +860,19 @@ impl<'a> Response<'a> {
         let mut r = Reader { buf: msg };
         let resp = match r.u8()? {
             TAG_OK => Response::Ok,
-            TAG_DATA => Response::Data(r.blob(MAX_FILE_SIZE)?),
+            TAG_OPENED => Response::Opened {
+                handle: r.u32()?,
+                size: r.u64()?,
+            },
+            TAG_DATA => Response::Data(r.chunk()?),
+            TAG_STAT => Response::Stat(Stat {
+                kind: Kind::from_wire(r.u8()?)?,
+                size: r.u64()?,
+                mtime_secs: r.u64()?,
+                mtime_nanos: r.u32()?,
+            }),
             TAG_ENTRIES => {
-                let flags = r.u8()?;
-                if flags > 1 {
-                    return Err(WireError::UnknownTag(flags));
-                }
+                let cursor = r.blob(MAX_CURSOR)?;
                 let count = r.u16()?;
                 let body = r.buf;
                 for _ in 0..count {
@@ -627,19 +880,18 @@ impl<'a> Response<'a> {
                 }
                 let used = body.len() - r.buf.len();
                 Response::Entries(Entries {
-                    truncated: flags == 1,
+                    cursor,
                     count,
                     body: &body[..used],
                 })
             }
-            TAG_STAT => {
-                let k = r.u8()?;
-                let v = r.u64()?;
-                match EntryKind::from_wire(k, v)? {
-                    EntryKind::Damaged { .. } => return Err(WireError::UnknownTag(k)),
-                    kind => Response::Stat(kind),
-                }
-            }
+            TAG_FSINFO => Response::FsInfo(FsInfo {
+                block_size: r.u32()?,
+                blocks: r.u64()?,
+                used: r.u64()?,
+                free: r.u64()?,
+                files: r.u64()?,
+            }),
             TAG_ERR => {
                 let code = r.u8()?;
                 let detail = r.u64()?;
@@ -653,82 +905,67 @@ impl<'a> Response<'a> {
     }
 }
 
-/// Builds an `Entries` reply directly in a message buffer (no allocation).
+/// Builds an `Entries` reply directly in a message buffer (no allocation): push entries while
+/// they fit, then [`finish`](Self::finish) with the cursor of the last one pushed (or an empty
+/// cursor when the directory has no more).
 ///
 /// ```
-/// use protocol::storage::{Entry, EntryKind, EntriesWriter, Response};
+/// use protocol::storage::{Entry, EntriesWriter, Kind, Response};
 /// let mut buf = [0u8; protocol::MAX_MESSAGE];
 /// let mut w = EntriesWriter::new(&mut buf).unwrap();
-/// w.push(Entry { name: "notes", kind: EntryKind::Dir });
-/// w.push(Entry { name: "hello.txt", kind: EntryKind::File { size: 5 } });
-/// let n = w.finish();
+/// assert!(w.push(Entry { name: "notes", kind: Kind::Dir, size: 0, mtime_secs: 0 }));
+/// let n = w.finish(b"").unwrap();
 /// let Ok(Response::Entries(e)) = Response::decode(&buf[..n]) else { panic!() };
-/// assert_eq!(e.len(), 2);
+/// assert_eq!((e.len(), e.is_last()), (1, true));
 /// ```
 #[derive(Debug)]
 pub struct EntriesWriter<'b> {
     buf: &'b mut [u8],
+    /// Bytes of entries written after the reserved header.
     pos: usize,
     count: u16,
-    truncated: bool,
 }
 
 impl<'b> EntriesWriter<'b> {
-    const HEADER: usize = 4;
+    /// Room kept for the tag, the longest cursor and the count.
+    const HEADER: usize = 1 + 2 + MAX_CURSOR + 2;
 
     /// Starts an `Entries` reply in `buf` (at most [`MAX_MESSAGE`] bytes of it are used).
     /// `None` if `buf` cannot hold even an empty reply.
     pub fn new(buf: &'b mut [u8]) -> Option<Self> {
-        if buf.len() < Self::HEADER {
-            return None;
-        }
         let cap = buf.len().min(MAX_MESSAGE);
-        Some(EntriesWriter {
+        (cap >= Self::HEADER).then(|| EntriesWriter {
             buf: &mut buf[..cap],
             pos: Self::HEADER,
             count: 0,
-            truncated: false,
         })
     }
 
-    /// Whether `name` is already in the reply (for callers that merge duplicates).
-    pub fn contains(&self, name: &str) -> bool {
-        let mut r = Reader {
-            buf: &self.buf[Self::HEADER..self.pos],
-        };
-        (0..self.count).any(|_| matches!(read_entry(&mut r), Ok(e) if e.name == name))
-    }
-
-    /// Appends an entry; returns `false` (and marks the reply truncated) when it does not fit,
-    /// or if the name is over [`MAX_NAME_LEN`] bytes or the count would overflow.
-    pub fn push(&mut self, entry: Entry<'_>) -> bool {
-        let need = 1 + 8 + 2 + entry.name.len();
-        if entry.name.len() > MAX_NAME_LEN
+    /// Appends an entry; `false` (nothing written) when it does not fit or its name is empty
+    /// or over [`MAX_NAME_LEN`] bytes.
+    pub fn push(&mut self, e: Entry<'_>) -> bool {
+        let need = ENTRY_HEADER + e.name.len();
+        if e.name.is_empty()
+            || e.name.len() > MAX_NAME_LEN
             || self.count == u16::MAX
             || self.pos + need > self.buf.len()
         {
-            self.truncated = true;
             return false;
         }
-        let (k, v) = entry.kind.wire();
         let mut w = Writer {
             buf: &mut self.buf[..],
             pos: self.pos,
         };
-        // Cannot fail: the room was checked above.
-        let ok = w.u8(k).is_ok()
-            && w.u64(v).is_ok()
-            && w.blob(entry.name.as_bytes(), MAX_NAME_LEN).is_ok();
-        self.pos = w.pos;
+        let ok = w.u8(e.kind.wire()).is_ok()
+            && w.u64(e.size).is_ok()
+            && w.u64(e.mtime_secs).is_ok()
+            && w.u8(e.name.len() as u8).is_ok()
+            && w.bytes(e.name.as_bytes()).is_ok();
         if ok {
+            self.pos = w.pos;
             self.count += 1;
         }
         ok
-    }
-
-    /// Marks the reply truncated (the caller knows of entries it did not push).
-    pub fn set_truncated(&mut self) {
-        self.truncated = true;
     }
 
     /// The number of entries pushed so far.
@@ -736,260 +973,42 @@ impl<'b> EntriesWriter<'b> {
         usize::from(self.count)
     }
 
-    /// Writes the header; returns the message length.
-    pub fn finish(self) -> usize {
-        self.buf[0] = TAG_ENTRIES;
-        self.buf[1] = u8::from(self.truncated);
-        self.buf[2..4].copy_from_slice(&self.count.to_le_bytes());
-        self.pos
+    /// Writes the header with `next_cursor` and moves the entries up behind it; returns the
+    /// message length. `TooLong` for a cursor over [`MAX_CURSOR`].
+    pub fn finish(self, next_cursor: &[u8]) -> Result<usize, WireError> {
+        if next_cursor.len() > MAX_CURSOR {
+            return Err(WireError::TooLong);
+        }
+        let head = 1 + 2 + next_cursor.len() + 2;
+        let mut w = Writer::new(&mut self.buf[..head]);
+        w.u8(TAG_ENTRIES)?;
+        w.blob(next_cursor, MAX_CURSOR)?;
+        w.u16(self.count)?;
+        self.buf.copy_within(Self::HEADER..self.pos, head);
+        Ok(head + self.pos - Self::HEADER)
     }
 }
 
 /// Checks a path against the rules (module docs) and returns it without its leading `/`.
-/// The root (`""` or `"/"`) normalizes to `""`; it is valid only where a directory is meant
-/// (`List`, `Stat`), which the caller checks.
+/// The root (`""` or `"/"`) normalizes to `""`; it is valid only where a directory is meant.
 pub fn normalize(path: &str) -> Result<&str, StorageError> {
     let p = path.strip_prefix('/').unwrap_or(path);
-    if p.is_empty() {
-        return Ok(p);
-    }
     if p.len() > MAX_PATH_LEN {
         return Err(StorageError::NameTooLong);
     }
-    let mut depth = 0;
+    if p.is_empty() {
+        return Ok(p);
+    }
     for c in p.split('/') {
-        depth += 1;
-        if c.is_empty() || c == "." || c == ".." {
+        if c.is_empty() || c == "." || c == ".." || c.contains('\0') {
             return Err(StorageError::InvalidPath);
         }
         if c.len() > MAX_NAME_LEN {
             return Err(StorageError::NameTooLong);
         }
-        if !c
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
-            return Err(StorageError::InvalidPath);
-        }
-    }
-    if depth > MAX_DEPTH {
-        return Err(StorageError::NameTooLong);
     }
     Ok(p)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn rt_req(req: Request<'_>) {
-        let mut buf = [0u8; MAX_MESSAGE];
-        let n = req.encode(&mut buf).unwrap();
-        assert_eq!(Request::decode(&buf[..n]).unwrap(), req);
-        // Every strict prefix is rejected; a trailing byte too.
-        for cut in 0..n {
-            assert!(Request::decode(&buf[..cut]).is_err());
-        }
-        assert_eq!(Request::decode(&buf[..n + 1]), Err(WireError::Trailing));
-    }
-
-    fn rt_resp(resp: Response<'_>) {
-        let mut buf = [0u8; MAX_MESSAGE];
-        let n = resp.encode(&mut buf).unwrap();
-        assert_eq!(Response::decode(&buf[..n]).unwrap(), resp);
-        for cut in 0..n {
-            assert!(Response::decode(&buf[..cut]).is_err());
-        }
-    }
-
-    #[test]
-    fn requests_round_trip() {
-        let data = [7u8; MAX_FILE_SIZE];
-        rt_req(Request::Create { path: "a/b" });
-        rt_req(Request::Write {
-            path: "/x",
-            data: &data,
-        });
-        rt_req(Request::Write {
-            path: "x",
-            data: &[],
-        });
-        rt_req(Request::Read {
-            path: "notes/today.txt",
-        });
-        rt_req(Request::List { dir: "/" });
-        rt_req(Request::Delete { path: "a" });
-        rt_req(Request::Stat { path: "" });
-    }
-
-    #[test]
-    fn wire_layout_is_as_documented() {
-        let mut buf = [0u8; 32];
-        let n = Request::Write {
-            path: "ab",
-            data: b"xyz",
-        }
-        .encode(&mut buf)
-        .unwrap();
-        assert_eq!(&buf[..n], &[0x02, 2, 0, b'a', b'b', 3, 0, b'x', b'y', b'z']);
-        let n = Response::Err(StorageError::Damaged { block: 40 }, "x")
-            .encode(&mut buf)
-            .unwrap();
-        assert_eq!(&buf[..n], &[0xFF, 6, 40, 0, 0, 0, 0, 0, 0, 0, 1, 0, b'x']);
-    }
-
-    #[test]
-    fn limits_are_enforced() {
-        let mut buf = [0u8; MAX_MESSAGE];
-        let big = [0u8; MAX_FILE_SIZE + 1];
-        assert_eq!(
-            Request::Write {
-                path: "a",
-                data: &big
-            }
-            .encode(&mut buf),
-            Err(WireError::TooLong)
-        );
-        assert_eq!(
-            Response::Data(&big).encode(&mut buf),
-            Err(WireError::TooLong)
-        );
-        assert_eq!(
-            Request::Read { path: "a" }.encode(&mut buf[..3]),
-            Err(WireError::Truncated)
-        );
-        // A hand-made Write with a 3073-byte length field.
-        let mut m = vec![0x02, 1, 0, b'a'];
-        m.extend_from_slice(&((MAX_FILE_SIZE + 1) as u16).to_le_bytes());
-        m.extend_from_slice(&big);
-        assert_eq!(Request::decode(&m), Err(WireError::TooLong));
-    }
-
-    #[test]
-    fn responses_round_trip() {
-        rt_resp(Response::Ok);
-        rt_resp(Response::Data(b"hello"));
-        rt_resp(Response::Data(&[1u8; MAX_FILE_SIZE]));
-        rt_resp(Response::Stat(EntryKind::File { size: 3072 }));
-        rt_resp(Response::Stat(EntryKind::Dir));
-        rt_resp(Response::Err(StorageError::NotFound, "no such file: a"));
-        rt_resp(Response::Err(StorageError::Damaged { block: 99 }, ""));
-        for code in 0..=255u8 {
-            if let Some(e) = StorageError::from_wire(code, 5) {
-                assert_eq!(e.code(), code);
-                rt_resp(Response::Err(e, "m"));
-            }
-        }
-    }
-
-    #[test]
-    fn long_error_message_is_cut_at_a_char_boundary() {
-        let msg = "é".repeat(200); // 400 bytes
-        let mut buf = [0u8; MAX_MESSAGE];
-        let n = Response::Err(StorageError::Io, &msg)
-            .encode(&mut buf)
-            .unwrap();
-        let Ok(Response::Err(StorageError::Io, m)) = Response::decode(&buf[..n]) else {
-            panic!()
-        };
-        assert_eq!(m.len(), MAX_ERROR_MESSAGE);
-    }
-
-    #[test]
-    fn entries_writer_fills_and_truncates() {
-        let mut buf = [0u8; MAX_MESSAGE];
-        let mut w = EntriesWriter::new(&mut buf).unwrap();
-        let name = "n".repeat(MAX_NAME_LEN);
-        let mut pushed = 0;
-        while w.push(Entry {
-            name: &name,
-            kind: EntryKind::Damaged { block: pushed },
-        }) {
-            pushed += 1;
-        }
-        assert!(w.contains(&name));
-        assert!(!w.contains("m"));
-        let n = w.finish();
-        assert!(n <= MAX_MESSAGE);
-        let Ok(Response::Entries(e)) = Response::decode(&buf[..n]) else {
-            panic!()
-        };
-        assert!(e.truncated());
-        assert_eq!(e.len() as u64, pushed);
-        assert!(e.len() >= 90, "{} entries of maximal names fit", e.len());
-        for (i, ent) in e.iter().enumerate() {
-            assert_eq!(ent.kind, EntryKind::Damaged { block: i as u64 });
-        }
-        rt_resp(Response::Entries(e));
-    }
-
-    #[test]
-    fn empty_entries() {
-        let mut buf = [0u8; 8];
-        let w = EntriesWriter::new(&mut buf).unwrap();
-        let n = w.finish();
-        let Ok(Response::Entries(e)) = Response::decode(&buf[..n]) else {
-            panic!()
-        };
-        assert!(e.is_empty() && !e.truncated());
-        assert!(EntriesWriter::new(&mut buf[..3]).is_none());
-    }
-
-    #[test]
-    fn paths() {
-        assert_eq!(normalize("/"), Ok(""));
-        assert_eq!(normalize(""), Ok(""));
-        assert_eq!(normalize("/a/b.txt"), Ok("a/b.txt"));
-        assert_eq!(normalize("A-z_0.9"), Ok("A-z_0.9"));
-        assert_eq!(normalize("a/b/c/d"), Ok("a/b/c/d"));
-        assert_eq!(normalize("a/b/c/d/e"), Err(StorageError::NameTooLong));
-        assert_eq!(normalize(&"x".repeat(32)), Ok(&*"x".repeat(32)));
-        assert_eq!(normalize(&"x".repeat(33)), Err(StorageError::NameTooLong));
-        let long = [
-            "y".repeat(32),
-            "y".repeat(32),
-            "y".repeat(32),
-            "y".repeat(32),
-        ]
-        .join("/");
-        assert_eq!(long.len(), 131);
-        assert_eq!(normalize(&long), Err(StorageError::NameTooLong));
-        for bad in [
-            "a//b", "a/", "//a", "./a", "a/..", "a b", "a\\b", "ä", "a:b", "a*",
-        ] {
-            assert_eq!(normalize(bad), Err(StorageError::InvalidPath), "{bad}");
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let _ = Request::decode(&bytes);
-            if let Ok(Response::Entries(e)) = Response::decode(&bytes) {
-                prop_assert_eq!(e.iter().count(), e.len());
-            }
-            let _ = normalize(core::str::from_utf8(&bytes).unwrap_or(""));
-        }
-
-        #[test]
-        fn mutated_messages_never_panic(
-            path in "[a-z]{0,20}", data in proptest::collection::vec(any::<u8>(), 0..100),
-            at in any::<usize>(), val in any::<u8>(),
-        ) {
-            let mut buf = [0u8; MAX_MESSAGE];
-            let n = Request::Write { path: &path, data: &data }.encode(&mut buf).unwrap();
-            buf[at % n] = val;
-            let _ = Request::decode(&buf[..n]);
-            let _ = Response::decode(&buf[..n]);
-        }
-
-        #[test]
-        fn write_round_trips(path in "[ -~]{0,129}", data in proptest::collection::vec(any::<u8>(), 0..=MAX_FILE_SIZE)) {
-            let req = Request::Write { path: &path, data: &data };
-            let mut buf = [0u8; MAX_MESSAGE];
-            let n = req.encode(&mut buf).unwrap();
-            prop_assert_eq!(Request::decode(&buf[..n]).unwrap(), req);
-        }
-    }
-}
+mod tests;

@@ -46,6 +46,14 @@ pub use writer::StackWriter;
 mod capslist;
 pub use capslist::write_caps;
 
+#[cfg(feature = "heap")]
+pub mod heap;
+
+/// The heap behind `alloc` in components built with the `heap` feature.
+#[cfg(all(feature = "heap", pandagen_component))]
+#[global_allocator]
+static HEAP: heap::GrowingHeap = heap::GrowingHeap::new();
+
 /// Size of the stack buffer [`log!`] and the panic handler format into; longer messages are
 /// cut (at a character boundary) and end in `...`.
 pub const LOG_BUF_LEN: usize = 256;
@@ -215,6 +223,22 @@ pub fn userdata_persistent() -> Result<bool, Error> {
     // SAFETY: USERDATA_PERSISTENT takes no arguments and touches no user memory.
     let ret = unsafe { raw::syscall0(abi::Syscall::UserdataPersistent.number()) };
     abi::decode_return(ret).map(|v| v != 0)
+}
+
+/// Makes every earlier [`userdata_write`] durable (USERDATA_FLUSH; needs what USERDATA_INFO
+/// needs).
+pub fn userdata_flush() -> Result<(), Error> {
+    // SAFETY: USERDATA_FLUSH takes no arguments and touches no user memory.
+    let ret = unsafe { raw::syscall0(abi::Syscall::UserdataFlush.number()) };
+    abi::decode_return(ret).map(drop)
+}
+
+/// The wall clock (CLOCK): microseconds since 1970-01-01 UTC; `NotFound` when the boot loader
+/// gave no date.
+pub fn clock() -> Result<u64, Error> {
+    // SAFETY: CLOCK takes no arguments and touches no user memory.
+    let ret = unsafe { raw::syscall0(abi::Syscall::Clock.number()) };
+    abi::decode_return(ret)
 }
 
 /// Reads `buf.len()` bytes (a multiple of [`abi::USERDATA_BLOCK_SIZE`]) from the user-data

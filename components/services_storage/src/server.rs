@@ -1,10 +1,13 @@
-//! The IPC glue: receive a `storage_api` request, let the store execute it, reply. Everything
-//! IPC-specific of the service is in this file.
+//! The IPC glue: receive a `storage_api` request, find the caller's access rules, let the
+//! server execute it, reply. Everything IPC-specific of the service is in this file.
+
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use protocol::storage::ENDPOINT;
 use protocol::MAX_MESSAGE;
 use runtime::ipc;
-use storage_format::Store;
+use storage_server::{time_from_us, Access, Server};
 
 use crate::device::UserData;
 
@@ -12,11 +15,40 @@ use crate::device::UserData;
 /// trying: the storage service never exits).
 const LOGGED_FAILURES: u32 = 8;
 
-/// Serves `storage_api` forever (an unmounted `store` answers every request with
-/// `Err(Unavailable)`).
-pub fn serve_forever(name: &str, store: &mut Store<UserData>) -> ! {
-    let mut request = [0u8; MAX_MESSAGE];
-    let mut reply = [0u8; MAX_MESSAGE];
+/// The time for modification stamps: the wall clock, or the uptime if there is none.
+pub fn now() -> pgfs::Time {
+    time_from_us(runtime::clock().or_else(|_| runtime::uptime()).unwrap_or(0))
+}
+
+/// Access rules per caller, read once from the kernel (`COMPONENT_CAPS`).
+#[derive(Default)]
+struct Rules(Vec<(String, Access)>);
+
+impl Rules {
+    fn of(&mut self, caller: &str) -> &Access {
+        if let Some(i) = self.0.iter().position(|(c, _)| c == caller) {
+            return &self.0[i].1;
+        }
+        let mut buf = [0u8; 1024];
+        let access = match runtime::component_caps(caller, &mut buf) {
+            Ok(n) => {
+                Access::from_caps(core::str::from_utf8(&buf[..n.min(buf.len())]).unwrap_or(""))
+            }
+            Err(e) => {
+                runtime::warn!("storage: capabilities of {caller}: {e}; it gets no access");
+                Access::default()
+            }
+        };
+        self.0.push((String::from(caller), access));
+        &self.0.last().expect("just pushed").1
+    }
+}
+
+/// Serves `storage_api` forever.
+pub fn serve_forever(name: &str, srv: &mut Server<UserData>) -> ! {
+    let mut request = alloc::vec![0u8; MAX_MESSAGE];
+    let mut reply = alloc::vec![0u8; MAX_MESSAGE];
+    let mut rules = Rules::default();
     let mut failures = 0u32;
     loop {
         let (len, from) = match ipc::receive(ENDPOINT, &mut request) {
@@ -31,10 +63,10 @@ pub fn serve_forever(name: &str, store: &mut Store<UserData>) -> ! {
             }
         };
         failures = 0;
+        let caller = from.caller().unwrap_or("?");
         let msg = &request[..len.min(MAX_MESSAGE)];
-        let n = store.serve(msg, &mut reply);
+        let n = srv.serve(caller, rules.of(caller), now(), msg, &mut reply);
         if let Err(e) = ipc::reply(from.call_id, &reply[..n]) {
-            let caller = from.caller().unwrap_or("?");
             runtime::warn!("{name}: reply to {caller} failed: {e}");
         }
     }

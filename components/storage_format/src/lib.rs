@@ -26,6 +26,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "convert")]
+extern crate alloc;
+
+#[cfg(feature = "convert")]
+pub mod convert;
 mod crc;
 mod record;
 mod store;
@@ -37,7 +42,9 @@ pub use record::{
 };
 pub use store::{error_reply, MountError, MountReport, Store};
 
-pub use protocol::storage::{StorageError, MAX_DEPTH, MAX_FILE_SIZE, MAX_NAME_LEN, MAX_PATH_LEN};
+pub use protocol::storage_v1::{
+    StorageError, MAX_DEPTH, MAX_FILE_SIZE, MAX_NAME_LEN, MAX_PATH_LEN,
+};
 
 /// Size of a block (and of a slot), in bytes: `abi::USERDATA_BLOCK_SIZE`.
 pub const BLOCK_SIZE: usize = 4096;

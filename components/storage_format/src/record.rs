@@ -1,7 +1,7 @@
 //! Byte layouts of the superblock and of a slot's file record (see `docs/storage.md`).
 
 use crate::{crc32, BLOCK_SIZE, FIRST_SLOT, MAX_FILE_SIZE, MAX_PATH_LEN};
-use protocol::storage::normalize;
+use protocol::storage_v1::normalize;
 
 /// Superblock magic (bytes 0..8 of block 32).
 pub const SUPERBLOCK_MAGIC: [u8; 8] = *b"PGSTORE1";

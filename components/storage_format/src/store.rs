@@ -2,7 +2,7 @@
 
 use core::fmt::{self, Write as _};
 
-use protocol::storage::{
+use protocol::storage_v1::{
     normalize, EntriesWriter, Entry, EntryKind, Request, Response, StorageError,
 };
 

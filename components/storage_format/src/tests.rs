@@ -1,5 +1,5 @@
 use super::*;
-use protocol::storage::{EntriesWriter, Entry, EntryKind, Request, Response};
+use protocol::storage_v1::{EntriesWriter, Entry, EntryKind, Request, Response};
 use protocol::MAX_MESSAGE;
 
 /// An in-memory region. `budget`: how many more writes succeed (then every write fails

@@ -223,6 +223,7 @@ fn banner(info: &info::BootInfo, map: &[memmap::Entry], hhdm: u64) {
         log::info!("ACPI RSDP at physical {rsdp:#x}");
     }
     if let Some(t) = info.boot_unix_time {
+        crate::time::set_boot_unix_time(t);
         log::info!("date at boot: {t} (Unix time)");
     }
     if let Some((addr, size)) = info.executable_file {

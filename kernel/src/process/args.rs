@@ -9,7 +9,7 @@ pub const USER_END: u64 = abi::layout::USER_END;
 
 /// Longest `USERDATA_READ`/`USERDATA_WRITE` transfer in bytes (16 blocks); longer ones fail
 /// with [`Error::BadLength`].
-pub const USERDATA_MAX_LEN: u64 = 16 * USERDATA_BLOCK_SIZE as u64;
+pub const USERDATA_MAX_LEN: u64 = abi::USERDATA_MAX_LEN as u64;
 
 /// Longest capability list CAPS writes, in bytes (the kernel never builds a longer one).
 pub const CAPS_MAX_LEN: u64 = 4096;
@@ -34,6 +34,7 @@ pub enum Call {
     MemoryGrow(u64),
     UserdataInfo,
     UserdataPersistent,
+    UserdataFlush,
     UserdataRead {
         block: u64,
         ptr: u64,
@@ -73,6 +74,7 @@ pub enum Call {
         cap: u64,
     },
     Uptime,
+    Clock,
     Services {
         ptr: u64,
         cap: u64,
@@ -193,6 +195,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
         Syscall::MemoryGrow => Call::MemoryGrow(a0),
         Syscall::UserdataInfo => Call::UserdataInfo,
         Syscall::UserdataPersistent => Call::UserdataPersistent,
+        Syscall::UserdataFlush => Call::UserdataFlush,
         Syscall::UserdataRead => {
             let (block, ptr, len) = transfer(a0, a1, a2)?;
             Call::UserdataRead { block, ptr, len }
@@ -252,6 +255,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
             Call::ConsoleRead { ptr: a0, cap: a1 }
         }
         Syscall::Uptime => Call::Uptime,
+        Syscall::Clock => Call::Clock,
         // Only the bytes actually written are checked, when the call runs.
         Syscall::Services => Call::Services { ptr: a0, cap: a1 },
         Syscall::Manifest => Call::Manifest { ptr: a0, cap: a1 },
@@ -313,7 +317,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [6, 15, 20, 31, 35, 39, 49, 63, 64, u64::MAX] {
+        for n in [6, 15, 21, 31, 35, 39, 50, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -366,6 +370,8 @@ mod tests {
         assert_eq!(decode(16, [0; 6], true), Ok(Call::UserdataInfo));
         assert_eq!(decode(19, [0; 6], true), Ok(Call::UserdataPersistent));
         assert_eq!(decode(19, [0; 6], false), Err(Error::Denied));
+        assert_eq!(decode(20, [0; 6], true), Ok(Call::UserdataFlush));
+        assert_eq!(decode(20, [0; 6], false), Err(Error::Denied));
         assert_eq!(
             decode(17, [3, P, 4096, 0, 0, 0], true),
             Ok(Call::UserdataRead {

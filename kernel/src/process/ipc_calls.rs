@@ -118,7 +118,7 @@ pub(super) fn call(
         time::uptime_us(),
     )?;
     if let Some(provider) = wake {
-        sched::wake(provider);
+        sched::wake_next(provider);
     }
     let result = loop {
         let taken = IPC
@@ -204,6 +204,6 @@ pub(super) fn reply(id: u64, ptr: u64, len: u64) -> Result<u64, Error> {
         .ok_or(Error::NotFound)?
         .calls
         .reply(me, id, data)?;
-    sched::wake(caller);
+    sched::wake_next(caller);
     Ok(0)
 }

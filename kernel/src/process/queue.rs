@@ -26,6 +26,13 @@ impl RunQueue {
         }
     }
 
+    /// Puts `pid` first (moving it there if it is queued): the task an IPC call or reply
+    /// just woke runs as soon as the current one blocks, without a round through the others.
+    pub fn push_front(&mut self, pid: Pid) {
+        self.ready.retain(|p| *p != pid);
+        self.ready.push_front(pid);
+    }
+
     /// The task whose turn it is, taken off the queue.
     pub fn pop(&mut self) -> Option<Pid> {
         self.ready.pop_front()
@@ -65,6 +72,19 @@ impl RunQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_front_goes_first_once() {
+        let mut q = RunQueue::new();
+        q.push(1);
+        q.push(2);
+        q.push_front(2);
+        q.push_front(3);
+        assert_eq!(q.pop(), Some(3));
+        assert_eq!(q.pop(), Some(2));
+        assert_eq!(q.pop(), Some(1));
+        assert_eq!(q.pop(), None);
+    }
 
     #[test]
     fn round_robin() {

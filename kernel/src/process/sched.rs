@@ -526,6 +526,17 @@ pub(super) fn block_current() {
 /// Makes a task blocked by [`block_current`] runnable again (queued at the back). A task that
 /// is not blocked remembers the wake for its next block. Unknown pids are ignored.
 pub(super) fn wake(pid: Pid) {
+    wake_at(pid, false);
+}
+
+/// [`wake`], putting `pid` first in the run queue: the other side of an IPC call or reply,
+/// which the current task is about to wait for (a direct hand-off; preemption still shares
+/// the CPU with everyone else).
+pub(super) fn wake_next(pid: Pid) {
+    wake_at(pid, true);
+}
+
+fn wake_at(pid: Pid, first: bool) {
     let mut guard = SCHED.lock();
     let Some(s) = guard.as_mut() else { return };
     let Some(task) = s.tasks.get_mut(&pid) else {
@@ -533,7 +544,11 @@ pub(super) fn wake(pid: Pid) {
     };
     if task.blocked {
         task.blocked = false;
-        s.queue.push(pid);
+        if first {
+            s.queue.push_front(pid);
+        } else {
+            s.queue.push(pid);
+        }
     } else if task.user.is_some() {
         task.wake_pending = true;
     }

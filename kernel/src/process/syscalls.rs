@@ -134,7 +134,11 @@ fn run(call: Call) -> Result<u64, Error> {
             sched::with_current(|_, _, _, space| space.read(ptr, &mut buf))
                 .ok_or(Error::Unsupported)?
                 .map_err(|_| Error::BadPointer)?;
-            region_op(|r| r.write(block, &buf).and_then(|()| r.flush()))?;
+            region_op(|r| r.write(block, &buf))?;
+            Ok(0)
+        }
+        Call::UserdataFlush => {
+            region_op(|r| r.flush())?;
             Ok(0)
         }
         Call::IpcCall {
@@ -160,6 +164,7 @@ fn run(call: Call) -> Result<u64, Error> {
         }
         Call::ConsoleRead { ptr, cap } => console_read(&mut SerialInput, ptr, cap),
         Call::Uptime => Ok(crate::time::uptime_us()),
+        Call::Clock => crate::time::wall_clock_us().ok_or(Error::NotFound),
         Call::Services { ptr, cap } => {
             let table = SYSINFO.table();
             text_out(table.as_bytes(), ptr, cap)

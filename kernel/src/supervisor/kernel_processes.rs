@@ -23,7 +23,11 @@ impl Processes for KernelProcesses {
         grants: Grants,
         limit: MemoryLimit,
     ) -> Result<Pid, SpawnError> {
+        // COMPONENT_CAPS answers with its grants from now on (a service it calls during the
+        // start sequence may ask), not only once the whole sequence is over.
+        let record = grants.caps_record();
         let pid = process::spawn(name, elf, grants, limit)?;
+        crate::sysinfo::SYSINFO.set_caps_of(name, record);
         // Its `provides`/`depends_on` for IPC, before it first runs.
         process::bind_entry(pid, name);
         Ok(pid)

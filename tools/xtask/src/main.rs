@@ -6,9 +6,13 @@
 
 mod atomic;
 mod bench;
+mod bench_qemu;
 mod build;
 mod corrupt;
 mod description;
+mod fs;
+mod fs_scenarios;
+mod guest;
 mod image;
 mod inspect;
 mod iso;
@@ -135,8 +139,17 @@ enum Cmd {
         /// A disk image, an ISO (its system image module is checked) or a bare module file.
         image: PathBuf,
     },
-    /// Throughput: loader verification vs raw SHA-256, and the pack step vs cat + sha256sum.
+    /// Throughput: loader verification vs raw SHA-256, the pack step vs cat + sha256sum, and
+    /// `fs put`/`fs get` of a 64 MiB file.
     Bench,
+    /// The user-data filesystem (pgfs) of an image, from the host: ls, cat, get, put, rm, mkdir,
+    /// rmdir, mv, df, check (docs/host-tools.md).
+    Fs {
+        /// A disk image (`build-image`); an ISO (`build-iso`) or a bare module file read-only.
+        image: PathBuf,
+        #[command(subcommand)]
+        command: fs::FsCmd,
+    },
     /// rustfmt check and clippy (-D warnings) for the host, kernel, stub and component targets.
     Lint,
 }
@@ -156,6 +169,10 @@ struct ImageArgs {
     /// The system description to pack (default: system/pandagen.json).
     #[arg(long, value_name = "FILE")]
     system: Option<PathBuf>,
+    /// Put every file and directory of DIR (recursively) into the image's user-data
+    /// filesystem (formatted for it) before the image is moved into place.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 impl ImageArgs {
@@ -187,6 +204,8 @@ pub(crate) struct ImageOptions {
     pub cmdline: String,
     pub data_size: u64,
     pub description: PathBuf,
+    /// `--data-dir`: files for the user-data filesystem.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The image inputs for the built artifacts and the options.
@@ -241,7 +260,17 @@ pub(crate) fn pack_iso(
 pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Path) -> Result<()> {
     let img = system_image_for(artifacts, opts);
     println!("xtask: boot loader: {}", img.boot_loader.describe());
-    let packed = system_image::write_system_image(&img, output, true)?;
+    let data = match &opts.data_dir {
+        Some(dir) => Some(fs::DataDir::scan(dir)?),
+        None => None,
+    };
+    let mut filled = None;
+    let packed = system_image::write_system_image_filled(&img, output, true, |file, sb| {
+        if let Some(data) = &data {
+            filled = Some(fs::fill_image(file, sb, data)?);
+        }
+        Ok(())
+    })?;
     let sb = packed.superblock;
     let names: Vec<&str> = packed.manifest.entries().map(|e| e.name.as_str()).collect();
     println!(
@@ -262,6 +291,13 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
         packed.layout.data_size / image::MIB,
         sb.data_start
     );
+    if let (Some((files, dirs, bytes)), Some(dir)) = (filled, &opts.data_dir) {
+        println!(
+            "xtask: user data: {files} files ({}) and {dirs} directories from {}",
+            fs::human(bytes),
+            dir.display()
+        );
+    }
     Ok(())
 }
 
@@ -300,9 +336,13 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 cmdline: image.cmdline.clone(),
                 data_size: image.data_size,
                 description: image.description(&ws),
+                data_dir: image.data_dir.clone(),
             };
-            // Refuse an invalid description before spending time on cargo.
+            // Refuse an invalid description or --data-dir before spending time on cargo.
             description::load_checked(&opts.description)?;
+            if let Some(dir) = &opts.data_dir {
+                fs::DataDir::scan(dir)?.check_fits(opts.data_size)?;
+            }
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
             pack_image(&artifacts, &opts, &output)?;
         }
@@ -320,6 +360,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 cmdline,
                 data_size: pack::DEFAULT_DATA_SIZE,
                 description: description::path_or_default(&ws.root, system.as_deref()),
+                data_dir: None,
             };
             description::load_checked(&opts.description)?;
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
@@ -341,6 +382,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                     cmdline: image.cmdline.clone(),
                     data_size: image.data_size,
                     description: image.description(&ws),
+                    data_dir: image.data_dir.clone(),
                 },
                 machine,
                 attach,
@@ -360,6 +402,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
             return Ok(ok);
         }
         Cmd::Bench => bench::run(&ws)?,
+        Cmd::Fs { image, command } => return Ok(fs::run(&image, command)),
         Cmd::Test {
             release,
             only,

@@ -216,7 +216,18 @@ pub fn disk_spec(input: &mut PackInput, sb: &Superblock, json: &[u8]) -> Result<
 
 /// Packs without checking the manifest's graph, writes `output` atomically, and re-verifies the
 /// written file with the loader before renaming it into place.
-pub fn pack(mut input: PackInput, output: &Path, progress: bool) -> Result<Packed> {
+pub fn pack(input: PackInput, output: &Path, progress: bool) -> Result<Packed> {
+    pack_filled(input, output, progress, |_, _| Ok(()))
+}
+
+/// [`pack`], then `fill` on the verified temp file; the image is renamed into place only if
+/// `fill` succeeds (a failed fill leaves `output` as it was).
+pub fn pack_filled(
+    mut input: PackInput,
+    output: &Path,
+    progress: bool,
+    fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
+) -> Result<Packed> {
     let started = Instant::now();
     let (sb, json) = plan(&mut input)?;
     let spec = disk_spec(&mut input, &sb, &json)?;
@@ -244,7 +255,9 @@ pub fn pack(mut input: PackInput, output: &Path, progress: bool) -> Result<Packe
             verified.superblock == sb && *manifest == *input.manifest,
             "the written image reads back differently from what was planned"
         );
-        Ok((write_time, start.elapsed(), verified.bytes_hashed))
+        let verify_time = start.elapsed();
+        fill(file, &sb)?;
+        Ok((write_time, verify_time, verified.bytes_hashed))
     })
     .with_context(|| format!("writing the system image {}", output.display()))?;
     Ok(Packed {
@@ -261,14 +274,31 @@ pub fn pack(mut input: PackInput, output: &Path, progress: bool) -> Result<Packe
 
 /// [`pack`], refusing a manifest the loader would refuse (every graph problem, one line each).
 pub fn pack_checked(input: PackInput, output: &Path, progress: bool) -> Result<Packed> {
-    let problems = graph_problems(&input.manifest);
+    refuse_invalid(&input.manifest)?;
+    pack(input, output, progress)
+}
+
+/// [`pack_checked`] with a [`pack_filled`] fill of the user-data region.
+pub fn pack_checked_filled(
+    input: PackInput,
+    output: &Path,
+    progress: bool,
+    fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
+) -> Result<Packed> {
+    refuse_invalid(&input.manifest)?;
+    pack_filled(input, output, progress, fill)
+}
+
+/// Every graph problem of the manifest, one line each.
+fn refuse_invalid(manifest: &Manifest) -> Result<()> {
+    let problems = graph_problems(manifest);
     if !problems.is_empty() {
         bail!(
             "refusing to pack an invalid system description:\n{}",
             problems.join("\n")
         );
     }
-    pack(input, output, progress)
+    Ok(())
 }
 
 /// A [`BlockSource`] over an image file (a trailing partial block is not part of the image).

@@ -15,6 +15,7 @@ use crate::atomic::{copy_atomically, write_atomically};
 use crate::build::{self, Profile, Workspace};
 use crate::corrupt;
 use crate::description;
+use crate::fs_scenarios::{self, Driver};
 use crate::iso;
 use crate::limine_conf::MODULE_ESP_PATH;
 use crate::pack;
@@ -172,12 +173,12 @@ fn prepare_images(
     dir: &Path,
     list: &[Scenario],
 ) -> Result<Vec<(PathBuf, Option<String>)>> {
-    type Key<'a> = (&'a str, ConfTweak, &'a str);
+    type Key<'a> = (&'a str, ConfTweak, &'a str, u64);
     let mut bases: Vec<(Key<'_>, PathBuf, Option<pack::Packed>)> = Vec::new();
     let mut out = Vec::new();
     let mut xorriso = None;
     for s in list {
-        let key = (s.cmdline, s.tweak, s.system);
+        let key = (s.cmdline, s.tweak, s.system, s.data_size);
         let description = ws.root.join(s.system);
         let img = SystemImage {
             kernel: artifacts.kernel.clone(),
@@ -186,7 +187,7 @@ fn prepare_images(
             tweak: s.tweak,
             description: description.clone(),
             components_dir: artifacts.components_dir.clone(),
-            data_size: TEST_DATA_SIZE,
+            data_size: s.data_size,
         };
         if s.drives.contains(&DriveRole::Image(Attach::Cdrom)) {
             // The scenario's image is an ISO (read-only on a CD-ROM: no base copy needed).
@@ -400,6 +401,9 @@ fn read_lossy(path: &Path) -> String {
 }
 
 fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
+    if let Some(driver) = p.scenario.driver {
+        return run_driven(qemu_bin, p, driver, timeout);
+    }
     let first = Boot {
         config: p.config.clone(),
         serial_log: &p.serial_log,
@@ -426,6 +430,32 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
         outcome.report.push_str(&again.report);
     }
     outcome
+}
+
+/// A host-driven scenario ([`fs_scenarios`]): its own boots and checks.
+fn run_driven(qemu_bin: &Path, p: &Prepared, driver: Driver, timeout: Duration) -> Outcome {
+    let name = p.scenario.name;
+    let start = Instant::now();
+    println!("xtask: {name}: starting (host-driven, several boots)");
+    let env = fs_scenarios::Env {
+        qemu_bin,
+        config: &p.config,
+        image: &p.config.disks[0].path,
+        serial_log: &p.serial_log,
+        qemu_log: &p.qemu_log,
+        timeout,
+    };
+    let secs = || start.elapsed().as_secs_f64();
+    match fs_scenarios::run(driver, &env) {
+        Ok(report) => Outcome {
+            passed: true,
+            report: format!("{report}PASS {name} ({:.1} s)\n", secs()),
+        },
+        Err(e) => Outcome {
+            passed: false,
+            report: format!("FAIL {name} after {:.1} s: {e:#}\n", secs()),
+        },
+    }
 }
 
 fn run_boot(

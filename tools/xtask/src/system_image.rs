@@ -248,6 +248,17 @@ pub fn write_system_image(img: &SystemImage, output: &Path, progress: bool) -> R
     pack::pack_checked(pack_input(img)?, output, progress)
 }
 
+/// [`write_system_image`], with `fill` writing the user-data region of the verified temp file
+/// before it is renamed into place (`build-image --data-dir`).
+pub fn write_system_image_filled(
+    img: &SystemImage,
+    output: &Path,
+    progress: bool,
+    fill: impl FnOnce(&mut fs::File, &loader::Superblock) -> Result<()>,
+) -> Result<Packed> {
+    pack::pack_checked_filled(pack_input(img)?, output, progress, fill)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
