@@ -285,7 +285,7 @@ pub const CONSOLE_MAX_LEN: usize = 4096;
 /// [`Syscall::IpcReply`]); see `docs/ipc.md`.
 pub mod ipc {
     /// Longest request or reply, in bytes, each way; longer ones are [`crate::Error::BadLength`].
-    pub const MAX_MESSAGE: usize = 4096;
+    pub const MAX_MESSAGE: usize = 64 * 1024;
     /// How long a call waits for its reply (queued or received) before it fails with
     /// [`crate::Error::Timeout`], in milliseconds.
     pub const CALL_TIMEOUT_MS: u64 = 5000;
@@ -726,7 +726,7 @@ mod tests {
         assert_eq!(&bytes[16..20], b"echo");
         r.caller_len = 33;
         assert_eq!(r.caller(), None);
-        assert_eq!(ipc::MAX_MESSAGE, 4096);
+        assert_eq!(ipc::MAX_MESSAGE, 65536);
         assert_eq!(ipc::CALL_TIMEOUT_MS, 5000);
     }
 

@@ -6,18 +6,17 @@
 //! `error: <command> <argument>: <reason>` (e.g. `error: cat notes.txt: not found`).
 //!
 //! The file commands speak `storage_api` ([`protocol::storage`]): files are read and written
-//! through handles, chunk by chunk ([`MAX_CHUNK`] bytes at most per request), and a handle that
+//! through handles, chunk by chunk ([`CHUNK`] bytes at most per request), and a handle that
 //! was opened is always closed, also when a request failed halfway. The data a writing command
 //! wrote is durable once its Close succeeded; when that Close fails, the command says so.
 
 use core::fmt::{self, Write};
 
 use abi::Error;
+use protocol::storage::MAX_LIST_REPLY;
 use protocol::storage::{
-    Entry, FsInfo, Kind, OpenFlags, Request, Response, Stat, StorageError, WireError, MAX_CHUNK,
-    MAX_CURSOR,
+    Entry, FsInfo, Kind, OpenFlags, Request, Response, Stat, StorageError, WireError, MAX_CURSOR,
 };
-use protocol::MAX_MESSAGE;
 use sha2::{Digest, Sha256};
 
 use crate::command::{write_help, write_uptime, write_utc, Command};
@@ -48,8 +47,15 @@ pub const STORAGE_ENDPOINT: &str = protocol::storage::ENDPOINT;
 /// Size of the buffer `services` reads the state table into.
 pub const SERVICES_BUF: usize = 4096;
 /// Size of the buffer `manifest` reads the JSON into (also: a storage request and its reply,
-/// [`MAX_MESSAGE`] bytes each).
-pub const MANIFEST_BUF: usize = 2 * MAX_MESSAGE;
+/// [`STORAGE_MESSAGE`] bytes each).
+pub const MANIFEST_BUF: usize = 2 * STORAGE_MESSAGE;
+
+/// The console's storage request and reply buffers, each: a listing's most
+/// ([`MAX_LIST_REPLY`]); reads and writes go in [`CHUNK`]s that fit it (an IPC message may be
+/// far longer, more than the console's stack could hold).
+pub const STORAGE_MESSAGE: usize = MAX_LIST_REPLY;
+/// The most file data one Read or Write of the console moves.
+pub const CHUNK: usize = STORAGE_MESSAGE - 64;
 
 /// Runs `cmd`, writing its output (and its error line, if it fails) to `out`.
 pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt::Result {
@@ -256,7 +262,7 @@ impl fmt::Display for Failure {
 }
 
 /// One `storage_api` round trip.
-/// `buf` holds the request, then the reply (at least [`MAX_MESSAGE`] bytes of it are used).
+/// `buf` holds the request, then the reply ([`STORAGE_MESSAGE`] bytes each).
 fn storage<'r>(
     sys: &mut impl System,
     req: &Request<'_>,
@@ -333,7 +339,7 @@ fn read_all(
         let req = Request::Read {
             handle,
             offset,
-            len: MAX_CHUNK as u32,
+            len: CHUNK as u32,
         };
         match storage(sys, &req, buf)? {
             Response::Data([]) => return Ok(()),
@@ -346,7 +352,7 @@ fn read_all(
     }
 }
 
-/// Writes `data` at `offset` through `handle`, in chunks of at most [`MAX_CHUNK`] bytes.
+/// Writes `data` at `offset` through `handle`, in chunks of at most [`CHUNK`] bytes.
 fn write_all(
     sys: &mut impl System,
     buf: &mut [u8],
@@ -354,7 +360,7 @@ fn write_all(
     mut offset: u64,
     data: &[u8],
 ) -> Result<(), Failure> {
-    for chunk in data.chunks(MAX_CHUNK) {
+    for chunk in data.chunks(CHUNK) {
         let req = Request::Write {
             handle,
             offset,
@@ -1104,7 +1110,7 @@ mod tests {
             Ok(caps.len())
         }
         fn storage_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
-            assert!(request.len() <= MAX_MESSAGE && reply.len() >= MAX_MESSAGE);
+            assert!(request.len() <= STORAGE_MESSAGE && reply.len() >= STORAGE_MESSAGE);
             if let Some(e) = self.storage_down {
                 return Err(e);
             }
@@ -1351,32 +1357,32 @@ mod tests {
             "30e14955ebf1352266dc2ff8067e68104607e750abb9d3b36582b8af909fcb58  /zeros\r\n"
         );
         // Every chunk as big as a message allows, then the empty one.
-        assert_eq!(sys.count("read"), (1usize << 20).div_ceil(MAX_CHUNK) + 1);
+        assert_eq!(sys.count("read"), (1usize << 20).div_ceil(CHUNK) + 1);
         assert_eq!(sys.log.last(), Some(&"close"));
 
         // Text over many chunks, with multi-byte characters across chunk boundaries.
-        let mut text = "a".repeat(MAX_CHUNK - 1) + "€" + &"b".repeat(MAX_CHUNK - 4) + "😀";
+        let mut text = "a".repeat(CHUNK - 1) + "€" + &"b".repeat(CHUNK - 4) + "😀";
         for i in 0..3000 {
             text += &format!("line {i}: é€😀\n");
         }
-        assert!(text.len() > 10 * MAX_CHUNK);
+        assert!(text.len() > 10 * CHUNK);
         sys.put("big.txt", text.as_bytes());
         assert_eq!(sh(&mut sys, "cat big.txt"), text.replace('\n', "\r\n"));
         // A file that ends inside a character: the bytes are shown escaped.
-        let mut cut = "x".repeat(MAX_CHUNK - 1).into_bytes();
+        let mut cut = "x".repeat(CHUNK - 1).into_bytes();
         cut.extend_from_slice(&[0xE2, 0x82]);
         sys.put("cut", &cut);
         assert_eq!(
             sh(&mut sys, "cat cut"),
-            format!("{}\\xe2\\x82\r\n", "x".repeat(MAX_CHUNK - 1))
+            format!("{}\\xe2\\x82\r\n", "x".repeat(CHUNK - 1))
         );
         // A character that a chunk boundary cuts, followed by a byte that does not continue it.
-        let mut bad = "y".repeat(MAX_CHUNK - 1).into_bytes();
+        let mut bad = "y".repeat(CHUNK - 1).into_bytes();
         bad.extend_from_slice(&[0xE2, b'z', b'\n']);
         sys.put("bad", &bad);
         assert_eq!(
             sh(&mut sys, "cat bad"),
-            format!("{}\\xe2z\r\n", "y".repeat(MAX_CHUNK - 1))
+            format!("{}\\xe2z\r\n", "y".repeat(CHUNK - 1))
         );
     }
 
@@ -1392,7 +1398,7 @@ mod tests {
             },
         );
         assert_eq!(out, "wrote 10000 bytes to big\r\n");
-        assert_eq!(sys.count("write"), 10_000usize.div_ceil(MAX_CHUNK));
+        assert_eq!(sys.count("write"), 10_000usize.div_ceil(CHUNK));
         assert_eq!(sys.data("big"), text.as_bytes());
         let out = run_cmd(
             &mut sys,
@@ -1414,7 +1420,7 @@ mod tests {
         sys.inject = Some(("read", 1, StorageError::DataDamaged { block: 9 }));
         sys.log.clear();
         let out = sh(&mut sys, "cat big");
-        let first = text.as_bytes()[..MAX_CHUNK].to_vec();
+        let first = text.as_bytes()[..CHUNK].to_vec();
         let shown = String::from_utf8(first).unwrap().replace('\n', "\r\n");
         assert_eq!(
             out,

@@ -15,4 +15,4 @@ pub mod storage;
 pub mod storage_v1;
 
 /// The largest IPC message (request or reply), in bytes. Equal to `abi::ipc::MAX_MESSAGE`.
-pub const MAX_MESSAGE: usize = 4096;
+pub const MAX_MESSAGE: usize = 64 * 1024;

@@ -40,7 +40,8 @@
 //! | 0xFF | `Err`     | `u8 code`, `u64 detail`, message (UTF-8, ≤ [`MAX_ERROR_MESSAGE`]) |
 //!
 //! An entry is `u8 kind` (1 file, 2 directory), `u64 size`, `u64 mtime seconds`, `u8 len`,
-//! name. A cursor is opaque to clients (≤ [`MAX_CURSOR`] bytes): pass the one a reply gave to
+//! name. An `Entries` reply is at most [`MAX_LIST_REPLY`] bytes, a `Data` reply the `len` asked
+//! plus 5: a client's reply buffer needs 4096 bytes plus what it reads at a time. A cursor is opaque to clients (≤ [`MAX_CURSOR`] bytes): pass the one a reply gave to
 //! get the next entries; every entry is listed exactly once, however many there are.
 //!
 //! Error codes: see [`StorageError::code`].
@@ -75,6 +76,10 @@ pub const MAX_PATH_LEN: usize = 1024;
 pub const MAX_NAME_LEN: usize = 255;
 /// The longest cursor, in bytes.
 pub const MAX_CURSOR: usize = 8 + 1 + MAX_NAME_LEN;
+/// The most bytes an `Entries` reply takes, whatever [`MAX_MESSAGE`] is: with the `Data` of a
+/// `Read` (at most the `len` asked + 5 bytes) and the small fixed replies, every reply fits a
+/// client buffer of this size plus what the client chose to read.
+pub const MAX_LIST_REPLY: usize = 4096;
 /// The longest error message carried in an `Err` reply, in bytes (longer ones are cut at a
 /// character boundary when encoding).
 pub const MAX_ERROR_MESSAGE: usize = 256;
@@ -930,10 +935,10 @@ impl<'b> EntriesWriter<'b> {
     /// Room kept for the tag, the longest cursor and the count.
     const HEADER: usize = 1 + 2 + MAX_CURSOR + 2;
 
-    /// Starts an `Entries` reply in `buf` (at most [`MAX_MESSAGE`] bytes of it are used).
+    /// Starts an `Entries` reply in `buf` (at most [`MAX_LIST_REPLY`] bytes of it are used).
     /// `None` if `buf` cannot hold even an empty reply.
     pub fn new(buf: &'b mut [u8]) -> Option<Self> {
-        let cap = buf.len().min(MAX_MESSAGE);
+        let cap = buf.len().min(MAX_LIST_REPLY);
         (cap >= Self::HEADER).then(|| EntriesWriter {
             buf: &mut buf[..cap],
             pos: Self::HEADER,

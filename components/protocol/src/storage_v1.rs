@@ -53,7 +53,8 @@
 use core::fmt;
 use core::str;
 
-pub use crate::MAX_MESSAGE;
+/// The message limit milestone 1 had (`abi::ipc::MAX_MESSAGE` was 4096 then).
+pub const MAX_MESSAGE: usize = 4096;
 
 /// The IPC endpoint name `services_storage` serves.
 pub const ENDPOINT: &str = "storage_api";

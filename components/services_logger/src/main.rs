@@ -15,6 +15,8 @@
 #![no_main]
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 use runtime::console;
 use runtime::ipc::{self, MAX_MESSAGE};
 use runtime::{logger, Error, StackWriter};
@@ -33,7 +35,8 @@ fn main() -> i32 {
     if runtime::ready_or_log(NAME).is_err() {
         return 1;
     }
-    let mut request = [0u8; MAX_MESSAGE];
+    // On the heap: a message may be as long as MAX_MESSAGE, more than the stack holds.
+    let mut request = alloc::vec![0u8; MAX_MESSAGE];
     // Errors in a row from IPC_RECEIVE itself (not from a caller's message): a few are
     // logged, a persistent one ends the service rather than spinning.
     let mut failures = 0u32;

@@ -712,7 +712,7 @@ impl<B: Blocks> Store<B> {
     }
 
     /// Executes one `storage_api` request message and writes the reply into `reply`
-    /// (which should hold [`protocol::MAX_MESSAGE`] bytes); returns the reply's length.
+    /// (which should hold [`protocol::storage_v1::MAX_MESSAGE`] bytes); returns the reply's length.
     /// Never panics: undecodable requests get `Err(BadRequest)`.
     pub fn serve(&mut self, msg: &[u8], reply: &mut [u8]) -> usize {
         let req = match Request::decode(msg) {

@@ -1,6 +1,6 @@
 use super::*;
+use protocol::storage_v1::MAX_MESSAGE;
 use protocol::storage_v1::{EntriesWriter, Entry, EntryKind, Request, Response};
-use protocol::MAX_MESSAGE;
 
 /// An in-memory region. `budget`: how many more writes succeed (then every write fails
 /// without effect: the power is cut); `tear`: the next write stores only its first half.

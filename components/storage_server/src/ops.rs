@@ -112,8 +112,9 @@ impl<D: BlockDevice> Server<D> {
         reply: &mut [u8],
     ) -> Result<usize, Fail> {
         let path = self.handles.get(caller, handle)?.path.clone();
-        let mut buf = [0u8; MAX_CHUNK];
-        let want = (len as usize).min(MAX_CHUNK);
+        // On the heap: a chunk may be longer than the service's stack.
+        let mut buf = alloc::vec![0u8; (len as usize).min(MAX_CHUNK)];
+        let want = buf.len();
         let n = self
             .fs()?
             .read(&path, offset, &mut buf[..want])

@@ -2,11 +2,12 @@
 //! syscalls (the ABI in `abi::Syscall::IpcCall` and friends), so the tests do not depend on
 //! the runtime's wrappers.
 
-use runtime::abi::ipc::{Received, MAX_MESSAGE};
+use runtime::abi::ipc::Received;
 use runtime::abi::{decode_return, Error, Syscall};
 use runtime::raw;
 
-/// IPC_CALL `endpoint` with `request`; the reply lands in `reply` (give [`MAX_MESSAGE`]).
+/// IPC_CALL `endpoint` with `request`; the reply lands in `reply` (a reply longer than it is
+/// `BadLength`).
 /// Returns the reply length.
 pub fn call(endpoint: &str, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
     // SAFETY: (1) the name and request are live, readable slices of the given lengths; (2)
@@ -27,7 +28,7 @@ pub fn call(endpoint: &str, request: &[u8], reply: &mut [u8]) -> Result<usize, E
 
 /// IPC_RECEIVE on `endpoint` into `buf`; returns the request length and what the kernel said
 /// about the call.
-pub fn receive(endpoint: &str, buf: &mut [u8; MAX_MESSAGE]) -> Result<(usize, Received), Error> {
+pub fn receive(endpoint: &str, buf: &mut [u8]) -> Result<(usize, Received), Error> {
     let mut received = Received::empty();
     // SAFETY: (1) the name is a live, readable slice; (2) `buf` is live and writable for its
     // length; (3) `received` is a live, writable `repr(C)` `Received` the kernel fills.

@@ -53,6 +53,10 @@ pub fn start(name: &str) {
     runtime::announce(name);
 }
 
+/// The message buffers of the test components: their messages are short (an IPC message may
+/// be up to `abi::ipc::MAX_MESSAGE`, too large for a component's 64 KiB stack).
+pub const MESSAGE: usize = 4096;
+
 /// Signals READY; `false` (after an ERROR line) if the kernel refused it.
 pub fn ready(name: &str) -> bool {
     runtime::ready_or_log(name).is_ok()
@@ -61,7 +65,7 @@ pub fn ready(name: &str) -> bool {
 /// Waits for one call on `endpoint` (the trigger of a fault after READY); `false` (after an
 /// ERROR line) if the receive failed.
 pub fn wait_for_trigger(name: &str, endpoint: &str) -> bool {
-    let mut buf = [0u8; runtime::abi::ipc::MAX_MESSAGE];
+    let mut buf = [0u8; MESSAGE];
     match ipc::receive(endpoint, &mut buf) {
         Ok((_, call)) => {
             runtime::info!("{name}: call {} on {endpoint}: faulting now", call.call_id);
@@ -77,7 +81,7 @@ pub fn wait_for_trigger(name: &str, endpoint: &str) -> bool {
 /// Calls `endpoint`, whose provider faults instead of replying: the call must end with
 /// `ProviderGone`. Returns whether it did (an ERROR line otherwise).
 pub fn trigger(name: &str, endpoint: &str) -> bool {
-    let mut reply = [0u8; runtime::abi::ipc::MAX_MESSAGE];
+    let mut reply = [0u8; MESSAGE];
     match ipc::call(endpoint, b"fault now", &mut reply) {
         Err(runtime::Error::ProviderGone) => {
             runtime::info!("{name}: {endpoint}'s provider faulted, as it must");

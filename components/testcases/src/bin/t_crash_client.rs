@@ -5,7 +5,6 @@
 #![no_main]
 #![deny(unsafe_code)]
 
-use runtime::abi::ipc::MAX_MESSAGE;
 use runtime::Error;
 
 runtime::entry!(main);
@@ -14,7 +13,7 @@ const NAME: &str = "t_crash_client";
 
 fn main() -> i32 {
     testcases::start(NAME);
-    let mut reply = [0u8; MAX_MESSAGE];
+    let mut reply = [0u8; testcases::MESSAGE];
     let ok = match testcases::ipc::call("crash_api", b"boom", &mut reply) {
         Err(e @ Error::ProviderGone) => {
             runtime::info!("{NAME}: provider gone: {e}");

@@ -4,8 +4,6 @@
 #![no_main]
 #![deny(unsafe_code)]
 
-use runtime::abi::ipc::MAX_MESSAGE;
-
 runtime::entry!(main);
 
 const NAME: &str = "t_crash_server";
@@ -15,7 +13,7 @@ fn main() -> i32 {
     if !testcases::ready(NAME) {
         return 1;
     }
-    let mut buf = [0u8; MAX_MESSAGE];
+    let mut buf = [0u8; testcases::MESSAGE];
     match testcases::ipc::receive("crash_api", &mut buf) {
         Ok((len, call)) => runtime::info!(
             "{NAME}: received call {} ({len} bytes); faulting without a reply",

@@ -7,7 +7,6 @@
 #![no_main]
 #![deny(unsafe_code)]
 
-use runtime::abi::ipc::MAX_MESSAGE;
 use runtime::Error;
 
 runtime::entry!(main);
@@ -15,7 +14,7 @@ runtime::entry!(main);
 const NAME: &str = "t_echo_client";
 
 fn refused(endpoint: &str, expected: Error) -> bool {
-    let mut reply = [0u8; MAX_MESSAGE];
+    let mut reply = [0u8; testcases::MESSAGE];
     match testcases::ipc::call(endpoint, b"hello", &mut reply) {
         Err(e) if e == expected => {
             runtime::info!("{NAME}: call to {endpoint} refused: {e}");
@@ -65,7 +64,7 @@ fn system_calls() {
 fn main() -> i32 {
     testcases::start(NAME);
     let mut ok = true;
-    let mut reply = [0u8; MAX_MESSAGE];
+    let mut reply = [0u8; testcases::MESSAGE];
     match testcases::ipc::call("echo_api", b"ping", &mut reply) {
         Ok(n) if &reply[..n] == b"ping" => runtime::info!("{NAME}: echo OK"),
         other => {

@@ -36,11 +36,8 @@ fn rate(bytes: u64, us: u64) -> u64 {
     bytes * 10 * 1_000_000 / us.max(1) / (1 << 20)
 }
 
-fn call<'r>(
-    req: &Request<'_>,
-    reply: &'r mut [u8; MAX_MESSAGE],
-) -> Result<Response<'r>, &'static str> {
-    let mut msg = [0u8; MAX_MESSAGE];
+fn call<'r>(req: &Request<'_>, reply: &'r mut [u8]) -> Result<Response<'r>, &'static str> {
+    let mut msg = alloc::vec![0u8; MAX_MESSAGE];
     let n = req.encode(&mut msg).map_err(|_| "encode")?;
     let len =
         testcases::ipc::call(protocol::storage::ENDPOINT, &msg[..n], reply).map_err(|_| "ipc")?;
@@ -76,7 +73,7 @@ fn raw(write: bool) -> Result<u64, &'static str> {
 }
 
 fn open(path: &str, flags: OpenFlags) -> Result<u32, &'static str> {
-    let mut reply = [0u8; MAX_MESSAGE];
+    let mut reply = alloc::vec![0u8; MAX_MESSAGE];
     match call(&Request::Open { path, flags }, &mut reply)? {
         Response::Opened { handle, .. } => Ok(handle),
         _ => Err("unexpected reply to Open"),
@@ -84,7 +81,7 @@ fn open(path: &str, flags: OpenFlags) -> Result<u32, &'static str> {
 }
 
 fn close(handle: u32) -> Result<(), &'static str> {
-    let mut reply = [0u8; MAX_MESSAGE];
+    let mut reply = alloc::vec![0u8; MAX_MESSAGE];
     call(&Request::Close { handle }, &mut reply).map(drop)
 }
 
@@ -95,7 +92,7 @@ fn file_write() -> Result<u64, &'static str> {
         .with(OpenFlags::TRUNCATE);
     let handle = open("/bench.bin", rw)?;
     let mut data = alloc::vec![0u8; MAX_CHUNK];
-    let mut reply = [0u8; MAX_MESSAGE];
+    let mut reply = alloc::vec![0u8; MAX_MESSAGE];
     let mut offset = 0;
     while offset < BYTES {
         let n = (MAX_CHUNK as u64).min(BYTES - offset) as usize;
@@ -120,7 +117,7 @@ fn file_write() -> Result<u64, &'static str> {
 fn file_read() -> Result<u64, &'static str> {
     let t = now_us();
     let handle = open("/bench.bin", OpenFlags::READ)?;
-    let mut reply = [0u8; MAX_MESSAGE];
+    let mut reply = alloc::vec![0u8; MAX_MESSAGE];
     let mut offset = 0;
     while offset < BYTES {
         let req = Request::Read {
@@ -147,7 +144,7 @@ fn file_read() -> Result<u64, &'static str> {
 }
 
 fn small_files() -> Result<u64, &'static str> {
-    let mut reply = [0u8; MAX_MESSAGE];
+    let mut reply = alloc::vec![0u8; MAX_MESSAGE];
     call(&Request::Mkdir { path: "/small" }, &mut reply)?;
     let t = now_us();
     for i in 0..SMALL_FILES {
