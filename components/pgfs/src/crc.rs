@@ -1,7 +1,8 @@
 //! CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of every pgfs block,
-//! from the `crc` crate.
+//! from the `crc` crate, slice-by-16 (16 KiB of tables, several times faster than the
+//! byte-at-a-time default: every block written or read is checksummed).
 
-const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+const CRC: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// The CRC-32C of `data` (`crc32c(b"123456789") == 0xE306_9283`).
 pub fn crc32c(data: &[u8]) -> u32 {
