@@ -1,28 +1,32 @@
 //! The heap (feature `heap`): `alloc` for components that need it, on memory from MEMORY_GROW.
 //!
-//! One `linked_list_allocator::Heap` behind a spin lock (a component is one thread; the lock
-//! only makes the static `Sync`). When an allocation does not fit, the heap grows by at least
-//! [`GROW_STEP`] through MEMORY_GROW, whose pages always follow the previous growth, so the
-//! heap stays one contiguous range and `extend` applies. Out of memory (the entry's
+//! One `buddy_system_allocator::Heap` behind a spin lock (a component is one thread; the lock
+//! only makes the static `Sync`): allocation and free in O(log n) whatever the number of live
+//! blocks (a first-fit list allocator walked thousands of small blocks per allocation in
+//! `services_storage`). When an allocation does not fit, the heap grows by at least
+//! [`GROW_STEP`] through MEMORY_GROW, and the new pages are added to it. Out of memory (the entry's
 //! `memory_limit` ends the process first; a full machine returns `NoMemory`) is a null return:
 //! the `alloc` error handler then panics with a message.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{null_mut, NonNull};
 
-use linked_list_allocator::Heap;
+use buddy_system_allocator::Heap;
 use spin::Mutex;
 
 /// The least the heap grows by (bytes; a multiple of `abi::PAGE_SIZE`).
 pub const GROW_STEP: usize = 256 * 1024;
 
+/// Buddy orders: blocks up to 2^(ORDER-1) bytes (one growth of 64 MiB fits).
+const ORDER: usize = 32;
+
 /// The allocator type behind `#[global_allocator]`.
-pub struct GrowingHeap(Mutex<Heap>);
+pub struct GrowingHeap(Mutex<Heap<ORDER>>);
 
 impl GrowingHeap {
     /// An empty heap; the first allocation grows it.
     pub const fn new() -> GrowingHeap {
-        GrowingHeap(Mutex::new(Heap::empty()))
+        GrowingHeap(Mutex::new(Heap::new()))
     }
 }
 
@@ -32,33 +36,27 @@ impl Default for GrowingHeap {
     }
 }
 
-fn grow(heap: &mut Heap, layout: Layout) -> bool {
+fn grow(heap: &mut Heap<ORDER>, layout: Layout) -> bool {
     let page = abi::PAGE_SIZE as usize;
-    let want = layout.size() + layout.align() + 64;
+    // A buddy block is a power of two aligned to its size: ask for twice the need.
+    let want = 2 * layout.size().max(layout.align()).next_power_of_two();
     let bytes = want.max(GROW_STEP).div_ceil(page) * page;
     let Ok(addr) = crate::memory_grow(bytes as u64) else {
         return false;
     };
-    if heap.size() == 0 {
-        // SAFETY: MEMORY_GROW just mapped `bytes` zeroed, writable bytes at `addr` that
-        // nothing else uses; they belong to the heap from now on.
-        unsafe { heap.init(addr as *mut u8, bytes) };
-    } else {
-        debug_assert_eq!(addr as usize, heap.top() as usize, "growth not contiguous");
-        // SAFETY: the new pages start at the heap's top (MEMORY_GROW maps right after the
-        // previous growth, and only the heap grows memory) and are unused.
-        unsafe { heap.extend(bytes) };
-    }
+    // SAFETY: MEMORY_GROW just mapped `bytes` zeroed, writable bytes at `addr` that nothing
+    // else uses; they belong to the heap from now on.
+    unsafe { heap.add_to_heap(addr as usize, addr as usize + bytes) };
     true
 }
 
-// SAFETY: allocations come from `Heap`, which hands out disjoint, suitably aligned blocks
+// SAFETY: allocations come from the buddy `Heap`, which hands out disjoint, aligned blocks
 // from memory it owns; `dealloc` returns exactly what `alloc` gave, with its layout.
 unsafe impl GlobalAlloc for GrowingHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut heap = self.0.lock();
         loop {
-            if let Ok(p) = heap.allocate_first_fit(layout) {
+            if let Ok(p) = heap.alloc(layout) {
                 return p.as_ptr();
             }
             if !grow(&mut heap, layout) {
@@ -70,7 +68,7 @@ unsafe impl GlobalAlloc for GrowingHeap {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if let Some(p) = NonNull::new(ptr) {
             // SAFETY: the caller passes a block this allocator returned, with its layout.
-            unsafe { self.0.lock().deallocate(p, layout) };
+            unsafe { self.0.lock().dealloc(p, layout) };
         }
     }
 }
