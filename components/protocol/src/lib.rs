@@ -13,6 +13,7 @@
 
 pub mod storage;
 pub mod storage_v1;
+mod wire;
 
 /// The largest IPC message (request or reply), in bytes. Equal to `abi::ipc::MAX_MESSAGE`.
 pub const MAX_MESSAGE: usize = 64 * 1024;

@@ -66,6 +66,8 @@
 use core::fmt;
 use core::str;
 
+use crate::wire::{cut, Reader, Writer};
+
 pub use crate::MAX_MESSAGE;
 
 /// The IPC endpoint name `services_storage` serves.
@@ -223,32 +225,7 @@ impl fmt::Display for StorageError {
     }
 }
 
-/// Why a message could not be encoded or decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WireError {
-    /// The message ended early (decoding) or the buffer is too small (encoding).
-    Truncated,
-    /// Bytes left over after a complete message.
-    Trailing,
-    /// An unknown op, tag, kind, flag or error code.
-    UnknownTag(u8),
-    /// A string that is not UTF-8.
-    NotUtf8,
-    /// A field over its limit (path, chunk, name, cursor, message).
-    TooLong,
-}
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WireError::Truncated => f.write_str("message truncated"),
-            WireError::Trailing => f.write_str("trailing bytes after message"),
-            WireError::UnknownTag(t) => write!(f, "unknown tag {t:#04x}"),
-            WireError::NotUtf8 => f.write_str("string is not UTF-8"),
-            WireError::TooLong => f.write_str("field over its limit"),
-        }
-    }
-}
+pub use crate::wire::WireError;
 
 /// How [`Request::Open`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -500,133 +477,9 @@ pub enum Response<'a> {
     Err(StorageError, &'a str),
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if self.buf.len() < n {
-            return Err(WireError::Truncated);
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.bytes(N)?);
-        Ok(a)
-    }
-
-    fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.bytes(1)?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, WireError> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    fn u32(&mut self) -> Result<u32, WireError> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    fn u64(&mut self) -> Result<u64, WireError> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-
-    /// `u16 len` + bytes, rejecting `len > max`.
-    fn blob(&mut self, max: usize) -> Result<&'a [u8], WireError> {
-        let n = usize::from(self.u16()?);
-        if n > max {
-            return Err(WireError::TooLong);
-        }
-        self.bytes(n)
-    }
-
-    /// `u32 len` + bytes, rejecting `len > MAX_CHUNK`.
-    fn chunk(&mut self) -> Result<&'a [u8], WireError> {
-        let n = self.u32()? as usize;
-        if n > MAX_CHUNK {
-            return Err(WireError::TooLong);
-        }
-        self.bytes(n)
-    }
-
-    fn str(&mut self, max: usize) -> Result<&'a str, WireError> {
-        str::from_utf8(self.blob(max)?).map_err(|_| WireError::NotUtf8)
-    }
-
-    fn end(&self) -> Result<(), WireError> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(WireError::Trailing)
-        }
-    }
-}
-
-struct Writer<'b> {
-    buf: &'b mut [u8],
-    pos: usize,
-}
-
-impl<'b> Writer<'b> {
-    fn new(buf: &'b mut [u8]) -> Self {
-        let cap = buf.len().min(MAX_MESSAGE);
-        Writer {
-            buf: &mut buf[..cap],
-            pos: 0,
-        }
-    }
-
-    fn bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
-        let end = self.pos.checked_add(b.len()).ok_or(WireError::Truncated)?;
-        let dst = self
-            .buf
-            .get_mut(self.pos..end)
-            .ok_or(WireError::Truncated)?;
-        dst.copy_from_slice(b);
-        self.pos = end;
-        Ok(())
-    }
-
-    fn u8(&mut self, v: u8) -> Result<(), WireError> {
-        self.bytes(&[v])
-    }
-
-    fn u16(&mut self, v: u16) -> Result<(), WireError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn u32(&mut self, v: u32) -> Result<(), WireError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn u64(&mut self, v: u64) -> Result<(), WireError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn blob(&mut self, b: &[u8], max: usize) -> Result<(), WireError> {
-        if b.len() > max {
-            return Err(WireError::TooLong);
-        }
-        self.u16(b.len() as u16)?;
-        self.bytes(b)
-    }
-
-    fn chunk(&mut self, b: &[u8]) -> Result<(), WireError> {
-        if b.len() > MAX_CHUNK {
-            return Err(WireError::TooLong);
-        }
-        self.u32(b.len() as u32)?;
-        self.bytes(b)
-    }
-
-    fn path(&mut self, p: &str) -> Result<(), WireError> {
-        self.blob(p.as_bytes(), MAX_PATH_LEN + 1)
-    }
+/// A path field: `u16 len` + the path (one leading `/` over [`MAX_PATH_LEN`] allowed).
+fn put_path(w: &mut Writer<'_>, p: &str) -> Result<(), WireError> {
+    w.blob(p.as_bytes(), MAX_PATH_LEN + 1)
 }
 
 fn read_entry<'a>(r: &mut Reader<'a>) -> Result<Entry<'a>, WireError> {
@@ -654,7 +507,7 @@ impl<'a> Request<'a> {
         match *self {
             Request::Open { path, flags } => {
                 w.u8(flags.bits())?;
-                w.path(path)?;
+                put_path(&mut w, path)?;
             }
             Request::Read {
                 handle,
@@ -675,7 +528,7 @@ impl<'a> Request<'a> {
             } => {
                 w.u32(handle)?;
                 w.u64(offset)?;
-                w.chunk(data)?;
+                w.blob32(data, MAX_CHUNK)?;
             }
             Request::Truncate { handle, size } => {
                 w.u32(handle)?;
@@ -686,14 +539,14 @@ impl<'a> Request<'a> {
             Request::Stat { path }
             | Request::Mkdir { path }
             | Request::Rmdir { path }
-            | Request::Remove { path } => w.path(path)?,
+            | Request::Remove { path } => put_path(&mut w, path)?,
             Request::List { path, cursor } => {
-                w.path(path)?;
+                put_path(&mut w, path)?;
                 w.blob(cursor, MAX_CURSOR)?;
             }
             Request::Rename { from, to } => {
-                w.path(from)?;
-                w.path(to)?;
+                put_path(&mut w, from)?;
+                put_path(&mut w, to)?;
             }
         }
         Ok(w.pos)
@@ -745,7 +598,7 @@ impl<'a> Request<'a> {
             OP_WRITE => Request::Write {
                 handle: r.u32()?,
                 offset: r.u64()?,
-                data: r.chunk()?,
+                data: r.blob32(MAX_CHUNK)?,
             },
             OP_TRUNCATE => Request::Truncate {
                 handle: r.u32()?,
@@ -800,18 +653,6 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 impl<'a> Response<'a> {
     /// Encodes the reply into `buf`; returns the message length. An `Err` message longer than
     /// [`MAX_ERROR_MESSAGE`] is cut. `TooLong` for data over [`MAX_CHUNK`]; `Truncated` if
@@ -827,7 +668,7 @@ impl<'a> Response<'a> {
             }
             Response::Data(data) => {
                 w.u8(TAG_DATA)?;
-                w.chunk(data)?;
+                w.blob32(data, MAX_CHUNK)?;
             }
             Response::Stat(s) => {
                 w.u8(TAG_STAT)?;
@@ -869,7 +710,7 @@ impl<'a> Response<'a> {
                 handle: r.u32()?,
                 size: r.u64()?,
             },
-            TAG_DATA => Response::Data(r.chunk()?),
+            TAG_DATA => Response::Data(r.blob32(MAX_CHUNK)?),
             TAG_STAT => Response::Stat(Stat {
                 kind: Kind::from_wire(r.u8()?)?,
                 size: r.u64()?,

@@ -53,6 +53,8 @@
 use core::fmt;
 use core::str;
 
+use crate::wire::{cut, Reader, Writer};
+
 /// The message limit milestone 1 had (`abi::ipc::MAX_MESSAGE` was 4096 then).
 pub const MAX_MESSAGE: usize = 4096;
 
@@ -199,32 +201,7 @@ impl fmt::Display for StorageError {
     }
 }
 
-/// Why a message could not be encoded or decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WireError {
-    /// The message ended early (decoding) or the buffer is too small (encoding).
-    Truncated,
-    /// Bytes left over after a complete message.
-    Trailing,
-    /// An unknown op, tag, kind or error code.
-    UnknownTag(u8),
-    /// A string that is not UTF-8.
-    NotUtf8,
-    /// A field over its limit (path, file data, name, message length).
-    TooLong,
-}
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WireError::Truncated => f.write_str("message truncated"),
-            WireError::Trailing => f.write_str("trailing bytes after message"),
-            WireError::UnknownTag(t) => write!(f, "unknown tag {t:#04x}"),
-            WireError::NotUtf8 => f.write_str("string is not UTF-8"),
-            WireError::TooLong => f.write_str("field over its limit"),
-        }
-    }
-}
+pub use crate::wire::WireError;
 
 /// A `storage_api` request. Paths are carried as sent; the server [`normalize`]s them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,111 +367,6 @@ pub enum Response<'a> {
     Err(StorageError, &'a str),
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl core::fmt::Debug for Reader<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Reader({} bytes left)", self.buf.len())
-    }
-}
-
-impl Clone for Reader<'_> {
-    fn clone(&self) -> Self {
-        Reader { buf: self.buf }
-    }
-}
-
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if self.buf.len() < n {
-            return Err(WireError::Truncated);
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
-    }
-
-    fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.bytes(1)?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, WireError> {
-        let b = self.bytes(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    fn u64(&mut self) -> Result<u64, WireError> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.bytes(8)?);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    /// `u16 len` + bytes, rejecting `len > max`.
-    fn blob(&mut self, max: usize) -> Result<&'a [u8], WireError> {
-        let n = usize::from(self.u16()?);
-        if n > max {
-            return Err(WireError::TooLong);
-        }
-        self.bytes(n)
-    }
-
-    fn str(&mut self, max: usize) -> Result<&'a str, WireError> {
-        str::from_utf8(self.blob(max)?).map_err(|_| WireError::NotUtf8)
-    }
-
-    fn end(&self) -> Result<(), WireError> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(WireError::Trailing)
-        }
-    }
-}
-
-struct Writer<'b> {
-    buf: &'b mut [u8],
-    pos: usize,
-}
-
-impl<'b> Writer<'b> {
-    fn new(buf: &'b mut [u8]) -> Self {
-        Writer { buf, pos: 0 }
-    }
-
-    fn bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
-        let end = self.pos.checked_add(b.len()).ok_or(WireError::Truncated)?;
-        let dst = self
-            .buf
-            .get_mut(self.pos..end)
-            .ok_or(WireError::Truncated)?;
-        dst.copy_from_slice(b);
-        self.pos = end;
-        Ok(())
-    }
-
-    fn u8(&mut self, v: u8) -> Result<(), WireError> {
-        self.bytes(&[v])
-    }
-
-    fn u16(&mut self, v: u16) -> Result<(), WireError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn u64(&mut self, v: u64) -> Result<(), WireError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn blob(&mut self, b: &[u8], max: usize) -> Result<(), WireError> {
-        if b.len() > max {
-            return Err(WireError::TooLong);
-        }
-        self.u16(b.len() as u16)?;
-        self.bytes(b)
-    }
-}
-
 fn read_entry<'a>(r: &mut Reader<'a>) -> Result<Entry<'a>, WireError> {
     let kind = r.u8()?;
     let value = r.u64()?;
@@ -563,18 +435,6 @@ impl<'a> Request<'a> {
             Request::Stat { .. } => "stat",
         }
     }
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 impl<'a> Response<'a> {

@@ -9,7 +9,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use pgfs::{BlockDevice, Time, BLOCK_SIZE};
-use protocol::storage::StorageError;
 
 use crate::{Fail, Server};
 
@@ -36,13 +35,7 @@ impl<D: BlockDevice> Server<D> {
         data: &[u8],
         now: Time,
     ) -> Result<(), Fail> {
-        let h = self.handles.get(caller, handle)?;
-        if !h.write {
-            return Err(Fail::new(
-                StorageError::ReadOnly,
-                "handle opened without WRITE",
-            ));
-        }
+        self.writable_path(caller, handle)?;
         let continues = self.gathered.as_ref().is_some_and(|g| {
             g.caller == caller
                 && g.handle == handle

@@ -1,5 +1,7 @@
 //! One handler per `storage_api` request.
 
+use alloc::string::String;
+
 use pgfs::{BlockDevice, FileKind, Time};
 use protocol::storage::{
     FsInfo, Kind, OpenFlags, Request, Response, Stat, StorageError, MAX_CHUNK,
@@ -129,6 +131,14 @@ impl<D: BlockDevice> Server<D> {
         handle: u32,
         f: impl FnOnce(&mut pgfs::Fs<D>, &str) -> Result<(), pgfs::Error>,
     ) -> Result<(), Fail> {
+        let path = self.writable_path(caller, handle)?;
+        self.mutate(|fs| f(fs, &path))?;
+        self.handles.get(caller, handle)?.dirty = true;
+        Ok(())
+    }
+
+    /// The path of `caller`'s `handle`, which must have been opened with `WRITE`.
+    pub(crate) fn writable_path(&mut self, caller: &str, handle: u32) -> Result<String, Fail> {
         let h = self.handles.get(caller, handle)?;
         if !h.write {
             return Err(Fail::new(
@@ -136,10 +146,7 @@ impl<D: BlockDevice> Server<D> {
                 "handle opened without WRITE",
             ));
         }
-        let path = h.path.clone();
-        self.mutate(|fs| f(fs, &path))?;
-        self.handles.get(caller, handle)?.dirty = true;
-        Ok(())
+        Ok(h.path.clone())
     }
 
     fn close(&mut self, caller: &str, handle: u32) -> Result<(), Fail> {
