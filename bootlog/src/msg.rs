@@ -69,6 +69,24 @@ pub const IMAGE_FAIL_START: &str = "image: FAIL: ";
 /// The refusal when no disk has the magic (and there is no module).
 pub const NO_IMAGE_START: &str = "no disk carries a PANDAGEN superblock";
 
+/// Every verified-boot line starts with this (banner, check summary).
+pub const VBOOT_START: &str = "verified boot: ";
+/// The banner's mark of a kernel that trusts the development key.
+pub const VBOOT_DEVELOPMENT: &str = "development key: do not ship";
+/// The banner when the kernel carries no key ring (not packed by `cargo xtask`).
+pub const VBOOT_NO_RING: &str =
+    "verified boot: no key ring enrolled in this kernel: signatures are not checked";
+/// After [`IMAGE_FAIL_START`]: the image refused under `enforce`; the rest is the refusal.
+pub const VBOOT_REFUSED_START: &str = "verified boot (enforce): ";
+/// An entry refused under `enforce`; the rest is the refusal.
+pub const VBOOT_ENTRY_REFUSED_START: &str = "verified boot (enforce): refusing ";
+/// A refusal let through under `permissive`: this, the refusal, [`VBOOT_PERMISSIVE_END`].
+pub const VBOOT_PERMISSIVE_START: &str = "verified boot (permissive): ";
+/// The end of a permissive warning.
+pub const VBOOT_PERMISSIVE_END: &str = "; booting anyway";
+/// The check's summary line: this, then the signing key's id.
+pub const VBOOT_CHECKED_START: &str = "verified boot: manifest signed by ";
+
 /// The boot counter line: `PandaGen ready | boot count: N (kept in ...)`.
 pub const BOOT_COUNT_START: &str = "PandaGen ready | boot count: ";
 
@@ -107,5 +125,17 @@ pub const STUB_CANNOT_BOOT_START: &str = "bootstub: cannot boot: ";
 /// The stub's error when a file's BLAKE2b hash is not the one limine.conf pins.
 pub const STUB_HASH_MISMATCH_START: &str = "BLAKE2b mismatch for ";
 pub const STUB_REFUSING_END: &str = ", refusing to boot";
+/// The stub's line when limine.conf hashes to the BLAKE2b-512 enrolled in its binary.
+pub const STUB_CONFIG_HASH_MATCHED: &str =
+    "bootstub: limine.conf matches the BLAKE2b-512 hash enrolled in this boot loader";
+/// The stub's line when its binary has no config hash enrolled (an empty slot).
+pub const STUB_CONFIG_NOT_ENROLLED: &str =
+    "bootstub: no config hash enrolled: limine.conf is not checked";
+/// The stub's error when limine.conf is not the config whose hash is enrolled in the stub: this
+/// start, the config's path and both digests, [`STUB_CONFIG_HASH_ACTION`], [`STUB_REFUSING_END`].
+pub const STUB_CONFIG_HASH_MISMATCH_START: &str =
+    "limine.conf is not the config enrolled in this boot loader: ";
+pub const STUB_CONFIG_HASH_ACTION: &str =
+    "; put back the limine.conf the image was built with, or rebuild the image to enroll the new one";
 /// The stub, booted with a `test=` kernel command line, leaves QEMU instead of waiting for a key.
 pub const STUB_TEST_EXIT: &str = "bootstub: test mode: leaving QEMU with the failure status";

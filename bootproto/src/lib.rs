@@ -8,6 +8,7 @@ extern crate alloc;
 pub mod config;
 pub mod devpath;
 pub mod elf;
+pub mod enroll;
 pub mod hash;
 pub mod memmap;
 pub mod requests;

@@ -4,7 +4,9 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
-use bootproto::{config::ConfigError, elf::ElfError, hash::HashMismatch, requests::ScanError};
+use bootproto::{
+    config::ConfigError, elf::ElfError, enroll::SlotError, hash::HashMismatch, requests::ScanError,
+};
 
 /// Why the stub will not boot the kernel.
 #[derive(Debug)]
@@ -19,6 +21,13 @@ pub enum StubError {
     Config(ConfigError),
     /// limine.conf is not UTF-8.
     ConfigNotText,
+    /// limine.conf does not hash to the BLAKE2b-512 enrolled in the stub's binary.
+    ConfigHashMismatch {
+        path: String,
+        mismatch: Box<HashMismatch>,
+    },
+    /// The config-hash slot in the stub's binary is neither empty nor a hex digest.
+    ConfigHashSlot(SlotError),
     /// The first entry is not `protocol: limine`.
     UnsupportedProtocol(String),
     /// The first entry has no `path`/`kernel_path`.
@@ -56,6 +65,18 @@ impl fmt::Display for StubError {
             Self::ReadFailed { path, status } => write!(f, "cannot read {path} ({status:?})"),
             Self::Config(e) => write!(f, "limine.conf: {e}"),
             Self::ConfigNotText => write!(f, "limine.conf is not UTF-8 text"),
+            Self::ConfigHashMismatch { path, mismatch } => write!(
+                f,
+                "{}{path}: {mismatch}{}{}",
+                bootlog::msg::STUB_CONFIG_HASH_MISMATCH_START,
+                bootlog::msg::STUB_CONFIG_HASH_ACTION,
+                bootlog::msg::STUB_REFUSING_END
+            ),
+            Self::ConfigHashSlot(e) => write!(
+                f,
+                "the config-hash slot in this boot loader's binary is damaged ({e}); enroll the config again (cargo xtask build-image, or limine enroll-config){}",
+                bootlog::msg::STUB_REFUSING_END
+            ),
             Self::UnsupportedProtocol(p) => write!(
                 f,
                 "the first entry uses `protocol: {p}`; this stub only boots `protocol: limine`"

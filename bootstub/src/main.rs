@@ -8,6 +8,7 @@
 extern crate alloc;
 
 mod console;
+mod enrolled;
 mod error;
 mod files;
 mod handoff;
@@ -117,18 +118,27 @@ fn countdown(timeout: &Timeout, entry: &Entry) {
     }
 }
 
-/// Reads and parses limine.conf, sets up the serial mirror it asks for, and logs the banner.
+/// Reads limine.conf, checks it against the hash enrolled in this binary (if any), parses it,
+/// sets up the serial mirror it asks for, and logs the banner.
 fn read_config(
     vol: &mut BootVolume,
     console: Result<(), console::ConOutError>,
 ) -> Result<Config, StubError> {
     let (conf_path, conf_bytes) = vol.find_config()?;
+    // The enrolled hash is checked on the exact bytes read, before anything in them is used.
+    let checked = enrolled::check(&conf_path, &conf_bytes)
+        .inspect_err(|_| test_exit::set_from_refused_config(&conf_bytes))?;
     let text = core::str::from_utf8(&conf_bytes).map_err(|_| StubError::ConfigNotText)?;
     let conf = config::parse(text).map_err(StubError::Config)?;
     console::set_serial(conf.serial);
     say!("bootstub: {NAME} {VERSION} (Limine protocol, base revision {BASE_REVISION}); config {conf_path}");
     if let Err(e) = console {
         say!("bootstub: cannot tell whether the firmware console reaches a serial port: {e}; writing COM1 too, so a line may show twice there");
+    }
+    if checked {
+        say!("{}", bootlog::msg::STUB_CONFIG_HASH_MATCHED);
+    } else {
+        say!("{}", bootlog::msg::STUB_CONFIG_NOT_ENROLLED);
     }
     Ok(conf)
 }

@@ -15,6 +15,19 @@ pub fn set_from_cmdline(cmdline: &str) {
     TEST_RUN.store(harness::is_test_cmdline(cmdline), Ordering::Relaxed);
 }
 
+/// Records whether a limine.conf the stub refuses (its hash is not the enrolled one) asks for a
+/// test. Its cmdline is trusted for this alone: it decides only whether the refusal ends with an
+/// `out` to the isa-debug-exit port (ignored on a PC) before the stub waits for a key.
+pub fn set_from_refused_config(conf: &[u8]) {
+    let entry = core::str::from_utf8(conf)
+        .ok()
+        .and_then(|text| bootproto::config::parse(text).ok())
+        .and_then(|conf| conf.first_entry().ok().map(|e| e.cmdline.clone()));
+    if let Some(cmdline) = entry {
+        set_from_cmdline(&cmdline);
+    }
+}
+
 /// In a test run: says so and asks QEMU to exit with the failure status. Returns when this is
 /// not a test run, or when no isa-debug-exit device answered.
 pub fn leave_qemu_failed() {

@@ -61,6 +61,8 @@ pub enum LoadError {
     },
     /// The SHA-256 at bytes 88..120 of block 0 does not match bytes 0..88: block 0 is damaged.
     SuperblockChecksumMismatch,
+    /// Block 0's manifest signature record (bytes 120..224) has a malformed key id.
+    BadSignatureRecord,
     /// A byte of block 0 that must be zero is not.
     ReservedNotZero {
         /// Byte offset in block 0.
@@ -200,6 +202,16 @@ pub enum LoadError {
     /// An entry's name (or a name in `init_sequence`) is empty.
     EmptyName {
         /// Its position, e.g. `services[0]`.
+        entry: Label,
+    },
+    /// An entry's `signature` is not `ed25519:` followed by 128 lowercase hex digits.
+    BadSignatureSyntax {
+        /// The entry.
+        entry: Label,
+    },
+    /// An entry has `signature` without `public_key_id`, or the reverse.
+    SignatureWithoutKeyId {
+        /// The entry.
         entry: Label,
     },
     /// A checksum is not `sha256:` followed by 64 lowercase hex digits.
@@ -361,6 +373,10 @@ impl fmt::Display for LoadError {
                 "block 0: format version {found} is not supported (this loader reads version {}); rebuild the image",
                 crate::FORMAT_VERSION
             ),
+            Self::BadSignatureRecord => write!(
+                f,
+                "block 0: the manifest signature record (bytes 120..224) has a malformed key id: re-sign the image"
+            ),
             Self::SuperblockChecksumMismatch => {
                 write!(f, "block 0: the SHA-256 at bytes 88..120 does not match bytes 0..88: block 0 is damaged")
             }
@@ -438,6 +454,14 @@ impl fmt::Display for LoadError {
                 "manifest entry `{entry}`: `{field}` is {length} bytes, the limit is {limit}"
             ),
             Self::EmptyName { entry } => write!(f, "manifest {entry}: name is empty"),
+            Self::BadSignatureSyntax { entry } => write!(
+                f,
+                "manifest entry `{entry}`: signature must be \"ed25519:\" followed by 128 lowercase hex digits"
+            ),
+            Self::SignatureWithoutKeyId { entry } => write!(
+                f,
+                "manifest entry `{entry}`: `signature` and `public_key_id` go together; re-sign the entry with the host tool"
+            ),
             Self::BadChecksumSyntax { entry } => write!(
                 f,
                 "manifest entry `{entry}`: checksum must be \"sha256:\" followed by 64 lowercase hex digits"

@@ -19,6 +19,7 @@ pub mod mem;
 pub mod memory_limit;
 pub mod pack;
 pub mod sha256;
+pub mod signature;
 pub mod superblock;
 pub mod verify;
 

@@ -26,6 +26,7 @@ mod wire;
 use crate::error::LoadError;
 pub use crate::memory_limit::{MemoryLimit, DEFAULT_MEMORY_LIMIT};
 use crate::sha256::Sha256Digest;
+use crate::signature::{KeyIdText, Signature};
 use serde::Serialize;
 
 /// Longest manifest, in bytes (16 blocks).
@@ -80,6 +81,14 @@ pub struct Manifest {
     pub components: heapless::Vec<Entry, MAX_COMPONENTS>,
     /// `init_sequence`: names to start, in order (optional key, default empty).
     pub init_sequence: heapless::Vec<Name, MAX_INIT>,
+    /// `security_epoch` (optional, default 0): the rollback counter. A system refuses an image
+    /// whose epoch is below the one it last committed (docs/security.md).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub security_epoch: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The `kernel` object.
@@ -131,6 +140,13 @@ pub struct Entry {
     /// ([`crate::memory_limit`]); [`DEFAULT_MEMORY_LIMIT`] when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<MemoryLimit>,
+    /// `signature` (optional, with `public_key_id`): Ed25519 signature of the entry's statement
+    /// (name, binary SHA-256, capabilities; docs/security.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+    /// `public_key_id` (optional, with `signature`): the id of the key that signed the entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key_id: Option<KeyIdText>,
 }
 
 /// An entry's `expected_state`: [`bootlog::state::Expected`], serialised as its word.

@@ -124,6 +124,7 @@ pub fn place(
             manifest_bytes: len as u64,
             esp_start,
             esp_blocks: regions.esp_blocks,
+            signature: None,
         };
         return Ok(Placement {
             superblock,

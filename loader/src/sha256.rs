@@ -50,7 +50,7 @@ impl Sha256Digest {
 }
 
 /// A lowercase hex digit's value.
-fn nibble(c: u8) -> Option<u8> {
+pub(crate) fn nibble(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
@@ -79,7 +79,12 @@ impl Serialize for Sha256Digest {
 /// The image id for a manifest: the first 16 bytes of its SHA-256, marked as an RFC 4122 UUID of version 8
 /// (custom) and variant `10`, so tools that show UUIDs show it as one.
 pub fn image_id(manifest: &[u8]) -> [u8; 16] {
-    let digest = Sha256Digest::of(manifest).0;
+    image_id_of(&Sha256Digest::of(manifest))
+}
+
+/// [`image_id`] from the manifest's SHA-256, already computed.
+pub fn image_id_of(manifest_sha256: &Sha256Digest) -> [u8; 16] {
+    let digest = manifest_sha256.0;
     let mut id = [0u8; 16];
     id.copy_from_slice(&digest[..16]);
     id[6] = (id[6] & 0x0f) | 0x80;

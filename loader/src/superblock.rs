@@ -16,12 +16,14 @@
 //! | 72..80    | ESP start block (u64, 0 = none)                           | project |
 //! | 80..88    | ESP length in blocks (u64, 0 = none)                      | project |
 //! | 88..120   | SHA-256 of bytes 0..88                                    | project |
-//! | 120..440  | zero                                                      | project |
+//! | 120..224  | manifest signature record, or zero ([`crate::signature`])  | project |
+//! | 224..440  | zero                                                      | project |
 //! | 440..512  | MBR: disk signature, partition table, `55 AA`             | packer  |
 //! | 512..4096 | zero                                                      | project |
 
 use crate::error::LoadError;
 use crate::manifest::MAX_MANIFEST_BYTES;
+use crate::signature::{ManifestSignature, RECORD_AT, RECORD_END};
 use sha2::{Digest, Sha256};
 
 /// Bytes per block.
@@ -39,8 +41,8 @@ pub const ESP_ALIGN_BLOCKS: u64 = 256;
 const CHECKSUM_AT: usize = 88;
 /// Bytes covered by the superblock's own checksum.
 const CHECKSUMMED_LEN: usize = 88;
-/// First byte after the checksum; 120..440 must be zero.
-const RESERVED_START: usize = 120;
+/// First byte after the signature record; 224..440 must be zero.
+const RESERVED_START: usize = RECORD_END;
 /// Where the MBR's bytes (disk signature, partition table, boot signature) start; not ours to check.
 pub const MBR_START: usize = 440;
 /// Where the MBR ends; 512..4096 must be zero.
@@ -69,6 +71,9 @@ pub struct Superblock {
     pub esp_start: u64,
     /// Length of the boot partition in blocks (bytes 80..88); 0 when there is none.
     pub esp_blocks: u64,
+    /// The manifest signature record (bytes 120..224); `None` when they are zero (unsigned).
+    /// Not covered by the self-checksum: the signature authenticates itself.
+    pub signature: Option<ManifestSignature>,
 }
 
 /// Reads a little-endian `u32`; the caller has checked the length, the `0` fallback keeps this panic-free.
@@ -119,11 +124,20 @@ impl Superblock {
         if b[CHECKSUM_AT..CHECKSUM_AT + 32] != computed {
             return Err(LoadError::SuperblockChecksumMismatch);
         }
+        let signature = ManifestSignature::decode(b).map_err(|reason| match reason {
+            crate::signature::RecordError::NotARecord { offset } => {
+                LoadError::ReservedNotZero { offset }
+            }
+            crate::signature::RecordError::BadKeyId => LoadError::BadSignatureRecord,
+        })?;
         let reserved = (RESERVED_START..MBR_START).chain(MBR_END..BLOCK_SIZE);
         if let Some(offset) = reserved.into_iter().find(|&i| b[i] != 0) {
             return Err(LoadError::ReservedNotZero { offset });
         }
-        Ok(Self::fields(b))
+        Ok(Self {
+            signature,
+            ..Self::fields(b)
+        })
     }
 
     /// Block 0's fields as they are, without any check: for tools that show what a damaged
@@ -145,6 +159,7 @@ impl Superblock {
             manifest_bytes: u64_at(&b, 64),
             esp_start: u64_at(&b, 72),
             esp_blocks: u64_at(&b, 80),
+            signature: ManifestSignature::decode(&b).ok().flatten(),
         }
     }
 
@@ -164,7 +179,10 @@ impl Superblock {
         block0[80..88].copy_from_slice(&self.esp_blocks.to_le_bytes());
         let sum: [u8; 32] = Sha256::digest(&block0[..CHECKSUMMED_LEN]).into();
         block0[CHECKSUM_AT..CHECKSUM_AT + 32].copy_from_slice(&sum);
-        block0[RESERVED_START..MBR_START].fill(0);
+        block0[RECORD_AT..MBR_START].fill(0);
+        if let Some(signature) = &self.signature {
+            signature.write_to(block0);
+        }
         block0[MBR_END..].fill(0);
     }
 

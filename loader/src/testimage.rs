@@ -44,6 +44,8 @@ pub fn entry(part: &Part<'_>) -> Entry {
         start_timeout_ms: None,
         expected_state: None,
         memory_limit: None,
+        signature: None,
+        public_key_id: None,
     }
 }
 
@@ -68,6 +70,7 @@ pub fn build(
             .iter()
             .map(|p| Name::try_from(p.name).unwrap())
             .collect(),
+        security_epoch: 0,
     });
     let mut json = vec![0u8; MAX_MANIFEST_BYTES];
     let placed = place(

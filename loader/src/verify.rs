@@ -59,6 +59,8 @@ pub struct VerifiedImage {
 pub struct Verified {
     /// Block 0.
     pub superblock: Superblock,
+    /// SHA-256 of the manifest's exact bytes, as parsed: what its signature covers.
+    pub manifest_sha256: Sha256Digest,
     /// Bytes read from the source (whole blocks).
     pub bytes_read: u64,
     /// Bytes of the kernel and the binaries hashed (their exact `size_bytes`).
@@ -179,7 +181,7 @@ pub fn verify_image_into<S: BlockSource>(
     superblock.validate(Some(device_blocks))?;
     observer.superblock_ok(&superblock);
 
-    read_manifest(src, &superblock, buf, &mut bytes_read, manifest)?;
+    let manifest_sha256 = read_manifest(src, &superblock, buf, &mut bytes_read, manifest)?;
     check_layout(&superblock, manifest)?;
     observer.manifest_ok(manifest);
 
@@ -214,19 +216,20 @@ pub fn verify_image_into<S: BlockSource>(
     }
     Ok(Verified {
         superblock,
+        manifest_sha256,
         bytes_read,
         bytes_hashed,
     })
 }
 
-/// Reads and checks the manifest region, parses it and checks its graph.
+/// Reads and checks the manifest region, parses it and checks its graph; returns its SHA-256.
 fn read_manifest<S: BlockSource>(
     src: &mut S,
     superblock: &Superblock,
     buf: &mut [u8; MAX_MANIFEST_BYTES],
     bytes_read: &mut u64,
     manifest: &mut Manifest,
-) -> Result<(), LoadError> {
+) -> Result<Sha256Digest, LoadError> {
     // validate() bounds manifest_bytes by MAX_MANIFEST_BYTES, so the blocks fit `buf`.
     let len = (blocks_for(superblock.manifest_bytes) * BLOCK_SIZE_U64) as usize;
     let region = buf.get_mut(..len).ok_or(LoadError::ManifestTooLarge {
@@ -249,7 +252,8 @@ fn read_manifest<S: BlockSource>(
         });
     }
     // Integrity before interpretation: a damaged manifest is reported as damaged.
-    if sha256::image_id(json) != superblock.image_id {
+    let digest = Sha256Digest::of(json);
+    if sha256::image_id_of(&digest) != superblock.image_id {
         return Err(LoadError::ImageIdMismatch);
     }
     manifest::parse_into(json, manifest)?;
@@ -260,7 +264,7 @@ fn read_manifest<S: BlockSource>(
         });
     }
     graph::check(manifest)?;
-    Ok(())
+    Ok(digest)
 }
 
 /// Checks where the kernel and the binaries lie against block 0's regions.

@@ -29,8 +29,21 @@ impl<'a> Reader<'a> {
         Some(u16::from_le_bytes([*b.first()?, *b.get(1)?]))
     }
 
+    pub(crate) fn u32_le(&mut self) -> Option<u32> {
+        self.array::<4>().map(u32::from_le_bytes)
+    }
+
+    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N).and_then(|b| <[u8; N]>::try_from(b).ok())
+    }
+
     pub(crate) fn array32(&mut self) -> Option<[u8; 32]> {
-        self.take(32).and_then(|b| <[u8; 32]>::try_from(b).ok())
+        self.array::<32>()
+    }
+
+    /// The bytes not read yet.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.rest
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -80,6 +93,12 @@ impl Sink for Writer<'_> {
             None => self.overflow = true,
         }
     }
+}
+
+/// Writes a u8 length, then `bytes` (identifiers are at most 32 bytes, so the length fits).
+pub(crate) fn put_short(sink: &mut impl Sink, bytes: &[u8]) {
+    sink.put(&[u8::try_from(bytes.len()).unwrap_or(u8::MAX)]);
+    sink.put(bytes);
 }
 
 /// Counts bytes without storing them (to size a buffer before writing).

@@ -7,7 +7,7 @@ use core::fmt;
 
 use ed25519_compact as ed;
 
-use crate::bytes::{Reader, Sink, Writer};
+use crate::bytes::{put_short, Reader, Sink, Writer};
 use crate::ident::{CapKind, IdentError, KeyId};
 
 /// The first 8 bytes of a public key file.
@@ -20,6 +20,8 @@ pub const KEY_FILE_VERSION: u16 = 1;
 pub const MAX_KEY_CAPS: usize = 16;
 /// The length of an Ed25519 public key or seed in bytes.
 pub const KEY_LEN: usize = 32;
+/// The longest possible `PGKEYPUB` file: a 32-byte id and 16 limits of 32 bytes.
+pub const MAX_PUBLIC_FILE_LEN: usize = 8 + 2 + 1 + 32 + KEY_LEN + 1 + MAX_KEY_CAPS * (1 + 32);
 
 /// Why a key file could not be parsed or encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,12 +151,6 @@ fn validate_key(key: &ed::PublicKey) -> Result<(), KeyError> {
     })
 }
 
-/// Writes `len` + bytes (`len` < 256 is guaranteed by the identifier types).
-fn put_short(w: &mut impl Sink, bytes: &[u8]) {
-    w.put(&[u8::try_from(bytes.len()).unwrap_or(u8::MAX)]);
-    w.put(bytes);
-}
-
 fn finish(w: &Writer<'_>, needed: usize, have: usize) -> Result<usize, KeyError> {
     if w.overflowed() {
         return Err(KeyError::BufferTooSmall { needed, have });
@@ -202,15 +198,20 @@ impl PublicKey {
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, KeyError> {
         let (needed, have) = (self.encoded_len(), out.len());
         let mut w = Writer::new(out);
-        w.put(&PUBLIC_MAGIC);
-        w.put(&KEY_FILE_VERSION.to_le_bytes());
-        put_short(&mut w, self.id.as_bytes());
-        w.put(&self.key[..]);
-        w.put(&[u8::try_from(self.caps.len()).unwrap_or(u8::MAX)]);
-        for cap in &self.caps {
-            put_short(&mut w, cap.as_bytes());
-        }
+        self.write(&mut w);
         finish(&w, needed, have)
+    }
+
+    /// Streams the `PGKEYPUB` file into `sink` ([`Self::encoded_len`] bytes).
+    pub(crate) fn write(&self, sink: &mut impl Sink) {
+        sink.put(&PUBLIC_MAGIC);
+        sink.put(&KEY_FILE_VERSION.to_le_bytes());
+        put_short(sink, self.id.as_bytes());
+        sink.put(&self.key[..]);
+        sink.put(&[u8::try_from(self.caps.len()).unwrap_or(u8::MAX)]);
+        for cap in &self.caps {
+            put_short(sink, cap.as_bytes());
+        }
     }
 
     /// The key id.

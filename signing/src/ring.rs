@@ -89,7 +89,7 @@ impl fmt::Display for RingError<'_> {
 }
 
 /// Trusted public keys and revoked key ids, fixed capacity, no allocation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyRing {
     keys: heapless::Vec<PublicKey, MAX_RING_KEYS>,
     revoked: heapless::Vec<KeyId, MAX_REVOKED>,
@@ -134,6 +134,11 @@ impl KeyRing {
         &self.keys
     }
 
+    /// The revoked key ids, in the order they were revoked.
+    pub fn revoked(&self) -> &[KeyId] {
+        &self.revoked
+    }
+
     /// The usable (present, not revoked) key for `key_id`.
     fn usable<'a>(&self, key_id: &'a str, entry: &'a str) -> Result<&PublicKey, RingError<'a>> {
         let refuse = |reason| RingError {
@@ -170,19 +175,20 @@ impl KeyRing {
         }
     }
 
-    /// Checks a whole-manifest signature by `key_id` (revocation, presence, signature).
+    /// Checks a whole-manifest signature by `key_id` (revocation, presence, signature);
+    /// `sha256` is the SHA-256 of the manifest bytes, computed while parsing them.
     ///
     /// Capability limits are not applied here: a manifest signature alone grants no
     /// capability; each entry still needs its own entry signature.
     pub fn check_manifest<'a>(
         &self,
         key_id: &'a str,
-        manifest: &[u8],
+        sha256: &[u8; SHA256_LEN],
         signature: &[u8; SIGNATURE_LEN],
     ) -> Result<(), RingError<'a>> {
         let entry = "(manifest)";
         let key = self.usable(key_id, entry)?;
-        verify::verify_manifest(key, manifest, signature).map_err(|e| RingError {
+        verify::verify_manifest(key, sha256, signature).map_err(|e| RingError {
             entry,
             key_id,
             reason: RingErrorKind::BadSignature(e),

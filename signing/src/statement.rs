@@ -3,7 +3,10 @@
 //! Entry statement (all lengths little-endian):
 //! `"PANDAGEN-ENTRY-v1\0"`, name length u16 + name, SHA-256 of the binary (32 bytes),
 //! capability count u16, then per capability its length u16 + bytes, in declared order.
-//! Manifest statement: `"PANDAGEN-MANIFEST-v1\0"` followed by the manifest bytes.
+//! Manifest statement: `"PANDAGEN-MANIFEST-v1\0"` followed by the 32-byte SHA-256 of the
+//! manifest bytes (the verifier hashes exactly the bytes it parses).
+//! A key-ring update is signed over [`KEYRING_DOMAIN`] followed by its bytes
+//! (see [`crate::update`]).
 
 use core::fmt;
 
@@ -14,6 +17,10 @@ use crate::SHA256_LEN;
 pub const ENTRY_DOMAIN: &[u8] = b"PANDAGEN-ENTRY-v1\0";
 /// Domain-separation prefix of a manifest statement.
 pub const MANIFEST_DOMAIN: &[u8] = b"PANDAGEN-MANIFEST-v1\0";
+/// Domain-separation prefix of a key-ring update statement.
+pub const KEYRING_DOMAIN: &[u8] = b"PANDAGEN-KEYRING-v1\0";
+/// The length of a manifest statement: the 21-byte prefix and a SHA-256 digest.
+pub const MANIFEST_STATEMENT_LEN: usize = MANIFEST_DOMAIN.len() + SHA256_LEN;
 
 /// Why a statement could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,10 +122,10 @@ pub(crate) fn write_entry(
     Ok(())
 }
 
-/// Streams the statement of a whole manifest into `sink`.
-pub(crate) fn write_manifest(sink: &mut impl Sink, manifest: &[u8]) {
+/// Streams the statement of a whole manifest (given its SHA-256) into `sink`.
+pub(crate) fn write_manifest(sink: &mut impl Sink, sha256: &[u8; SHA256_LEN]) {
     sink.put(MANIFEST_DOMAIN);
-    sink.put(manifest);
+    sink.put(sha256);
 }
 
 /// The length in bytes of the statement of one manifest entry.
@@ -145,18 +152,11 @@ pub fn entry_statement(
     Ok(w.position())
 }
 
-/// The length in bytes of the statement of a whole manifest.
-pub fn manifest_statement_len(manifest: &[u8]) -> usize {
-    MANIFEST_DOMAIN.len().saturating_add(manifest.len())
-}
-
-/// Writes the statement of a whole manifest into `out`; returns its length.
-pub fn manifest_statement(manifest: &[u8], out: &mut [u8]) -> Result<usize, StatementError> {
-    let (needed, have) = (manifest_statement_len(manifest), out.len());
-    if needed > have {
-        return Err(StatementError::BufferTooSmall { needed, have });
-    }
-    let mut w = Writer::new(out);
-    write_manifest(&mut w, manifest);
-    Ok(w.position())
+/// The statement of a whole manifest: the prefix, then `sha256`, the SHA-256 of the
+/// manifest bytes.
+pub fn manifest_statement(sha256: &[u8; SHA256_LEN]) -> [u8; MANIFEST_STATEMENT_LEN] {
+    let mut out = [0u8; MANIFEST_STATEMENT_LEN];
+    let mut w = Writer::new(&mut out);
+    write_manifest(&mut w, sha256);
+    out
 }

@@ -95,19 +95,31 @@ pub fn verify_entry(
     st.verify().map_err(map_ed)
 }
 
-/// Verifies `signature` over the statement of a whole manifest.
+/// Verifies `signature` over the statement of a whole manifest whose SHA-256 is `sha256`.
 pub fn verify_manifest(
     public: &PublicKey,
-    manifest: &[u8],
+    sha256: &[u8; SHA256_LEN],
     signature: &[u8; SIGNATURE_LEN],
 ) -> Result<(), VerifyError> {
     let mut st = start(public.ed(), signature)?;
-    statement::write_manifest(&mut st, manifest);
+    statement::write_manifest(&mut st, sha256);
+    st.verify().map_err(map_ed)
+}
+
+/// Verifies `signature` over a key-ring update statement: the domain, then `signed`.
+pub(crate) fn verify_ring_update(
+    public: &PublicKey,
+    signed: &[u8],
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<(), VerifyError> {
+    let mut st = start(public.ed(), signature)?;
+    st.absorb(statement::KEYRING_DOMAIN);
+    st.absorb(signed);
     st.verify().map_err(map_ed)
 }
 
 /// Signs raw bytes deterministically (RFC 8032: no randomness, same input, same signature).
-fn sign_bytes(secret: &SecretKey, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+pub(crate) fn sign_bytes(secret: &SecretKey, message: &[u8]) -> [u8; SIGNATURE_LEN] {
     *secret.ed().sign(message, None)
 }
 
@@ -124,13 +136,8 @@ pub fn sign_entry(
     Ok(sign_bytes(secret, scratch.get(..len).unwrap_or_default()))
 }
 
-/// Signs the statement of a whole manifest (host side). `scratch` must hold the statement
-/// ([`statement::manifest_statement_len`] bytes); signatures are deterministic.
-pub fn sign_manifest(
-    secret: &SecretKey,
-    manifest: &[u8],
-    scratch: &mut [u8],
-) -> Result<[u8; SIGNATURE_LEN], StatementError> {
-    let len = statement::manifest_statement(manifest, scratch)?;
-    Ok(sign_bytes(secret, scratch.get(..len).unwrap_or_default()))
+/// Signs the statement of a whole manifest whose SHA-256 is `sha256` (host side);
+/// signatures are deterministic.
+pub fn sign_manifest(secret: &SecretKey, sha256: &[u8; SHA256_LEN]) -> [u8; SIGNATURE_LEN] {
+    sign_bytes(secret, &statement::manifest_statement(sha256))
 }

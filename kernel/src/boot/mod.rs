@@ -216,6 +216,7 @@ fn banner(info: &info::BootInfo, map: &[memmap::Entry], hhdm: u64) {
         map.len()
     );
     log::info!("kernel command line: {:?}", info.cmdline);
+    log::info!("{}", image::signatures::banner_line());
     if let Some((w, h, bpp)) = info.framebuffer {
         log::info!("framebuffer: {w}x{h}, {bpp} bpp");
     }

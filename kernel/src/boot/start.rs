@@ -181,14 +181,15 @@ pub fn start_components(
     if let Some(n) = frames_before {
         log::info!("{FRAMES_BEFORE_START}{n}");
     }
-    let outcome =
-        supervisor::run_start_sequence(&verified.manifest, &machine, &mut |entry| match binaries
-            .iter_mut()
-            .find(|b| b.name == entry.name.as_str())
-        {
+    let outcome = supervisor::run_start_sequence(
+        &verified.manifest,
+        &machine,
+        &mut |entry| match binaries.iter_mut().find(|b| b.name == entry.name.as_str()) {
             Some(b) => core::mem::replace(&mut b.bytes, Err(LoadError::AlreadyStarted)),
             None => Err(LoadError::NotInImage),
-        });
+        },
+        verified.vetoes.clone(),
+    );
     log::info!("{}", outcome.summary());
     log_frames_if_all_ended();
     let unmet = supervisor::unmet_expectations(&outcome.rows_at_end, &verified.manifest);

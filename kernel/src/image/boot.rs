@@ -19,6 +19,7 @@ use loader::verify::{self, Observer};
 
 use super::choice::{self, Source, Verdict};
 use super::module_disk::{ModuleDisk, ModuleError};
+use super::signatures::{self, SignatureError};
 use super::source::{DiskSource, SourceError};
 use crate::devices::Disk;
 use crate::time;
@@ -42,6 +43,8 @@ pub enum ImageError {
     NoKernelFile,
     /// The boot module cannot serve as a disk.
     Module(ModuleError),
+    /// Verified boot refused the image (policy `enforce`).
+    Signature(SignatureError),
 }
 
 impl fmt::Display for ImageError {
@@ -58,6 +61,7 @@ impl fmt::Display for ImageError {
                 "the running kernel ({loaded_bytes} bytes, as the boot loader loaded it) is not the kernel in the image on disk {disk} ({image_bytes} bytes): the boot partition and the image disagree; rebuild the image"
             ),
             Self::Module(e) => write!(f, "{e}"),
+            Self::Signature(e) => write!(f, "{e}"),
             Self::NoKernelFile => write!(
                 f,
                 "the boot loader gave no readable executable-file response: cannot compare the running kernel with the image"
@@ -75,6 +79,8 @@ pub struct VerifiedBoot {
     pub from_module: bool,
     pub superblock: Superblock,
     pub manifest: Box<Manifest>,
+    /// Entries verified boot refuses (policy `enforce`): the supervisor refuses them.
+    pub vetoes: Vec<signing::image::Refusal>,
 }
 
 /// Logs each verification step as it succeeds (the log line carries the time).
@@ -256,12 +262,14 @@ pub fn find_and_verify(
         })?;
 
     check_kernel_file(kernel_file, &manifest, name)?;
+    let vetoes = signatures::check(&verified, &manifest).map_err(ImageError::Signature)?;
     log_summary(&verified, started, &manifest);
     Ok(VerifiedBoot {
         from_module,
         disk: chosen,
         superblock: verified.superblock,
         manifest,
+        vetoes,
     })
 }
 

@@ -4,6 +4,10 @@
 pub mod choice;
 pub mod module_disk;
 pub mod source;
+pub mod trust;
+
+#[cfg(target_os = "none")]
+pub mod signatures;
 
 #[cfg(target_os = "none")]
 mod boot;

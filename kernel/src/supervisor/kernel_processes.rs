@@ -53,13 +53,17 @@ pub fn run_start_sequence(
     manifest: &Manifest,
     machine: &Machine,
     load: &mut dyn FnMut(&Entry) -> Result<Vec<u8>, LoadError>,
+    vetoes: Vec<signing::image::Refusal>,
 ) -> Outcome {
     super::run(
         manifest,
         machine,
         &mut KernelProcesses,
         load,
-        &Config::default(),
+        &Config {
+            vetoes,
+            ..Config::default()
+        },
         &mut |level, line| log::log!(target: "supervisor", level, "{line}"),
     )
 }

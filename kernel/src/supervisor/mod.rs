@@ -26,7 +26,7 @@ mod tests;
 #[cfg(target_os = "none")]
 pub use kernel_processes::{current_table, run_start_sequence, KernelProcesses};
 
-use crate::caps::{self, Grants, Machine, Refusal};
+use crate::caps::{self, Grants, Machine};
 use crate::image::source::SourceError;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -68,12 +68,32 @@ pub trait Processes {
 }
 
 /// Knobs of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Start timeout for entries without `start_timeout_ms`.
     pub default_timeout_ms: u32,
     /// Wait after the sequence before the table (cut short when every process has exited).
     pub settle_ms: u32,
+    /// Entries verified boot refused (policy `enforce`): each is refused, not started.
+    pub vetoes: Vec<signing::image::Refusal>,
+}
+
+/// Why an entry was refused before it was started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A declared capability cannot be granted on this machine.
+    Capability(caps::Refusal),
+    /// Verified boot refused the entry's signature.
+    Signature(signing::image::Refusal),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Capability(r) => write!(f, "{r}"),
+            Self::Signature(r) => write!(f, "signature: {r}"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -81,6 +101,7 @@ impl Default for Config {
         Config {
             default_timeout_ms: DEFAULT_START_TIMEOUT_MS,
             settle_ms: SETTLE_MS,
+            vetoes: Vec::new(),
         }
     }
 }
@@ -197,7 +218,7 @@ pub enum State {
         /// `failed`, `was refused`, `was skipped`, `was not started`, `does not exist`.
         its_state: &'static str,
     },
-    /// Not started because a capability could not be granted.
+    /// Not started because a capability could not be granted, or verified boot refused it.
     Refused(Refusal),
     /// In the manifest but not in `init_sequence`.
     NotStarted,
@@ -602,7 +623,12 @@ impl<P: Processes + ?Sized> Sequence<'_, P> {
         if let Some(skipped) = self.skipped(entry) {
             return Record::new(name, skipped);
         }
-        let grants = match caps::grant(&entry.capabilities, self.machine) {
+        let veto = self.config.vetoes.iter().find(|v| v.entry == name);
+        let granted = match veto {
+            Some(v) => Err(Refusal::Signature(v.clone())),
+            None => caps::grant(&entry.capabilities, self.machine).map_err(Refusal::Capability),
+        };
+        let grants = match granted {
             Ok(g) => g,
             Err(refusal) => {
                 self.say(Level::Warn, &format!("{name} refused: {refusal}"));

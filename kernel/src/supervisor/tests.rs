@@ -217,13 +217,17 @@ impl Run {
 }
 
 fn run_with(m: &Manifest, fake: &mut Fake, machine: &Machine) -> Run {
+    run_config(m, fake, machine, &Config::default())
+}
+
+fn run_config(m: &Manifest, fake: &mut Fake, machine: &Machine, config: &Config) -> Run {
     let mut log = Vec::new();
     let outcome = run(
         m,
         machine,
         fake,
         &mut |e: &Entry| Ok(format!("ELF of {}", e.name).into_bytes()),
-        &Config::default(),
+        config,
         &mut |level, line| log.push((level, line.to_string())),
     );
     Run { outcome, log }
@@ -553,6 +557,37 @@ fn refused_capability_refuses_the_entry_and_skips_dependents() {
 }
 
 #[test]
+fn a_signature_veto_refuses_the_entry_alone_and_skips_dependents() {
+    let m = manifest(
+        vec![entry("storage", &["block_device"], &[], None)],
+        vec![
+            entry("vendor", &["console"], &[], None),
+            entry("web", &["console"], &["vendor"], None),
+            entry("other", &[], &[], None),
+        ],
+        &["storage", "vendor", "web", "other"],
+    );
+    let veto = signing::image::Refusal {
+        entry: "vendor".try_into().unwrap(),
+        key_id: "vendor_key".try_into().unwrap(),
+        reason: signing::image::Reason::UnknownKey,
+    };
+    let config = Config {
+        vetoes: alloc::vec![veto.clone()],
+        ..Config::default()
+    };
+    let mut fake = Fake::new(&[]);
+    let r = run_config(&m, &mut fake, &machine(), &config);
+    assert_eq!(fake.spawned_names(), ["storage", "other"]);
+    assert!(r.has_line(&format!("vendor refused: signature: {veto}")));
+    assert!(r.has_line("web skipped: depends on vendor, which was refused"));
+    assert_eq!(
+        states(&r, &fake)[1],
+        ("vendor".to_string(), format!("refused(signature: {veto})"))
+    );
+}
+
+#[test]
 fn entries_not_in_init_sequence_are_not_started() {
     let m = manifest(
         vec![
@@ -824,7 +859,9 @@ fn table_lines_align_columns_and_show_every_state() {
         ),
         row(
             "f",
-            State::Refused(crate::caps::grant(&["gpu"], &machine()).unwrap_err()),
+            State::Refused(Refusal::Capability(
+                crate::caps::grant(&["gpu"], &machine()).unwrap_err(),
+            )),
             "-",
             None,
         ),

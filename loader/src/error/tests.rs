@@ -19,6 +19,9 @@ fn name(e: &LoadError) -> &'static str {
         UnsupportedVersion { .. } => "UnsupportedVersion",
         SuperblockChecksumMismatch => "SuperblockChecksumMismatch",
         ReservedNotZero { .. } => "ReservedNotZero",
+        BadSignatureRecord => "BadSignatureRecord",
+        BadSignatureSyntax { .. } => "BadSignatureSyntax",
+        SignatureWithoutKeyId { .. } => "SignatureWithoutKeyId",
         KernelStartNotOne { .. } => "KernelStartNotOne",
         KernelEmpty => "KernelEmpty",
         ManifestStartMismatch { .. } => "ManifestStartMismatch",
@@ -63,7 +66,7 @@ fn name(e: &LoadError) -> &'static str {
     }
 }
 
-const COUNT: usize = 48;
+const COUNT: usize = 51;
 
 fn all() -> Vec<LoadError> {
     use LoadError::*;
@@ -80,6 +83,13 @@ fn all() -> Vec<LoadError> {
         UnsupportedVersion { found: 9 },
         SuperblockChecksumMismatch,
         ReservedNotZero { offset: 200 },
+        BadSignatureRecord,
+        BadSignatureSyntax {
+            entry: l("cli_console"),
+        },
+        SignatureWithoutKeyId {
+            entry: l("cli_console"),
+        },
         KernelStartNotOne { found: 3 },
         KernelEmpty,
         ManifestStartMismatch {

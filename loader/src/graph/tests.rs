@@ -23,6 +23,8 @@ fn entry(name: &str, deps: &[&str]) -> Entry {
         start_timeout_ms: None,
         expected_state: None,
         memory_limit: None,
+        signature: None,
+        public_key_id: None,
     }
 }
 
@@ -39,6 +41,7 @@ fn manifest(services: Vec<Entry>, components: Vec<Entry>, init: &[&str]) -> Mani
         services: services.into_iter().collect(),
         components: components.into_iter().collect(),
         init_sequence: init.iter().map(|n| Name::try_from(*n).unwrap()).collect(),
+        security_epoch: 0,
     }
 }
 

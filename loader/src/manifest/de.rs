@@ -94,16 +94,18 @@ enum Key {
     Services,
     Components,
     InitSequence,
+    SecurityEpoch,
     Other,
 }
 
 impl Key {
-    const KNOWN: [(&'static str, Key); 5] = [
+    const KNOWN: [(&'static str, Key); 6] = [
         ("format_version", Key::FormatVersion),
         ("kernel", Key::Kernel),
         ("services", Key::Services),
         ("components", Key::Components),
         ("init_sequence", Key::InitSequence),
+        ("security_epoch", Key::SecurityEpoch),
     ];
 
     /// The key's text, for messages.
@@ -154,7 +156,8 @@ impl<'de> Visitor<'de> for ManifestVisitor<'_, '_> {
         out.services.clear();
         out.components.clear();
         out.init_sequence.clear();
-        let mut seen: heapless::Vec<Key, 5> = heapless::Vec::new();
+        out.security_epoch = 0;
+        let mut seen: heapless::Vec<Key, 6> = heapless::Vec::new();
         while let Some(key) = map.next_key::<Key>()? {
             if key != Key::Other {
                 if seen.contains(&key) {
@@ -170,6 +173,7 @@ impl<'de> Visitor<'de> for ManifestVisitor<'_, '_> {
             }
             match key {
                 Key::FormatVersion => out.format_version = map.next_value()?,
+                Key::SecurityEpoch => out.security_epoch = map.next_value()?,
                 Key::Kernel => {
                     let wire: KernelWire = map.next_value()?;
                     out.kernel = wire.finish().map_err(|e| slot.fail(e))?;

@@ -124,7 +124,7 @@ fn the_spec_example_as_written_lacks_block_numbers() {
 fn unknown_keys_are_ignored_at_every_level() {
     let text = with_services(&service(
         "a",
-        r#","signature":"ed25519:x","extra":{"deep":[1,{"x":null}],"n":-1.5e3}"#,
+        r#","sig2":"ed25519:x","extra":{"deep":[1,{"x":null}],"n":-1.5e3}"#,
     ))
     .replace(
         r#""kernel":{"#,
@@ -132,6 +132,48 @@ fn unknown_keys_are_ignored_at_every_level() {
     );
     let m = parse_str(&text).unwrap();
     assert_eq!(m.services[0].name, "a");
+}
+
+#[test]
+fn signatures_and_the_epoch() {
+    let sig = format!("ed25519:{}", "0f".repeat(64));
+    let keys = format!(r#","signature":"{sig}","public_key_id":"system_key_v1""#);
+    let text = with_services(&service("a", &keys)).replace("{", r#"{"security_epoch":3,"#);
+    let m = parse_str(&text).unwrap();
+    assert_eq!(m.security_epoch, 3);
+    let e = &m.services[0];
+    assert_eq!(e.signature.unwrap().0, [0x0f; 64]);
+    assert_eq!(e.public_key_id.as_deref(), Some("system_key_v1"));
+    // It serialises back to the same fields.
+    let mut out = vec![0u8; MAX_MANIFEST_BYTES];
+    let n = m.to_json(&mut out).unwrap();
+    assert_eq!(parse(&out[..n]).unwrap(), *m);
+
+    let alone = with_services(&service("a", &format!(r#","signature":"{sig}""#)));
+    assert!(matches!(
+        parse_str(&alone),
+        Err(LoadError::SignatureWithoutKeyId { .. })
+    ));
+    let upper = with_services(&service(
+        "a",
+        &keys
+            .to_uppercase()
+            .replace("ED25519", "ed25519")
+            .replace("SIGNATURE", "signature")
+            .replace("PUBLIC_KEY_ID", "public_key_id")
+            .replace("SYSTEM_KEY_V1", "k"),
+    ));
+    assert!(matches!(
+        parse_str(&upper),
+        Err(LoadError::BadSignatureSyntax { .. })
+    ));
+    // No epoch key: 0, and not written out.
+    let plain = parse_str(&with_services(&service("a", ""))).unwrap();
+    assert_eq!(plain.security_epoch, 0);
+    let n = plain.to_json(&mut out).unwrap();
+    assert!(!std::str::from_utf8(&out[..n])
+        .unwrap()
+        .contains("security_epoch"));
 }
 
 #[test]
@@ -562,6 +604,8 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
                 start_timeout_ms,
                 expected_state: None,
                 memory_limit: None,
+                signature: None,
+                public_key_id: None,
             },
         )
 }

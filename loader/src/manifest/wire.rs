@@ -11,6 +11,7 @@ use super::{
 use crate::error::{bounded, Label, LoadError};
 use crate::memory_limit::{MemoryLimit, MemoryLimitError, MAX_MEMORY_LIMIT_TEXT};
 use crate::sha256::{self, Sha256Digest};
+use crate::signature::{self, KeyIdText, Signature, MAX_KEY_ID};
 use bootlog::state::Expected;
 use core::fmt::{self, Write};
 use core::marker::PhantomData;
@@ -203,6 +204,34 @@ pub(super) struct EntryWire {
     expected_state: Option<Lenient<{ Expected::MAX_LEN }>>,
     #[serde(default)]
     memory_limit: Option<Lenient<MAX_MEMORY_LIMIT_TEXT>>,
+    #[serde(default)]
+    signature: Option<Lenient<{ signature::TEXT_LEN }>>,
+    #[serde(default)]
+    public_key_id: Option<Lenient<MAX_KEY_ID>>,
+}
+
+/// Parses an entry's `signature` and `public_key_id`: both or neither.
+fn signed_by(
+    text: Option<Lenient<{ signature::TEXT_LEN }>>,
+    key_id: Option<Lenient<MAX_KEY_ID>>,
+    entry: &Label,
+) -> Result<(Option<Signature>, Option<KeyIdText>), LoadError> {
+    match (text, key_id) {
+        (None, None) => Ok((None, None)),
+        (Some(text), Some(key_id)) => {
+            let bad = || LoadError::BadSignatureSyntax {
+                entry: entry.clone(),
+            };
+            if text.len > signature::TEXT_LEN {
+                return Err(bad());
+            }
+            let sig = Signature::parse(&text.text).ok_or_else(bad)?;
+            Ok((Some(sig), Some(key_id.strict(entry, "public_key_id")?)))
+        }
+        _ => Err(LoadError::SignatureWithoutKeyId {
+            entry: entry.clone(),
+        }),
+    }
 }
 
 impl EntryWire {
@@ -214,7 +243,10 @@ impl EntryWire {
         }
         let name: Name = self.name.strict(&at, "name")?;
         let entry: Label = bounded(&name);
+        let (signature, public_key_id) = signed_by(self.signature, self.public_key_id, &entry)?;
         Ok(Entry {
+            signature,
+            public_key_id,
             kind: self.kind.strict(&entry, "type")?,
             binary: self.binary.strict(&entry, "binary")?,
             capabilities: self.capabilities.strict(&entry, "capabilities")?,

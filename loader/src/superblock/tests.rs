@@ -16,6 +16,7 @@ fn good() -> Superblock {
         manifest_bytes: 100,
         esp_start: 256,
         esp_blocks: 256,
+        signature: None,
     }
 }
 
@@ -328,7 +329,7 @@ prop_compose! {
     ) -> Superblock {
         Superblock {
             format_version: FORMAT_VERSION, kernel_blocks, kernel_start, manifest_start, data_start,
-            total_blocks, image_id, manifest_bytes, esp_start, esp_blocks,
+            total_blocks, image_id, manifest_bytes, esp_start, esp_blocks, signature: None,
         }
     }
 }

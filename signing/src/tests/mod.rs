@@ -1,9 +1,13 @@
-//! Host tests: RFC 8032 vectors, key files, statements, the key ring, and fuzzing.
+//! Host tests: RFC 8032 vectors, key files, statements, the key ring, the trust block,
+//! key-ring updates, and fuzzing.
 
+mod image;
 mod keyfile;
 mod properties;
 mod ring;
 mod statement;
+mod trust;
+mod update;
 mod vectors;
 
 use crate::{CapKind, KeyId, PublicKey, SecretKey};

@@ -121,10 +121,17 @@ fn signature_by_another_trusted_key_is_refused() {
 #[test]
 fn manifest_check() {
     let (ring, _, core) = ring();
-    let mut scratch = [0u8; 64];
-    let sig = crate::sign_manifest(&core, b"m", &mut scratch).unwrap();
-    assert_eq!(ring.check_manifest("pandagen", b"m", &sig), Ok(()));
-    let err = ring.check_manifest("vendor", b"m", &sig).unwrap_err();
+    let digest = [0x42; 32];
+    let sig = crate::sign_manifest(&core, &digest);
+    assert_eq!(ring.check_manifest("pandagen", &digest, &sig), Ok(()));
+    let mut other = digest;
+    other[31] ^= 1;
+    let err = ring.check_manifest("pandagen", &other, &sig).unwrap_err();
+    assert_eq!(
+        err.reason,
+        RingErrorKind::BadSignature(VerifyError::Mismatch)
+    );
+    let err = ring.check_manifest("vendor", &digest, &sig).unwrap_err();
     assert_eq!(
         (err.entry, err.reason),
         (

@@ -2,6 +2,7 @@
 
 use super::{public, secret};
 use crate::statement::{ENTRY_DOMAIN, MANIFEST_DOMAIN};
+use crate::MANIFEST_STATEMENT_LEN;
 use crate::{
     entry_statement, entry_statement_len, manifest_statement, sign_entry, sign_manifest,
     verify_entry, verify_manifest, StatementError, VerifyError,
@@ -79,17 +80,26 @@ fn statement_errors() {
 }
 
 #[test]
-fn manifest_statement_is_prefix_plus_bytes() {
-    let mut buf = [0u8; 64];
-    let n = manifest_statement(b"[entries]", &mut buf).unwrap();
-    assert_eq!(
-        &buf[..n],
-        [MANIFEST_DOMAIN, b"[entries]"].concat().as_slice()
-    );
-    assert!(matches!(
-        manifest_statement(b"[entries]", &mut buf[..5]),
-        Err(StatementError::BufferTooSmall { .. })
-    ));
+fn manifest_statement_is_prefix_plus_digest() {
+    let digest: [u8; 32] = core::array::from_fn(|i| i as u8);
+    let got = manifest_statement(&digest);
+    assert_eq!(got.len(), MANIFEST_STATEMENT_LEN);
+    assert_eq!(MANIFEST_STATEMENT_LEN, 21 + 32);
+    assert_eq!(&got[..21], b"PANDAGEN-MANIFEST-v1\0");
+    assert_eq!(got.as_slice(), [MANIFEST_DOMAIN, &digest].concat());
+}
+
+#[test]
+fn manifest_signature_matches_plain_ed25519_over_statement() {
+    let sk = secret("vendor", 8);
+    let digest = [0xc3; 32];
+    let sig = sign_manifest(&sk, &digest);
+    let key = ed25519_compact::PublicKey::new(public(&sk, &[]).key_bytes());
+    let msg = [MANIFEST_DOMAIN, &digest].concat();
+    assert!(key
+        .verify(&msg, &ed25519_compact::Signature::new(sig))
+        .is_ok());
+    assert_eq!(sig, sign_manifest(&sk, &digest), "signing is deterministic");
 }
 
 #[test]
@@ -142,21 +152,32 @@ fn entry_and_manifest_domains_are_separate() {
     let sha = [0u8; 32];
     let mut entry = vec![0u8; 128];
     let n = entry_statement("x", &sha, &[], &mut entry).unwrap();
-    // A manifest whose bytes equal an entry statement must not reuse the entry's signature.
+    // An entry's signature must not verify as a manifest signature over the same digest.
     let mut scratch = [0u8; 256];
     let entry_sig = sign_entry(&sk, "x", &sha, &[], &mut scratch).unwrap();
     assert_eq!(
-        verify_manifest(&pk, &entry[..n], &entry_sig),
+        verify_manifest(&pk, &sha, &entry_sig),
         Err(VerifyError::Mismatch)
     );
-    let sig = sign_manifest(&sk, b"manifest", &mut scratch).unwrap();
-    assert_eq!(verify_manifest(&pk, b"manifest", &sig), Ok(()));
+    let manifest_sig = sign_manifest(&sk, &sha);
+    assert_eq!(verify_manifest(&pk, &sha, &manifest_sig), Ok(()));
     assert_eq!(
-        verify_manifest(&pk, b"manifesT", &sig),
+        verify_entry(&pk, "x", &sha, &[], &manifest_sig),
         Err(VerifyError::Mismatch)
     );
-    assert!(matches!(
-        sign_manifest(&sk, b"manifest", &mut scratch[..4]),
-        Err(StatementError::BufferTooSmall { .. })
-    ));
+    assert_ne!(&entry[..n], manifest_statement(&sha).as_slice());
+}
+
+#[test]
+fn manifest_signature_covers_every_digest_byte() {
+    let sk = secret("vendor", 9);
+    let pk = public(&sk, &["*"]);
+    let digest = [0x77; 32];
+    let sig = sign_manifest(&sk, &digest);
+    for i in 0..32 {
+        let mut other = digest;
+        other[i] ^= 1;
+        let result = verify_manifest(&pk, &other, &sig);
+        assert_eq!(result, Err(VerifyError::Mismatch), "digest byte {i}");
+    }
 }

@@ -122,6 +122,7 @@ fn bench_in(dir: &Path) -> Result<()> {
         binaries,
         esp_size: image::DEFAULT_ESP_SIZE,
         data_size: pack::DEFAULT_DATA_SIZE,
+        signing: None,
     };
     let packed = pack::pack_checked(input, &output, false)?;
     let pack_s = start.elapsed().as_secs_f64();
@@ -223,6 +224,7 @@ fn fs_bench(dir: &Path) -> Result<()> {
         binaries,
         esp_size: image::MIN_ESP_SIZE,
         data_size: 80 * MIB,
+        signing: None,
     };
     let img = dir.join("bench-fs.img");
     pack::pack_checked(input, &img, false)?;

@@ -3,6 +3,7 @@
 //! storage service's mount time with 10 and 10,000 files. Reports numbers; asserts nothing
 //! about them.
 
+use crate::sign::{SignArgs, SignConfig};
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -40,8 +41,13 @@ pub fn run(ws: &Workspace, dir: &Path) -> Result<()> {
     let default = description::path_or_default(&ws.root, None);
     let fsbench = ws.root.join(FSBENCH_SYSTEM);
     let artifacts = build_both(ws, &default, &fsbench)?;
+    let signing = SignConfig::resolve(&ws.target_dir, &SignArgs::default())?;
+    let image = |description: &Path, data_size| SystemImage {
+        signing: Some(signing.clone()),
+        ..image(&artifacts, description, data_size)
+    };
     let img = dir.join("fsbench.img");
-    system_image::write_system_image(&image(&artifacts, &fsbench, 256 * MIB), &img, false)?;
+    system_image::write_system_image(&image(&fsbench, 256 * MIB), &img, false)?;
     let line = boot_until(
         &q,
         &img,
@@ -58,7 +64,7 @@ pub fn run(ws: &Workspace, dir: &Path) -> Result<()> {
         }
         let scanned = crate::fs::DataDir::scan(&data)?;
         let img = dir.join(format!("mount-{files}.img"));
-        let spec = image(&artifacts, &default, 64 * MIB);
+        let spec = image(&default, 64 * MIB);
         system_image::write_system_image_filled(&spec, &img, false, |file, sb| {
             crate::fs::fill_image(file, sb, &scanned).map(drop)
         })?;
@@ -88,6 +94,7 @@ fn image(artifacts: &Artifacts, description: &Path, data_size: u64) -> SystemIma
         description: description.to_path_buf(),
         components_dir: artifacts.components_dir.clone(),
         data_size,
+        signing: None,
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Description {
     pub components: Vec<EntryDesc>,
     #[serde(default)]
     pub init_sequence: Vec<String>,
+    /// The manifest's `security_epoch` (rollback counter; default 0).
+    #[serde(default)]
+    pub security_epoch: u32,
     /// Keys not named above: `_`-prefixed ones are comments, any other is an error.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -100,6 +103,16 @@ pub struct EntryDesc {
     /// How much memory the entry's process may use: `"16M"` or a number of bytes.
     #[serde(default)]
     pub memory_limit: Option<serde_json::Value>,
+    /// The id of the `--sign-key` that signs this entry at build time (default: the system key,
+    /// the first `--sign-key`).
+    #[serde(default)]
+    pub sign_with: Option<String>,
+    /// A signature made by someone else (`ed25519:<hex>`, with `public_key_id`): the entry is
+    /// placed as signed, not re-signed.
+    #[serde(default)]
+    pub signature: Option<String>,
+    #[serde(default)]
+    pub public_key_id: Option<String>,
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
 }
@@ -209,6 +222,7 @@ impl Description {
             ));
         }
         m.format_version = FORMAT_VERSION;
+        m.security_epoch = self.security_epoch;
         m.kernel.binary = text(&mut lines, "kernel", "binary", &self.kernel.binary);
         m.kernel.entry_point = text(
             &mut lines,
@@ -349,6 +363,53 @@ fn entry(lines: &mut Vec<String>, position: &str, e: &EntryDesc) -> Entry {
         start_timeout_ms: e.start_timeout_ms,
         expected_state: expected_state(lines, &label, e.expected_state.as_deref()),
         memory_limit: memory_limit(lines, &label, e.memory_limit.as_ref()),
+        signature: presigned(lines, &label, e),
+        public_key_id: e
+            .public_key_id
+            .as_ref()
+            .filter(|_| e.signature.is_some())
+            .map(|id| {
+                text::<{ loader::signature::MAX_KEY_ID }>(lines, &label, "public_key_id", id)
+            }),
+    }
+}
+
+/// A signature made by someone else: `signature` and `public_key_id` together, and no
+/// `sign_with` (an entry is either placed as signed or signed at build time).
+fn presigned(
+    lines: &mut Vec<String>,
+    label: &str,
+    e: &EntryDesc,
+) -> Option<loader::signature::Signature> {
+    match (&e.signature, &e.public_key_id, &e.sign_with) {
+        (None, None, _) => None,
+        (Some(_), Some(_), Some(_)) => {
+            lines.push(format!(
+                "entry `{label}`: `sign_with` and a ready-made `signature` exclude each other; keep one"
+            ));
+            None
+        }
+        (Some(text), Some(_), None) => {
+            let parsed = loader::signature::Signature::parse(text);
+            if parsed.is_none() {
+                lines.push(
+                    LoadError::BadSignatureSyntax {
+                        entry: bounded(label),
+                    }
+                    .to_string(),
+                );
+            }
+            parsed
+        }
+        _ => {
+            lines.push(
+                LoadError::SignatureWithoutKeyId {
+                    entry: bounded(label),
+                }
+                .to_string(),
+            );
+            None
+        }
     }
 }
 

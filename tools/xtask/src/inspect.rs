@@ -48,6 +48,27 @@ pub struct Findings {
     pub hashed: Vec<(String, bool)>,
     /// Every problem, the loader's verdict first.
     pub problems: Vec<LoadError>,
+    /// SHA-256 of the manifest's exact bytes (what the manifest signature covers).
+    pub manifest_sha256: Option<loader::Sha256Digest>,
+    /// The key ring and policy enrolled into the image's kernel (`None`: not enrolled, or the
+    /// kernel could not be read).
+    pub trust: Option<signing::trust::Trust>,
+}
+
+/// The signature check as the kernel runs it, against `ring` (the given `--trust` keys, else
+/// the ring enrolled into the image's kernel); `None` when the image did not get that far.
+pub fn signature_report(
+    f: &Findings,
+    ring: Option<&signing::KeyRing>,
+) -> Option<signing::image::Report> {
+    let ring = ring.or(f.trust.as_ref().map(|t| &t.ring))?;
+    let (sb, m, digest) = (f.superblock?, f.manifest.as_ref()?, f.manifest_sha256?);
+    Some(signing::image::check(
+        ring,
+        sb.signature.as_ref(),
+        &digest,
+        m,
+    ))
 }
 
 /// A little-endian u32 of the MBR partition table.
@@ -115,6 +136,8 @@ fn examine_source<S: BlockSource>(src: &mut S, file_bytes: u64, kind: Kind) -> F
         mbr: None,
         hashed: Vec::new(),
         problems: Vec::new(),
+        manifest_sha256: None,
+        trust: None,
     };
     staged(src, &mut f);
     // The loader's own verdict (what the kernel reports) comes first.
@@ -185,6 +208,7 @@ fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
             offset: (found + at) as u64,
         });
     }
+    f.manifest_sha256 = Some(loader::Sha256Digest::of(json));
     if loader::sha256::image_id(json) != sb.image_id {
         f.problems.push(LoadError::ImageIdMismatch);
     }
@@ -231,12 +255,54 @@ fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
             Err(e) => f.problems.push(e),
         }
     }
+    f.trust = enrolled_trust(src, &m);
     f.manifest = Some(m);
 }
 
-/// `cargo xtask verify`: the lines to print and whether the image is good.
-pub fn verify_report(path: &Path, f: &Findings) -> (String, bool) {
+/// The trust block enrolled into the image's kernel, if it has one that decodes.
+fn enrolled_trust<S: BlockSource>(src: &mut S, m: &Manifest) -> Option<signing::trust::Trust> {
+    let blocks = blocks_for(m.kernel.size_bytes);
+    let mut kernel = vec![0u8; usize::try_from(blocks * BLOCK).ok()?];
+    src.read_blocks(m.kernel.start_block, &mut kernel).ok()?;
+    let at = signing::trust::find_enrolled(&kernel).ok()??;
+    signing::trust::Trust::decode(kernel.get(at..)?).ok()?
+}
+
+/// The signature lines of `verify` and whether they fail it: with `--trust` every refusal is
+/// an error; against the kernel's own ring, errors under `enforce`, warnings under `permissive`.
+fn signature_lines(f: &Findings, ring: Option<&signing::KeyRing>, out: &mut String) -> bool {
+    let Some(report) = signature_report(f, ring) else {
+        if ring.is_none() && f.problems.is_empty() {
+            let _ = writeln!(
+                out,
+                "verify: warning: the kernel has no key ring enrolled: signatures not checked"
+            );
+        }
+        return true;
+    };
+    let permissive = ring.is_none()
+        && f.trust
+            .as_ref()
+            .is_some_and(|t| t.policy == signing::trust::Policy::Permissive);
+    for r in &report.refusals {
+        let level = if permissive {
+            "warning (permissive): "
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "verify: {level}signature: {r}");
+    }
+    permissive || report.refusals.is_empty()
+}
+
+/// `cargo xtask verify`: the lines to print and whether the image is good (signatures checked
+/// against `ring` when given, else against the ring enrolled into the image's kernel).
+pub fn verify_report(path: &Path, f: &Findings, ring: Option<&signing::KeyRing>) -> (String, bool) {
     let mut out = String::new();
+    let signatures_ok = signature_lines(f, ring, &mut out);
+    if !signatures_ok {
+        return (out, false);
+    }
     if f.problems.is_empty() {
         let sb = f.superblock.expect("a verified image has a superblock");
         let entries = f.manifest.as_ref().map_or(0, |m| m.entries().count());
@@ -409,7 +475,12 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
     let _ = writeln!(w, "  {:>10} (end of image)", sb.total_blocks);
 
     if let Some(m) = &f.manifest {
-        let _ = writeln!(w, "manifest: format_version {}", m.format_version);
+        let _ = writeln!(
+            w,
+            "manifest: format_version {}, security_epoch {}",
+            m.format_version, m.security_epoch
+        );
+        signatures(w, f, m);
         let _ = writeln!(
             w,
             "  kernel: {} (entry {}), {} bytes, {}",
@@ -429,6 +500,7 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
                     join(&e.provides),
                     join(&e.depends_on)
                 );
+                let _ = writeln!(w, "    signature: {}", entry_status(f, e));
             }
         }
         let _ = writeln!(w, "start order (init_sequence): {}", join(&m.init_sequence));
@@ -439,6 +511,69 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
     }
     problems(w, f);
     out
+}
+
+/// The manifest signature and the kernel's key ring, for `inspect`.
+fn signatures(w: &mut String, f: &Findings, m: &Manifest) {
+    let key = f
+        .superblock
+        .and_then(|sb| sb.signature)
+        .map(|s| s.key_id().to_string());
+    let status = match (&key, signature_report(f, None)) {
+        (None, _) => "unsigned".to_string(),
+        (Some(k), None) => format!("key `{k}`, not checked (the kernel has no key ring)"),
+        (Some(k), Some(r)) => match r.manifest_refusal() {
+            None => format!("key `{k}`, verifies against the kernel's key ring"),
+            Some(refusal) => format!("REFUSED: {refusal}"),
+        },
+    };
+    let _ = writeln!(w, "  manifest signature (block 0): {status}");
+    match &f.trust {
+        None => {
+            let _ = writeln!(
+                w,
+                "  kernel key ring: none enrolled (signatures not checked at boot)"
+            );
+        }
+        Some(t) => {
+            let ids: Vec<String> = t
+                .ring
+                .keys()
+                .iter()
+                .map(|k| {
+                    let limits: Vec<&str> =
+                        k.capability_limits().iter().map(|c| c.as_str()).collect();
+                    format!("{} [{}]", k.id(), limits.join(","))
+                })
+                .collect();
+            let _ = writeln!(
+                w,
+                "  kernel key ring: policy {}{}, keys {}",
+                t.policy,
+                if t.development {
+                    " (development key)"
+                } else {
+                    ""
+                },
+                ids.join("; ")
+            );
+        }
+    }
+    let _ = m;
+}
+
+/// One entry's key id and signature status, for `inspect`.
+fn entry_status(f: &Findings, e: &loader::Entry) -> String {
+    let Some(key) = &e.public_key_id else {
+        return "unsigned".into();
+    };
+    match signature_report(f, None) {
+        None => format!("key `{key}`, not checked (the kernel has no key ring)"),
+        Some(r) => match r.entry_refusal(&e.name) {
+            None => format!("key `{key}`, verifies"),
+            Some(refusal) => format!("REFUSED: {refusal}"),
+        },
+    }
 }
 
 fn join<const N: usize>(v: &[heapless::String<N>]) -> String {
@@ -490,8 +625,16 @@ mod tests {
         ] {
             assert!(text.contains(&want), "{want:?} missing from\n{text}");
         }
-        let (line, ok) = verify_report(&img, &f);
-        assert!(ok && line.starts_with("verify: OK ("), "{line}");
+        let (text, ok) = verify_report(&img, &f, None);
+        // The fake kernel has no trust block: said, not an error.
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(ok && lines.len() == 2, "{text}");
+        assert!(lines[0].contains("no key ring enrolled"), "{text}");
+        assert!(lines[1].starts_with("verify: OK ("), "{text}");
+        assert!(
+            text.contains("signature: unsigned")
+                || inspect_report(&img, &f).contains("signature: unsigned")
+        );
     }
 
     #[test]
@@ -508,7 +651,7 @@ mod tests {
         let f = examine(&path).unwrap();
         assert_eq!(f.kind, Kind::Module);
         assert!(f.problems.is_empty(), "{:?}", f.problems);
-        let (line, ok) = verify_report(&path, &f);
+        let (line, ok) = verify_report(&path, &f, None);
         assert!(ok, "{line}");
         assert!(
             line.contains("module image with its 256-block data region added, image "),
@@ -535,7 +678,7 @@ mod tests {
         std::fs::write(&path, &bad).unwrap();
         let f = examine(&path).unwrap();
         assert_eq!(f.kind, Kind::Module);
-        let (text, ok) = verify_report(&path, &f);
+        let (text, ok) = verify_report(&path, &f, None);
         assert!(!ok);
         assert!(
             text.starts_with("verify: `services_network` at block"),
@@ -550,7 +693,7 @@ mod tests {
         crate::iso::write_iso(&xorriso, &files, &iso_path).unwrap();
         let f = examine(&iso_path).unwrap();
         assert!(matches!(&f.kind, Kind::Iso(found) if found.name == "/boot/pandagen-system.mod"));
-        let (line, ok) = verify_report(&iso_path, &f);
+        let (line, ok) = verify_report(&iso_path, &f, None);
         assert!(ok, "{line}");
         assert!(
             line.contains("ISO 9660, module /boot/pandagen-system.mod ("),
@@ -573,7 +716,7 @@ mod tests {
         let bad = dir.path().join("cycle.img");
         Corruption::DependencyCycle.apply(&good, &bad).unwrap();
         let f = examine(&bad).unwrap();
-        let (text, ok) = verify_report(&bad, &f);
+        let (text, ok) = verify_report(&bad, &f, None);
         assert!(!ok);
         // The loader's verdict first, then the start-order problem the cycle also causes.
         let lines: Vec<&str> = text.lines().collect();
@@ -595,7 +738,7 @@ mod tests {
         let report = inspect_report(&magic, &f);
         assert!(report.contains("block 0 does not decode"), "{report}");
         assert!(report.contains("not \"PANDAGEN\""), "{report}");
-        assert_eq!(verify_report(&magic, &f).0.lines().count(), 1);
+        assert_eq!(verify_report(&magic, &f, None).0.lines().count(), 1);
 
         let changed = dir.path().join("changed.img");
         Corruption::ServiceBytesChanged
@@ -603,7 +746,7 @@ mod tests {
             .unwrap();
         let f = examine(&changed).unwrap();
         assert!(inspect_report(&changed, &f).contains("checksums: 4 of 5 match"));
-        let (text, _) = verify_report(&changed, &f);
+        let (text, _) = verify_report(&changed, &f, None);
         assert!(
             text.starts_with("verify: `services_network` at block"),
             "{text}"

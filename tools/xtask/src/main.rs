@@ -10,12 +10,14 @@ mod bench_qemu;
 mod build;
 mod corrupt;
 mod description;
+mod enroll;
 mod fs;
 mod fs_scenarios;
 mod guest;
 mod image;
 mod inspect;
 mod iso;
+mod keys;
 mod limine_conf;
 mod lint;
 mod pack;
@@ -23,11 +25,13 @@ mod qemu;
 mod run;
 mod scenarios;
 mod serial_log;
+mod sign;
 mod suite;
 mod system_image;
 #[cfg(test)]
 mod testutil;
 mod toolchain;
+mod vboot_scenarios;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,6 +97,21 @@ enum Cmd {
         /// The system description to pack (default: system/pandagen.json).
         #[arg(long, value_name = "FILE")]
         system: Option<PathBuf>,
+        #[command(flatten)]
+        sign: SignOpts,
+    },
+    /// Generate an Ed25519 key pair: DIR/ID.pub (public, with its capability limits) and
+    /// DIR/ID.sec (secret, mode 0600). Formats: docs/security.md.
+    Keygen {
+        /// Key id: 1 to 32 bytes of [a-z0-9_] (e.g. system_key_v1).
+        #[arg(long)]
+        id: String,
+        /// Directory to write the two files into (created if missing).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Capability kinds entries signed by this key may hold, comma-separated, or `*` (all).
+        #[arg(long, default_value = "*", value_name = "KINDS")]
+        caps: String,
     },
     /// Build the image into target/ and boot it in QEMU with the serial console on this terminal.
     Run {
@@ -138,6 +157,10 @@ enum Cmd {
     Verify {
         /// A disk image, an ISO (its system image module is checked) or a bare module file.
         image: PathBuf,
+        /// Also check the signatures as the kernel does, against these public key files
+        /// (repeatable; the key ring the image's kernel was built with).
+        #[arg(long, value_name = "KEYFILE")]
+        trust: Vec<PathBuf>,
     },
     /// Throughput: loader verification vs raw SHA-256, the pack step vs cat + sha256sum, and
     /// `fs put`/`fs get` of a 64 MiB file.
@@ -173,6 +196,45 @@ struct ImageArgs {
     /// filesystem (formatted for it) before the image is moved into place.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    sign: SignOpts,
+}
+
+/// How the image is signed and what its kernel trusts (docs/security.md).
+#[derive(Args, Clone, Default)]
+struct SignOpts {
+    /// Sign with this secret key file (repeatable): the first is the system key (the manifest
+    /// and every entry without `sign_with`); others sign the entries naming them in `sign_with`.
+    /// Default: the development key under target/, and policy permissive.
+    #[arg(long, value_name = "FILE")]
+    sign_key: Vec<PathBuf>,
+    /// Public key files enrolled into the kernel as its key ring (repeatable).
+    /// Default: the system key's public file (X.pub beside X.sec).
+    #[arg(long, value_name = "KEYFILE")]
+    trust: Vec<PathBuf>,
+    /// What the kernel does with an unsigned or badly signed image: enforce (refuse) or
+    /// permissive (warn and boot). Default: enforce with --sign-key, else permissive.
+    #[arg(long, value_parser = parse_policy)]
+    policy: Option<signing::trust::Policy>,
+}
+
+fn parse_policy(text: &str) -> Result<signing::trust::Policy, String> {
+    signing::trust::Policy::parse(text)
+        .ok_or_else(|| format!("`{text}`: use enforce or permissive"))
+}
+
+impl SignOpts {
+    /// The signing configuration (keys read now, so a bad key fails before cargo runs).
+    fn resolve(&self, ws: &Workspace) -> Result<sign::SignConfig> {
+        sign::SignConfig::resolve(
+            &ws.target_dir,
+            &sign::SignArgs {
+                sign_keys: self.sign_key.clone(),
+                trust: self.trust.clone(),
+                policy: self.policy,
+            },
+        )
+    }
 }
 
 impl ImageArgs {
@@ -206,6 +268,8 @@ pub(crate) struct ImageOptions {
     pub description: PathBuf,
     /// `--data-dir`: files for the user-data filesystem.
     pub data_dir: Option<PathBuf>,
+    /// `--sign-key`, `--trust`, `--policy`, resolved.
+    pub signing: sign::SignConfig,
 }
 
 /// The image inputs for the built artifacts and the options.
@@ -222,6 +286,7 @@ fn system_image_for(artifacts: &Artifacts, opts: &ImageOptions) -> SystemImage {
         description: opts.description.clone(),
         components_dir: artifacts.components_dir.clone(),
         data_size: opts.data_size,
+        signing: Some(opts.signing.clone()),
     }
 }
 
@@ -234,6 +299,7 @@ pub(crate) fn pack_iso(
 ) -> Result<()> {
     let img = system_image_for(artifacts, opts);
     println!("xtask: boot loader: {}", img.boot_loader.describe());
+    println!("xtask: {}", opts.signing.describe());
     let input = system_image::pack_input(&img)?;
     let summary = iso::write_iso(xorriso, &input.esp_files, output)?;
     let sb = summary.verified.superblock;
@@ -260,6 +326,7 @@ pub(crate) fn pack_iso(
 pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Path) -> Result<()> {
     let img = system_image_for(artifacts, opts);
     println!("xtask: boot loader: {}", img.boot_loader.describe());
+    println!("xtask: {}", opts.signing.describe());
     let data = match &opts.data_dir {
         Some(dir) => Some(fs::DataDir::scan(dir)?),
         None => None,
@@ -337,6 +404,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 data_size: image.data_size,
                 description: image.description(&ws),
                 data_dir: image.data_dir.clone(),
+                signing: image.sign.resolve(&ws)?,
             };
             // Refuse an invalid description or --data-dir before spending time on cargo.
             description::load_checked(&opts.description)?;
@@ -352,6 +420,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
             limine,
             cmdline,
             system,
+            sign,
         } => {
             // Find xorriso before spending time on cargo.
             let xorriso = iso::find_xorriso_on_host()?;
@@ -361,6 +430,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 data_size: pack::DEFAULT_DATA_SIZE,
                 description: description::path_or_default(&ws.root, system.as_deref()),
                 data_dir: None,
+                signing: sign.resolve(&ws)?,
             };
             description::load_checked(&opts.description)?;
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
@@ -383,6 +453,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                     data_size: image.data_size,
                     description: image.description(&ws),
                     data_dir: image.data_dir.clone(),
+                    signing: image.sign.resolve(&ws)?,
                 },
                 machine,
                 attach,
@@ -395,9 +466,22 @@ fn dispatch(command: Cmd) -> Result<bool> {
             print!("{}", inspect::inspect_report(&image, &findings));
             return Ok(findings.problems.is_empty());
         }
-        Cmd::Verify { image } => {
+        Cmd::Keygen { id, output, caps } => {
+            let paths = keys::keygen(&id, &output, &keys::parse_limits(&caps)?)?;
+            println!(
+                "xtask: wrote {} (public, capability limits: {caps}) and {} (secret, mode 0600: keep it off the image and out of logs)",
+                paths.public.display(),
+                paths.secret.display()
+            );
+        }
+        Cmd::Verify { image, trust } => {
+            let ring = if trust.is_empty() {
+                None
+            } else {
+                Some(sign::ring_of(&trust)?)
+            };
             let findings = inspect::examine(&image)?;
-            let (text, ok) = inspect::verify_report(&image, &findings);
+            let (text, ok) = inspect::verify_report(&image, &findings, ring.as_ref());
             print!("{text}");
             return Ok(ok);
         }
@@ -529,12 +613,41 @@ mod tests {
             limine,
             cmdline,
             system,
+            sign,
         } = cli.command
         else {
             panic!("not build-iso");
         };
         assert_eq!(output, Path::new("pandagen-boot.iso"));
         assert!(debug && limine.is_none() && system.is_none());
+        assert!(sign.sign_key.is_empty() && sign.trust.is_empty() && sign.policy.is_none());
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "build-image",
+            "-o",
+            "x.img",
+            "--sign-key",
+            "a.sec",
+            "--sign-key",
+            "b.sec",
+            "--trust",
+            "a.pub",
+            "--policy",
+            "permissive",
+        ])
+        .unwrap();
+        let Cmd::BuildImage { image, .. } = cli.command else {
+            panic!("not build-image");
+        };
+        assert_eq!(
+            image.sign.sign_key,
+            [Path::new("a.sec"), Path::new("b.sec")]
+        );
+        assert_eq!(image.sign.trust, [Path::new("a.pub")]);
+        assert_eq!(image.sign.policy, Some(signing::trust::Policy::Permissive));
+        assert!(
+            Cli::try_parse_from(["xtask", "build-image", "-o", "x", "--policy", "lax"]).is_err()
+        );
         assert_eq!(cmdline, "test=boot");
         assert!(Cli::try_parse_from(["xtask", "build-iso"]).is_err());
         for (attach, want) in [("usb", Attach::Usb), ("cdrom", Attach::Cdrom)] {

@@ -17,6 +17,7 @@ use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
 use crate::atomic::write_atomically;
 use crate::description::graph_problems;
 use crate::image::{self, DiskLayout, DiskSpec, EspFile, Progress, Region};
+use crate::sign::SignConfig;
 
 /// 4096 as a `u64`.
 pub const BLOCK: u64 = BLOCK_SIZE as u64;
@@ -43,6 +44,7 @@ pub fn module_image(
     manifest: &Manifest,
     kernel: &[u8],
     binaries: &[Vec<u8>],
+    signing: Option<&SignConfig>,
 ) -> Result<ModuleImage> {
     let mut m = Box::new(manifest.clone());
     let mut json = vec![0u8; MAX_MANIFEST_BYTES];
@@ -56,7 +58,8 @@ pub fn module_image(
     )
     .map_err(|e| anyhow::anyhow!("laying out the module image: {e}"))?;
     json.truncate(placed.manifest_len);
-    let sb = placed.superblock;
+    let mut sb = placed.superblock;
+    sb.signature = signing.and_then(|s| s.manifest_signature(&json));
     ensure!(
         binaries.len() == m.entries().count(),
         "{} binaries for {} manifest entries",
@@ -131,6 +134,8 @@ pub struct PackInput {
     pub esp_files: Vec<EspFile>,
     /// User data region in bytes (a multiple of 4096).
     pub data_size: u64,
+    /// Signs the manifest (block 0's record) when set.
+    pub signing: Option<SignConfig>,
 }
 
 /// What [`pack`] wrote.
@@ -170,7 +175,12 @@ pub fn plan(input: &mut PackInput) -> Result<(Superblock, Vec<u8>)> {
     )
     .map_err(|e| anyhow::anyhow!("laying out the image: {e}"))?;
     json.truncate(placed.manifest_len);
-    Ok((placed.superblock, json))
+    let mut sb = placed.superblock;
+    sb.signature = input
+        .signing
+        .as_ref()
+        .and_then(|s| s.manifest_signature(&json));
+    Ok((sb, json))
 }
 
 /// The disk spec for a planned image: block 0 from the superblock (+ MBR), the kernel at block 1,
@@ -447,6 +457,7 @@ pub(crate) mod tests {
                 },
             ],
             data_size: image::MIB,
+            signing: None,
         }
     }
 
@@ -510,7 +521,7 @@ pub(crate) mod tests {
         let dir = TempDir::new("pack-module");
         let input = small_input();
         let (disk, packed) = small_image(&dir, "sys.img");
-        let module = module_image(&input.manifest, &input.kernel, &input.binaries).unwrap();
+        let module = module_image(&input.manifest, &input.kernel, &input.binaries, None).unwrap();
         let (msb, dsb) = (module.superblock, packed.superblock);
         // Same manifest bytes, so the same image id: the identity the kernel compares.
         assert_eq!(module.json, packed.json);

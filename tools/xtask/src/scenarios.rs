@@ -11,6 +11,7 @@ use crate::fs_scenarios::Driver;
 use crate::qemu::{Attach, Machine};
 use crate::serial_log::{Pattern, StateCheck};
 use crate::system_image::ConfTweak;
+use crate::vboot_scenarios::{vboot_scenarios, Signing, Tamper};
 
 /// Kernel command lines that select an in-kernel test.
 pub const CMDLINE_TEST_BOOT: &str = "test=boot";
@@ -104,12 +105,16 @@ pub struct Scenario {
     pub data_size: u64,
     /// Run this host-driven scenario instead of one boot checked against `expect`.
     pub driver: Option<Driver>,
+    /// How the image is signed and what its kernel trusts.
+    pub signing: Signing,
+    /// Boot a copy of the good image changed by someone without the signing key.
+    pub tamper: Option<Tamper>,
 }
 
 impl Scenario {
     /// A `test=boot` boot of the default system from a virtio disk on q35, ending in `test:
     /// PASS`; the other scenarios change what differs.
-    fn boot(name: &'static str, expect: Vec<Pattern>) -> Scenario {
+    pub fn boot(name: &'static str, expect: Vec<Pattern>) -> Scenario {
         Scenario {
             name,
             machine: Machine::Q35,
@@ -127,6 +132,8 @@ impl Scenario {
             check_must_fail: false,
             data_size: crate::suite::TEST_DATA_SIZE,
             driver: None,
+            signing: Signing::Development,
+            tamper: None,
         }
     }
 }
@@ -182,7 +189,7 @@ pub const DEFAULT_ORDER: &[&str] = &[
     "services_network",
     "cli_console",
 ];
-fn default_states() -> Pattern {
+pub fn default_states() -> Pattern {
     // The storage, logger and console services keep serving; the network service has nothing
     // to do yet and exits 0 after READY.
     states(&[
@@ -860,7 +867,14 @@ pub fn all() -> Vec<Scenario> {
     let mut list = vec![
         // QEMU's default CPU under TCG (qemu64) has none of SMEP, SMAP, UMIP: the boot passes
         // and the self-check line says they are off.
-        Scenario::boot("boot-q35", boot_expect_protections(false)),
+        // It also shows that the stub checked limine.conf against the hash enrolled in it.
+        Scenario::boot(
+            "boot-q35",
+            [line(STUB_CONFIG_HASH_MATCHED)]
+                .into_iter()
+                .chain(boot_expect_protections(false))
+                .collect(),
+        ),
         // `-cpu max` has all three: the kernel turns them on and the system still boots.
         Scenario {
             cpu: Some("max"),
@@ -882,6 +896,28 @@ pub fn all() -> Vec<Scenario> {
                     shape(
                         &format!("{STUB_CANNOT_BOOT_START}{STUB_HASH_MISMATCH_START}"),
                         "",
+                        STUB_REFUSING_END,
+                    ),
+                    line(STUB_TEST_EXIT),
+                ],
+            )
+        },
+        // limine.conf's command line was changed after its hash was enrolled into the stub: the
+        // stub refuses the config before using anything in it, and leaves QEMU (no kernel line).
+        Scenario {
+            tweak: ConfTweak::EditedConf,
+            forbid: &[
+                BANNER_START,
+                STUB_ENTERING_KERNEL_START,
+                STUB_CONFIG_HASH_MATCHED,
+            ],
+            end: End::Exit(EXIT_FAIL),
+            ..Scenario::boot(
+                "stub-edited-conf",
+                vec![
+                    shape(
+                        &format!("{STUB_CANNOT_BOOT_START}{STUB_CONFIG_HASH_MISMATCH_START}"),
+                        STUB_CONFIG_HASH_ACTION,
                         STUB_REFUSING_END,
                     ),
                     line(STUB_TEST_EXIT),
@@ -936,6 +972,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(broken_component_scenarios());
     list.extend(console_scenarios());
     list.extend(Corruption::ALL.into_iter().map(corrupt));
+    list.extend(vboot_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
     list

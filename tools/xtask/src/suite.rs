@@ -23,6 +23,7 @@ use crate::qemu::{self, Attach, QemuConfig, Serial};
 use crate::scenarios::{self, ConsoleStep, DriveRole, End, Scenario};
 use crate::serial_log::{self, Pattern, QemuExit, Verdict};
 use crate::system_image::{self, BootLoader, ConfTweak, SystemImage};
+use crate::vboot_scenarios::{Signing, Tamper, TestKeys};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const TIMEOUT_ENV: &str = "PANDAGEN_QEMU_TIMEOUT";
@@ -173,12 +174,13 @@ fn prepare_images(
     dir: &Path,
     list: &[Scenario],
 ) -> Result<Vec<(PathBuf, Option<String>)>> {
-    type Key<'a> = (&'a str, ConfTweak, &'a str, u64);
+    type Key<'a> = (&'a str, ConfTweak, &'a str, u64, Signing);
     let mut bases: Vec<(Key<'_>, PathBuf, Option<pack::Packed>)> = Vec::new();
     let mut out = Vec::new();
     let mut xorriso = None;
+    let keys = TestKeys::prepare(&ws.target_dir, &dir.join("keys"))?;
     for s in list {
-        let key = (s.cmdline, s.tweak, s.system, s.data_size);
+        let key = (s.cmdline, s.tweak, s.system, s.data_size, s.signing);
         let description = ws.root.join(s.system);
         let img = SystemImage {
             kernel: artifacts.kernel.clone(),
@@ -188,6 +190,7 @@ fn prepare_images(
             description: description.clone(),
             components_dir: artifacts.components_dir.clone(),
             data_size: s.data_size,
+            signing: Some(keys.config(s.signing)?),
         };
         if s.drives.contains(&DriveRole::Image(Attach::Cdrom)) {
             // The scenario's image is an ISO (read-only on a CD-ROM: no base copy needed).
@@ -218,8 +221,12 @@ fn prepare_images(
             .expect("just added");
         let image = dir.join(format!("{}.img", s.name));
         let mut host_failure = None;
-        match s.corruption {
-            None => {
+        match (s.corruption, s.tamper) {
+            (None, Some(t)) => {
+                t.apply(base, &image)?;
+                host_failure = check_tampered(&image, t)?;
+            }
+            (None, None) => {
                 write_atomically(&image, |f| {
                     corrupt::copy_sparse(&mut fs::File::open(base)?, f)
                 })?;
@@ -228,7 +235,7 @@ fn prepare_images(
                     host_failure = check_corrupt_module(&image, packed)?;
                 }
             }
-            Some(c) => {
+            (Some(c), _) => {
                 c.apply(base, &image)?;
                 let packed = packed.as_ref().expect("bases are packed");
                 match pack::verify_path(&image)? {
@@ -248,6 +255,26 @@ fn prepare_images(
         let _ = fs::remove_file(base);
     }
     Ok(out)
+}
+
+/// A tampered image passes the loader but its signature check (`verify`, as the kernel runs it,
+/// against the kernel's own ring) must refuse it with the expected line.
+fn check_tampered(image: &Path, t: Tamper) -> Result<Option<String>> {
+    let f = crate::inspect::examine(image)?;
+    if !f.problems.is_empty() {
+        return Ok(Some(format!(
+            "the loader refuses the tampered image: {:?}",
+            f.problems
+        )));
+    }
+    let report = crate::inspect::signature_report(&f, None);
+    Ok(match report.as_ref().and_then(|r| r.manifest_refusal()) {
+        Some(r) if *r == t.expected() => None,
+        got => Some(format!(
+            "the host signature check reports {got:?}, expected {:?}",
+            t.expected()
+        )),
+    })
 }
 
 /// The damaged module on the image's ESP must fail the loader with the disk fault's error.

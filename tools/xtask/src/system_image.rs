@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::description;
+use crate::enroll;
 use crate::image::{self, EspFile};
 use crate::limine_conf::{
     self, LimineConf, Module, CONF_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH, MODULE_STRING,
 };
 use crate::pack::{self, PackInput, Packed, BLOCK};
+use crate::sign::SignConfig;
 
 /// Where UEFI firmware looks for a removable-media boot loader on x86_64.
 pub const BOOT_EFI_ESP_PATH: &str = "/EFI/BOOT/BOOTX64.EFI";
@@ -53,6 +55,9 @@ pub enum ConfTweak {
     /// The module with one byte of [`crate::corrupt::CHANGED_ENTRY`]'s binary changed, pinned by
     /// the hash of the changed bytes (the boot loader loads it; the kernel must refuse it).
     CorruptModule,
+    /// limine.conf changed (its kernel command line) after its hash was enrolled into the boot
+    /// loader: the boot loader must refuse it.
+    EditedConf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +81,7 @@ pub fn check_limine_dir(dir: &Path) -> Result<(), BootLoaderError> {
 }
 
 /// Inputs of one system image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SystemImage {
     pub kernel: PathBuf,
     pub boot_loader: BootLoader,
@@ -88,6 +93,9 @@ pub struct SystemImage {
     pub components_dir: PathBuf,
     /// User data region in bytes.
     pub data_size: u64,
+    /// How the image is signed and what its kernel trusts (`None`: the kernel keeps its empty
+    /// placeholder and nothing is signed; host tests with fake kernels only).
+    pub signing: Option<SignConfig>,
 }
 
 /// The limine.conf text for `kernel` (its bytes) and the system image `module` (its bytes, at
@@ -117,11 +125,12 @@ pub fn module_for(
     manifest: &loader::Manifest,
     kernel: &[u8],
     binaries: &[Vec<u8>],
+    signing: Option<&SignConfig>,
 ) -> Result<Option<Vec<u8>>> {
     if tweak == ConfTweak::NoModule {
         return Ok(None);
     }
-    let module = pack::module_image(manifest, kernel, binaries)?;
+    let module = pack::module_image(manifest, kernel, binaries, signing)?;
     anyhow::ensure!(
         pack::is_module_file(&module.superblock, module.bytes.len() as u64),
         "the module image is not laid out as a module: {:?}",
@@ -143,15 +152,19 @@ pub fn module_for(
     Ok(Some(bytes))
 }
 
-/// The boot volume's files: the boot loader, limine.conf (kernel and module BLAKE2b pinned), the
-/// kernel and the system image module.
+/// The boot volume's files: the boot loader (with limine.conf's BLAKE2b-512 enrolled), limine.conf
+/// (kernel and module BLAKE2b pinned), the kernel and the system image module.
 pub fn esp_files(img: &SystemImage, kernel: &[u8], module: Option<&[u8]>) -> Result<Vec<EspFile>> {
     let efi = img.boot_loader.efi_path();
     if let BootLoader::Limine(dir) = &img.boot_loader {
         check_limine_dir(dir)?;
     }
-    let efi_data = fs::read(&efi).with_context(|| format!("reading {}", efi.display()))?;
-    let conf = limine_conf_text(kernel, module, &img.cmdline, img.tweak)?;
+    let mut efi_data = fs::read(&efi).with_context(|| format!("reading {}", efi.display()))?;
+    let mut conf = limine_conf_text(kernel, module, &img.cmdline, img.tweak)?;
+    enroll::enroll_config(&efi, &mut efi_data, conf.as_bytes())?;
+    if img.tweak == ConfTweak::EditedConf {
+        conf = enroll::edit_after_enrollment(&conf)?;
+    }
     let mut files = vec![
         EspFile {
             path: BOOT_EFI_ESP_PATH.into(),
@@ -192,9 +205,12 @@ pub fn fat_size_for(files: &[EspFile]) -> u64 {
 /// Reads the description (refusing an invalid one, every problem on its own line), the kernel and
 /// every binary, and measures them into a manifest ready for [`pack::pack`].
 pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
-    let (_, mut manifest) = description::load_checked(&img.description)?;
-    let kernel = fs::read(&img.kernel)
+    let (desc, mut manifest) = description::load_checked(&img.description)?;
+    let mut kernel = fs::read(&img.kernel)
         .with_context(|| format!("reading the kernel {}", img.kernel.display()))?;
+    if let Some(signing) = &img.signing {
+        signing.enroll_into_kernel(&mut kernel)?;
+    }
     let mut binaries = Vec::new();
     for entry in manifest.entries() {
         let path = img
@@ -209,7 +225,16 @@ pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
         })?);
     }
     description::measure(&mut manifest, &kernel, &binaries)?;
-    let module = module_for(img.tweak, &manifest, &kernel, &binaries)?;
+    if let Some(signing) = &img.signing {
+        signing.sign_entries(&mut manifest, &desc)?;
+    }
+    let module = module_for(
+        img.tweak,
+        &manifest,
+        &kernel,
+        &binaries,
+        img.signing.as_ref(),
+    )?;
     let esp_files = esp_files(img, &kernel, module.as_deref())?;
     let needed = fat_size_for(&esp_files);
     anyhow::ensure!(
@@ -226,6 +251,7 @@ pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
         binaries,
         esp_size: image::DEFAULT_ESP_SIZE,
         data_size: img.data_size,
+        signing: img.signing.clone(),
     })
 }
 
@@ -268,12 +294,23 @@ pub(crate) mod tests {
         read_esp_file(img, layout, path).unwrap()
     }
 
+    /// A fake boot loader binary: `text`, then an empty config-hash slot.
+    fn fake_efi(text: &[u8]) -> Vec<u8> {
+        [text, &bootproto::enroll::EMPTY_MARKER[..], b"\0rest"].concat()
+    }
+
+    /// `efi` as it goes on the ESP: `conf`'s hash enrolled.
+    fn enrolled(mut efi: Vec<u8>, conf: &[u8]) -> Vec<u8> {
+        bootproto::enroll::enroll(&mut efi, conf).unwrap();
+        efi
+    }
+
     /// A fake build: kernel, stub and the four components in `dir`.
     pub fn fake_build(dir: &Path) -> SystemImage {
         let kernel = dir.join("kernel_bootstrap");
         let stub = dir.join("bootstub.efi");
         fs::write(&kernel, b"\x7fELF fake kernel").unwrap();
-        fs::write(&stub, b"MZ fake stub").unwrap();
+        fs::write(&stub, fake_efi(b"MZ fake stub")).unwrap();
         for (i, name) in [
             "services_storage",
             "services_logger",
@@ -295,6 +332,7 @@ pub(crate) mod tests {
                 .join(description::DEFAULT_PATH),
             components_dir: dir.to_path_buf(),
             data_size: image::MIB,
+            signing: None,
         }
     }
 
@@ -305,14 +343,15 @@ pub(crate) mod tests {
         let out = dir.path().join("system.img");
         let packed = write_system_image(&img, &out, false).unwrap();
         assert_eq!(
-            read_back(&out, &packed.layout, BOOT_EFI_ESP_PATH),
-            b"MZ fake stub"
-        );
-        assert_eq!(
             read_back(&out, &packed.layout, KERNEL_ESP_PATH),
             b"\x7fELF fake kernel"
         );
         let conf = String::from_utf8(read_back(&out, &packed.layout, CONF_ESP_PATH)).unwrap();
+        // The stub on the ESP carries the hash of exactly the limine.conf beside it.
+        assert_eq!(
+            read_back(&out, &packed.layout, BOOT_EFI_ESP_PATH),
+            enrolled(fake_efi(b"MZ fake stub"), conf.as_bytes())
+        );
         let hash = limine_conf::hex(&limine_conf::blake2b512(b"\x7fELF fake kernel"));
         assert!(conf.contains(&format!("path: boot():/boot/kernel_bootstrap#{hash}\n")));
         assert!(conf.contains("cmdline: test=boot\n"));
@@ -367,6 +406,48 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn edited_conf_differs_from_the_enrolled_one_by_its_cmdline() {
+        let dir = TempDir::new("sysimg-edited");
+        let mut img = fake_build(dir.path());
+        let module = Some(&b"module"[..]);
+        let good = esp_files(&img, b"k", module).unwrap();
+        img.tweak = ConfTweak::EditedConf;
+        let edited = esp_files(&img, b"k", module).unwrap();
+        // The same binary, enrolled with the config as generated...
+        assert_eq!(edited[0].data, good[0].data);
+        assert_eq!(
+            bootproto::enroll::enrolled(&edited[0].data).unwrap(),
+            bootproto::enroll::Slot::Enrolled(limine_conf::blake2b512(&good[1].data))
+        );
+        // ...beside a config whose command line was changed afterwards.
+        assert_ne!(edited[1].data, good[1].data);
+        let (good, edited) = (
+            String::from_utf8(good[1].data.clone()).unwrap(),
+            String::from_utf8(edited[1].data.clone()).unwrap(),
+        );
+        assert_eq!(
+            edited,
+            good.replace(
+                "cmdline: test=boot\n",
+                &format!("cmdline: test=boot{}\n", enroll::EDIT)
+            )
+        );
+    }
+
+    #[test]
+    fn a_boot_loader_without_a_slot_is_named() {
+        let dir = TempDir::new("sysimg-noslot");
+        let img = fake_build(dir.path());
+        let BootLoader::Stub(stub) = &img.boot_loader else {
+            unreachable!()
+        };
+        fs::write(stub, b"MZ stub without a slot").unwrap();
+        let err = format!("{:#}", esp_files(&img, b"k", None).unwrap_err());
+        assert!(err.contains(&stub.display().to_string()), "{err}");
+        assert!(err.contains("no config-hash slot"), "{err}");
+    }
+
+    #[test]
     fn a_missing_component_is_named() {
         let dir = TempDir::new("sysimg-missing");
         let img = fake_build(dir.path());
@@ -386,9 +467,21 @@ pub(crate) mod tests {
 
         fs::create_dir(dir.path().join("limine")).unwrap();
         fs::write(dir.path().join("limine/BOOTX64.EFI"), b"MZ limine").unwrap();
+        let err = format!("{:#}", esp_files(&img, b"k", None).unwrap_err());
+        assert!(err.contains("BOOTX64.EFI"), "{err}");
+        assert!(err.contains("no config-hash slot"), "{err}");
+
+        fs::write(
+            dir.path().join("limine/BOOTX64.EFI"),
+            fake_efi(b"MZ limine"),
+        )
+        .unwrap();
         let files = esp_files(&img, b"k", Some(b"m")).unwrap();
         assert_eq!(files.len(), 4);
-        assert_eq!(files[0].data, b"MZ limine");
+        assert_eq!(
+            files[0].data,
+            enrolled(fake_efi(b"MZ limine"), &files[1].data)
+        );
         assert_eq!(
             img.boot_loader.describe(),
             format!("Limine from {}", dir.path().join("limine").display())
