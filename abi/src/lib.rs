@@ -373,10 +373,20 @@ pub mod userdata {
     pub const PERSIST_FIRST_BLOCK: u64 = 1;
     /// Blocks of the `test=persist` record and pattern.
     pub const PERSIST_BLOCKS: u64 = 16;
+    /// Verified boot's security record (rollback minimum, key-ring generation, revocations):
+    /// two copies, the newer valid one wins.
+    pub const SECURITY_BLOCKS: [u64; 2] = [17, 18];
+    /// The A/B slot metadata: two copies.
+    pub const SLOT_META_BLOCKS: [u64; 2] = [19, 20];
+    /// The boot journal: two copies.
+    pub const JOURNAL_BLOCKS: [u64; 2] = [21, 22];
     /// Blocks `0..KERNEL_BLOCKS` are the kernel's (the rest of them spare).
     pub const KERNEL_BLOCKS: u64 = 32;
     const _: () = assert!(BOOT_COUNTER_BLOCK < PERSIST_FIRST_BLOCK);
-    const _: () = assert!(PERSIST_FIRST_BLOCK + PERSIST_BLOCKS <= KERNEL_BLOCKS);
+    const _: () = assert!(PERSIST_FIRST_BLOCK + PERSIST_BLOCKS <= SECURITY_BLOCKS[0]);
+    const _: () = assert!(SECURITY_BLOCKS[1] < SLOT_META_BLOCKS[0]);
+    const _: () = assert!(SLOT_META_BLOCKS[1] < JOURNAL_BLOCKS[0]);
+    const _: () = assert!(JOURNAL_BLOCKS[1] < KERNEL_BLOCKS);
 }
 
 /// Longest message [`Syscall::Log`] accepts, in bytes; longer ones fail with

@@ -84,6 +84,10 @@ pub const VBOOT_ENTRY_REFUSED_START: &str = "verified boot (enforce): refusing "
 pub const VBOOT_PERMISSIVE_START: &str = "verified boot (permissive): ";
 /// The end of a permissive warning.
 pub const VBOOT_PERMISSIVE_END: &str = "; booting anyway";
+/// The name of the rollback refusal (an image older than the committed security epoch).
+pub const VBOOT_ROLLBACK: &str = "ROLLBACK";
+/// After a boot in which every entry came up: the security record was committed.
+pub const VBOOT_COMMITTED_START: &str = "verified boot: committed security epoch ";
 /// The check's summary line: this, then the signing key's id.
 pub const VBOOT_CHECKED_START: &str = "verified boot: manifest signed by ";
 

@@ -204,6 +204,11 @@ pub enum LoadError {
         /// Its position, e.g. `services[0]`.
         entry: Label,
     },
+    /// `key_ring_update` is not 2 to 4096 lowercase hex digits, an even number of them.
+    BadKeyRingUpdate {
+        /// Its length in characters.
+        hex_digits: usize,
+    },
     /// An entry's `signature` is not `ed25519:` followed by 128 lowercase hex digits.
     BadSignatureSyntax {
         /// The entry.
@@ -454,6 +459,11 @@ impl fmt::Display for LoadError {
                 "manifest entry `{entry}`: `{field}` is {length} bytes, the limit is {limit}"
             ),
             Self::EmptyName { entry } => write!(f, "manifest {entry}: name is empty"),
+            Self::BadKeyRingUpdate { hex_digits } => write!(
+                f,
+                "manifest: key_ring_update ({hex_digits} characters) must be an even number of lowercase hex digits, at most {}; re-make it with the host tool",
+                2 * crate::signature::MAX_RING_UPDATE
+            ),
             Self::BadSignatureSyntax { entry } => write!(
                 f,
                 "manifest entry `{entry}`: signature must be \"ed25519:\" followed by 128 lowercase hex digits"

@@ -26,7 +26,7 @@ mod wire;
 use crate::error::LoadError;
 pub use crate::memory_limit::{MemoryLimit, DEFAULT_MEMORY_LIMIT};
 use crate::sha256::Sha256Digest;
-use crate::signature::{KeyIdText, Signature};
+use crate::signature::{KeyIdText, RingUpdateBytes, Signature};
 use serde::Serialize;
 
 /// Longest manifest, in bytes (16 blocks).
@@ -85,6 +85,9 @@ pub struct Manifest {
     /// whose epoch is below the one it last committed (docs/security.md).
     #[serde(skip_serializing_if = "is_zero")]
     pub security_epoch: u32,
+    /// `key_ring_update` (optional): a signed key-ring update, hex (docs/security.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_ring_update: Option<RingUpdateBytes>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -78,6 +78,49 @@ impl Serialize for Signature {
     }
 }
 
+/// Longest key-ring update a manifest carries, in bytes (`key_ring_update`, hex: twice this).
+pub const MAX_RING_UPDATE: usize = 2048;
+
+/// A signed key-ring update (`PGRINGUP`, docs/security.md), carried as lowercase hex in the
+/// manifest's `key_ring_update`. The loader only decodes the hex; the kernel checks it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct RingUpdateBytes(pub heapless::Vec<u8, MAX_RING_UPDATE>);
+
+impl RingUpdateBytes {
+    /// Decodes an even number (2..=2 × [`MAX_RING_UPDATE`]) of lowercase hex digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        let hex = text.as_bytes();
+        if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 2 * MAX_RING_UPDATE {
+            return None;
+        }
+        let mut out = heapless::Vec::new();
+        for pair in hex.chunks_exact(2) {
+            let byte =
+                crate::sha256::nibble(*pair.first()?)? << 4 | crate::sha256::nibble(*pair.get(1)?)?;
+            out.push(byte).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl fmt::Debug for RingUpdateBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RingUpdateBytes({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for RingUpdateBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = heapless::String::<{ 2 * MAX_RING_UPDATE }>::new();
+        for b in &self.0 {
+            let _ = text.push(char::from(HEX[usize::from(b >> 4)]));
+            let _ = text.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        s.serialize_str(&text)
+    }
+}
+
 /// The manifest signature record of block 0: which key signed, and the signature.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct ManifestSignature {

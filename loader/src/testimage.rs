@@ -71,6 +71,7 @@ pub fn build(
             .map(|p| Name::try_from(p.name).unwrap())
             .collect(),
         security_epoch: 0,
+        key_ring_update: None,
     });
     let mut json = vec![0u8; MAX_MANIFEST_BYTES];
     let placed = place(

@@ -13,7 +13,7 @@ use loader::sha256::Sha256Digest;
 use loader::superblock::BLOCK_SIZE;
 use loader::verify::BlockSource;
 
-use bootlog::msg::{FRAMES_AFTER_ALL_ENDED, FRAMES_BEFORE_START};
+use bootlog::msg::{FRAMES_AFTER_ALL_ENDED, FRAMES_BEFORE_START, VBOOT_COMMITTED_START};
 
 use crate::caps::Machine;
 use crate::devices::Disk;
@@ -196,6 +196,34 @@ pub fn start_components(
     for line in &unmet {
         log::warn!("{line}");
     }
+    commit_security(verified, &outcome.rows_at_end);
     publish_outcome(outcome);
     unmet.is_empty()
+}
+
+/// After a boot in which every started entry came up, writes verified boot's security record
+/// (the epoch minimum only advances then; an image that does not come up changes nothing).
+fn commit_security(verified: &VerifiedBoot, rows: &[supervisor::Row]) {
+    let Some(commit) = &verified.commit else {
+        return;
+    };
+    let started = rows
+        .iter()
+        .filter(|r| r.state != supervisor::State::NotStarted);
+    if !started.clone().all(|r| r.state.came_up()) {
+        log::info!("verified boot: not every entry came up: the security record is not advanced");
+        return;
+    }
+    let mut block = [0u8; loader::superblock::BLOCK_SIZE];
+    crate::userdata::security::encode(&commit.record, commit.generation, &mut block);
+    match process::write_kernel_block(commit.block, &block) {
+        Ok(()) => log::info!(
+            "{VBOOT_COMMITTED_START}{} (key-ring update generation {}, {} revoked key id(s); record generation {})",
+            commit.record.min_epoch,
+            commit.record.ring_generation,
+            commit.record.revoked.len(),
+            commit.generation
+        ),
+        Err(e) => log::warn!("verified boot: the security record could not be written: {e}"),
+    }
 }

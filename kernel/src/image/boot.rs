@@ -23,6 +23,7 @@ use super::signatures::{self, SignatureError};
 use super::source::{DiskSource, SourceError};
 use crate::devices::Disk;
 use crate::time;
+use crate::userdata::security::Stored;
 
 /// Why the image could not be used. `Display` is the one line the kernel prints.
 #[derive(Debug)]
@@ -81,6 +82,8 @@ pub struct VerifiedBoot {
     pub manifest: Box<Manifest>,
     /// Entries verified boot refuses (policy `enforce`): the supervisor refuses them.
     pub vetoes: Vec<signing::image::Refusal>,
+    /// The security record to write once every entry has come up.
+    pub commit: Option<signatures::Commit>,
 }
 
 /// Logs each verification step as it succeeds (the log line carries the time).
@@ -262,15 +265,34 @@ pub fn find_and_verify(
         })?;
 
     check_kernel_file(kernel_file, &manifest, name)?;
-    let vetoes = signatures::check(&verified, &manifest).map_err(ImageError::Signature)?;
+    let stored = security_record(&mut disks[chosen], &verified.superblock);
+    let checked =
+        signatures::check(&verified, &manifest, stored.as_ref()).map_err(ImageError::Signature)?;
     log_summary(&verified, started, &manifest);
     Ok(VerifiedBoot {
         from_module,
         disk: chosen,
         superblock: verified.superblock,
         manifest,
-        vetoes,
+        vetoes: checked.vetoes,
+        commit: checked.commit,
     })
+}
+
+/// Verified boot's security record on the image's disk; `None` (said) when it cannot be read.
+fn security_record(disk: &mut Disk, sb: &Superblock) -> Option<Stored> {
+    match crate::userdata::boot::read_security(&mut *disk.device, sb) {
+        Ok(s) => {
+            if s.damaged {
+                log::warn!("verified boot: one copy of the security record is damaged; using the other (generation {})", s.generation);
+            }
+            Some(s)
+        }
+        Err(e) => {
+            log::warn!("verified boot: the security record cannot be read ({e}): no rollback check this boot");
+            None
+        }
+    }
 }
 
 /// Checks that `kernel_file` (what the boot loader loaded) is the kernel the manifest names.

@@ -38,12 +38,15 @@ pub use sched::{
 #[cfg(target_os = "none")]
 pub use sched::{switch_stats, SwitchStats};
 #[cfg(target_os = "none")]
-pub use syscalls::{on_syscall, set_boot_count, set_user_data, user_data_from_disk};
+pub use syscalls::{
+    on_syscall, set_boot_count, set_user_data, user_data_from_disk, write_kernel_block,
+};
 
 use alloc::boxed::Box;
 
 use crate::userdata::{Region, RegionError};
 use drivers::block::BlockDevice;
+use loader::superblock::BLOCK_SIZE;
 
 /// A process id. 0 is the kernel's own task (the boot context); programs get 1, 2, ...
 pub type Pid = u32;
@@ -255,6 +258,9 @@ pub trait UserDataStore: Send {
     fn write(&mut self, first: u64, buf: &[u8]) -> Result<(), RegionError>;
     /// Makes written blocks durable.
     fn flush(&mut self) -> Result<(), RegionError>;
+    /// Writes and flushes one of the kernel's own blocks, before the region (kernel only).
+    fn write_kernel_block(&mut self, block: u64, buf: &[u8; BLOCK_SIZE])
+        -> Result<(), RegionError>;
 }
 
 impl<D: BlockDevice + Send> UserDataStore for Region<D> {
@@ -269,6 +275,13 @@ impl<D: BlockDevice + Send> UserDataStore for Region<D> {
     }
     fn flush(&mut self) -> Result<(), RegionError> {
         Region::flush(self)
+    }
+    fn write_kernel_block(
+        &mut self,
+        block: u64,
+        buf: &[u8; BLOCK_SIZE],
+    ) -> Result<(), RegionError> {
+        Region::write_kernel_block(self, block, buf)
     }
 }
 

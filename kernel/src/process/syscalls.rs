@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::{Error, LogLevel, LOG_MAX_LEN};
 use drivers::block::{BlockDevice, Blocks4K};
-use loader::superblock::Superblock;
+use loader::superblock::{Superblock, BLOCK_SIZE};
 use spin::Mutex;
 
 use super::args::{self, Allowed, Call, TEXT_MAX_LEN, USER_END};
@@ -51,12 +51,24 @@ pub fn user_data_from_disk(
 ) -> Result<BoxedUserData, RegionError> {
     let block_size = device.block_size();
     let device = Blocks4K::new(device).map_err(|_| RegionError::WrongBlockSize { block_size })?;
-    let (start, end) = crate::userdata::components_part(sb.data_start, sb.total_blocks).ok_or(
-        RegionError::NoneForComponents {
-            region_blocks: sb.total_blocks.saturating_sub(sb.data_start),
-        },
-    )?;
-    Ok(Box::new(Region::new(device, start, end)?))
+    Ok(Box::new(Region::for_components(
+        device,
+        sb.data_start,
+        sb.total_blocks,
+    )?))
+}
+
+/// Writes and flushes one of the kernel's own user-data blocks (verified boot's records) on
+/// the disk handed to [`set_user_data`]; no syscall reaches these blocks.
+///
+/// # Errors
+/// [`RegionError::NoneForComponents`] when no region was handed over, or the region's error.
+pub fn write_kernel_block(block: u64, buf: &[u8; BLOCK_SIZE]) -> Result<(), RegionError> {
+    let mut guard = USER_DATA.lock();
+    let region = guard
+        .as_mut()
+        .ok_or(RegionError::NoneForComponents { region_blocks: 0 })?;
+    region.write_kernel_block(block, buf)
 }
 
 /// Called by the `syscall` entry stub on the calling task's kernel stack, interrupts off.

@@ -9,7 +9,7 @@ use bootlog::msg::{
 use drivers::block::{BlockDevice, Blocks4K};
 use loader::superblock::{Superblock, BLOCK_SIZE};
 
-use super::{bootcount, persist, Region, RegionError};
+use super::{bootcount, persist, security, Region, RegionError};
 
 /// The region on the image disk.
 pub type DiskRegion<'a> = Region<Blocks4K<&'a mut dyn BlockDevice>>;
@@ -25,6 +25,22 @@ pub fn open<'a>(
     let block_size = device.block_size();
     let device = Blocks4K::new(device).map_err(|_| RegionError::WrongBlockSize { block_size })?;
     Region::new(device, sb.data_start, sb.total_blocks)
+}
+
+/// Reads verified boot's security record (both copies) from the user-data region on `device`.
+///
+/// # Errors
+/// As [`open`], or a read error.
+pub fn read_security(
+    device: &mut dyn BlockDevice,
+    sb: &Superblock,
+) -> Result<security::Stored, RegionError> {
+    let mut region = open(device, sb)?;
+    let mut copies = [[0u8; BLOCK_SIZE]; 2];
+    for (copy, block) in copies.iter_mut().zip(security::BLOCKS) {
+        region.read(block, copy)?;
+    }
+    Ok(security::pick([&copies[0], &copies[1]]))
 }
 
 /// Reads, increments, writes and flushes the boot counter; returns this boot's number.

@@ -6,6 +6,7 @@
 pub mod boot;
 pub mod bootcount;
 pub mod persist;
+pub mod security;
 
 use drivers::block::{BlockDevice, BlockError};
 use loader::superblock::BLOCK_SIZE;
@@ -83,6 +84,9 @@ pub struct Region<D: BlockDevice> {
     device: D,
     start: u64,
     end: u64,
+    /// Blocks just before `start` that [`Region::write_kernel_block`] may write (the
+    /// kernel's records, before the components' part); 0 for a plain region.
+    kernel_blocks: u64,
 }
 
 impl<D: BlockDevice> Region<D> {
@@ -103,7 +107,56 @@ impl<D: BlockDevice> Region<D> {
                 device_blocks: device.num_blocks(),
             });
         }
-        Ok(Self { device, start, end })
+        Ok(Self {
+            device,
+            start,
+            end,
+            kernel_blocks: 0,
+        })
+    }
+
+    /// The components' part of the user-data region `data_start..total_blocks` (see
+    /// [`components_part`]), keeping the kernel's blocks before it for
+    /// [`Region::write_kernel_block`] (which no syscall reaches).
+    ///
+    /// # Errors
+    /// [`RegionError::NoneForComponents`], or as [`Region::new`].
+    pub fn for_components(
+        device: D,
+        data_start: u64,
+        total_blocks: u64,
+    ) -> Result<Self, RegionError> {
+        let (start, end) =
+            components_part(data_start, total_blocks).ok_or(RegionError::NoneForComponents {
+                region_blocks: total_blocks.saturating_sub(data_start),
+            })?;
+        let mut region = Self::new(device, start, end)?;
+        region.kernel_blocks = abi::userdata::KERNEL_BLOCKS;
+        Ok(region)
+    }
+
+    /// Writes and flushes one of the kernel's own blocks (`block` counts from the start of
+    /// the whole user-data region, below [`abi::userdata::KERNEL_BLOCKS`]).
+    ///
+    /// # Errors
+    /// [`RegionError::OutOfRegion`] outside the kernel's blocks, or the driver's error.
+    pub fn write_kernel_block(
+        &mut self,
+        block: u64,
+        buf: &[u8; BLOCK_SIZE],
+    ) -> Result<(), RegionError> {
+        if block >= self.kernel_blocks {
+            return Err(RegionError::OutOfRegion {
+                first: block,
+                count: 1,
+                region_blocks: self.kernel_blocks,
+            });
+        }
+        let at = self.start - self.kernel_blocks + block;
+        self.device
+            .write_blocks(at, buf)
+            .map_err(RegionError::Device)?;
+        self.flush()
     }
 
     /// Number of blocks in the region.

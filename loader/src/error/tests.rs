@@ -21,6 +21,7 @@ fn name(e: &LoadError) -> &'static str {
         ReservedNotZero { .. } => "ReservedNotZero",
         BadSignatureRecord => "BadSignatureRecord",
         BadSignatureSyntax { .. } => "BadSignatureSyntax",
+        BadKeyRingUpdate { .. } => "BadKeyRingUpdate",
         SignatureWithoutKeyId { .. } => "SignatureWithoutKeyId",
         KernelStartNotOne { .. } => "KernelStartNotOne",
         KernelEmpty => "KernelEmpty",
@@ -66,7 +67,7 @@ fn name(e: &LoadError) -> &'static str {
     }
 }
 
-const COUNT: usize = 51;
+const COUNT: usize = 52;
 
 fn all() -> Vec<LoadError> {
     use LoadError::*;
@@ -84,6 +85,7 @@ fn all() -> Vec<LoadError> {
         SuperblockChecksumMismatch,
         ReservedNotZero { offset: 200 },
         BadSignatureRecord,
+        BadKeyRingUpdate { hex_digits: 3 },
         BadSignatureSyntax {
             entry: l("cli_console"),
         },

@@ -42,6 +42,7 @@ fn manifest(services: Vec<Entry>, components: Vec<Entry>, init: &[&str]) -> Mani
         components: components.into_iter().collect(),
         init_sequence: init.iter().map(|n| Name::try_from(*n).unwrap()).collect(),
         security_epoch: 0,
+        key_ring_update: None,
     }
 }
 

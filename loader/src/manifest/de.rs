@@ -4,9 +4,10 @@
 //! the parser is stopped with a placeholder; [`parse_checked`] then returns the parked error. The slot
 //! also records where parsing was (`services[2]`) to give the parser's own errors a place.
 
-use super::wire::{init_name, position, EntryWire, KernelWire, Lenient, LenientVec};
+use super::wire::{init_name, position, ring_update, EntryWire, KernelWire, Lenient, LenientVec};
 use super::{Entry, Manifest, Name, MAX_ESCAPED_STRING, MAX_INIT, MAX_NAME};
 use crate::error::{bounded, Detail, Label, LoadError};
+use crate::signature::MAX_RING_UPDATE;
 use core::fmt::{self, Write};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -95,17 +96,19 @@ enum Key {
     Components,
     InitSequence,
     SecurityEpoch,
+    RingUpdate,
     Other,
 }
 
 impl Key {
-    const KNOWN: [(&'static str, Key); 6] = [
+    const KNOWN: [(&'static str, Key); 7] = [
         ("format_version", Key::FormatVersion),
         ("kernel", Key::Kernel),
         ("services", Key::Services),
         ("components", Key::Components),
         ("init_sequence", Key::InitSequence),
         ("security_epoch", Key::SecurityEpoch),
+        ("key_ring_update", Key::RingUpdate),
     ];
 
     /// The key's text, for messages.
@@ -157,7 +160,8 @@ impl<'de> Visitor<'de> for ManifestVisitor<'_, '_> {
         out.components.clear();
         out.init_sequence.clear();
         out.security_epoch = 0;
-        let mut seen: heapless::Vec<Key, 6> = heapless::Vec::new();
+        out.key_ring_update = None;
+        let mut seen: heapless::Vec<Key, 7> = heapless::Vec::new();
         while let Some(key) = map.next_key::<Key>()? {
             if key != Key::Other {
                 if seen.contains(&key) {
@@ -174,6 +178,10 @@ impl<'de> Visitor<'de> for ManifestVisitor<'_, '_> {
             match key {
                 Key::FormatVersion => out.format_version = map.next_value()?,
                 Key::SecurityEpoch => out.security_epoch = map.next_value()?,
+                Key::RingUpdate => {
+                    let text: Lenient<{ 2 * MAX_RING_UPDATE }> = map.next_value()?;
+                    out.key_ring_update = Some(ring_update(text).map_err(|e| slot.fail(e))?);
+                }
                 Key::Kernel => {
                     let wire: KernelWire = map.next_value()?;
                     out.kernel = wire.finish().map_err(|e| slot.fail(e))?;

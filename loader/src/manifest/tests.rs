@@ -167,6 +167,26 @@ fn signatures_and_the_epoch() {
         parse_str(&upper),
         Err(LoadError::BadSignatureSyntax { .. })
     ));
+    // A key-ring update: hex in, the same hex out.
+    let with_update =
+        with_services(&service("a", "")).replace("{", r#"{"key_ring_update":"00ff10","#);
+    let m = parse_str(&with_update).unwrap();
+    assert_eq!(
+        m.key_ring_update.as_ref().unwrap().0.as_slice(),
+        &[0x00, 0xff, 0x10]
+    );
+    let n = m.to_json(&mut out).unwrap();
+    assert!(std::str::from_utf8(&out[..n])
+        .unwrap()
+        .contains(r#""key_ring_update":"00ff10""#));
+    for bad in ["0", "0F", "zz", ""] {
+        let text = with_services(&service("a", ""))
+            .replace("{", &format!(r#"{{"key_ring_update":"{bad}","#));
+        assert!(
+            matches!(parse_str(&text), Err(LoadError::BadKeyRingUpdate { .. })),
+            "{bad}"
+        );
+    }
     // No epoch key: 0, and not written out.
     let plain = parse_str(&with_services(&service("a", ""))).unwrap();
     assert_eq!(plain.security_epoch, 0);

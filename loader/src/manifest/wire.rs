@@ -294,6 +294,19 @@ impl KernelWire {
     }
 }
 
+/// Parses `key_ring_update`, or [`LoadError::BadKeyRingUpdate`].
+pub(super) fn ring_update(
+    text: Lenient<{ 2 * signature::MAX_RING_UPDATE }>,
+) -> Result<signature::RingUpdateBytes, LoadError> {
+    let bad = LoadError::BadKeyRingUpdate {
+        hex_digits: text.len,
+    };
+    if text.len > 2 * signature::MAX_RING_UPDATE {
+        return Err(bad);
+    }
+    signature::RingUpdateBytes::parse(&text.text).ok_or(bad)
+}
+
 /// Converts `init_sequence` names, naming the position of the first bad one.
 pub(super) fn init_name(name: Lenient<MAX_NAME>, index: usize) -> Result<Name, LoadError> {
     let at = position("init_sequence", index);

@@ -63,12 +63,26 @@ pub fn signature_report(
 ) -> Option<signing::image::Report> {
     let ring = ring.or(f.trust.as_ref().map(|t| &t.ring))?;
     let (sb, m, digest) = (f.superblock?, f.manifest.as_ref()?, f.manifest_sha256?);
+    let ring = match ring_update(m, ring) {
+        Some(Ok(applied)) => applied.ring,
+        _ => ring.clone(),
+    };
     Some(signing::image::check(
-        ring,
+        &ring,
         sb.signature.as_ref(),
         &digest,
         m,
     ))
+}
+
+/// The image's key-ring update applied to `ring` as the kernel applies it (without a
+/// system's record: a host cannot know what a system has already applied).
+fn ring_update(
+    m: &Manifest,
+    ring: &signing::KeyRing,
+) -> Option<Result<signing::update::Applied, signing::update::UpdateError>> {
+    let update = m.key_ring_update.as_ref()?;
+    Some(signing::update::apply(ring, &update.0, 0))
 }
 
 /// A little-endian u32 of the MBR partition table.
@@ -528,6 +542,36 @@ fn signatures(w: &mut String, f: &Findings, m: &Manifest) {
         },
     };
     let _ = writeln!(w, "  manifest signature (block 0): {status}");
+    if let Some(update) = &m.key_ring_update {
+        let what = match signing::update::RingUpdate::parse(&update.0) {
+            Ok(u) => format!(
+                "generation {}, signed by `{}`, adds [{}], revokes [{}]",
+                u.generation,
+                u.signer,
+                u.add
+                    .iter()
+                    .map(|k| k.id().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                u.revoke
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Err(e) => format!("DOES NOT PARSE: {e}"),
+        };
+        let applies = match f.trust.as_ref().and_then(|t| ring_update(m, &t.ring)) {
+            Some(Ok(_)) => "; applies to the kernel's key ring",
+            Some(Err(_)) => "; REFUSED by the kernel's key ring",
+            None => "",
+        };
+        let _ = writeln!(
+            w,
+            "  key-ring update ({} bytes): {what}{applies}",
+            update.0.len()
+        );
+    }
     match &f.trust {
         None => {
             let _ = writeln!(
@@ -559,7 +603,6 @@ fn signatures(w: &mut String, f: &Findings, m: &Manifest) {
             );
         }
     }
-    let _ = m;
 }
 
 /// One entry's key id and signature status, for `inspect`.

@@ -113,6 +113,26 @@ enum Cmd {
         #[arg(long, default_value = "*", value_name = "KINDS")]
         caps: String,
     },
+    /// Make a signed key-ring update (PGRINGUP): SIGN_KEY (a key the kernels' rings trust
+    /// with `*`) adds the --add public keys and revokes the --revoke key ids, as generation N.
+    /// Images carry it with `build-image --key-ring-update FILE`.
+    KeyringUpdate {
+        /// The signing key's secret file.
+        #[arg(long, value_name = "FILE")]
+        sign_key: PathBuf,
+        /// The update's generation: greater than the last one the systems applied.
+        #[arg(long)]
+        generation: u32,
+        /// Public key files to add (repeatable).
+        #[arg(long, value_name = "KEYFILE")]
+        add: Vec<PathBuf>,
+        /// Key ids to revoke (repeatable).
+        #[arg(long, value_name = "ID")]
+        revoke: Vec<String>,
+        /// Where to write the update.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Build the image into target/ and boot it in QEMU with the serial console on this terminal.
     Run {
         #[command(flatten)]
@@ -216,6 +236,10 @@ struct SignOpts {
     /// permissive (warn and boot). Default: enforce with --sign-key, else permissive.
     #[arg(long, value_parser = parse_policy)]
     policy: Option<signing::trust::Policy>,
+    /// Carry this signed key-ring update (`cargo xtask keyring-update`) in the manifest: the
+    /// kernel applies it to its ring (docs/security.md).
+    #[arg(long, value_name = "FILE")]
+    key_ring_update: Option<PathBuf>,
 }
 
 fn parse_policy(text: &str) -> Result<signing::trust::Policy, String> {
@@ -232,6 +256,7 @@ impl SignOpts {
                 sign_keys: self.sign_key.clone(),
                 trust: self.trust.clone(),
                 policy: self.policy,
+                ring_update: self.key_ring_update.clone(),
             },
         )
     }
@@ -472,6 +497,35 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 "xtask: wrote {} (public, capability limits: {caps}) and {} (secret, mode 0600: keep it off the image and out of logs)",
                 paths.public.display(),
                 paths.secret.display()
+            );
+        }
+        Cmd::KeyringUpdate {
+            sign_key,
+            generation,
+            add,
+            revoke,
+            output,
+        } => {
+            let signer = keys::read_secret(&sign_key)?;
+            let add = add
+                .iter()
+                .map(|p| keys::read_public(p))
+                .collect::<Result<Vec<_>>>()?;
+            let revoke = revoke
+                .iter()
+                .map(|id| {
+                    signing::KeyId::new(id).map_err(|e| anyhow::anyhow!("--revoke {id}: {e}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let bytes = sign::make_ring_update(&signer, generation, &add, &revoke)?;
+            atomic::write_atomically(&output, |f| Ok(std::io::Write::write_all(f, &bytes)?))?;
+            println!(
+                "xtask: wrote {} ({} bytes): generation {generation}, signed by {}, adds {} key(s), revokes {}",
+                output.display(),
+                bytes.len(),
+                signer.id(),
+                add.len(),
+                revoke.len()
             );
         }
         Cmd::Verify { image, trust } => {

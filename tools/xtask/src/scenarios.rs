@@ -73,6 +73,9 @@ pub struct SecondBoot {
     pub end: End,
     /// What to type on the console during this boot.
     pub console: &'static [ConsoleStep],
+    /// Boot another system on the same user-data region: before this boot, the image's system
+    /// part is replaced by an image built from this description with these keys.
+    pub replace: Option<(&'static str, Signing)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -662,6 +665,7 @@ fn console_scenarios() -> Vec<Scenario> {
             expect: second,
             end: End::Exit(0),
             console: CONSOLE_SECOND_BOOT,
+            replace: None,
         }),
         console: CONSOLE_FIRST_BOOT,
         ..Scenario::boot("console", first)
@@ -737,6 +741,7 @@ fn disk_scenarios() -> Vec<Scenario> {
             ],
             end: End::Exit(EXIT_PASS),
             console: &[],
+            replace: None,
         }),
         ..on(
             name,

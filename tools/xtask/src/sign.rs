@@ -25,6 +25,8 @@ pub struct SignConfig {
     pub policy: Policy,
     /// Whether the ring is the development key (boot banners say so).
     pub development: bool,
+    /// A signed key-ring update (`PGRINGUP`) the image carries (`--key-ring-update`).
+    pub ring_update: Option<Vec<u8>>,
 }
 
 /// The `--sign-key`, `--trust` and `--policy` options as given.
@@ -33,6 +35,7 @@ pub struct SignArgs {
     pub sign_keys: Vec<PathBuf>,
     pub trust: Vec<PathBuf>,
     pub policy: Option<Policy>,
+    pub ring_update: Option<PathBuf>,
 }
 
 impl SignConfig {
@@ -65,11 +68,16 @@ impl SignConfig {
         });
         let development =
             development || trust.iter().any(|k| k.id().as_str() == DEVELOPMENT_KEY_ID);
+        let ring_update = match &args.ring_update {
+            None => None,
+            Some(p) => Some(read_ring_update(p)?),
+        };
         Ok(Self {
             keys,
             trust,
             policy,
             development,
+            ring_update,
         })
     }
 
@@ -122,6 +130,23 @@ impl SignConfig {
             .get_mut(at..at + TRUST_LEN)
             .context("the kernel's trust placeholder runs past its end")?
             .copy_from_slice(&block);
+        Ok(())
+    }
+
+    /// Puts the key-ring update (if any) into the manifest, before it is signed.
+    pub fn carry_ring_update(&self, manifest: &mut Manifest) -> Result<()> {
+        manifest.key_ring_update = match &self.ring_update {
+            None => None,
+            Some(bytes) => Some(loader::signature::RingUpdateBytes(
+                heapless::Vec::from_slice(bytes).map_err(|_| {
+                    anyhow::anyhow!(
+                        "the key-ring update is {} bytes; an image carries at most {}",
+                        bytes.len(),
+                        loader::signature::MAX_RING_UPDATE
+                    )
+                })?,
+            )),
+        };
         Ok(())
     }
 
@@ -191,6 +216,29 @@ impl SignConfig {
     }
 }
 
+/// Reads a `PGRINGUP` file and checks it parses (its signature is checked at boot).
+pub fn read_ring_update(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    signing::update::RingUpdate::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(bytes)
+}
+
+/// A signed key-ring update: `signer` (a key the running ring trusts with `*`) adds the
+/// public keys `add` and revokes the ids `revoke`, as generation `generation`.
+pub fn make_ring_update(
+    signer: &SecretKey,
+    generation: u32,
+    add: &[PublicKey],
+    revoke: &[signing::KeyId],
+) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; 16 * 1024];
+    let len = signing::update::sign_update(signer, generation, add, revoke, &mut out)
+        .map_err(|e| anyhow::anyhow!("key-ring update: {e}"))?;
+    out.truncate(len);
+    Ok(out)
+}
+
 /// The ring to check an image against on the host: `--trust` files, or none.
 pub fn ring_of(paths: &[PathBuf]) -> Result<KeyRing> {
     let mut ring = KeyRing::new();
@@ -202,4 +250,61 @@ pub fn ring_of(paths: &[PathBuf]) -> Result<KeyRing> {
         bail!("give the keys to trust with --trust KEYFILE (a .pub file)");
     }
     Ok(ring)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system_image::{tests::fake_build, write_system_image};
+    use crate::testutil::TempDir;
+
+    /// A signed image of the fake build: the kernel carries the ring, every signature checks,
+    /// and no byte of the secret key is anywhere in the image.
+    #[test]
+    fn a_signed_image_verifies_and_never_carries_the_secret_key() {
+        let dir = TempDir::new("sign");
+        let mut img = fake_build(dir.path());
+        let mut kernel = b"\x7fELF fake kernel ".to_vec();
+        kernel.extend_from_slice(&signing::trust::placeholder());
+        std::fs::write(&img.kernel, &kernel).unwrap();
+        let keys_dir = dir.path().join("keys");
+        let paths = keys::keygen(
+            "system_key_v1",
+            &keys_dir,
+            &keys::parse_limits("*").unwrap(),
+        )
+        .unwrap();
+        let config = SignConfig::resolve(
+            dir.path(),
+            &SignArgs {
+                sign_keys: vec![paths.secret.clone()],
+                ..SignArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.policy, Policy::Enforce);
+        assert!(!config.development);
+        img.signing = Some(config);
+        let out = dir.path().join("signed.img");
+        write_system_image(&img, &out, false).unwrap();
+
+        let f = crate::inspect::examine(&out).unwrap();
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        let trust = f
+            .trust
+            .as_ref()
+            .expect("the kernel carries its trust block");
+        assert_eq!(trust.policy, Policy::Enforce);
+        let report = crate::inspect::signature_report(&f, None).unwrap();
+        assert!(report.refusals.is_empty(), "{:?}", report.refusals);
+        assert_eq!(report.signed_entries, 4);
+
+        let secret = std::fs::read(&paths.secret).unwrap();
+        let seed = &secret[secret.len() - 32..];
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(
+            !bytes.windows(32).any(|w| w == seed),
+            "the seed is in the image"
+        );
+    }
 }

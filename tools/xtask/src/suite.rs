@@ -249,6 +249,15 @@ fn prepare_images(
                 }
             }
         }
+        if let Some((system, signing)) = s.second_boot.as_ref().and_then(|b| b.replace) {
+            let next = SystemImage {
+                description: ws.root.join(system),
+                signing: Some(keys.config(signing)?),
+                ..img.clone()
+            };
+            system_image::write_system_image(&next, &next_image(&image), false)
+                .with_context(|| format!("the second image of {}", s.name))?;
+        }
         out.push((image, host_failure));
     }
     for (_, base, _) in &bases {
@@ -442,6 +451,16 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
     if let (true, Some(second)) = (outcome.passed, &p.scenario.second_boot) {
         // The same image file again (what the first boot wrote must be there), with its
         // own serial log.
+        if second.replace.is_some() {
+            let disk = &p.config.disks[0].path;
+            if let Err(e) = splice_system(&next_image(disk), disk) {
+                outcome.passed = false;
+                outcome
+                    .report
+                    .push_str(&format!("FAIL {} (second image): {e:#}\n", p.scenario.name));
+                return outcome;
+            }
+        }
         let serial_log = p.serial_log.with_extension("boot2.log");
         let mut config = p.config.clone();
         config.serial = Serial::File(serial_log.clone());
@@ -457,6 +476,45 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
         outcome.report.push_str(&again.report);
     }
     outcome
+}
+
+/// Where a scenario's second image (`SecondBoot::replace`) is written.
+fn next_image(image: &Path) -> PathBuf {
+    image.with_extension("next.img")
+}
+
+/// Writes `next`'s system (everything before its user-data region) with `disk`'s user-data
+/// region over `disk`: another system booting on the same data (a downgrade, an update).
+fn splice_system(next: &Path, disk: &Path) -> Result<()> {
+    let region = |path: &Path| -> Result<(File, loader::Superblock)> {
+        let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut block0 = vec![0u8; loader::BLOCK_SIZE];
+        f.read_exact(&mut block0)?;
+        let sb = loader::Superblock::decode(&block0)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok((f, sb))
+    };
+    let (_, old) = region(disk)?;
+    let (mut src, new) = region(next)?;
+    let blocks = |sb: &loader::Superblock| sb.total_blocks - sb.data_start;
+    anyhow::ensure!(
+        blocks(&old) == blocks(&new),
+        "the two images' user-data regions differ in size"
+    );
+    let mut data = vec![0u8; (blocks(&old) * pack::BLOCK) as usize];
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = File::open(disk)?;
+        f.seek(SeekFrom::Start(old.data_start * pack::BLOCK))?;
+        f.read_exact(&mut data)?;
+    }
+    write_atomically(disk, |out| {
+        use std::io::{Seek, SeekFrom};
+        corrupt::copy_sparse(&mut src, out)?;
+        out.seek(SeekFrom::Start(new.data_start * pack::BLOCK))?;
+        out.write_all(&data)?;
+        Ok(())
+    })
 }
 
 /// A host-driven scenario ([`fs_scenarios`]): its own boots and checks.

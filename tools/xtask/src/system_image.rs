@@ -226,6 +226,7 @@ pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
     }
     description::measure(&mut manifest, &kernel, &binaries)?;
     if let Some(signing) = &img.signing {
+        signing.carry_ring_update(&mut manifest)?;
         signing.sign_entries(&mut manifest, &desc)?;
     }
     let module = module_for(

@@ -16,7 +16,7 @@ use anyhow::Context;
 use crate::atomic::write_atomically;
 use crate::corrupt;
 use crate::keys::{self, KeyPaths};
-use crate::scenarios::{default_states, line, starts, states, End, Scenario};
+use crate::scenarios::{default_states, line, starts, states, End, Scenario, SecondBoot};
 use crate::serial_log::Pattern;
 use crate::sign::SignConfig;
 use crate::system_image::ConfTweak;
@@ -33,7 +33,17 @@ pub enum Signing {
     UnsignedEnforce,
     /// Nothing signed; the same ring, policy permissive.
     UnsignedPermissive,
+    /// The kernel trusts only [`ROTATE_V1`]; the image carries a key-ring update (generation
+    /// 1, signed by v1) that adds [`ROTATE_V2`] and revokes v1, and is signed by v2. Enforce.
+    RotateToV2,
+    /// The same kernel ring; the image signed by [`ROTATE_V1`], no update. Enforce.
+    RotateOldV1,
 }
+
+/// The key a rotation starts from.
+pub const ROTATE_V1: &str = "test_rotate_v1";
+/// The key it moves to.
+pub const ROTATE_V2: &str = "test_rotate_v2";
 
 /// The test system key (signs the manifest and every entry without `sign_with`).
 pub const SYSTEM_KEY: &str = "test_system";
@@ -49,6 +59,8 @@ pub struct TestKeys {
     system: KeyPaths,
     vendor: KeyPaths,
     untrusted: KeyPaths,
+    v1: KeyPaths,
+    v2: KeyPaths,
     target_dir: std::path::PathBuf,
 }
 
@@ -68,14 +80,20 @@ impl TestKeys {
             system: make(SYSTEM_KEY, "*")?,
             vendor: make(VENDOR_KEY, VENDOR_LIMITS)?,
             untrusted: make(UNTRUSTED_KEY, "*")?,
+            v1: make(ROTATE_V1, "*")?,
+            v2: make(ROTATE_V2, "*")?,
             target_dir: target_dir.to_path_buf(),
         })
     }
 
     /// The signing configuration of `signing`.
     pub fn config(&self, signing: Signing) -> Result<SignConfig> {
-        if signing == Signing::Development {
-            return SignConfig::resolve(&self.target_dir, &Default::default());
+        match signing {
+            Signing::Development => {
+                return SignConfig::resolve(&self.target_dir, &Default::default())
+            }
+            Signing::RotateToV2 | Signing::RotateOldV1 => return self.rotation(signing),
+            _ => {}
         }
         let trust = vec![
             keys::read_public(&self.system.public)?,
@@ -95,9 +113,37 @@ impl TestKeys {
             trust,
             policy,
             development: false,
+            ring_update: None,
         })
     }
 }
+
+impl TestKeys {
+    /// [`Signing::RotateToV2`] or [`Signing::RotateOldV1`].
+    fn rotation(&self, signing: Signing) -> Result<SignConfig> {
+        let v1 = keys::read_secret(&self.v1.secret)?;
+        let (key, ring_update) = match signing {
+            Signing::RotateToV2 => {
+                let v2 = keys::read_public(&self.v2.public)?;
+                let update = crate::sign::make_ring_update(&v1, 1, &[v2], &[*v1.id()])?;
+                (keys::read_secret(&self.v2.secret)?, Some(update))
+            }
+            _ => (v1, None),
+        };
+        Ok(SignConfig {
+            keys: vec![key],
+            trust: vec![keys::read_public(&self.v1.public)?],
+            policy: Policy::Enforce,
+            development: false,
+            ring_update,
+        })
+    }
+}
+
+/// A test system with `security_epoch` 3.
+pub const EPOCH3_SYSTEM: &str = "system/tests/epoch3.json";
+/// The same system with `security_epoch` 2.
+pub const EPOCH2_SYSTEM: &str = "system/tests/epoch2.json";
 
 /// The test description with vendor- and untrusted-key entries.
 pub const SIGNING_SYSTEM: &str = "system/tests/signing.json";
@@ -202,6 +248,65 @@ pub fn vboot_scenarios() -> Vec<Scenario> {
                     )),
                     starts(BOOT_COUNT_START),
                     default_states(),
+                    line(TEST_PASS),
+                ],
+            )
+        },
+        // Rollback: a boot of epoch 3 that comes up commits 3; an image of epoch 2 on the same
+        // user-data region is then refused, naming both numbers.
+        Scenario {
+            system: EPOCH3_SYSTEM,
+            signing: Signing::Enforce,
+            // The second boot's refusal is its expected line (the first must reach `test: PASS`).
+            forbid: &[PANICKED],
+            second_boot: Some(SecondBoot {
+                expect: vec![
+                    line(&format!(
+                        "{IMAGE_FAIL_START}{VBOOT_REFUSED_START}{VBOOT_ROLLBACK}: the image has security_epoch 2, below 3, the lowest this system still boots; boot an image with security_epoch 3 or later"
+                    )),
+                    line(TEST_FAIL),
+                ],
+                end: End::Exit(EXIT_FAIL),
+                console: &[],
+                replace: Some((EPOCH2_SYSTEM, Signing::Enforce)),
+            }),
+            ..Scenario::boot(
+                "vboot-rollback",
+                vec![
+                    default_states(),
+                    starts(&format!("{VBOOT_COMMITTED_START}3 (")),
+                    line(TEST_PASS),
+                ],
+            )
+        },
+        // Key rotation: a kernel that trusts v1 boots an image carrying an update (signed by
+        // v1) that adds v2 and revokes v1, signed by v2; the boot commits the revocation, so
+        // an image signed by v1 on the same data is then refused, naming the key.
+        Scenario {
+            signing: Signing::RotateToV2,
+            forbid: &[PANICKED],
+            second_boot: Some(SecondBoot {
+                expect: vec![
+                    line(&format!(
+                        "{IMAGE_FAIL_START}{VBOOT_REFUSED_START}{}",
+                        refusal(MANIFEST_LABEL, ROTATE_V1, Reason::Revoked)
+                    )),
+                    line(TEST_FAIL),
+                ],
+                end: End::Exit(EXIT_FAIL),
+                console: &[],
+                replace: Some((crate::description::DEFAULT_PATH, Signing::RotateOldV1)),
+            }),
+            ..Scenario::boot(
+                "vboot-key-rotation",
+                vec![
+                    line(&format!("{VBOOT_START}policy enforce, key ring {ROTATE_V1} [*]")),
+                    line(&format!(
+                        "{VBOOT_START}key-ring update generation 1 applied: ring now {ROTATE_V2}; revoked {ROTATE_V1}"
+                    )),
+                    starts(&format!("{VBOOT_CHECKED_START}`{ROTATE_V2}`; 4 of 4 entries")),
+                    default_states(),
+                    starts(&format!("{VBOOT_COMMITTED_START}0 (key-ring update generation 1, 1 revoked key id(s)")),
                     line(TEST_PASS),
                 ],
             )
