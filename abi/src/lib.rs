@@ -164,6 +164,7 @@ syscalls! {
     /// | 47  | `REBOOT`         | —                     | does not return (error if it cannot) |
     /// | 48  | `POWEROFF`       | —                     | does not return (error if it cannot) |
     /// | 49  | `CLOCK`          | —                     | µs since 1970-01-01 UTC         |
+    /// | 50  | `BOOTLOG`        | buf ptr, buf cap      | full length of the boot journal |
     ///
     /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
     /// block-device and IPC/system calls; until they are defined they fail with
@@ -267,6 +268,12 @@ syscalls! {
         /// The wall clock: microseconds since 1970-01-01 00:00 UTC (the boot loader's date at
         /// boot plus the uptime). [`Error::NotFound`] if the boot loader gave no date.
         Clock = 49, "CLOCK", Nothing;
+        /// The boot journal (`rdi` = buffer, `rsi` = capacity): one line per boot, newest
+        /// first (the kernel keeps the last 32), joined with `\n`, e.g.
+        /// `#12 slot B: fell back from A (tries exhausted)`. Length semantics as
+        /// [`Syscall::Services`]; [`Error::NotFound`] when the kernel has no journal (no
+        /// user-data region).
+        Bootlog = 50, "BOOTLOG", Nothing;
 
     }
 }
@@ -274,7 +281,7 @@ syscalls! {
 /// Syscall numbers reserved for block-device calls (read, write, ...).
 pub const RESERVED_BLOCK: core::ops::Range<u64> = 16..32;
 /// Syscall numbers reserved for inter-component communication and system services (32–34
-/// IPC, 40–48 console and system calls).
+/// IPC, 40–50 console and system calls).
 pub const RESERVED_IPC: core::ops::Range<u64> = 32..64;
 const _: () = assert!(RESERVED_BLOCK.end <= RESERVED_IPC.start && RESERVED_BLOCK.start > 4);
 
@@ -660,6 +667,7 @@ mod tests {
             (Syscall::Poweroff, 48, "POWEROFF"),
             (Syscall::UserdataFlush, 20, "USERDATA_FLUSH"),
             (Syscall::Clock, 49, "CLOCK"),
+            (Syscall::Bootlog, 50, "BOOTLOG"),
         ];
         for (s, n, name) in more {
             assert_eq!(s.number(), n);
@@ -781,7 +789,7 @@ mod tests {
             }
         }
         assert_eq!(Syscall::try_from(35), Err(Error::InvalidSyscall));
-        assert_eq!(Syscall::try_from(50), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(51), Err(Error::InvalidSyscall));
     }
 
     #[test]

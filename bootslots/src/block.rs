@@ -1,4 +1,4 @@
-//! The two-copy block frame shared by the slot metadata and the boot journal.
+//! The two-copy block frame shared by the slot metadata, the boot journal and the security record.
 //!
 //! Each record is kept in two 4096-byte blocks (copy 0 and copy 1) with the same frame:
 //!
@@ -102,7 +102,7 @@ impl fmt::Display for CopyError {
 }
 
 /// Checks the frame of one copy and returns its generation and payload.
-pub(crate) fn open<'a>(
+pub fn open<'a>(
     block: &'a [u8],
     magic: &[u8; 8],
     payload_len: usize,
@@ -133,7 +133,7 @@ pub(crate) fn open<'a>(
 }
 
 /// Fails with the first non-zero byte of `block[start..end]`.
-pub(crate) fn check_zero(block: &[u8], start: usize, end: usize) -> Result<(), CopyError> {
+pub fn check_zero(block: &[u8], start: usize, end: usize) -> Result<(), CopyError> {
     match block[start..end].iter().position(|&b| b != 0) {
         Some(i) => Err(CopyError::NonZero { offset: start + i }),
         None => Ok(()),
@@ -141,7 +141,7 @@ pub(crate) fn check_zero(block: &[u8], start: usize, end: usize) -> Result<(), C
 }
 
 /// Writes a whole copy: the frame around a payload that `fill` writes (into zeroed bytes).
-pub(crate) fn seal(
+pub fn seal(
     out: &mut [u8; BLOCK_SIZE],
     magic: &[u8; 8],
     generation: u64,
@@ -162,7 +162,7 @@ pub(crate) fn seal(
 ///
 /// Returns the decoded record, its generation and the index of the copy to overwrite next
 /// (always the other one), or why each copy is invalid.
-pub(crate) fn pick<T>(
+pub fn pick<T>(
     copies: [&[u8]; 2],
     decode: impl Fn(&[u8]) -> Result<(T, u64), CopyError>,
 ) -> Result<(T, u64, usize), [CopyError; 2]> {

@@ -11,6 +11,8 @@
 //! - [`mod@choose`]: the pure slot choice (libabr-like) and the metadata edits
 //!   (`set_active`, `set_trial`, `mark_successful`, `mark_unbootable`).
 //! - [`journal`]: the boot journal (`PGBOOTJ1`), a ring of the last 32 boots.
+//! - [`security`]: verified boot's security record (`PGSECUR1`): the rollback minimum, the
+//!   last key-ring update applied and the revoked key ids.
 //!
 //! Nothing here allocates, panics on bad input or touches hardware: callers read and write
 //! the 4096-byte blocks themselves.
@@ -22,6 +24,7 @@ pub mod block;
 pub mod choose;
 pub mod journal;
 pub mod meta;
+pub mod security;
 
 pub use choose::{choose, Choice, FallbackReason, NoBootableSlot, Reason};
 

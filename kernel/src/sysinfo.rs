@@ -1,7 +1,7 @@
-//! What the system-information calls (SERVICES, MANIFEST, COMPONENT_CAPS, BOOTCOUNT) report:
-//! the boot path fills it in, the process core's system calls read it. It depends on neither,
-//! so the direction stays boot → sysinfo ← process: a system call never reaches into the boot
-//! orchestrator.
+//! What the system-information calls (SERVICES, MANIFEST, COMPONENT_CAPS, BOOTCOUNT, BOOTLOG)
+//! report: the boot path fills it in, the process core's system calls read it. It depends on
+//! neither, so the direction stays boot → sysinfo ← process: a system call never reaches into
+//! the boot orchestrator.
 //!
 //! Pure data behind spin locks; host-tested on its own [`SysInfo`] values. The kernel uses the
 //! one in [`SYSINFO`].
@@ -31,6 +31,8 @@ pub struct SysInfo {
     caps: Mutex<Vec<(String, String)>>,
     /// The live state table (SERVICES).
     table: Mutex<Option<TableFn>>,
+    /// The boot journal, one line per boot, newest first (BOOTLOG); `None`: no journal.
+    boot_journal: Mutex<Option<Vec<String>>>,
 }
 
 impl SysInfo {
@@ -41,7 +43,18 @@ impl SysInfo {
             boot_count: AtomicU64::new(0),
             caps: Mutex::new(Vec::new()),
             table: Mutex::new(None),
+            boot_journal: Mutex::new(None),
         }
+    }
+
+    /// Keeps the boot journal's lines (newest first), for BOOTLOG.
+    pub fn set_boot_journal(&self, lines: Vec<String>) {
+        *self.boot_journal.lock() = Some(lines);
+    }
+
+    /// The boot journal's lines joined with `\n`; `None` when there is no journal.
+    pub fn boot_journal(&self) -> Option<String> {
+        self.boot_journal.lock().as_ref().map(|l| l.join("\n"))
     }
 
     /// Keeps the manifest's JSON text.
@@ -128,6 +141,22 @@ mod tests {
         assert_eq!(info.with_manifest_json(<[u8]>::len), None);
         assert_eq!(info.component_caps("shell"), None);
         assert_eq!(info.table(), TABLE_PENDING);
+        assert_eq!(info.boot_journal(), None);
+    }
+
+    #[test]
+    fn the_boot_journal_is_its_lines_newest_first() {
+        let info = SysInfo::new();
+        info.set_boot_journal(Vec::new());
+        assert_eq!(info.boot_journal().as_deref(), Some(""));
+        info.set_boot_journal(vec![
+            "#12 slot B: fell back from A (tries exhausted)".into(),
+            "#11: up".into(),
+        ]);
+        assert_eq!(
+            info.boot_journal().as_deref(),
+            Some("#12 slot B: fell back from A (tries exhausted)\n#11: up")
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! (`line_editor::LineEditor`: echo, backspace, Ctrl-C, history, arrows), and runs each line
 //! as a command (`line_editor::command::parse`, `line_editor::shell::run`): `help`,
 //! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `sha256`, `write`, `append`, `rm`,
-//! `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `uptime`, `reboot`, `poweroff`. The file
+//! `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `uptime`, `reboot`, `poweroff`. The file
 //! commands are `storage_api` calls to `services_storage`.
 //! See `docs/console.md`.
 //!
@@ -150,6 +150,9 @@ impl System for Syscalls {
     }
     fn bootcount(&mut self) -> Result<u64, Error> {
         runtime::bootcount()
+    }
+    fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        runtime::bootlog(buf)
     }
     fn uptime(&mut self) -> Result<u64, Error> {
         runtime::uptime()

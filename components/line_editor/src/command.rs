@@ -61,6 +61,8 @@ pub enum Command<'a> {
     Df,
     /// `bootcount`: this boot's number.
     Bootcount,
+    /// `bootlog`: the boot journal, newest boot first.
+    Bootlog,
     /// `uptime`: time since boot.
     Uptime,
     /// `reboot`: restart the machine.
@@ -163,6 +165,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         summary: "show how many times this system has booted",
     },
     CommandInfo {
+        name: "bootlog",
+        usage: "bootlog",
+        summary: "show what the last boots did, newest first",
+    },
+    CommandInfo {
         name: "uptime",
         usage: "uptime",
         summary: "show the time since boot",
@@ -244,6 +251,7 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         "services" => no_args(Command::Services),
         "manifest" => no_args(Command::Manifest),
         "bootcount" => no_args(Command::Bootcount),
+        "bootlog" => no_args(Command::Bootlog),
         "uptime" => no_args(Command::Uptime),
         "reboot" => no_args(Command::Reboot),
         "poweroff" => no_args(Command::Poweroff),
@@ -359,6 +367,8 @@ mod tests {
         assert_eq!(parse("services"), Ok(Some(Command::Services)));
         assert_eq!(parse("manifest"), Ok(Some(Command::Manifest)));
         assert_eq!(parse("bootcount"), Ok(Some(Command::Bootcount)));
+        assert_eq!(parse("bootlog"), Ok(Some(Command::Bootlog)));
+        assert_eq!(parse(" bootlog  "), Ok(Some(Command::Bootlog)));
         assert_eq!(parse("uptime"), Ok(Some(Command::Uptime)));
         assert_eq!(parse("reboot"), Ok(Some(Command::Reboot)));
         assert_eq!(parse("poweroff"), Ok(Some(Command::Poweroff)));
@@ -470,6 +480,11 @@ mod tests {
         assert_eq!(err("help me"), "usage: help");
         assert_eq!(err("reboot now"), "usage: reboot");
         assert_eq!(err("bootcount 1"), "usage: bootcount");
+        assert_eq!(err("bootlog -a"), "usage: bootlog");
+        assert_eq!(
+            err("BOOTLOG"),
+            "error: unknown command 'BOOTLOG' (try 'help')"
+        );
     }
 
     #[test]

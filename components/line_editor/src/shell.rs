@@ -33,6 +33,9 @@ pub trait System {
     fn storage_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error>;
     /// BOOTCOUNT.
     fn bootcount(&mut self) -> Result<u64, Error>;
+    /// BOOTLOG: the boot journal (one line per boot, newest first) into `buf`; returns its
+    /// full length.
+    fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error>;
     /// UPTIME, in microseconds.
     fn uptime(&mut self) -> Result<u64, Error>;
     /// REBOOT: returns only if it failed.
@@ -46,6 +49,8 @@ pub const STORAGE_ENDPOINT: &str = protocol::storage::ENDPOINT;
 
 /// Size of the buffer `services` reads the state table into.
 pub const SERVICES_BUF: usize = 4096;
+/// Size of the buffer `bootlog` reads the boot journal into (32 boots of a line each).
+pub const BOOTLOG_BUF: usize = 4096;
 /// Size of the buffer `manifest` reads the JSON into (also: a storage request and its reply,
 /// [`STORAGE_MESSAGE`] bytes each).
 pub const MANIFEST_BUF: usize = 2 * STORAGE_MESSAGE;
@@ -200,6 +205,14 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
             Ok(n) => writeln_crlf(out, format_args!("boot count: {n}")),
             Err(e) => writeln_crlf(out, format_args!("error: bootcount: {e}")),
         },
+        Command::Bootlog => {
+            let buf = &mut buf[..BOOTLOG_BUF];
+            match sys.bootlog(buf) {
+                Ok(0) => out.write_str("(no boots recorded)\r\n"),
+                Ok(full) => write_listing(out, buf, full),
+                Err(e) => writeln_crlf(out, format_args!("error: bootlog: {e}")),
+            }
+        }
         Command::Uptime => match sys.uptime() {
             Ok(us) => {
                 out.write_str("up ")?;
@@ -808,6 +821,8 @@ mod tests {
         reboots: usize,
         /// The manifest; by default one too big for the buffer.
         manifest_json: Option<String>,
+        /// What BOOTLOG gives; by default [`JOURNAL`].
+        journal: Result<String, Error>,
     }
 
     impl Default for Fake {
@@ -826,6 +841,7 @@ mod tests {
                 garbage_reply: false,
                 reboots: 0,
                 manifest_json: None,
+                journal: Ok(JOURNAL.to_string()),
             }
         }
     }
@@ -1084,6 +1100,9 @@ mod tests {
     const TABLE: &str =
         "NAME              STATE\nservices_storage  running\ncli_console       running";
 
+    const JOURNAL: &str = "#12 slot B: fell back from A (tries exhausted)\n#11: up\n\
+        #10: refused (verified boot (enforce): ROLLBACK: epoch 2 < 3)";
+
     impl System for Fake {
         fn services(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
             let n = TABLE.len().min(buf.len());
@@ -1143,6 +1162,13 @@ mod tests {
         }
         fn bootcount(&mut self) -> Result<u64, Error> {
             Ok(3)
+        }
+        fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+            assert_eq!(buf.len(), BOOTLOG_BUF);
+            let journal = self.journal.clone()?;
+            let n = journal.len().min(buf.len());
+            buf[..n].copy_from_slice(&journal.as_bytes()[..n]);
+            Ok(journal.len())
         }
         fn uptime(&mut self) -> Result<u64, Error> {
             Ok(61_500_000)
@@ -1627,6 +1653,46 @@ mod tests {
         assert_eq!(sh(&mut sys, "poweroff"), "error: poweroff: denied\r\n");
         assert_eq!(farewell(&Command::Reboot), Some("rebooting...\r\n"));
         assert_eq!(farewell(&Command::Help), None);
+    }
+
+    #[test]
+    fn bootlog_prints_the_journal_a_line_per_boot() {
+        let mut sys = Fake::default();
+        assert_eq!(
+            sh(&mut sys, "bootlog"),
+            "#12 slot B: fell back from A (tries exhausted)\r\n#11: up\r\n\
+             #10: refused (verified boot (enforce): ROLLBACK: epoch 2 < 3)\r\n"
+        );
+        // A trailing newline does not make an empty line.
+        sys.journal = Ok("#7: up\n".into());
+        assert_eq!(sh(&mut sys, "bootlog"), "#7: up\r\n");
+        sys.journal = Ok(String::new());
+        assert_eq!(sh(&mut sys, "bootlog"), "(no boots recorded)\r\n");
+        // No journal (no user-data region), or another failure: one error line.
+        sys.journal = Err(Error::NotFound);
+        assert_eq!(sh(&mut sys, "bootlog"), "error: bootlog: not found\r\n");
+        sys.journal = Err(Error::BadPointer);
+        assert_eq!(sh(&mut sys, "bootlog"), "error: bootlog: bad pointer\r\n");
+    }
+
+    #[test]
+    fn a_bootlog_longer_than_the_buffer_is_cut_and_says_so() {
+        let mut sys = Fake::default();
+        let line = format!("#1: {}", "x".repeat(95));
+        let lines: Vec<String> = (0..50).map(|_| line.clone()).collect();
+        let journal = lines.join("\n");
+        sys.journal = Ok(journal.clone());
+        let out = sh(&mut sys, "bootlog");
+        let shown: Vec<&str> = out.split("\r\n").collect();
+        // Whole lines as long as they fit, then the cut one, then the note.
+        let whole = BOOTLOG_BUF / (line.len() + 1);
+        assert!(shown[..whole].iter().all(|l| *l == line));
+        assert!(line.starts_with(shown[whole]) && shown[whole].len() < line.len());
+        assert_eq!(
+            shown[whole + 1],
+            format!("... ({} more bytes not shown)", journal.len() - BOOTLOG_BUF)
+        );
+        assert_eq!(shown[whole + 2..], [""]);
     }
 
     #[test]

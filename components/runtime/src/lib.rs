@@ -6,8 +6,8 @@
 //! * safe wrappers around the system calls ([`exit`], [`log`], [`ready`], [`yield_now`],
 //!   [`caps`], [`userdata_info`], [`userdata_read`], [`userdata_write`], [`ipc::call`],
 //!   [`ipc::receive`], [`ipc::reply`], [`console::write`], [`console::read`], [`uptime`],
-//!   [`services`], [`manifest`], [`component_caps`], [`bootcount`], [`reboot`], [`poweroff`])
-//!   over the raw ones in [`raw`];
+//!   [`services`], [`manifest`], [`component_caps`], [`bootcount`], [`bootlog`], [`reboot`],
+//!   [`poweroff`]) over the raw ones in [`raw`];
 //! * [`log!`] and friends, which format into a fixed stack buffer (no heap) and go to
 //!   `services_logger` (the `logger_api` endpoint) when the component may call it, else to the
 //!   kernel's LOG (see [`log`]).
@@ -279,9 +279,10 @@ pub fn uptime() -> Result<u64, Error> {
     abi::decode_return(ret)
 }
 
-/// One of the calls that fill a buffer and return the full length (SERVICES, MANIFEST).
+/// One of the calls that fill a buffer and return the full length (SERVICES, MANIFEST,
+/// BOOTLOG).
 fn fill(call: abi::Syscall, buf: &mut [u8]) -> Result<usize, Error> {
-    // SAFETY: SERVICES and MANIFEST write at most `cap` bytes at `ptr`, the exclusively
+    // SAFETY: SERVICES, MANIFEST and BOOTLOG write at most `cap` bytes at `ptr`, the exclusively
     // borrowed `buf`; any byte pattern is a valid `u8`.
     let ret = unsafe { raw::syscall2(call.number(), buf.as_mut_ptr() as u64, buf.len() as u64) };
     abi::decode_return(ret).map(|n| n as usize)
@@ -316,6 +317,13 @@ pub fn component_caps(name: &str, buf: &mut [u8]) -> Result<usize, Error> {
         )
     };
     abi::decode_return(ret).map(|n| n as usize)
+}
+
+/// The boot journal (BOOTLOG): one line per boot, newest first, joined with `\n`, written
+/// into `buf`. Returns the full length: more than `buf.len()` means the text was cut.
+/// [`Error::NotFound`] when the kernel has no journal (no user-data region).
+pub fn bootlog(buf: &mut [u8]) -> Result<usize, Error> {
+    fill(abi::Syscall::Bootlog, buf)
 }
 
 /// This boot's number, from the boot counter in the user-data region (BOOTCOUNT);

@@ -15,9 +15,10 @@ use crate::{devices, image, klog, selfcheck, testmode, time, userdata};
 use alloc::vec::Vec;
 use bootlog::msg::{
     BANNER_BOOTLOADER, BANNER_START, BOOT_COUNT_START, IMAGE_FAIL_START, SELFCHECK_FAIL_START,
-    SELFCHECK_PASS_START,
+    SELFCHECK_PASS_START, VBOOT_REFUSED_START,
 };
 use bootproto::memmap;
+use bootslots::journal::Outcome as JournalOutcome;
 
 /// The `module_string` that marks the system image among the boot modules (limine.conf).
 pub const SYSTEM_IMAGE_MODULE: &str = "pandagen-system-image";
@@ -43,11 +44,11 @@ pub extern "C" fn kmain() -> ! {
     let network = start::network_devices(&probe.pci);
     let mut disks = probe.disks;
     let verified = verify_image(&info, map.entries(), &mut disks);
-    open_user_data(&mut disks[verified.disk], &verified, cmd.test);
+    let journal = open_user_data(&mut disks[verified.disk], &verified, cmd.test);
 
     let binaries = start::read_binaries(&mut disks[verified.disk], &verified.manifest);
     let image_disk = disks.swap_remove(verified.disk);
-    let as_expected = start::start_components(image_disk, &verified, binaries, network);
+    let as_expected = start::start_components(image_disk, &verified, binaries, network, journal);
     log::info!(
         "boot complete after {} ms; idling",
         time::uptime_us() / 1000
@@ -169,14 +170,38 @@ fn verify_image(
         Ok(v) => v,
         Err(e) => {
             log::error!("{IMAGE_FAIL_START}{e}");
+            if let image::ImageError::Signature(refused) = &e {
+                journal_refusal(&mut disks[refused.disk], refused);
+            }
             fatal::stop(Outcome::Fail);
         }
     }
 }
 
+/// Records a boot verified boot refused in the journal on the image's disk.
+fn journal_refusal(disk: &mut devices::Disk, refused: &image::Refused) {
+    let written =
+        userdata::boot::open(&mut *disk.device, &refused.superblock).and_then(|mut region| {
+            let mut stored = userdata::boot::read_journal(&mut region)?;
+            let boot = stored.journal.next_boot_number();
+            let reason = alloc::format!("{}", refused.error);
+            let reason = reason.strip_prefix(VBOOT_REFUSED_START).unwrap_or(&reason);
+            stored.start(boot, JournalOutcome::Refused, reason);
+            userdata::boot::write_journal(&mut region, &mut stored)
+        });
+    if let Err(e) = written {
+        log::warn!("userdata: the refusal could not be written to the boot journal: {e}");
+    }
+}
+
 /// Opens the user-data region on the image's disk, counts this boot (the count goes to
-/// `sysinfo`, for the BOOTCOUNT call), then hands the region to `test=persist`.
-fn open_user_data(disk: &mut devices::Disk, verified: &image::VerifiedBoot, mode: TestMode) {
+/// `sysinfo`, for the BOOTCOUNT call), records it in the boot journal (returned, for the
+/// outcome), then hands the region to `test=persist`.
+fn open_user_data(
+    disk: &mut devices::Disk,
+    verified: &image::VerifiedBoot,
+    mode: TestMode,
+) -> Option<userdata::journal::Stored> {
     let disk_name = disk.location.clone();
     let mut region = match userdata::boot::open(&mut *disk.device, &verified.superblock) {
         Ok(r) => r,
@@ -192,11 +217,34 @@ fn open_user_data(disk: &mut devices::Disk, verified: &image::VerifiedBoot, mode
                 "{BOOT_COUNT_START}{n} (kept in the user-data region, {} blocks from block {} on disk {disk_name})",
                 region.blocks(),
                 region.start()
-            )
+            );
         }
         Err(e) => log::warn!("userdata: the boot counter could not be updated: {e}"),
     }
+    let journal = start_journal(&mut region);
     testmode::after_userdata(mode, &mut region);
+    journal
+}
+
+/// Adds this boot (`started`) to the boot journal and publishes it for BOOTLOG.
+fn start_journal(region: &mut userdata::boot::DiskRegion<'_>) -> Option<userdata::journal::Stored> {
+    let started = userdata::boot::read_journal(region).and_then(|mut stored| {
+        // The journal numbers its own records (a refused boot is one too, though it does not
+        // reach the boot counter).
+        let number = stored.journal.next_boot_number();
+        stored.start(number, JournalOutcome::Started, "");
+        userdata::boot::write_journal(region, &mut stored).map(|()| stored)
+    });
+    match started {
+        Ok(stored) => {
+            crate::sysinfo::SYSINFO.set_boot_journal(stored.lines());
+            Some(stored)
+        }
+        Err(e) => {
+            log::warn!("userdata: the boot journal could not be updated: {e}");
+            None
+        }
+    }
 }
 
 /// The boot banner: who booted us, on what firmware, with how much memory, and how.

@@ -143,6 +143,7 @@ pub fn start_components(
     verified: &VerifiedBoot,
     binaries: Vec<Binary>,
     network: Vec<String>,
+    journal: Option<crate::userdata::journal::Stored>,
 ) -> bool {
     if let Err(e) = process::init() {
         log::error!("the process core could not start: {e}");
@@ -197,8 +198,36 @@ pub fn start_components(
         log::warn!("{line}");
     }
     commit_security(verified, &outcome.rows_at_end);
+    finish_journal(journal, &outcome);
     publish_outcome(outcome);
     unmet.is_empty()
+}
+
+/// Sets this boot's outcome in the journal: `up` when every started entry came up, else
+/// `failed` with the summary.
+fn finish_journal(journal: Option<crate::userdata::journal::Stored>, outcome: &Outcome) {
+    let Some(mut stored) = journal else {
+        return;
+    };
+    let result = if all_came_up(&outcome.rows_at_end) {
+        bootslots::journal::Outcome::Up
+    } else {
+        bootslots::journal::Outcome::Failed
+    };
+    stored.finish(result, &outcome.summary());
+    let mut block = [0u8; loader::superblock::BLOCK_SIZE];
+    let at = stored.next_copy(&mut block);
+    match process::write_kernel_block(at, &block) {
+        Ok(()) => SYSINFO.set_boot_journal(stored.lines()),
+        Err(e) => log::warn!("userdata: the boot journal could not be updated: {e}"),
+    }
+}
+
+/// Whether every entry the sequence started (all but those not in `init_sequence`) came up.
+fn all_came_up(rows: &[supervisor::Row]) -> bool {
+    rows.iter()
+        .filter(|r| r.state != supervisor::State::NotStarted)
+        .all(|r| r.state.came_up())
 }
 
 /// After a boot in which every started entry came up, writes verified boot's security record
@@ -207,10 +236,7 @@ fn commit_security(verified: &VerifiedBoot, rows: &[supervisor::Row]) {
     let Some(commit) = &verified.commit else {
         return;
     };
-    let started = rows
-        .iter()
-        .filter(|r| r.state != supervisor::State::NotStarted);
-    if !started.clone().all(|r| r.state.came_up()) {
+    if !all_came_up(rows) {
         log::info!("verified boot: not every entry came up: the security record is not advanced");
         return;
     }

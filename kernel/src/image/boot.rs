@@ -45,7 +45,16 @@ pub enum ImageError {
     /// The boot module cannot serve as a disk.
     Module(ModuleError),
     /// Verified boot refused the image (policy `enforce`).
-    Signature(SignatureError),
+    Signature(Box<Refused>),
+}
+
+/// An image verified boot refused: why, and where (for the boot journal).
+#[derive(Debug)]
+pub struct Refused {
+    pub error: SignatureError,
+    /// Index of the image's disk.
+    pub disk: usize,
+    pub superblock: Superblock,
 }
 
 impl fmt::Display for ImageError {
@@ -62,7 +71,7 @@ impl fmt::Display for ImageError {
                 "the running kernel ({loaded_bytes} bytes, as the boot loader loaded it) is not the kernel in the image on disk {disk} ({image_bytes} bytes): the boot partition and the image disagree; rebuild the image"
             ),
             Self::Module(e) => write!(f, "{e}"),
-            Self::Signature(e) => write!(f, "{e}"),
+            Self::Signature(r) => write!(f, "{}", r.error),
             Self::NoKernelFile => write!(
                 f,
                 "the boot loader gave no readable executable-file response: cannot compare the running kernel with the image"
@@ -266,8 +275,13 @@ pub fn find_and_verify(
 
     check_kernel_file(kernel_file, &manifest, name)?;
     let stored = security_record(&mut disks[chosen], &verified.superblock);
-    let checked =
-        signatures::check(&verified, &manifest, stored.as_ref()).map_err(ImageError::Signature)?;
+    let checked = signatures::check(&verified, &manifest, stored.as_ref()).map_err(|error| {
+        ImageError::Signature(Box::new(Refused {
+            error,
+            disk: chosen,
+            superblock: verified.superblock,
+        }))
+    })?;
     log_summary(&verified, started, &manifest);
     Ok(VerifiedBoot {
         from_module,

@@ -12,4 +12,4 @@ pub mod signatures;
 #[cfg(target_os = "none")]
 mod boot;
 #[cfg(target_os = "none")]
-pub use boot::{find_and_verify, ImageError, VerifiedBoot};
+pub use boot::{find_and_verify, ImageError, Refused, VerifiedBoot};

@@ -117,7 +117,9 @@ fn effective_ring(
 ) -> Result<KeyRing, SignatureError> {
     let mut ring = trust.ring.clone();
     for id in &next.revoked {
-        let _ = ring.revoke(*id);
+        if let Ok(id) = signing::KeyId::new(id) {
+            let _ = ring.revoke(id);
+        }
     }
     let Some(update) = update else {
         return Ok(ring);
@@ -137,8 +139,12 @@ fn effective_ring(
     );
     next.ring_generation = applied.generation;
     for id in applied.ring.revoked() {
-        if !next.revoked.contains(id) {
-            next.revoked.push(*id);
+        let text = id.as_str().try_into().unwrap_or_default();
+        if !next.revoked.contains(&text) && next.revoked.push(text).is_err() {
+            log::warn!(
+                "{VBOOT_START}the security record keeps {} revoked ids; `{id}` is not recorded",
+                next.revoked.len()
+            );
         }
     }
     Ok(applied.ring)

@@ -92,6 +92,10 @@ pub enum Call {
     Bootcount,
     Reboot,
     Poweroff,
+    Bootlog {
+        ptr: u64,
+        cap: u64,
+    },
 }
 
 /// The grants a call may need, as far as decoding is concerned.
@@ -118,8 +122,8 @@ impl Allowed {
     }
 }
 
-/// Longest text buffer (`SERVICES`, `MANIFEST`, `COMPONENT_CAPS`) the kernel writes in one
-/// call, in bytes; a larger capacity is fine, only this much is ever written.
+/// Longest text buffer (`SERVICES`, `MANIFEST`, `COMPONENT_CAPS`, `BOOTLOG`) the kernel writes
+/// in one call, in bytes; a larger capacity is fine, only this much is ever written.
 pub const TEXT_MAX_LEN: u64 = 64 * 1024;
 
 /// Checks that `len` bytes at `ptr` lie in the user half: a non-empty range must not start
@@ -271,6 +275,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
         Syscall::Bootcount => Call::Bootcount,
         Syscall::Reboot => Call::Reboot,
         Syscall::Poweroff => Call::Poweroff,
+        Syscall::Bootlog => Call::Bootlog { ptr: a0, cap: a1 },
     })
 }
 
@@ -317,7 +322,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [6, 15, 21, 31, 35, 39, 50, 63, 64, u64::MAX] {
+        for n in [6, 15, 21, 31, 35, 39, 51, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -459,6 +464,15 @@ mod tests {
         assert_eq!(
             decode_for(44, [P, 10, 0, 0, 0, 0], none),
             Ok(Call::Manifest { ptr: P, cap: 10 })
+        );
+        assert_eq!(
+            decode_for(50, [P, 4096, 0, 0, 0, 0], none),
+            Ok(Call::Bootlog { ptr: P, cap: 4096 })
+        );
+        // As SERVICES: the buffer is checked when the call runs, for the bytes it writes.
+        assert_eq!(
+            decode_for(50, [0, 0, 0, 0, 0, 0], none),
+            Ok(Call::Bootlog { ptr: 0, cap: 0 })
         );
     }
 

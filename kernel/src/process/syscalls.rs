@@ -195,6 +195,10 @@ fn run(call: Call) -> Result<u64, Error> {
             text_out(record.as_bytes(), ptr, cap)
         }
         Call::Bootcount => SYSINFO.boot_count().ok_or(Error::NotFound),
+        Call::Bootlog { ptr, cap } => {
+            let journal = SYSINFO.boot_journal().ok_or(Error::NotFound)?;
+            text_out(journal.as_bytes(), ptr, cap)
+        }
         Call::Reboot => {
             crate::arch::power::reboot();
             Err(Error::Unsupported)

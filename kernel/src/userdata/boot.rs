@@ -9,7 +9,7 @@ use bootlog::msg::{
 use drivers::block::{BlockDevice, Blocks4K};
 use loader::superblock::{Superblock, BLOCK_SIZE};
 
-use super::{bootcount, persist, security, Region, RegionError};
+use super::{bootcount, journal, persist, security, Region, RegionError};
 
 /// The region on the image disk.
 pub type DiskRegion<'a> = Region<Blocks4K<&'a mut dyn BlockDevice>>;
@@ -41,6 +41,36 @@ pub fn read_security(
         region.read(block, copy)?;
     }
     Ok(security::pick([&copies[0], &copies[1]]))
+}
+
+/// Reads the boot journal from the region (a fresh one, said, when neither copy is valid).
+///
+/// # Errors
+/// A read error.
+pub fn read_journal(region: &mut DiskRegion<'_>) -> Result<journal::Stored, RegionError> {
+    let mut copies = [[0u8; BLOCK_SIZE]; 2];
+    for (copy, block) in copies.iter_mut().zip(journal::BLOCKS) {
+        region.read(block, copy)?;
+    }
+    let (stored, valid) = journal::Stored::from_copies([&copies[0], &copies[1]]);
+    if !valid && copies.iter().any(|c| c.iter().any(|&b| b != 0)) {
+        log::warn!("userdata: the boot journal is damaged in both copies; starting a new one");
+    }
+    Ok(stored)
+}
+
+/// Writes the journal's next copy and flushes.
+///
+/// # Errors
+/// A write or flush error.
+pub fn write_journal(
+    region: &mut DiskRegion<'_>,
+    stored: &mut journal::Stored,
+) -> Result<(), RegionError> {
+    let mut block = [0u8; BLOCK_SIZE];
+    let at = stored.next_copy(&mut block);
+    region.write(at, &block)?;
+    region.flush()
 }
 
 /// Reads, increments, writes and flushes the boot counter; returns this boot's number.

@@ -53,6 +53,8 @@ pub struct Findings {
     /// The key ring and policy enrolled into the image's kernel (`None`: not enrolled, or the
     /// kernel could not be read).
     pub trust: Option<signing::trust::Trust>,
+    /// The boot journal's lines, newest first (`None`: no valid journal in the user data).
+    pub journal: Option<Vec<String>>,
 }
 
 /// The signature check as the kernel runs it, against `ring` (the given `--trust` keys, else
@@ -152,6 +154,7 @@ fn examine_source<S: BlockSource>(src: &mut S, file_bytes: u64, kind: Kind) -> F
         problems: Vec::new(),
         manifest_sha256: None,
         trust: None,
+        journal: None,
     };
     staged(src, &mut f);
     // The loader's own verdict (what the kernel reports) comes first.
@@ -270,7 +273,22 @@ fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
         }
     }
     f.trust = enrolled_trust(src, &m);
+    f.journal = boot_journal(src, &sb);
     f.manifest = Some(m);
+}
+
+/// The boot journal in the kernel's user-data blocks, newest first.
+fn boot_journal<S: BlockSource>(src: &mut S, sb: &Superblock) -> Option<Vec<String>> {
+    let mut copies = [[0u8; BLOCK_SIZE]; 2];
+    for (copy, block) in copies.iter_mut().zip(abi::userdata::JOURNAL_BLOCKS) {
+        let at = sb
+            .data_start
+            .checked_add(block)
+            .filter(|&b| b < sb.total_blocks)?;
+        src.read_blocks(at, copy).ok()?;
+    }
+    let (journal, _, _) = bootslots::journal::pick([&copies[0][..], &copies[1][..]]).ok()?;
+    Some(journal.iter().map(|r| r.to_string()).collect())
 }
 
 /// The trust block enrolled into the image's kernel, if it has one that decodes.
@@ -518,6 +536,17 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
             }
         }
         let _ = writeln!(w, "start order (init_sequence): {}", join(&m.init_sequence));
+    }
+    match &f.journal {
+        Some(lines) => {
+            let _ = writeln!(w, "boot journal ({} boots, newest first):", lines.len());
+            for l in lines {
+                let _ = writeln!(w, "  {l}");
+            }
+        }
+        None => {
+            let _ = writeln!(w, "boot journal: none yet (the image has not booted)");
+        }
     }
     if !f.hashed.is_empty() {
         let ok = f.hashed.iter().filter(|h| h.1).count();

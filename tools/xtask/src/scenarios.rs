@@ -603,6 +603,7 @@ const CONSOLE_FIRST_BOOT: &[ConsoleStep] = &[
 const CONSOLE_SECOND_BOOT: &[ConsoleStep] = &[
     at_prompt("cat notes.txt"),
     at_prompt("bootcount"),
+    at_prompt("bootlog"),
     at_prompt("rm notes.txt"),
     at_prompt("ls"),
     at_prompt("poweroff"),
@@ -652,6 +653,10 @@ fn console_scenarios() -> Vec<Scenario> {
         typed("cat notes.txt"),
         line("hello from the test"),
         line("boot count: 2"),
+        typed("bootlog"),
+        // The boot journal, newest first: this boot (started or up, depending on timing),
+        // then the first boot, which came up.
+        line("#1: up (4 entries: 4 came up)"),
         line("removed notes.txt"),
         typed("ls"),
         line("(no files)"),
