@@ -14,6 +14,7 @@
 pub mod capability;
 pub mod error;
 pub mod graph;
+pub mod hex;
 pub mod manifest;
 pub mod mem;
 pub mod memory_limit;

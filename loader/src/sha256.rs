@@ -1,7 +1,5 @@
 //! SHA-256 digests as the manifest writes them (`sha256:<64 lowercase hex>`), and the image id derived from one.
 
-use core::fmt;
-use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 /// The prefix of every checksum string.
@@ -18,63 +16,12 @@ impl Sha256Digest {
     pub fn of(data: &[u8]) -> Self {
         Self(Sha256::digest(data).into())
     }
-
-    /// Parses `sha256:` followed by exactly 64 lowercase hex digits; anything else is `None`.
-    ///
-    /// Uppercase is refused so that one digest has exactly one spelling (the packer's output is canonical).
-    pub fn parse(text: &str) -> Option<Self> {
-        let hex = text.strip_prefix(PREFIX)?.as_bytes();
-        if hex.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-            let hi = nibble(*pair.first()?)?;
-            let lo = nibble(*pair.get(1)?)?;
-            *byte = hi << 4 | lo;
-        }
-        Some(Self(out))
-    }
-
-    /// Writes the canonical `sha256:<hex>` text into `out` and returns it.
-    pub fn write_text<'a>(&self, out: &'a mut [u8; TEXT_LEN]) -> &'a str {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let (prefix, hex) = out.split_at_mut(PREFIX.len());
-        prefix.copy_from_slice(PREFIX.as_bytes());
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
-            pair.copy_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
-        }
-        // Only ASCII was written, so this cannot fail; the fallback keeps the function panic-free.
-        core::str::from_utf8(out).unwrap_or(PREFIX)
-    }
 }
 
-/// A lowercase hex digit's value.
-pub(crate) fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
-
-impl fmt::Display for Sha256Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.write_text(&mut [0; TEXT_LEN]))
-    }
-}
-
-impl fmt::Debug for Sha256Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl Serialize for Sha256Digest {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.write_text(&mut [0; TEXT_LEN]))
-    }
-}
+// `parse` (exactly 64 lowercase hex digits after `sha256:`; uppercase is refused so that one
+// digest has one spelling — the packer's output is canonical), `write_text`, `Display`, `Debug`
+// and `Serialize`.
+crate::hex::prefixed_hex!(Sha256Digest, PREFIX, TEXT_LEN);
 
 /// The image id for a manifest: the first 16 bytes of its SHA-256, marked as an RFC 4122 UUID of version 8
 /// (custom) and variant `10`, so tools that show UUIDs show it as one.

@@ -32,51 +32,13 @@ pub type KeyIdText = heapless::String<MAX_KEY_ID>;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signature(pub [u8; 64]);
 
-impl Signature {
-    /// Parses `ed25519:` followed by exactly 128 lowercase hex digits; anything else is `None`.
-    pub fn parse(text: &str) -> Option<Self> {
-        let hex = text.strip_prefix(PREFIX)?.as_bytes();
-        if hex.len() != 128 {
-            return None;
-        }
-        let mut out = [0u8; 64];
-        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-            *byte =
-                crate::sha256::nibble(*pair.first()?)? << 4 | crate::sha256::nibble(*pair.get(1)?)?;
-        }
-        Some(Self(out))
-    }
-
-    /// Writes the canonical text into `out` and returns it.
-    pub fn write_text<'a>(&self, out: &'a mut [u8; TEXT_LEN]) -> &'a str {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let (prefix, hex) = out.split_at_mut(PREFIX.len());
-        prefix.copy_from_slice(PREFIX.as_bytes());
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
-            pair.copy_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
-        }
-        // Only ASCII was written; the fallback keeps the function panic-free.
-        core::str::from_utf8(out).unwrap_or(PREFIX)
+impl Default for Signature {
+    fn default() -> Self {
+        Self([0; 64])
     }
 }
 
-impl fmt::Display for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.write_text(&mut [0; TEXT_LEN]))
-    }
-}
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl Serialize for Signature {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.write_text(&mut [0; TEXT_LEN]))
-    }
-}
+crate::hex::prefixed_hex!(Signature, PREFIX, TEXT_LEN);
 
 /// Longest key-ring update a manifest carries, in bytes (`key_ring_update`, hex: twice this).
 pub const MAX_RING_UPDATE: usize = 2048;
@@ -89,16 +51,13 @@ pub struct RingUpdateBytes(pub heapless::Vec<u8, MAX_RING_UPDATE>);
 impl RingUpdateBytes {
     /// Decodes an even number (2..=2 × [`MAX_RING_UPDATE`]) of lowercase hex digits.
     pub fn parse(text: &str) -> Option<Self> {
-        let hex = text.as_bytes();
-        if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 2 * MAX_RING_UPDATE {
+        let len = text.len() / 2;
+        if text.is_empty() || len > MAX_RING_UPDATE {
             return None;
         }
         let mut out = heapless::Vec::new();
-        for pair in hex.chunks_exact(2) {
-            let byte =
-                crate::sha256::nibble(*pair.first()?)? << 4 | crate::sha256::nibble(*pair.get(1)?)?;
-            out.push(byte).ok()?;
-        }
+        out.resize(len, 0).ok()?;
+        crate::hex::decode_into(text.as_bytes(), &mut out)?;
         Some(Self(out))
     }
 }
@@ -111,13 +70,11 @@ impl fmt::Debug for RingUpdateBytes {
 
 impl Serialize for RingUpdateBytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut text = heapless::String::<{ 2 * MAX_RING_UPDATE }>::new();
-        for b in &self.0 {
-            let _ = text.push(char::from(HEX[usize::from(b >> 4)]));
-            let _ = text.push(char::from(HEX[usize::from(b & 15)]));
-        }
-        s.serialize_str(&text)
+        let mut text = [0u8; 2 * MAX_RING_UPDATE];
+        let text = text.get_mut(..2 * self.0.len()).unwrap_or_default();
+        crate::hex::encode_into(&self.0, text);
+        // Only ASCII digits were written.
+        s.serialize_str(core::str::from_utf8(text).unwrap_or_default())
     }
 }
 
