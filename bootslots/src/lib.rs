@@ -29,3 +29,29 @@ pub mod security;
 pub use choose::{choose, Choice, FallbackReason, NoBootableSlot, Reason};
 
 pub use meta::{MetaError, Metadata, Slot, SlotState};
+
+/// The kernel command-line key that names the slot a boot-loader entry boots: `slot=A` or
+/// `slot=B` (each entry of a two-slot image's limine.conf carries one).
+pub const CMDLINE_KEY: &str = "slot";
+
+/// The slot a kernel command line names (`slot=A`/`slot=B`, a whitespace-separated token);
+/// `None` when there is no such token or it names no slot.
+pub fn cmdline_slot(cmdline: &str) -> Option<Slot> {
+    cmdline.split_ascii_whitespace().find_map(|token| {
+        let value = token.strip_prefix(CMDLINE_KEY)?.strip_prefix('=')?;
+        value.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod cmdline_tests {
+    use super::*;
+
+    #[test]
+    fn the_slot_token_is_found_among_others() {
+        assert_eq!(cmdline_slot("slot=B test=boot"), Some(Slot::B));
+        assert_eq!(cmdline_slot("loglevel=info slot=A"), Some(Slot::A));
+        assert_eq!(cmdline_slot("slots=B slot=C"), None);
+        assert_eq!(cmdline_slot(""), None);
+    }
+}

@@ -63,6 +63,11 @@ pub enum LoadError {
     SuperblockChecksumMismatch,
     /// Block 0's manifest signature record (bytes 120..224) has a malformed key id.
     BadSignatureRecord,
+    /// Block 0's slot table (bytes 224..280) is damaged or places slot B outside its room.
+    BadSlotTable {
+        /// Why.
+        reason: crate::slots::TableError,
+    },
     /// A byte of block 0 that must be zero is not.
     ReservedNotZero {
         /// Byte offset in block 0.
@@ -381,6 +386,10 @@ impl fmt::Display for LoadError {
             Self::BadSignatureRecord => write!(
                 f,
                 "block 0: the manifest signature record (bytes 120..224) has a malformed key id: re-sign the image"
+            ),
+            Self::BadSlotTable { reason } => write!(
+                f,
+                "block 0: the slot table (bytes 224..280) is unusable: {reason}; rebuild the image with `cargo xtask build-image --slots 2`"
             ),
             Self::SuperblockChecksumMismatch => {
                 write!(f, "block 0: the SHA-256 at bytes 88..120 does not match bytes 0..88: block 0 is damaged")

@@ -125,6 +125,7 @@ pub fn place(
             esp_start,
             esp_blocks: regions.esp_blocks,
             signature: None,
+            slots: None,
         };
         return Ok(Placement {
             superblock,

@@ -17,13 +17,15 @@
 //! | 80..88    | ESP length in blocks (u64, 0 = none)                      | project |
 //! | 88..120   | SHA-256 of bytes 0..88                                    | project |
 //! | 120..224  | manifest signature record, or zero ([`crate::signature`])  | project |
-//! | 224..440  | zero                                                      | project |
+//! | 224..280  | slot table, or zero (one slot) ([`crate::slots`])          | project |
+//! | 280..440  | zero                                                      | project |
 //! | 440..512  | MBR: disk signature, partition table, `55 AA`             | packer  |
 //! | 512..4096 | zero                                                      | project |
 
 use crate::error::LoadError;
 use crate::manifest::MAX_MANIFEST_BYTES;
-use crate::signature::{ManifestSignature, RECORD_AT, RECORD_END};
+use crate::signature::{ManifestSignature, RECORD_AT};
+use crate::slots::SlotTable;
 use sha2::{Digest, Sha256};
 
 /// Bytes per block.
@@ -41,8 +43,8 @@ pub const ESP_ALIGN_BLOCKS: u64 = 256;
 const CHECKSUM_AT: usize = 88;
 /// Bytes covered by the superblock's own checksum.
 const CHECKSUMMED_LEN: usize = 88;
-/// First byte after the signature record; 224..440 must be zero.
-const RESERVED_START: usize = RECORD_END;
+/// First byte after the slot table; 280..440 must be zero.
+const RESERVED_START: usize = crate::slots::RECORD_END;
 /// Where the MBR's bytes (disk signature, partition table, boot signature) start; not ours to check.
 pub const MBR_START: usize = 440;
 /// Where the MBR ends; 512..4096 must be zero.
@@ -74,6 +76,8 @@ pub struct Superblock {
     /// The manifest signature record (bytes 120..224); `None` when they are zero (unsigned).
     /// Not covered by the self-checksum: the signature authenticates itself.
     pub signature: Option<ManifestSignature>,
+    /// The slot table (bytes 224..280); `None` when they are zero (a one-slot image).
+    pub slots: Option<SlotTable>,
 }
 
 /// Reads a little-endian `u32`; the caller has checked the length, the `0` fallback keeps this panic-free.
@@ -130,12 +134,14 @@ impl Superblock {
             }
             crate::signature::RecordError::BadKeyId => LoadError::BadSignatureRecord,
         })?;
+        let slots = SlotTable::decode(b).map_err(|reason| LoadError::BadSlotTable { reason })?;
         let reserved = (RESERVED_START..MBR_START).chain(MBR_END..BLOCK_SIZE);
         if let Some(offset) = reserved.into_iter().find(|&i| b[i] != 0) {
             return Err(LoadError::ReservedNotZero { offset });
         }
         Ok(Self {
             signature,
+            slots,
             ..Self::fields(b)
         })
     }
@@ -160,6 +166,7 @@ impl Superblock {
             esp_start: u64_at(&b, 72),
             esp_blocks: u64_at(&b, 80),
             signature: ManifestSignature::decode(&b).ok().flatten(),
+            slots: SlotTable::decode(&b).ok().flatten(),
         }
     }
 
@@ -182,6 +189,9 @@ impl Superblock {
         block0[RECORD_AT..MBR_START].fill(0);
         if let Some(signature) = &self.signature {
             signature.write_to(block0);
+        }
+        if let Some(slots) = &self.slots {
+            slots.write_to(block0);
         }
         block0[MBR_END..].fill(0);
     }
@@ -290,6 +300,11 @@ impl Superblock {
                 end: self.data_start,
                 total,
             });
+        }
+        if let Some(table) = &self.slots {
+            table
+                .check_within(self)
+                .map_err(|reason| LoadError::BadSlotTable { reason })?;
         }
         if let Some(actual_blocks) = image_blocks {
             if actual_blocks < total {

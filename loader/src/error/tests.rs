@@ -20,6 +20,7 @@ fn name(e: &LoadError) -> &'static str {
         SuperblockChecksumMismatch => "SuperblockChecksumMismatch",
         ReservedNotZero { .. } => "ReservedNotZero",
         BadSignatureRecord => "BadSignatureRecord",
+        BadSlotTable { .. } => "BadSlotTable",
         BadSignatureSyntax { .. } => "BadSignatureSyntax",
         BadKeyRingUpdate { .. } => "BadKeyRingUpdate",
         SignatureWithoutKeyId { .. } => "SignatureWithoutKeyId",
@@ -67,7 +68,7 @@ fn name(e: &LoadError) -> &'static str {
     }
 }
 
-const COUNT: usize = 52;
+const COUNT: usize = 53;
 
 fn all() -> Vec<LoadError> {
     use LoadError::*;
@@ -85,6 +86,9 @@ fn all() -> Vec<LoadError> {
         SuperblockChecksumMismatch,
         ReservedNotZero { offset: 200 },
         BadSignatureRecord,
+        BadSlotTable {
+            reason: crate::slots::TableError::Checksum,
+        },
         BadKeyRingUpdate { hex_digits: 3 },
         BadSignatureSyntax {
             entry: l("cli_console"),

@@ -17,6 +17,7 @@ fn good() -> Superblock {
         esp_start: 256,
         esp_blocks: 256,
         signature: None,
+        slots: None,
     }
 }
 
@@ -329,7 +330,7 @@ prop_compose! {
     ) -> Superblock {
         Superblock {
             format_version: FORMAT_VERSION, kernel_blocks, kernel_start, manifest_start, data_start,
-            total_blocks, image_id, manifest_bytes, esp_start, esp_blocks, signature: None,
+            total_blocks, image_id, manifest_bytes, esp_start, esp_blocks, signature: None, slots: None,
         }
     }
 }
