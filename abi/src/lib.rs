@@ -62,6 +62,8 @@ pub enum Needs {
     Power,
     /// `block_device` and `persistent_storage`.
     UserData,
+    /// `update`.
+    Update,
 }
 
 /// One row of [`SYSCALLS`].
@@ -165,6 +167,8 @@ syscalls! {
     /// | 48  | `POWEROFF`       | —                     | does not return (error if it cannot) |
     /// | 49  | `CLOCK`          | —                     | µs since 1970-01-01 UTC         |
     /// | 50  | `BOOTLOG`        | buf ptr, buf cap      | full length of the boot journal |
+    /// | 51  | `SLOTS`          | buf ptr, buf cap      | full length of the slot state text |
+    /// | 52  | `SLOT_SET`       | [`SlotAction`], [`SlotId`], buf ptr, buf cap | full length of the new slot state text |
     ///
     /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
     /// block-device and IPC/system calls; until they are defined they fail with
@@ -274,14 +278,32 @@ syscalls! {
         /// [`Syscall::Services`]; [`Error::NotFound`] when the kernel has no journal (no
         /// user-data region).
         Bootlog = 50, "BOOTLOG", Nothing;
-
+        /// The A/B system slots' state (`rdi` = buffer, `rsi` = capacity), one fact a line,
+        /// joined with `\n`:
+        /// `slot A: priority 15, 7 tries left, successful (booted now)`,
+        /// `slot B: priority 14, 7 tries left, successful`, `one-shot trial: none` (or the
+        /// slot), `metadata generation 5` (or that no copy is valid and the two-slot defaults
+        /// are shown). Length semantics as [`Syscall::Services`]. [`Error::NotFound`] when the
+        /// image has one system slot; [`Error::Unsupported`] when the slot metadata cannot be
+        /// read (no user-data region, a disk error).
+        Slots = 51, "SLOTS", Nothing;
+        /// Changes which system slot boots: `rdi` = [`SlotAction`] (0 = set active, 1 = one-shot
+        /// trial on the next boot), `rsi` = [`SlotId`] (0 = A, 1 = B), `rdx`/`r10` = buffer and
+        /// capacity for the new state, written as [`Syscall::Slots`] writes it (length semantics
+        /// as [`Syscall::Services`]; the first `capacity` bytes, at most 64 KiB, must be
+        /// writable: [`Error::BadPointer`] is checked before anything changes). The new
+        /// metadata is durable when the call returns. Needs
+        /// `update` ([`Error::Denied`] without it); [`Error::Unsupported`] for an action or
+        /// slot number not listed (as an unknown [`LogLevel`]) and when the metadata cannot be
+        /// read or written; [`Error::NotFound`] when the image has one system slot.
+        SlotSet = 52, "SLOT_SET", Update;
     }
 }
 
 /// Syscall numbers reserved for block-device calls (read, write, ...).
 pub const RESERVED_BLOCK: core::ops::Range<u64> = 16..32;
 /// Syscall numbers reserved for inter-component communication and system services (32–34
-/// IPC, 40–50 console and system calls).
+/// IPC, 40–52 console and system calls).
 pub const RESERVED_IPC: core::ops::Range<u64> = 32..64;
 const _: () = assert!(RESERVED_BLOCK.end <= RESERVED_IPC.start && RESERVED_BLOCK.start > 4);
 
@@ -637,6 +659,80 @@ impl fmt::Display for LogLevel {
     }
 }
 
+/// What [`Syscall::SlotSet`] does (`rdi`).
+#[repr(u64)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlotAction {
+    /// Boot this slot from now on (priority 15; the other slot keeps a lower one).
+    SetActive = 0,
+    /// Boot this slot once, on the next boot; the boot after goes back to the normal choice.
+    Try = 1,
+}
+
+impl SlotAction {
+    /// The value passed in `rdi`.
+    pub const fn to_raw(self) -> u64 {
+        self as u64
+    }
+}
+
+impl TryFrom<u64> for SlotAction {
+    type Error = Error;
+
+    /// Decodes `rdi` of a SLOT_SET call; another value is [`Error::Unsupported`].
+    fn try_from(raw: u64) -> Result<Self, Error> {
+        match raw {
+            0 => Ok(SlotAction::SetActive),
+            1 => Ok(SlotAction::Try),
+            _ => Err(Error::Unsupported),
+        }
+    }
+}
+
+/// A system slot as [`Syscall::SlotSet`] names it (`rsi`).
+#[repr(u64)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlotId {
+    /// Slot A.
+    A = 0,
+    /// Slot B.
+    B = 1,
+}
+
+impl SlotId {
+    /// The value passed in `rsi`.
+    pub const fn to_raw(self) -> u64 {
+        self as u64
+    }
+
+    /// `A` or `B`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SlotId::A => "A",
+            SlotId::B => "B",
+        }
+    }
+}
+
+impl TryFrom<u64> for SlotId {
+    type Error = Error;
+
+    /// Decodes `rsi` of a SLOT_SET call; another value is [`Error::Unsupported`].
+    fn try_from(raw: u64) -> Result<Self, Error> {
+        match raw {
+            0 => Ok(SlotId::A),
+            1 => Ok(SlotId::B),
+            _ => Err(Error::Unsupported),
+        }
+    }
+}
+
+impl fmt::Display for SlotId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,6 +764,8 @@ mod tests {
             (Syscall::UserdataFlush, 20, "USERDATA_FLUSH"),
             (Syscall::Clock, 49, "CLOCK"),
             (Syscall::Bootlog, 50, "BOOTLOG"),
+            (Syscall::Slots, 51, "SLOTS"),
+            (Syscall::SlotSet, 52, "SLOT_SET"),
         ];
         for (s, n, name) in more {
             assert_eq!(s.number(), n);
@@ -717,6 +815,25 @@ mod tests {
             [Syscall::ConsoleWrite, Syscall::ConsoleRead]
         );
         assert_eq!(needing(Needs::Power), [Syscall::Reboot, Syscall::Poweroff]);
+        // Reading the slot state needs nothing; changing it needs `update`, not `power`.
+        assert_eq!(needing(Needs::Update), [Syscall::SlotSet]);
+        assert_eq!(Syscall::Slots.needs(), Needs::Nothing);
+    }
+
+    #[test]
+    fn slot_arguments_round_trip() {
+        for a in [SlotAction::SetActive, SlotAction::Try] {
+            assert_eq!(SlotAction::try_from(a.to_raw()), Ok(a));
+        }
+        for s in [SlotId::A, SlotId::B] {
+            assert_eq!(SlotId::try_from(s.to_raw()), Ok(s));
+        }
+        assert_eq!(SlotAction::SetActive.to_raw(), 0);
+        assert_eq!(SlotAction::Try.to_raw(), 1);
+        assert_eq!((SlotId::A.to_raw(), SlotId::B.to_raw()), (0, 1));
+        assert_eq!(SlotAction::try_from(2), Err(Error::Unsupported));
+        assert_eq!(SlotId::try_from(2), Err(Error::Unsupported));
+        assert_eq!(SlotId::B.to_string(), "B");
     }
 
     #[test]
@@ -789,7 +906,7 @@ mod tests {
             }
         }
         assert_eq!(Syscall::try_from(35), Err(Error::InvalidSyscall));
-        assert_eq!(Syscall::try_from(51), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(53), Err(Error::InvalidSyscall));
     }
 
     #[test]

@@ -88,6 +88,15 @@ pub const VBOOT_PERMISSIVE_END: &str = "; booting anyway";
 pub const VBOOT_ROLLBACK: &str = "ROLLBACK";
 /// After a boot in which every entry came up: the security record was committed.
 pub const VBOOT_COMMITTED_START: &str = "verified boot: committed security epoch ";
+/// A two-slot image: the booted slot boots; this, the slot, the reason and the metadata.
+pub const SLOTS_BOOTING_START: &str = "booting slot ";
+/// The booted slot cannot boot (verification failed, tries exhausted, not bootable): this,
+/// the slot, why, and which slot boots next.
+pub const SLOTS_LEAVING_START: &str = "cannot boot slot ";
+/// A trial boot (a slot not yet successful, or the one-shot trial) did not come up.
+pub const SLOTS_TRIAL_FAILED_START: &str = "trial failed: slot ";
+/// The booted slot came up and is now marked successful.
+pub const SLOTS_MARKED_START: &str = "marked successful: slot ";
 /// The check's summary line: this, then the signing key's id.
 pub const VBOOT_CHECKED_START: &str = "verified boot: manifest signed by ";
 

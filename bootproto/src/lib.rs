@@ -12,3 +12,8 @@ pub mod enroll;
 pub mod hash;
 pub mod memmap;
 pub mod requests;
+pub mod slots;
+
+/// The name the PandaGen boot stub gives in its bootloader-info response: a kernel that sees
+/// it knows the boot loader chooses the A/B slot (and so may reset to let it).
+pub const STUB_NAME: &str = "PandaGen bootstub";

@@ -53,12 +53,16 @@ pub enum Reason {
         /// Why.
         because: FallbackReason,
     },
+    /// It is usable and the boot loader started it, though the rules prefer the other slot
+    /// (a boot loader that does not read the metadata, e.g. Limine's menu).
+    Selected,
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Normal => f.write_str("highest priority"),
+            Self::Selected => f.write_str("chosen in the boot loader's menu"),
             Self::Trial => f.write_str("one-shot trial"),
             Self::FellBack { from, because } => write!(f, "fell back from {from} ({because})"),
         }
@@ -159,22 +163,27 @@ impl<F: FnMut(Slot) -> bool> Checker<'_, F> {
             return known;
         }
         let state = self.meta.slot(slot);
-        let why = if state.priority() == 0 {
-            Some(FallbackReason::NotBootable)
-        } else if !state.successful() && state.tries_remaining() == 0 {
-            Some(FallbackReason::TriesExhausted)
-        } else if !(self.verify)(slot) {
-            Some(FallbackReason::VerificationFailed)
-        } else {
-            None
-        };
+        let why = unusable_by_state(state)
+            .or_else(|| (!(self.verify)(slot)).then_some(FallbackReason::VerificationFailed));
         self.memo[slot.index()] = Some(why);
         why
     }
 }
 
 /// The choice of `slot`: consume the trial, spend a try, demote the slot passed over.
-fn start(meta: &Metadata, slot: Slot, reason: Reason) -> Choice {
+/// Why a slot in `state` cannot boot whatever its image: not bootable, or tries exhausted.
+pub fn unusable_by_state(state: SlotState) -> Option<FallbackReason> {
+    if state.priority() == 0 {
+        Some(FallbackReason::NotBootable)
+    } else if !state.successful() && state.tries_remaining() == 0 {
+        Some(FallbackReason::TriesExhausted)
+    } else {
+        None
+    }
+}
+
+/// The choice of `slot` for `reason`, and the metadata to write for it.
+pub(crate) fn start(meta: &Metadata, slot: Slot, reason: Reason) -> Choice {
     let mut new = meta.with_trial(None);
     let state = new.slot(slot);
     if !state.successful() {

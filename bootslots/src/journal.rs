@@ -166,6 +166,7 @@ impl Record {
         let slot = Some(choice.slot);
         match choice.reason {
             Reason::Normal => Self::new(boot, slot, Outcome::Started, ""),
+            Reason::Selected => Self::new(boot, slot, Outcome::Started, choice.reason),
             Reason::Trial => Self::new(boot, slot, Outcome::Trial, ""),
             Reason::FellBack { from, because } => {
                 Self::new(boot, slot, Outcome::FellBack { from }, because)

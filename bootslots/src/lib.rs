@@ -10,6 +10,7 @@
 //!   "successful" mark, plus a one-shot trial slot.
 //! - [`mod@choose`]: the pure slot choice (libabr-like) and the metadata edits
 //!   (`set_active`, `set_trial`, `mark_successful`, `mark_unbootable`).
+//! - [`own`]: the same rules as the kernel of one slot applies them to itself.
 //! - [`journal`]: the boot journal (`PGBOOTJ1`), a ring of the last 32 boots.
 //! - [`security`]: verified boot's security record (`PGSECUR1`): the rollback minimum, the
 //!   last key-ring update applied and the revoked key ids.
@@ -24,6 +25,7 @@ pub mod block;
 pub mod choose;
 pub mod journal;
 pub mod meta;
+pub mod own;
 pub mod security;
 
 pub use choose::{choose, Choice, FallbackReason, NoBootableSlot, Reason};

@@ -86,6 +86,46 @@ impl fmt::Display for Slot {
     }
 }
 
+/// `priority 15, 7 tries left, successful` (or `not yet successful`): the one wording of a
+/// slot's state in the stub's, the kernel's and the console's lines.
+impl fmt::Display for SlotState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "priority {}, {} tries left, {}",
+            self.priority(),
+            self.tries_remaining(),
+            if self.successful() {
+                "successful"
+            } else {
+                "not yet successful"
+            }
+        )
+    }
+}
+
+/// `A: <state>; B: <state>; one-shot trial: none` (or the trial slot).
+impl fmt::Display for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "A: {}; B: {}; one-shot trial: ",
+            self.slot(Slot::A),
+            self.slot(Slot::B)
+        )?;
+        match self.trial() {
+            Some(t) => write!(f, "{t}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// Whether both copies are all zero: the metadata was never written (a new image), so the
+/// defaults apply and nothing is wrong.
+pub fn never_written(copies: [&[u8]; 2]) -> bool {
+    copies.iter().all(|c| c.iter().all(|&b| b == 0))
+}
+
 /// A string that names no slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseSlotError;

@@ -18,6 +18,7 @@ mod memory;
 mod paging;
 mod platform;
 mod responses;
+mod slots;
 mod test_exit;
 
 use alloc::string::String;
@@ -38,7 +39,7 @@ use paging::{PageTables, NO_EXECUTE, WRITABLE};
 use responses::{BootFacts, FileInfo};
 
 /// Name and version reported in the bootloader-info response.
-pub const NAME: &str = "PandaGen bootstub";
+pub const NAME: &str = bootproto::STUB_NAME;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the higher-half direct map starts (Limine's offset with 4-level paging).
 pub const HHDM: u64 = 0xffff_8000_0000_0000;
@@ -143,9 +144,13 @@ fn read_config(
     Ok(conf)
 }
 
-/// The entry to boot (the first with a protocol) and its kernel path; only `protocol: limine`.
+/// The entry to boot and its kernel path; only `protocol: limine`. On a two-slot image, the
+/// entry of the slot the metadata chooses; otherwise the first entry with a protocol.
 fn chosen_entry(conf: &Config) -> Result<(&Entry, &PathSpec), StubError> {
-    let entry = conf.first_entry().map_err(StubError::Config)?;
+    let entry = match slots::chosen_entry(&conf.entries).and_then(|i| conf.entries.get(i)) {
+        Some(entry) => entry,
+        None => conf.first_entry().map_err(StubError::Config)?,
+    };
     let protocol = entry.protocol.clone().unwrap_or_default();
     if !protocol.eq_ignore_ascii_case("limine") {
         return Err(StubError::UnsupportedProtocol(protocol));

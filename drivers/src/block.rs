@@ -212,6 +212,9 @@ macro_rules! forward_block_device {
 
 forward_block_device!(&mut D, Box<D>);
 
+mod window;
+pub use window::Window;
+
 /// Memory a [`RamDisk`] can live in: read access always, write access when mutable.
 pub trait RamStorage {
     fn bytes(&self) -> &[u8];

@@ -37,6 +37,8 @@ pub struct Grants {
     pub serial: bool,
     /// `power`: the `REBOOT` and `POWEROFF` calls.
     pub power: bool,
+    /// `update`: the `SLOT_SET` call (which system slot boots).
+    pub update: bool,
     /// Network devices granted by name (`network_device` alone grants the first one present).
     pub network_devices: Vec<String>,
     /// Port ranges granted, inclusive.
@@ -169,6 +171,8 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
             Ok(Capability::Console) => grants.console = true,
             Ok(Capability::Serial) => grants.serial = true,
             Ok(Capability::Power) => grants.power = true,
+            // Never refused: on a one-slot image SLOT_SET says so itself.
+            Ok(Capability::Update) => grants.update = true,
             // Enforced by the storage service from the recorded name.
             Ok(Capability::Files { .. }) => {}
             Ok(Capability::NetworkDevice(name)) => {
@@ -277,6 +281,15 @@ mod tests {
             pair("console", "no console on this machine")
         );
         assert!(grant(&["serial"], &headless).unwrap().serial);
+    }
+
+    #[test]
+    fn update_is_its_own_grant() {
+        let g = grant(&["console", "update"], &machine()).unwrap();
+        assert!(g.update && !g.power);
+        assert_eq!(g.caps_record(), "console\nupdate\n");
+        let p = grant(&["power"], &Machine::default()).unwrap();
+        assert!(p.power && !p.update, "power does not choose the slot");
     }
 
     #[test]

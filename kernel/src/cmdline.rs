@@ -26,6 +26,8 @@ pub enum CmdlineError<'a> {
     UnknownTestMode(&'a str),
     /// `loglevel=` named a level that does not exist.
     UnknownLogLevel(&'a str),
+    /// `slot=` named a slot that does not exist.
+    UnknownSlot(&'a str),
 }
 
 impl core::fmt::Display for CmdlineError<'_> {
@@ -41,6 +43,7 @@ impl core::fmt::Display for CmdlineError<'_> {
                 f,
                 "unknown log level `loglevel={v}` (expected error, warn, info, debug or trace)"
             ),
+            Self::UnknownSlot(v) => write!(f, "unknown system slot `slot={v}` (expected A or B)"),
         }
     }
 }
@@ -60,6 +63,9 @@ pub enum LogLevel {
 pub struct Cmdline {
     pub test: TestMode,
     pub log_level: LogLevel,
+    /// The system slot this boot-loader entry boots (`slot=A|B`, a two-slot image's
+    /// limine.conf); `None`: not said (slot A of a two-slot image).
+    pub slot: Option<bootslots::Slot>,
 }
 
 impl Default for Cmdline {
@@ -67,6 +73,7 @@ impl Default for Cmdline {
         Self {
             test: TestMode::Off,
             log_level: LogLevel::Info,
+            slot: None,
         }
     }
 }
@@ -97,6 +104,13 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                     "trace" => LogLevel::Trace,
                     other => return Err(CmdlineError::UnknownLogLevel(other)),
                 }
+            }
+            bootslots::CMDLINE_KEY => {
+                out.slot = Some(
+                    value
+                        .parse()
+                        .map_err(|_| CmdlineError::UnknownSlot(value))?,
+                );
             }
             _ => {}
         }
@@ -134,6 +148,16 @@ mod tests {
         assert!(CmdlineError::UnknownTestMode("x")
             .to_string()
             .contains("boot, fault, smap, disk or persist"));
+    }
+
+    #[test]
+    fn slots() {
+        assert_eq!(
+            parse("slot=B test=boot").map(|c| c.slot),
+            Ok(Some(bootslots::Slot::B))
+        );
+        assert_eq!(parse("").map(|c| c.slot), Ok(None));
+        assert_eq!(parse("slot=C"), Err(CmdlineError::UnknownSlot("C")));
     }
 
     #[test]

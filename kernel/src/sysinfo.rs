@@ -1,7 +1,7 @@
-//! What the system-information calls (SERVICES, MANIFEST, COMPONENT_CAPS, BOOTCOUNT, BOOTLOG)
-//! report: the boot path fills it in, the process core's system calls read it. It depends on
-//! neither, so the direction stays boot → sysinfo ← process: a system call never reaches into
-//! the boot orchestrator.
+//! What the system-information calls (SERVICES, MANIFEST, COMPONENT_CAPS, BOOTCOUNT, BOOTLOG,
+//! SLOTS, SLOT_SET) report: the boot path fills it in, the process core's system calls read it.
+//! It depends on neither, so the direction stays boot → sysinfo ← process: a system call never
+//! reaches into the boot orchestrator.
 //!
 //! Pure data behind spin locks; host-tested on its own [`SysInfo`] values. The kernel uses the
 //! one in [`SYSINFO`].
@@ -11,6 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use bootslots::Slot;
 use spin::Mutex;
 
 /// Gives the supervisor's state table as it is now, lines joined with `\n`. Boot installs one
@@ -33,6 +34,8 @@ pub struct SysInfo {
     table: Mutex<Option<TableFn>>,
     /// The boot journal, one line per boot, newest first (BOOTLOG); `None`: no journal.
     boot_journal: Mutex<Option<Vec<String>>>,
+    /// The system slot this boot runs (SLOTS, SLOT_SET); `None`: a one-slot image.
+    booted_slot: Mutex<Option<Slot>>,
 }
 
 impl SysInfo {
@@ -44,7 +47,19 @@ impl SysInfo {
             caps: Mutex::new(Vec::new()),
             table: Mutex::new(None),
             boot_journal: Mutex::new(None),
+            booted_slot: Mutex::new(None),
         }
+    }
+
+    /// Records which system slot this boot runs: `Some` on a two-slot image, `None` on a
+    /// one-slot image (the boot path calls it; until then the image counts as one-slot).
+    pub fn set_booted_slot(&self, slot: Option<Slot>) {
+        *self.booted_slot.lock() = slot;
+    }
+
+    /// The system slot this boot runs; `None` for a one-slot image.
+    pub fn booted_slot(&self) -> Option<Slot> {
+        *self.booted_slot.lock()
     }
 
     /// Keeps the boot journal's lines (newest first), for BOOTLOG.
@@ -142,6 +157,18 @@ mod tests {
         assert_eq!(info.component_caps("shell"), None);
         assert_eq!(info.table(), TABLE_PENDING);
         assert_eq!(info.boot_journal(), None);
+        assert_eq!(info.booted_slot(), None);
+    }
+
+    #[test]
+    fn the_booted_slot_is_what_boot_set() {
+        let info = SysInfo::new();
+        info.set_booted_slot(Some(Slot::B));
+        assert_eq!(info.booted_slot(), Some(Slot::B));
+        info.set_booted_slot(Some(Slot::A));
+        assert_eq!(info.booted_slot(), Some(Slot::A));
+        info.set_booted_slot(None);
+        assert_eq!(info.booted_slot(), None);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum Capability {
     Serial,
     /// `power`: reset and switch off the machine (the `REBOOT` and `POWEROFF` calls).
     Power,
+    /// `update`: change which system slot boots (the `SLOT_SET` call: set active, one-shot
+    /// trial). Separate from `power`: restarting the machine does not choose what it runs.
+    Update,
     /// `network_device` (any device, as in the spec's example) or `network_device:<name>`.
     NetworkDevice(Option<heapless::String<MAX_DEVICE_NAME>>),
     /// `port_range:<first>-<last>`, inclusive, `1 <= first <= last <= 65535`.
@@ -80,7 +83,7 @@ impl fmt::Display for CapabilityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::BadSyntax => "not `kind` or `kind:param` (kind: a-z then a-z, 0-9, `_`; param: printable ASCII, no spaces)",
-            Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, power, network_device[:name], port_range:a-b, files:/dir, files_read:/dir)",
+            Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, power, update, network_device[:name], port_range:a-b, files:/dir, files_read:/dir)",
             Self::UnexpectedParameter => "this kind takes no `:` parameter",
             Self::EmptyDeviceName => "empty device name after `network_device:`",
             Self::DeviceNameTooLong => "device name longer than 15 bytes",
@@ -116,6 +119,7 @@ impl Capability {
             "console" => plain(Capability::Console),
             "serial" => plain(Capability::Serial),
             "power" => plain(Capability::Power),
+            "update" => plain(Capability::Update),
             "network_device" => match param {
                 None => Ok(Capability::NetworkDevice(None)),
                 Some(name) => device_name(name).map(|n| Capability::NetworkDevice(Some(n))),
@@ -143,6 +147,7 @@ impl Capability {
             Self::Console => "console",
             Self::Serial => "serial",
             Self::Power => "power",
+            Self::Update => "update",
             Self::NetworkDevice(_) => "network_device",
             Self::PortRange { .. } => "port_range",
             Self::Files { write: true } => "files",
@@ -253,6 +258,14 @@ mod tests {
         assert_eq!(Capability::parse("console"), Ok(Capability::Console));
         assert_eq!(Capability::parse("power"), Ok(Capability::Power));
         assert_eq!(Capability::parse("power:off"), Err(E::UnexpectedParameter));
+        assert_eq!(Capability::parse("update"), Ok(Capability::Update));
+        assert_eq!(Capability::Update.kind(), "update");
+        assert_eq!(
+            Capability::parse("update:slot_b"),
+            Err(E::UnexpectedParameter)
+        );
+        assert_eq!(check_format("update"), Ok(()));
+        assert!(E::UnknownKind.to_string().contains(" update,"));
         assert_eq!(Capability::parse("serial"), Ok(Capability::Serial));
         assert_eq!(Capability::parse("console:x"), Err(E::UnexpectedParameter));
         assert_eq!(Capability::parse("console:"), Err(E::UnexpectedParameter));

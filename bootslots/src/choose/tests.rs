@@ -212,6 +212,7 @@ fn check_choice(m: &Metadata, verified: [bool; 2]) {
             assert_eq!(m.trial(), Some(s));
             assert_eq!(w.slot(o), m.slot(o));
         }
+        Reason::Selected => panic!("`choose` never answers Selected: {c:?}"),
         Reason::Normal => {
             assert!(m.trial().is_none() || m.trial() == Some(s));
             assert_eq!(w.slot(o), m.slot(o));

@@ -5,8 +5,8 @@
 //! (`line_editor::LineEditor`: echo, backspace, Ctrl-C, history, arrows), and runs each line
 //! as a command (`line_editor::command::parse`, `line_editor::shell::run`): `help`,
 //! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `sha256`, `write`, `append`, `rm`,
-//! `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `uptime`, `reboot`, `poweroff`. The file
-//! commands are `storage_api` calls to `services_storage`.
+//! `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `slots`, `slot`, `uptime`, `reboot`,
+//! `poweroff`. The file commands are `storage_api` calls to `services_storage`.
 //! See `docs/console.md`.
 //!
 //! All the logic lives in the host-tested `line-editor` crate; this file is only the I/O.
@@ -19,6 +19,7 @@ use core::fmt::Write;
 use line_editor::command::{self, Command};
 use line_editor::shell::{self, System};
 use line_editor::{Event, LineEditor, CANCEL_ECHO, NEWLINE, TOO_LONG_ECHO};
+use runtime::abi::{SlotAction, SlotId};
 use runtime::console;
 use runtime::Error;
 
@@ -126,7 +127,7 @@ fn execute(line: &str, out: &mut Out) {
         // Out before the machine goes away.
         let _ = out.flush();
     }
-    if let Command::Reboot | Command::Poweroff = cmd {
+    if let Command::Reboot | Command::Poweroff | Command::Slot { .. } = cmd {
         runtime::info!("{NAME}: {} requested on the console", line.trim());
     }
     let _ = shell::run(cmd, &mut Syscalls, out);
@@ -153,6 +154,17 @@ impl System for Syscalls {
     }
     fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         runtime::bootlog(buf)
+    }
+    fn slots(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        runtime::slots(buf)
+    }
+    fn slot_set(
+        &mut self,
+        action: SlotAction,
+        slot: SlotId,
+        buf: &mut [u8],
+    ) -> Result<usize, Error> {
+        runtime::slot_set(action, slot, buf)
     }
     fn uptime(&mut self) -> Result<u64, Error> {
         runtime::uptime()

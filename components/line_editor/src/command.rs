@@ -6,6 +6,8 @@
 
 use core::fmt;
 
+use abi::{SlotAction, SlotId};
+
 /// A parsed console command; the strings borrow from the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command<'a> {
@@ -63,6 +65,15 @@ pub enum Command<'a> {
     Bootcount,
     /// `bootlog`: the boot journal, newest boot first.
     Bootlog,
+    /// `slots`: the A/B system slots' state.
+    Slots,
+    /// `slot set-active A|B` or `slot try A|B`: change which system slot boots.
+    Slot {
+        /// `set-active` (from now on) or `try` (once, on the next boot).
+        action: SlotAction,
+        /// The slot.
+        slot: SlotId,
+    },
     /// `uptime`: time since boot.
     Uptime,
     /// `reboot`: restart the machine.
@@ -170,6 +181,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         summary: "show what the last boots did, newest first",
     },
     CommandInfo {
+        name: "slots",
+        usage: "slots",
+        summary: "show the system slots A and B: priority, tries, trial",
+    },
+    CommandInfo {
+        name: "slot",
+        usage: "slot set-active|try A|B",
+        summary: "boot a slot from now on (set-active) or once (try)",
+    },
+    CommandInfo {
         name: "uptime",
         usage: "uptime",
         summary: "show the time since boot",
@@ -252,6 +273,8 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         "manifest" => no_args(Command::Manifest),
         "bootcount" => no_args(Command::Bootcount),
         "bootlog" => no_args(Command::Bootlog),
+        "slots" => no_args(Command::Slots),
+        "slot" => parse_slot(rest).map_or(usage, |cmd| Ok(Some(cmd))),
         "uptime" => no_args(Command::Uptime),
         "reboot" => no_args(Command::Reboot),
         "poweroff" => no_args(Command::Poweroff),
@@ -294,6 +317,23 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         })),
         _ => usage,
     }
+}
+
+/// The arguments of `slot`: `set-active A|B` or `try A|B` (the slot in either case).
+fn parse_slot(rest: &str) -> Option<Command<'_>> {
+    let (action, rest) = split_word(rest);
+    let (slot, extra) = split_word(rest);
+    let action = match action {
+        "set-active" => SlotAction::SetActive,
+        "try" => SlotAction::Try,
+        _ => return None,
+    };
+    let slot = match slot {
+        "A" | "a" => SlotId::A,
+        "B" | "b" => SlotId::B,
+        _ => return None,
+    };
+    extra.is_empty().then_some(Command::Slot { action, slot })
 }
 
 /// Writes the `help` text: a header line, then one line per command (`  usage  summary`,
@@ -369,6 +409,7 @@ mod tests {
         assert_eq!(parse("bootcount"), Ok(Some(Command::Bootcount)));
         assert_eq!(parse("bootlog"), Ok(Some(Command::Bootlog)));
         assert_eq!(parse(" bootlog  "), Ok(Some(Command::Bootlog)));
+        assert_eq!(parse("slots"), Ok(Some(Command::Slots)));
         assert_eq!(parse("uptime"), Ok(Some(Command::Uptime)));
         assert_eq!(parse("reboot"), Ok(Some(Command::Reboot)));
         assert_eq!(parse("poweroff"), Ok(Some(Command::Poweroff)));
@@ -410,6 +451,34 @@ mod tests {
                 to: "d/b"
             }))
         );
+    }
+
+    #[test]
+    fn slot_commands() {
+        let slot = |action, slot| Ok(Some(Command::Slot { action, slot }));
+        assert_eq!(
+            parse("slot set-active B"),
+            slot(SlotAction::SetActive, SlotId::B)
+        );
+        assert_eq!(parse("slot  try  a "), slot(SlotAction::Try, SlotId::A));
+        assert_eq!(parse("slot try b"), slot(SlotAction::Try, SlotId::B));
+        for bad in [
+            "slot",
+            "slot try",
+            "slot try C",
+            "slot try A B",
+            "slot activate A",
+            "slot set-active",
+            "slot A",
+            "slots A",
+        ] {
+            let want = if bad.starts_with("slots") {
+                "usage: slots"
+            } else {
+                "usage: slot set-active|try A|B"
+            };
+            assert_eq!(err(bad), want, "{bad:?}");
+        }
     }
 
     #[test]
@@ -507,7 +576,8 @@ mod tests {
                 .replace("<to>", "b")
                 .replace("[-l]", "-l")
                 .replace("[dir]", "")
-                .replace("<text...>", "t t");
+                .replace("<text...>", "t t")
+                .replace("set-active|try A|B", "try B");
             assert!(matches!(parse(&example), Ok(Some(_))), "{example}");
             // A usage error names the command's own usage.
             if let Err(ParseError::Usage(i)) = parse(&format!("{} a b c", c.name)) {

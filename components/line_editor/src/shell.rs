@@ -12,7 +12,7 @@
 
 use core::fmt::{self, Write};
 
-use abi::Error;
+use abi::{Error, SlotAction, SlotId};
 use protocol::storage::MAX_LIST_REPLY;
 use protocol::storage::{
     Entry, FsInfo, Kind, OpenFlags, Request, Response, Stat, StorageError, WireError, MAX_CURSOR,
@@ -36,6 +36,16 @@ pub trait System {
     /// BOOTLOG: the boot journal (one line per boot, newest first) into `buf`; returns its
     /// full length.
     fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error>;
+    /// SLOTS: the A/B slot state (a fact a line) into `buf`; returns its full length.
+    fn slots(&mut self, buf: &mut [u8]) -> Result<usize, Error>;
+    /// SLOT_SET: `action` on `slot`, then the new state into `buf` as SLOTS writes it;
+    /// returns its full length.
+    fn slot_set(
+        &mut self,
+        action: SlotAction,
+        slot: SlotId,
+        buf: &mut [u8],
+    ) -> Result<usize, Error>;
     /// UPTIME, in microseconds.
     fn uptime(&mut self) -> Result<u64, Error>;
     /// REBOOT: returns only if it failed.
@@ -51,6 +61,8 @@ pub const STORAGE_ENDPOINT: &str = protocol::storage::ENDPOINT;
 pub const SERVICES_BUF: usize = 4096;
 /// Size of the buffer `bootlog` reads the boot journal into (32 boots of a line each).
 pub const BOOTLOG_BUF: usize = 4096;
+/// Size of the buffer `slots` and `slot` read the slot state into (four short lines).
+pub const SLOTS_BUF: usize = 512;
 /// Size of the buffer `manifest` reads the JSON into (also: a storage request and its reply,
 /// [`STORAGE_MESSAGE`] bytes each).
 pub const MANIFEST_BUF: usize = 2 * STORAGE_MESSAGE;
@@ -213,6 +225,8 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
                 Err(e) => writeln_crlf(out, format_args!("error: bootlog: {e}")),
             }
         }
+        Command::Slots => show_slots(sys, &mut buf[..SLOTS_BUF], out),
+        Command::Slot { action, slot } => set_slot(sys, &mut buf[..SLOTS_BUF], action, slot, out),
         Command::Uptime => match sys.uptime() {
             Ok(us) => {
                 out.write_str("up ")?;
@@ -229,6 +243,54 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
             let e = sys.poweroff();
             writeln_crlf(out, format_args!("error: poweroff: {e}"))
         }
+    }
+}
+
+/// `slots`: the state as the kernel gives it.
+fn show_slots(sys: &mut impl System, buf: &mut [u8], out: &mut impl Write) -> fmt::Result {
+    match sys.slots(buf) {
+        Ok(full) => write_listing(out, buf, full),
+        Err(e) => slot_error(out, "slots", e),
+    }
+}
+
+/// `slot set-active|try A|B`: what was done, then the new state.
+fn set_slot(
+    sys: &mut impl System,
+    buf: &mut [u8],
+    action: SlotAction,
+    slot: SlotId,
+    out: &mut impl Write,
+) -> fmt::Result {
+    let full = match sys.slot_set(action, slot, buf) {
+        Ok(full) => full,
+        Err(e) => return slot_error(out, "slot", e),
+    };
+    match action {
+        SlotAction::SetActive => writeln_crlf(
+            out,
+            format_args!("slot {slot} is now active: it boots from the next boot on"),
+        )?,
+        SlotAction::Try => writeln_crlf(
+            out,
+            format_args!("slot {slot} boots once, on the next boot"),
+        )?,
+    }
+    write_listing(out, buf, full)
+}
+
+/// The one error line of `slots` or `slot`: what the kernel's answer means here.
+fn slot_error(out: &mut impl Write, cmd: &str, e: Error) -> fmt::Result {
+    match e {
+        Error::NotFound => writeln_crlf(
+            out,
+            format_args!("error: {cmd}: this image has one system slot"),
+        ),
+        Error::Denied => writeln_crlf(
+            out,
+            format_args!("error: {cmd}: needs the update capability"),
+        ),
+        e => writeln_crlf(out, format_args!("error: {cmd}: {e}")),
     }
 }
 
@@ -823,6 +885,10 @@ mod tests {
         manifest_json: Option<String>,
         /// What BOOTLOG gives; by default [`JOURNAL`].
         journal: Result<String, Error>,
+        /// What SLOTS and SLOT_SET give; by default [`SLOT_STATE`].
+        slot_state: Result<String, Error>,
+        /// Every SLOT_SET received.
+        slot_sets: Vec<(SlotAction, SlotId)>,
     }
 
     impl Default for Fake {
@@ -842,6 +908,8 @@ mod tests {
                 reboots: 0,
                 manifest_json: None,
                 journal: Ok(JOURNAL.to_string()),
+                slot_state: Ok(SLOT_STATE.to_string()),
+                slot_sets: Vec::new(),
             }
         }
     }
@@ -1169,6 +1237,22 @@ mod tests {
             let n = journal.len().min(buf.len());
             buf[..n].copy_from_slice(&journal.as_bytes()[..n]);
             Ok(journal.len())
+        }
+        fn slots(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+            assert_eq!(buf.len(), SLOTS_BUF);
+            let text = self.slot_state.clone()?;
+            let n = text.len().min(buf.len());
+            buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+            Ok(text.len())
+        }
+        fn slot_set(
+            &mut self,
+            action: SlotAction,
+            slot: SlotId,
+            buf: &mut [u8],
+        ) -> Result<usize, Error> {
+            self.slot_sets.push((action, slot));
+            self.slots(buf)
         }
         fn uptime(&mut self) -> Result<u64, Error> {
             Ok(61_500_000)
@@ -1673,6 +1757,76 @@ mod tests {
         assert_eq!(sh(&mut sys, "bootlog"), "error: bootlog: not found\r\n");
         sys.journal = Err(Error::BadPointer);
         assert_eq!(sh(&mut sys, "bootlog"), "error: bootlog: bad pointer\r\n");
+    }
+
+    const SLOT_STATE: &str = "slot A: priority 15, 7 tries left, successful (booted now)\n\
+        slot B: priority 14, 7 tries left, successful\n\
+        one-shot trial: none\n\
+        metadata generation 5";
+
+    #[test]
+    fn slots_shows_the_state_a_line_each() {
+        let mut sys = Fake::default();
+        assert_eq!(
+            sh(&mut sys, "slots"),
+            "slot A: priority 15, 7 tries left, successful (booted now)\r\n\
+             slot B: priority 14, 7 tries left, successful\r\n\
+             one-shot trial: none\r\n\
+             metadata generation 5\r\n"
+        );
+        sys.slot_state = Err(Error::NotFound);
+        assert_eq!(
+            sh(&mut sys, "slots"),
+            "error: slots: this image has one system slot\r\n"
+        );
+        sys.slot_state = Err(Error::Unsupported);
+        assert_eq!(sh(&mut sys, "slots"), "error: slots: unsupported\r\n");
+        assert!(sys.slot_sets.is_empty(), "slots changes nothing");
+    }
+
+    #[test]
+    fn slot_changes_the_state_and_prints_it() {
+        let mut sys = Fake {
+            slot_state: Ok("slot A: x\nslot B: y\none-shot trial: B\nmetadata generation 6".into()),
+            ..Fake::default()
+        };
+        assert_eq!(
+            sh(&mut sys, "slot try B"),
+            "slot B boots once, on the next boot\r\nslot A: x\r\nslot B: y\r\n\
+             one-shot trial: B\r\nmetadata generation 6\r\n"
+        );
+        let out = sh(&mut sys, "slot set-active a");
+        assert!(
+            out.starts_with(
+                "slot A is now active: it boots from the next boot on\r\nslot A: x\r\n"
+            ),
+            "{out}"
+        );
+        assert_eq!(
+            sys.slot_sets,
+            [
+                (SlotAction::Try, SlotId::B),
+                (SlotAction::SetActive, SlotId::A)
+            ]
+        );
+        // One error line each.
+        sys.slot_state = Err(Error::Denied);
+        assert_eq!(
+            sh(&mut sys, "slot try A"),
+            "error: slot: needs the update capability\r\n"
+        );
+        sys.slot_state = Err(Error::NotFound);
+        assert_eq!(
+            sh(&mut sys, "slot set-active B"),
+            "error: slot: this image has one system slot\r\n"
+        );
+        sys.slot_state = Err(Error::Unsupported);
+        assert_eq!(sh(&mut sys, "slot try B"), "error: slot: unsupported\r\n");
+        assert_eq!(
+            sh(&mut sys, "slot try"),
+            "usage: slot set-active|try A|B\r\n"
+        );
+        assert_eq!(sys.slot_sets.len(), 5, "a usage error calls nothing");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! * safe wrappers around the system calls ([`exit`], [`log`], [`ready`], [`yield_now`],
 //!   [`caps`], [`userdata_info`], [`userdata_read`], [`userdata_write`], [`ipc::call`],
 //!   [`ipc::receive`], [`ipc::reply`], [`console::write`], [`console::read`], [`uptime`],
-//!   [`services`], [`manifest`], [`component_caps`], [`bootcount`], [`bootlog`], [`reboot`],
-//!   [`poweroff`]) over the raw ones in [`raw`];
+//!   [`services`], [`manifest`], [`component_caps`], [`bootcount`], [`bootlog`], [`slots`],
+//!   [`slot_set`], [`reboot`], [`poweroff`]) over the raw ones in [`raw`];
 //! * [`log!`] and friends, which format into a fixed stack buffer (no heap) and go to
 //!   `services_logger` (the `logger_api` endpoint) when the component may call it, else to the
 //!   kernel's LOG (see [`log`]).
@@ -280,10 +280,10 @@ pub fn uptime() -> Result<u64, Error> {
 }
 
 /// One of the calls that fill a buffer and return the full length (SERVICES, MANIFEST,
-/// BOOTLOG).
+/// BOOTLOG, SLOTS).
 fn fill(call: abi::Syscall, buf: &mut [u8]) -> Result<usize, Error> {
-    // SAFETY: SERVICES, MANIFEST and BOOTLOG write at most `cap` bytes at `ptr`, the exclusively
-    // borrowed `buf`; any byte pattern is a valid `u8`.
+    // SAFETY: SERVICES, MANIFEST, BOOTLOG and SLOTS write at most `cap` bytes at `ptr`, the
+    // exclusively borrowed `buf`; any byte pattern is a valid `u8`.
     let ret = unsafe { raw::syscall2(call.number(), buf.as_mut_ptr() as u64, buf.len() as u64) };
     abi::decode_return(ret).map(|n| n as usize)
 }
@@ -324,6 +324,37 @@ pub fn component_caps(name: &str, buf: &mut [u8]) -> Result<usize, Error> {
 /// [`Error::NotFound`] when the kernel has no journal (no user-data region).
 pub fn bootlog(buf: &mut [u8]) -> Result<usize, Error> {
     fill(abi::Syscall::Bootlog, buf)
+}
+
+/// The A/B system slots' state (SLOTS): one line per slot (priority, tries left, successful,
+/// which one booted), the pending one-shot trial and the metadata generation, joined with
+/// `\n`, written into `buf`. Returns the full length: more than `buf.len()` means the text
+/// was cut. [`Error::NotFound`] when the image has one system slot.
+pub fn slots(buf: &mut [u8]) -> Result<usize, Error> {
+    fill(abi::Syscall::Slots, buf)
+}
+
+/// Changes which system slot boots (SLOT_SET; needs `update`): `action` on `slot`, then the
+/// new state written into `buf` as [`slots`] writes it; returns its full length. The change
+/// is durable when this returns. [`Error::Denied`] without `update`, [`Error::NotFound`] when
+/// the image has one system slot.
+pub fn slot_set(
+    action: abi::SlotAction,
+    slot: abi::SlotId,
+    buf: &mut [u8],
+) -> Result<usize, Error> {
+    // SAFETY: SLOT_SET writes at most `cap` bytes into the exclusively borrowed `buf` (any
+    // bytes are valid `u8`s); the other two arguments are plain numbers.
+    let ret = unsafe {
+        raw::syscall4(
+            abi::Syscall::SlotSet.number(),
+            action.to_raw(),
+            slot.to_raw(),
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
+    abi::decode_return(ret).map(|n| n as usize)
 }
 
 /// This boot's number, from the boot counter in the user-data region (BOOTCOUNT);

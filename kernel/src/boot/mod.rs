@@ -5,6 +5,7 @@
 
 pub mod info;
 pub mod requests;
+pub mod slots;
 pub mod start;
 
 use crate::arch::{self, backtrace, cpu, entry, protection};
@@ -43,12 +44,24 @@ pub extern "C" fn kmain() -> ! {
     let probe = devices::probe();
     let network = start::network_devices(&probe.pci);
     let mut disks = probe.disks;
-    let verified = verify_image(&info, map.entries(), &mut disks);
-    let journal = open_user_data(&mut disks[verified.disk], &verified, cmd.test);
+    let (verified, booting) = verify_image(&info, map.entries(), &mut disks, cmd.slot);
+    let journal = open_user_data(
+        &mut disks[verified.disk],
+        &verified,
+        booting.as_ref(),
+        cmd.test,
+    );
 
-    let binaries = start::read_binaries(&mut disks[verified.disk], &verified.manifest);
+    let binaries = start::read_binaries(&mut disks[verified.disk], &verified);
     let image_disk = disks.swap_remove(verified.disk);
-    let as_expected = start::start_components(image_disk, &verified, binaries, network, journal);
+    let as_expected = start::start_components(
+        image_disk,
+        &verified,
+        binaries,
+        network,
+        journal,
+        booting.as_ref(),
+    );
     log::info!(
         "boot complete after {} ms; idling",
         time::uptime_us() / 1000
@@ -151,12 +164,14 @@ fn run_selfcheck(info: &info::BootInfo, map: &info::MemoryMap) -> Result<(), sel
 }
 
 /// Finds the system image (on a disk, or the boot module) and verifies it against the running
-/// kernel; stops if there is none that verifies.
+/// kernel; on a two-slot disk, judges the booted slot (which may reset to the other). Stops if
+/// there is no image that verifies.
 fn verify_image(
     info: &info::BootInfo,
     map: &[memmap::Entry],
     disks: &mut Vec<devices::Disk>,
-) -> image::VerifiedBoot {
+    slot: Option<bootslots::Slot>,
+) -> (image::VerifiedBoot, Option<slots::Booting>) {
     let kernel_file = info
         .executable_file
         .and_then(|(addr, size)| memory::boot_loader_bytes(map, addr, size));
@@ -166,16 +181,31 @@ fn verify_image(
         .flatten()
         .find(|m| m.string == SYSTEM_IMAGE_MODULE)
         .and_then(|m| memory::boot_loader_bytes(map, m.addr, m.size));
-    match image::find_and_verify(disks, kernel_file, module) {
-        Ok(v) => v,
-        Err(e) => {
-            log::error!("{IMAGE_FAIL_START}{e}");
-            if let image::ImageError::Signature(refused) = &e {
-                journal_refusal(&mut disks[refused.disk], refused);
-            }
-            fatal::stop(Outcome::Fail);
-        }
+    let picked = image::pick(disks, module, slot).unwrap_or_else(|e| image_failed(disks, &e));
+    let result = image::verify(disks, &picked, kernel_file);
+    let booting = picked.slots.map(|slot_disk| {
+        let error = result.as_ref().err().map(|e| alloc::format!("{e}"));
+        let via_stub = info.bootloader_name == bootproto::STUB_NAME;
+        slots::judge(
+            &mut disks[picked.disk],
+            slot_disk,
+            error.as_deref().map_or(Ok(()), Err),
+            via_stub,
+        )
+    });
+    match result {
+        Ok(v) => (v, booting),
+        Err(e) => image_failed(disks, &e),
     }
+}
+
+/// Logs why the image cannot be used, journals a verified-boot refusal, and stops.
+fn image_failed(disks: &mut [devices::Disk], e: &image::ImageError) -> ! {
+    log::error!("{IMAGE_FAIL_START}{e}");
+    if let image::ImageError::Signature(refused) = e {
+        journal_refusal(&mut disks[refused.disk], refused);
+    }
+    fatal::stop(Outcome::Fail);
 }
 
 /// Records a boot verified boot refused in the journal on the image's disk.
@@ -200,10 +230,11 @@ fn journal_refusal(disk: &mut devices::Disk, refused: &image::Refused) {
 fn open_user_data(
     disk: &mut devices::Disk,
     verified: &image::VerifiedBoot,
+    booting: Option<&slots::Booting>,
     mode: TestMode,
 ) -> Option<userdata::journal::Stored> {
     let disk_name = disk.location.clone();
-    let mut region = match userdata::boot::open(&mut *disk.device, &verified.superblock) {
+    let mut region = match userdata::boot::open(&mut *disk.device, &verified.region) {
         Ok(r) => r,
         Err(e) => {
             log::error!("userdata: cannot open the user-data region on disk {disk_name}: {e}");
@@ -221,18 +252,25 @@ fn open_user_data(
         }
         Err(e) => log::warn!("userdata: the boot counter could not be updated: {e}"),
     }
-    let journal = start_journal(&mut region);
+    let journal = start_journal(&mut region, booting);
     testmode::after_userdata(mode, &mut region);
     journal
 }
 
-/// Adds this boot (`started`) to the boot journal and publishes it for BOOTLOG.
-fn start_journal(region: &mut userdata::boot::DiskRegion<'_>) -> Option<userdata::journal::Stored> {
+/// Adds this boot (`started`, or the slot choice) to the boot journal and publishes it for
+/// BOOTLOG.
+fn start_journal(
+    region: &mut userdata::boot::DiskRegion<'_>,
+    booting: Option<&slots::Booting>,
+) -> Option<userdata::journal::Stored> {
     let started = userdata::boot::read_journal(region).and_then(|mut stored| {
         // The journal numbers its own records (a refused boot is one too, though it does not
         // reach the boot counter).
         let number = stored.journal.next_boot_number();
-        stored.start(number, JournalOutcome::Started, "");
+        match booting {
+            Some(b) => stored.push(slots::record(number, b)),
+            None => stored.start(number, JournalOutcome::Started, ""),
+        }
         userdata::boot::write_journal(region, &mut stored).map(|()| stored)
     });
     match started {

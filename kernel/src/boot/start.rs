@@ -56,11 +56,14 @@ pub struct Binary {
     pub bytes: Result<Vec<u8>, LoadError>,
 }
 
-/// Reads every service and component binary from `disk`. Each is hashed again: the image was
-/// verified moments ago, but what runs must be what was verified, not what the disk says now.
-pub fn read_binaries(disk: &mut Disk, manifest: &Manifest) -> Vec<Binary> {
+/// Reads every service and component binary of the verified image from `disk`. Each is hashed
+/// again: the image was verified moments ago, but what runs must be what was verified, not
+/// what the disk says now.
+pub fn read_binaries(disk: &mut Disk, verified: &VerifiedBoot) -> Vec<Binary> {
+    let manifest = &verified.manifest;
     let mut out = Vec::new();
-    let mut source = match DiskSource::new(&mut *disk.device) {
+    let mut win = crate::image::slots::window(&mut *disk.device, verified.window);
+    let mut source = match DiskSource::new(&mut win) {
         Ok(s) => Some(s),
         Err(e) => {
             log::error!("disk {}: {e}", disk.location);
@@ -144,12 +147,13 @@ pub fn start_components(
     binaries: Vec<Binary>,
     network: Vec<String>,
     journal: Option<crate::userdata::journal::Stored>,
+    booting: Option<&super::slots::Booting>,
 ) -> bool {
     if let Err(e) = process::init() {
         log::error!("the process core could not start: {e}");
         return false;
     }
-    let user_data = match process::user_data_from_disk(disk.device, &verified.superblock) {
+    let user_data = match process::user_data_from_disk(disk.device, &verified.region) {
         Ok(region) => {
             process::set_user_data(region, !verified.from_module);
             true
@@ -197,15 +201,23 @@ pub fn start_components(
     for line in &unmet {
         log::warn!("{line}");
     }
-    commit_security(verified, &outcome.rows_at_end);
-    finish_journal(journal, &outcome);
+    let came_up = all_came_up(&outcome.rows_at_end);
+    commit_security(verified, came_up);
+    finish_journal(journal, &outcome, booting.and_then(super::slots::fell_back));
+    if let Some(b) = booting {
+        super::slots::after_start(b, came_up);
+    }
     publish_outcome(outcome);
     unmet.is_empty()
 }
 
 /// Sets this boot's outcome in the journal: `up` when every started entry came up, else
-/// `failed` with the summary.
-fn finish_journal(journal: Option<crate::userdata::journal::Stored>, outcome: &Outcome) {
+/// `failed` with the summary (after `fell_back`, when the slot choice passed over the other).
+fn finish_journal(
+    journal: Option<crate::userdata::journal::Stored>,
+    outcome: &Outcome,
+    fell_back: Option<String>,
+) {
     let Some(mut stored) = journal else {
         return;
     };
@@ -214,7 +226,10 @@ fn finish_journal(journal: Option<crate::userdata::journal::Stored>, outcome: &O
     } else {
         bootslots::journal::Outcome::Failed
     };
-    stored.finish(result, &outcome.summary());
+    match fell_back {
+        Some(f) => stored.finish(result, &alloc::format!("{f}; {}", outcome.summary())),
+        None => stored.finish(result, &outcome.summary()),
+    }
     let mut block = [0u8; loader::superblock::BLOCK_SIZE];
     let at = stored.next_copy(&mut block);
     match process::write_kernel_block(at, &block) {
@@ -232,11 +247,11 @@ fn all_came_up(rows: &[supervisor::Row]) -> bool {
 
 /// After a boot in which every started entry came up, writes verified boot's security record
 /// (the epoch minimum only advances then; an image that does not come up changes nothing).
-fn commit_security(verified: &VerifiedBoot, rows: &[supervisor::Row]) {
+fn commit_security(verified: &VerifiedBoot, came_up: bool) {
     let Some(commit) = &verified.commit else {
         return;
     };
-    if !all_came_up(rows) {
+    if !came_up {
         log::info!("verified boot: not every entry came up: the security record is not advanced");
         return;
     }

@@ -20,10 +20,12 @@ use loader::verify::{self, Observer};
 use super::choice::{self, Source, Verdict};
 use super::module_disk::{ModuleDisk, ModuleError};
 use super::signatures::{self, SignatureError};
+use super::slots::{self, SlotDisk};
 use super::source::{DiskSource, SourceError};
 use crate::devices::Disk;
 use crate::time;
 use crate::userdata::security::Stored;
+use bootslots::meta::Slot;
 
 /// Why the image could not be used. `Display` is the one line the kernel prints.
 #[derive(Debug)]
@@ -46,6 +48,8 @@ pub enum ImageError {
     Module(ModuleError),
     /// Verified boot refused the image (policy `enforce`).
     Signature(Box<Refused>),
+    /// A two-slot image's slot metadata cannot be read.
+    SlotMetadata(crate::userdata::RegionError),
 }
 
 /// An image verified boot refused: why, and where (for the boot journal).
@@ -54,6 +58,7 @@ pub struct Refused {
     pub error: SignatureError,
     /// Index of the image's disk.
     pub disk: usize,
+    /// The disk's block 0 (its data region holds the journal).
     pub superblock: Superblock,
 }
 
@@ -72,6 +77,7 @@ impl fmt::Display for ImageError {
             ),
             Self::Module(e) => write!(f, "{e}"),
             Self::Signature(r) => write!(f, "{}", r.error),
+            Self::SlotMetadata(e) => write!(f, "slots: the slot metadata cannot be read: {e}"),
             Self::NoKernelFile => write!(
                 f,
                 "the boot loader gave no readable executable-file response: cannot compare the running kernel with the image"
@@ -87,7 +93,12 @@ pub struct VerifiedBoot {
     pub disk: usize,
     /// Whether the image is the boot module (the user-data region is then in RAM).
     pub from_module: bool,
+    /// The image's own block 0 (for slot B, in blocks counted from its first block).
     pub superblock: Superblock,
+    /// The block 0 whose data region is the user data on the disk (the disk's block 0).
+    pub region: Superblock,
+    /// The image's first block on the disk (4096-byte blocks; 0 but for slot B).
+    pub window: u64,
     pub manifest: Box<Manifest>,
     /// Entries verified boot refuses (policy `enforce`): the supervisor refuses them.
     pub vetoes: Vec<signing::image::Refusal>,
@@ -246,47 +257,112 @@ fn unreadable(disks: &[Disk], verdicts: &[Verdict]) -> String {
     out
 }
 
+/// Where the image to verify is: the disk (or the module, appended to the list), and for a
+/// two-slot disk the booted slot.
+pub struct Picked {
+    pub disk: usize,
+    pub from_module: bool,
+    pub slots: Option<SlotDisk>,
+}
+
 /// Finds the image — a disk whose block 0 has the PANDAGEN magic and, when the boot loader
-/// loaded the image as a module too, the same image id; else that module — verifies the whole
-/// image, compares the kernel in it with `kernel_file` (what the boot loader loaded), and logs
-/// the start order and a summary line. A module chosen as the source is appended to `disks`.
-pub fn find_and_verify(
+/// loaded the image as a module too, the same image id; else that module. On a two-slot disk
+/// the booted slot (`slot`, A when not said) is the one verified; its metadata and the other
+/// slot's epoch are read now. A module chosen as the source is appended to `disks`.
+pub fn pick(
     disks: &mut Vec<Disk>,
-    kernel_file: Option<&[u8]>,
     module: Option<&'static [u8]>,
+    slot: Option<Slot>,
+) -> Result<Picked, ImageError> {
+    let mut block = alloc::vec![0u8; BLOCK_SIZE];
+    let (disk, from_module) = pick_source(disks, module, &mut block)?;
+    let device = &mut *disks[disk].device;
+    let slots = match choice::read_block0(device, &mut block) {
+        Ok(choice::Block0::Image(sb)) if !from_module => match sb.slots {
+            Some(table) => Some(slot_disk(device, sb, table, slot.unwrap_or(Slot::A))?),
+            None => None,
+        },
+        _ => None,
+    };
+    if let (None, Some(s)) = (&slots, slot) {
+        log::warn!(
+            "slots: the command line says slot={s}, but the image has one system slot: booting it"
+        );
+    }
+    Ok(Picked {
+        disk,
+        from_module,
+        slots,
+    })
+}
+
+/// The booted slot of the two-slot disk whose block 0 is `sb`.
+fn slot_disk(
+    device: &mut dyn drivers::block::BlockDevice,
+    sb: Superblock,
+    table: loader::slots::SlotTable,
+    booted: Slot,
+) -> Result<SlotDisk, ImageError> {
+    let stored = slots::read_meta(device, &sb).map_err(ImageError::SlotMetadata)?;
+    let mut disk = SlotDisk {
+        booted,
+        table,
+        disk: sb,
+        stored,
+        other_epoch: None,
+    };
+    let other = booted.other();
+    if stored.meta.slot(other).is_bootable() {
+        disk.other_epoch = slots::epoch_at(device, disk.start_of(other));
+    }
+    Ok(disk)
+}
+
+/// Verifies the picked image (through a window at the booted slot's first block), compares
+/// the kernel in it with `kernel_file` (what the boot loader loaded), checks its signatures,
+/// and logs the start order and a summary line.
+pub fn verify(
+    disks: &mut [Disk],
+    picked: &Picked,
+    kernel_file: Option<&[u8]>,
 ) -> Result<VerifiedBoot, ImageError> {
     let started = time::uptime_us();
+    let chosen = picked.disk;
+    let name = disks[chosen].location.clone();
     // 64 KiB: a debug build may build the array on the 1 MiB boot stack first; it fits.
     let mut buf: Box<[u8; MAX_MANIFEST_BYTES]> = Box::new([0u8; MAX_MANIFEST_BYTES]);
-    let (chosen, from_module) = pick_source(disks, module, &mut buf[..BLOCK_SIZE])?;
-    let name = disks[chosen].location.clone();
-
     let mut manifest: Box<Manifest> = Box::default();
-    let mut src =
-        DiskSource::new(&mut *disks[chosen].device).map_err(|error| ImageError::Source {
-            disk: name.clone(),
-            error,
-        })?;
+    let start = picked.slots.map_or(0, |s| s.start_of(s.booted));
+    let mut win = slots::window(&mut *disks[chosen].device, start);
+    let mut src = DiskSource::new(&mut win).map_err(|error| ImageError::Source {
+        disk: name.clone(),
+        error,
+    })?;
     let verified = verify::verify_image_into(&mut src, &mut buf, &mut StepLog, &mut manifest)
         .map_err(|error| ImageError::Load {
             disk: name.clone(),
             error: Box::new(error),
         })?;
-
     check_kernel_file(kernel_file, &manifest, name)?;
-    let stored = security_record(&mut disks[chosen], &verified.superblock);
-    let checked = signatures::check(&verified, &manifest, stored.as_ref()).map_err(|error| {
-        ImageError::Signature(Box::new(Refused {
-            error,
-            disk: chosen,
-            superblock: verified.superblock,
-        }))
-    })?;
+    // The user-data region: the disk's, for either slot.
+    let region = picked.slots.map_or(verified.superblock, |s| s.disk);
+    let stored = security_record(&mut disks[chosen], &region);
+    let fallback = picked.slots.and_then(|s| s.other_epoch);
+    let checked =
+        signatures::check(&verified, &manifest, stored.as_ref(), fallback).map_err(|error| {
+            ImageError::Signature(Box::new(Refused {
+                error,
+                disk: chosen,
+                superblock: region,
+            }))
+        })?;
     log_summary(&verified, started, &manifest);
     Ok(VerifiedBoot {
-        from_module,
+        from_module: picked.from_module,
         disk: chosen,
         superblock: verified.superblock,
+        region,
+        window: start,
         manifest,
         vetoes: checked.vetoes,
         commit: checked.commit,

@@ -8,8 +8,10 @@ pub mod trust;
 
 #[cfg(target_os = "none")]
 pub mod signatures;
+#[cfg(target_os = "none")]
+pub mod slots;
 
 #[cfg(target_os = "none")]
 mod boot;
 #[cfg(target_os = "none")]
-pub use boot::{find_and_verify, ImageError, Refused, VerifiedBoot};
+pub use boot::{pick, verify, ImageError, Picked, Refused, VerifiedBoot};

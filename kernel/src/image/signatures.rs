@@ -173,11 +173,14 @@ fn per_policy(policy: Policy, e: SignatureError) -> Result<(), SignatureError> {
 }
 
 /// Checks the verified image's signatures, its key-ring update and its security epoch against
-/// `stored` (the security record, when the image's disk has one).
+/// `stored` (the security record, when the image's disk has one). `fallback_epoch`: the
+/// epoch of the other system slot while it is bootable — the minimum never advances past it,
+/// so the fallback slot stays bootable.
 pub fn check(
     verified: &Verified,
     manifest: &Manifest,
     stored: Option<&Stored>,
+    fallback_epoch: Option<u32>,
 ) -> Result<Checked, SignatureError> {
     let trust: Trust = match trust::enrolled().map_err(SignatureError::BadTrustBlock)? {
         Some(t) => t,
@@ -209,7 +212,10 @@ pub fn check(
             },
         )?;
     }
-    next.min_epoch = next.min_epoch.max(manifest.security_epoch);
+    let kept = manifest
+        .security_epoch
+        .min(fallback_epoch.unwrap_or(u32::MAX));
+    next.min_epoch = next.min_epoch.max(kept);
     let vetoes = check_signatures(&trust, &ring, verified, manifest, started)?;
     let commit = stored.filter(|_| next != before).map(|s| Commit {
         record: next,

@@ -2,7 +2,10 @@
 //! syscall number, lengths, log level, capability, and that a user range lies in the user half.
 
 use abi::ipc::{MAX_MESSAGE, MAX_NAME};
-use abi::{Error, LogLevel, Needs, Syscall, CONSOLE_MAX_LEN, LOG_MAX_LEN, USERDATA_BLOCK_SIZE};
+use abi::{
+    Error, LogLevel, Needs, SlotAction, SlotId, Syscall, CONSOLE_MAX_LEN, LOG_MAX_LEN,
+    USERDATA_BLOCK_SIZE,
+};
 
 /// Where the user half ends (exclusive).
 pub const USER_END: u64 = abi::layout::USER_END;
@@ -96,6 +99,16 @@ pub enum Call {
         ptr: u64,
         cap: u64,
     },
+    Slots {
+        ptr: u64,
+        cap: u64,
+    },
+    SlotSet {
+        action: SlotAction,
+        slot: SlotId,
+        ptr: u64,
+        cap: u64,
+    },
 }
 
 /// The grants a call may need, as far as decoding is concerned.
@@ -107,6 +120,8 @@ pub struct Allowed {
     pub console: bool,
     /// `power`: `REBOOT`, `POWEROFF`.
     pub power: bool,
+    /// `update`: `SLOT_SET`.
+    pub update: bool,
 }
 
 impl Allowed {
@@ -118,11 +133,12 @@ impl Allowed {
             Needs::Console => self.console,
             Needs::Power => self.power,
             Needs::UserData => self.user_data,
+            Needs::Update => self.update,
         }
     }
 }
 
-/// Longest text buffer (`SERVICES`, `MANIFEST`, `COMPONENT_CAPS`, `BOOTLOG`) the kernel writes
+/// Longest text buffer (`SERVICES`, `MANIFEST`, `COMPONENT_CAPS`, `BOOTLOG`, `SLOTS`) the kernel writes
 /// in one call, in bytes; a larger capacity is fine, only this much is ever written.
 pub const TEXT_MAX_LEN: u64 = 64 * 1024;
 
@@ -276,6 +292,13 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
         Syscall::Reboot => Call::Reboot,
         Syscall::Poweroff => Call::Poweroff,
         Syscall::Bootlog => Call::Bootlog { ptr: a0, cap: a1 },
+        Syscall::Slots => Call::Slots { ptr: a0, cap: a1 },
+        Syscall::SlotSet => Call::SlotSet {
+            action: SlotAction::try_from(a0)?,
+            slot: SlotId::try_from(a1)?,
+            ptr: a2,
+            cap: a3,
+        },
     })
 }
 
@@ -322,7 +345,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [6, 15, 21, 31, 35, 39, 51, 63, 64, u64::MAX] {
+        for n in [6, 15, 21, 31, 35, 39, 53, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -414,6 +437,7 @@ mod tests {
         user_data: true,
         console: true,
         power: true,
+        update: true,
     };
 
     #[test]
@@ -500,6 +524,10 @@ mod tests {
                     user_data: true,
                     ..none
                 },
+                Needs::Update => Allowed {
+                    update: true,
+                    ..none
+                },
             };
             assert_ne!(
                 decode_for(s.number(), [0, u64::MAX, 1, 0, 0, 0], only),
@@ -507,6 +535,56 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn slot_calls() {
+        let none = Allowed::default();
+        let update = Allowed {
+            update: true,
+            ..none
+        };
+        // Reading needs nothing; the buffer is checked when the call runs.
+        assert_eq!(
+            decode_for(51, [P, 512, 0, 0, 0, 0], none),
+            Ok(Call::Slots { ptr: P, cap: 512 })
+        );
+        // Changing needs `update`, before any argument is looked at; `power` is not enough.
+        let without = Allowed {
+            update: false,
+            ..ALL
+        };
+        assert_eq!(
+            decode_for(52, [9, 9, 0, 0, 0, 0], without),
+            Err(Error::Denied)
+        );
+        assert_eq!(
+            decode_for(52, [1, 1, P, 512, 0, 0], update),
+            Ok(Call::SlotSet {
+                action: SlotAction::Try,
+                slot: SlotId::B,
+                ptr: P,
+                cap: 512
+            })
+        );
+        assert_eq!(
+            decode_for(52, [0, 0, 0, 0, 0, 0], update),
+            Ok(Call::SlotSet {
+                action: SlotAction::SetActive,
+                slot: SlotId::A,
+                ptr: 0,
+                cap: 0
+            })
+        );
+        // An action or slot not defined: as an unknown log level.
+        assert_eq!(
+            decode_for(52, [2, 0, P, 1, 0, 0], update),
+            Err(Error::Unsupported)
+        );
+        assert_eq!(
+            decode_for(52, [0, 2, P, 1, 0, 0], update),
+            Err(Error::Unsupported)
+        );
     }
 
     #[test]

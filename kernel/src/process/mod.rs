@@ -20,6 +20,7 @@ pub mod args;
 pub mod budget;
 pub mod console_read;
 pub mod queue;
+pub mod slot_calls;
 
 #[cfg(target_os = "none")]
 mod ipc_calls;
@@ -39,7 +40,8 @@ pub use sched::{
 pub use sched::{switch_stats, SwitchStats};
 #[cfg(target_os = "none")]
 pub use syscalls::{
-    on_syscall, set_boot_count, set_user_data, user_data_from_disk, write_kernel_block,
+    mark_slot_successful, on_syscall, read_kernel_block, set_boot_count, set_user_data,
+    user_data_from_disk, write_kernel_block,
 };
 
 use alloc::boxed::Box;
@@ -261,6 +263,12 @@ pub trait UserDataStore: Send {
     /// Writes and flushes one of the kernel's own blocks, before the region (kernel only).
     fn write_kernel_block(&mut self, block: u64, buf: &[u8; BLOCK_SIZE])
         -> Result<(), RegionError>;
+    /// Reads one of the kernel's own blocks, before the region (kernel only).
+    fn read_kernel_block(
+        &mut self,
+        block: u64,
+        buf: &mut [u8; BLOCK_SIZE],
+    ) -> Result<(), RegionError>;
 }
 
 impl<D: BlockDevice + Send> UserDataStore for Region<D> {
@@ -282,6 +290,13 @@ impl<D: BlockDevice + Send> UserDataStore for Region<D> {
         buf: &[u8; BLOCK_SIZE],
     ) -> Result<(), RegionError> {
         Region::write_kernel_block(self, block, buf)
+    }
+    fn read_kernel_block(
+        &mut self,
+        block: u64,
+        buf: &mut [u8; BLOCK_SIZE],
+    ) -> Result<(), RegionError> {
+        Region::read_kernel_block(self, block, buf)
     }
 }
 

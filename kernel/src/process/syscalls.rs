@@ -2,7 +2,7 @@
 //! region the `USERDATA_*` calls work on.
 
 use alloc::boxed::Box;
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +16,7 @@ use super::args::{self, Allowed, Call, TEXT_MAX_LEN, USER_END};
 use super::console_read::{console_read, ConsoleInput};
 use super::ipc_calls::{self, copy_in, copy_out};
 use super::sched;
+use super::slot_calls::{self, SlotCallError};
 use super::{BoxedUserData, Exit, FaultKind};
 use crate::arch::syscall::SyscallFrame;
 use crate::sysinfo::SYSINFO;
@@ -71,6 +72,19 @@ pub fn write_kernel_block(block: u64, buf: &[u8; BLOCK_SIZE]) -> Result<(), Regi
     region.write_kernel_block(block, buf)
 }
 
+/// Reads one of the kernel's own user-data blocks from the disk handed to [`set_user_data`]
+/// (the mirror of [`write_kernel_block`]); no syscall reaches these blocks directly.
+///
+/// # Errors
+/// [`RegionError::NoneForComponents`] when no region was handed over, or the region's error.
+pub fn read_kernel_block(block: u64, buf: &mut [u8; BLOCK_SIZE]) -> Result<(), RegionError> {
+    let mut guard = USER_DATA.lock();
+    let region = guard
+        .as_mut()
+        .ok_or(RegionError::NoneForComponents { region_blocks: 0 })?;
+    region.read_kernel_block(block, buf)
+}
+
 /// Called by the `syscall` entry stub on the calling task's kernel stack, interrupts off.
 /// Puts the result in `frame.rax`; EXIT (and a return address the program cannot have)
 /// never come back.
@@ -91,6 +105,7 @@ pub extern "C" fn on_syscall(frame: &mut SyscallFrame) {
         user_data: grants.user_data(),
         console: grants.console,
         power: grants.power,
+        update: grants.update,
     })
     .unwrap_or_default();
     let result = args::decode_for(frame.rax, args, allowed).and_then(run);
@@ -199,6 +214,21 @@ fn run(call: Call) -> Result<u64, Error> {
             let journal = SYSINFO.boot_journal().ok_or(Error::NotFound)?;
             text_out(journal.as_bytes(), ptr, cap)
         }
+        Call::Slots { ptr, cap } => {
+            let text = slot_call(slot_calls::show)?;
+            text_out(text.as_bytes(), ptr, cap)
+        }
+        Call::SlotSet {
+            action,
+            slot,
+            ptr,
+            cap,
+        } => {
+            // A bad buffer refuses the call before anything changes.
+            check_text_out(ptr, cap)?;
+            let text = slot_call(|store, booted| slot_calls::set(store, booted, action, slot))?;
+            text_out(text.as_bytes(), ptr, cap)
+        }
         Call::Reboot => {
             crate::arch::power::reboot();
             Err(Error::Unsupported)
@@ -238,6 +268,19 @@ fn text_out(text: &[u8], ptr: u64, cap: u64) -> Result<u64, Error> {
     Ok(text.len() as u64)
 }
 
+/// Checks that [`text_out`] can write all it may (the first `cap` bytes, at most
+/// [`TEXT_MAX_LEN`]) at user `ptr`.
+fn check_text_out(ptr: u64, cap: u64) -> Result<(), Error> {
+    let n = cap.min(TEXT_MAX_LEN);
+    args::check_user_range(ptr, n)?;
+    if n == 0 {
+        return Ok(());
+    }
+    sched::with_current(|_, _, _, space| space.check_writable(ptr, n))
+        .ok_or(Error::Unsupported)?
+        .map_err(|_| Error::BadPointer)
+}
+
 /// Runs `op` on the user-data region, mapping its errors to the ABI's.
 fn region_op(
     op: impl FnOnce(&mut dyn super::UserDataStore) -> Result<(), RegionError>,
@@ -250,6 +293,42 @@ fn region_op(
             log::warn!("user-data region: {e}");
             Error::Unsupported
         }
+    })
+}
+
+/// Runs a slot call on the user-data region (held for the whole call, so a SLOT_SET's read
+/// and write are one step) and the booted slot, mapping its errors to the ABI's.
+/// After a boot that came up: marks the booted slot successful in the metadata as stored now
+/// (a console change made meanwhile is kept). Returns the new state's text.
+///
+/// # Errors
+/// No slot booted (one-slot image), no region, or a disk error.
+pub fn mark_slot_successful(slot: bootslots::Slot) -> Result<String, SlotCallError> {
+    let mut guard = USER_DATA.lock();
+    let store = guard
+        .as_mut()
+        .map(|r| -> &mut dyn super::UserDataStore { r.as_mut() });
+    slot_calls::update(store, Some(slot), |meta| {
+        bootslots::choose::mark_successful(meta, slot)
+    })
+}
+
+fn slot_call(
+    op: impl FnOnce(
+        Option<&mut dyn super::UserDataStore>,
+        Option<bootslots::Slot>,
+    ) -> Result<String, SlotCallError>,
+) -> Result<String, Error> {
+    let mut guard = USER_DATA.lock();
+    // The trait object's lifetime is shortened to the guard's (no coercion inside `Option`).
+    let store = guard
+        .as_mut()
+        .map(|r| -> &mut dyn super::UserDataStore { r.as_mut() });
+    op(store, SYSINFO.booted_slot()).map_err(|e| {
+        if e != SlotCallError::OneSlot {
+            log::warn!("slots: {e}");
+        }
+        e.to_abi()
     })
 }
 

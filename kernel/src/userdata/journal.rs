@@ -47,6 +47,11 @@ impl Stored {
         self.journal.push(Record::new(boot, None, outcome, reason));
     }
 
+    /// Adds a record made by the caller (a slot choice, a refusal).
+    pub fn push(&mut self, record: Record) {
+        self.journal.push(record);
+    }
+
     /// Sets this boot's outcome (the newest record's).
     pub fn finish(&mut self, outcome: Outcome, reason: &str) {
         // The newest record exists: `start` ran first.

@@ -146,6 +146,31 @@ impl<D: BlockDevice> Region<D> {
         block: u64,
         buf: &[u8; BLOCK_SIZE],
     ) -> Result<(), RegionError> {
+        let at = self.kernel_block_at(block)?;
+        self.device
+            .write_blocks(at, buf)
+            .map_err(RegionError::Device)?;
+        self.flush()
+    }
+
+    /// Reads one of the kernel's own blocks (addressed as [`Region::write_kernel_block`]
+    /// addresses them) into `buf`.
+    ///
+    /// # Errors
+    /// [`RegionError::OutOfRegion`] outside the kernel's blocks, or the driver's error.
+    pub fn read_kernel_block(
+        &mut self,
+        block: u64,
+        buf: &mut [u8; BLOCK_SIZE],
+    ) -> Result<(), RegionError> {
+        let at = self.kernel_block_at(block)?;
+        self.device
+            .read_blocks(at, buf)
+            .map_err(RegionError::Device)
+    }
+
+    /// The device block of kernel block `block`, if it is one of the kernel's.
+    fn kernel_block_at(&self, block: u64) -> Result<u64, RegionError> {
         if block >= self.kernel_blocks {
             return Err(RegionError::OutOfRegion {
                 first: block,
@@ -153,11 +178,7 @@ impl<D: BlockDevice> Region<D> {
                 region_blocks: self.kernel_blocks,
             });
         }
-        let at = self.start - self.kernel_blocks + block;
-        self.device
-            .write_blocks(at, buf)
-            .map_err(RegionError::Device)?;
-        self.flush()
+        Ok(self.start - self.kernel_blocks + block)
     }
 
     /// Number of blocks in the region.
@@ -254,6 +275,37 @@ mod tests {
         assert_eq!(region.blocks(), DEVICE_BLOCKS as u64);
         region.write(0, &[0xAB; 4096]).unwrap();
         assert!(region.write(DEVICE_BLOCKS as u64, &[0; 4096]).is_err());
+    }
+
+    #[test]
+    fn kernel_blocks_read_back_what_was_written_and_nothing_else() {
+        use abi::userdata::{KERNEL_BLOCKS, SLOT_META_BLOCKS};
+        let total = KERNEL_BLOCKS + 4;
+        let disk = RamDisk::new(alloc::vec![0u8; total as usize * BLOCK_SIZE], BLOCK_SIZE).unwrap();
+        let mut kernel = Region::for_components(disk, 0, total).unwrap();
+        let block = [0x5au8; BLOCK_SIZE];
+        kernel
+            .write_kernel_block(SLOT_META_BLOCKS[1], &block)
+            .unwrap();
+        let mut back = [0u8; BLOCK_SIZE];
+        kernel
+            .read_kernel_block(SLOT_META_BLOCKS[1], &mut back)
+            .unwrap();
+        assert_eq!(back, block);
+        kernel
+            .read_kernel_block(SLOT_META_BLOCKS[0], &mut back)
+            .unwrap();
+        assert!(back.iter().all(|b| *b == 0));
+        // The components' part is not a kernel block, and a plain region has none.
+        assert!(matches!(
+            kernel.read_kernel_block(KERNEL_BLOCKS, &mut back),
+            Err(RegionError::OutOfRegion { .. })
+        ));
+        let mut plain = region(6, 10);
+        assert!(matches!(
+            plain.read_kernel_block(0, &mut back),
+            Err(RegionError::OutOfRegion { .. })
+        ));
     }
 
     const DEVICE_BLOCKS: usize = 10;

@@ -123,6 +123,7 @@ fn bench_in(dir: &Path) -> Result<()> {
         esp_size: image::DEFAULT_ESP_SIZE,
         data_size: pack::DEFAULT_DATA_SIZE,
         signing: None,
+        slot_b: None,
     };
     let packed = pack::pack_checked(input, &output, false)?;
     let pack_s = start.elapsed().as_secs_f64();
@@ -225,6 +226,7 @@ fn fs_bench(dir: &Path) -> Result<()> {
         esp_size: image::MIN_ESP_SIZE,
         data_size: 80 * MIB,
         signing: None,
+        slot_b: None,
     };
     let img = dir.join("bench-fs.img");
     pack::pack_checked(input, &img, false)?;

@@ -65,7 +65,7 @@ pub fn run(ws: &Workspace, dir: &Path) -> Result<()> {
         let scanned = crate::fs::DataDir::scan(&data)?;
         let img = dir.join(format!("mount-{files}.img"));
         let spec = image(&default, 64 * MIB);
-        system_image::write_system_image_filled(&spec, &img, false, |file, sb| {
+        system_image::write_system_image_filled(&spec, None, &img, false, |file, sb| {
             crate::fs::fill_image(file, sb, &scanned).map(drop)
         })?;
         let line = boot_until(&q, &img, dir, &[&mount_line()], 120)?;

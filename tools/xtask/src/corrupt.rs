@@ -13,7 +13,7 @@ use anyhow::{ensure, Context, Result};
 use loader::error::bounded;
 use loader::manifest::{Manifest, MAX_CAPABILITIES, MAX_MANIFEST_BYTES};
 use loader::superblock::blocks_for;
-use loader::{LoadError, Superblock, BLOCK_SIZE};
+use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
 
 use crate::atomic::write_atomically;
 use crate::image::MIB;
@@ -239,19 +239,30 @@ impl Corruption {
 /// Block 0 and the manifest of an image, checked as the loader checks them but without hashing
 /// the binaries (the good image was verified when it was packed).
 pub fn read_layout(file: &mut File) -> Result<(Superblock, Box<Manifest>), LoadError> {
+    let mut src =
+        crate::pack::FileSource::new(file).map_err(|_| LoadError::Io { block: 0, count: 1 })?;
+    read_layout_from(&mut src)
+}
+
+/// [`read_layout`] over any block source (slot B through its window).
+pub fn read_layout_from<S: BlockSource>(
+    src: &mut S,
+) -> Result<(Superblock, Box<Manifest>), LoadError> {
     let io = |block| LoadError::Io { block, count: 1 };
     let mut block0 = [0u8; BLOCK_SIZE];
-    read_at(file, 0, &mut block0).map_err(|_| io(0))?;
+    src.read_blocks(0, &mut block0).map_err(|_| io(0))?;
     let sb = Superblock::decode(&block0)?;
-    let blocks = file.metadata().map_err(|_| io(0))?.len() / BLOCK;
-    sb.validate(Some(blocks))?;
-    let mut text = vec![0u8; sb.manifest_bytes as usize];
-    read_at(file, sb.manifest_start * BLOCK, &mut text).map_err(|_| io(sb.manifest_start))?;
-    if loader::sha256::image_id(&text) != sb.image_id {
+    sb.validate(Some(src.block_count()))?;
+    let blocks = blocks_for(sb.manifest_bytes);
+    let mut region = vec![0u8; usize::try_from(blocks * BLOCK).map_err(|_| io(0))?];
+    src.read_blocks(sb.manifest_start, &mut region)
+        .map_err(|_| io(sb.manifest_start))?;
+    let text = &region[..sb.manifest_bytes as usize];
+    if loader::sha256::image_id(text) != sb.image_id {
         return Err(LoadError::ImageIdMismatch);
     }
     let mut manifest = Box::<Manifest>::default();
-    loader::manifest::parse_into(&text, &mut manifest)?;
+    loader::manifest::parse_into(text, &mut manifest)?;
     loader::graph::check(&manifest)?;
     loader::verify::check_layout(&sb, &manifest)?;
     Ok((sb, manifest))

@@ -21,6 +21,8 @@ pub enum Driver {
     BigFile,
     /// [`convert`].
     Convert,
+    /// An A/B slot scenario ([`crate::slot_scenarios`]).
+    Slots(crate::slot_scenarios::SlotDriver),
 }
 
 /// What a driver needs to boot its image.
@@ -35,7 +37,8 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
-    fn boot(&self, n: usize) -> Result<Guest> {
+    /// Boot `n` of the image: a new QEMU, its serial log beside the scenario's.
+    pub fn boot(&self, n: usize) -> Result<Guest> {
         let serial = self.serial_log.with_extension(format!("boot{n}.log"));
         Guest::start(self.qemu_bin, self.config, &serial, self.qemu_log)
     }
@@ -59,6 +62,7 @@ pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
         }
         Driver::BigFile => big_file(env),
         Driver::Convert => convert(env),
+        Driver::Slots(d) => crate::slot_scenarios::run(d, env),
     }
 }
 

@@ -12,12 +12,14 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use loader::manifest::{self, Manifest};
+use loader::slots::SlotTable;
 use loader::superblock::blocks_for;
 use loader::verify::{check_layout, hash_region};
 use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
 
 use crate::iso;
-use crate::pack::{self, loader_buffer, FileSource, BLOCK, MODULE_DATA_BLOCKS};
+use crate::pack::{self, loader_buffer, FileSource, Window, BLOCK, MODULE_DATA_BLOCKS};
+use crate::slots;
 
 /// What the file given to `inspect`/`verify` is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub enum Kind {
     Module,
     /// An ISO 9660 image (`build-iso`): its module, found in the ISO, checked as a module.
     Iso(iso::FoundFile),
+    /// Slot B of a two-slot disk image, read through the window its slot table gives.
+    SlotB(SlotTable),
 }
 
 /// Everything found in an image.
@@ -55,6 +59,17 @@ pub struct Findings {
     pub trust: Option<signing::trust::Trust>,
     /// The boot journal's lines, newest first (`None`: no valid journal in the user data).
     pub journal: Option<Vec<String>>,
+    /// A two-slot disk image's slot metadata as read (`None`: one slot, or not readable).
+    pub slot_meta: Option<slots::Picked>,
+    /// A two-slot disk image's slot B, examined like the image itself.
+    pub slot_b: Option<Box<Findings>>,
+}
+
+impl Findings {
+    /// No problem in the image (nor in its slot B).
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty() && self.slot_b.as_ref().is_none_or(|b| b.is_ok())
+    }
 }
 
 /// The signature check as the kernel runs it, against `ring` (the given `--trust` keys, else
@@ -138,7 +153,16 @@ pub fn examine(path: &Path) -> Result<Findings> {
         }
     }
     let mut src = FileSource::new(&file)?;
-    Ok(examine_source(&mut src, file_bytes, Kind::Disk))
+    let mut f = examine_source(&mut src, file_bytes, Kind::Disk);
+    if let Some(table) = f.superblock.and_then(|sb| sb.slots) {
+        let mut window = Window {
+            inner: &mut src,
+            start: table.b_start,
+        };
+        let b = examine_source(&mut window, file_bytes, Kind::SlotB(table));
+        f.slot_b = Some(Box::new(b));
+    }
+    Ok(f)
 }
 
 /// Every check over a block source; I/O errors are findings.
@@ -155,6 +179,8 @@ fn examine_source<S: BlockSource>(src: &mut S, file_bytes: u64, kind: Kind) -> F
         manifest_sha256: None,
         trust: None,
         journal: None,
+        slot_meta: None,
+        slot_b: None,
     };
     staged(src, &mut f);
     // The loader's own verdict (what the kernel reports) comes first.
@@ -274,6 +300,9 @@ fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
     }
     f.trust = enrolled_trust(src, &m);
     f.journal = boot_journal(src, &sb);
+    if f.kind == Kind::Disk && sb.slots.is_some() {
+        f.slot_meta = slots::pick_from(src, &sb);
+    }
     f.manifest = Some(m);
 }
 
@@ -302,12 +331,17 @@ fn enrolled_trust<S: BlockSource>(src: &mut S, m: &Manifest) -> Option<signing::
 
 /// The signature lines of `verify` and whether they fail it: with `--trust` every refusal is
 /// an error; against the kernel's own ring, errors under `enforce`, warnings under `permissive`.
-fn signature_lines(f: &Findings, ring: Option<&signing::KeyRing>, out: &mut String) -> bool {
+fn signature_lines(
+    f: &Findings,
+    ring: Option<&signing::KeyRing>,
+    prefix: &str,
+    out: &mut String,
+) -> bool {
     let Some(report) = signature_report(f, ring) else {
         if ring.is_none() && f.problems.is_empty() {
             let _ = writeln!(
                 out,
-                "verify: warning: the kernel has no key ring enrolled: signatures not checked"
+                "{prefix}warning: the kernel has no key ring enrolled: signatures not checked"
             );
         }
         return true;
@@ -322,16 +356,35 @@ fn signature_lines(f: &Findings, ring: Option<&signing::KeyRing>, out: &mut Stri
         } else {
             ""
         };
-        let _ = writeln!(out, "verify: {level}signature: {r}");
+        let _ = writeln!(out, "{prefix}{level}signature: {r}");
     }
     permissive || report.refusals.is_empty()
 }
 
 /// `cargo xtask verify`: the lines to print and whether the image is good (signatures checked
 /// against `ring` when given, else against the ring enrolled into the image's kernel).
+///
+/// A two-slot image gets each slot's lines, prefixed `slot A: ` and `slot B: `.
 pub fn verify_report(path: &Path, f: &Findings, ring: Option<&signing::KeyRing>) -> (String, bool) {
+    let Some(b) = &f.slot_b else {
+        return slot_verdict(path, f, ring, None);
+    };
+    let (mut out, a_ok) = slot_verdict(path, f, ring, Some(bootslots::Slot::A));
+    let (b_out, b_ok) = slot_verdict(path, b, ring, Some(bootslots::Slot::B));
+    out.push_str(&b_out);
+    (out, a_ok && b_ok)
+}
+
+/// One slot's `verify` lines (the image's, without `slot`) and whether it is good.
+fn slot_verdict(
+    path: &Path,
+    f: &Findings,
+    ring: Option<&signing::KeyRing>,
+    slot: Option<bootslots::Slot>,
+) -> (String, bool) {
+    let prefix = slot.map_or("verify: ".to_string(), |s| format!("verify: slot {s}: "));
     let mut out = String::new();
-    let signatures_ok = signature_lines(f, ring, &mut out);
+    let signatures_ok = signature_lines(f, ring, &prefix, &mut out);
     if !signatures_ok {
         return (out, false);
     }
@@ -350,10 +403,12 @@ pub fn verify_report(path: &Path, f: &Findings, ring: Option<&signing::KeyRing>)
                 "ISO 9660, module {} ({} bytes) with its {MODULE_DATA_BLOCKS}-block data region added, ",
                 found.name, found.len
             ),
+            Kind::SlotB(t) => format!("blocks {}..{}, ", t.b_start, t.b_end()),
         };
+        let verdict = if slot.is_some() { "verified" } else { "OK" };
         let _ = writeln!(
             out,
-            "verify: OK ({}: {what}image {}, {} blocks, kernel and {entries} services/components, {hashed} bytes hashed)",
+            "{prefix}{verdict} ({}: {what}image {}, {} blocks, kernel and {entries} services/components, {hashed} bytes hashed)",
             path.display(),
             uuid(&sb.image_id),
             sb.total_blocks
@@ -361,15 +416,75 @@ pub fn verify_report(path: &Path, f: &Findings, ring: Option<&signing::KeyRing>)
         return (out, true);
     }
     for p in &f.problems {
-        let _ = writeln!(out, "verify: {p}");
+        let _ = writeln!(out, "{prefix}{p}");
     }
     (out, false)
 }
 
-/// `cargo xtask inspect`: the report text.
+/// `cargo xtask inspect`: the report text (a two-slot image: slot A's, slot B's, then the slot
+/// metadata).
 pub fn inspect_report(path: &Path, f: &Findings) -> String {
     let mut out = String::new();
-    let w = &mut out;
+    image_report(&mut out, path, f);
+    if let Some(b) = &f.slot_b {
+        image_report(&mut out, path, b);
+    }
+    if let Some(picked) = &f.slot_meta {
+        out.push_str(&slots::describe_picked(picked));
+    }
+    out
+}
+
+/// The report of one image (or slot B).
+fn image_report(w: &mut String, path: &Path, f: &Findings) {
+    header(w, path, f);
+    let Some(raw) = f.raw else {
+        let _ = writeln!(w, "(no block 0)");
+        problems(w, f);
+        return;
+    };
+    let sb = f.superblock.unwrap_or(raw);
+    if f.superblock.is_none() {
+        let _ = writeln!(w, "block 0 does not decode; its fields as stored:");
+    }
+    let _ = writeln!(
+        w,
+        "superblock: format version {}, image id {}, {} blocks ({} MiB), manifest {} bytes",
+        raw.format_version,
+        uuid(&raw.image_id),
+        sb.total_blocks,
+        sb.total_blocks * BLOCK / crate::image::MIB,
+        sb.manifest_bytes
+    );
+    if let Some((kind, lba, sectors)) = f.mbr {
+        let matches = u64::from(lba) == sb.esp_start * 8 && u64::from(sectors) == sb.esp_blocks * 8;
+        let _ = writeln!(
+            w,
+            "MBR: partition 1 type {kind:#04x}, sectors {lba}..{} ({})",
+            u64::from(lba) + u64::from(sectors),
+            if matches {
+                "matches the superblock's ESP"
+            } else {
+                "DOES NOT match the superblock's ESP"
+            }
+        );
+    }
+
+    block_map(w, f, &sb);
+    manifest_lines(w, f);
+    if !matches!(f.kind, Kind::SlotB(_)) {
+        // Slot B's user data is the disk's: one journal, shown with slot A.
+        journal_lines(w, f);
+    }
+    if !f.hashed.is_empty() {
+        let ok = f.hashed.iter().filter(|h| h.1).count();
+        let _ = writeln!(w, "checksums: {ok} of {} match", f.hashed.len());
+    }
+    problems(w, f);
+}
+
+/// The report's first line: what the file is.
+fn header(w: &mut String, path: &Path, f: &Findings) {
     match &f.kind {
         Kind::Disk => {
             let _ = writeln!(
@@ -403,41 +518,30 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
                 found.len / BLOCK
             );
         }
+        Kind::SlotB(t) => {
+            let _ = writeln!(
+                w,
+                "slot B: blocks {}..{} of {}; its block numbers below count from its own block 0 (disk block {})",
+                t.b_start,
+                t.b_end(),
+                path.display(),
+                t.b_start
+            );
+        }
     }
-    let Some(raw) = f.raw else {
-        let _ = writeln!(w, "(no block 0)");
-        problems(w, f);
-        return out;
-    };
-    let sb = f.superblock.unwrap_or(raw);
-    if f.superblock.is_none() {
-        let _ = writeln!(w, "block 0 does not decode; its fields as stored:");
-    }
-    let _ = writeln!(
-        w,
-        "superblock: format version {}, image id {}, {} blocks ({} MiB), manifest {} bytes",
-        raw.format_version,
-        uuid(&raw.image_id),
-        sb.total_blocks,
-        sb.total_blocks * BLOCK / crate::image::MIB,
-        sb.manifest_bytes
-    );
-    if let Some((kind, lba, sectors)) = f.mbr {
-        let matches = u64::from(lba) == sb.esp_start * 8 && u64::from(sectors) == sb.esp_blocks * 8;
-        let _ = writeln!(
-            w,
-            "MBR: partition 1 type {kind:#04x}, sectors {lba}..{} ({})",
-            u64::from(lba) + u64::from(sectors),
-            if matches {
-                "matches the superblock's ESP"
-            } else {
-                "DOES NOT match the superblock's ESP"
-            }
-        );
-    }
+}
 
-    // The block map.
-    let mut regions: Vec<(u64, u64, u64, String)> = vec![(0, 1, BLOCK, "superblock + MBR".into())];
+/// The block map: every region, in block order, with the gaps.
+fn block_map(w: &mut String, f: &Findings, sb: &Superblock) {
+    let block0 = match f.kind {
+        Kind::SlotB(_) => "superblock (slot B's block 0, no MBR)",
+        _ => "superblock + MBR",
+    };
+    let mut regions: Vec<(u64, u64, u64, String)> = vec![(0, 1, BLOCK, block0.into())];
+    if let (Kind::Disk, Some(t)) = (&f.kind, sb.slots) {
+        let label = "slot B: block 0, kernel, manifest, binaries (below)";
+        regions.push((t.b_start, t.b_blocks, t.b_blocks * BLOCK, label.into()));
+    }
     let kernel_bytes = f
         .manifest
         .as_ref()
@@ -482,10 +586,10 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
         sb.data_start,
         data_blocks,
         data_blocks * BLOCK,
-        if f.kind == Kind::Disk {
-            "user data".into()
-        } else {
-            "user data (in RAM, not in the file)".into()
+        match f.kind {
+            Kind::Disk => "user data".into(),
+            Kind::SlotB(_) => "user data (the disk's, shared by both slots)".into(),
+            _ => "user data (in RAM, not in the file)".into(),
         },
     ));
     regions.sort_by_key(|r| (r.0, r.1));
@@ -505,38 +609,46 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
         end = end.max(start.saturating_add(blocks));
     }
     let _ = writeln!(w, "  {:>10} (end of image)", sb.total_blocks);
+}
 
-    if let Some(m) = &f.manifest {
-        let _ = writeln!(
-            w,
-            "manifest: format_version {}, security_epoch {}",
-            m.format_version, m.security_epoch
-        );
-        signatures(w, f, m);
-        let _ = writeln!(
-            w,
-            "  kernel: {} (entry {}), {} bytes, {}",
-            m.kernel.binary, m.kernel.entry_point, m.kernel.size_bytes, m.kernel.checksum
-        );
-        for (kind, entries) in [("service", &m.services), ("component", &m.components)] {
-            for e in entries {
-                let _ = writeln!(
-                    w,
-                    "  {kind} {}: type {}, binary {}, {} bytes at block {}, {}",
-                    e.name, e.kind, e.binary, e.size_bytes, e.start_block, e.checksum
-                );
-                let _ = writeln!(
-                    w,
-                    "    capabilities [{}]; provides [{}]; depends_on [{}]",
-                    join(&e.capabilities),
-                    join(&e.provides),
-                    join(&e.depends_on)
-                );
-                let _ = writeln!(w, "    signature: {}", entry_status(f, e));
-            }
+/// The manifest: signatures, kernel, each entry, the start order.
+fn manifest_lines(w: &mut String, f: &Findings) {
+    let Some(m) = &f.manifest else {
+        return;
+    };
+    let _ = writeln!(
+        w,
+        "manifest: format_version {}, security_epoch {}",
+        m.format_version, m.security_epoch
+    );
+    signatures(w, f, m);
+    let _ = writeln!(
+        w,
+        "  kernel: {} (entry {}), {} bytes, {}",
+        m.kernel.binary, m.kernel.entry_point, m.kernel.size_bytes, m.kernel.checksum
+    );
+    for (kind, entries) in [("service", &m.services), ("component", &m.components)] {
+        for e in entries {
+            let _ = writeln!(
+                w,
+                "  {kind} {}: type {}, binary {}, {} bytes at block {}, {}",
+                e.name, e.kind, e.binary, e.size_bytes, e.start_block, e.checksum
+            );
+            let _ = writeln!(
+                w,
+                "    capabilities [{}]; provides [{}]; depends_on [{}]",
+                join(&e.capabilities),
+                join(&e.provides),
+                join(&e.depends_on)
+            );
+            let _ = writeln!(w, "    signature: {}", entry_status(f, e));
         }
-        let _ = writeln!(w, "start order (init_sequence): {}", join(&m.init_sequence));
     }
+    let _ = writeln!(w, "start order (init_sequence): {}", join(&m.init_sequence));
+}
+
+/// The boot journal, newest first.
+fn journal_lines(w: &mut String, f: &Findings) {
     match &f.journal {
         Some(lines) => {
             let _ = writeln!(w, "boot journal ({} boots, newest first):", lines.len());
@@ -548,12 +660,6 @@ pub fn inspect_report(path: &Path, f: &Findings) -> String {
             let _ = writeln!(w, "boot journal: none yet (the image has not booted)");
         }
     }
-    if !f.hashed.is_empty() {
-        let ok = f.hashed.iter().filter(|h| h.1).count();
-        let _ = writeln!(w, "checksums: {ok} of {} match", f.hashed.len());
-    }
-    problems(w, f);
-    out
 }
 
 /// The manifest signature and the kernel's key ring, for `inspect`.
@@ -821,6 +927,51 @@ mod tests {
         let (text, _) = verify_report(&changed, &f, None);
         assert!(
             text.starts_with("verify: `services_network` at block"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn both_slots_are_verified_and_shown() {
+        let dir = TempDir::new("inspect-slots");
+        let (img, packed) = crate::pack::tests::two_slot_image(&dir, "two.img", true);
+        let f = examine(&img).unwrap();
+        assert!(f.is_ok(), "{:?}", f.problems);
+        let (text, ok) = verify_report(&img, &f, None);
+        assert!(ok, "{text}");
+        assert!(text.contains("verify: slot A: verified ("), "{text}");
+        assert!(text.contains("verify: slot B: verified ("), "{text}");
+        let report = inspect_report(&img, &f);
+        let b = packed.slot_b.unwrap();
+        for want in [
+            "slot B: block 0, kernel, manifest, binaries (below)".to_string(),
+            format!(
+                "slot B: blocks {}..{} of ",
+                b.table.b_start,
+                b.table.b_end()
+            ),
+            "superblock (slot B's block 0, no MBR)".into(),
+            "user data (the disk's, shared by both slots)".into(),
+            format!("image id {}", uuid(&b.superblock.image_id)),
+            "slot metadata: no valid copy yet".into(),
+            "  slot B: priority 14, 7 tries left, successful".into(),
+        ] {
+            assert!(report.contains(&want), "{want:?} missing from\n{report}");
+        }
+        assert_eq!(report.matches("boot journal").count(), 1, "{report}");
+
+        // A changed byte in slot B's binary: slot A still verifies, slot B names it.
+        let e = b.manifest.find("services_storage").unwrap();
+        let mut raw = std::fs::read(&img).unwrap();
+        raw[((b.table.b_start + e.start_block) * BLOCK) as usize + 3] ^= 1;
+        std::fs::write(&img, &raw).unwrap();
+        let f = examine(&img).unwrap();
+        assert!(!f.is_ok() && f.problems.is_empty());
+        let (text, ok) = verify_report(&img, &f, None);
+        assert!(!ok);
+        assert!(text.contains("verify: slot A: verified ("), "{text}");
+        assert!(
+            text.contains("verify: slot B: `services_storage` at block"),
             "{text}"
         );
     }

@@ -26,6 +26,8 @@ mod run;
 mod scenarios;
 mod serial_log;
 mod sign;
+mod slot_scenarios;
+mod slots;
 mod suite;
 mod system_image;
 #[cfg(test)]
@@ -97,6 +99,9 @@ enum Cmd {
         /// The system description to pack (default: system/pandagen.json).
         #[arg(long, value_name = "FILE")]
         system: Option<PathBuf>,
+        /// System slots: an ISO holds one (A/B slots need a writable disk: use build-image).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        slots: u8,
         #[command(flatten)]
         sign: SignOpts,
     },
@@ -185,6 +190,15 @@ enum Cmd {
     /// Throughput: loader verification vs raw SHA-256, the pack step vs cat + sha256sum, and
     /// `fs put`/`fs get` of a 64 MiB file.
     Bench,
+    /// A two-slot image's A/B slots (docs/slots.md): show the slot table, each slot's system and
+    /// the slot metadata, or edit the metadata (set-active, try, mark-unbootable,
+    /// mark-successful A|B) in place, as the kernel does.
+    Slot {
+        /// A two-slot disk image (`build-image --slots 2`).
+        image: PathBuf,
+        #[command(subcommand)]
+        command: slots::SlotCmd,
+    },
     /// The user-data filesystem (pgfs) of an image, from the host: ls, cat, get, put, rm, mkdir,
     /// rmdir, mv, df, check (docs/host-tools.md).
     Fs {
@@ -212,6 +226,10 @@ struct ImageArgs {
     /// The system description to pack (default: system/pandagen.json).
     #[arg(long, value_name = "FILE")]
     system: Option<PathBuf>,
+    /// System slots: 2 packs the system twice, as slots A and B (docs/slots.md), with a
+    /// limine.conf entry each.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    slots: u8,
     /// Put every file and directory of DIR (recursively) into the image's user-data
     /// filesystem (formatted for it) before the image is moved into place.
     #[arg(long, value_name = "DIR")]
@@ -270,6 +288,19 @@ impl ImageArgs {
     fn limine_dir(&self) -> Result<Option<PathBuf>> {
         limine_dir(self.limine.clone())
     }
+
+    /// The options, with the keys read and `--limine` checked.
+    fn options(&self, ws: &Workspace) -> Result<ImageOptions> {
+        Ok(ImageOptions {
+            limine: self.limine_dir()?,
+            cmdline: self.cmdline.clone(),
+            data_size: self.data_size,
+            description: self.description(ws),
+            data_dir: self.data_dir.clone(),
+            signing: self.sign.resolve(ws)?,
+            slots: self.slots,
+        })
+    }
 }
 
 /// `--limine`, else a non-empty `LIMINE_DIR`; checked to hold `BOOTX64.EFI`.
@@ -295,6 +326,8 @@ pub(crate) struct ImageOptions {
     pub data_dir: Option<PathBuf>,
     /// `--sign-key`, `--trust`, `--policy`, resolved.
     pub signing: sign::SignConfig,
+    /// `--slots`: 1, or 2 for the same system in slots A and B.
+    pub slots: u8,
 }
 
 /// The image inputs for the built artifacts and the options.
@@ -322,6 +355,10 @@ pub(crate) fn pack_iso(
     opts: &ImageOptions,
     output: &Path,
 ) -> Result<()> {
+    anyhow::ensure!(
+        opts.slots == 1,
+        "an ISO holds one system slot: A/B slots need a writable disk (use build-image --slots 2)"
+    );
     let img = system_image_for(artifacts, opts);
     println!("xtask: boot loader: {}", img.boot_loader.describe());
     println!("xtask: {}", opts.signing.describe());
@@ -357,12 +394,14 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
         None => None,
     };
     let mut filled = None;
-    let packed = system_image::write_system_image_filled(&img, output, true, |file, sb| {
-        if let Some(data) = &data {
-            filled = Some(fs::fill_image(file, sb, data)?);
-        }
-        Ok(())
-    })?;
+    let slot_b = (opts.slots == 2).then_some(&img);
+    let packed =
+        system_image::write_system_image_filled(&img, slot_b, output, true, |file, sb| {
+            if let Some(data) = &data {
+                filled = Some(fs::fill_image(file, sb, data)?);
+            }
+            Ok(())
+        })?;
     let sb = packed.superblock;
     let names: Vec<&str> = packed.manifest.entries().map(|e| e.name.as_str()).collect();
     println!(
@@ -383,6 +422,15 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
         packed.layout.data_size / image::MIB,
         sb.data_start
     );
+    if let Some(b) = &packed.slot_b {
+        println!(
+            "xtask: slot B: blocks {}..{} (its block 0, kernel, manifest and {} services/components), image {}; boot entries `PandaGen slot A` and `PandaGen slot B`",
+            b.table.b_start,
+            b.table.b_end(),
+            b.manifest.entries().count(),
+            inspect::uuid(&b.superblock.image_id)
+        );
+    }
     if let (Some((files, dirs, bytes)), Some(dir)) = (filled, &opts.data_dir) {
         println!(
             "xtask: user data: {files} files ({}) and {dirs} directories from {}",
@@ -423,14 +471,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
             debug,
             image,
         } => {
-            let opts = ImageOptions {
-                limine: image.limine_dir()?,
-                cmdline: image.cmdline.clone(),
-                data_size: image.data_size,
-                description: image.description(&ws),
-                data_dir: image.data_dir.clone(),
-                signing: image.sign.resolve(&ws)?,
-            };
+            let opts = image.options(&ws)?;
             // Refuse an invalid description or --data-dir before spending time on cargo.
             description::load_checked(&opts.description)?;
             if let Some(dir) = &opts.data_dir {
@@ -445,8 +486,13 @@ fn dispatch(command: Cmd) -> Result<bool> {
             limine,
             cmdline,
             system,
+            slots,
             sign,
         } => {
+            anyhow::ensure!(
+                slots == 1,
+                "an ISO holds one system slot: A/B slots need a writable disk (use build-image --slots 2)"
+            );
             // Find xorriso before spending time on cargo.
             let xorriso = iso::find_xorriso_on_host()?;
             let opts = ImageOptions {
@@ -456,6 +502,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 description: description::path_or_default(&ws.root, system.as_deref()),
                 data_dir: None,
                 signing: sign.resolve(&ws)?,
+                slots,
             };
             description::load_checked(&opts.description)?;
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
@@ -472,14 +519,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
             &ws,
             &run::RunOptions {
                 profile: Profile::from_release(release),
-                image: ImageOptions {
-                    limine: image.limine_dir()?,
-                    cmdline: image.cmdline.clone(),
-                    data_size: image.data_size,
-                    description: image.description(&ws),
-                    data_dir: image.data_dir.clone(),
-                    signing: image.sign.resolve(&ws)?,
-                },
+                image: image.options(&ws)?,
                 machine,
                 attach,
                 kvm,
@@ -489,7 +529,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
         Cmd::Inspect { image } => {
             let findings = inspect::examine(&image)?;
             print!("{}", inspect::inspect_report(&image, &findings));
-            return Ok(findings.problems.is_empty());
+            return Ok(findings.is_ok());
         }
         Cmd::Keygen { id, output, caps } => {
             let paths = keys::keygen(&id, &output, &keys::parse_limits(&caps)?)?;
@@ -541,6 +581,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
         }
         Cmd::Bench => bench::run(&ws)?,
         Cmd::Fs { image, command } => return Ok(fs::run(&image, command)),
+        Cmd::Slot { image, command } => slots::run(&image, command)?,
         Cmd::Test {
             release,
             only,
@@ -668,6 +709,7 @@ mod tests {
             cmdline,
             system,
             sign,
+            ..
         } = cli.command
         else {
             panic!("not build-iso");
@@ -714,6 +756,25 @@ mod tests {
                 .command,
             Cmd::Verify { .. }
         ));
+        let cli = Cli::try_parse_from(["xtask", "build-image", "-o", "x", "--slots", "2"]);
+        assert!(matches!(cli.unwrap().command, Cmd::BuildImage { image, .. } if image.slots == 2));
+        assert!(Cli::try_parse_from(["xtask", "build-image", "-o", "x", "--slots", "3"]).is_err());
+        let cli = Cli::try_parse_from(["xtask", "slot", "a.img", "try", "B"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Cmd::Slot {
+                command: slots::SlotCmd::Try {
+                    slot: bootslots::Slot::B
+                },
+                ..
+            }
+        ));
+        for cmd in ["show", "set-active", "mark-unbootable", "mark-successful"] {
+            let args = ["xtask", "slot", "a.img", cmd, "a"];
+            let args = if cmd == "show" { &args[..4] } else { &args[..] };
+            assert!(Cli::try_parse_from(args).is_ok(), "{cmd}");
+        }
+        assert!(Cli::try_parse_from(["xtask", "slot", "a.img", "try", "C"]).is_err());
         assert!(matches!(
             Cli::try_parse_from(["xtask", "inspect", "a.img"])
                 .unwrap()

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use loader::manifest::{Manifest, MAX_MANIFEST_BYTES};
 use loader::pack::{place, Regions};
+use loader::slots::{window_superblock, SlotTable};
+use loader::superblock::{blocks_for, ESP_ALIGN_BLOCKS};
 use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
 
 use crate::atomic::write_atomically;
@@ -47,19 +49,12 @@ pub fn module_image(
     signing: Option<&SignConfig>,
 ) -> Result<ModuleImage> {
     let mut m = Box::new(manifest.clone());
-    let mut json = vec![0u8; MAX_MANIFEST_BYTES];
-    let placed = place(
-        &mut m,
-        Regions {
-            esp_blocks: 0,
-            data_blocks: MODULE_DATA_BLOCKS,
-        },
-        &mut json,
-    )
-    .map_err(|e| anyhow::anyhow!("laying out the module image: {e}"))?;
-    json.truncate(placed.manifest_len);
-    let mut sb = placed.superblock;
-    sb.signature = signing.and_then(|s| s.manifest_signature(&json));
+    let regions = Regions {
+        esp_blocks: 0,
+        data_blocks: MODULE_DATA_BLOCKS,
+    };
+    let (sb, json) =
+        place_system(&mut m, regions, signing).context("laying out the module image")?;
     ensure!(
         binaries.len() == m.entries().count(),
         "{} binaries for {} manifest entries",
@@ -136,6 +131,44 @@ pub struct PackInput {
     pub data_size: u64,
     /// Signs the manifest (block 0's record) when set.
     pub signing: Option<SignConfig>,
+    /// Slot B of a two-slot image; `None` for a one-slot image.
+    pub slot_b: Option<Box<SlotSystem>>,
+}
+
+/// One measured system: what a slot holds. As [`PackInput::slot_b`], slot B of a two-slot
+/// image (`docs/image-format.md`, "A/B slots"), packed right after slot A's last binary, its
+/// block numbers counting from its own block 0.
+#[derive(Debug, Clone)]
+pub struct SlotSystem {
+    /// Measured like [`PackInput::manifest`].
+    pub manifest: Box<Manifest>,
+    pub kernel: Vec<u8>,
+    /// One per manifest entry, in manifest order.
+    pub binaries: Vec<Vec<u8>>,
+    /// Signs the manifest (the record in the slot's block 0) when set.
+    pub signing: Option<SignConfig>,
+}
+
+/// Slot B as planned and written.
+#[derive(Debug, Clone)]
+pub struct PackedB {
+    /// Where slot B lies: slot A's block 0 carries it.
+    pub table: SlotTable,
+    /// Slot B's own block 0 ([`window_superblock`]).
+    pub superblock: Superblock,
+    /// Slot B's manifest as written (start blocks counted from slot B's block 0).
+    pub manifest: Box<Manifest>,
+    pub json: Vec<u8>,
+}
+
+/// Where [`plan`] put things.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Block 0 (slot A's, with the slot table in a two-slot image).
+    pub superblock: Superblock,
+    /// Slot A's manifest JSON.
+    pub json: Vec<u8>,
+    pub slot_b: Option<PackedB>,
 }
 
 /// What [`pack`] wrote.
@@ -147,6 +180,8 @@ pub struct Packed {
     pub manifest: Box<Manifest>,
     /// The manifest JSON as written.
     pub json: Vec<u8>,
+    /// Slot B, in a two-slot image.
+    pub slot_b: Option<PackedB>,
     /// Bytes the verification hashed (kernel and binaries).
     pub bytes_hashed: u64,
     /// Time spent writing, re-verifying the written file, and syncing it to disk before the rename.
@@ -155,61 +190,154 @@ pub struct Packed {
     pub total_time: Duration,
 }
 
-/// Lays the image out with [`loader::pack::place`]: sets the manifest's start blocks and returns
-/// block 0's fields and the manifest JSON.
-pub fn plan(input: &mut PackInput) -> Result<(Superblock, Vec<u8>)> {
+/// Lays one system out with [`loader::pack::place`] (sets the manifest's start blocks) and
+/// signs its manifest: block 0's fields and the manifest JSON.
+fn place_system(
+    manifest: &mut Manifest,
+    regions: Regions,
+    signing: Option<&SignConfig>,
+) -> Result<(Superblock, Vec<u8>)> {
+    let mut json = vec![0u8; MAX_MANIFEST_BYTES];
+    let placed = place(manifest, regions, &mut json).map_err(|e| anyhow::anyhow!("{e}"))?;
+    json.truncate(placed.manifest_len);
+    let mut sb = placed.superblock;
+    sb.signature = signing.and_then(|s| s.manifest_signature(&json));
+    Ok((sb, json))
+}
+
+/// Lays the image out: slot A with [`loader::pack::place`], then (two slots) slot B right
+/// after slot A's last binary and the ESP and data region moved past it.
+pub fn plan(input: &mut PackInput) -> Result<Plan> {
     ensure!(
         input.esp_size.is_multiple_of(BLOCK) && input.data_size.is_multiple_of(BLOCK),
         "ESP ({}) and data ({}) sizes must be multiples of {BLOCK} bytes",
         input.esp_size,
         input.data_size
     );
-    let mut json = vec![0u8; MAX_MANIFEST_BYTES];
-    let placed = place(
-        &mut input.manifest,
-        Regions {
-            esp_blocks: input.esp_size / BLOCK,
-            data_blocks: input.data_size / BLOCK,
-        },
-        &mut json,
-    )
-    .map_err(|e| anyhow::anyhow!("laying out the image: {e}"))?;
-    json.truncate(placed.manifest_len);
-    let mut sb = placed.superblock;
-    sb.signature = input
-        .signing
-        .as_ref()
-        .and_then(|s| s.manifest_signature(&json));
-    Ok((sb, json))
+    let regions = Regions {
+        esp_blocks: input.esp_size / BLOCK,
+        data_blocks: input.data_size / BLOCK,
+    };
+    let (mut superblock, json) = place_system(&mut input.manifest, regions, input.signing.as_ref())
+        .context("laying out the image")?;
+    let slot_b = match input.slot_b.as_deref_mut() {
+        Some(b) => Some(plan_slot_b(&mut superblock, &input.manifest, b)?),
+        None => None,
+    };
+    Ok(Plan {
+        superblock,
+        json,
+        slot_b,
+    })
 }
 
-/// The disk spec for a planned image: block 0 from the superblock (+ MBR), the kernel at block 1,
-/// the manifest, each binary at its start block, the ESP where the superblock puts it, the data region.
-/// The kernel's and the binaries' bytes move into the spec (no copy of hundreds of MiB).
-pub fn disk_spec(input: &mut PackInput, sb: &Superblock, json: &[u8]) -> Result<DiskSpec> {
-    let mut block0 = [0u8; BLOCK_SIZE];
-    sb.write_to(&mut block0);
+/// One past the last block of slot A's kernel, manifest and binaries.
+fn binaries_end(sb: &Superblock, manifest: &Manifest) -> u64 {
+    manifest
+        .entries()
+        .map(|e| e.start_block.saturating_add(blocks_for(e.size_bytes)))
+        .chain(sb.manifest_end())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Places slot B after slot A's last binary, moves `a`'s ESP (next 1 MiB boundary) and data
+/// region past it and records the slot table in `a`; slot B's block 0 is its window superblock.
+fn plan_slot_b(a: &mut Superblock, a_manifest: &Manifest, b: &mut SlotSystem) -> Result<PackedB> {
+    let (own, json) = place_system(&mut b.manifest, Regions::default(), b.signing.as_ref())
+        .context("laying out slot B")?;
+    let table = SlotTable {
+        b_start: binaries_end(a, a_manifest),
+        b_blocks: own.data_start,
+    };
+    let data_blocks = a.total_blocks - a.data_start;
+    let overflow = || anyhow::anyhow!("slot B at block {} overflows the image", table.b_start);
+    if a.has_esp() {
+        a.esp_start = table
+            .b_end()
+            .checked_next_multiple_of(ESP_ALIGN_BLOCKS)
+            .ok_or_else(overflow)?;
+        a.data_start = a.esp_start.checked_add(a.esp_blocks).ok_or_else(overflow)?;
+    } else {
+        a.data_start = table.b_end();
+    }
+    a.total_blocks = a.data_start.checked_add(data_blocks).ok_or_else(overflow)?;
+    a.slots = Some(table);
+    let superblock = window_superblock(&own, a, &table).ok_or_else(overflow)?;
+    Ok(PackedB {
+        table,
+        superblock,
+        manifest: b.manifest.clone(),
+        json,
+    })
+}
+
+/// The regions of one system whose block 0 is at block `base`: the kernel, the manifest and
+/// each binary at its start block. The kernel's and the binaries' bytes move out (no copy of
+/// hundreds of MiB).
+fn system_regions(
+    base: u64,
+    sb: &Superblock,
+    json: &[u8],
+    manifest: &Manifest,
+    kernel: &mut Vec<u8>,
+    binaries: &mut [Vec<u8>],
+) -> Result<Vec<Region>> {
+    ensure!(
+        binaries.len() == manifest.entries().count(),
+        "{} binaries for {} manifest entries",
+        binaries.len(),
+        manifest.entries().count()
+    );
+    let at = |block: u64| (base + block) * BLOCK;
     let mut regions = vec![
         Region {
-            offset: BLOCK,
-            data: std::mem::take(&mut input.kernel),
+            offset: at(sb.kernel_start),
+            data: std::mem::take(kernel),
         },
         Region {
-            offset: sb.manifest_start * BLOCK,
+            offset: at(sb.manifest_start),
             data: json.to_vec(),
         },
     ];
-    ensure!(
-        input.binaries.len() == input.manifest.entries().count(),
-        "{} binaries for {} manifest entries",
-        input.binaries.len(),
-        input.manifest.entries().count()
-    );
-    for (entry, bytes) in input.manifest.entries().zip(input.binaries.iter_mut()) {
+    for (entry, bytes) in manifest.entries().zip(binaries.iter_mut()) {
         regions.push(Region {
-            offset: entry.start_block * BLOCK,
+            offset: at(entry.start_block),
             data: std::mem::take(bytes),
         });
+    }
+    Ok(regions)
+}
+
+/// The disk spec for a planned image: block 0 from the superblock (+ MBR), slot A's kernel,
+/// manifest and binaries, slot B (its block 0, without an MBR, then the same), the ESP where the
+/// superblock puts it, the data region.
+pub fn disk_spec(input: &mut PackInput, plan: &Plan) -> Result<DiskSpec> {
+    let sb = &plan.superblock;
+    let mut block0 = [0u8; BLOCK_SIZE];
+    sb.write_to(&mut block0);
+    let mut regions = system_regions(
+        0,
+        sb,
+        &plan.json,
+        &input.manifest,
+        &mut input.kernel,
+        &mut input.binaries,
+    )?;
+    if let (Some(b), Some(planned)) = (input.slot_b.as_deref_mut(), &plan.slot_b) {
+        let start = planned.table.b_start;
+        regions.push(Region {
+            offset: start * BLOCK,
+            data: planned.superblock.encode().to_vec(),
+        });
+        regions.extend(system_regions(
+            start,
+            &planned.superblock,
+            &planned.json,
+            &planned.manifest,
+            &mut b.kernel,
+            &mut b.binaries,
+        )?);
     }
     let mut disk_signature = [0u8; 4];
     disk_signature.copy_from_slice(&sb.image_id[..4]);
@@ -239,8 +367,9 @@ pub fn pack_filled(
     fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
 ) -> Result<Packed> {
     let started = Instant::now();
-    let (sb, json) = plan(&mut input)?;
-    let spec = disk_spec(&mut input, &sb, &json)?;
+    let plan = plan(&mut input)?;
+    let sb = plan.superblock;
+    let spec = disk_spec(&mut input, &plan)?;
     let layout = image::layout(&spec)?;
     ensure!(
         layout.total_size == sb.total_blocks * BLOCK
@@ -258,23 +387,18 @@ pub fn pack_filled(
         image::write_disk_image_into(&spec, &layout, file, &mut progress)?;
         let write_time = start.elapsed();
         let start = Instant::now();
-        let mut manifest = Box::<Manifest>::default();
-        let verified = verify_file(file, &mut manifest)
-            .map_err(|e| anyhow::anyhow!("the written image does not verify: {e}"))?;
-        ensure!(
-            verified.superblock == sb && *manifest == *input.manifest,
-            "the written image reads back differently from what was planned"
-        );
+        let bytes_hashed = verify_written(file, &plan, &input.manifest)?;
         let verify_time = start.elapsed();
         fill(file, &sb)?;
-        Ok((write_time, verify_time, verified.bytes_hashed))
+        Ok((write_time, verify_time, bytes_hashed))
     })
     .with_context(|| format!("writing the system image {}", output.display()))?;
     Ok(Packed {
         superblock: sb,
         layout,
         manifest: input.manifest,
-        json,
+        json: plan.json,
+        slot_b: plan.slot_b,
         bytes_hashed,
         write_time,
         verify_time,
@@ -282,9 +406,31 @@ pub fn pack_filled(
     })
 }
 
+/// Runs the loader's whole verification over the written file (and slot B through its window)
+/// and checks that it reads back as planned; returns the bytes hashed.
+fn verify_written(file: &File, plan: &Plan, manifest: &Manifest) -> Result<u64> {
+    let mut read = Box::<Manifest>::default();
+    let verified = verify_file(file, &mut read)
+        .map_err(|e| anyhow::anyhow!("the written image does not verify: {e}"))?;
+    ensure!(
+        verified.superblock == plan.superblock && *read == *manifest,
+        "the written image reads back differently from what was planned"
+    );
+    let Some(b) = &plan.slot_b else {
+        return Ok(verified.bytes_hashed);
+    };
+    let verified_b = verify_window(file, b.table.b_start, &mut read)
+        .map_err(|e| anyhow::anyhow!("slot B of the written image does not verify: {e}"))?;
+    ensure!(
+        verified_b.superblock == b.superblock && *read == *b.manifest,
+        "slot B of the written image reads back differently from what was planned"
+    );
+    Ok(verified.bytes_hashed + verified_b.bytes_hashed)
+}
+
 /// [`pack`], refusing a manifest the loader would refuse (every graph problem, one line each).
 pub fn pack_checked(input: PackInput, output: &Path, progress: bool) -> Result<Packed> {
-    refuse_invalid(&input.manifest)?;
+    refuse_invalid(&input)?;
     pack(input, output, progress)
 }
 
@@ -295,13 +441,20 @@ pub fn pack_checked_filled(
     progress: bool,
     fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
 ) -> Result<Packed> {
-    refuse_invalid(&input.manifest)?;
+    refuse_invalid(&input)?;
     pack_filled(input, output, progress, fill)
 }
 
-/// Every graph problem of the manifest, one line each.
-fn refuse_invalid(manifest: &Manifest) -> Result<()> {
-    let problems = graph_problems(manifest);
+/// Every graph problem of the manifests (slot B's named), one line each.
+fn refuse_invalid(input: &PackInput) -> Result<()> {
+    let mut problems = graph_problems(&input.manifest);
+    if let Some(b) = &input.slot_b {
+        problems.extend(
+            graph_problems(&b.manifest)
+                .into_iter()
+                .map(|p| format!("slot B: {p}")),
+        );
+    }
     if !problems.is_empty() {
         bail!(
             "refusing to pack an invalid system description:\n{}",
@@ -352,6 +505,27 @@ impl BlockSource for FileSource<'_> {
     }
 }
 
+/// Blocks `start..` of a source seen as a source of their own: slot B of a two-slot image,
+/// whose block numbers count from its own block 0.
+pub struct Window<'a, S> {
+    pub inner: &'a mut S,
+    pub start: u64,
+}
+
+impl<S: BlockSource> BlockSource for Window<'_, S> {
+    type Error = S::Error;
+
+    fn block_count(&self) -> u64 {
+        self.inner.block_count().saturating_sub(self.start)
+    }
+
+    /// Reads the inner source's blocks `start + first_block ..` (an overflow reads past its end).
+    fn read_blocks(&mut self, first_block: u64, buf: &mut [u8]) -> Result<(), S::Error> {
+        self.inner
+            .read_blocks(first_block.saturating_add(self.start), buf)
+    }
+}
+
 /// A 64 KiB buffer on the heap for the loader.
 pub fn loader_buffer() -> Box<[u8; MAX_MANIFEST_BYTES]> {
     vec![0u8; MAX_MANIFEST_BYTES]
@@ -363,6 +537,20 @@ pub fn loader_buffer() -> Box<[u8; MAX_MANIFEST_BYTES]> {
 /// Runs the loader's whole verification over an image file, filling `manifest`.
 pub fn verify_file(file: &File, manifest: &mut Manifest) -> Result<loader::Verified, LoadError> {
     let mut src = FileSource::new(file).map_err(|_| LoadError::Io { block: 0, count: 0 })?;
+    loader::verify_image_into(&mut src, &mut loader_buffer(), &mut (), manifest)
+}
+
+/// [`verify_file`] for the image whose block 0 is block `start` of the file (slot B).
+pub fn verify_window(
+    file: &File,
+    start: u64,
+    manifest: &mut Manifest,
+) -> Result<loader::Verified, LoadError> {
+    let mut inner = FileSource::new(file).map_err(|_| LoadError::Io { block: 0, count: 0 })?;
+    let mut src = Window {
+        inner: &mut inner,
+        start,
+    };
     loader::verify_image_into(&mut src, &mut loader_buffer(), &mut (), manifest)
 }
 
@@ -458,7 +646,35 @@ pub(crate) mod tests {
             ],
             data_size: image::MIB,
             signing: None,
+            slot_b: None,
         }
+    }
+
+    /// [`small_input`] with the same system as slot B, or (`differ`) one whose kernel and
+    /// first binary differ.
+    pub fn two_slot_input(differ: bool) -> PackInput {
+        let mut input = small_input();
+        let (mut kernel, mut binaries) = (input.kernel.clone(), input.binaries.clone());
+        if differ {
+            kernel = filler(8, 2 * BLOCK_SIZE + 11);
+            binaries[0] = filler(99, 7000);
+        }
+        let mut manifest = input.manifest.clone();
+        measure(&mut manifest, &kernel, &binaries).unwrap();
+        input.slot_b = Some(Box::new(SlotSystem {
+            manifest,
+            kernel,
+            binaries,
+            signing: None,
+        }));
+        input
+    }
+
+    /// Packs [`two_slot_input`] into `dir/name`.
+    pub fn two_slot_image(dir: &TempDir, name: &str, differ: bool) -> (std::path::PathBuf, Packed) {
+        let out = dir.path().join(name);
+        let packed = pack_checked(two_slot_input(differ), &out, false).unwrap();
+        (out, packed)
     }
 
     /// Packs [`small_input`] into `dir/name`.
@@ -514,6 +730,94 @@ pub(crate) mod tests {
         let m = (sb.manifest_start * BLOCK) as usize;
         assert_eq!(&raw[m..m + packed.json.len()], packed.json.as_slice());
         assert_eq!(raw[m + packed.json.len()], 0);
+    }
+
+    #[test]
+    fn a_one_slot_image_is_laid_out_as_before() {
+        let mut input = small_input();
+        let plan = plan(&mut input).unwrap();
+        let mut m = small_input().manifest;
+        let mut json = vec![0u8; MAX_MANIFEST_BYTES];
+        let regions = Regions {
+            esp_blocks: image::MIN_ESP_SIZE / BLOCK,
+            data_blocks: image::MIB / BLOCK,
+        };
+        let placed = place(&mut m, regions, &mut json).unwrap();
+        assert_eq!(plan.superblock, placed.superblock);
+        assert!(plan.slot_b.is_none() && plan.superblock.slots.is_none());
+        assert_eq!(plan.json, json[..placed.manifest_len]);
+        let dir = TempDir::new("pack-one-slot");
+        let (out, _) = small_image(&dir, "one.img");
+        let raw = fs::read(&out).unwrap();
+        assert!(raw[224..440].iter().all(|&b| b == 0), "no slot table");
+    }
+
+    #[test]
+    fn slot_a_points_at_slot_b_which_reads_through_its_window() {
+        let dir = TempDir::new("pack-two-slots");
+        let (out, packed) = two_slot_image(&dir, "two.img", false);
+        let (a, b) = (packed.superblock, packed.slot_b.clone().unwrap());
+        let raw = fs::read(&out).unwrap();
+        // Slot A's block 0 carries the table; slot B starts right after A's last binary.
+        let decoded = Superblock::decode(&raw[..BLOCK_SIZE]).unwrap();
+        assert_eq!(decoded.slots, Some(b.table));
+        let last = packed.manifest.entries().last().unwrap();
+        assert_eq!(
+            b.table.b_start,
+            last.start_block + blocks_for(last.size_bytes)
+        );
+        let last_b = b.manifest.entries().last().unwrap();
+        assert_eq!(
+            b.table.b_blocks,
+            last_b.start_block + blocks_for(last_b.size_bytes)
+        );
+        // The ESP on the next 1 MiB boundary after slot B, the data region after it.
+        assert_eq!(a.esp_start, b.table.b_end().next_multiple_of(256));
+        assert_eq!(a.data_start, a.esp_start + a.esp_blocks);
+        assert_eq!(raw.len() as u64, a.total_blocks * BLOCK);
+        // Slot B's block 0: no MBR, no ESP, the disk's data region seen from its window.
+        let at = (b.table.b_start * BLOCK) as usize;
+        let own = Superblock::decode(&raw[at..at + BLOCK_SIZE]).unwrap();
+        assert_eq!(own, b.superblock);
+        assert!(raw[at + 440..at + BLOCK_SIZE].iter().all(|&x| x == 0));
+        assert_eq!((own.esp_start, own.esp_blocks, own.slots), (0, 0, None));
+        assert_eq!(own.data_start + b.table.b_start, a.data_start);
+        assert_eq!(own.total_blocks + b.table.b_start, a.total_blocks);
+        assert_eq!(own.validate(Some(a.total_blocks - b.table.b_start)), Ok(()));
+        // The same system: byte-identical manifests, the same image id.
+        assert_eq!(b.json, packed.json);
+        assert_eq!(own.image_id, a.image_id);
+        let file = File::open(&out).unwrap();
+        let mut m = Box::<Manifest>::default();
+        let v = verify_window(&file, b.table.b_start, &mut m).unwrap();
+        assert_eq!((v.superblock, &*m), (own, &*packed.manifest));
+        assert!(verify_path(&out).unwrap().is_ok());
+    }
+
+    #[test]
+    fn slot_b_may_hold_another_system() {
+        let dir = TempDir::new("pack-two-systems");
+        let (out, packed) = two_slot_image(&dir, "two.img", true);
+        let b = packed.slot_b.unwrap();
+        assert_ne!(b.superblock.image_id, packed.superblock.image_id);
+        assert_ne!(b.superblock.kernel_blocks, packed.superblock.kernel_blocks);
+        let file = File::open(&out).unwrap();
+        let v = verify_window(&file, b.table.b_start, &mut Box::default()).unwrap();
+        assert_eq!(v.superblock, b.superblock);
+        // Slot B's manifest is refused like slot A's, and named.
+        let mut input = two_slot_input(true);
+        let m = &mut input.slot_b.as_mut().unwrap().manifest;
+        let logger = m
+            .services
+            .iter_mut()
+            .find(|e| e.name == "services_logger")
+            .unwrap();
+        logger
+            .depends_on
+            .push("cli_console".try_into().unwrap())
+            .unwrap();
+        let err = pack_checked(input, &dir.path().join("bad.img"), false).unwrap_err();
+        assert!(err.to_string().contains("slot B: "), "{err}");
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub struct Scenario {
     pub signing: Signing,
     /// Boot a copy of the good image changed by someone without the signing key.
     pub tamper: Option<Tamper>,
+    /// A two-slot image whose slot B is packed from this system description (`None`: one slot).
+    pub slot_b: Option<&'static str>,
 }
 
 impl Scenario {
@@ -137,6 +139,7 @@ impl Scenario {
             driver: None,
             signing: Signing::Development,
             tamper: None,
+            slot_b: None,
         }
     }
 }
@@ -573,7 +576,7 @@ fn broken_component_scenarios() -> Vec<Scenario> {
 const PROMPT: &str = "pandagen> ";
 
 /// Types `line` at the next prompt.
-const fn at_prompt(line: &'static str) -> ConsoleStep {
+pub const fn at_prompt(line: &'static str) -> ConsoleStep {
     ConsoleStep {
         after: PROMPT,
         input: Typed::Line(line),
@@ -610,7 +613,7 @@ const CONSOLE_SECOND_BOOT: &[ConsoleStep] = &[
 ];
 
 /// The console's echo of a typed command.
-fn typed(command: &str) -> Pattern {
+pub fn typed(command: &str) -> Pattern {
     line(&format!("{PROMPT}{command}"))
 }
 
@@ -983,6 +986,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(console_scenarios());
     list.extend(Corruption::ALL.into_iter().map(corrupt));
     list.extend(vboot_scenarios());
+    list.extend(crate::slot_scenarios::slot_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
     list

@@ -174,13 +174,20 @@ fn prepare_images(
     dir: &Path,
     list: &[Scenario],
 ) -> Result<Vec<(PathBuf, Option<String>)>> {
-    type Key<'a> = (&'a str, ConfTweak, &'a str, u64, Signing);
+    type Key<'a> = (&'a str, ConfTweak, &'a str, u64, Signing, Option<&'a str>);
     let mut bases: Vec<(Key<'_>, PathBuf, Option<pack::Packed>)> = Vec::new();
     let mut out = Vec::new();
     let mut xorriso = None;
     let keys = TestKeys::prepare(&ws.target_dir, &dir.join("keys"))?;
     for s in list {
-        let key = (s.cmdline, s.tweak, s.system, s.data_size, s.signing);
+        let key = (
+            s.cmdline,
+            s.tweak,
+            s.system,
+            s.data_size,
+            s.signing,
+            s.slot_b,
+        );
         let description = ws.root.join(s.system);
         let img = SystemImage {
             kernel: artifacts.kernel.clone(),
@@ -211,8 +218,17 @@ fn prepare_images(
         }
         if !bases.iter().any(|(k, _, _)| *k == key) {
             let path = dir.join(format!("base-{}.img", bases.len()));
-            let packed = system_image::write_system_image(&img, &path, false)
-                .with_context(|| format!("base image for {}", s.name))?;
+            let packed = match s.slot_b {
+                None => system_image::write_system_image(&img, &path, false),
+                Some(b) => {
+                    let b = SystemImage {
+                        description: ws.root.join(b),
+                        ..img.clone()
+                    };
+                    system_image::write_two_slot_image(&img, &b, &path, false)
+                }
+            }
+            .with_context(|| format!("base image for {}", s.name))?;
             bases.push((key, path, Some(packed)));
         }
         let (_, base, packed) = bases

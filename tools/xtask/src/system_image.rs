@@ -9,9 +9,10 @@ use crate::description;
 use crate::enroll;
 use crate::image::{self, EspFile};
 use crate::limine_conf::{
-    self, LimineConf, Module, CONF_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH, MODULE_STRING,
+    self, LimineConf, Module, CONF_ESP_PATH, KERNEL_B_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH,
+    MODULE_STRING,
 };
-use crate::pack::{self, PackInput, Packed, BLOCK};
+use crate::pack::{self, PackInput, Packed, SlotSystem, BLOCK};
 use crate::sign::SignConfig;
 
 /// Where UEFI firmware looks for a removable-media boot loader on x86_64.
@@ -99,21 +100,29 @@ pub struct SystemImage {
 }
 
 /// The limine.conf text for `kernel` (its bytes) and the system image `module` (its bytes, at
-/// [`MODULE_ESP_PATH`]) under `tweak`; every path is pinned by its BLAKE2b-512 hash.
+/// [`MODULE_ESP_PATH`]) under `tweak`; every path is pinned by its BLAKE2b-512 hash. With
+/// `kernel_b` (a two-slot image), two entries, slot A's (with the module; `tweak` applies to
+/// it) and slot B's ([`LimineConf::for_slots`]).
 pub fn limine_conf_text(
     kernel: &[u8],
     module: Option<&[u8]>,
+    kernel_b: Option<&[u8]>,
     cmdline: &str,
     tweak: ConfTweak,
 ) -> Result<String> {
-    let mut conf = LimineConf::for_kernel(kernel, cmdline);
+    let mut conf = match kernel_b {
+        Some(kernel_b) => LimineConf::for_slots(kernel, kernel_b, cmdline),
+        None => LimineConf::for_kernel(kernel, cmdline),
+    };
+    let first = &mut conf.entries[0];
     if tweak == ConfTweak::WrongKernelHash {
-        if let Some(hash) = conf.kernel_hash.as_mut() {
+        if let Some(hash) = first.kernel_hash.as_mut() {
             limine_conf::corrupt_hash(hash);
         }
     }
     if let Some(module) = module {
-        conf.modules
+        first
+            .modules
             .push(Module::pinned(MODULE_ESP_PATH, module, MODULE_STRING));
     }
     Ok(limine_conf::render(&conf)?)
@@ -153,14 +162,20 @@ pub fn module_for(
 }
 
 /// The boot volume's files: the boot loader (with limine.conf's BLAKE2b-512 enrolled), limine.conf
-/// (kernel and module BLAKE2b pinned), the kernel and the system image module.
-pub fn esp_files(img: &SystemImage, kernel: &[u8], module: Option<&[u8]>) -> Result<Vec<EspFile>> {
+/// (kernels and module BLAKE2b pinned), the kernel, the system image module and, in a two-slot
+/// image, slot B's kernel `kernel_b` (slot B has no module).
+pub fn esp_files(
+    img: &SystemImage,
+    kernel: &[u8],
+    module: Option<&[u8]>,
+    kernel_b: Option<&[u8]>,
+) -> Result<Vec<EspFile>> {
     let efi = img.boot_loader.efi_path();
     if let BootLoader::Limine(dir) = &img.boot_loader {
         check_limine_dir(dir)?;
     }
     let mut efi_data = fs::read(&efi).with_context(|| format!("reading {}", efi.display()))?;
-    let mut conf = limine_conf_text(kernel, module, &img.cmdline, img.tweak)?;
+    let mut conf = limine_conf_text(kernel, module, kernel_b, &img.cmdline, img.tweak)?;
     enroll::enroll_config(&efi, &mut efi_data, conf.as_bytes())?;
     if img.tweak == ConfTweak::EditedConf {
         conf = enroll::edit_after_enrollment(&conf)?;
@@ -185,6 +200,12 @@ pub fn esp_files(img: &SystemImage, kernel: &[u8], module: Option<&[u8]>) -> Res
             data: module.to_vec(),
         });
     }
+    if let Some(kernel_b) = kernel_b {
+        files.push(EspFile {
+            path: KERNEL_B_ESP_PATH.into(),
+            data: kernel_b.to_vec(),
+        });
+    }
     Ok(files)
 }
 
@@ -203,8 +224,8 @@ pub fn fat_size_for(files: &[EspFile]) -> u64 {
 }
 
 /// Reads the description (refusing an invalid one, every problem on its own line), the kernel and
-/// every binary, and measures them into a manifest ready for [`pack::pack`].
-pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
+/// every binary, and measures them into a manifest (signed when `img.signing` is set).
+pub fn measure_system(img: &SystemImage) -> Result<SlotSystem> {
     let (desc, mut manifest) = description::load_checked(&img.description)?;
     let mut kernel = fs::read(&img.kernel)
         .with_context(|| format!("reading the kernel {}", img.kernel.display()))?;
@@ -229,30 +250,47 @@ pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
         signing.carry_ring_update(&mut manifest)?;
         signing.sign_entries(&mut manifest, &desc)?;
     }
-    let module = module_for(
-        img.tweak,
-        &manifest,
-        &kernel,
-        &binaries,
-        img.signing.as_ref(),
-    )?;
-    let esp_files = esp_files(img, &kernel, module.as_deref())?;
-    let needed = fat_size_for(&esp_files);
-    anyhow::ensure!(
-        needed <= image::DEFAULT_ESP_SIZE,
-        "the boot files (boot loader, kernel, system image module) need a {} MiB ESP, more than \
-         the image's {} MiB",
-        needed / image::MIB,
-        image::DEFAULT_ESP_SIZE / image::MIB
-    );
-    Ok(PackInput {
+    Ok(SlotSystem {
         manifest,
-        esp_files,
         kernel,
         binaries,
-        esp_size: image::DEFAULT_ESP_SIZE,
-        data_size: img.data_size,
         signing: img.signing.clone(),
+    })
+}
+
+/// [`measure_system`], then the module and the boot volume's files: everything
+/// [`pack::pack`] needs.
+pub fn pack_input(img: &SystemImage) -> Result<PackInput> {
+    pack_input_slots(img, None)
+}
+
+/// [`pack_input`] for a two-slot image when `slot_b` is given: slot A is `img`'s system, slot B
+/// `slot_b`'s (its description, kernel, components and signing; the boot loader, command line,
+/// tweak and data size are `img`'s).
+pub fn pack_input_slots(img: &SystemImage, slot_b: Option<&SystemImage>) -> Result<PackInput> {
+    let a = measure_system(img)?;
+    let module = module_for(
+        img.tweak,
+        &a.manifest,
+        &a.kernel,
+        &a.binaries,
+        img.signing.as_ref(),
+    )?;
+    let b = slot_b.map(measure_system).transpose()?;
+    let kernel_b = b.as_ref().map(|b| b.kernel.as_slice());
+    let esp_files = esp_files(img, &a.kernel, module.as_deref(), kernel_b)?;
+    // Two debug kernels and a module outgrow the default: the ESP grows to fit (a release
+    // two-slot image fits the default).
+    let esp_size = fat_size_for(&esp_files).max(image::DEFAULT_ESP_SIZE);
+    Ok(PackInput {
+        manifest: a.manifest,
+        esp_files,
+        kernel: a.kernel,
+        binaries: a.binaries,
+        esp_size,
+        data_size: img.data_size,
+        signing: a.signing,
+        slot_b: b.map(Box::new),
     })
 }
 
@@ -275,15 +313,33 @@ pub fn write_system_image(img: &SystemImage, output: &Path, progress: bool) -> R
     pack::pack_checked(pack_input(img)?, output, progress)
 }
 
-/// [`write_system_image`], with `fill` writing the user-data region of the verified temp file
-/// before it is renamed into place (`build-image --data-dir`).
+/// Writes a two-slot image to `output` (atomically, both slots verified before it is renamed
+/// into place): slot A holds `a`'s system, slot B `b`'s (see [`pack_input_slots`]; for the same
+/// system in both, pass `a` twice).
+#[allow(
+    dead_code,
+    reason = "the API the QEMU scenarios build two-slot images with (a different system in slot B)"
+)]
+pub fn write_two_slot_image(
+    a: &SystemImage,
+    b: &SystemImage,
+    output: &Path,
+    progress: bool,
+) -> Result<Packed> {
+    pack::pack_checked(pack_input_slots(a, Some(b))?, output, progress)
+}
+
+/// [`write_system_image`] (or, with `slot_b`, [`write_two_slot_image`]), with `fill` writing the
+/// user-data region of the verified temp file before it is renamed into place
+/// (`build-image --data-dir`).
 pub fn write_system_image_filled(
     img: &SystemImage,
+    slot_b: Option<&SystemImage>,
     output: &Path,
     progress: bool,
     fill: impl FnOnce(&mut fs::File, &loader::Superblock) -> Result<()>,
 ) -> Result<Packed> {
-    pack::pack_checked_filled(pack_input(img)?, output, progress, fill)
+    pack::pack_checked_filled(pack_input_slots(img, slot_b)?, output, progress, fill)
 }
 
 #[cfg(test)]
@@ -372,10 +428,59 @@ pub(crate) mod tests {
         assert_eq!(v.superblock.image_id, packed.superblock.image_id);
         assert_eq!(*m, *packed.manifest);
 
-        let bad =
-            limine_conf_text(b"\x7fELF fake kernel", None, "", ConfTweak::WrongKernelHash).unwrap();
+        let bad = limine_conf_text(
+            b"\x7fELF fake kernel",
+            None,
+            None,
+            "",
+            ConfTweak::WrongKernelHash,
+        )
+        .unwrap();
         assert!(!bad.contains(&hash));
         assert!(!bad.contains("module_path"));
+    }
+
+    #[test]
+    fn a_two_slot_image_boots_either_kernel_and_may_hold_another_system() {
+        let dir = TempDir::new("sysimg-slots");
+        let a = fake_build(dir.path());
+        let b_kernel = dir.path().join("kernel_b");
+        fs::write(&b_kernel, b"\x7fELF slot B kernel").unwrap();
+        let b = SystemImage {
+            kernel: b_kernel,
+            description: crate::build::Workspace::locate()
+                .root
+                .join("system/tests/epoch2.json"),
+            ..a.clone()
+        };
+        let out = dir.path().join("two.img");
+        let packed = write_two_slot_image(&a, &b, &out, false).unwrap();
+        let slot_b = packed.slot_b.as_ref().unwrap();
+        assert_eq!(slot_b.manifest.security_epoch, 2);
+        assert_ne!(slot_b.json, packed.json);
+        let read = |path| read_back(&out, &packed.layout, path);
+        assert_eq!(read(KERNEL_B_ESP_PATH), b"\x7fELF slot B kernel");
+        assert_eq!(read(KERNEL_ESP_PATH), b"\x7fELF fake kernel");
+        let conf = String::from_utf8(read(CONF_ESP_PATH)).unwrap();
+        // The stub carries the hash of the two-entry config; only slot A has the module.
+        assert_eq!(
+            read(BOOT_EFI_ESP_PATH),
+            enrolled(fake_efi(b"MZ fake stub"), conf.as_bytes())
+        );
+        let hash = limine_conf::hex(&limine_conf::blake2b512(b"\x7fELF slot B kernel"));
+        assert!(conf.contains(&format!(
+            "/PandaGen slot B\n    protocol: limine\n    path: boot():/boot/kernel_bootstrap_b#{hash}\n    cmdline: slot=B test=boot\n"
+        )), "{conf}");
+        assert!(conf.contains("/PandaGen slot A\n"), "{conf}");
+        assert!(
+            conf.contains("    cmdline: slot=A test=boot\n    module_path: "),
+            "{conf}"
+        );
+        assert_eq!(conf.matches("module_path").count(), 1, "{conf}");
+        // The module is slot A's system.
+        let mut m = Box::<loader::Manifest>::default();
+        let v = pack::verify_module(&read(MODULE_ESP_PATH), &mut m).unwrap();
+        assert_eq!(v.superblock.image_id, packed.superblock.image_id);
     }
 
     #[test]
@@ -411,9 +516,9 @@ pub(crate) mod tests {
         let dir = TempDir::new("sysimg-edited");
         let mut img = fake_build(dir.path());
         let module = Some(&b"module"[..]);
-        let good = esp_files(&img, b"k", module).unwrap();
+        let good = esp_files(&img, b"k", module, None).unwrap();
         img.tweak = ConfTweak::EditedConf;
-        let edited = esp_files(&img, b"k", module).unwrap();
+        let edited = esp_files(&img, b"k", module, None).unwrap();
         // The same binary, enrolled with the config as generated...
         assert_eq!(edited[0].data, good[0].data);
         assert_eq!(
@@ -443,7 +548,7 @@ pub(crate) mod tests {
             unreachable!()
         };
         fs::write(stub, b"MZ stub without a slot").unwrap();
-        let err = format!("{:#}", esp_files(&img, b"k", None).unwrap_err());
+        let err = format!("{:#}", esp_files(&img, b"k", None, None).unwrap_err());
         assert!(err.contains(&stub.display().to_string()), "{err}");
         assert!(err.contains("no config-hash slot"), "{err}");
     }
@@ -462,13 +567,13 @@ pub(crate) mod tests {
         let dir = TempDir::new("sysimg-limine");
         let mut img = fake_build(dir.path());
         img.boot_loader = BootLoader::Limine(dir.path().join("limine"));
-        let err = esp_files(&img, b"k", None).unwrap_err();
+        let err = esp_files(&img, b"k", None, None).unwrap_err();
         assert!(err.downcast_ref::<BootLoaderError>().is_some());
         assert!(err.to_string().contains("BOOTX64.EFI"));
 
         fs::create_dir(dir.path().join("limine")).unwrap();
         fs::write(dir.path().join("limine/BOOTX64.EFI"), b"MZ limine").unwrap();
-        let err = format!("{:#}", esp_files(&img, b"k", None).unwrap_err());
+        let err = format!("{:#}", esp_files(&img, b"k", None, None).unwrap_err());
         assert!(err.contains("BOOTX64.EFI"), "{err}");
         assert!(err.contains("no config-hash slot"), "{err}");
 
@@ -477,7 +582,7 @@ pub(crate) mod tests {
             fake_efi(b"MZ limine"),
         )
         .unwrap();
-        let files = esp_files(&img, b"k", Some(b"m")).unwrap();
+        let files = esp_files(&img, b"k", Some(b"m"), None).unwrap();
         assert_eq!(files.len(), 4);
         assert_eq!(
             files[0].data,
