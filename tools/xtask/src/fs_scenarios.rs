@@ -48,15 +48,7 @@ impl Env<'_> {
 pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
     match driver {
         Driver::PowerCut => {
-            let seed = std::env::var("PANDAGEN_POWERCUT_SEED")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or_else(|| {
-                    SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(1, |d| d.as_nanos() as u64)
-                        | 1
-                });
+            let seed = seed_from_env("PANDAGEN_POWERCUT_SEED");
             power_cut(env, seed)
                 .with_context(|| format!("seed {seed} (PANDAGEN_POWERCUT_SEED={seed} replays it)"))
         }
@@ -64,6 +56,19 @@ pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
         Driver::Convert => convert(env),
         Driver::Slots(d) => crate::slot_scenarios::run(d, env),
     }
+}
+
+/// A power-cut scenario's random seed: `var` if set (to replay a run), else the clock.
+pub fn seed_from_env(var: &str) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        })
 }
 
 /// Boots of the power-cut scenario, each killed (the last one powers off cleanly).

@@ -198,18 +198,7 @@ pub fn write_metadata(path: &Path, meta: &Metadata) -> Result<(u64, usize)> {
 pub fn describe(meta: &Metadata) -> String {
     let mut out = String::new();
     for slot in Slot::ALL {
-        let s = meta.slot(slot);
-        let _ = writeln!(
-            out,
-            "  slot {slot}: priority {}, {} tries left, {}",
-            s.priority(),
-            s.tries_remaining(),
-            if s.successful() {
-                "successful"
-            } else {
-                "not successful"
-            }
-        );
+        let _ = writeln!(out, "  slot {slot}: {}", meta.slot(slot));
     }
     let trial = meta
         .trial()
