@@ -362,6 +362,19 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// The entry whose bytes on disk failed (`kernel` or a name): a damaged, empty or
+    /// misplaced binary. `None` for every other error.
+    pub fn entry(&self) -> Option<&str> {
+        match self {
+            Self::ChecksumMismatch { entry, .. }
+            | Self::EntryEmpty { entry }
+            | Self::EntryOutsideRegion { entry, .. } => Some(entry.as_str()),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::manifest::MAX_NAME;

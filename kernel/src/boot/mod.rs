@@ -184,12 +184,15 @@ fn verify_image(
     let picked = image::pick(disks, module, slot).unwrap_or_else(|e| image_failed(disks, &e));
     let result = image::verify(disks, &picked, kernel_file);
     let booting = picked.slots.map(|slot_disk| {
-        let error = result.as_ref().err().map(|e| alloc::format!("{e}"));
+        let failure = result.as_ref().err().map(|e| slots::Failure {
+            line: alloc::format!("{e}"),
+            at: e.failed_at(),
+        });
         let via_stub = info.bootloader_name == bootproto::STUB_NAME;
         slots::judge(
             &mut disks[picked.disk],
             slot_disk,
-            error.as_deref().map_or(Ok(()), Err),
+            failure.as_ref(),
             via_stub,
         )
     });

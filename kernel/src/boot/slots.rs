@@ -26,14 +26,21 @@ pub struct Booting {
     pub disk: SlotDisk,
 }
 
-/// Judges the booted slot; `verified` is its image's verification (the error line when it
-/// failed). Writes the metadata the rules ask for. Returns when this slot boots; otherwise
-/// records the boot in the journal and resets (`via_stub`: the boot loader chooses slots) or
-/// stops.
+/// Why the booted slot's image failed verification.
+pub struct Failure {
+    /// The one-line error.
+    pub line: String,
+    /// Where (an entry, `ROLLBACK`), for the journal's short reason.
+    pub at: Option<String>,
+}
+
+/// Judges the booted slot; `failure`: why its image failed verification, if it did. Writes
+/// the metadata the rules ask for. Returns when this slot boots; otherwise records the boot in
+/// the journal and resets (`via_stub`: the boot loader chooses slots) or stops.
 pub fn judge(
     disk: &mut Disk,
     mut slot_disk: SlotDisk,
-    verified: Result<(), &str>,
+    failure: Option<&Failure>,
     via_stub: bool,
 ) -> Booting {
     let me = slot_disk.booted;
@@ -41,7 +48,7 @@ pub fn judge(
         log::warn!("{e}; using the defaults (both slots bootable, A first)");
     }
     let before = slot_disk.stored.meta;
-    let verdict = own::judge(&before, me, verified.is_ok());
+    let verdict = own::judge(&before, me, failure.is_none());
     let write = match &verdict {
         Verdict::Boot { choice, .. } => choice.write,
         Verdict::Leave { write, .. } => *write,
@@ -78,8 +85,11 @@ pub fn judge(
             }
         }
         Verdict::Leave { because, to, .. } => {
-            let detail = verified.err().map_or(String::new(), |e| format!(": {e}"));
-            let reason = format!("{because}; slot {to} boots next");
+            let detail = failure.map_or(String::new(), |f| format!(": {}", f.line));
+            let reason = match failure.and_then(|f| f.at.as_deref()) {
+                Some(at) => format!("{because} at {at}; slot {to} boots next"),
+                None => format!("{because}; slot {to} boots next"),
+            };
             log::error!(
                 "{SLOTS_LEAVING_START}{me} ({because}{detail}); tries left {}; slot {to} boots next; {}",
                 before.slot(me).tries_remaining(),

@@ -52,6 +52,22 @@ pub enum ImageError {
     SlotMetadata(crate::userdata::RegionError),
 }
 
+impl ImageError {
+    /// Where verification failed, short enough for the boot journal: the entry whose bytes or
+    /// signature failed (`(manifest)` for the manifest's), `ROLLBACK`, or `None`.
+    pub fn failed_at(&self) -> Option<String> {
+        match self {
+            Self::Load { error, .. } => error.entry().map(String::from),
+            Self::Signature(r) => match &r.error {
+                SignatureError::Refused(refusal) => Some(String::from(refusal.entry.as_str())),
+                SignatureError::Rollback { .. } => Some(String::from(bootlog::msg::VBOOT_ROLLBACK)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// An image verified boot refused: why, and where (for the boot journal).
 #[derive(Debug)]
 pub struct Refused {

@@ -271,3 +271,21 @@ fn bounded_cuts_at_char_boundary() {
     let s: heapless::String<4> = bounded("aéé");
     assert_eq!(s.as_str(), "aé");
 }
+
+#[test]
+fn entry_names_the_binary_that_failed() {
+    for e in all() {
+        let named = matches!(
+            e,
+            LoadError::ChecksumMismatch { .. }
+                | LoadError::EntryEmpty { .. }
+                | LoadError::EntryOutsideRegion { .. }
+        );
+        assert_eq!(e.entry().is_some(), named, "{e:?}");
+    }
+    let e = LoadError::ChecksumMismatch {
+        entry: l("services_storage"),
+        start_block: 9,
+    };
+    assert_eq!(e.entry(), Some("services_storage"));
+}

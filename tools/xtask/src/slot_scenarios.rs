@@ -161,7 +161,7 @@ fn damaged_a(env: &Env<'_>) -> Result<String> {
     ensure!(
         j.len() >= 2
             && j[0].starts_with("#2 slot B: up")
-            && j[1] == "#1 slot A: refused (verification failed; slot B boots next)",
+            && j[1] == "#1 slot A: refused (verification failed at services_storage; slot B boots next)",
         "the journal does not tell the fallback: {j:?}"
     );
     Ok(format!(
