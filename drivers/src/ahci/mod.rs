@@ -37,68 +37,14 @@ use proto::{
     RFIS_D2H_OFFSET,
 };
 
-/// DMA memory a HAL handed out: `len` bytes, physically contiguous at `phys`, zeroed when
-/// allocated, 4096-byte aligned. Only a HAL can make one ([`DmaRegion::new`] is `unsafe`), so
-/// a region always stands for memory that the HAL's `dma_read`/`dma_write` may touch. Not
-/// `Clone`: the region is given back to [`AhciHal::dma_free`] once.
-#[derive(Debug, PartialEq, Eq)]
-pub struct DmaRegion {
-    phys: u64,
-    virt: usize,
-    len: usize,
-}
-
-impl DmaRegion {
-    /// # Safety
-    /// The caller (an [`AhciHal`] implementation) vouches that `len` bytes at physical `phys`
-    /// are memory it owns exclusively for this region's lifetime, physically contiguous and
-    /// 4096-byte aligned, and that `virt` is what its own `dma_read`/`dma_write` need to reach
-    /// them (for a kernel: the mapped virtual address).
-    pub unsafe fn new(phys: u64, virt: usize, len: usize) -> Self {
-        Self { phys, virt, len }
-    }
-
-    /// The physical (bus) address the device uses.
-    pub fn phys(&self) -> u64 {
-        self.phys
-    }
-
-    /// The address the HAL reaches the memory at.
-    pub fn virt(&self) -> usize {
-        self.virt
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-/// What the AHCI driver needs from the machine: one HBA's registers, DMA memory, a clock.
+/// DMA memory a HAL handed out (shared by the drivers: see [`crate::hal`]).
+pub use crate::hal::DmaRegion;
+/// The HAL the AHCI driver is generic over: [`MmioDmaHal`](crate::hal::MmioDmaHal) (one
+/// device's registers, DMA memory, a clock), under the name the kernel implements. Here the
+/// registers are one AHCI HBA's ABAR: `offset` is below `0x1100` (32 ports).
 ///
-/// # Safety
-/// The driver programs the HBA with the physical addresses of the regions this trait hands out,
-/// so the HBA will read and write them at any time while a port runs. Implementers guarantee:
-/// 1. `read32`/`write32` access the 32-bit register at byte `offset` of *one* AHCI HBA's ABAR
-///    (mapped uncached), in program order, never cached, combined or elided. `offset` is
-///    4-aligned and below `0x1100` (32 ports); implementations may panic otherwise (a driver bug).
-/// 2. The handle and its clones go to one [`Controller`] and the disks it opens, and to nothing
-///    else: no second `Controller` over the same HBA, and nothing outside this driver (not the
-///    firmware after the BIOS/OS handoff, not another driver) programs the HBA. Clones all reach
-///    the whole ABAR; the driver divides it between them as described below.
-/// 3. `dma_alloc(len)` answers `None` or a region of at least `len` bytes that is zeroed,
-///    physically contiguous, 4096-byte aligned, reachable by the HBA's DMA at `phys`, and used
-///    by nothing else until it is passed to `dma_free`.
-/// 4. `dma_read`/`dma_write` copy between `buf` and bytes `offset .. offset + buf.len()` of the
-///    region (never through a Rust reference to the region, which the device may write
-///    concurrently); they may panic if the range exceeds the region (a driver bug).
-/// 5. `now_us` never goes backwards and advances with real time (a polling loop that reads it
-///    ends).
-///
-/// The driver, in turn, keeps to this division of the HBA between the clones:
+/// The driver divides the HBA between the handle's clones (the duty item 2 of the trait's
+/// safety section leaves to each driver):
 /// - The HBA-global registers (CAP, GHC, PI, VS, CAP2, BOHC) are accessed, and every port's
 ///   spin-up bits (PxCMD.SUD/POD) written, only by [`Controller::init`], before any disk
 ///   exists (the controller caches CAP, PI and VS).
@@ -114,22 +60,7 @@ impl DmaRegion {
 /// So disks on different ports share no register and no DMA memory and need no lock between
 /// them; one disk's requests are serialised by its `&mut self`. The driver frees a region only
 /// after the port that used it has stopped (PxCMD.CR and FR clear), and leaks it otherwise.
-pub unsafe trait AhciHal {
-    /// Reads the HBA register at `offset` from ABAR.
-    fn read32(&mut self, offset: usize) -> u32;
-    /// Writes the HBA register at `offset` from ABAR.
-    fn write32(&mut self, offset: usize, value: u32);
-    /// Zeroed, physically contiguous, 4096-byte aligned DMA memory of at least `len` bytes.
-    fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion>;
-    /// Gives back a region from [`dma_alloc`](Self::dma_alloc).
-    fn dma_free(&mut self, region: DmaRegion);
-    /// Copies `buf.len()` bytes at `offset` of `region` into `buf`.
-    fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]);
-    /// Copies `data` to `offset` of `region`.
-    fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]);
-    /// A monotonic clock in microseconds.
-    fn now_us(&mut self) -> u64;
-}
+pub use crate::hal::MmioDmaHal as AhciHal;
 
 /// Whether a PCI function is an AHCI HBA: mass storage, SATA, AHCI 1.0 programming interface
 /// (class 01:06:01).
@@ -692,9 +623,9 @@ impl<H: AhciHal> AhciDisk<H> {
         let Some(region) = self.hal.dma_alloc(len) else {
             return Ok(None);
         };
-        let end = region.phys.saturating_add(region.len as u64);
+        let end = region.phys().saturating_add(region.len() as u64);
         if !self.s64a && end > 1 << 32 {
-            let phys = region.phys;
+            let phys = region.phys();
             self.hal.dma_free(region);
             return Err(PortError::DmaNotReachable {
                 port: self.port,
@@ -774,7 +705,7 @@ impl<H: AhciHal> AhciDisk<H> {
         let mem = self
             .alloc(PORT_MEM_BYTES)?
             .ok_or(PortError::OutOfDmaMemory { port })?;
-        let base = mem.phys;
+        let base = mem.phys();
         self.mem = Some(mem);
         let mut size = BOUNCE_BYTES;
         while self.bounce.is_none() {
@@ -900,7 +831,7 @@ impl<H: AhciHal> AhciDisk<H> {
         let (Some(_), Some(bounce)) = (&self.mem, &self.bounce) else {
             return Err(CommandError::PortFailed { port, command, lba });
         };
-        let segment = (bounce.phys, bounce.len);
+        let segment = (bounce.phys(), bounce.len());
         let prds = build_prdt(&[segment], bytes, MAX_PRDS).map_err(|error| CommandError::Prdt {
             port,
             command,
@@ -931,7 +862,7 @@ impl<H: AhciHal> AhciDisk<H> {
             fis_dwords: 5,
             write,
             prdt_len: prds.len() as u16,
-            table: mem.phys + CT_OFFSET as u64,
+            table: mem.phys() + CT_OFFSET as u64,
         };
         self.hal.dma_write(mem, CT_OFFSET, &fis.to_bytes());
         for (i, prd) in prds.iter().enumerate() {

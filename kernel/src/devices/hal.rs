@@ -1,5 +1,5 @@
 //! The kernel's implementations of `virtio_drivers::Hal` ([`KernelHal`]) and of
-//! `drivers::ahci::AhciHal` ([`KernelAhciHal`]): DMA memory from the frame allocator, device
+//! `drivers::ahci::AhciHal` ([`KernelMmioDmaHal`]): DMA memory from the frame allocator, device
 //! registers through the MMIO window, buffer sharing, and the clock.
 //!
 //! Besides `arch` and `memory`, this is the only place in the kernel with `unsafe` code; the
@@ -124,8 +124,13 @@ unsafe impl Hal for KernelHal {
     }
 }
 
-/// The HAL one AHCI HBA gets: its ABAR (BAR5) through the MMIO window, DMA memory from the
-/// frame allocator (HHDM-addressed), and [`crate::time::uptime_us`] as the clock.
+/// The HAL (`drivers::hal::MmioDmaHal`) one AHCI HBA or NVMe controller gets: its register
+/// BAR (AHCI: ABAR = BAR5; NVMe: BAR0) through the MMIO window, DMA memory from the frame
+/// allocator (HHDM-addressed), and [`crate::time::uptime_us`] as the clock.
+///
+/// For NVMe the same holds with the controller's registers: `nvme::Controller::init` alone
+/// programs the controller-wide registers and the admin queue, before any disk exists; each
+/// opened namespace uses only its own I/O queue pair, its doorbells and its bounce buffer.
 ///
 /// Clones share the HBA: [`ahci_hal`] makes one handle per HBA, which goes to one
 /// `ahci::Controller`; the controller gives a clone to each disk it opens. The driver divides
@@ -143,17 +148,18 @@ unsafe impl Hal for KernelHal {
 ///   raw pointers into the HHDM (never a Rust reference: the HBA may write the memory at any
 ///   time), bounds-checked against the region.
 #[derive(Clone, Debug)]
-pub struct KernelAhciHal {
+pub struct KernelMmioDmaHal {
     abar: u64,
     len: usize,
 }
 
-impl KernelAhciHal {
+impl KernelMmioDmaHal {
     /// # Safety
-    /// `abar` is the virtual address at which `len` bytes of an AHCI HBA's ABAR are mapped
-    /// uncached (`memory::mmio::map`, which never unmaps), and this handle and its clones go to
-    /// one `ahci::Controller` and the disks it opens and to nothing else: the HBA is programmed
-    /// by no other handle (not the firmware, not a second controller over the same HBA).
+    /// `abar` is the virtual address at which `len` bytes of an AHCI HBA's ABAR (or an NVMe
+    /// controller's BAR0) are mapped uncached (`memory::mmio::map`, which never unmaps), and
+    /// this handle and its clones go to one `ahci::Controller` (or `nvme::Controller`) and the
+    /// disks it opens and to nothing else: the device is programmed by no other handle (not
+    /// the firmware, not a second controller over the same device).
     pub unsafe fn new(abar: u64, len: usize) -> Self {
         Self { abar, len }
     }
@@ -161,7 +167,7 @@ impl KernelAhciHal {
     fn register(&self, offset: usize) -> *mut u32 {
         assert!(
             offset.is_multiple_of(4) && offset + 4 <= self.len,
-            "AHCI register offset {offset:#x} outside the {:#x}-byte ABAR",
+            "register offset {offset:#x} outside the {:#x}-byte register BAR",
             self.len
         );
         (self.abar + offset as u64) as *mut u32
@@ -187,7 +193,7 @@ fn region_range(region: &DmaRegion, offset: usize, len: usize) -> usize {
 // (until `dma_free`), zeroed, physically contiguous and page aligned, in RAM the HBA can reach
 // (the driver checks 4 GiB limits itself via CAP.S64A); (4) `dma_read`/`dma_write` copy within
 // the region's bounds through raw pointers; (5) `uptime_us` is monotonic (TSC).
-unsafe impl AhciHal for KernelAhciHal {
+unsafe impl AhciHal for KernelMmioDmaHal {
     fn read32(&mut self, offset: usize) -> u32 {
         let reg = self.register(offset);
         // SAFETY: `reg` is a 4-aligned register inside the ABAR mapping (checked in `register`;
@@ -254,7 +260,7 @@ pub static BOUNCED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU6
 ///
 /// # Errors
 /// What [`mmio::map`] says.
-pub(super) fn ahci_hal(phys: u64, size: u64) -> Result<KernelAhciHal, mmio::MmioError> {
+pub(super) fn ahci_hal(phys: u64, size: u64) -> Result<KernelMmioDmaHal, mmio::MmioError> {
     // An HBA decodes at most 0x1100 bytes of registers (32 ports); BAR5 may be larger.
     let len = size.min(0x2000);
     let virt = mmio::map(phys, len)?;
@@ -263,7 +269,26 @@ pub(super) fn ahci_hal(phys: u64, size: u64) -> Result<KernelAhciHal, mmio::Mmio
     // opens; nothing else programs the HBA: this function runs once per HBA (one probe per
     // boot), the firmware gave the machine up at exit-boot-services and the BIOS/OS handoff in
     // `Controller::init` takes the HBA from it.
-    Ok(unsafe { KernelAhciHal::new(virt, len as usize) })
+    Ok(unsafe { KernelMmioDmaHal::new(virt, len as usize) })
+}
+
+/// Maps an NVMe controller's BAR0 (physical `phys`, `size` bytes) and makes its HAL. Only the
+/// NVMe entry of `devices`' driver table calls this, once per NVMe function per probe; the
+/// handle then goes to that function's controller, which gives clones to its namespaces only.
+///
+/// # Errors
+/// What [`mmio::map`] says.
+pub(super) fn nvme_hal(phys: u64, size: u64) -> Result<KernelMmioDmaHal, mmio::MmioError> {
+    // Registers at 0..0x1000, doorbells from 0x1000 (17 queue pairs at most: the admin pair
+    // and the 16 the driver asks for, at any doorbell stride a BAR of this size decodes).
+    let len = size.min(0x10000);
+    let virt = mmio::map(phys, len)?;
+    // SAFETY: `virt` maps `len` bytes of the controller's BAR0 uncached, just above, for good;
+    // the caller gives the handle to one `nvme::Controller`, which clones it only for the
+    // namespaces it opens; nothing else programs the controller: this function runs once per
+    // controller (one probe per boot), and the firmware gave the machine up at
+    // exit-boot-services (`Controller::init` disables and resets the controller first).
+    Ok(unsafe { KernelMmioDmaHal::new(virt, len as usize) })
 }
 
 /// The PCI configuration mechanism #1 over the real ports.

@@ -1,9 +1,9 @@
-//! Devices: PCI discovery and disks (virtio-blk, AHCI/SATA), on top of the `drivers` crate.
+//! Devices: PCI discovery and disks (virtio-blk, AHCI/SATA, NVMe), on top of the `drivers` crate.
 //!
 //! [`probe`] is the boot path's entry point: it enumerates PCI (every function logged at debug
 //! level, storage controllers at info level), brings up the disks of every function a driver in
 //! [`DISK_DRIVERS`] takes — every virtio block device, then every SATA disk on every AHCI
-//! controller (class 01:06:01) — and returns the PCI functions (the boot path looks for network
+//! controller (class 01:06:01), then every namespace of every NVMe controller (01:08:02) — and returns the PCI functions (the boot path looks for network
 //! devices among them) and the disks that work, virtio first, each as a [`Disk`] with its kind
 //! and location. A controller, port or device that fails is logged with its location and why,
 //! and skipped; a disk whose logical sector size is neither 512 nor 4096 is logged ("sector size
@@ -19,10 +19,11 @@ use core::fmt;
 
 use drivers::ahci::{self, AhciDisk, AhciError, PortError};
 use drivers::block::BlockDevice;
+use drivers::nvme::{self, NamespaceError, NvmeError};
 use drivers::pci::{self, PciAddress, PciDevice};
 use drivers::virtio_blk::{self, PciRoot, VirtioBlockError};
 
-pub use hal::{KernelAhciHal, KernelHal};
+pub use hal::{KernelHal, KernelMmioDmaHal};
 
 use crate::memory::mmio::{self, MmioError};
 
@@ -37,6 +38,8 @@ pub enum DiskKind {
     VirtioBlk,
     /// A SATA disk on an AHCI port.
     Ahci,
+    /// A namespace of an NVMe controller.
+    Nvme,
     /// The system image the boot loader loaded as a module, in RAM.
     BootModule,
 }
@@ -46,6 +49,7 @@ impl fmt::Display for DiskKind {
         f.write_str(match self {
             Self::VirtioBlk => "virtio-blk",
             Self::Ahci => "ahci",
+            Self::Nvme => "nvme",
             Self::BootModule => "boot module (RAM)",
         })
     }
@@ -122,6 +126,12 @@ pub enum DiskError {
     Ahci(AhciError),
     /// A port of an AHCI controller failed to give a disk.
     AhciPort(PortError),
+    /// An NVMe controller has no usable memory BAR0.
+    NoNvmeBar,
+    /// An NVMe controller failed to come up.
+    Nvme(NvmeError),
+    /// A namespace of an NVMe controller failed to give a disk.
+    NvmeNamespace(NamespaceError),
     /// The disk works, but its logical sector size is neither 512 nor 4096 bytes.
     UnsupportedSectorSize { location: String, bytes: usize },
 }
@@ -142,6 +152,9 @@ impl fmt::Display for DiskError {
             Self::NoAbar => write!(f, "AHCI controller without a memory BAR5 (ABAR)"),
             Self::Ahci(e) => write!(f, "{e}"),
             Self::AhciPort(e) => write!(f, "{e}"),
+            Self::NoNvmeBar => write!(f, "NVMe controller without a memory BAR0"),
+            Self::Nvme(e) => write!(f, "{e}"),
+            Self::NvmeNamespace(e) => write!(f, "{e}"),
             Self::UnsupportedSectorSize { location, bytes } => write!(
                 f,
                 "{location}: sector size {bytes} not supported (only 512 and 4096)"
@@ -190,6 +203,11 @@ pub const DISK_DRIVERS: &[DiskDriver] = &[
         name: "ahci",
         matches: ahci::is_ahci_function,
         probe: probe_ahci,
+    },
+    DiskDriver {
+        name: "nvme",
+        matches: nvme::is_nvme_function,
+        probe: probe_nvme,
     },
 ];
 
@@ -328,7 +346,7 @@ fn probe_ahci(
     }
 }
 
-fn open_ahci(dev: &PciDevice) -> Result<ahci::Controller<KernelAhciHal>, DiskError> {
+fn open_ahci(dev: &PciDevice) -> Result<ahci::Controller<KernelMmioDmaHal>, DiskError> {
     let Some(bar) = dev.bars[5].filter(|b| b.is_memory() && b.address != 0 && b.size >= 0x180)
     else {
         return Err(DiskError::NoAbar);
@@ -351,7 +369,7 @@ fn open_ahci(dev: &PciDevice) -> Result<ahci::Controller<KernelAhciHal>, DiskErr
 fn ahci_disk(
     address: PciAddress,
     location: String,
-    disk: AhciDisk<KernelAhciHal>,
+    disk: AhciDisk<KernelMmioDmaHal>,
 ) -> Result<Disk, DiskError> {
     let info = disk.info();
     let bytes = info.logical_sector_size as usize;
@@ -371,4 +389,73 @@ fn ahci_disk(
         model: Some(info.model.clone()),
         device: Box::new(disk),
     })
+}
+
+/// Brings up the NVMe controller `dev` and every active namespace on it: namespaces that work
+/// go to `disks`, failures (the controller's, a namespace's) to `failed`, each logged.
+fn probe_nvme(
+    dev: &PciDevice,
+    _root: &mut PciRoot<PciConfig>,
+    disks: &mut Vec<Disk>,
+    failed: &mut Failures,
+) {
+    let addr = dev.address;
+    let mut controller = match open_nvme(dev) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("nvme: {addr} skipped: {e}");
+            failed.push((addr, e));
+            return;
+        }
+    };
+    let info = controller.info();
+    log::info!(
+        "nvme: {addr}: NVMe {}, \"{}\" serial {} firmware {}, {} namespace(s)",
+        controller.version_string(),
+        info.model,
+        info.serial,
+        info.firmware,
+        controller.namespaces().len()
+    );
+    let model = Some(info.model.clone());
+    for (nsid, result) in controller.open_namespaces() {
+        let location = alloc::format!("{addr} namespace {nsid}");
+        match result {
+            Ok(disk) => {
+                let disk = Disk {
+                    address: addr,
+                    kind: DiskKind::Nvme,
+                    location,
+                    model: model.clone(),
+                    device: Box::new(disk),
+                };
+                log::info!("disk: {disk}");
+                disks.push(disk);
+            }
+            Err(e) => {
+                log::error!("nvme: {location}: {e}; skipped");
+                failed.push((addr, DiskError::NvmeNamespace(e)));
+            }
+        }
+    }
+}
+
+fn open_nvme(dev: &PciDevice) -> Result<nvme::Controller<KernelMmioDmaHal>, DiskError> {
+    let Some(bar) = dev.bars[0].filter(|b| b.is_memory() && b.address != 0 && b.size >= 0x2000)
+    else {
+        return Err(DiskError::NoNvmeBar);
+    };
+    let mut cfg = hal::pci_config();
+    pci::enable(
+        &mut cfg,
+        dev.address,
+        pci::command::MEMORY_SPACE | pci::command::BUS_MASTER,
+    );
+    let hal = hal::nvme_hal(bar.address, bar.size).map_err(|error| DiskError::MapBar {
+        bar: 0,
+        phys: bar.address,
+        size: bar.size,
+        error,
+    })?;
+    nvme::Controller::init(hal, nvme::Timeouts::default()).map_err(DiskError::Nvme)
 }

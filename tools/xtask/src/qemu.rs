@@ -35,6 +35,10 @@ pub enum Attach {
     /// A CD-ROM (`-drive media=cdrom`, read-only): on q35 an ATAPI drive on the chipset's
     /// AHCI controller, on pc on the PIIX IDE controller. The file is an ISO (`build-iso`).
     Cdrom,
+    /// An NVMe SSD (`-device nvme`), one namespace with 512-byte logical blocks.
+    Nvme,
+    /// An NVMe SSD whose namespace has 4096-byte logical blocks.
+    Nvme4k,
 }
 
 /// One disk of the guest, in the order given.
@@ -205,6 +209,21 @@ fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
             (Attach::Virtio, _) => {
                 args.push("-drive".into());
                 args.push(kv("if=virtio,format=raw,file=", &d.path, ""));
+            }
+            (Attach::Nvme | Attach::Nvme4k, _) => {
+                args.push("-drive".into());
+                args.push(kv(
+                    &format!("if=none,format=raw,id=nvm{i},file="),
+                    &d.path,
+                    "",
+                ));
+                let lba = if d.attach == Attach::Nvme4k {
+                    ",logical_block_size=4096,physical_block_size=4096"
+                } else {
+                    ""
+                };
+                args.push("-device".into());
+                args.push(format!("nvme,serial=pandagen{i},drive=nvm{i}{lba}").into());
             }
             // q35's ICH9 AHCI takes plain drives: exactly the spec's QEMU command.
             (Attach::Ahci, Machine::Q35) => {

@@ -712,6 +712,7 @@ fn found_on(controller: &str) -> Pattern {
 }
 const ON_VIRTIO: &str = " virtio-blk: ";
 const ON_AHCI_PORT0: &str = " port 0 ahci";
+const ON_NVME: &str = " namespace 1 nvme";
 /// A checked disk that is not the image.
 fn not_the_image() -> Pattern {
     shape(DISK_START, "", NOT_THE_IMAGE_END)
@@ -806,6 +807,18 @@ fn disk_scenarios() -> Vec<Scenario> {
         ),
         persist("persist-virtio", &[DriveRole::Image(Attach::Virtio)]),
         persist("persist-ahci", &[DriveRole::Image(Attach::Ahci)]),
+        on(
+            "boot-q35-nvme",
+            Machine::Q35,
+            &[DriveRole::Image(Attach::Nvme)],
+            vec![
+                found_on(ON_NVME),
+                starts(IMAGE_VERIFIED_START),
+                default_states(),
+                line(TEST_PASS),
+            ],
+        ),
+        persist("persist-nvme", &[DriveRole::Image(Attach::Nvme)]),
         Scenario {
             cmdline: CMDLINE_TEST_DISK,
             ..on(
@@ -815,10 +828,15 @@ fn disk_scenarios() -> Vec<Scenario> {
                     DriveRole::Image(Attach::Virtio),
                     DriveRole::Blank(Attach::Virtio),
                     DriveRole::Blank(Attach::Ahci),
+                    DriveRole::Blank(Attach::Nvme),
+                    DriveRole::Blank(Attach::Nvme4k),
                 ],
                 vec![
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
+                    shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
+                    shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
+                    starts(DISK_THROUGHPUT_START),
                     starts(DISK_THROUGHPUT_START),
                     starts(DISK_THROUGHPUT_START),
                     line(TEST_PASS),
