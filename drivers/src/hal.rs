@@ -9,6 +9,9 @@
 //! (re-exported as [`crate::virtio_blk::Hal`]), whose documentation lists the implementer's and
 //! the caller's duties; the kernel implements it once.
 
+#[cfg(test)]
+pub(crate) mod fake;
+
 /// x86 port I/O (`in`/`out`), 8, 16 and 32 bits wide.
 ///
 /// The methods are safe to call: whoever *creates* a value implementing this trait for real

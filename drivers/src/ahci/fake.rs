@@ -10,9 +10,7 @@ use core::cell::RefCell;
 
 use super::proto::{self, ata, hba, port as preg};
 use super::{AhciHal, DmaRegion};
-
-/// How far the clock moves per `now_us` call.
-pub const TICK_US: u64 = 50;
+use crate::hal::fake::FakeDma;
 
 #[derive(Default)]
 pub struct FakeDisk {
@@ -83,13 +81,8 @@ pub struct FakeHba {
     pub ports: Vec<FakePort>,
     pub reset_stuck: bool,
     pub resets: usize,
-    pub clock: u64,
-    pub mem: Vec<u8>,
-    pub mem_base: u64,
-    /// Bytes of DMA memory that may be handed out in total.
-    pub dma_limit: usize,
-    pub dma_in_use: usize,
-    pub frees: usize,
+    /// DMA memory and the clock.
+    pub dma: FakeDma,
     pub issued: Vec<Issued>,
 }
 
@@ -106,12 +99,7 @@ impl FakeHba {
             ports: (0..32).map(|_| FakePort::default()).collect(),
             reset_stuck: false,
             resets: 0,
-            clock: 0,
-            mem: Vec::new(),
-            mem_base: 0x10_0000,
-            dma_limit: usize::MAX,
-            dma_in_use: 0,
-            frees: 0,
+            dma: FakeDma::new(),
             issued: Vec::new(),
         }
     }
@@ -149,24 +137,6 @@ impl FakeHba {
 
     pub fn into_hal(self) -> FakeHal {
         FakeHal(Rc::new(RefCell::new(self)))
-    }
-
-    fn phys_to_index(&self, phys: u64, len: usize) -> usize {
-        let i = phys
-            .checked_sub(self.mem_base)
-            .expect("DMA below fake memory") as usize;
-        assert!(i + len <= self.mem.len(), "DMA beyond fake memory");
-        i
-    }
-
-    fn read_mem(&self, phys: u64, len: usize) -> Vec<u8> {
-        let i = self.phys_to_index(phys, len);
-        self.mem[i..i + len].to_vec()
-    }
-
-    fn write_mem(&mut self, phys: u64, data: &[u8]) {
-        let i = self.phys_to_index(phys, data.len());
-        self.mem[i..i + data.len()].copy_from_slice(data);
     }
 
     fn reset(&mut self) {
@@ -303,7 +273,7 @@ impl FakeHba {
     fn execute(&mut self, p: usize, slot: usize) {
         let clb = self.ports[p].clb;
         let header_at = clb + slot as u64 * 32;
-        let header: [u8; 32] = self.read_mem(header_at, 32).try_into().unwrap();
+        let header: [u8; 32] = self.dma.read_mem(header_at, 32).try_into().unwrap();
         let dw0 = u32::from_le_bytes(header[0..4].try_into().unwrap());
         let cfl = dw0 & 0x1f;
         let write = dw0 & (1 << 6) != 0;
@@ -312,13 +282,14 @@ impl FakeHba {
             | u64::from(u32::from_le_bytes(header[12..16].try_into().unwrap())) << 32;
         assert_eq!(cfl, 5, "command FIS length");
         assert_eq!(ctba % 128, 0, "command table alignment");
-        let fis: [u8; 20] = self.read_mem(ctba, 20).try_into().unwrap();
+        let fis: [u8; 20] = self.dma.read_mem(ctba, 20).try_into().unwrap();
         assert_eq!(fis[0], proto::FIS_TYPE_REG_H2D);
         assert_eq!(fis[1] & 0x80, 0x80, "C bit");
         let mut prds = Vec::new();
         let mut segments = Vec::new();
         for i in 0..prdtl {
             let e: [u8; 16] = self
+                .dma
                 .read_mem(ctba + 0x80 + 16 * i as u64, 16)
                 .try_into()
                 .unwrap();
@@ -395,14 +366,14 @@ impl FakeHba {
                 for &(addr, len) in &segments {
                     let n = len.min(outgoing.len() - at);
                     let chunk = outgoing[at..at + n].to_vec();
-                    self.write_mem(addr, &chunk);
+                    self.dma.write_mem(addr, &chunk);
                     at += n;
                 }
                 moved = at;
             } else if !incoming.is_empty() {
                 let mut at = 0;
                 for &(addr, len) in &segments {
-                    let chunk = self.read_mem(addr, len);
+                    let chunk = self.dma.read_mem(addr, len);
                     incoming[at..at + len].copy_from_slice(&chunk);
                     at += len;
                 }
@@ -439,9 +410,10 @@ impl FakeHba {
             0,
         ];
         if port.cmd & preg::CMD_FRE != 0 {
-            self.write_mem(fb + 0x40, &d2h);
+            self.dma.write_mem(fb + 0x40, &d2h);
         }
-        self.write_mem(header_at + 4, &(moved as u32).to_le_bytes());
+        self.dma
+            .write_mem(header_at + 4, &(moved as u32).to_le_bytes());
         let port = &mut self.ports[p];
         port.tfd = u32::from(error) << 8 | u32::from(status);
         port.is |= 1; // DHRS
@@ -463,9 +435,10 @@ impl FakeHal {
     }
 }
 
-// SAFETY: nothing here is real hardware or memory: registers are fields, "DMA memory" is a
-// vector indexed by `phys - mem_base` (bounds asserted), and regions are handed out once each
-// from a bump allocator; the clock only moves forward.
+// SAFETY: nothing here is real hardware or memory: registers are fields, and DMA goes to the
+// embedded `FakeDma`, whose "memory" is a vector indexed by `phys - mem_base` (bounds asserted),
+// whose regions are handed out once each from a bump allocator, and whose clock only moves
+// forward.
 unsafe impl AhciHal for FakeHal {
     fn read32(&mut self, offset: usize) -> u32 {
         self.hba().read(offset)
@@ -476,42 +449,22 @@ unsafe impl AhciHal for FakeHal {
     }
 
     fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
-        let mut h = self.hba();
-        let len = len.next_multiple_of(4096);
-        if h.dma_in_use + len > h.dma_limit {
-            return None;
-        }
-        h.dma_in_use += len;
-        let at = h.mem.len().next_multiple_of(4096);
-        h.mem.resize(at + len, 0);
-        let phys = h.mem_base + at as u64;
-        // SAFETY: `phys .. phys + len` is a fresh, zeroed, 4096-aligned part of the fake's
-        // memory vector, handed out once; `virt` is unused by this HAL.
-        Some(unsafe { DmaRegion::new(phys, at, len) })
+        self.hba().dma.alloc(len)
     }
 
     fn dma_free(&mut self, region: DmaRegion) {
-        let mut h = self.hba();
-        h.dma_in_use -= region.len();
-        h.frees += 1;
+        self.hba().dma.free(region)
     }
 
     fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
-        assert!(offset + buf.len() <= region.len());
-        let data = self
-            .hba()
-            .read_mem(region.phys() + offset as u64, buf.len());
-        buf.copy_from_slice(&data);
+        self.hba().dma.read(region, offset, buf)
     }
 
     fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
-        assert!(offset + data.len() <= region.len());
-        self.hba().write_mem(region.phys() + offset as u64, data);
+        self.hba().dma.write(region, offset, data)
     }
 
     fn now_us(&mut self) -> u64 {
-        let mut h = self.hba();
-        h.clock += TICK_US;
-        h.clock
+        self.hba().dma.tick()
     }
 }

@@ -31,6 +31,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::block::{check_request, BlockDevice, BlockError, DeviceFailure};
+use crate::hal::wait_until;
 use proto::{
     ata, build_prdt, d2h_lba, hba, port as preg, sig, AtaErrorBits, CommandHeader, H2dFis,
     IdentifyError, IdentifyInfo, Prd, PrdtError, FIS_TYPE_REG_D2H, PRDT_OFFSET, PRD_BYTES,
@@ -98,24 +99,6 @@ impl Default for Timeouts {
             data_us: 5_000_000,
             flush_us: 30_000_000,
         }
-    }
-}
-
-/// Polls `done` until it answers true or `timeout_us` have passed (then one last check).
-fn wait_until<H: AhciHal>(
-    hal: &mut H,
-    timeout_us: u64,
-    mut done: impl FnMut(&mut H) -> bool,
-) -> bool {
-    let start = hal.now_us();
-    loop {
-        if done(hal) {
-            return true;
-        }
-        if hal.now_us().saturating_sub(start) >= timeout_us {
-            return done(hal);
-        }
-        core::hint::spin_loop();
     }
 }
 

@@ -289,7 +289,7 @@ fn busy_bios_is_waited_for_then_overruled() {
     let hal = hba.into_hal();
     let c = Controller::init(hal.clone(), Timeouts::default()).unwrap();
     assert!(c.handoff_forced());
-    let clock = hal.hba().clock;
+    let clock = hal.hba().dma.clock;
     assert!((2_000_000..3_000_000).contains(&clock), "{clock}");
 }
 
@@ -300,7 +300,7 @@ fn hba_reset_times_out_instead_of_hanging() {
     let hal = hba.into_hal();
     let err = Controller::init(hal.clone(), Timeouts::default()).err();
     assert!(matches!(err, Some(AhciError::HbaResetTimeout { .. })));
-    let clock = hal.hba().clock;
+    let clock = hal.hba().dma.clock;
     assert!((1_000_000..1_100_000).contains(&clock), "{clock}");
 }
 
@@ -528,7 +528,7 @@ fn timeouts_reset_the_port_and_never_hang() {
     let hal = disk_hba().into_hal();
     let mut disk = open(hal.clone(), 0).unwrap();
     hal.hba().ports[0].disk.as_mut().unwrap().hang = true;
-    let start = hal.hba().clock;
+    let start = hal.hba().dma.clock;
     let mut buf = [0u8; 512];
     assert_eq!(
         disk.read_blocks(42, &mut buf),
@@ -545,7 +545,7 @@ fn timeouts_reset_the_port_and_never_hang() {
             lba: 42
         })
     );
-    let elapsed = hal.hba().clock - start;
+    let elapsed = hal.hba().dma.clock - start;
     assert!((5_000_000..5_200_000).contains(&elapsed), "{elapsed}");
     assert_eq!(hal.hba().ports[0].comresets, 1);
     // COMRESET cured the fake device.
@@ -608,7 +608,7 @@ fn flush_timeout_uses_the_flush_timeout() {
     let hal = disk_hba().into_hal();
     let mut disk = open(hal.clone(), 0).unwrap();
     hal.hba().ports[0].disk.as_mut().unwrap().hang = true;
-    let start = hal.hba().clock;
+    let start = hal.hba().dma.clock;
     assert_eq!(
         disk.flush(),
         Err(BlockError::Device {
@@ -616,7 +616,7 @@ fn flush_timeout_uses_the_flush_timeout() {
             failure: DeviceFailure::Timeout
         })
     );
-    let elapsed = hal.hba().clock - start;
+    let elapsed = hal.hba().dma.clock - start;
     assert!((30_000_000..30_300_000).contains(&elapsed), "{elapsed}");
 }
 
@@ -631,7 +631,7 @@ fn disks_without_lba48_are_refused() {
     );
     // The port was stopped and its memory returned.
     let h = hal.hba();
-    assert_eq!(h.dma_in_use, 0);
+    assert_eq!(h.dma.dma_in_use, 0);
     assert_eq!(h.ports[0].cmd & (preg::CMD_ST | preg::CMD_CR), 0);
 }
 
@@ -658,21 +658,21 @@ fn stuck_ports_and_devices_are_reported() {
         Err(PortError::DeviceBusy { port: 0, tfd: 0x80 })
     ));
     assert_eq!(hal.hba().ports[0].comresets, 1);
-    assert_eq!(hal.hba().dma_in_use, 0);
+    assert_eq!(hal.hba().dma.dma_in_use, 0);
 }
 
 #[test]
 fn dma_memory_limits_are_handled() {
     // No memory at all.
     let mut hba = disk_hba();
-    hba.dma_limit = 0;
+    hba.dma.dma_limit = 0;
     assert_eq!(
         open(hba.into_hal(), 0).err(),
         Some(PortError::OutOfDmaMemory { port: 0 })
     );
     // Room for the port page and a 64 KiB bounce buffer only.
     let mut hba = disk_hba();
-    hba.dma_limit = 4096 + 64 * 1024;
+    hba.dma.dma_limit = 4096 + 64 * 1024;
     let hal = hba.into_hal();
     let mut disk = open(hal.clone(), 0).unwrap();
     assert_eq!(disk.max_transfer_bytes(), 64 * 1024);
@@ -685,7 +685,7 @@ fn dma_memory_limits_are_handled() {
     // 32-bit HBA, memory above 4 GiB.
     let mut hba = disk_hba();
     hba.cap &= !hba::CAP_S64A;
-    hba.mem_base = 0x1_0000_0000;
+    hba.dma.mem_base = 0x1_0000_0000;
     assert_eq!(
         open(hba.into_hal(), 0).err(),
         Some(PortError::DmaNotReachable {
@@ -695,7 +695,7 @@ fn dma_memory_limits_are_handled() {
     );
     // 64-bit HBA: the upper halves are programmed.
     let mut hba = disk_hba();
-    hba.mem_base = 0x2_0000_0000;
+    hba.dma.mem_base = 0x2_0000_0000;
     let hal = hba.into_hal();
     let mut disk = open(hal.clone(), 0).unwrap();
     disk.read_blocks(0, &mut [0u8; 512]).unwrap();
@@ -708,11 +708,11 @@ fn dma_memory_limits_are_handled() {
 fn dropping_a_disk_stops_the_port_and_frees_its_memory() {
     let hal = disk_hba().into_hal();
     let disk = open(hal.clone(), 0).unwrap();
-    assert!(hal.hba().dma_in_use > 0);
+    assert!(hal.hba().dma.dma_in_use > 0);
     drop(disk);
     let h = hal.hba();
-    assert_eq!(h.dma_in_use, 0);
-    assert_eq!(h.frees, 2);
+    assert_eq!(h.dma.dma_in_use, 0);
+    assert_eq!(h.dma.frees, 2);
     assert_eq!(h.ports[0].cmd & (preg::CMD_ST | preg::CMD_FRE), 0);
 }
 
@@ -722,32 +722,12 @@ fn a_port_that_will_not_stop_leaks_rather_than_frees() {
     let disk = open(hal.clone(), 0).unwrap();
     hal.hba().ports[0].stop_stuck = true;
     drop(disk);
-    assert_eq!(hal.hba().frees, 0);
+    assert_eq!(hal.hba().dma.frees, 0);
 }
 
 #[test]
 fn ahci_functions_are_told_from_other_storage() {
-    use crate::pci::{HeaderType, PciAddress, PciDevice};
-    let function = |vendor_id, device_id, (class, subclass, prog_if)| PciDevice {
-        address: PciAddress {
-            bus: 0,
-            device: 0x1f,
-            function: 2,
-        },
-        vendor_id,
-        device_id,
-        revision: 0,
-        class,
-        subclass,
-        prog_if,
-        header_type: HeaderType::Standard,
-        multifunction: false,
-        bars: [None; 6],
-        capabilities: Vec::new(),
-        interrupt_line: 0,
-        interrupt_pin: 0,
-        secondary_bus: None,
-    };
+    use crate::hal::fake::storage_function as function;
     let ich9 = function(0x8086, 0x2922, (1, 6, 1));
     assert!(is_ahci_function(&ich9) && !ich9.is_virtio_block());
     // SATA in IDE mode, NVMe, virtio-blk: another driver's (or none).

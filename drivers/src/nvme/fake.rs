@@ -17,9 +17,7 @@ use super::proto::{
     PAGE_BYTES, SQE_BYTES,
 };
 use super::{DmaRegion, NvmeHal};
-
-/// How far the clock moves per `now_us` call.
-pub const TICK_US: u64 = 50;
+use crate::hal::fake::FakeDma;
 
 /// One namespace: its data and LBA format.
 pub struct FakeNamespace {
@@ -126,13 +124,8 @@ pub struct FakeNvme {
     pub wraps: usize,
     sqs: BTreeMap<u16, FakeSq>,
     cqs: BTreeMap<u16, FakeCq>,
-    pub clock: u64,
-    pub mem: Vec<u8>,
-    pub mem_base: u64,
-    /// Bytes of DMA memory that may be handed out in total.
-    pub dma_limit: usize,
-    pub dma_in_use: usize,
-    pub frees: usize,
+    /// DMA memory and the clock.
+    pub dma: FakeDma,
 }
 
 /// CAP with MQES `entries - 1`, contiguous queues required, TO 1 (500 ms), DSTRD `dstrd`, the
@@ -170,12 +163,7 @@ impl FakeNvme {
             wraps: 0,
             sqs: BTreeMap::new(),
             cqs: BTreeMap::new(),
-            clock: 0,
-            mem: Vec::new(),
-            mem_base: 0x10_0000,
-            dma_limit: usize::MAX,
-            dma_in_use: 0,
-            frees: 0,
+            dma: FakeDma::new(),
         }
     }
 
@@ -199,24 +187,6 @@ impl FakeNvme {
 
     fn dstrd(&self) -> u8 {
         ((self.cap >> 32) & 0xf) as u8
-    }
-
-    fn phys_to_index(&self, phys: u64, len: usize) -> usize {
-        let i = phys
-            .checked_sub(self.mem_base)
-            .expect("DMA below fake memory") as usize;
-        assert!(i + len <= self.mem.len(), "DMA beyond fake memory");
-        i
-    }
-
-    pub fn read_mem(&self, phys: u64, len: usize) -> Vec<u8> {
-        let i = self.phys_to_index(phys, len);
-        self.mem[i..i + len].to_vec()
-    }
-
-    fn write_mem(&mut self, phys: u64, data: &[u8]) {
-        let i = self.phys_to_index(phys, data.len());
-        self.mem[i..i + data.len()].copy_from_slice(data);
     }
 
     fn read(&mut self, offset: usize) -> u32 {
@@ -342,7 +312,7 @@ impl FakeNvme {
             let at = sq.base + u64::from(sq.head) * SQE_BYTES as u64;
             sq.head = (sq.head + 1) % sq.entries;
             let (head, cqid) = (sq.head, sq.cqid);
-            let entry: [u8; SQE_BYTES] = self.read_mem(at, SQE_BYTES).try_into().unwrap();
+            let entry: [u8; SQE_BYTES] = self.dma.read_mem(at, SQE_BYTES).try_into().unwrap();
             let command = Command::from_bytes(&entry);
             if let Some((status, result)) = self.execute(qid, command) {
                 self.complete(cqid, qid, head, command.cid, status, result);
@@ -376,7 +346,7 @@ impl FakeNvme {
             cq.phase = !cq.phase;
             self.wraps += 1;
         }
-        self.write_mem(at, &entry.to_bytes());
+        self.dma.write_mem(at, &entry.to_bytes());
     }
 
     /// Runs one command: `None` if it does not complete.
@@ -603,7 +573,7 @@ impl FakeNvme {
             (c.prp2 % PAGE_BYTES as u64) as usize + 8 * n <= PAGE_BYTES,
             "PRP list chaining is not modelled"
         );
-        let raw = self.read_mem(c.prp2, 8 * n);
+        let raw = self.dma.read_mem(c.prp2, 8 * n);
         let list: Vec<u64> = raw
             .chunks(8)
             .map(|e| u64::from_le_bytes(e.try_into().unwrap()))
@@ -625,7 +595,7 @@ impl FakeNvme {
     fn copy_out(&mut self, c: &Command, data: &[u8]) -> Result<(), Status> {
         let mut at = 0;
         for (addr, len) in self.segments(c, data.len())? {
-            self.write_mem(addr, &data[at..at + len]);
+            self.dma.write_mem(addr, &data[at..at + len]);
             at += len;
         }
         Ok(())
@@ -634,7 +604,7 @@ impl FakeNvme {
     fn copy_in(&mut self, c: &Command, bytes: usize) -> Result<Vec<u8>, Status> {
         let mut data = Vec::with_capacity(bytes);
         for (addr, len) in self.segments(c, bytes)? {
-            data.extend_from_slice(&self.read_mem(addr, len));
+            data.extend_from_slice(&self.dma.read_mem(addr, len));
         }
         Ok(data)
     }
@@ -673,9 +643,10 @@ impl FakeHal {
     }
 }
 
-// SAFETY: nothing here is real hardware or memory: registers are fields, "DMA memory" is a
-// vector indexed by `phys - mem_base` (bounds asserted), and regions are handed out once each
-// from a bump allocator; the clock only moves forward.
+// SAFETY: nothing here is real hardware or memory: registers are fields, and DMA goes to the
+// embedded `FakeDma`, whose "memory" is a vector indexed by `phys - mem_base` (bounds asserted),
+// whose regions are handed out once each from a bump allocator, and whose clock only moves
+// forward.
 unsafe impl NvmeHal for FakeHal {
     fn read32(&mut self, offset: usize) -> u32 {
         self.dev().read(offset)
@@ -686,42 +657,22 @@ unsafe impl NvmeHal for FakeHal {
     }
 
     fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
-        let mut h = self.dev();
-        let len = len.next_multiple_of(4096);
-        if h.dma_in_use + len > h.dma_limit {
-            return None;
-        }
-        h.dma_in_use += len;
-        let at = h.mem.len().next_multiple_of(4096);
-        h.mem.resize(at + len, 0);
-        let phys = h.mem_base + at as u64;
-        // SAFETY: `phys .. phys + len` is a fresh, zeroed, 4096-aligned part of the fake's
-        // memory vector, handed out once; `virt` is unused by this HAL.
-        Some(unsafe { DmaRegion::new(phys, at, len) })
+        self.dev().dma.alloc(len)
     }
 
     fn dma_free(&mut self, region: DmaRegion) {
-        let mut h = self.dev();
-        h.dma_in_use -= region.len();
-        h.frees += 1;
+        self.dev().dma.free(region)
     }
 
     fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
-        assert!(offset + buf.len() <= region.len());
-        let data = self
-            .dev()
-            .read_mem(region.phys() + offset as u64, buf.len());
-        buf.copy_from_slice(&data);
+        self.dev().dma.read(region, offset, buf)
     }
 
     fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
-        assert!(offset + data.len() <= region.len());
-        self.dev().write_mem(region.phys() + offset as u64, data);
+        self.dev().dma.write(region, offset, data)
     }
 
     fn now_us(&mut self) -> u64 {
-        let mut h = self.dev();
-        h.clock += TICK_US;
-        h.clock
+        self.dev().dma.tick()
     }
 }

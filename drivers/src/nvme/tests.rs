@@ -161,27 +161,8 @@ fn identify_data_parses() {
 
 #[test]
 fn nvme_functions_are_told_from_other_storage() {
-    use crate::pci::{HeaderType, PciAddress, PciDevice};
-    let function = |(class, subclass, prog_if)| PciDevice {
-        address: PciAddress {
-            bus: 0,
-            device: 4,
-            function: 0,
-        },
-        vendor_id: 0x1b36,
-        device_id: 0x0010,
-        revision: 0,
-        class,
-        subclass,
-        prog_if,
-        header_type: HeaderType::Standard,
-        multifunction: false,
-        bars: [None; 6],
-        capabilities: Vec::new(),
-        interrupt_line: 0,
-        interrupt_pin: 0,
-        secondary_bus: None,
-    };
+    use crate::hal::fake::storage_function;
+    let function = |class| storage_function(0x1b36, 0x0010, class);
     assert!(is_nvme_function(&function((1, 8, 2))));
     for other in [(1, 6, 1), (1, 8, 1), (1, 8, 3), (1, 0, 0)] {
         assert!(!is_nvme_function(&function(other)));
@@ -438,7 +419,7 @@ fn a_timeout_is_named_and_later_requests_fail_fast() {
         lba: None,
         action: Action::Hang,
     });
-    let start = hal.dev().clock;
+    let start = hal.dev().dma.clock;
     let buf = vec![0u8; 512];
     assert_eq!(
         disk.write_blocks(3, &buf),
@@ -447,7 +428,7 @@ fn a_timeout_is_named_and_later_requests_fail_fast() {
             failure: DeviceFailure::Timeout
         })
     );
-    let waited = hal.dev().clock - start;
+    let waited = hal.dev().dma.clock - start;
     assert!((100_000..200_000).contains(&waited), "{waited}");
     assert!(disk.is_failed());
     assert!(matches!(
@@ -457,7 +438,7 @@ fn a_timeout_is_named_and_later_requests_fail_fast() {
     // Fail fast: nothing submitted, no waiting, the bounce buffer untouched.
     hal.dev().faults.clear();
     let sent = hal.dev().submitted.len();
-    let clock = hal.dev().clock;
+    let clock = hal.dev().dma.clock;
     let mut back = vec![0u8; 512];
     assert_eq!(
         disk.read_blocks(0, &mut back),
@@ -478,11 +459,11 @@ fn a_timeout_is_named_and_later_requests_fail_fast() {
         Some(CommandError::QueueFailed { .. })
     ));
     assert_eq!(hal.dev().submitted.len(), sent);
-    assert!(hal.dev().clock - clock < 1_000);
+    assert!(hal.dev().dma.clock - clock < 1_000);
     // The queue's memory may still be written by the controller: dropping leaks it.
-    let frees = hal.dev().frees;
+    let frees = hal.dev().dma.frees;
     drop(disk);
-    assert_eq!(hal.dev().frees, frees);
+    assert_eq!(hal.dev().dma.frees, frees);
 }
 
 #[test]
@@ -700,7 +681,7 @@ fn bring_up_failures_are_named_and_give_memory_back() {
     let init = |dev: FakeNvme| {
         let hal = dev.into_hal();
         let r = Controller::init(hal.clone(), quick()).err();
-        assert_eq!(hal.dev().dma_in_use, 0, "memory given back");
+        assert_eq!(hal.dev().dma.dma_in_use, 0, "memory given back");
         r
     };
     let mut dev = simple(8, 512);
@@ -746,7 +727,7 @@ fn bring_up_failures_are_named_and_give_memory_back() {
         }))
     );
     let mut dev = simple(8, 512);
-    dev.dma_limit = 0;
+    dev.dma.dma_limit = 0;
     assert_eq!(init(dev), Some(NvmeError::OutOfDmaMemory));
 }
 
@@ -764,13 +745,13 @@ fn a_controller_that_will_not_stop_is_reported_and_its_memory_leaked() {
             csts: reg::CSTS_RDY
         })
     );
-    assert_eq!(hal.dev().dma_in_use, 0);
+    assert_eq!(hal.dev().dma.dma_in_use, 0);
     // Stuck later: the controller, dropped without disks, leaks its admin queues.
     let (hal, c) = bring_up(simple(8, 512));
     hal.dev().stop_stuck = true;
     drop(c);
-    assert_eq!(hal.dev().frees, 0);
-    assert_eq!(hal.dev().dma_in_use, 3 * 4096);
+    assert_eq!(hal.dev().dma.frees, 0);
+    assert_eq!(hal.dev().dma.dma_in_use, 3 * 4096);
 }
 
 #[test]
@@ -778,7 +759,7 @@ fn dropping_gives_dma_memory_back() {
     // No disk opened: the controller is disabled and its admin queues freed.
     let (hal, c) = bring_up(simple(8, 512));
     drop(c);
-    assert_eq!(hal.dev().dma_in_use, 0);
+    assert_eq!(hal.dev().dma.dma_in_use, 0);
     assert_eq!(hal.dev().csts & reg::CSTS_RDY, 0);
     // A disk gives back its queues and bounce buffer; the controller stays enabled for it.
     let (hal, c, disk) = one_disk(simple(8, 512));
@@ -786,7 +767,7 @@ fn dropping_gives_dma_memory_back() {
     drop(c);
     assert_ne!(hal.dev().csts & reg::CSTS_RDY, 0);
     drop(disk);
-    assert_eq!(hal.dev().dma_in_use, admin_only);
+    assert_eq!(hal.dev().dma.dma_in_use, admin_only);
 }
 
 #[test]
@@ -794,7 +775,7 @@ fn the_bounce_buffer_shrinks_when_dma_memory_is_short() {
     let mut dev = simple(256, 512);
     dev.mdts = 0;
     // Admin queues, I/O queues, and 64 KiB.
-    dev.dma_limit = 6 * 4096 + 64 * 1024;
+    dev.dma.dma_limit = 6 * 4096 + 64 * 1024;
     let (hal, _c, mut disk) = one_disk(dev);
     assert_eq!(disk.max_transfer_bytes(), 64 * 1024);
     let data = pattern(200 * 512, 5);
@@ -804,7 +785,7 @@ fn the_bounce_buffer_shrinks_when_dma_memory_is_short() {
     assert_eq!(back, data);
     assert_eq!(hal.dev().io_commands().len(), 4);
     let mut dev = simple(64, 512);
-    dev.dma_limit = 6 * 4096;
+    dev.dma.dma_limit = 6 * 4096;
     let (_hal, mut c) = bring_up(dev);
     assert_eq!(
         c.open_namespace(1).err(),
