@@ -92,14 +92,8 @@ fn read_meta(copies: Option<[&[u8]; 2]>) -> (Metadata, MetaSource) {
         Some(Err(e)) => MetaSource::Damaged(e),
         None => MetaSource::Unreadable,
     };
-    (TWO_SLOT_DEFAULTS, source)
+    (meta::TWO_SLOTS, source)
 }
-
-/// `Metadata::default_for(2)`, checked when the crate is built.
-const TWO_SLOT_DEFAULTS: Metadata = match Metadata::default_for(2) {
-    Ok(meta) => meta,
-    Err(_) => panic!("an image holds two slots"),
-};
 
 impl SlotBoot {
     /// Whether the line reports a problem (no slot can boot, no entry for the slot, metadata

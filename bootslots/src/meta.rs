@@ -397,5 +397,43 @@ pub fn pick(copies: [&[u8]; 2]) -> Result<(Metadata, u64, usize), MetaError> {
         .map_err(|[copy0, copy1]| MetaError::NoValidCopy { copy0, copy1 })
 }
 
+/// The two-slot defaults ([`Metadata::default_for`]`(2)`), checked when the crate is built.
+pub const TWO_SLOTS: Metadata = match Metadata::default_for(2) {
+    Ok(meta) => meta,
+    Err(_) => panic!("bootslots has defaults for two slots"),
+};
+
+/// What the two copies of a two-slot image's metadata say, defaults included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    /// The valid copy with the highest generation, else [`TWO_SLOTS`].
+    pub meta: Metadata,
+    /// Its generation; 0 when no copy is valid (the first write is then generation 1).
+    pub generation: u64,
+    /// The copy to write next (the one not read; copy 0 when none is valid).
+    pub write_to: usize,
+    /// Why neither copy is valid, unless both are zero (never written: nothing is wrong).
+    pub damaged: Option<MetaError>,
+}
+
+/// [`pick`], falling back to [`TWO_SLOTS`] as the boot does: the one reading of the metadata
+/// that the stub, the kernel, its system calls and the host tools share.
+pub fn read(copies: [&[u8]; 2]) -> Read {
+    match pick(copies) {
+        Ok((meta, generation, write_to)) => Read {
+            meta,
+            generation,
+            write_to,
+            damaged: None,
+        },
+        Err(e) => Read {
+            meta: TWO_SLOTS,
+            generation: 0,
+            write_to: 0,
+            damaged: (!never_written(copies)).then_some(e),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -181,3 +181,24 @@ proptest! {
         let _ = pick([&bytes, &block]);
     }
 }
+
+#[test]
+fn read_falls_back_to_the_defaults_and_says_why_only_when_damaged() {
+    let zero = [0u8; BLOCK_SIZE];
+    let fresh = read([&zero, &zero]);
+    assert_eq!(
+        (fresh.meta, fresh.generation, fresh.write_to),
+        (TWO_SLOTS, 0, 0)
+    );
+    assert!(fresh.damaged.is_none());
+    let mut junk = [0u8; BLOCK_SIZE];
+    junk[7] = 1;
+    assert!(read([&junk, &zero]).damaged.is_some());
+    let mut copy = [0u8; BLOCK_SIZE];
+    TWO_SLOTS.with_trial(Some(Slot::B)).encode(4, &mut copy);
+    let r = read([&zero, &copy]);
+    assert_eq!(
+        (r.meta.trial(), r.generation, r.write_to, r.damaged),
+        (Some(Slot::B), 4, 0, None)
+    );
+}

@@ -140,9 +140,10 @@ unsafe impl Hal for KernelHal {
 /// port is opened at most once). A clone holds nothing but the ABAR's address, so clones share
 /// no state and disks on different ports need no lock between them.
 ///
-/// - Registers: 32-bit volatile accesses at `abar + offset`, bounds-checked against the BAR's
-///   size (an out-of-range offset is a driver bug and panics). A full fence orders them with
-///   the plain memory copies to and from DMA memory (command tables, data).
+/// - Registers: 32-bit volatile accesses at `abar + offset`, bounds-checked against the
+///   mapping (an out-of-range offset is logged, not accessed, and reads as all ones). A full
+///   fence orders them with the plain memory copies to and from DMA memory (command tables,
+///   data).
 /// - DMA: `dma_alloc(len)` is `memory::dma::alloc_zeroed` of `len` rounded up to frames (so
 ///   4096-byte aligned, physically contiguous, zeroed); `dma_read`/`dma_write` copy through
 ///   raw pointers into the HHDM (never a Rust reference: the HBA may write the memory at any
@@ -164,13 +165,19 @@ impl KernelMmioDmaHal {
         Self { abar, len }
     }
 
-    fn register(&self, offset: usize) -> *mut u32 {
-        assert!(
-            offset.is_multiple_of(4) && offset + 4 <= self.len,
-            "register offset {offset:#x} outside the {:#x}-byte register BAR",
+    /// The register at `offset`, if it is 4-aligned and inside the mapping. A driver asking
+    /// for one outside (e.g. an NVMe doorbell stride the BAR does not decode) gets `None`: the
+    /// access is logged and reads as all ones (what a device that is not there answers), so the
+    /// driver ends in a named error (a fatal status, a timeout) instead of the kernel panicking.
+    fn register(&self, offset: usize) -> Option<*mut u32> {
+        if offset.is_multiple_of(4) && offset.checked_add(4).is_some_and(|end| end <= self.len) {
+            return Some((self.abar + offset as u64) as *mut u32);
+        }
+        log::error!(
+            "register offset {offset:#x} outside the {:#x}-byte register BAR: not accessed",
             self.len
         );
-        (self.abar + offset as u64) as *mut u32
+        None
     }
 }
 
@@ -195,8 +202,10 @@ fn region_range(region: &DmaRegion, offset: usize, len: usize) -> usize {
 // the region's bounds through raw pointers; (5) `uptime_us` is monotonic (TSC).
 unsafe impl AhciHal for KernelMmioDmaHal {
     fn read32(&mut self, offset: usize) -> u32 {
-        let reg = self.register(offset);
-        // SAFETY: `reg` is a 4-aligned register inside the ABAR mapping (checked in `register`;
+        let Some(reg) = self.register(offset) else {
+            return u32::MAX;
+        };
+        // SAFETY: `reg` is a 4-aligned register inside the BAR mapping (checked in `register`;
         // the mapping's validity is `new`'s contract); a volatile read of device memory.
         let value = unsafe { reg.read_volatile() };
         fence(Ordering::SeqCst);
@@ -204,7 +213,9 @@ unsafe impl AhciHal for KernelMmioDmaHal {
     }
 
     fn write32(&mut self, offset: usize, value: u32) {
-        let reg = self.register(offset);
+        let Some(reg) = self.register(offset) else {
+            return;
+        };
         fence(Ordering::SeqCst);
         // SAFETY: as in `read32`; a volatile write of device memory.
         unsafe { reg.write_volatile(value) };

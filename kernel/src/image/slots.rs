@@ -11,16 +11,8 @@ use loader::superblock::{Superblock, BLOCK_SIZE};
 
 use crate::userdata::{self, RegionError};
 
-/// The slot metadata as read from the disk.
-#[derive(Clone, Copy, Debug)]
-pub struct StoredMeta {
-    pub meta: Metadata,
-    pub generation: u64,
-    /// Index of the copy to write next (the one not read).
-    pub write_to: usize,
-    /// Why neither copy was valid (the defaults are used), if so.
-    pub damaged: Option<bootslots::MetaError>,
-}
+/// The slot metadata as read from the disk (`bootslots::meta::read`).
+pub type StoredMeta = bootslots::meta::Read;
 
 /// The booted slot of a two-slot image.
 #[derive(Clone, Copy, Debug)]
@@ -63,26 +55,7 @@ pub fn read_meta(
     for (copy, block) in copies.iter_mut().zip(abi::userdata::SLOT_META_BLOCKS) {
         region.read(block, copy)?;
     }
-    Ok(
-        match bootslots::meta::pick([&copies[0][..], &copies[1][..]]) {
-            Ok((meta, generation, write_to)) => StoredMeta {
-                meta,
-                generation,
-                write_to,
-                damaged: None,
-            },
-            Err(e) => StoredMeta {
-                meta: Metadata::default_for(2).unwrap_or(Metadata::new(
-                    bootslots::SlotState::UNBOOTABLE,
-                    bootslots::SlotState::UNBOOTABLE,
-                    None,
-                )),
-                generation: 0,
-                write_to: 0,
-                damaged: Some(e),
-            },
-        },
-    )
+    Ok(bootslots::meta::read([&copies[0][..], &copies[1][..]]))
 }
 
 /// Encodes `meta` as the next generation into the copy not read, writes it and flushes; on

@@ -23,13 +23,6 @@ use crate::userdata::RegionError;
 /// Region-relative blocks of the two copies.
 pub const BLOCKS: [u64; 2] = abi::userdata::SLOT_META_BLOCKS;
 
-/// What the calls fall back to when neither copy is valid, as the boot does on a two-slot
-/// image (the calls only run on one).
-const TWO_SLOT_DEFAULTS: Metadata = match Metadata::default_for(2) {
-    Ok(meta) => meta,
-    Err(_) => panic!("bootslots has defaults for two slots"),
-};
-
 /// Why SLOTS or SLOT_SET failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlotCallError {
@@ -80,21 +73,16 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// The state in `copies` (copy 0, copy 1), by `bootslots::meta::pick`.
+    /// The state in `copies` (copy 0, copy 1), by `bootslots::meta::read` (the two-slot
+    /// defaults when neither copy is valid, as the boot uses).
     pub fn from_copies(copies: &[[u8; BLOCK_SIZE]]) -> Stored {
         let copy = |i: usize| copies.get(i).map_or(&[][..], |c| &c[..]);
-        match bootslots::meta::pick([copy(0), copy(1)]) {
-            Ok((meta, generation, write_to)) => Stored {
-                meta,
-                generation: Some(generation),
-                write_to,
-            },
-            // Only `NoValidCopy`: boot uses the defaults then, and so do the calls.
-            Err(_) => Stored {
-                meta: TWO_SLOT_DEFAULTS,
-                generation: None,
-                write_to: 0,
-            },
+        let read = bootslots::meta::read([copy(0), copy(1)]);
+        Stored {
+            meta: read.meta,
+            // Generations start at 1: 0 means no valid copy.
+            generation: (read.generation != 0).then_some(read.generation),
+            write_to: read.write_to,
         }
     }
 }

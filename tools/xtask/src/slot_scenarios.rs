@@ -258,7 +258,7 @@ fn one_shot_trial(env: &Env<'_>) -> Result<String> {
 /// to 2 (A is still bootable); B's next boot writes no metadata; then A, made active again,
 /// boots — no ROLLBACK.
 fn commit_keeps_fallback(env: &Env<'_>) -> Result<String> {
-    let fresh = Metadata::default_for(2).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let fresh = bootslots::meta::TWO_SLOTS;
     let b_installed = set_active(&fresh.with_slot(Slot::B, state(1, 0, false)?), Slot::B);
     write_metadata(env.image, &b_installed)?;
     boot_expecting(

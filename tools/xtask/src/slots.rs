@@ -165,11 +165,7 @@ pub fn read_metadata(path: &Path) -> Result<(Metadata, u64, usize)> {
 fn or_default(picked: Picked) -> Result<(Metadata, u64, usize)> {
     match picked {
         Ok(found) => Ok(found),
-        Err(MetaError::NoValidCopy { .. }) => Ok((
-            Metadata::default_for(2).map_err(|e| anyhow::anyhow!("{e}"))?,
-            0,
-            0,
-        )),
+        Err(MetaError::NoValidCopy { .. }) => Ok((bootslots::meta::TWO_SLOTS, 0, 0)),
         Err(e) => Err(anyhow::anyhow!("{e}")),
     }
 }
@@ -217,7 +213,7 @@ pub fn describe_picked(picked: &Picked) -> String {
         ),
         Err(MetaError::NoValidCopy { copy0, copy1 }) => format!(
             "slot metadata: no valid copy yet (copy 0: {copy0}; copy 1: {copy1}); the defaults apply, the first write is generation 1 in copy 0\n{}",
-            Metadata::default_for(2).map(|m| describe(&m)).unwrap_or_default()
+            describe(&bootslots::meta::TWO_SLOTS)
         ),
         Err(e) => format!("slot metadata: {e}\n"),
     }

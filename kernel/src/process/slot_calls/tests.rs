@@ -30,7 +30,7 @@ fn copy(disk: &mut Disk, i: usize) -> Option<(Metadata, u64)> {
 #[test]
 fn the_text_is_one_fact_a_line() {
     assert_eq!(
-        render(&TWO_SLOT_DEFAULTS, Slot::A, Some(5)),
+        render(&bootslots::meta::TWO_SLOTS, Slot::A, Some(5)),
         "slot A: priority 15, 7 tries left, successful (booted now)\n\
          slot B: priority 14, 7 tries left, successful\n\
          one-shot trial: none\n\
@@ -130,7 +130,7 @@ fn a_torn_newer_copy_leaves_the_older_state() {
 
 #[test]
 fn the_edits_are_bootslots_own() {
-    let meta = TWO_SLOT_DEFAULTS;
+    let meta = bootslots::meta::TWO_SLOTS;
     for slot in Slot::ALL {
         assert_eq!(
             apply(&meta, SlotAction::SetActive, slot),
