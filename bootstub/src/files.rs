@@ -5,18 +5,20 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use uefi::boot;
-use uefi::fs::{FileSystem, PathBuf};
+use uefi::boot::{self, MemoryType, ScopedProtocol};
 use uefi::proto::device_path::media::{FilePath, HardDrive, PartitionSignature};
 use uefi::proto::device_path::DevicePath;
 use uefi::proto::loaded_image::LoadedImage;
+use uefi::proto::media::file::{File, FileAttribute, FileInfo, FileMode, RegularFile};
+use uefi::proto::media::fs::SimpleFileSystem;
 use uefi::CString16;
 
 use crate::error::StubError;
+use crate::memory::{alloc_pages, PAGE};
 
 /// The boot volume, opened once.
 pub struct BootVolume {
-    fs: FileSystem,
+    fs: ScopedProtocol<SimpleFileSystem>,
     /// Directory of the EFI application on the volume (e.g. `/EFI/BOOT`), if the firmware said.
     pub app_dir: Option<String>,
     /// 1-based partition number and MBR disk signature, from the device path (0 if unknown).
@@ -24,15 +26,23 @@ pub struct BootVolume {
     pub mbr_disk_id: u32,
 }
 
+/// A whole file read into pages of its own (the memory the kernel is handed), read there
+/// directly: a large module or kernel is in memory once, not twice, so the spec's plain QEMU
+/// command (128 MiB) still boots a debug build.
+pub struct PagedFile {
+    pub phys: u64,
+    pub bytes: &'static [u8],
+}
+
 impl BootVolume {
     /// Opens the file system of the volume the stub was loaded from.
     pub fn open() -> Result<Self, StubError> {
         let image = boot::image_handle();
-        let sfs =
+        let fs =
             boot::get_image_file_system(image).map_err(|e| StubError::NoBootVolume(e.status()))?;
         let (app_dir, partition_index, mbr_disk_id) = describe_image(image);
         Ok(Self {
-            fs: FileSystem::new(sfs),
+            fs,
             app_dir,
             partition_index,
             mbr_disk_id,
@@ -41,16 +51,49 @@ impl BootVolume {
 
     /// Reads a whole file; `path` is absolute with `/` separators.
     pub fn read(&mut self, path: &str) -> Result<Vec<u8>, StubError> {
-        let failed = |status| StubError::ReadFailed {
-            path: path.to_string(),
-            status,
-        };
-        let uefi_path = to_uefi_path(path).ok_or(failed(uefi::Status::INVALID_PARAMETER))?;
-        self.fs.read(&*uefi_path).map_err(|e| failed(fs_status(&e)))
+        let (mut file, size) = self.open_file(path)?;
+        let mut bytes = alloc::vec![0; size];
+        fill(&mut file, &mut bytes).map_err(|status| read_failed(path, status))?;
+        Ok(bytes)
+    }
+
+    /// Reads a whole file into fresh pages of memory type `ty` (zero-padded to a page).
+    pub fn read_to_pages(
+        &mut self,
+        path: &str,
+        ty: MemoryType,
+        what: &'static str,
+    ) -> Result<PagedFile, StubError> {
+        let (mut file, size) = self.open_file(path)?;
+        let (phys, mem) = alloc_pages(size.div_ceil(PAGE as usize), ty, what)?;
+        let bytes = &mut mem[..size];
+        fill(&mut file, bytes).map_err(|status| read_failed(path, status))?;
+        Ok(PagedFile { phys, bytes })
+    }
+
+    /// Opens a regular file; answers it with its size.
+    fn open_file(&mut self, path: &str) -> Result<(RegularFile, usize), StubError> {
+        let name = to_uefi_path(path).ok_or(read_failed(path, uefi::Status::INVALID_PARAMETER))?;
+        let mut root = self
+            .fs
+            .open_volume()
+            .map_err(|e| read_failed(path, e.status()))?;
+        let handle = root
+            .open(&name, FileMode::Read, FileAttribute::empty())
+            .map_err(|e| read_failed(path, e.status()))?;
+        let mut file = handle
+            .into_regular_file()
+            .ok_or(read_failed(path, uefi::Status::INVALID_PARAMETER))?;
+        let info = file
+            .get_boxed_info::<FileInfo>()
+            .map_err(|e| read_failed(path, e.status()))?;
+        let size = usize::try_from(info.file_size())
+            .map_err(|_| read_failed(path, uefi::Status::BAD_BUFFER_SIZE))?;
+        Ok((file, size))
     }
 
     fn exists(&mut self, path: &str) -> bool {
-        to_uefi_path(path).is_some_and(|p| self.fs.try_exists(&*p).unwrap_or(false))
+        self.open_file(path).is_ok()
     }
 
     /// Finds limine.conf: first beside the EFI application, then Limine's fixed places.
@@ -74,22 +117,34 @@ impl BootVolume {
     }
 }
 
-fn fs_status(e: &uefi::fs::Error) -> uefi::Status {
-    match e {
-        uefi::fs::Error::Io(io) => io.uefi_error.status(),
-        _ => uefi::Status::NOT_FOUND,
+fn read_failed(path: &str, status: uefi::Status) -> StubError {
+    StubError::ReadFailed {
+        path: path.to_string(),
+        status,
     }
 }
 
-/// `/a/b` → `\a\b` as UEFI wants it.
-fn to_uefi_path(path: &str) -> Option<PathBuf> {
+/// Reads until `buf` is full; a file that ends early is an end-of-file error.
+fn fill(file: &mut RegularFile, buf: &mut [u8]) -> Result<(), uefi::Status> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read(&mut buf[done..]) {
+            Ok(0) => return Err(uefi::Status::END_OF_FILE),
+            Ok(n) => done += n,
+            Err(e) => return Err(e.status()),
+        }
+    }
+    Ok(())
+}
+
+/// `/a/b` → `a\b` as UEFI's Open wants it, relative to the volume's root directory.
+fn to_uefi_path(path: &str) -> Option<CString16> {
     let converted: String = path
+        .trim_start_matches('/')
         .chars()
         .map(|c| if c == '/' { '\\' } else { c })
         .collect();
-    CString16::try_from(converted.as_str())
-        .ok()
-        .map(PathBuf::from)
+    CString16::try_from(converted.as_str()).ok()
 }
 
 /// The application's directory and partition, from its loaded-image device paths.

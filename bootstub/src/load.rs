@@ -52,11 +52,3 @@ pub fn load_kernel(file: &[u8]) -> Result<LoadedKernel, StubError> {
         image,
     })
 }
-
-/// Copies a file into "executable and modules" memory; returns its physical address.
-pub fn keep_file(bytes: &[u8], what: &'static str) -> Result<u64, StubError> {
-    let pages = bytes.len().div_ceil(PAGE as usize);
-    let (phys, mem) = alloc_pages(pages, executable_type(), what)?;
-    mem[..bytes.len()].copy_from_slice(bytes);
-    Ok(phys)
-}

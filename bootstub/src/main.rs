@@ -33,7 +33,7 @@ use uefi::mem::memory_map::MemoryMap;
 use uefi::prelude::*;
 
 use error::StubError;
-use files::BootVolume;
+use files::{BootVolume, PagedFile};
 use memory::{alloc_pages, Arena, PAGE};
 use paging::{PageTables, NO_EXECUTE, WRITABLE};
 use responses::{BootFacts, FileInfo};
@@ -67,7 +67,11 @@ fn main() -> Status {
 }
 
 /// Reads a file named by limine.conf and checks its pinned BLAKE2b hash, if any.
-fn read_verified(vol: &mut BootVolume, spec: &PathSpec) -> Result<Vec<u8>, StubError> {
+fn read_verified(
+    vol: &mut BootVolume,
+    spec: &PathSpec,
+    what: &'static str,
+) -> Result<PagedFile, StubError> {
     let shown: String = alloc::format!("{spec}");
     let Resource::Boot { partition } = spec.resource;
     if let Some(p) = partition {
@@ -78,9 +82,10 @@ fn read_verified(vol: &mut BootVolume, spec: &PathSpec) -> Result<Vec<u8>, StubE
             });
         }
     }
-    let bytes = vol.read(&spec.path)?;
+    let file = vol.read_to_pages(&spec.path, memory::executable_type(), what)?;
+    let bytes = file.bytes;
     if let Some(expected) = &spec.blake2b {
-        bootproto::hash::verify(&bytes, expected).map_err(|mismatch| StubError::HashMismatch {
+        bootproto::hash::verify(bytes, expected).map_err(|mismatch| StubError::HashMismatch {
             path: shown.clone(),
             mismatch: alloc::boxed::Box::new(mismatch),
         })?;
@@ -91,7 +96,7 @@ fn read_verified(vol: &mut BootVolume, spec: &PathSpec) -> Result<Vec<u8>, StubE
             bytes.len()
         );
     }
-    Ok(bytes)
+    Ok(file)
 }
 
 fn countdown(timeout: &Timeout, entry: &Entry) {
@@ -182,11 +187,10 @@ impl KeptModule {
 fn keep_modules(vol: &mut BootVolume, entry: &Entry) -> Result<Vec<KeptModule>, StubError> {
     let mut kept = Vec::new();
     for m in &entry.modules {
-        let bytes = read_verified(vol, &m.path)?;
-        let phys = load::keep_file(&bytes, "a module")?;
+        let file = read_verified(vol, &m.path, "a module")?;
         kept.push(KeptModule {
-            phys,
-            size: bytes.len() as u64,
+            phys: file.phys,
+            size: file.bytes.len() as u64,
             path: m.path.path.clone(),
             string: m.string.clone(),
         });
@@ -194,10 +198,10 @@ fn keep_modules(vol: &mut BootVolume, entry: &Entry) -> Result<Vec<KeptModule>, 
     Ok(kept)
 }
 
-/// Loads the kernel's segments and keeps a copy of the file; returns the copy's address.
-fn place_kernel(kernel_bytes: &[u8]) -> Result<(load::LoadedKernel, u64), StubError> {
+/// Loads the kernel's segments from the kernel file (which stays where it was read, for the
+/// executable-file response).
+fn place_kernel(kernel_bytes: &[u8]) -> Result<load::LoadedKernel, StubError> {
     let kernel = load::load_kernel(kernel_bytes)?;
-    let kernel_file_phys = load::keep_file(kernel_bytes, "the kernel file")?;
     say!(
         "bootstub: kernel: {} segments at {:#x} (physical {:#x}), entry {:#x}",
         kernel.exe.segments.len(),
@@ -205,7 +209,7 @@ fn place_kernel(kernel_bytes: &[u8]) -> Result<(load::LoadedKernel, u64), StubEr
         kernel.phys_base,
         kernel.exe.entry
     );
-    Ok((kernel, kernel_file_phys))
+    Ok(kernel)
 }
 
 /// Answers the base-revision tag: the kernel's revision if it is ours, ours if it asks for a
@@ -314,16 +318,17 @@ fn boot_kernel(
     test_exit::set_from_cmdline(&entry.cmdline);
     countdown(&conf.timeout, entry);
 
-    let kernel_bytes = read_verified(&mut vol, kernel_spec)?;
+    let kernel_read = read_verified(&mut vol, kernel_spec, "the kernel file")?;
+    let kernel_bytes = kernel_read.bytes;
     let module_files = keep_modules(&mut vol, entry)?;
     let modules: Vec<FileInfo<'_>> = module_files.iter().map(KeptModule::info).collect();
-    let (mut kernel, kernel_file_phys) = place_kernel(&kernel_bytes)?;
+    let mut kernel = place_kernel(kernel_bytes)?;
     let scan = requests::scan(kernel.image).map_err(StubError::Requests)?;
     accept_base_revision(&mut kernel, &scan)?;
 
     let framebuffer = platform::framebuffer();
     let kernel_file = FileInfo {
-        phys: kernel_file_phys,
+        phys: kernel_read.phys,
         size: kernel_bytes.len() as u64,
         path: &kernel_spec.path,
         string: &entry.cmdline,
