@@ -1,9 +1,12 @@
 //! What the drivers need from the machine, as traits the kernel implements and tests fake.
 //!
-//! - [`PortIo`]: x86 port I/O (PCI configuration).
-//! - [`MmioDmaHal`] and [`DmaRegion`]: one device's memory-mapped registers, DMA memory and a
-//!   clock, for the drivers that program a controller themselves (AHCI, which calls it
+//! - [`PortIo`]: x86 port I/O (PCI configuration, IDE channels).
+//! - [`DmaHal`] and [`DmaRegion`]: DMA memory and a clock, for the drivers that program a
+//!   controller themselves.
+//! - [`MmioDmaHal`]: [`DmaHal`] plus one device's memory-mapped registers (AHCI, which calls it
 //!   [`crate::ahci::AhciHal`], and NVMe, [`crate::nvme::NvmeHal`]).
+//! - [`crate::ide::IdeHal`]: [`DmaHal`] plus [`PortIo`] on one IDE controller's ports, with
+//!   DMA memory below 4 GiB.
 //!
 //! virtio-blk maps device memory and allocates DMA memory through [`virtio_drivers::Hal`]
 //! (re-exported as [`crate::virtio_blk::Hal`]), whose documentation lists the implementer's and
@@ -16,7 +19,8 @@ pub(crate) mod fake;
 ///
 /// The methods are safe to call: whoever *creates* a value implementing this trait for real
 /// hardware vouches that the code it hands the value to may drive the ports it will touch (for
-/// this crate: the PCI configuration ports `0xCF8..=0xCFF`). The kernel's implementation
+/// this crate: the PCI configuration ports `0xCF8..=0xCFF`, and an IDE controller's channel
+/// and bus-master ports, see [`crate::ide::IdeHal`]). The kernel's implementation
 /// (`arch::port::Ports`) therefore has an `unsafe` constructor. A fake (tests) simply models
 /// devices behind ports.
 ///
@@ -61,7 +65,7 @@ impl<P: PortIo + ?Sized> PortIo for &mut P {
 /// DMA memory a HAL handed out: `len` bytes, physically contiguous at `phys`, zeroed when
 /// allocated, 4096-byte aligned. Only a HAL can make one ([`DmaRegion::new`] is `unsafe`), so
 /// a region always stands for memory that the HAL's `dma_read`/`dma_write` may touch. Not
-/// `Clone`: the region is given back to [`MmioDmaHal::dma_free`] once.
+/// `Clone`: the region is given back to [`DmaHal::dma_free`] once.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DmaRegion {
     phys: u64,
@@ -71,7 +75,7 @@ pub struct DmaRegion {
 
 impl DmaRegion {
     /// # Safety
-    /// The caller (an [`MmioDmaHal`] implementation) vouches that `len` bytes at physical
+    /// The caller (a [`DmaHal`] implementation) vouches that `len` bytes at physical
     /// `phys` are memory it owns exclusively for this region's lifetime, physically contiguous
     /// and 4096-byte aligned, and that `virt` is what its own `dma_read`/`dma_write` need to
     /// reach them (for a kernel: the mapped virtual address).
@@ -98,38 +102,29 @@ impl DmaRegion {
     }
 }
 
-/// What a driver that programs a controller itself needs from the machine: that controller's
-/// memory-mapped registers, DMA memory, a clock. AHCI ([`crate::ahci::AhciHal`]) and NVMe
-/// ([`crate::nvme::NvmeHal`]) drivers use it under their own names (re-exports of this trait).
+/// DMA memory and a clock: what every driver that programs a controller itself needs from the
+/// machine, whatever it reaches the controller's registers through. [`MmioDmaHal`] adds
+/// memory-mapped registers (AHCI, NVMe); [`crate::ide::IdeHal`] adds port I/O (IDE).
 ///
 /// # Safety
-/// The driver programs the controller with the physical addresses of the regions this trait
+/// The driver programs its controller with the physical addresses of the regions this trait
 /// hands out, so the controller will read and write them at any time while it runs.
 /// Implementers guarantee:
-/// 1. `read32`/`write32` access the 32-bit register at byte `offset` of *one* controller's
-///    register BAR (mapped uncached), in program order, never cached, combined or elided.
-///    `offset` is 4-aligned and inside the registers the driver documents (AHCI: below
-///    `0x1100`; NVMe: below `0x1000` plus its doorbells); implementations may panic otherwise
-///    (a driver bug).
-/// 2. The handle and its clones go to one driver controller (`ahci::Controller`,
-///    `nvme::Controller`) and the disks it opens, and to nothing else: no second controller over
-///    the same device, and nothing outside the driver (not the firmware after any handoff, not
-///    another driver) programs it. Clones all reach the whole register BAR; each driver divides
-///    it between them as its HAL re-export documents.
-/// 3. `dma_alloc(len)` answers `None` or a region of at least `len` bytes that is zeroed,
+/// 1. The handle and its clones go to one driver controller (`ahci::Controller`,
+///    `nvme::Controller`, `ide::Controller`) and the disks it opens, and to nothing else, so
+///    that the regions they hand out are given to that one device.
+/// 2. `dma_alloc(len)` answers `None` or a region of at least `len` bytes that is zeroed,
 ///    physically contiguous, 4096-byte aligned, reachable by the controller's DMA at `phys`,
-///    and used by nothing else until it is passed to `dma_free`.
-/// 4. `dma_read`/`dma_write` copy between `buf` and bytes `offset .. offset + buf.len()` of the
+///    and used by nothing else until it is passed to `dma_free`. (Drivers whose controller
+///    addresses less than 64 bits say so in their HAL's contract, e.g. [`crate::ide::IdeHal`]:
+///    below 4 GiB.)
+/// 3. `dma_read`/`dma_write` copy between `buf` and bytes `offset .. offset + buf.len()` of the
 ///    region (never through a Rust reference to the region, which the device may write
-///    concurrently), ordered with the register accesses around them; they may panic if the
-///    range exceeds the region (a driver bug).
-/// 5. `now_us` never goes backwards and advances with real time (a polling loop that reads it
+///    concurrently), ordered with the register or port accesses around them; they may panic
+///    if the range exceeds the region (a driver bug).
+/// 4. `now_us` never goes backwards and advances with real time (a polling loop that reads it
 ///    ends).
-pub unsafe trait MmioDmaHal {
-    /// Reads the register at byte `offset` of the register BAR.
-    fn read32(&mut self, offset: usize) -> u32;
-    /// Writes the register at byte `offset` of the register BAR.
-    fn write32(&mut self, offset: usize, value: u32);
+pub unsafe trait DmaHal {
     /// Zeroed, physically contiguous, 4096-byte aligned DMA memory of at least `len` bytes.
     fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion>;
     /// Gives back a region from [`dma_alloc`](Self::dma_alloc).
@@ -142,8 +137,32 @@ pub unsafe trait MmioDmaHal {
     fn now_us(&mut self) -> u64;
 }
 
+/// What a driver that programs a memory-mapped controller needs from the machine: that
+/// controller's registers, on top of [`DmaHal`]'s DMA memory and clock. AHCI
+/// ([`crate::ahci::AhciHal`]) and NVMe ([`crate::nvme::NvmeHal`]) drivers use it under their
+/// own names (re-exports of this trait).
+///
+/// # Safety
+/// [`DmaHal`]'s duties, and:
+/// 1. `read32`/`write32` access the 32-bit register at byte `offset` of *one* controller's
+///    register BAR (mapped uncached), in program order, never cached, combined or elided.
+///    `offset` is 4-aligned and inside the registers the driver documents (AHCI: below
+///    `0x1100`; NVMe: below `0x1000` plus its doorbells); implementations may panic otherwise
+///    (a driver bug).
+/// 2. The handle and its clones go to one driver controller (`ahci::Controller`,
+///    `nvme::Controller`) and the disks it opens, and to nothing else: no second controller over
+///    the same device, and nothing outside the driver (not the firmware after any handoff, not
+///    another driver) programs it. Clones all reach the whole register BAR; each driver divides
+///    it between them as its HAL re-export documents.
+pub unsafe trait MmioDmaHal: DmaHal {
+    /// Reads the register at byte `offset` of the register BAR.
+    fn read32(&mut self, offset: usize) -> u32;
+    /// Writes the register at byte `offset` of the register BAR.
+    fn write32(&mut self, offset: usize, value: u32);
+}
+
 /// Polls `done` until it answers true or `timeout_us` have passed (then one last check).
-pub(crate) fn wait_until<H: MmioDmaHal>(
+pub(crate) fn wait_until<H: DmaHal + ?Sized>(
     hal: &mut H,
     timeout_us: u64,
     mut done: impl FnMut(&mut H) -> bool,

@@ -295,7 +295,10 @@ fn a_long_name_gives_way_to_the_message() {
     fx.keys("x");
     fx.store.fail = Some("no space");
     fx.keys(":w\r");
-    assert_eq!(fx.screen.status(), "[+]  save failed: no space          1:1");
+    assert_eq!(
+        fx.screen.status(),
+        "[+]  save failed: no space          1:1"
+    );
     // Without a message, the name is cut instead.
     fx.keys("0");
     assert_eq!(

@@ -11,6 +11,7 @@ use core::cell::RefCell;
 use super::proto::{self, ata, hba, port as preg};
 use super::{AhciHal, DmaRegion};
 use crate::hal::fake::FakeDma;
+use crate::hal::DmaHal;
 
 #[derive(Default)]
 pub struct FakeDisk {
@@ -435,10 +436,8 @@ impl FakeHal {
     }
 }
 
-// SAFETY: nothing here is real hardware or memory: registers are fields, and DMA goes to the
-// embedded `FakeDma`, whose "memory" is a vector indexed by `phys - mem_base` (bounds asserted),
-// whose regions are handed out once each from a bump allocator, and whose clock only moves
-// forward.
+// SAFETY: nothing here is real hardware: registers are fields of the fake (the DMA half of the
+// contract is vouched for below).
 unsafe impl AhciHal for FakeHal {
     fn read32(&mut self, offset: usize) -> u32 {
         self.hba().read(offset)
@@ -447,7 +446,12 @@ unsafe impl AhciHal for FakeHal {
     fn write32(&mut self, offset: usize, value: u32) {
         self.hba().write(offset, value)
     }
+}
 
+// SAFETY: nothing here is real memory: DMA goes to the embedded `FakeDma`, whose "memory" is a
+// vector indexed by `phys - mem_base` (bounds asserted), whose regions are handed out once each
+// from a bump allocator, and whose clock only moves forward.
+unsafe impl DmaHal for FakeHal {
     fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
         self.hba().dma.alloc(len)
     }

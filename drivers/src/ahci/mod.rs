@@ -504,16 +504,9 @@ impl<H: AhciHal + Clone> Controller<H> {
             mem: None,
             bounce: None,
             info: IdentifyInfo {
-                model: alloc::string::String::new(),
-                serial: alloc::string::String::new(),
-                firmware: alloc::string::String::new(),
-                lba48: false,
-                sectors: 0,
                 logical_sector_size: 512,
                 physical_sector_size: 512,
-                flush_ext: false,
-                flush: false,
-                write_cache_enabled: false,
+                ..IdentifyInfo::default()
             },
             timeouts: self.timeouts,
             failed: false,

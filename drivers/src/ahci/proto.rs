@@ -1,10 +1,16 @@
-//! AHCI 1.3.1 and ATA/ATAPI-8 data structures as plain bytes: register offsets and bits, the
-//! host-to-device register FIS, command headers, PRDT entries (and splitting a transfer into
-//! them), IDENTIFY DEVICE parsing and the ATA error register. Pure logic, tested byte for byte.
+//! AHCI 1.3.1 data structures as plain bytes: register offsets and bits, the host-to-device
+//! register FIS, command headers, PRDT entries (and splitting a transfer into them). Pure
+//! logic, tested byte for byte. What AHCI shares with IDE (ATA command codes, IDENTIFY DEVICE
+//! parsing, the ATA error register) lives in [`crate::ata`] and is re-exported here.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+
+pub use crate::ata::command as ata;
+pub use crate::ata::{
+    identify_data, parse_identify, AtaErrorBits, IdentifyError, IdentifyInfo, DEVICE_LBA,
+    MAX_SECTOR_BYTES,
+};
 
 /// HBA (generic host control) register offsets from ABAR (AHCI 1.3.1, 3.1).
 pub mod hba {
@@ -153,27 +159,6 @@ pub mod sig {
     }
 }
 
-/// ATA command codes used by the driver.
-pub mod ata {
-    pub const IDENTIFY_DEVICE: u8 = 0xec;
-    pub const READ_DMA_EXT: u8 = 0x25;
-    pub const WRITE_DMA_EXT: u8 = 0x35;
-    pub const FLUSH_CACHE: u8 = 0xe7;
-    pub const FLUSH_CACHE_EXT: u8 = 0xea;
-
-    /// The command's name, for errors and logs.
-    pub fn name(command: u8) -> &'static str {
-        match command {
-            IDENTIFY_DEVICE => "IDENTIFY DEVICE",
-            READ_DMA_EXT => "READ DMA EXT",
-            WRITE_DMA_EXT => "WRITE DMA EXT",
-            FLUSH_CACHE => "FLUSH CACHE",
-            FLUSH_CACHE_EXT => "FLUSH CACHE EXT",
-            _ => "ATA command",
-        }
-    }
-}
-
 /// FIS types.
 pub const FIS_TYPE_REG_H2D: u8 = 0x27;
 pub const FIS_TYPE_REG_D2H: u8 = 0x34;
@@ -189,8 +174,6 @@ pub const PRDT_OFFSET: usize = 0x80;
 pub const PRD_BYTES: usize = 16;
 /// The most one PRD can describe: its 22-bit byte count holds count - 1.
 pub const MAX_PRD_BYTES: usize = 4 * 1024 * 1024;
-/// The device register's LBA-mode bit.
-pub const DEVICE_LBA: u8 = 1 << 6;
 
 /// A host-to-device register FIS carrying a command (SATA 3.x, 10.5.5): 20 bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -373,225 +356,7 @@ pub fn build_prdt(
     Ok(prds)
 }
 
-/// The ATA error register (the high byte of PxTFD, or the D2H FIS's error field).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AtaErrorBits(pub u8);
-
-impl AtaErrorBits {
-    /// Interface CRC error.
-    pub const ICRC: u8 = 1 << 7;
-    /// Uncorrectable data error.
-    pub const UNC: u8 = 1 << 6;
-    /// Media changed.
-    pub const MC: u8 = 1 << 5;
-    /// ID (address) not found.
-    pub const IDNF: u8 = 1 << 4;
-    /// Media change request.
-    pub const MCR: u8 = 1 << 3;
-    /// Command aborted.
-    pub const ABRT: u8 = 1 << 2;
-    /// Track 0 not found (obsolete) / end of media.
-    pub const TK0NF: u8 = 1 << 1;
-    /// Address mark not found (obsolete) / media error.
-    pub const AMNF: u8 = 1 << 0;
-
-    const NAMES: [(u8, &'static str); 8] = [
-        (Self::ICRC, "ICRC (interface CRC error)"),
-        (Self::UNC, "UNC (uncorrectable data)"),
-        (Self::MC, "MC (media changed)"),
-        (Self::IDNF, "IDNF (address not found)"),
-        (Self::MCR, "MCR (media change request)"),
-        (Self::ABRT, "ABRT (command aborted)"),
-        (Self::TK0NF, "TK0NF (end of media)"),
-        (Self::AMNF, "AMNF (media error)"),
-    ];
-
-    /// Whether the error concerns the medium or the transfer of data (an I/O error) rather than
-    /// the command itself (ABRT alone: refused).
-    pub fn is_media_error(self) -> bool {
-        self.0 & (Self::UNC | Self::IDNF | Self::ICRC | Self::AMNF | Self::TK0NF) != 0
-    }
-}
-
-impl fmt::Display for AtaErrorBits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == 0 {
-            return write!(f, "no error bits");
-        }
-        let mut first = true;
-        for (bit, name) in Self::NAMES {
-            if self.0 & bit != 0 {
-                if !first {
-                    f.write_str(", ")?;
-                }
-                f.write_str(name)?;
-                first = false;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The LBA a D2H register FIS reports (48 bits, bytes 4-6 and 8-10).
 pub fn d2h_lba(fis: &[u8; 20]) -> u64 {
     u64::from_le_bytes([fis[4], fis[5], fis[6], fis[8], fis[9], fis[10], 0, 0])
-}
-
-/// What IDENTIFY DEVICE says about a disk.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdentifyInfo {
-    /// Words 27-46, trimmed.
-    pub model: String,
-    /// Words 10-19, trimmed.
-    pub serial: String,
-    /// Words 23-26, trimmed.
-    pub firmware: String,
-    /// Word 83 bit 10: the 48-bit feature set (READ/WRITE DMA EXT).
-    pub lba48: bool,
-    /// Addressable logical sectors: words 100-103 with 48-bit LBA, else words 60-61.
-    pub sectors: u64,
-    /// Bytes per logical sector: words 117-118 (in words) when word 106 bit 12 says so, else 512.
-    pub logical_sector_size: u32,
-    /// Bytes per physical sector (word 106 bits 3:0 as log2 of logical sectors per physical).
-    pub physical_sector_size: u32,
-    /// Word 83 bit 13: FLUSH CACHE EXT.
-    pub flush_ext: bool,
-    /// Word 83 bit 12: FLUSH CACHE.
-    pub flush: bool,
-    /// Word 85 bit 5: the volatile write cache is on.
-    pub write_cache_enabled: bool,
-}
-
-/// Why [`parse_identify`] refused the data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IdentifyError {
-    /// Word 0 bit 15 is set: not an ATA device.
-    NotAta { word0: u16 },
-    /// Words 117-118 give a logical sector size that is odd, below 512 or absurdly large.
-    BadSectorSize { bytes: u64 },
-}
-
-impl fmt::Display for IdentifyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotAta { word0 } => {
-                write!(f, "IDENTIFY word 0 is {word0:#06x}: not an ATA device")
-            }
-            Self::BadSectorSize { bytes } => {
-                write!(
-                    f,
-                    "IDENTIFY gives an impossible logical sector size of {bytes} bytes"
-                )
-            }
-        }
-    }
-}
-
-/// The largest logical sector the driver accepts (it must fit the bounce buffer).
-pub const MAX_SECTOR_BYTES: u64 = 64 * 1024;
-
-/// ATA string: each word holds two characters, the first in the high byte.
-fn ata_string(words: &[u16]) -> String {
-    let mut s = String::with_capacity(words.len() * 2);
-    for w in words {
-        for b in [(w >> 8) as u8, *w as u8] {
-            s.push(if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                ' '
-            });
-        }
-    }
-    String::from(s.trim())
-}
-
-/// Parses the 256 words IDENTIFY DEVICE returns (`data` is the 512 bytes as received).
-///
-/// # Errors
-/// [`IdentifyError::NotAta`], [`IdentifyError::BadSectorSize`].
-pub fn parse_identify(data: &[u8; 512]) -> Result<IdentifyInfo, IdentifyError> {
-    let mut w = [0u16; 256];
-    for (i, word) in w.iter_mut().enumerate() {
-        *word = u16::from_le_bytes([data[2 * i], data[2 * i + 1]]);
-    }
-    if w[0] & 0x8000 != 0 {
-        return Err(IdentifyError::NotAta { word0: w[0] });
-    }
-    let lba48 = w[83] & (1 << 10) != 0;
-    let sectors = if lba48 {
-        u64::from(w[100])
-            | u64::from(w[101]) << 16
-            | u64::from(w[102]) << 32
-            | u64::from(w[103]) << 48
-    } else {
-        u64::from(w[60]) | u64::from(w[61]) << 16
-    };
-    let w106_valid = w[106] & 0xc000 == 0x4000;
-    let mut logical: u64 = 512;
-    let mut per_physical_log2 = 0;
-    if w106_valid {
-        if w[106] & (1 << 12) != 0 {
-            logical = (u64::from(w[117]) | u64::from(w[118]) << 16) * 2;
-            if !(512..=MAX_SECTOR_BYTES).contains(&logical) {
-                return Err(IdentifyError::BadSectorSize { bytes: logical });
-            }
-        }
-        if w[106] & (1 << 13) != 0 {
-            per_physical_log2 = u32::from(w[106] & 0xf);
-        }
-    }
-    let physical = (logical << per_physical_log2.min(8)) as u32;
-    Ok(IdentifyInfo {
-        model: ata_string(&w[27..47]),
-        serial: ata_string(&w[10..20]),
-        firmware: ata_string(&w[23..27]),
-        lba48,
-        sectors,
-        logical_sector_size: logical as u32,
-        physical_sector_size: physical,
-        flush_ext: w[83] & (1 << 13) != 0 && w[83] & 0xc000 == 0x4000,
-        flush: w[83] & (1 << 12) != 0 && w[83] & 0xc000 == 0x4000,
-        write_cache_enabled: w[85] & (1 << 5) != 0,
-    })
-}
-
-/// Builds IDENTIFY DEVICE data (for tests and fakes): `model` and `serial` as ATA strings,
-/// `sectors` in words 100-103 (48-bit) and 60-61, `logical` bytes per sector.
-pub fn identify_data(model: &str, serial: &str, sectors: u64, logical: u32) -> [u8; 512] {
-    let mut w = [0u16; 256];
-    let put = |w: &mut [u16; 256], at: usize, words: usize, s: &str| {
-        let mut bytes = alloc::vec![b' '; words * 2];
-        for (d, c) in bytes.iter_mut().zip(s.bytes()) {
-            *d = c;
-        }
-        for i in 0..words {
-            w[at + i] = u16::from(bytes[2 * i]) << 8 | u16::from(bytes[2 * i + 1]);
-        }
-    };
-    w[0] = 0x0040;
-    put(&mut w, 10, 10, serial);
-    put(&mut w, 23, 4, "1.0");
-    put(&mut w, 27, 20, model);
-    w[49] = 1 << 9 | 1 << 8;
-    let s28 = sectors.min(0x0fff_ffff);
-    w[60] = s28 as u16;
-    w[61] = (s28 >> 16) as u16;
-    w[83] = 0x4000 | 1 << 10 | 1 << 12 | 1 << 13;
-    w[86] = 1 << 10 | 1 << 12 | 1 << 13;
-    w[85] = 1 << 5;
-    for i in 0..4 {
-        w[100 + i] = (sectors >> (16 * i)) as u16;
-    }
-    w[106] = 0x4000;
-    if logical != 512 {
-        w[106] |= 1 << 12;
-        let words = logical / 2;
-        w[117] = words as u16;
-        w[118] = (words >> 16) as u16;
-    }
-    let mut out = [0u8; 512];
-    for (i, word) in w.iter().enumerate() {
-        out[2 * i..2 * i + 2].copy_from_slice(&word.to_le_bytes());
-    }
-    out
 }

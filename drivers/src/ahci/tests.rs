@@ -129,93 +129,10 @@ fn prdt_splits_at_4_mib_and_at_buffer_boundaries() {
     );
 }
 
-// --- IDENTIFY and errors ---------------------------------------------------------------------
+// --- D2H FIS and errors -----------------------------------------------------------------------
 
 #[test]
-fn identify_parses_strings_and_sizes() {
-    let data = identify_data("QEMU HARDDISK", "QM00001", 0x1_2345_6789, 512);
-    let info = parse_identify(&data).unwrap();
-    assert_eq!(info.model, "QEMU HARDDISK");
-    assert_eq!(info.serial, "QM00001");
-    assert_eq!(info.firmware, "1.0");
-    assert!(info.lba48 && info.flush_ext && info.flush && info.write_cache_enabled);
-    assert_eq!(info.sectors, 0x1_2345_6789);
-    assert_eq!(
-        (info.logical_sector_size, info.physical_sector_size),
-        (512, 512)
-    );
-    // Model bytes are swapped within each word: "QE" is stored as 0x5145.
-    assert_eq!(&data[54..58], b"EQUM");
-}
-
-#[test]
-fn identify_handles_4096_byte_logical_sectors_and_physical_size() {
-    let data = identify_data("4Kn disk", "X", 1000, 4096);
-    let info = parse_identify(&data).unwrap();
-    assert_eq!(info.logical_sector_size, 4096);
-    assert_eq!(info.sectors, 1000);
-
-    // 512-byte logical, 4096-byte physical (512e): word 106 bit 13, ratio 2^3.
-    let mut data = identify_data("512e", "X", 1000, 512);
-    data[212..214].copy_from_slice(&(0x6003u16).to_le_bytes());
-    let info = parse_identify(&data).unwrap();
-    assert_eq!(
-        (info.logical_sector_size, info.physical_sector_size),
-        (512, 4096)
-    );
-
-    // Word 106 invalid (bits 15:14 not 01): defaults.
-    let mut data = identify_data("old", "X", 1000, 4096);
-    data[212..214].copy_from_slice(&0u16.to_le_bytes());
-    assert_eq!(parse_identify(&data).unwrap().logical_sector_size, 512);
-
-    // 520-byte sectors are parsed as they are (the kernel refuses them, loudly).
-    let data = identify_data("odd", "X", 10, 520);
-    assert_eq!(parse_identify(&data).unwrap().logical_sector_size, 520);
-    // Zero or huge sizes are not.
-    let mut data = identify_data("bad", "X", 10, 4096);
-    data[234..238].copy_from_slice(&[0, 0, 0, 0]);
-    assert_eq!(
-        parse_identify(&data),
-        Err(IdentifyError::BadSectorSize { bytes: 0 })
-    );
-    data[234..238].copy_from_slice(&[0, 0, 1, 0]);
-    assert!(matches!(
-        parse_identify(&data),
-        Err(IdentifyError::BadSectorSize { bytes: 131072 })
-    ));
-}
-
-#[test]
-fn identify_without_lba48_uses_28_bit_count_and_rejects_atapi() {
-    let mut data = identify_data("old", "X", 0x0123_4567, 512);
-    data[166..168].copy_from_slice(&0x4000u16.to_le_bytes()); // word 83: no LBA48, no flush
-    let info = parse_identify(&data).unwrap();
-    assert!(!info.lba48 && !info.flush_ext);
-    assert_eq!(info.sectors, 0x0123_4567);
-    data[0..2].copy_from_slice(&0x85c0u16.to_le_bytes());
-    assert_eq!(
-        parse_identify(&data),
-        Err(IdentifyError::NotAta { word0: 0x85c0 })
-    );
-}
-
-#[test]
-fn ata_error_bits_decode() {
-    let e = AtaErrorBits(AtaErrorBits::UNC | AtaErrorBits::ABRT);
-    assert_eq!(
-        e.to_string(),
-        "UNC (uncorrectable data), ABRT (command aborted)"
-    );
-    assert!(e.is_media_error());
-    assert!(!AtaErrorBits(AtaErrorBits::ABRT).is_media_error());
-    assert!(AtaErrorBits(AtaErrorBits::IDNF)
-        .to_string()
-        .contains("IDNF"));
-    assert!(AtaErrorBits(AtaErrorBits::ICRC)
-        .to_string()
-        .contains("ICRC"));
-    assert_eq!(AtaErrorBits(0).to_string(), "no error bits");
+fn d2h_fis_lba_decodes() {
     let mut fis = [0u8; 20];
     fis[4..7].copy_from_slice(&[0x01, 0x02, 0x03]);
     fis[8..11].copy_from_slice(&[0x04, 0x05, 0x06]);

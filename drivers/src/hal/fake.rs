@@ -1,5 +1,5 @@
 //! Test-only pieces the device fakes share: DMA memory (a bump-allocated vector) and a clock
-//! behind their [`MmioDmaHal`](super::MmioDmaHal) implementations, and [`storage_function`], a
+//! behind their [`DmaHal`](super::DmaHal) implementations, and [`storage_function`], a
 //! PCI function to ask the drivers' `is_*_function` about.
 
 use alloc::vec::Vec;
@@ -42,7 +42,7 @@ impl FakeDma {
         }
     }
 
-    /// `MmioDmaHal::dma_alloc`: `len` rounded up to pages, fresh and zeroed, or `None` past
+    /// `DmaHal::dma_alloc`: `len` rounded up to pages, fresh and zeroed, or `None` past
     /// `dma_limit`.
     pub fn alloc(&mut self, len: usize) -> Option<DmaRegion> {
         let len = len.next_multiple_of(4096);
@@ -59,20 +59,20 @@ impl FakeDma {
         Some(unsafe { DmaRegion::new(phys, at, len) })
     }
 
-    /// `MmioDmaHal::dma_free`: counts the region back out of the budget (the bytes stay).
+    /// `DmaHal::dma_free`: counts the region back out of the budget (the bytes stay).
     pub fn free(&mut self, region: DmaRegion) {
         self.dma_in_use -= region.len();
         self.frees += 1;
     }
 
-    /// `MmioDmaHal::dma_read`; panics if the range exceeds the region.
+    /// `DmaHal::dma_read`; panics if the range exceeds the region.
     pub fn read(&self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
         assert!(offset + buf.len() <= region.len());
         let i = self.phys_to_index(region.phys() + offset as u64, buf.len());
         buf.copy_from_slice(&self.mem[i..i + buf.len()]);
     }
 
-    /// `MmioDmaHal::dma_write`; panics if the range exceeds the region.
+    /// `DmaHal::dma_write`; panics if the range exceeds the region.
     pub fn write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
         assert!(offset + data.len() <= region.len());
         self.write_mem(region.phys() + offset as u64, data);
@@ -90,7 +90,7 @@ impl FakeDma {
         self.mem[i..i + data.len()].copy_from_slice(data);
     }
 
-    /// `MmioDmaHal::now_us`: advances the clock by [`TICK_US`] and answers it.
+    /// `DmaHal::now_us`: advances the clock by [`TICK_US`] and answers it.
     pub fn tick(&mut self) -> u64 {
         self.clock += TICK_US;
         self.clock

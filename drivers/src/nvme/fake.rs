@@ -18,6 +18,7 @@ use super::proto::{
 };
 use super::{DmaRegion, NvmeHal};
 use crate::hal::fake::FakeDma;
+use crate::hal::DmaHal;
 
 /// One namespace: its data and LBA format.
 pub struct FakeNamespace {
@@ -643,10 +644,8 @@ impl FakeHal {
     }
 }
 
-// SAFETY: nothing here is real hardware or memory: registers are fields, and DMA goes to the
-// embedded `FakeDma`, whose "memory" is a vector indexed by `phys - mem_base` (bounds asserted),
-// whose regions are handed out once each from a bump allocator, and whose clock only moves
-// forward.
+// SAFETY: nothing here is real hardware: registers are fields of the fake (the DMA half of the
+// contract is vouched for below).
 unsafe impl NvmeHal for FakeHal {
     fn read32(&mut self, offset: usize) -> u32 {
         self.dev().read(offset)
@@ -655,7 +654,12 @@ unsafe impl NvmeHal for FakeHal {
     fn write32(&mut self, offset: usize, value: u32) {
         self.dev().write(offset, value)
     }
+}
 
+// SAFETY: nothing here is real memory: DMA goes to the embedded `FakeDma`, whose "memory" is a
+// vector indexed by `phys - mem_base` (bounds asserted), whose regions are handed out once each
+// from a bump allocator, and whose clock only moves forward.
+unsafe impl DmaHal for FakeHal {
     fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
         self.dev().dma.alloc(len)
     }

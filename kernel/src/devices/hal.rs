@@ -1,6 +1,7 @@
-//! The kernel's implementations of `virtio_drivers::Hal` ([`KernelHal`]) and of
-//! `drivers::ahci::AhciHal` ([`KernelMmioDmaHal`]): DMA memory from the frame allocator, device
-//! registers through the MMIO window, buffer sharing, and the clock.
+//! The kernel's implementations of `virtio_drivers::Hal` ([`KernelHal`]), of
+//! `drivers::hal::MmioDmaHal` for AHCI and NVMe ([`KernelMmioDmaHal`]) and of
+//! `drivers::ide::IdeHal` ([`KernelIdeHal`]): DMA memory from the frame allocator, device
+//! registers through the MMIO window, port I/O, buffer sharing, and the clock.
 //!
 //! Besides `arch` and `memory`, this is the only place in the kernel with `unsafe` code; the
 //! memory work itself is done (safely, from here) by `memory::dma` and `memory::mmio`.
@@ -26,8 +27,10 @@ use core::ptr::NonNull;
 use core::sync::atomic::{fence, Ordering};
 
 use drivers::ahci::{AhciHal, DmaRegion};
+use drivers::hal::{DmaHal, PortIo};
 use drivers::virtio_blk::{BufferDirection, Hal, PhysAddr};
 
+use crate::arch::port::Ports;
 use crate::memory::{dma, frames::FRAME_SIZE, mmio, paging};
 
 /// The HAL the kernel gives `virtio-drivers`.
@@ -192,14 +195,11 @@ fn region_range(region: &DmaRegion, offset: usize, len: usize) -> usize {
     region.virt() + offset
 }
 
-// SAFETY: the implementation duties hold: (1) registers: `new`'s caller vouched that `abar`
-// maps the HBA's ABAR uncached; accesses are volatile, 32-bit and bounds-checked, so they are
-// neither cached, combined, elided nor outside the BAR; (2) `new`'s caller vouched that the
-// handle and its clones go to one controller and its disks only (the driver then keeps each
-// port to one disk); (3) `dma_alloc` returns frames the allocator handed out exclusively
-// (until `dma_free`), zeroed, physically contiguous and page aligned, in RAM the HBA can reach
-// (the driver checks 4 GiB limits itself via CAP.S64A); (4) `dma_read`/`dma_write` copy within
-// the region's bounds through raw pointers; (5) `uptime_us` is monotonic (TSC).
+// SAFETY: the `MmioDmaHal` duties hold: (1) registers: `new`'s caller vouched that `abar`
+// maps the controller's register BAR uncached; accesses are volatile, 32-bit and
+// bounds-checked, so they are neither cached, combined, elided nor outside the BAR; (2) `new`'s
+// caller vouched that the handle and its clones go to one controller and its disks only (the
+// driver then keeps each port or queue to one disk). The `DmaHal` duties: see its impl below.
 unsafe impl AhciHal for KernelMmioDmaHal {
     fn read32(&mut self, offset: usize) -> u32 {
         let Some(reg) = self.register(offset) else {
@@ -220,45 +220,149 @@ unsafe impl AhciHal for KernelMmioDmaHal {
         // SAFETY: as in `read32`; a volatile write of device memory.
         unsafe { reg.write_volatile(value) };
     }
+}
 
+// SAFETY: the `DmaHal` duties hold: (1) `new`'s caller vouched that the handle goes to one
+// controller and its disks; (2) `dma_alloc` is [`alloc_region`] with no address limit (the AHCI
+// driver checks 4 GiB limits itself via CAP.S64A; NVMe takes 64-bit addresses); (3) and (4):
+// see [`alloc_region`], [`copy_from_region`], [`copy_to_region`] and `uptime_us` (TSC,
+// monotonic).
+unsafe impl DmaHal for KernelMmioDmaHal {
     fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
-        let pages = pages_for(len);
-        let buf = dma::alloc_zeroed(pages)?;
-        // SAFETY: `buf` is `pages` frames the allocator just handed out (exclusively ours until
-        // `dma_free`), zeroed, physically contiguous and page aligned at `buf.phys`, reachable
-        // at `buf.virt` through the HHDM.
-        Some(unsafe { DmaRegion::new(buf.phys, buf.virt as usize, (pages * FRAME_SIZE) as usize) })
+        alloc_region(len, u64::MAX)
     }
 
     fn dma_free(&mut self, region: DmaRegion) {
-        let pages = region.len() as u64 / FRAME_SIZE;
-        if let Err(e) = dma::free(region.phys(), pages) {
-            log::error!(
-                "ahci: freeing {pages} DMA frames at {:#x}: {e}",
-                region.phys()
-            );
-        }
+        free_region(region);
     }
 
     fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
-        let at = region_range(region, offset, buf.len());
-        fence(Ordering::SeqCst);
-        // SAFETY: (1) `at .. at + buf.len()` lies inside the region (checked), which is HHDM-
-        // mapped RAM that `dma_alloc` gave out and no Rust reference points to; (2) `buf` is a
-        // distinct, caller-owned buffer, so the two do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(at as *const u8, buf.as_mut_ptr(), buf.len()) };
+        copy_from_region(region, offset, buf);
     }
 
     fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
-        let at = region_range(region, offset, data.len());
-        // SAFETY: as in `dma_read`, with the copy going the other way.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), at as *mut u8, data.len()) };
-        fence(Ordering::SeqCst);
+        copy_to_region(region, offset, data);
     }
 
     fn now_us(&mut self) -> u64 {
         crate::time::uptime_us()
     }
+}
+
+/// Zeroed, physically contiguous, page-aligned frames for `len` bytes ending at or below
+/// physical `limit`, as a [`DmaRegion`] reached through the HHDM. The frames are the
+/// allocator's to give (exclusively ours until [`free_region`]) and RAM every device can reach
+/// below `limit`.
+fn alloc_region(len: usize, limit: u64) -> Option<DmaRegion> {
+    let pages = pages_for(len);
+    let buf = dma::alloc_zeroed_below(pages, limit)?;
+    // SAFETY: `buf` is `pages` frames the allocator just handed out (exclusively ours until
+    // `free_region`), zeroed, physically contiguous and page aligned at `buf.phys`, reachable
+    // at `buf.virt` through the HHDM.
+    Some(unsafe { DmaRegion::new(buf.phys, buf.virt as usize, (pages * FRAME_SIZE) as usize) })
+}
+
+/// Gives back a region from [`alloc_region`].
+fn free_region(region: DmaRegion) {
+    let pages = region.len() as u64 / FRAME_SIZE;
+    if let Err(e) = dma::free(region.phys(), pages) {
+        log::error!(
+            "devices: freeing {pages} DMA frames at {:#x}: {e}",
+            region.phys()
+        );
+    }
+}
+
+/// Copies bytes `offset ..` of `region` into `buf` (bounds-checked: a driver bug panics).
+fn copy_from_region(region: &DmaRegion, offset: usize, buf: &mut [u8]) {
+    let at = region_range(region, offset, buf.len());
+    fence(Ordering::SeqCst);
+    // SAFETY: (1) `at .. at + buf.len()` lies inside the region (checked), which is HHDM-
+    // mapped RAM that `alloc_region` gave out and no Rust reference points to; (2) `buf` is a
+    // distinct, caller-owned buffer, so the two do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(at as *const u8, buf.as_mut_ptr(), buf.len()) };
+}
+
+/// Copies `data` to bytes `offset ..` of `region` (bounds-checked: a driver bug panics).
+fn copy_to_region(region: &DmaRegion, offset: usize, data: &[u8]) {
+    let at = region_range(region, offset, data.len());
+    // SAFETY: as in `copy_from_region`, with the copy going the other way.
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), at as *mut u8, data.len()) };
+    fence(Ordering::SeqCst);
+}
+
+/// The HAL (`drivers::ide::IdeHal`) one IDE controller gets: port I/O ([`Ports`]) on the
+/// ports its PCI function decodes, DMA memory below 4 GiB (the bus master's PRD entries are
+/// 32-bit), and [`crate::time::uptime_us`] as the clock. Made only by [`ide_hal`].
+#[derive(Clone, Debug)]
+pub struct KernelIdeHal {
+    ports: Ports,
+}
+
+/// Below this physical address every IDE DMA region lies.
+const IDE_DMA_LIMIT: u64 = 1 << 32;
+
+impl PortIo for KernelIdeHal {
+    fn read8(&mut self, port: u16) -> u8 {
+        self.ports.read8(port)
+    }
+    fn read16(&mut self, port: u16) -> u16 {
+        self.ports.read16(port)
+    }
+    fn read32(&mut self, port: u16) -> u32 {
+        self.ports.read32(port)
+    }
+    fn write8(&mut self, port: u16, value: u8) {
+        self.ports.write8(port, value)
+    }
+    fn write16(&mut self, port: u16, value: u16) {
+        self.ports.write16(port, value)
+    }
+    fn write32(&mut self, port: u16, value: u32) {
+        self.ports.write32(port, value)
+    }
+}
+
+// SAFETY: the `DmaHal` duties hold: (1) `ide_hal`'s caller gives the handle to one controller;
+// (2) `dma_alloc` is [`alloc_region`] below 4 GiB; (3) and (4) as for `KernelMmioDmaHal`.
+unsafe impl DmaHal for KernelIdeHal {
+    fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
+        alloc_region(len, IDE_DMA_LIMIT)
+    }
+
+    fn dma_free(&mut self, region: DmaRegion) {
+        free_region(region);
+    }
+
+    fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
+        copy_from_region(region, offset, buf);
+    }
+
+    fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
+        copy_to_region(region, offset, data);
+    }
+
+    fn now_us(&mut self) -> u64 {
+        crate::time::uptime_us()
+    }
+}
+
+// SAFETY: the `IdeHal` duties hold: (1) `ide_hal` is called once per IDE function per probe and
+// its caller gives the handle to that function's one `ide::Controller` only, after enabling the
+// function's I/O decoding; the driver touches only the ports `ControllerPorts::from_pci`
+// derives from that function's prog-if and BARs, which no other kernel code drives (the
+// firmware let go at exit-boot-services; the kernel has no IDE interrupt handler: the driver
+// runs with nIEN set); (2) `dma_alloc` gives regions ending at or below 4 GiB; (3) `Ports`
+// performs each `in`/`out` once, in program order, and the region copies are fenced.
+unsafe impl drivers::ide::IdeHal for KernelIdeHal {}
+
+/// The HAL for one IDE controller. Only the IDE entry of `devices`' driver table calls this,
+/// once per IDE function per probe, and gives the handle to that function's controller.
+pub(super) fn ide_hal() -> KernelIdeHal {
+    // SAFETY: the handle goes only to one `ide::Controller`, which drives its own function's
+    // command, control and bus-master ports and nothing else (see the `IdeHal` impl above).
+    let ports = unsafe { Ports::new() };
+    KernelIdeHal { ports }
 }
 
 /// How many buffers `share` had to bounce (not physically contiguous), for the log.

@@ -19,6 +19,7 @@ use core::fmt;
 
 use drivers::ahci::{self, AhciDisk, AhciError, PortError};
 use drivers::block::BlockDevice;
+use drivers::ide;
 use drivers::nvme::{self, NamespaceError, NvmeError};
 use drivers::pci::{self, PciAddress, PciDevice};
 use drivers::virtio_blk::{self, PciRoot, VirtioBlockError};
@@ -40,6 +41,8 @@ pub enum DiskKind {
     Ahci,
     /// A namespace of an NVMe controller.
     Nvme,
+    /// An ATA disk on an IDE (PIIX) controller.
+    Ide,
     /// The system image the boot loader loaded as a module, in RAM.
     BootModule,
 }
@@ -50,6 +53,7 @@ impl fmt::Display for DiskKind {
             Self::VirtioBlk => "virtio-blk",
             Self::Ahci => "ahci",
             Self::Nvme => "nvme",
+            Self::Ide => "ide",
             Self::BootModule => "boot module (RAM)",
         })
     }
@@ -132,6 +136,8 @@ pub enum DiskError {
     Nvme(NvmeError),
     /// A namespace of an NVMe controller failed to give a disk.
     NvmeNamespace(NamespaceError),
+    /// A drive on an IDE controller failed to give a disk.
+    Ide(ide::ProbeError),
     /// The disk works, but its logical sector size is neither 512 nor 4096 bytes.
     UnsupportedSectorSize { location: String, bytes: usize },
 }
@@ -155,6 +161,7 @@ impl fmt::Display for DiskError {
             Self::NoNvmeBar => write!(f, "NVMe controller without a memory BAR0"),
             Self::Nvme(e) => write!(f, "{e}"),
             Self::NvmeNamespace(e) => write!(f, "{e}"),
+            Self::Ide(e) => write!(f, "{e}"),
             Self::UnsupportedSectorSize { location, bytes } => write!(
                 f,
                 "{location}: sector size {bytes} not supported (only 512 and 4096)"
@@ -208,6 +215,11 @@ pub const DISK_DRIVERS: &[DiskDriver] = &[
         name: "nvme",
         matches: nvme::is_nvme_function,
         probe: probe_nvme,
+    },
+    DiskDriver {
+        name: "ide",
+        matches: ide::is_ide_function,
+        probe: probe_ide,
     },
 ];
 
@@ -458,4 +470,46 @@ fn open_nvme(dev: &PciDevice) -> Result<nvme::Controller<KernelMmioDmaHal>, Disk
         error,
     })?;
     nvme::Controller::init(hal, nvme::Timeouts::default()).map_err(DiskError::Nvme)
+}
+
+/// Brings up the IDE controller `dev` and the ATA disks on its two channels: disks that work go
+/// to `disks`, failures to `failed`, each logged; absent drives at debug level, ATAPI and other
+/// non-disks at info level.
+fn probe_ide(
+    dev: &PciDevice,
+    _root: &mut PciRoot<PciConfig>,
+    disks: &mut Vec<Disk>,
+    failed: &mut Failures,
+) {
+    let addr = dev.address;
+    let ports = ide::ControllerPorts::from_pci(dev.prog_if, &dev.bars);
+    log::info!("ide: {addr}: {ports}");
+    pci::enable(
+        &mut hal::pci_config(),
+        addr,
+        pci::command::IO_SPACE | pci::command::BUS_MASTER,
+    );
+    let controller = ide::Controller::new(hal::ide_hal(), ports, ide::Timeouts::default());
+    for result in controller.probe() {
+        match result {
+            Ok(disk) => {
+                let disk_mode = disk.transfer_mode();
+                let disk = Disk {
+                    address: addr,
+                    kind: DiskKind::Ide,
+                    location: alloc::format!("{addr} {}", disk.location()),
+                    model: Some(disk.info().model.clone()),
+                    device: Box::new(disk),
+                };
+                log::info!("disk: {disk}; {disk_mode}");
+                disks.push(disk);
+            }
+            Err(e) if e.is_absent() => log::debug!("ide: {addr}: {e}"),
+            Err(e) if e.is_skipped() => log::info!("ide: {addr}: {e}"),
+            Err(e) => {
+                log::error!("ide: {addr}: {e}; skipped");
+                failed.push((addr, DiskError::Ide(e)));
+            }
+        }
+    }
 }

@@ -27,7 +27,21 @@ pub fn alloc_zeroed(pages: u64) -> Option<DmaBuffer> {
     Some(DmaBuffer { phys, virt, pages })
 }
 
-/// Returns memory from [`alloc_zeroed`].
+/// Like [`alloc_zeroed`], for a device that reaches only physical addresses below `limit`
+/// (e.g. 4 GiB for 32-bit DMA): `None` when the run found ends above it. The frame allocator
+/// hands out the lowest free run that fits, so no lower run exists then.
+pub fn alloc_zeroed_below(pages: u64, limit: u64) -> Option<DmaBuffer> {
+    let buf = alloc_zeroed(pages)?;
+    if buf.phys + pages * FRAME_SIZE <= limit {
+        return Some(buf);
+    }
+    if let Err(e) = free(buf.phys, pages) {
+        log::error!("dma: giving back {pages} frames at {:#x}: {e}", buf.phys);
+    }
+    None
+}
+
+/// Returns memory from [`alloc_zeroed`] or [`alloc_zeroed_below`].
 ///
 /// # Errors
 /// What [`super::frames::FrameAllocator::free_contiguous`] says when the range was not

@@ -39,6 +39,9 @@ pub enum Attach {
     Nvme,
     /// An NVMe SSD whose namespace has 4096-byte logical blocks.
     Nvme4k,
+    /// An IDE disk: on pc the chipset's PIIX controller (the spec's plain `-drive
+    /// format=raw,file=…`), on q35 an added `piix3-ide` card.
+    Ide,
 }
 
 /// One disk of the guest, in the order given.
@@ -80,10 +83,14 @@ pub struct QemuConfig {
     /// The CPU model (`-cpu`); `None`: QEMU's default under TCG (`qemu64`, without SMEP, SMAP
     /// or UMIP), `host` under KVM.
     pub cpu: Option<String>,
-    pub memory_mib: u32,
+    /// Guest memory; `None`: QEMU's default (128 MiB), as the spec's plain command has it.
+    pub memory_mib: Option<u32>,
     pub ovmf_code: PathBuf,
     /// A writable copy of the variable store, private to this run.
     pub ovmf_vars: PathBuf,
+    /// Load the firmware with `-bios ovmf_code` and no variable store (the spec's plain
+    /// command) instead of the two pflash drives.
+    pub bios: bool,
     /// The disks, attached in this order.
     pub disks: Vec<Drive>,
     pub serial: Serial,
@@ -97,9 +104,10 @@ impl QemuConfig {
             machine: Machine::Q35,
             accel: Accel::Tcg,
             cpu: None,
-            memory_mib: 256,
+            memory_mib: Some(256),
             ovmf_code,
             ovmf_vars,
+            bios: false,
             disks: vec![Drive {
                 path: disk,
                 attach: Attach::Virtio,
@@ -129,8 +137,10 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
     let mut push = |a: &str| args.push(a.into());
     push("-machine");
     push(cfg.machine.as_str());
-    push("-m");
-    push(&format!("{}M", cfg.memory_mib));
+    if let Some(mib) = cfg.memory_mib {
+        push("-m");
+        push(&format!("{mib}M"));
+    }
     match cfg.accel {
         Accel::Tcg => {
             push("-accel");
@@ -147,14 +157,19 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
             push(cfg.cpu.as_deref().unwrap_or("host"));
         }
     }
-    args.push("-drive".into());
-    args.push(kv(
-        "if=pflash,format=raw,readonly=on,file=",
-        &cfg.ovmf_code,
-        "",
-    ));
-    args.push("-drive".into());
-    args.push(kv("if=pflash,format=raw,file=", &cfg.ovmf_vars, ""));
+    if cfg.bios {
+        args.push("-bios".into());
+        args.push(cfg.ovmf_code.clone().into());
+    } else {
+        args.push("-drive".into());
+        args.push(kv(
+            "if=pflash,format=raw,readonly=on,file=",
+            &cfg.ovmf_code,
+            "",
+        ));
+        args.push("-drive".into());
+        args.push(kv("if=pflash,format=raw,file=", &cfg.ovmf_vars, ""));
+    }
     push_drives(&mut args, cfg.machine, &cfg.disks);
     match &cfg.serial {
         Serial::Socket(p) => {
@@ -184,6 +199,7 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
 /// The `-drive`/`-device` options for `disks`, in order.
 fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
     let mut ahci_port = 0;
+    let mut ide_unit = 0;
     let mut xhci = false;
     for (i, d) in disks.iter().enumerate() {
         match (d.attach, machine) {
@@ -224,6 +240,33 @@ fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
                 };
                 args.push("-device".into());
                 args.push(format!("nvme,serial=pandagen{i},drive=nvm{i}{lba}").into());
+            }
+            // pc's PIIX IDE takes plain drives: exactly the spec's Option 1 command.
+            (Attach::Ide, Machine::Pc) => {
+                args.push("-drive".into());
+                args.push(kv("format=raw,file=", &d.path, ""));
+            }
+            (Attach::Ide, Machine::Q35) => {
+                if ide_unit == 0 {
+                    args.push("-device".into());
+                    args.push("piix3-ide,id=pide".into());
+                }
+                args.push("-drive".into());
+                args.push(kv(
+                    &format!("if=none,format=raw,id=ide{i},file="),
+                    &d.path,
+                    "",
+                ));
+                args.push("-device".into());
+                args.push(
+                    format!(
+                        "ide-hd,drive=ide{i},bus=pide.{},unit={}",
+                        ide_unit / 2,
+                        ide_unit % 2
+                    )
+                    .into(),
+                );
+                ide_unit += 1;
             }
             // q35's ICH9 AHCI takes plain drives: exactly the spec's QEMU command.
             (Attach::Ahci, Machine::Q35) => {
@@ -282,6 +325,20 @@ pub enum FindError {
          or point OVMF_CODE (and OVMF_VARS) at the firmware files."
     )]
     OvmfNotFound,
+}
+
+/// The firmware file the spec's plain command names (`-bios`), on the hosts that have it.
+pub const SPEC_BIOS: &str = "/usr/share/OVMF/OVMF_CODE.fd";
+
+/// The firmware for a `-bios` boot: the spec's file if this host has it, else the code file
+/// found for pflash boots.
+pub fn spec_bios(found: &Ovmf) -> PathBuf {
+    let spec = Path::new(SPEC_BIOS);
+    if spec.is_file() {
+        spec.to_path_buf()
+    } else {
+        found.code.clone()
+    }
 }
 
 /// Known (code, vars) locations, in search order.
@@ -652,6 +709,52 @@ mod tests {
             "{q35}"
         );
         assert_eq!(q35.matches("qemu-xhci").count(), 1, "one controller");
+    }
+
+    #[test]
+    fn the_specs_plain_command() {
+        let mut cfg = QemuConfig::new(
+            "/usr/share/OVMF/OVMF_CODE.fd".into(),
+            "/unused.vars".into(),
+            "pandagen-system.img".into(),
+            Serial::File("/t/s.log".into()),
+        );
+        cfg.machine = Machine::Pc;
+        cfg.memory_mib = None;
+        cfg.bios = true;
+        cfg.disks[0].attach = Attach::Ide;
+        assert_eq!(
+            strings(qemu_args(&cfg)).join(" "),
+            "-machine pc -accel tcg -bios /usr/share/OVMF/OVMF_CODE.fd \
+             -drive format=raw,file=pandagen-system.img \
+             -serial file:/t/s.log -display none -no-reboot"
+        );
+    }
+
+    #[test]
+    fn ide_drives_on_q35_get_a_piix_card() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/image.img".into(),
+            Serial::MonStdio,
+        );
+        for path in ["/a.img", "/b.img", "/c.img"] {
+            cfg.disks.push(Drive {
+                path: path.into(),
+                attach: Attach::Ide,
+            });
+        }
+        let q35 = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            q35.contains(
+                "-device piix3-ide,id=pide \
+                 -drive if=none,format=raw,id=ide1,file=/a.img -device ide-hd,drive=ide1,bus=pide.0,unit=0 \
+                 -drive if=none,format=raw,id=ide2,file=/b.img -device ide-hd,drive=ide2,bus=pide.0,unit=1 \
+                 -drive if=none,format=raw,id=ide3,file=/c.img -device ide-hd,drive=ide3,bus=pide.1,unit=0"
+            ),
+            "{q35}"
+        );
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub struct Scenario {
     pub tamper: Option<Tamper>,
     /// A two-slot image whose slot B is packed from this system description (`None`: one slot).
     pub slot_b: Option<&'static str>,
+    /// Boot with the spec's plain QEMU command (`-bios OVMF_CODE.fd`, no variable store,
+    /// QEMU's default memory) plus only what the harness needs (serial to a file, debug exit).
+    pub spec_command: bool,
 }
 
 impl Scenario {
@@ -140,6 +143,7 @@ impl Scenario {
             signing: Signing::Development,
             tamper: None,
             slot_b: None,
+            spec_command: false,
         }
     }
 }
@@ -713,6 +717,7 @@ fn found_on(controller: &str) -> Pattern {
 const ON_VIRTIO: &str = " virtio-blk: ";
 const ON_AHCI_PORT0: &str = " port 0 ahci";
 const ON_NVME: &str = " namespace 1 nvme";
+const ON_IDE_PRIMARY_MASTER: &str = " primary master ide";
 /// A checked disk that is not the image.
 fn not_the_image() -> Pattern {
     shape(DISK_START, "", NOT_THE_IMAGE_END)
@@ -819,6 +824,16 @@ fn disk_scenarios() -> Vec<Scenario> {
             ],
         ),
         persist("persist-nvme", &[DriveRole::Image(Attach::Nvme)]),
+        // The spec's Option 1 command as a new user types it: machine pc, the disk on the
+        // chipset's PIIX IDE controller, `-bios OVMF_CODE.fd`, 128 MiB. The image must be found
+        // on the IDE disk (not run from the boot module) and keep its boot count and files.
+        {
+            let mut s = persist("persist-ide-spec-command", &[DriveRole::Image(Attach::Ide)]);
+            s.machine = Machine::Pc;
+            s.spec_command = true;
+            s.expect.insert(0, found_on(ON_IDE_PRIMARY_MASTER));
+            s
+        },
         Scenario {
             cmdline: CMDLINE_TEST_DISK,
             ..on(
@@ -830,15 +845,19 @@ fn disk_scenarios() -> Vec<Scenario> {
                     DriveRole::Blank(Attach::Ahci),
                     DriveRole::Blank(Attach::Nvme),
                     DriveRole::Blank(Attach::Nvme4k),
+                    DriveRole::Blank(Attach::Ide),
                 ],
                 vec![
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
+                    shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
                     starts(DISK_THROUGHPUT_START),
                     starts(DISK_THROUGHPUT_START),
                     starts(DISK_THROUGHPUT_START),
+                    // IDE is probed last, so its controller's line comes last.
+                    shape(DISK_THROUGHPUT_START, " (ide): read ", ""),
                     line(TEST_PASS),
                 ],
             )

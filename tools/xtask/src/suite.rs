@@ -365,6 +365,11 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
         config.machine = s.machine;
         config.cpu = s.cpu.map(String::from);
         config.debug_exit = true;
+        if s.spec_command {
+            config.ovmf_code = qemu::spec_bios(&ovmf);
+            config.bios = true;
+            config.memory_mib = None;
+        }
         prepared.push(Prepared {
             scenario: s.clone(),
             config,
