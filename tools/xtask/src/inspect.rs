@@ -17,6 +17,7 @@ use loader::superblock::blocks_for;
 use loader::verify::{check_layout, hash_region};
 use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
 
+use crate::image::SectorSize;
 use crate::iso;
 use crate::pack::{self, loader_buffer, FileSource, Window, BLOCK, MODULE_DATA_BLOCKS};
 use crate::slots;
@@ -48,6 +49,9 @@ pub struct Findings {
     pub manifest: Option<Box<Manifest>>,
     /// MBR partition 1: type, first LBA, sectors.
     pub mbr: Option<(u8, u32, u32)>,
+    /// The sector size a disk image's MBR and ESP are laid out for, as the ESP's FAT boot
+    /// sector says (`None`: no ESP, or no FAT boot sector of a supported size at its start).
+    pub sector_size: Option<SectorSize>,
     /// Kernel and entries hashed: label, whether the checksum matched.
     pub hashed: Vec<(String, bool)>,
     /// Every problem, the loader's verdict first.
@@ -174,6 +178,7 @@ fn examine_source<S: BlockSource>(src: &mut S, file_bytes: u64, kind: Kind) -> F
         superblock: None,
         manifest: None,
         mbr: None,
+        sector_size: None,
         hashed: Vec::new(),
         problems: Vec::new(),
         manifest_sha256: None,
@@ -220,6 +225,9 @@ fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
         }
     };
     f.superblock = Some(sb);
+    if f.kind == Kind::Disk {
+        f.sector_size = esp_sector_size(src, &sb);
+    }
     if let Err(e) = sb.validate(Some(blocks)) {
         let truncated = matches!(e, LoadError::ImageTruncated { .. });
         f.problems.push(e);
@@ -304,6 +312,24 @@ fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
         f.slot_meta = slots::pick_from(src, &sb);
     }
     f.manifest = Some(m);
+}
+
+/// The sector size the ESP's FAT boot sector (the first bytes of block `esp_start`) says.
+fn esp_sector_size<S: BlockSource>(src: &mut S, sb: &Superblock) -> Option<SectorSize> {
+    if !sb.has_esp() {
+        return None;
+    }
+    let mut boot = [0u8; BLOCK_SIZE];
+    src.read_blocks(sb.esp_start, &mut boot).ok()?;
+    SectorSize::of_boot_sector(&boot)
+}
+
+/// Whether MBR partition 1 (`lba`, `sectors` in `sector`-byte sectors) is the superblock's ESP
+/// (in bytes, without overflow: block 0's fields may be anything).
+fn mbr_matches(sb: &Superblock, lba: u32, sectors: u32, sector: SectorSize) -> bool {
+    let in_sectors = |n: u32| u128::from(n) * u128::from(sector.bytes());
+    let in_blocks = |n: u64| u128::from(n) * u128::from(BLOCK);
+    in_sectors(lba) == in_blocks(sb.esp_start) && in_sectors(sectors) == in_blocks(sb.esp_blocks)
 }
 
 /// The boot journal in the kernel's user-data blocks, newest first.
@@ -394,16 +420,19 @@ fn slot_verdict(
         let hashed: u64 = f.manifest.as_ref().map_or(0, |m| {
             m.kernel.size_bytes + m.entries().map(|e| e.size_bytes).sum::<u64>()
         });
-        let what = match &f.kind {
-            Kind::Disk => String::new(),
-            Kind::Module => format!(
+        let what = match (&f.kind, f.sector_size) {
+            (Kind::Disk, Some(SectorSize::S4096)) => {
+                "laid out for 4096-byte sectors (4Kn), ".to_string()
+            }
+            (Kind::Disk, _) => String::new(),
+            (Kind::Module, _) => format!(
                 "module image with its {MODULE_DATA_BLOCKS}-block data region added, "
             ),
-            Kind::Iso(found) => format!(
+            (Kind::Iso(found), _) => format!(
                 "ISO 9660, module {} ({} bytes) with its {MODULE_DATA_BLOCKS}-block data region added, ",
                 found.name, found.len
             ),
-            Kind::SlotB(t) => format!("blocks {}..{}, ", t.b_start, t.b_end()),
+            (Kind::SlotB(t), _) => format!("blocks {}..{}, ", t.b_start, t.b_end()),
         };
         let verdict = if slot.is_some() { "verified" } else { "OK" };
         let _ = writeln!(
@@ -457,12 +486,16 @@ fn image_report(w: &mut String, path: &Path, f: &Findings) {
         sb.manifest_bytes
     );
     if let Some((kind, lba, sectors)) = f.mbr {
-        let matches = u64::from(lba) == sb.esp_start * 8 && u64::from(sectors) == sb.esp_blocks * 8;
+        let sector = f.sector_size.unwrap_or_default();
+        let source = match f.sector_size {
+            Some(_) => "as the ESP's FAT boot sector says",
+            None => "assumed: the ESP has no FAT boot sector",
+        };
         let _ = writeln!(
             w,
-            "MBR: partition 1 type {kind:#04x}, sectors {lba}..{} ({})",
+            "MBR: partition 1 type {kind:#04x}, sectors {lba}..{}, sector size {sector} ({source}; {})",
             u64::from(lba) + u64::from(sectors),
-            if matches {
+            if mbr_matches(&sb, lba, sectors, sector) {
                 "matches the superblock's ESP"
             } else {
                 "DOES NOT match the superblock's ESP"
@@ -972,6 +1005,57 @@ mod tests {
         assert!(text.contains("verify: slot A: verified ("), "{text}");
         assert!(
             text.contains("verify: slot B: `services_storage` at block"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn inspect_and_verify_show_the_sector_size() {
+        let dir = TempDir::new("inspect-4kn");
+        let (img, packed) = crate::pack::tests::small_image_for(&dir, "4kn.img", SectorSize::S4096);
+        let f = examine(&img).unwrap();
+        assert!(f.is_ok(), "{:?}", f.problems);
+        assert_eq!(f.sector_size, Some(SectorSize::S4096));
+        let sb = packed.superblock;
+        let text = inspect_report(&img, &f);
+        let want = format!(
+            "MBR: partition 1 type 0xef, sectors {}..{}, sector size 4096 (as the ESP's FAT boot sector says; matches the superblock's ESP)",
+            sb.esp_start,
+            sb.esp_start + sb.esp_blocks
+        );
+        assert!(text.contains(&want), "{want:?} missing from\n{text}");
+        let (line, ok) = verify_report(&img, &f, None);
+        assert!(ok, "{line}");
+        assert!(
+            line.contains("laid out for 4096-byte sectors (4Kn), image "),
+            "{line}"
+        );
+
+        let (img, packed) = small_image(&dir, "512.img");
+        let f = examine(&img).unwrap();
+        assert_eq!(f.sector_size, Some(SectorSize::S512));
+        let sb = packed.superblock;
+        let text = inspect_report(&img, &f);
+        assert!(
+            text.contains(&format!(
+                "sectors {}..{}, sector size 512 (as the ESP's FAT boot sector says; matches",
+                sb.esp_start * 8,
+                (sb.esp_start + sb.esp_blocks) * 8
+            )),
+            "{text}"
+        );
+        assert!(!verify_report(&img, &f, None).0.contains("4Kn"));
+
+        // An ESP whose boot sector is gone: 512 assumed, and said.
+        let mut raw = std::fs::read(&img).unwrap();
+        let at = (sb.esp_start * BLOCK) as usize;
+        raw[at..at + 512].fill(0);
+        std::fs::write(&img, &raw).unwrap();
+        let f = examine(&img).unwrap();
+        assert_eq!(f.sector_size, None);
+        let text = inspect_report(&img, &f);
+        assert!(
+            text.contains("sector size 512 (assumed: the ESP has no FAT boot sector; matches"),
             "{text}"
         );
     }

@@ -42,6 +42,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use build::{Artifacts, Profile, Workspace};
+use image::{SectorSize, SectorSizeError};
 use qemu::{Attach, Machine};
 use system_image::{BootLoader, ConfTweak, SystemImage};
 
@@ -77,6 +78,10 @@ enum Cmd {
         debug: bool,
         #[command(flatten)]
         image: ImageArgs,
+        /// Logical sector size of the disk the image is for: 512, or 4096 for a 4Kn disk (e.g.
+        /// an NVMe namespace formatted with 4 KiB LBAs). The MBR and the FAT ESP count in it.
+        #[arg(long, value_name = "BYTES", default_value = "512", value_parser = SectorSize::parse)]
+        sector_size: SectorSize,
     },
     /// Build everything (kernel in release unless --debug), then write a UEFI-bootable ISO 9660
     /// image (CD/DVD, virtual media, or a USB stick): an El Torito EFI boot image holding the
@@ -102,6 +107,9 @@ enum Cmd {
         /// System slots: an ISO holds one (A/B slots need a writable disk: use build-image).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
         slots: u8,
+        /// An ISO keeps 512 (its El Torito FAT image); 4096 is for build-image (4Kn disks).
+        #[arg(long, value_name = "BYTES", default_value = "512", value_parser = SectorSize::parse)]
+        sector_size: SectorSize,
         #[command(flatten)]
         sign: SignOpts,
     },
@@ -299,6 +307,7 @@ impl ImageArgs {
             data_dir: self.data_dir.clone(),
             signing: self.sign.resolve(ws)?,
             slots: self.slots,
+            sector_size: SectorSize::default(),
         })
     }
 }
@@ -328,6 +337,17 @@ pub(crate) struct ImageOptions {
     pub signing: sign::SignConfig,
     /// `--slots`: 1, or 2 for the same system in slots A and B.
     pub slots: u8,
+    /// `build-image --sector-size`: the disk's logical sector size the MBR and the ESP are for.
+    pub sector_size: SectorSize,
+}
+
+/// An ISO keeps 512-byte FAT sectors: refuses any other `--sector-size` with one line.
+fn check_iso_sector_size(sector_size: SectorSize) -> Result<(), SectorSizeError> {
+    if sector_size == SectorSize::S512 {
+        Ok(())
+    } else {
+        Err(SectorSizeError::NotForIso)
+    }
 }
 
 /// The image inputs for the built artifacts and the options.
@@ -359,6 +379,7 @@ pub(crate) fn pack_iso(
         opts.slots == 1,
         "an ISO holds one system slot: A/B slots need a writable disk (use build-image --slots 2)"
     );
+    check_iso_sector_size(opts.sector_size)?;
     let img = system_image_for(artifacts, opts);
     println!("xtask: boot loader: {}", img.boot_loader.describe());
     println!("xtask: {}", opts.signing.describe());
@@ -395,8 +416,12 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
     };
     let mut filled = None;
     let slot_b = (opts.slots == 2).then_some(&img);
+    let options = pack::PackOptions {
+        progress: true,
+        sector_size: opts.sector_size,
+    };
     let packed =
-        system_image::write_system_image_filled(&img, slot_b, output, true, |file, sb| {
+        system_image::write_system_image_with(&img, slot_b, output, options, |file, sb| {
             if let Some(data) = &data {
                 filled = Some(fs::fill_image(file, sb, data)?);
             }
@@ -412,12 +437,13 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
         names.join(", ")
     );
     println!(
-        "xtask: wrote {} ({} MiB = {} blocks; image {}; ESP {:?} at block {}, user data {} MiB at block {}; verified)",
+        "xtask: wrote {} ({} MiB = {} blocks; image {}; ESP {:?} ({}-byte sectors) at block {}, user data {} MiB at block {}; verified)",
         output.display(),
         packed.layout.total_size / image::MIB,
         sb.total_blocks,
         inspect::uuid(&sb.image_id),
         packed.layout.fat_type,
+        packed.layout.sector_size,
         sb.esp_start,
         packed.layout.data_size / image::MIB,
         sb.data_start
@@ -470,8 +496,12 @@ fn dispatch(command: Cmd) -> Result<bool> {
             output,
             debug,
             image,
+            sector_size,
         } => {
-            let opts = image.options(&ws)?;
+            let opts = ImageOptions {
+                sector_size,
+                ..image.options(&ws)?
+            };
             // Refuse an invalid description or --data-dir before spending time on cargo.
             description::load_checked(&opts.description)?;
             if let Some(dir) = &opts.data_dir {
@@ -487,12 +517,14 @@ fn dispatch(command: Cmd) -> Result<bool> {
             cmdline,
             system,
             slots,
+            sector_size,
             sign,
         } => {
             anyhow::ensure!(
                 slots == 1,
                 "an ISO holds one system slot: A/B slots need a writable disk (use build-image --slots 2)"
             );
+            check_iso_sector_size(sector_size)?;
             // Find xorriso before spending time on cargo.
             let xorriso = iso::find_xorriso_on_host()?;
             let opts = ImageOptions {
@@ -503,6 +535,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 data_dir: None,
                 signing: sign.resolve(&ws)?,
                 slots,
+                sector_size,
             };
             description::load_checked(&opts.description)?;
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
@@ -519,7 +552,11 @@ fn dispatch(command: Cmd) -> Result<bool> {
             &ws,
             &run::RunOptions {
                 profile: Profile::from_release(release),
-                image: image.options(&ws)?,
+                // The image is laid out for the disk QEMU makes (4Kn for `nvme4k`).
+                image: ImageOptions {
+                    sector_size: attach.sector_size(),
+                    ..image.options(&ws)?
+                },
                 machine,
                 attach,
                 kvm,
@@ -673,12 +710,14 @@ mod tests {
             output,
             debug,
             image,
+            sector_size,
         } = cli.command
         else {
             panic!("not build-image");
         };
         assert_eq!(output, Path::new("pandagen-system.img"));
         assert!(debug);
+        assert_eq!(sector_size, SectorSize::S512, "the default");
         assert_eq!(image.data_size, 16 << 20);
         let cli = Cli::try_parse_from(["xtask", "build-image", "-o", "x.img"]).unwrap();
         assert!(matches!(
@@ -759,6 +798,34 @@ mod tests {
         let cli = Cli::try_parse_from(["xtask", "build-image", "-o", "x", "--slots", "2"]);
         assert!(matches!(cli.unwrap().command, Cmd::BuildImage { image, .. } if image.slots == 2));
         assert!(Cli::try_parse_from(["xtask", "build-image", "-o", "x", "--slots", "3"]).is_err());
+        let cli = Cli::try_parse_from(["xtask", "build-image", "-o", "x", "--sector-size", "4096"]);
+        assert!(matches!(
+            cli.unwrap().command,
+            Cmd::BuildImage {
+                sector_size: SectorSize::S4096,
+                ..
+            }
+        ));
+        for bad in ["1024", "4k", ""] {
+            let err =
+                Cli::try_parse_from(["xtask", "build-image", "-o", "x", "--sector-size", bad])
+                    .err()
+                    .unwrap()
+                    .to_string();
+            assert!(err.contains("use 512 (the default) or 4096"), "{err}");
+        }
+        let cli = Cli::try_parse_from(["xtask", "build-iso", "-o", "x", "--sector-size", "4096"]);
+        let Cmd::BuildIso { sector_size, .. } = cli.unwrap().command else {
+            panic!("not build-iso");
+        };
+        let err = check_iso_sector_size(sector_size).unwrap_err().to_string();
+        assert!(
+            err.contains("--sector-size 4096 is for build-image"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1);
+        assert!(check_iso_sector_size(SectorSize::S512).is_ok());
+        assert!(Cli::try_parse_from(["xtask", "run", "--sector-size", "4096"]).is_err());
         let cli = Cli::try_parse_from(["xtask", "slot", "a.img", "try", "B"]).unwrap();
         assert!(matches!(
             cli.command,

@@ -18,7 +18,7 @@ use loader::{BlockSource, LoadError, Superblock, BLOCK_SIZE};
 
 use crate::atomic::write_atomically;
 use crate::description::graph_problems;
-use crate::image::{self, DiskLayout, DiskSpec, EspFile, Progress, Region};
+use crate::image::{self, DiskLayout, DiskSpec, EspFile, Progress, Region, SectorSize};
 use crate::sign::SignConfig;
 
 /// 4096 as a `u64`.
@@ -311,8 +311,8 @@ fn system_regions(
 
 /// The disk spec for a planned image: block 0 from the superblock (+ MBR), slot A's kernel,
 /// manifest and binaries, slot B (its block 0, without an MBR, then the same), the ESP where the
-/// superblock puts it, the data region.
-pub fn disk_spec(input: &mut PackInput, plan: &Plan) -> Result<DiskSpec> {
+/// superblock puts it, the data region; the MBR and the ESP laid out for `sector_size`.
+pub fn disk_spec(input: &mut PackInput, plan: &Plan, sector_size: SectorSize) -> Result<DiskSpec> {
     let sb = &plan.superblock;
     let mut block0 = [0u8; BLOCK_SIZE];
     sb.write_to(&mut block0);
@@ -349,7 +349,28 @@ pub fn disk_spec(input: &mut PackInput, plan: &Plan) -> Result<DiskSpec> {
         esp_size: input.esp_size,
         esp_files: std::mem::take(&mut input.esp_files),
         data_size: input.data_size,
+        sector_size,
     })
+}
+
+/// How [`pack_with`] writes an image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PackOptions {
+    /// Print a progress line per 10 % written (images over 64 MiB).
+    pub progress: bool,
+    /// The logical sector size of the disk the image is for: the unit of its MBR partition
+    /// entry and of its FAT ESP (`build-image --sector-size`).
+    pub sector_size: SectorSize,
+}
+
+impl PackOptions {
+    /// 512-byte sectors, with progress lines when `progress`.
+    pub fn progress(progress: bool) -> Self {
+        PackOptions {
+            progress,
+            ..PackOptions::default()
+        }
+    }
 }
 
 /// Packs without checking the manifest's graph, writes `output` atomically, and re-verifies the
@@ -361,15 +382,25 @@ pub fn pack(input: PackInput, output: &Path, progress: bool) -> Result<Packed> {
 /// [`pack`], then `fill` on the verified temp file; the image is renamed into place only if
 /// `fill` succeeds (a failed fill leaves `output` as it was).
 pub fn pack_filled(
-    mut input: PackInput,
+    input: PackInput,
     output: &Path,
     progress: bool,
+    fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
+) -> Result<Packed> {
+    pack_with(input, output, PackOptions::progress(progress), fill)
+}
+
+/// [`pack_filled`] with every option: the image laid out for `options.sector_size`.
+pub fn pack_with(
+    mut input: PackInput,
+    output: &Path,
+    options: PackOptions,
     fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
 ) -> Result<Packed> {
     let started = Instant::now();
     let plan = plan(&mut input)?;
     let sb = plan.superblock;
-    let spec = disk_spec(&mut input, &plan)?;
+    let spec = disk_spec(&mut input, &plan, options.sector_size)?;
     let layout = image::layout(&spec)?;
     ensure!(
         layout.total_size == sb.total_blocks * BLOCK
@@ -377,7 +408,7 @@ pub fn pack_filled(
             && layout.data_start == sb.data_start * BLOCK,
         "disk layout {layout:?} disagrees with the superblock {sb:?}"
     );
-    let mut progress = if progress {
+    let mut progress = if options.progress {
         Progress::for_image(layout.total_size)
     } else {
         Progress::quiet()
@@ -435,14 +466,28 @@ pub fn pack_checked(input: PackInput, output: &Path, progress: bool) -> Result<P
 }
 
 /// [`pack_checked`] with a [`pack_filled`] fill of the user-data region.
+#[allow(
+    dead_code,
+    reason = "the API the QEMU scenarios fill images with (docs/host-tools.md); build-image uses pack_checked_with"
+)]
 pub fn pack_checked_filled(
     input: PackInput,
     output: &Path,
     progress: bool,
     fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
 ) -> Result<Packed> {
+    pack_checked_with(input, output, PackOptions::progress(progress), fill)
+}
+
+/// [`pack_with`], refusing a manifest the loader would refuse.
+pub fn pack_checked_with(
+    input: PackInput,
+    output: &Path,
+    options: PackOptions,
+    fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
+) -> Result<Packed> {
     refuse_invalid(&input)?;
-    pack_filled(input, output, progress, fill)
+    pack_with(input, output, options, fill)
 }
 
 /// Every graph problem of the manifests (slot B's named), one line each.
@@ -682,6 +727,57 @@ pub(crate) mod tests {
         let out = dir.path().join(name);
         let packed = pack_checked(small_input(), &out, false).unwrap();
         (out, packed)
+    }
+
+    /// Packs [`small_input`] into `dir/name` laid out for `sector_size` (its smallest ESP).
+    pub fn small_image_for(
+        dir: &TempDir,
+        name: &str,
+        sector_size: SectorSize,
+    ) -> (std::path::PathBuf, Packed) {
+        let out = dir.path().join(name);
+        let input = PackInput {
+            esp_size: sector_size.min_esp_size(),
+            ..small_input()
+        };
+        let options = PackOptions {
+            sector_size,
+            ..PackOptions::default()
+        };
+        let packed = pack_checked_with(input, &out, options, |_, _| Ok(())).unwrap();
+        (out, packed)
+    }
+
+    #[test]
+    fn a_4kn_image_counts_its_mbr_in_blocks_and_refuses_a_small_esp() {
+        let dir = TempDir::new("pack-4kn");
+        let (out, packed) = small_image_for(&dir, "4kn.img", SectorSize::S4096);
+        let (sb, raw) = (packed.superblock, fs::read(&out).unwrap());
+        assert_eq!(raw.len() as u64, sb.total_blocks * BLOCK);
+        let entry = &raw[446..462];
+        let lba = u32::from_le_bytes(entry[8..12].try_into().unwrap());
+        let sectors = u32::from_le_bytes(entry[12..16].try_into().unwrap());
+        assert_eq!(
+            (u64::from(lba), u64::from(sectors)),
+            (sb.esp_start, sb.esp_blocks)
+        );
+        assert!(verify_path(&out).unwrap().is_ok());
+        // The smallest 512-byte-sector ESP is too small for 4096-byte sectors: one line.
+        let options = PackOptions {
+            sector_size: SectorSize::S4096,
+            ..PackOptions::default()
+        };
+        let bad = dir.path().join("small-esp.img");
+        let err = pack_with(small_input(), &bad, options, |_, _| Ok(())).unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<image::LayoutError>(),
+            Some(&image::LayoutError::EspTooSmall {
+                size: image::MIN_ESP_SIZE,
+                sector: SectorSize::S4096
+            })
+        );
+        assert_eq!(err.to_string().lines().count(), 1);
+        assert!(!bad.exists());
     }
 
     #[test]

@@ -44,6 +44,17 @@ pub enum Attach {
     Ide,
 }
 
+impl Attach {
+    /// The logical sector size of the disk QEMU makes, which the image's MBR and ESP must be
+    /// laid out for.
+    pub fn sector_size(self) -> crate::image::SectorSize {
+        match self {
+            Attach::Nvme4k => crate::image::SectorSize::S4096,
+            _ => crate::image::SectorSize::S512,
+        }
+    }
+}
+
 /// One disk of the guest, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drive {

@@ -824,6 +824,14 @@ fn disk_scenarios() -> Vec<Scenario> {
             ],
         ),
         persist("persist-nvme", &[DriveRole::Image(Attach::Nvme)]),
+        // A 4Kn NVMe disk: the image laid out for 4096-byte sectors (the suite lays every image
+        // out for the disk it is attached as), so that the firmware finds the boot partition and
+        // the kernel keeps its user data on it.
+        {
+            let mut s = persist("persist-nvme-4kn", &[DriveRole::Image(Attach::Nvme4k)]);
+            s.expect.insert(0, found_on(ON_NVME));
+            s
+        },
         // The spec's Option 1 command as a new user types it: machine pc, the disk on the
         // chipset's PIIX IDE controller, `-bios OVMF_CODE.fd`, 128 MiB. The image must be found
         // on the IDE disk (not run from the boot module) and keep its boot count and files.

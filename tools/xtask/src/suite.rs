@@ -16,6 +16,7 @@ use crate::build::{self, Profile, Workspace};
 use crate::corrupt;
 use crate::description;
 use crate::fs_scenarios::{self, Driver};
+use crate::image::SectorSize;
 use crate::iso;
 use crate::limine_conf::MODULE_ESP_PATH;
 use crate::pack;
@@ -174,7 +175,15 @@ fn prepare_images(
     dir: &Path,
     list: &[Scenario],
 ) -> Result<Vec<(PathBuf, Option<String>)>> {
-    type Key<'a> = (&'a str, ConfTweak, &'a str, u64, Signing, Option<&'a str>);
+    type Key<'a> = (
+        &'a str,
+        ConfTweak,
+        &'a str,
+        u64,
+        Signing,
+        Option<&'a str>,
+        SectorSize,
+    );
     let mut bases: Vec<(Key<'_>, PathBuf, Option<pack::Packed>)> = Vec::new();
     let mut out = Vec::new();
     let mut xorriso = None;
@@ -187,6 +196,7 @@ fn prepare_images(
             s.data_size,
             s.signing,
             s.slot_b,
+            image_sector_size(s),
         );
         let description = ws.root.join(s.system);
         let img = SystemImage {
@@ -218,16 +228,16 @@ fn prepare_images(
         }
         if !bases.iter().any(|(k, _, _)| *k == key) {
             let path = dir.join(format!("base-{}.img", bases.len()));
-            let packed = match s.slot_b {
-                None => system_image::write_system_image(&img, &path, false),
-                Some(b) => {
-                    let b = SystemImage {
-                        description: ws.root.join(b),
-                        ..img.clone()
-                    };
-                    system_image::write_two_slot_image(&img, &b, &path, false)
-                }
-            }
+            let slot_b = s.slot_b.map(|b| SystemImage {
+                description: ws.root.join(b),
+                ..img.clone()
+            });
+            let packed = system_image::write_system_image_for(
+                &img,
+                slot_b.as_ref(),
+                image_sector_size(s),
+                &path,
+            )
             .with_context(|| format!("base image for {}", s.name))?;
             bases.push((key, path, Some(packed)));
         }
@@ -407,6 +417,17 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
     let results = results.into_inner().expect("results lock");
     let passed = results.iter().filter(|p| **p).count();
     Ok((passed, results.len() - passed))
+}
+
+/// The sector size the scenario's image is laid out for: that of the disk it is attached as.
+fn image_sector_size(s: &Scenario) -> SectorSize {
+    s.drives
+        .iter()
+        .find_map(|role| match role {
+            DriveRole::Image(attach) => Some(attach.sector_size()),
+            DriveRole::Blank(_) => None,
+        })
+        .unwrap_or_default()
 }
 
 /// Size of a scenario's blank disk.

@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 
 use crate::description;
 use crate::enroll;
-use crate::image::{self, EspFile};
+use crate::image::{self, EspFile, SectorSize};
 use crate::limine_conf::{
     self, LimineConf, Module, CONF_ESP_PATH, KERNEL_B_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH,
     MODULE_STRING,
 };
-use crate::pack::{self, PackInput, Packed, SlotSystem, BLOCK};
+use crate::pack::{self, PackInput, PackOptions, Packed, SlotSystem, BLOCK};
 use crate::sign::SignConfig;
 
 /// Where UEFI firmware looks for a removable-media boot loader on x86_64.
@@ -294,12 +294,13 @@ pub fn pack_input_slots(img: &SystemImage, slot_b: Option<&SystemImage>) -> Resu
     })
 }
 
-/// Reads a file back from the ESP of a written disk image.
+/// Reads a file back from the ESP of a written disk image, laid out for either sector size
+/// (`layout.sector_size`, checked against the ESP's FAT boot sector).
 pub fn read_esp_file(image: &Path, layout: &image::DiskLayout, path: &str) -> Result<Vec<u8>> {
     use std::io::Read;
     let file = fs::File::open(image).with_context(|| format!("opening {}", image.display()))?;
-    let part = image::Slice::new(file, layout.esp_start, layout.esp_size)?;
-    let fat = fatfs::FileSystem::new(part, fatfs::FsOptions::new())?;
+    let fat =
+        image::open_esp(file, layout).with_context(|| format!("the ESP of {}", image.display()))?;
     let mut out = Vec::new();
     fat.root_dir()
         .open_file(path.trim_start_matches('/'))
@@ -313,23 +314,7 @@ pub fn write_system_image(img: &SystemImage, output: &Path, progress: bool) -> R
     pack::pack_checked(pack_input(img)?, output, progress)
 }
 
-/// Writes a two-slot image to `output` (atomically, both slots verified before it is renamed
-/// into place): slot A holds `a`'s system, slot B `b`'s (see [`pack_input_slots`]; for the same
-/// system in both, pass `a` twice).
-#[allow(
-    dead_code,
-    reason = "the API the QEMU scenarios build two-slot images with (a different system in slot B)"
-)]
-pub fn write_two_slot_image(
-    a: &SystemImage,
-    b: &SystemImage,
-    output: &Path,
-    progress: bool,
-) -> Result<Packed> {
-    pack::pack_checked(pack_input_slots(a, Some(b))?, output, progress)
-}
-
-/// [`write_system_image`] (or, with `slot_b`, [`write_two_slot_image`]), with `fill` writing the
+/// [`write_system_image`] (or, with `slot_b`, a two-slot image: slot B packed from `slot_b`), with `fill` writing the
 /// user-data region of the verified temp file before it is renamed into place
 /// (`build-image --data-dir`).
 pub fn write_system_image_filled(
@@ -339,7 +324,35 @@ pub fn write_system_image_filled(
     progress: bool,
     fill: impl FnOnce(&mut fs::File, &loader::Superblock) -> Result<()>,
 ) -> Result<Packed> {
-    pack::pack_checked_filled(pack_input_slots(img, slot_b)?, output, progress, fill)
+    write_system_image_with(img, slot_b, output, PackOptions::progress(progress), fill)
+}
+
+/// [`write_system_image_filled`] with every [`PackOptions`]: `options.sector_size` lays the MBR
+/// and the ESP out for a disk with 512- or 4096-byte (4Kn) logical sectors.
+pub fn write_system_image_with(
+    img: &SystemImage,
+    slot_b: Option<&SystemImage>,
+    output: &Path,
+    options: PackOptions,
+    fill: impl FnOnce(&mut fs::File, &loader::Superblock) -> Result<()>,
+) -> Result<Packed> {
+    pack::pack_checked_with(pack_input_slots(img, slot_b)?, output, options, fill)
+}
+
+/// [`write_system_image`] (or, with `slot_b`, a two-slot image: slot B packed from `slot_b`) for a disk with
+/// `sector_size`-byte logical sectors: `SectorSize::S4096` for a 4Kn disk (e.g. QEMU's
+/// `-device nvme,...,logical_block_size=4096,physical_block_size=4096`).
+pub fn write_system_image_for(
+    img: &SystemImage,
+    slot_b: Option<&SystemImage>,
+    sector_size: SectorSize,
+    output: &Path,
+) -> Result<Packed> {
+    let options = PackOptions {
+        sector_size,
+        ..PackOptions::default()
+    };
+    write_system_image_with(img, slot_b, output, options, |_, _| Ok(()))
 }
 
 #[cfg(test)]
@@ -454,7 +467,7 @@ pub(crate) mod tests {
             ..a.clone()
         };
         let out = dir.path().join("two.img");
-        let packed = write_two_slot_image(&a, &b, &out, false).unwrap();
+        let packed = write_system_image_for(&a, Some(&b), SectorSize::S512, &out).unwrap();
         let slot_b = packed.slot_b.as_ref().unwrap();
         assert_eq!(slot_b.manifest.security_epoch, 2);
         assert_ne!(slot_b.json, packed.json);
@@ -592,5 +605,95 @@ pub(crate) mod tests {
             img.boot_loader.describe(),
             format!("Limine from {}", dir.path().join("limine").display())
         );
+    }
+
+    /// Bytes `0..len` of the file at `path`.
+    fn head(path: &Path, len: u64) -> Vec<u8> {
+        let mut out = fs::read(path).unwrap();
+        out.truncate(usize::try_from(len).unwrap());
+        out
+    }
+
+    #[test]
+    fn a_4kn_image_is_the_512_image_with_its_mbr_and_esp_in_4096_byte_sectors() {
+        let dir = TempDir::new("sysimg-4kn");
+        let img = fake_build(dir.path());
+        let (out512, out) = (dir.path().join("512.img"), dir.path().join("4kn.img"));
+        let p512 = write_system_image(&img, &out512, false).unwrap();
+        let packed = write_system_image_for(&img, None, SectorSize::S4096, &out).unwrap();
+        assert_eq!(p512.layout.sector_size, SectorSize::S512);
+        assert_eq!(packed.layout.sector_size, SectorSize::S4096);
+        // The same system, placed identically: block 0's fields, the manifest, the image id.
+        let sb = packed.superblock;
+        assert_eq!(sb, p512.superblock);
+        assert_eq!(packed.json, p512.json);
+        assert!(pack::verify_path(&out).unwrap().is_ok());
+        // Every region the superblock names starts and ends on a 4096-byte boundary (they are
+        // counted in 4096-byte blocks); so does the file.
+        let raw_len = fs::metadata(&out).unwrap().len();
+        assert_eq!(raw_len, sb.total_blocks * BLOCK);
+        assert_eq!(raw_len % 4096, 0);
+        for (what, bytes) in [
+            ("ESP start", packed.layout.esp_start),
+            ("ESP size", packed.layout.esp_size),
+            ("data start", packed.layout.data_start),
+            ("data size", packed.layout.data_size),
+        ] {
+            assert_eq!(bytes % 4096, 0, "{what}");
+        }
+        assert_eq!(packed.layout.esp_start, sb.esp_start * BLOCK);
+        assert_eq!(packed.layout.data_start, sb.data_start * BLOCK);
+        // Blocks 1 up to the ESP (kernel, manifest, binaries) are the 512 image's, and so is
+        // block 0 below the MBR's partition table.
+        let (a, b) = (
+            head(&out, packed.layout.esp_start),
+            head(&out512, packed.layout.esp_start),
+        );
+        assert_eq!(a[BLOCK as usize..], b[BLOCK as usize..]);
+        assert_eq!(a[..image::MBR_TABLE_OFFSET], b[..image::MBR_TABLE_OFFSET]);
+        // The partition entry counts 4096-byte sectors: the superblock's own block numbers.
+        let entry = image::esp_partition_entry(&packed.layout);
+        assert_eq!(
+            (u64::from(entry.starting_lba), u64::from(entry.sectors)),
+            (sb.esp_start, sb.esp_blocks)
+        );
+        // The ESP's files are byte-identical to the 512 layout's.
+        for path in [
+            BOOT_EFI_ESP_PATH,
+            CONF_ESP_PATH,
+            KERNEL_ESP_PATH,
+            MODULE_ESP_PATH,
+        ] {
+            assert_eq!(
+                read_back(&out, &packed.layout, path),
+                read_back(&out512, &p512.layout, path),
+                "{path}"
+            );
+        }
+        // A layout of the other sector size does not read it.
+        let err = format!(
+            "{:#}",
+            read_esp_file(&out, &p512.layout, KERNEL_ESP_PATH).unwrap_err()
+        );
+        assert!(err.contains("4096-byte sectors"), "{err}");
+    }
+
+    #[test]
+    fn a_two_slot_image_may_be_laid_out_for_4kn() {
+        let dir = TempDir::new("sysimg-4kn-slots");
+        let a = fake_build(dir.path());
+        let out = dir.path().join("two.img");
+        let packed = write_system_image_for(&a, Some(&a), SectorSize::S4096, &out).unwrap();
+        let b = packed.slot_b.as_ref().unwrap();
+        assert_eq!(b.json, packed.json);
+        assert_eq!(packed.layout.sector_size, SectorSize::S4096);
+        assert_eq!(packed.layout.esp_start % 4096, 0);
+        assert_eq!(
+            read_back(&out, &packed.layout, KERNEL_B_ESP_PATH),
+            b"\x7fELF fake kernel"
+        );
+        let file = fs::File::open(&out).unwrap();
+        let v = pack::verify_window(&file, b.table.b_start, &mut Box::default()).unwrap();
+        assert_eq!(v.superblock, b.superblock);
     }
 }
