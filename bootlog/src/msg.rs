@@ -115,6 +115,12 @@ pub const DISK_PATTERN_MIDDLE: &str = " KiB pattern at LBA ";
 pub const DISK_PATTERN_END: &str = ": identical";
 pub const DISK_THROUGHPUT_START: &str = "test=disk: controller ";
 
+/// `test=unplug`: writes to a USB disk until the harness unplugs it (`device_del`); the first
+/// failed write must name the error, and the next request must fail too.
+pub const UNPLUG_WRITING_START: &str = "test=unplug: writing to ";
+pub const UNPLUG_FAILED_START: &str = "test=unplug: write failed after ";
+pub const UNPLUG_NEXT_FAILED_START: &str = "test=unplug: the next request failed too: ";
+
 /// `test=boot`: an entry whose state is not what the image expects
 /// (`test=boot: NAME is STATE, the image expects EXPECTED`).
 pub const UNMET_START: &str = "test=boot: ";

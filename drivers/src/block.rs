@@ -47,6 +47,8 @@ pub enum DeviceFailure {
     Protocol,
     /// The device did not complete the request in time (the driver then tried to reset it).
     Timeout,
+    /// The device is gone (unplugged): this and every later request fail.
+    Removed,
 }
 
 impl fmt::Display for DeviceFailure {
@@ -58,6 +60,7 @@ impl fmt::Display for DeviceFailure {
             Self::QueueFull => "request queue full",
             Self::Protocol => "device protocol error",
             Self::Timeout => "device timed out",
+            Self::Removed => "device removed (unplugged)",
         })
     }
 }

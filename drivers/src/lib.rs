@@ -17,6 +17,10 @@
 //!   [`hal::DmaHal`] with DMA memory below 4 GiB).
 //! - [`nvme`]: NVMe controllers and their namespaces as `BlockDevice`s, generic over
 //!   [`nvme::NvmeHal`] (= [`hal::MmioDmaHal`]).
+//! - [`ps2`]: the i8042 PS/2 controller's bring-up over [`hal::PortIo`] plus a clock
+//!   ([`ps2::Ps2Hal`]), a scancode ring for the interrupt handler, and the keyboard decoder
+//!   (`pc-keyboard`: scancode sets 1 and 2, US/UK/German/French layouts) that turns scancodes
+//!   into the console's bytes (UTF-8, VT100 sequences for the editing keys).
 //!
 //! The crate has no `unsafe` blocks outside tests: its unsafe items are the
 //! `ConfigurationAccess::unsafe_clone` that `virtio-drivers` requires of [`pci::PortConfig`]
@@ -35,6 +39,8 @@ pub mod hal;
 pub mod ide;
 pub mod nvme;
 pub mod pci;
+pub mod ps2;
+pub mod usb;
 pub mod virtio_blk;
 
 /// Re-exported so that the kernel implements the exact `Hal` trait the drivers use, without a

@@ -1,7 +1,8 @@
-//! The little ACPI the kernel needs to reset and power off the machine: the RSDP, the
-//! RSDT/XSDT entry list, the FADT's PM1a control block and reset register, and the `_S5_`
-//! sleep type in the DSDT's AML. Pure parsing of byte slices (host-tested); `arch::power`
-//! reads the tables from physical memory.
+//! The little ACPI the kernel needs: the RSDP, the RSDT/XSDT entry list, the FADT's PM1a
+//! control block and reset register and the `_S5_` sleep type in the DSDT's AML (to reset and
+//! power off the machine), and the MADT's I/O APICs and interrupt source overrides (to route
+//! ISA interrupts such as the keyboard's). Pure parsing of byte slices (host-tested);
+//! `arch::acpi_tables` reads the tables from physical memory.
 
 /// What the RSDP says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +128,141 @@ pub fn s5_slp_typ(aml: &[u8]) -> Option<u8> {
     }
 }
 
+/// An I/O APIC the MADT lists (entry type 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoApicEntry {
+    /// Its APIC id.
+    pub id: u8,
+    /// Physical address of its registers.
+    pub address: u32,
+    /// The first global system interrupt (GSI) its input 0 receives.
+    pub gsi_base: u32,
+}
+
+/// An interrupt line's polarity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polarity {
+    ActiveHigh,
+    ActiveLow,
+}
+
+/// An interrupt line's trigger mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Edge,
+    Level,
+}
+
+/// An interrupt source override (MADT entry type 2): ISA IRQ `irq` arrives at `gsi`, with
+/// the polarity and trigger mode given (`None`: as the bus says, for ISA active high and edge).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceOverride {
+    pub irq: u8,
+    pub gsi: u32,
+    pub polarity: Option<Polarity>,
+    pub trigger: Option<Trigger>,
+}
+
+/// One MADT entry this kernel uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MadtEntry {
+    IoApic(IoApicEntry),
+    Override(SourceOverride),
+}
+
+/// Where an ISA IRQ arrives: its GSI and how it signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsaRoute {
+    pub gsi: u32,
+    pub polarity: Polarity,
+    pub trigger: Trigger,
+    /// Whether an interrupt source override said so (else: identity, edge, active high).
+    pub overridden: bool,
+}
+
+/// The MADT's entries this kernel uses (I/O APICs and interrupt source overrides), in table
+/// order, from a whole MADT (`APIC`). Malformed or truncated entries end the walk; other entry
+/// types are skipped. Empty if `t` is not a MADT.
+pub fn madt_entries(t: &[u8]) -> impl Iterator<Item = MadtEntry> + '_ {
+    let body = if t.get(..4) == Some(b"APIC") {
+        t.get(44..).unwrap_or(&[])
+    } else {
+        &[]
+    };
+    let mut rest = body;
+    core::iter::from_fn(move || loop {
+        let (&kind, &len) = (rest.first()?, rest.get(1)?);
+        let entry = rest.get(..usize::from(len)).filter(|_| len >= 2)?;
+        rest = &rest[usize::from(len)..];
+        if let Some(e) = madt_entry(kind, entry) {
+            return Some(e);
+        }
+    })
+}
+
+/// Decodes one MADT entry (`e` whole, type and length first).
+fn madt_entry(kind: u8, e: &[u8]) -> Option<MadtEntry> {
+    match kind {
+        1 if e.len() >= 12 => Some(MadtEntry::IoApic(IoApicEntry {
+            id: e[2],
+            address: u32_at(e, 4)?,
+            gsi_base: u32_at(e, 8)?,
+        })),
+        2 if e.len() >= 10 => {
+            let flags = u16::from_le_bytes([e[8], e[9]]);
+            Some(MadtEntry::Override(SourceOverride {
+                irq: e[3],
+                gsi: u32_at(e, 4)?,
+                polarity: match flags & 0b11 {
+                    0b01 => Some(Polarity::ActiveHigh),
+                    0b11 => Some(Polarity::ActiveLow),
+                    _ => None,
+                },
+                trigger: match (flags >> 2) & 0b11 {
+                    0b01 => Some(Trigger::Edge),
+                    0b11 => Some(Trigger::Level),
+                    _ => None,
+                },
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// Where ISA IRQ `irq` arrives, per a whole MADT: its override if there is one (bus 0),
+/// else GSI `irq`, edge-triggered, active high (ISA's conventions).
+pub fn isa_route(madt: &[u8], irq: u8) -> IsaRoute {
+    let found = madt_entries(madt).find_map(|e| match e {
+        MadtEntry::Override(o) if o.irq == irq => Some(o),
+        _ => None,
+    });
+    match found {
+        Some(o) => IsaRoute {
+            gsi: o.gsi,
+            polarity: o.polarity.unwrap_or(Polarity::ActiveHigh),
+            trigger: o.trigger.unwrap_or(Trigger::Edge),
+            overridden: true,
+        },
+        None => IsaRoute {
+            gsi: u32::from(irq),
+            polarity: Polarity::ActiveHigh,
+            trigger: Trigger::Edge,
+            overridden: false,
+        },
+    }
+}
+
+/// The I/O APIC that receives `gsi`, per a whole MADT: the one with the highest GSI base not
+/// above it (the caller checks the GSI against that I/O APIC's entry count).
+pub fn io_apic_for(madt: &[u8], gsi: u32) -> Option<IoApicEntry> {
+    madt_entries(madt)
+        .filter_map(|e| match e {
+            MadtEntry::IoApic(a) if a.gsi_base <= gsi => Some(a),
+            _ => None,
+        })
+        .max_by_key(|a| a.gsi_base)
+}
+
 fn checksum(b: &[u8]) -> u8 {
     b.iter().fold(0u8, |a, x| a.wrapping_add(*x))
 }
@@ -236,5 +372,107 @@ mod tests {
             s5_slp_typ(&[b'_', b'S', b'5', b'_', 0x12, 0x46, 0x00]),
             None
         );
+    }
+
+    /// A MADT with QEMU's entries: a local APIC, the I/O APIC at 0xfec00000 (GSI base 0), the
+    /// IRQ 0 → GSI 2 override and a level/active-high override for IRQ 9.
+    fn qemu_madt() -> Vec<u8> {
+        let mut t = vec![0u8; 44];
+        t[..4].copy_from_slice(b"APIC");
+        t[36..40].copy_from_slice(&0xfee0_0000u32.to_le_bytes());
+        t[40..44].copy_from_slice(&1u32.to_le_bytes());
+        t.extend_from_slice(&[0, 8, 0, 0, 1, 0, 0, 0]); // local APIC 0
+        t.extend_from_slice(&[1, 12, 0, 0]); // I/O APIC id 0
+        t.extend_from_slice(&0xfec0_0000u32.to_le_bytes());
+        t.extend_from_slice(&0u32.to_le_bytes());
+        t.extend_from_slice(&[2, 10, 0, 0]); // IRQ 0 -> GSI 2, conforming
+        t.extend_from_slice(&2u32.to_le_bytes());
+        t.extend_from_slice(&0u16.to_le_bytes());
+        t.extend_from_slice(&[2, 10, 0, 9]); // IRQ 9 -> GSI 9, level, active high
+        t.extend_from_slice(&9u32.to_le_bytes());
+        t.extend_from_slice(&0b1101u16.to_le_bytes());
+        t.extend_from_slice(&[4, 6, 0xff, 0, 0, 1]); // local APIC NMI
+        let len = t.len() as u32;
+        t[4..8].copy_from_slice(&len.to_le_bytes());
+        t
+    }
+
+    #[test]
+    fn madt_entries_and_isa_routes() {
+        let t = qemu_madt();
+        let io = IoApicEntry {
+            id: 0,
+            address: 0xfec0_0000,
+            gsi_base: 0,
+        };
+        let entries: Vec<_> = madt_entries(&t).collect();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0], MadtEntry::IoApic(io));
+        assert_eq!(
+            entries[2],
+            MadtEntry::Override(SourceOverride {
+                irq: 9,
+                gsi: 9,
+                polarity: Some(Polarity::ActiveHigh),
+                trigger: Some(Trigger::Level),
+            })
+        );
+        // The keyboard (IRQ 1): no override, identity, edge, active high.
+        assert_eq!(
+            isa_route(&t, 1),
+            IsaRoute {
+                gsi: 1,
+                polarity: Polarity::ActiveHigh,
+                trigger: Trigger::Edge,
+                overridden: false
+            }
+        );
+        // The timer: overridden to GSI 2, conforming = ISA defaults.
+        let timer = isa_route(&t, 0);
+        assert_eq!((timer.gsi, timer.overridden), (2, true));
+        assert_eq!(timer.trigger, Trigger::Edge);
+        assert_eq!(isa_route(&t, 9).trigger, Trigger::Level);
+        assert_eq!(io_apic_for(&t, 1), Some(io));
+    }
+
+    #[test]
+    fn madt_two_io_apics_and_active_low_override() {
+        let mut t = qemu_madt();
+        t.extend_from_slice(&[1, 12, 1, 0]);
+        t.extend_from_slice(&0xfec0_1000u32.to_le_bytes());
+        t.extend_from_slice(&24u32.to_le_bytes());
+        t.extend_from_slice(&[2, 10, 0, 1]); // IRQ 1 -> GSI 25, edge, active low
+        t.extend_from_slice(&25u32.to_le_bytes());
+        t.extend_from_slice(&0b0111u16.to_le_bytes());
+        let r = isa_route(&t, 1);
+        assert_eq!(
+            (r.gsi, r.polarity, r.trigger),
+            (25, Polarity::ActiveLow, Trigger::Edge)
+        );
+        assert_eq!(io_apic_for(&t, 25).map(|a| a.id), Some(1));
+        assert_eq!(io_apic_for(&t, 23).map(|a| a.id), Some(0));
+    }
+
+    #[test]
+    fn madt_malformed() {
+        let t = qemu_madt();
+        // Not a MADT, or no room for entries: nothing.
+        assert_eq!(madt_entries(b"FACP").count(), 0);
+        assert_eq!(madt_entries(&t[..40]).count(), 0);
+        assert_eq!(io_apic_for(b"APIC", 1), None);
+        // A zero-length entry ends the walk instead of looping forever.
+        let mut bad = t[..44].to_vec();
+        bad.extend_from_slice(&[1, 0, 0, 0]);
+        assert_eq!(madt_entries(&bad).count(), 0);
+        // A truncated entry ends it too; entries before it stay.
+        let mut cut = t.clone();
+        cut.extend_from_slice(&[1, 12, 0]);
+        assert_eq!(madt_entries(&cut).count(), 3);
+        // Short I/O APIC / override entries are skipped.
+        let mut short = t[..44].to_vec();
+        short.extend_from_slice(&[1, 4, 0, 0, 2, 4, 0, 1]);
+        assert_eq!(madt_entries(&short).count(), 0);
+        // Without the MADT, ISA defaults.
+        assert_eq!(isa_route(&[], 1).gsi, 1);
     }
 }

@@ -1,5 +1,7 @@
 //! The kernel command line: `key=value` words separated by spaces.
 
+use drivers::ps2::Layout;
+
 /// What a test run asks the kernel to do (`test=…` on the command line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TestMode {
@@ -17,6 +19,9 @@ pub enum TestMode {
     /// Boot, verify the image, check the persistence record an earlier boot wrote in the
     /// user-data region, write the next one and flush, then leave QEMU with pass/fail.
     Persist,
+    /// Boot, then write to a blank USB disk until it is unplugged: the failure must be a named
+    /// error and the next request must fail too (`testmode::unplug`).
+    Unplug,
 }
 
 /// A command-line word the kernel does not accept.
@@ -28,6 +33,8 @@ pub enum CmdlineError<'a> {
     UnknownLogLevel(&'a str),
     /// `slot=` named a slot that does not exist.
     UnknownSlot(&'a str),
+    /// `keyboard=` named a keyboard layout that does not exist.
+    UnknownKeyboardLayout(&'a str),
 }
 
 impl core::fmt::Display for CmdlineError<'_> {
@@ -44,6 +51,9 @@ impl core::fmt::Display for CmdlineError<'_> {
                 "unknown log level `loglevel={v}` (expected error, warn, info, debug or trace)"
             ),
             Self::UnknownSlot(v) => write!(f, "unknown system slot `slot={v}` (expected A or B)"),
+            Self::UnknownKeyboardLayout(v) => {
+                write!(f, "`keyboard={v}`: {}", drivers::ps2::UnknownLayout)
+            }
         }
     }
 }
@@ -66,6 +76,8 @@ pub struct Cmdline {
     /// The system slot this boot-loader entry boots (`slot=A|B`, a two-slot image's
     /// limine.conf); `None`: not said (slot A of a two-slot image).
     pub slot: Option<bootslots::Slot>,
+    /// The PS/2 keyboard's layout (`keyboard=us|uk|de|fr`; US when not said).
+    pub keyboard: Layout,
 }
 
 impl Default for Cmdline {
@@ -74,6 +86,7 @@ impl Default for Cmdline {
             test: TestMode::Off,
             log_level: LogLevel::Info,
             slot: None,
+            keyboard: Layout::Us,
         }
     }
 }
@@ -91,6 +104,7 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                     "fault" => TestMode::Fault,
                     "smap" => TestMode::Smap,
                     "disk" => TestMode::Disk,
+                    "unplug" => TestMode::Unplug,
                     "persist" => TestMode::Persist,
                     other => return Err(CmdlineError::UnknownTestMode(other)),
                 }
@@ -111,6 +125,11 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                         .parse()
                         .map_err(|_| CmdlineError::UnknownSlot(value))?,
                 );
+            }
+            "keyboard" => {
+                out.keyboard = value
+                    .parse()
+                    .map_err(|_| CmdlineError::UnknownKeyboardLayout(value))?;
             }
             _ => {}
         }
@@ -169,6 +188,24 @@ mod tests {
         assert_eq!(
             parse("loglevel=loud"),
             Err(CmdlineError::UnknownLogLevel("loud"))
+        );
+    }
+
+    #[test]
+    fn keyboard_layouts() {
+        assert_eq!(parse("").map(|c| c.keyboard), Ok(Layout::Us));
+        assert_eq!(
+            parse("test=boot keyboard=de").map(|c| c.keyboard),
+            Ok(Layout::De)
+        );
+        assert_eq!(parse("keyboard=uk").map(|c| c.keyboard), Ok(Layout::Uk));
+        assert_eq!(
+            parse("keyboard=klingon"),
+            Err(CmdlineError::UnknownKeyboardLayout("klingon"))
+        );
+        assert_eq!(
+            CmdlineError::UnknownKeyboardLayout("xx").to_string(),
+            "`keyboard=xx`: unknown keyboard layout (expected us, uk, de or fr)"
         );
     }
 

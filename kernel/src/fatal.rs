@@ -1,9 +1,11 @@
 //! How a boot ends: idle, halt after a failure, or (in test mode) leave QEMU with a status.
+//! What it prints goes to COM1 and the screen (`klog::emergency`).
 
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::arch::{cpu, qemu_exit, serial};
+use crate::arch::{cpu, qemu_exit};
+use crate::klog::emergency;
 
 static TEST_MODE: AtomicBool = AtomicBool::new(false);
 
@@ -32,15 +34,15 @@ pub fn stop(outcome: Outcome) -> ! {
             Outcome::Pass => (bootlog::msg::TEST_PASS, qemu_exit::ExitCode::Pass),
             Outcome::Fail => (bootlog::msg::TEST_FAIL, qemu_exit::ExitCode::Fail),
         };
-        serial::write_fmt_emergency(format_args!("{verdict}\r\n"));
+        emergency(format_args!("{verdict}\r\n"));
         qemu_exit::exit(code);
-        serial::write_fmt_emergency(format_args!(
+        emergency(format_args!(
             "test: ERROR: the isa-debug-exit device is missing, so the test result cannot reach \
              the harness: run QEMU with `-device isa-debug-exit,iobase={:#x},iosize=0x04`\r\n",
             qemu_exit::PORT
         ));
     } else if outcome == Outcome::Fail {
-        serial::write_fmt_emergency(format_args!(
+        emergency(format_args!(
             "kernel halted after a failure (see above)\r\n"
         ));
     }
@@ -52,7 +54,7 @@ pub fn panic(info: &PanicInfo<'_>) -> ! {
     x86_64::instructions::interrupts::disable();
     let us = crate::time::uptime_us();
     match info.location() {
-        Some(loc) => serial::write_fmt_emergency(format_args!(
+        Some(loc) => emergency(format_args!(
             "[{:5}.{:06}] PANIC kernel panicked at {}:{}:{}: {}\r\n",
             us / 1_000_000,
             us % 1_000_000,
@@ -61,7 +63,7 @@ pub fn panic(info: &PanicInfo<'_>) -> ! {
             loc.column(),
             info.message()
         )),
-        None => serial::write_fmt_emergency(format_args!(
+        None => emergency(format_args!(
             "[{:5}.{:06}] PANIC kernel panicked: {}\r\n",
             us / 1_000_000,
             us % 1_000_000,

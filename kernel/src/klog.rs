@@ -1,14 +1,37 @@
-//! The `log` facade on COM1: every line carries uptime, level and the module that logged it
-//! ([`bootlog::line`], the format the test harness parses).
+//! The `log` facade on COM1, mirrored to a registered sink (the screen): every line carries
+//! uptime, level and the module that logged it ([`bootlog::line`], the format the test
+//! harness parses). Lines logged before a mirror exists wait in a small buffer and are
+//! replayed when one is registered, so the screen shows the log from the first line.
+
+use core::fmt::{self, Write};
 
 use bootlog::line;
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use spin::{Mutex, Once};
 
+use crate::klog_buffers::{Early, LineBuf};
+pub use crate::klog_buffers::{EARLY_BYTES, MIRROR_LINE_MAX};
 use crate::{arch::serial, cmdline::LogLevel, time};
 
 struct SerialLogger;
 
 static LOGGER: SerialLogger = SerialLogger;
+
+/// Where log lines go besides COM1, registered once by a higher layer (boot, for the screen).
+#[derive(Clone, Copy)]
+pub struct Mirror {
+    /// Takes one whole log line (prefix included, no line end).
+    pub line: fn(line::Level, &str),
+    /// Takes a piece of a fatal report (panic, exception, the final verdict): text with its own
+    /// line ends. Called with interrupts off from any state, so it must not wait for a lock.
+    pub emergency: fn(&str),
+}
+
+/// The mirror, once registered.
+static MIRROR: Once<Mirror> = Once::new();
+
+/// The lines logged before the mirror exists ([`EARLY_BYTES`] of them at most).
+static EARLY: Mutex<Early> = Mutex::new(Early::new());
 
 impl Log for SerialLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
@@ -34,9 +57,56 @@ impl Log for SerialLogger {
             module,
         };
         serial::write_fmt(format_args!("{prefix}{}\r\n", record.args()));
+        let mut text = LineBuf::new();
+        let _ = write!(text, "{prefix}{}", record.args());
+        mirror_line(level, text.as_str());
     }
 
     fn flush(&self) {}
+}
+
+/// Gives a line to the mirror, or keeps it for the mirror to come.
+fn mirror_line(level: line::Level, text: &str) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let mut early = EARLY.lock();
+        match MIRROR.get() {
+            Some(m) => {
+                drop(early);
+                (m.line)(level, text);
+            }
+            None => early.push(level, text),
+        }
+    });
+}
+
+/// Registers the mirror (the first call wins) and replays the lines logged so far into it.
+pub fn set_mirror(mirror: Mirror) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let mut early = EARLY.lock();
+        if MIRROR.is_completed() {
+            return;
+        }
+        early.replay(&mut |level, text| (mirror.line)(level, text));
+        MIRROR.call_once(|| mirror);
+    });
+}
+
+/// No mirror will be registered (no screen): stop keeping lines for it.
+pub fn no_mirror() {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        EARLY.lock().close();
+    });
+}
+
+/// Writes a piece of a fatal report to COM1 (breaking its lock if need be) and to the
+/// mirror's emergency path: for panics, CPU exceptions and the final verdict.
+pub fn emergency(args: fmt::Arguments<'_>) {
+    serial::write_fmt_emergency(args);
+    if let Some(m) = MIRROR.get() {
+        let mut text = LineBuf::new();
+        let _ = text.write_fmt(args);
+        (m.emergency)(text.as_str());
+    }
 }
 
 /// Installs the serial logger. The first call wins; later calls only change the level.

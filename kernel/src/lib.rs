@@ -35,6 +35,13 @@ pub mod fatal;
 mod fpu_layout;
 #[cfg(target_os = "none")]
 pub mod klog;
+pub mod klog_buffers;
+#[cfg(target_os = "none")]
+pub mod screen;
+/// The framebuffer surface of `screen`, tested on the host.
+#[cfg(all(test, not(target_os = "none")))]
+#[path = "screen/surface.rs"]
+mod screen_surface;
 #[cfg(target_os = "none")]
 pub mod testmode;
 #[cfg(target_os = "none")]

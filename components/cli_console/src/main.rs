@@ -4,9 +4,12 @@
 //! (yielding when nothing waits), feeds every byte to the line editor
 //! (`line_editor::LineEditor`: echo, backspace, Ctrl-C, history, arrows), and runs each line
 //! as a command (`line_editor::command::parse`, `line_editor::shell::run`): `help`,
-//! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `sha256`, `write`, `append`, `rm`,
-//! `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `slots`, `slot`, `uptime`, `reboot`,
-//! `poweroff`. The file commands are `storage_api` calls to `services_storage`.
+//! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `edit`, `sha256`, `write`, `append`,
+//! `rm`, `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `slots`, `slot`, `uptime`,
+//! `reboot`, `poweroff`. `ls`, `cat` and `stat` are `fs_view_api` calls to `services_fs_view`
+//! (read only); the other file commands are `storage_api` calls to `services_storage`.
+//! `edit` hands the terminal to `services_editor_vi` (`editor_api`) until the editor quits:
+//! the console keeps reading the terminal and forwards what is typed.
 //! See `docs/console.md`.
 //!
 //! All the logic lives in the host-tested `line-editor` crate; this file is only the I/O.
@@ -127,6 +130,10 @@ fn execute(line: &str, out: &mut Out) {
         // Out before the machine goes away.
         let _ = out.flush();
     }
+    if let Command::Edit(_) = cmd {
+        // The editor draws straight on the terminal: what the console has to say comes first.
+        let _ = out.flush();
+    }
     if let Command::Reboot | Command::Poweroff | Command::Slot { .. } = cmd {
         runtime::info!("{NAME}: {} requested on the console", line.trim());
     }
@@ -148,6 +155,21 @@ impl System for Syscalls {
     }
     fn storage_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
         runtime::ipc::call(line_editor::shell::STORAGE_ENDPOINT, request, reply)
+    }
+    fn fs_view_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+        runtime::ipc::call(shell::FS_VIEW_ENDPOINT, request, reply)
+    }
+    fn editor_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+        runtime::ipc::call(shell::EDITOR_ENDPOINT, request, reply)
+    }
+    fn terminal_read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        console::read(buf)
+    }
+    fn terminal_write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        console::write_all(bytes)
+    }
+    fn pause(&mut self) {
+        runtime::yield_now();
     }
     fn bootcount(&mut self) -> Result<u64, Error> {
         runtime::bootcount()

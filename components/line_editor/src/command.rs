@@ -30,6 +30,8 @@ pub enum Command<'a> {
     Cat(&'a str),
     /// `stat <path>`: kind, size and modification time of a file or directory.
     Stat(&'a str),
+    /// `edit <file>`: edit a file in the vi-like editor (`services_editor_vi`).
+    Edit(&'a str),
     /// `sha256 <file>`: the SHA-256 digest of a file.
     Sha256(&'a str),
     /// `write <file> <text...>`: replace a file's content with the text.
@@ -129,6 +131,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: "stat",
         usage: "stat <path>",
         summary: "show the kind, size and modification time of a path",
+    },
+    CommandInfo {
+        name: "edit",
+        usage: "edit <file>",
+        summary: "edit a file (vi keys: i, ESC, :w, :q, :wq, :q!)",
     },
     CommandInfo {
         name: "sha256",
@@ -282,6 +289,7 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         "caps" => one_arg(Command::Caps),
         "cat" => one_arg(Command::Cat),
         "stat" => one_arg(Command::Stat),
+        "edit" => one_arg(Command::Edit),
         "sha256" => one_arg(Command::Sha256),
         "rm" => one_arg(Command::Rm),
         "mkdir" => one_arg(Command::Mkdir),
@@ -441,6 +449,14 @@ mod tests {
         assert_eq!(parse("ls /-l"), ls(Some("/-l"), false));
         assert_eq!(parse("stat a/b"), Ok(Some(Command::Stat("a/b"))));
         assert_eq!(parse("sha256 big"), Ok(Some(Command::Sha256("big"))));
+        assert_eq!(
+            parse("edit notes.txt"),
+            Ok(Some(Command::Edit("notes.txt")))
+        );
+        assert_eq!(
+            parse("  edit  /a/b.txt "),
+            Ok(Some(Command::Edit("/a/b.txt")))
+        );
         assert_eq!(parse("mkdir d"), Ok(Some(Command::Mkdir("d"))));
         assert_eq!(parse("rmdir d"), Ok(Some(Command::Rmdir("d"))));
         assert_eq!(parse("df"), Ok(Some(Command::Df)));
@@ -545,6 +561,8 @@ mod tests {
         assert_eq!(err("rmdir a b"), "usage: rmdir <dir>");
         assert_eq!(err("stat"), "usage: stat <path>");
         assert_eq!(err("sha256"), "usage: sha256 <file>");
+        assert_eq!(err("edit"), "usage: edit <file>");
+        assert_eq!(err("edit a b"), "usage: edit <file>");
         assert_eq!(err("df -h"), "usage: df");
         assert_eq!(err("help me"), "usage: help");
         assert_eq!(err("reboot now"), "usage: reboot");

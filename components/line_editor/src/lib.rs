@@ -6,7 +6,9 @@
 //! * [`command`]: parses a line into a console [`Command`](command::Command), or into the one
 //!   line of error to show;
 //! * [`shell`]: runs a command against a [`System`](shell::System) (the syscalls, faked in
-//!   tests) and formats its output.
+//!   tests) and formats its output;
+//! * [`edit`]: the `edit` command's session with the editor service, the console forwarding
+//!   its terminal.
 //!
 //! `cli_console` owns the I/O: it reads bytes from the console, feeds them to the editor,
 //! writes the echo, and runs the commands the parser returns.
@@ -15,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod command;
+pub mod edit;
 pub mod shell;
 
 /// Longest line the editor accepts, in bytes. Typing past it rings the bell and the whole line

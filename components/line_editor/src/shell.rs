@@ -5,14 +5,18 @@
 //! Every line printed ends in `\r\n`. A failing command prints one line,
 //! `error: <command> <argument>: <reason>` (e.g. `error: cat notes.txt: not found`).
 //!
-//! The file commands speak `storage_api` ([`protocol::storage`]): files are read and written
+//! The reading file commands `ls`, `cat` and `stat` speak `fs_view_api`
+//! ([`protocol::fs_view`], `services_fs_view`: stateless, read-only, [`CHUNK`] bytes per
+//! `Read`). The others speak `storage_api` ([`protocol::storage`]): files are read and written
 //! through handles, chunk by chunk ([`CHUNK`] bytes at most per request), and a handle that
 //! was opened is always closed, also when a request failed halfway. The data a writing command
 //! wrote is durable once its Close succeeded; when that Close fails, the command says so.
+//! `edit` runs an editing session with `services_editor_vi` ([`crate::edit`]).
 
 use core::fmt::{self, Write};
 
 use abi::{Error, SlotAction, SlotId};
+use protocol::fs_view;
 use protocol::storage::MAX_LIST_REPLY;
 use protocol::storage::{
     Entry, FsInfo, Kind, OpenFlags, Request, Response, Stat, StorageError, WireError, MAX_CURSOR,
@@ -31,6 +35,17 @@ pub trait System {
     fn component_caps(&mut self, name: &str, buf: &mut [u8]) -> Result<usize, Error>;
     /// IPC_CALL to `storage_api`: the reply into `reply`; returns its length.
     fn storage_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error>;
+    /// IPC_CALL to `fs_view_api`: the reply into `reply`; returns its length.
+    fn fs_view_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error>;
+    /// IPC_CALL to `editor_api`: the reply into `reply`; returns its length.
+    fn editor_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error>;
+    /// CONSOLE_READ: the bytes typed since the last read (0 if none; does not block).
+    fn terminal_read(&mut self, buf: &mut [u8]) -> Result<usize, Error>;
+    /// CONSOLE_WRITE of every byte (terminal output that need not be UTF-8: the editor's).
+    /// Text a command prints goes to its `out` instead, which the console writes after it.
+    fn terminal_write(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// YIELD: nothing to do for now (the editing session polls the terminal).
+    fn pause(&mut self);
     /// BOOTCOUNT.
     fn bootcount(&mut self) -> Result<u64, Error>;
     /// BOOTLOG: the boot journal (one line per boot, newest first) into `buf`; returns its
@@ -54,8 +69,12 @@ pub trait System {
     fn poweroff(&mut self) -> Error;
 }
 
-/// The endpoint the file commands call (`services_storage`'s).
+/// The endpoint the writing file commands call (`services_storage`'s).
 pub const STORAGE_ENDPOINT: &str = protocol::storage::ENDPOINT;
+/// The endpoint `ls`, `cat` and `stat` call (`services_fs_view`'s).
+pub const FS_VIEW_ENDPOINT: &str = fs_view::ENDPOINT;
+/// The endpoint `edit` calls (`services_editor_vi`'s).
+pub const EDITOR_ENDPOINT: &str = protocol::editor::ENDPOINT;
 
 /// Size of the buffer `services` reads the state table into.
 pub const SERVICES_BUF: usize = 4096;
@@ -127,20 +146,13 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
         Command::Ls { dir, long } => ls(sys, &mut buf, out, dir, long),
         Command::Cat(file) => {
             let mut text = TextOut::default();
-            let read = with_file(
-                sys,
-                &mut buf,
-                file,
-                OpenFlags::READ,
-                |sys, buf, handle, _| {
-                    read_all(sys, buf, handle, |data| {
-                        text.push(out, data).map_err(|_| Failure::Output)
-                    })
-                },
-            );
+            let read = view_read_all(sys, &mut buf, file, |data| {
+                text.push(out, data).map_err(|_| Failure::Output)
+            });
             text.finish(out)?;
-            report(out, "cat", &[file], read, false).map(drop)
+            report(out, "cat", &[file], read.map_err(Failed::from), false).map(drop)
         }
+        Command::Edit(file) => crate::edit::run(sys, file, out),
         Command::Sha256(file) => {
             let mut hash = Sha256::new();
             let read = with_file(
@@ -203,7 +215,7 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
             Ok(()) => writeln_crlf(out, format_args!("removed directory {dir}")),
             Err(f) => fail(out, "rmdir", &[dir], f),
         },
-        Command::Stat(path) => match storage(sys, &Request::Stat { path }, &mut buf) {
+        Command::Stat(path) => match view(sys, &fs_view::Request::Stat { path }, &mut buf) {
             Ok(Response::Stat(st)) => write_stat(out, path, &st),
             Ok(_) => fail(out, "stat", &[path], Failure::Unexpected),
             Err(f) => fail(out, "stat", &[path], f),
@@ -307,8 +319,10 @@ pub fn farewell(cmd: &Command<'_>) -> Option<&'static str> {
 /// Why a storage command failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
-    /// The IPC call itself failed (the service is missing, gone, too slow, ...).
+    /// The IPC call to `storage_api` itself failed (the service is missing, gone, too slow, ...).
     Ipc(Error),
+    /// The IPC call to `fs_view_api` itself failed.
+    ViewIpc(Error),
     /// The service answered with an error.
     Storage(StorageError),
     /// The request could not be encoded (e.g. a path too long for a message).
@@ -326,6 +340,8 @@ impl fmt::Display for Failure {
         match self {
             Failure::Ipc(Error::NotFound) => f.write_str("storage service not running"),
             Failure::Ipc(e) => write!(f, "storage service: {e}"),
+            Failure::ViewIpc(Error::NotFound) => f.write_str("file view service not running"),
+            Failure::ViewIpc(e) => write!(f, "file view service: {e}"),
             Failure::Storage(e) => write!(f, "{e}"),
             Failure::Encode(WireError::TooLong) => f.write_str("argument too long"),
             Failure::Encode(e) => write!(f, "cannot encode request: {e}"),
@@ -352,6 +368,50 @@ fn storage<'r>(
     match Response::decode(reply).map_err(Failure::Decode)? {
         Response::Err(e, _) => Err(Failure::Storage(e)),
         r => Ok(r),
+    }
+}
+
+/// One `fs_view_api` round trip (`buf` as for [`storage`]).
+fn view<'r>(
+    sys: &mut impl System,
+    req: &fs_view::Request<'_>,
+    buf: &'r mut [u8],
+) -> Result<Response<'r>, Failure> {
+    let (request, reply) = buf.split_at_mut(buf.len() / 2);
+    let n = req.encode(request).map_err(Failure::Encode)?;
+    let len = sys
+        .fs_view_call(&request[..n], reply)
+        .map_err(Failure::ViewIpc)?;
+    let reply: &'r [u8] = &reply[..len.min(reply.len())];
+    match fs_view::decode_reply(reply).map_err(Failure::Decode)? {
+        Response::Err(e, _) => Err(Failure::Storage(e)),
+        r => Ok(r),
+    }
+}
+
+/// Reads `path` from the start through `fs_view_api`, [`CHUNK`] bytes per request, until a
+/// read returns no data; hands every chunk to `f`.
+fn view_read_all(
+    sys: &mut impl System,
+    buf: &mut [u8],
+    path: &str,
+    mut f: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut offset = 0u64;
+    loop {
+        let req = fs_view::Request::Read {
+            path,
+            offset,
+            len: CHUNK as u32,
+        };
+        match view(sys, &req, buf)? {
+            Response::Data([]) => return Ok(()),
+            Response::Data(data) => {
+                f(data)?;
+                offset += data.len() as u64;
+            }
+            _ => return Err(Failure::Unexpected),
+        }
     }
 }
 
@@ -476,7 +536,8 @@ fn report<T>(
     Ok(None)
 }
 
-/// `ls`: every entry of `dir`, over as many `List` requests as the listing takes.
+/// `ls`: every entry of `dir`, over as many `fs_view_api` `List` requests as the listing
+/// takes.
 fn ls(
     sys: &mut impl System,
     buf: &mut [u8],
@@ -489,11 +550,11 @@ fn ls(
     let mut cursor_len = 0;
     let mut listed = 0u64;
     loop {
-        let req = Request::List {
+        let req = fs_view::Request::List {
             path,
             cursor: &cursor[..cursor_len],
         };
-        let page = match storage(sys, &req, buf) {
+        let page = match view(sys, &req, buf) {
             Ok(Response::Entries(page)) => page,
             Ok(_) => return fail(out, "ls", dir.as_slice(), Failure::Unexpected),
             Err(f) => return fail(out, "ls", dir.as_slice(), f),
@@ -889,6 +950,25 @@ mod tests {
         slot_state: Result<String, Error>,
         /// Every SLOT_SET received.
         slot_sets: Vec<(SlotAction, SlotId)>,
+        /// The console's capability record as `services_fs_view` sees it.
+        view_caps: String,
+        /// `fs_view_api` calls fail with this.
+        view_down: Option<Error>,
+        /// `editor_api` calls fail with this (after `editor_calls_ok` more calls, if set).
+        editor_down: Option<Error>,
+        editor_calls_ok: Option<usize>,
+        /// The editor service's logic, on this fake store.
+        editor: editor_session::Service,
+        /// What the terminal will deliver: one batch per read; `None` is a read of nothing.
+        typing: std::collections::VecDeque<Option<Vec<u8>>>,
+        /// Everything written raw to the terminal.
+        screen: Vec<u8>,
+        /// The clock (UPTIME), in µs; every pause moves it 10 ms on.
+        clock: u64,
+        /// Pauses in a row with nothing typed and nothing left to type.
+        idle_pauses: usize,
+        /// The `editor_api` requests received, by op byte.
+        editor_ops: Vec<u8>,
     }
 
     impl Default for Fake {
@@ -910,7 +990,32 @@ mod tests {
                 journal: Ok(JOURNAL.to_string()),
                 slot_state: Ok(SLOT_STATE.to_string()),
                 slot_sets: Vec::new(),
+                view_caps: "console\nfiles:/\n".into(),
+                view_down: None,
+                editor_down: None,
+                editor_calls_ok: None,
+                editor: editor_session::Service::new(),
+                typing: Default::default(),
+                screen: Vec::new(),
+                clock: 0,
+                idle_pauses: 0,
+                editor_ops: Vec::new(),
             }
+        }
+    }
+
+    /// The fake store as `services_fs_view` and `services_editor_vi` call it.
+    struct Backend<'f>(&'f mut Fake);
+
+    impl ::fs_view::Store for Backend<'_> {
+        fn call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+            self.0.storage_reply(request, reply)
+        }
+    }
+
+    impl editor_session::Store for Backend<'_> {
+        fn call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+            self.0.storage_reply(request, reply)
         }
     }
 
@@ -1198,6 +1303,99 @@ mod tests {
         }
         fn storage_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
             assert!(request.len() <= STORAGE_MESSAGE && reply.len() >= STORAGE_MESSAGE);
+            self.storage_reply(request, reply)
+        }
+        fn fs_view_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+            assert!(request.len() <= STORAGE_MESSAGE && reply.len() >= STORAGE_MESSAGE);
+            if let Some(e) = self.view_down {
+                return Err(e);
+            }
+            let caps = self.view_caps.clone();
+            // The real service's reply buffer, then what fits the console's.
+            let mut full = vec![0u8; fs_view::MAX_REPLY];
+            let n = ::fs_view::serve("cli_console", &caps, request, &mut full, &mut Backend(self));
+            if n > reply.len() {
+                return Err(Error::BadLength);
+            }
+            reply[..n].copy_from_slice(&full[..n]);
+            Ok(n)
+        }
+        fn editor_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+            match (self.editor_down, &mut self.editor_calls_ok) {
+                (Some(e), None | Some(0)) => return Err(e),
+                (_, Some(n)) => *n -= 1,
+                _ => {}
+            }
+            self.editor_ops.push(request[0]);
+            let mut editor = std::mem::take(&mut self.editor);
+            let n = editor.serve("cli_console", request, reply, &mut Backend(self));
+            self.editor = editor;
+            Ok(n)
+        }
+        fn terminal_read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+            match self.typing.pop_front() {
+                Some(Some(bytes)) => {
+                    assert!(bytes.len() <= buf.len(), "a batch larger than the read");
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    self.idle_pauses = 0;
+                    Ok(bytes.len())
+                }
+                Some(None) => Ok(0),
+                None => {
+                    self.idle_pauses += 1;
+                    assert!(self.idle_pauses < 1000, "the session outlived the typing");
+                    Ok(0)
+                }
+            }
+        }
+        fn terminal_write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+            self.screen.extend_from_slice(bytes);
+            Ok(())
+        }
+        fn pause(&mut self) {
+            self.clock += 10_000;
+        }
+        fn bootcount(&mut self) -> Result<u64, Error> {
+            Ok(3)
+        }
+        fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+            assert_eq!(buf.len(), BOOTLOG_BUF);
+            let journal = self.journal.clone()?;
+            let n = journal.len().min(buf.len());
+            buf[..n].copy_from_slice(&journal.as_bytes()[..n]);
+            Ok(journal.len())
+        }
+        fn slots(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+            assert_eq!(buf.len(), SLOTS_BUF);
+            let text = self.slot_state.clone()?;
+            let n = text.len().min(buf.len());
+            buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+            Ok(text.len())
+        }
+        fn slot_set(
+            &mut self,
+            action: SlotAction,
+            slot: SlotId,
+            buf: &mut [u8],
+        ) -> Result<usize, Error> {
+            self.slot_sets.push((action, slot));
+            self.slots(buf)
+        }
+        fn uptime(&mut self) -> Result<u64, Error> {
+            Ok(61_500_000 + self.clock)
+        }
+        fn reboot(&mut self) -> Error {
+            self.reboots += 1;
+            Error::Unsupported
+        }
+        fn poweroff(&mut self) -> Error {
+            Error::Denied
+        }
+    }
+
+    impl Fake {
+        /// `storage_api` as the services reach it (no limit on the console's buffers).
+        fn storage_reply(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
             if let Some(e) = self.storage_down {
                 return Err(e);
             }
@@ -1227,42 +1425,6 @@ mod tests {
                 Ok(n) => n,
                 Err(e) => Response::Err(e, "fake").encode(reply).unwrap(),
             })
-        }
-        fn bootcount(&mut self) -> Result<u64, Error> {
-            Ok(3)
-        }
-        fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-            assert_eq!(buf.len(), BOOTLOG_BUF);
-            let journal = self.journal.clone()?;
-            let n = journal.len().min(buf.len());
-            buf[..n].copy_from_slice(&journal.as_bytes()[..n]);
-            Ok(journal.len())
-        }
-        fn slots(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-            assert_eq!(buf.len(), SLOTS_BUF);
-            let text = self.slot_state.clone()?;
-            let n = text.len().min(buf.len());
-            buf[..n].copy_from_slice(&text.as_bytes()[..n]);
-            Ok(text.len())
-        }
-        fn slot_set(
-            &mut self,
-            action: SlotAction,
-            slot: SlotId,
-            buf: &mut [u8],
-        ) -> Result<usize, Error> {
-            self.slot_sets.push((action, slot));
-            self.slots(buf)
-        }
-        fn uptime(&mut self) -> Result<u64, Error> {
-            Ok(61_500_000)
-        }
-        fn reboot(&mut self) -> Error {
-            self.reboots += 1;
-            Error::Unsupported
-        }
-        fn poweroff(&mut self) -> Error {
-            Error::Denied
         }
     }
 
@@ -1536,7 +1698,8 @@ mod tests {
             out,
             format!("{shown}\r\nerror: cat big: damaged data at block 9\r\n")
         );
-        assert_eq!(sys.log, ["open", "read", "read", "close"]);
+        // `cat` reads through fs_view_api: each Read stands alone (Open, Read, Close).
+        assert_eq!(sys.log, ["open", "read", "close", "open", "read", "close"]);
         sys.inject = Some(("read", 2, StorageError::Io { block: 77 }));
         assert_eq!(
             sh(&mut sys, "sha256 big"),
@@ -1566,13 +1729,11 @@ mod tests {
             sh(&mut sys, "append f hello"),
             "error: append f: close failed, data may not be saved: unsynced writes lost\r\n"
         );
-        // ... and of a reading one (after the content).
+        // ... and of a reading one (after the content). `cat` goes through fs_view_api, whose
+        // read-only handles have nothing to lose at Close: the content is all there.
         sys.put("small", b"hi");
         sys.inject = Some(("close", 0, StorageError::BadHandle));
-        assert_eq!(
-            sh(&mut sys, "cat small"),
-            "hi\r\nerror: cat small: close failed: bad handle\r\n"
-        );
+        assert_eq!(sh(&mut sys, "cat small"), "hi\r\n");
         sys.inject = Some(("close", 0, StorageError::BadHandle));
         assert_eq!(
             sh(&mut sys, "sha256 small"),
@@ -1633,14 +1794,43 @@ mod tests {
         assert_eq!(sh(&mut sys, "df"), "error: df: storage unavailable\r\n");
         sys.storage_down = Some(Error::Timeout);
         assert_eq!(
-            sh(&mut sys, "ls"),
-            "error: ls: storage service: timed out\r\n"
+            sh(&mut sys, "rm x"),
+            "error: rm x: storage service: timed out\r\n"
         );
+        // Behind the file view, a failing store is the view's `Unavailable`.
+        assert_eq!(sh(&mut sys, "ls"), "error: ls: storage unavailable\r\n");
         sys.storage_down = Some(Error::NotFound);
         assert_eq!(
-            sh(&mut sys, "cat x"),
-            "error: cat x: storage service not running\r\n"
+            sh(&mut sys, "write x y"),
+            "error: write x: storage service not running\r\n"
         );
+        sys.storage_down = None;
+        sys.view_down = Some(Error::Timeout);
+        assert_eq!(
+            sh(&mut sys, "ls"),
+            "error: ls: file view service: timed out\r\n"
+        );
+        sys.view_down = Some(Error::NotFound);
+        assert_eq!(
+            sh(&mut sys, "cat x"),
+            "error: cat x: file view service not running\r\n"
+        );
+        assert_eq!(
+            sh(&mut sys, "stat x"),
+            "error: stat x: file view service not running\r\n"
+        );
+        sys.view_down = None;
+        // The view applies the console's own grants.
+        sys.view_caps = "console\nfiles_read:/docs\n".into();
+        for (line, expected) in [
+            ("cat f", "error: cat f: permission denied"),
+            ("ls", "error: ls: permission denied"),
+            ("stat f", "error: stat f: permission denied"),
+        ] {
+            assert_eq!(sh(&mut sys, line), format!("{expected}\r\n"));
+        }
+        assert_eq!(sh(&mut sys, "ls docs"), "(no files)\r\n");
+        sys.view_caps = "console\nfiles:/\n".into();
         sys.storage_down = None;
         sys.garbage_reply = true;
         assert_eq!(
@@ -1650,19 +1840,160 @@ mod tests {
         sys.garbage_reply = false;
         sys.always_ok = true;
         for (line, expected) in [
-            (
-                "cat f",
-                "error: cat f: unexpected reply from storage service",
-            ),
-            (
-                "stat f",
-                "error: stat f: unexpected reply from storage service",
-            ),
+            // Through the view, a store answering nonsense is `Unavailable`.
+            ("cat f", "error: cat f: storage unavailable"),
+            ("stat f", "error: stat f: storage unavailable"),
             ("df", "error: df: unexpected reply from storage service"),
-            ("ls -l", "error: ls: unexpected reply from storage service"),
+            ("ls -l", "error: ls: storage unavailable"),
         ] {
             assert_eq!(sh(&mut sys, line), format!("{expected}\r\n"));
         }
+    }
+
+    /// Types `batches` into an `edit` session (`None`: 10 ms without input) and returns the
+    /// console's output and what the editor drew.
+    fn edit(sys: &mut Fake, line: &str, batches: &[Option<&[u8]>]) -> (String, String) {
+        sys.typing = batches.iter().map(|b| b.map(<[u8]>::to_vec)).collect();
+        sys.screen.clear();
+        sys.editor_ops.clear();
+        let out = sh(sys, line);
+        assert!(
+            sys.typing.is_empty(),
+            "input left after the session: {:?}",
+            sys.typing
+        );
+        (out, String::from_utf8_lossy(&sys.screen).into_owned())
+    }
+
+    const IDLE: Option<&[u8]> = None;
+    const OP_IDLE: u8 = 0x43;
+
+    #[test]
+    fn edit_a_new_file_save_it_and_cat_it() {
+        let mut sys = Fake::default();
+        let (out, screen) = edit(
+            &mut sys,
+            "edit notes.txt",
+            &[
+                Some(b"ihello from vi"),
+                Some(b"\x1b"),
+                // Nothing typed for 60 ms: the lone ESC is an Escape (the Idle request).
+                IDLE,
+                IDLE,
+                IDLE,
+                IDLE,
+                IDLE,
+                IDLE,
+                Some(b":wq\r"),
+            ],
+        );
+        assert_eq!(out, "\r\nedit: saved notes.txt\r\n");
+        assert!(screen.contains("\"notes.txt\" [New]"), "{screen:?}");
+        assert!(screen.contains("-- INSERT --"));
+        assert!(
+            screen.ends_with("\x1b[0m\x1b[2J\x1b[H"),
+            "the screen is left clean"
+        );
+        assert_eq!(
+            sys.editor_ops.iter().filter(|&&op| op == OP_IDLE).count(),
+            1
+        );
+        assert_eq!(sys.data("notes.txt"), b"hello from vi\n");
+        assert_eq!(sh(&mut sys, "cat notes.txt"), "hello from vi\r\n");
+        // ESC followed at once by more keys needs no Idle; `:q` of an unchanged file.
+        let (out, _) = edit(&mut sys, "edit notes.txt", &[Some(b"\x1b:q\r")]);
+        assert_eq!(out, "\r\nedit: notes.txt unchanged\r\n");
+        assert!(!sys.editor_ops.contains(&OP_IDLE));
+        let (out, _) = edit(
+            &mut sys,
+            "edit /notes.txt",
+            &[
+                Some(b"A and more"),
+                Some(b"\x1b"),
+                IDLE,
+                IDLE,
+                IDLE,
+                IDLE,
+                IDLE,
+                IDLE,
+                Some(b":q!\r"),
+            ],
+        );
+        assert_eq!(out, "\r\nedit: discarded changes to /notes.txt\r\n");
+        assert_eq!(sys.data("notes.txt"), b"hello from vi\n");
+    }
+
+    #[test]
+    fn edit_a_long_drawing_comes_with_more() {
+        let mut sys = Fake::default();
+        let text: String = (0..30)
+            .map(|i| format!("{i:02}{}\n", "€".repeat(100)))
+            .collect();
+        sys.put("wide.txt", text.as_bytes());
+        let (out, screen) = edit(&mut sys, "edit wide.txt", &[Some(b":q\r")]);
+        assert_eq!(out, "\r\nedit: wide.txt unchanged\r\n");
+        // More than one reply's worth: the console asked for the rest before any input.
+        const OP_MORE: u8 = 0x44;
+        assert_eq!(sys.editor_ops[1], OP_MORE, "{:?}", sys.editor_ops);
+        // Every one of the 23 text rows arrived whole: the number and 78 characters, 80 cells.
+        for i in 0..23 {
+            assert!(
+                screen.contains(&format!("{i:02}{}", "€".repeat(78))),
+                "row {i}"
+            );
+        }
+        assert!(screen.contains("\"wide.txt\" 30L"));
+    }
+
+    #[test]
+    fn edit_a_failed_save_keeps_the_session() {
+        let mut sys = Fake {
+            inject: Some(("close", 0, StorageError::Io { block: u64::MAX })),
+            ..Fake::default()
+        };
+        let (out, screen) = edit(
+            &mut sys,
+            "edit n.txt",
+            &[Some(b"ikeep\x1b:wq\r"), Some(b":q!\r")],
+        );
+        // A new file: the only Close is the save's, and it fails.
+        assert!(
+            screen.contains("save failed: close failed, not saved: I/O error on flush"),
+            "{screen:?}"
+        );
+        assert_eq!(out, "\r\nedit: discarded changes to n.txt\r\n");
+    }
+
+    #[test]
+    fn edit_errors_are_one_line() {
+        let mut sys = Fake::default();
+        sys.put("bin", &[0x66, 0xff]);
+        sys.nodes.insert("docs".into(), Node::Dir { mtime: 0 });
+        for (line, expected) in [
+            (
+                "edit bin",
+                "error: edit bin: not UTF-8 text (bad byte at offset 1)",
+            ),
+            ("edit docs", "error: edit docs: is a directory"),
+            ("edit a//b", "error: edit a//b: invalid path"),
+        ] {
+            let (out, screen) = edit(&mut sys, line, &[]);
+            assert_eq!(out, format!("{expected}\r\n"));
+            assert_eq!(screen, "", "nothing drawn");
+        }
+        sys.editor_down = Some(Error::NotFound);
+        let (out, _) = edit(&mut sys, "edit x", &[]);
+        assert_eq!(out, "error: edit x: editor service not running\r\n");
+        // The editor goes away mid-session: the screen is cleared, one line says so.
+        sys.editor_down = Some(Error::ProviderGone);
+        sys.editor_calls_ok = Some(1);
+        let (out, screen) = edit(&mut sys, "edit x", &[Some(b"ihi")]);
+        assert_eq!(
+            out,
+            "\r\nerror: edit x: editor service: the provider exited or faulted\r\n"
+        );
+        assert!(screen.ends_with("\x1b[0m\x1b[2J\x1b[H"));
+        assert!(!sys.nodes.contains_key("x"), "nothing saved");
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! over IPC (`abi::ipc`, at most [`MAX_MESSAGE`] bytes per message).
 //!
 //! * [`storage`]: `storage_api`, served by `services_storage` (see `docs/storage.md`).
+//! * [`fs_view`]: `fs_view_api`, the read-only file view served by `services_fs_view`.
+//! * [`editor`]: `editor_api`, the editing sessions of `services_editor_vi`.
+//! * [`access`]: the rule of the `files:` / `files_read:` capabilities both file services apply.
 //! * [`storage_v1`]: the milestone-1 `storage_api`, kept only for the old record store
 //!   (`storage_format`), which is read to convert it.
 //!
@@ -11,6 +14,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
+pub mod editor;
+pub mod fs_view;
 pub mod storage;
 pub mod storage_v1;
 mod wire;

@@ -78,3 +78,39 @@ pub fn reply(call_id: u64, msg: &[u8]) -> Result<(), Error> {
     };
     abi::decode_return(ret).map(drop)
 }
+
+/// How many failed [`receive`]s in a row [`serve_forever`] logs before it goes quiet.
+pub const LOGGED_FAILURES: u32 = 8;
+
+/// Serves `endpoint` forever: receives each call into `request`, lets `handle(caller,
+/// request, reply)` write the answer into `reply` and return its length, and replies. A failed
+/// receive is logged (the first [`LOGGED_FAILURES`] in a row) and retried after a yield; a
+/// failed reply (the caller gave up) is logged. `name` is the component's, for the logs.
+pub fn serve_forever(
+    name: &str,
+    endpoint: &str,
+    request: &mut [u8],
+    reply: &mut [u8],
+    mut handle: impl FnMut(&str, &[u8], &mut [u8]) -> usize,
+) -> ! {
+    let mut failures = 0u32;
+    loop {
+        let (len, from) = match receive(endpoint, request) {
+            Ok(r) => r,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                if failures <= LOGGED_FAILURES {
+                    crate::error!("{name}: receive on {endpoint} failed: {e}");
+                }
+                crate::yield_now();
+                continue;
+            }
+        };
+        failures = 0;
+        let caller = from.caller().unwrap_or("?");
+        let n = handle(caller, &request[..len], reply).min(reply.len());
+        if let Err(e) = self::reply(from.call_id, &reply[..n]) {
+            crate::warn!("{name}: reply to {caller} failed: {e}");
+        }
+    }
+}

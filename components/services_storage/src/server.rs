@@ -11,10 +11,6 @@ use storage_server::{time_from_us, Access, Server};
 
 use crate::device::UserData;
 
-/// How many failed IPC_RECEIVEs in a row are logged before the service goes quiet (it keeps
-/// trying: the storage service never exits).
-const LOGGED_FAILURES: u32 = 8;
-
 /// The time for modification stamps: the wall clock, or the uptime if there is none.
 pub fn now() -> pgfs::Time {
     time_from_us(runtime::clock().or_else(|_| runtime::uptime()).unwrap_or(0))
@@ -44,30 +40,17 @@ impl Rules {
     }
 }
 
-/// Serves `storage_api` forever.
+/// Serves `storage_api` forever (the storage service never exits: a failed receive is logged
+/// and retried).
 pub fn serve_forever(name: &str, srv: &mut Server<UserData>) -> ! {
     let mut request = alloc::vec![0u8; MAX_MESSAGE];
     let mut reply = alloc::vec![0u8; MAX_MESSAGE];
     let mut rules = Rules::default();
-    let mut failures = 0u32;
-    loop {
-        let (len, from) = match ipc::receive(ENDPOINT, &mut request) {
-            Ok(r) => r,
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                if failures <= LOGGED_FAILURES {
-                    runtime::error!("{name}: receive on {ENDPOINT} failed: {e}");
-                }
-                runtime::yield_now();
-                continue;
-            }
-        };
-        failures = 0;
-        let caller = from.caller().unwrap_or("?");
-        let msg = &request[..len.min(MAX_MESSAGE)];
-        let n = srv.serve(caller, rules.of(caller), now(), msg, &mut reply);
-        if let Err(e) = ipc::reply(from.call_id, &reply[..n]) {
-            runtime::warn!("{name}: reply to {caller} failed: {e}");
-        }
-    }
+    ipc::serve_forever(
+        name,
+        ENDPOINT,
+        &mut request,
+        &mut reply,
+        |caller, msg, reply| srv.serve(caller, rules.of(caller), now(), msg, reply),
+    )
 }

@@ -1,14 +1,13 @@
 //! Which paths a caller may read and write, from its `files:<dir>` and `files_read:<dir>`
-//! capabilities (the kernel's `COMPONENT_CAPS` record: one capability per line).
+//! capabilities (the kernel's `COMPONENT_CAPS` record: one capability per line). The rule
+//! itself is [`protocol::access`], shared with `services_fs_view`.
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use protocol::storage::{normalize, StorageError};
+use protocol::access::{grant, is_under};
+use protocol::storage::StorageError;
 
-/// The capability kind that grants reading and writing under a directory.
-pub const CAP_FILES: &str = "files";
-/// The capability kind that grants reading under a directory.
-pub const CAP_FILES_READ: &str = "files_read";
+pub use protocol::access::{CAP_FILES, CAP_FILES_READ};
 
 /// A caller's access rules: directories (normalized, `""` = the root) and whether each may
 /// be written.
@@ -28,18 +27,11 @@ impl Access {
     /// The rules in a capability record (`files:/home\nconsole\n`); other capabilities and
     /// malformed directories are ignored (they grant nothing).
     pub fn from_caps(record: &str) -> Access {
-        let mut rules = Vec::new();
-        for cap in record.lines() {
-            let (kind, dir) = cap.split_once(':').unwrap_or((cap, ""));
-            let write = match kind {
-                CAP_FILES => true,
-                CAP_FILES_READ => false,
-                _ => continue,
-            };
-            if let Ok(dir) = normalize(dir) {
-                rules.push((String::from(dir), write));
-            }
-        }
+        let rules = record
+            .lines()
+            .filter_map(grant)
+            .map(|(dir, write)| (String::from(dir), write))
+            .collect();
         Access { rules }
     }
 
@@ -56,13 +48,6 @@ impl Access {
             .any(|(dir, w)| (*w || !write) && is_under(path, dir));
         granted.then_some(()).ok_or(StorageError::Denied)
     }
-}
-
-/// Whether normalized `path` is `dir` or inside it.
-fn is_under(path: &str, dir: &str) -> bool {
-    dir.is_empty()
-        || path == dir
-        || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
 }
 
 #[cfg(test)]

@@ -128,6 +128,12 @@ impl Renderer {
         screen.clear_damage();
     }
 
+    /// [`flush`](Self::flush) on a `dyn Surface`. Not generic, so it is compiled (and
+    /// optimised) with this crate, not with the caller: what an unoptimised kernel build uses.
+    pub fn flush_dyn(&mut self, screen: &mut Screen, surface: &mut dyn Surface) {
+        self.flush(screen, surface);
+    }
+
     /// Fills the pixels right of and below the grid with the default background.
     fn draw_margin(&self, screen: &Screen, surface: &mut (impl Surface + ?Sized)) {
         let margin = surface.format().encode(self.palette.get(DEFAULT_BG));

@@ -3,15 +3,11 @@
 //! parses command headers, FISes and PRDTs out of fake DMA memory and runs IDENTIFY, READ/WRITE
 //! DMA EXT and FLUSH against RAM disks. The clock advances on every read, so timeouts end.
 
-use alloc::rc::Rc;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 
 use super::proto::{self, ata, hba, port as preg};
-use super::{AhciHal, DmaRegion};
-use crate::hal::fake::FakeDma;
-use crate::hal::DmaHal;
+use crate::hal::fake::{FakeDma, HasFakeDma, HasFakeRegisters, Shared};
 
 #[derive(Default)]
 pub struct FakeDisk {
@@ -137,7 +133,7 @@ impl FakeHba {
     }
 
     pub fn into_hal(self) -> FakeHal {
-        FakeHal(Rc::new(RefCell::new(self)))
+        Shared::new(self)
     }
 
     fn reset(&mut self) {
@@ -426,49 +422,27 @@ impl FakeHba {
     }
 }
 
-/// The fake as a HAL: shared, so that every disk of a controller reaches the same HBA.
-#[derive(Clone)]
-pub struct FakeHal(pub Rc<RefCell<FakeHba>>);
+/// The fake as a HAL ([`Shared`]).
+pub type FakeHal = Shared<FakeHba>;
+
+impl HasFakeDma for FakeHba {
+    fn dma(&mut self) -> &mut FakeDma {
+        &mut self.dma
+    }
+}
+
+impl HasFakeRegisters for FakeHba {
+    fn read_register(&mut self, offset: usize) -> u32 {
+        self.read(offset)
+    }
+
+    fn write_register(&mut self, offset: usize, value: u32) {
+        self.write(offset, value)
+    }
+}
 
 impl FakeHal {
     pub fn hba(&self) -> core::cell::RefMut<'_, FakeHba> {
-        self.0.borrow_mut()
-    }
-}
-
-// SAFETY: nothing here is real hardware: registers are fields of the fake (the DMA half of the
-// contract is vouched for below).
-unsafe impl AhciHal for FakeHal {
-    fn read32(&mut self, offset: usize) -> u32 {
-        self.hba().read(offset)
-    }
-
-    fn write32(&mut self, offset: usize, value: u32) {
-        self.hba().write(offset, value)
-    }
-}
-
-// SAFETY: nothing here is real memory: DMA goes to the embedded `FakeDma`, whose "memory" is a
-// vector indexed by `phys - mem_base` (bounds asserted), whose regions are handed out once each
-// from a bump allocator, and whose clock only moves forward.
-unsafe impl DmaHal for FakeHal {
-    fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
-        self.hba().dma.alloc(len)
-    }
-
-    fn dma_free(&mut self, region: DmaRegion) {
-        self.hba().dma.free(region)
-    }
-
-    fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
-        self.hba().dma.read(region, offset, buf)
-    }
-
-    fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
-        self.hba().dma.write(region, offset, data)
-    }
-
-    fn now_us(&mut self) -> u64 {
-        self.hba().dma.tick()
+        self.dev()
     }
 }

@@ -1,10 +1,13 @@
 //! Test-only pieces the device fakes share: DMA memory (a bump-allocated vector) and a clock
-//! behind their [`DmaHal`](super::DmaHal) implementations, and [`storage_function`], a
-//! PCI function to ask the drivers' `is_*_function` about.
+//! ([`FakeDma`]), the shared handle that makes a fake device a HAL ([`Shared`]: [`DmaHal`] for
+//! every [`HasFakeDma`], [`MmioDmaHal`] for every [`HasFakeRegisters`]), and [`storage_function`],
+//! a PCI function to ask the drivers' `is_*_function` about.
 
+use alloc::rc::Rc;
 use alloc::vec::Vec;
+use core::cell::{RefCell, RefMut};
 
-use super::DmaRegion;
+use super::{DmaHal, DmaRegion, MmioDmaHal};
 use crate::pci::{HeaderType, PciAddress, PciDevice};
 
 /// How far the clock moves per [`FakeDma::tick`] (one `now_us` call).
@@ -128,5 +131,74 @@ pub fn storage_function(vendor_id: u16, device_id: u16, class: (u8, u8, u8)) -> 
         interrupt_line: 0,
         interrupt_pin: 0,
         secondary_bus: None,
+    }
+}
+
+/// A fake device with DMA memory and a clock.
+pub trait HasFakeDma {
+    fn dma(&mut self) -> &mut FakeDma;
+}
+
+/// A fake device with memory-mapped 32-bit registers.
+pub trait HasFakeRegisters: HasFakeDma {
+    fn read_register(&mut self, offset: usize) -> u32;
+    fn write_register(&mut self, offset: usize, value: u32);
+}
+
+/// A fake device as a HAL: a shared handle, so that the driver's controller, its disks and the
+/// test all reach the same device.
+pub struct Shared<D>(pub Rc<RefCell<D>>);
+
+impl<D> Clone for Shared<D> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<D> Shared<D> {
+    pub fn new(device: D) -> Self {
+        Self(Rc::new(RefCell::new(device)))
+    }
+
+    /// The device, to look at or poke.
+    pub fn dev(&self) -> RefMut<'_, D> {
+        self.0.borrow_mut()
+    }
+}
+
+// SAFETY: nothing here is real memory: DMA goes to the device's `FakeDma`, whose "memory" is a
+// vector indexed by `phys - mem_base` (bounds asserted), whose regions are handed out once each
+// from a bump allocator, and whose clock only moves forward.
+unsafe impl<D: HasFakeDma> DmaHal for Shared<D> {
+    fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
+        self.dev().dma().alloc(len)
+    }
+
+    fn dma_free(&mut self, region: DmaRegion) {
+        self.dev().dma().free(region)
+    }
+
+    fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
+        self.dev().dma().read(region, offset, buf)
+    }
+
+    fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
+        self.dev().dma().write(region, offset, data)
+    }
+
+    fn now_us(&mut self) -> u64 {
+        self.dev().dma().tick()
+    }
+}
+
+// SAFETY: nothing here is real hardware: registers are fields of the fake device, reached by
+// this handle and its clones only.
+unsafe impl<D: HasFakeRegisters> MmioDmaHal for Shared<D> {
+    fn read32(&mut self, offset: usize) -> u32 {
+        self.dev().read_register(offset)
+    }
+
+    fn write32(&mut self, offset: usize, value: u32) {
+        self.dev().write_register(offset, value)
     }
 }

@@ -5,15 +5,13 @@
 //! disks, and a bus-master engine that parses PRD tables out of fake DMA memory (asserting the
 //! 64 KiB and end-of-table rules). Every port read moves the clock 1 µs, so timeouts end.
 
-use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 
 use super::proto::{bm, ctl, reg, ChannelPorts, ControllerPorts};
-use super::{DmaRegion, IdeHal};
+use super::IdeHal;
 use crate::ata::{self, command as cmd, status, AtaErrorBits};
-use crate::hal::fake::FakeDma;
-use crate::hal::{DmaHal, PortIo};
+use crate::hal::fake::{FakeDma, HasFakeDma, Shared};
+use crate::hal::PortIo;
 
 /// The bus-master base the fake decodes by default (16 ports).
 pub const BM_BASE: u16 = 0xc040;
@@ -247,7 +245,7 @@ impl FakeIde {
     }
 
     pub fn into_hal(self) -> FakeHal {
-        FakeHal(Rc::new(RefCell::new(self)))
+        Shared::new(self)
     }
 
     /// Which channel and register a port is: (channel, Target).
@@ -667,13 +665,18 @@ enum Target {
     BusMaster(u16),
 }
 
-/// The fake as a HAL: shared, so that every disk of a controller reaches the same channels.
-#[derive(Clone)]
-pub struct FakeHal(pub Rc<RefCell<FakeIde>>);
+/// The fake as a HAL ([`Shared`]): its ports here, its DMA memory through [`HasFakeDma`].
+pub type FakeHal = Shared<FakeIde>;
+
+impl HasFakeDma for FakeIde {
+    fn dma(&mut self) -> &mut FakeDma {
+        &mut self.dma
+    }
+}
 
 impl FakeHal {
     pub fn ide(&self) -> core::cell::RefMut<'_, FakeIde> {
-        self.0.borrow_mut()
+        self.dev()
     }
 }
 
@@ -740,31 +743,6 @@ impl PortIo for FakeHal {
         if let (false, Some((ch, Target::BusMaster(bm::PRDT)))) = (f.missing, f.decode(port)) {
             f.channels[ch].bm_prdt = value & !3;
         }
-    }
-}
-
-// SAFETY: nothing here is real memory: DMA goes to the embedded `FakeDma`, whose "memory" is a
-// vector indexed by `phys - mem_base` (bounds asserted), whose regions are handed out once each
-// from a bump allocator, and whose clock only moves forward.
-unsafe impl DmaHal for FakeHal {
-    fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
-        self.ide().dma.alloc(len)
-    }
-
-    fn dma_free(&mut self, region: DmaRegion) {
-        self.ide().dma.free(region)
-    }
-
-    fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
-        self.ide().dma.read(region, offset, buf)
-    }
-
-    fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
-        self.ide().dma.write(region, offset, data)
-    }
-
-    fn now_us(&mut self) -> u64 {
-        self.ide().dma.tick()
     }
 }
 

@@ -6,19 +6,15 @@
 //! The clock advances on every read, so timeouts end.
 
 use alloc::collections::BTreeMap;
-use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 
 use super::proto::{
     admin, generic, io, reg, sct, Command, Completion, Status, CQE_BYTES, IDENTIFY_BYTES,
     PAGE_BYTES, SQE_BYTES,
 };
-use super::{DmaRegion, NvmeHal};
-use crate::hal::fake::FakeDma;
-use crate::hal::DmaHal;
+use crate::hal::fake::{FakeDma, HasFakeDma, HasFakeRegisters, Shared};
 
 /// One namespace: its data and LBA format.
 pub struct FakeNamespace {
@@ -169,7 +165,7 @@ impl FakeNvme {
     }
 
     pub fn into_hal(self) -> FakeHal {
-        FakeHal(Rc::new(RefCell::new(self)))
+        Shared::new(self)
     }
 
     /// The I/O queue IDs that exist (submission queues).
@@ -634,49 +630,21 @@ pub fn namespace_data(ns: &FakeNamespace) -> Vec<u8> {
     d
 }
 
-/// The fake as a HAL: shared, so that the controller and its disks reach the same device.
-#[derive(Clone)]
-pub struct FakeHal(pub Rc<RefCell<FakeNvme>>);
+/// The fake as a HAL ([`Shared`]).
+pub type FakeHal = Shared<FakeNvme>;
 
-impl FakeHal {
-    pub fn dev(&self) -> core::cell::RefMut<'_, FakeNvme> {
-        self.0.borrow_mut()
+impl HasFakeDma for FakeNvme {
+    fn dma(&mut self) -> &mut FakeDma {
+        &mut self.dma
     }
 }
 
-// SAFETY: nothing here is real hardware: registers are fields of the fake (the DMA half of the
-// contract is vouched for below).
-unsafe impl NvmeHal for FakeHal {
-    fn read32(&mut self, offset: usize) -> u32 {
-        self.dev().read(offset)
+impl HasFakeRegisters for FakeNvme {
+    fn read_register(&mut self, offset: usize) -> u32 {
+        self.read(offset)
     }
 
-    fn write32(&mut self, offset: usize, value: u32) {
-        self.dev().write(offset, value)
-    }
-}
-
-// SAFETY: nothing here is real memory: DMA goes to the embedded `FakeDma`, whose "memory" is a
-// vector indexed by `phys - mem_base` (bounds asserted), whose regions are handed out once each
-// from a bump allocator, and whose clock only moves forward.
-unsafe impl DmaHal for FakeHal {
-    fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
-        self.dev().dma.alloc(len)
-    }
-
-    fn dma_free(&mut self, region: DmaRegion) {
-        self.dev().dma.free(region)
-    }
-
-    fn dma_read(&mut self, region: &DmaRegion, offset: usize, buf: &mut [u8]) {
-        self.dev().dma.read(region, offset, buf)
-    }
-
-    fn dma_write(&mut self, region: &DmaRegion, offset: usize, data: &[u8]) {
-        self.dev().dma.write(region, offset, data)
-    }
-
-    fn now_us(&mut self) -> u64 {
-        self.dev().dma.tick()
+    fn write_register(&mut self, offset: usize, value: u32) {
+        self.write(offset, value)
     }
 }

@@ -13,13 +13,13 @@ use crate::memory::paging;
 /// not recurse into another full report.
 static REPORTING: AtomicBool = AtomicBool::new(false);
 
-/// `core::fmt::Write` onto the serial port, through the lock-breaking path: the fault may have
-/// interrupted a writer holding the lock.
+/// `core::fmt::Write` onto the serial port, through the lock-breaking path (the fault may have
+/// interrupted a writer holding the lock), and the log's mirror (the screen).
 struct EmergencySerial;
 
 impl fmt::Write for EmergencySerial {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        serial::write_fmt_emergency(format_args!("{s}"));
+        crate::klog::emergency(format_args!("{s}"));
         Ok(())
     }
 }
@@ -67,7 +67,7 @@ pub extern "C" fn exception_dispatch(frame: &ExceptionFrame) {
         backtrace::reader(),
     );
     if frame.vector == vector::BREAKPOINT {
-        serial::write_fmt_emergency(format_args!("  resuming after #BP\r\n"));
+        crate::klog::emergency(format_args!("  resuming after #BP\r\n"));
         REPORTING.store(false, Ordering::SeqCst);
         return;
     }

@@ -175,6 +175,10 @@ fn build() -> Idt {
     for (vec, stub) in super::lapic::gates() {
         idt.0[usize::from(vec)] = Gate::new(stub, None);
     }
+    // The PS/2 keyboard (IRQ 1 through the I/O APIC, once `devices::ps2` routes it).
+    for (vec, stub) in super::i8042::gates() {
+        idt.0[usize::from(vec)] = Gate::new(stub, None);
+    }
     idt
 }
 

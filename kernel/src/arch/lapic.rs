@@ -158,6 +158,20 @@ pub fn init() -> Result<TimerInfo, LapicError> {
     })
 }
 
+/// The local APIC id of the CPU running this (CPUID: the x2APIC id from leaf 0xB when the CPU
+/// has that leaf, else the 8-bit initial APIC id from leaf 1). Works before [`init`].
+pub fn this_cpu_id() -> u32 {
+    use core::arch::x86_64::{__cpuid, __cpuid_count};
+    let max_leaf = __cpuid(0).eax;
+    if max_leaf >= 0xb {
+        let topology = __cpuid_count(0xb, 0);
+        if topology.ebx != 0 {
+            return topology.edx;
+        }
+    }
+    __cpuid(1).ebx >> 24
+}
+
 /// Signals the end of the interrupt being handled.
 pub fn eoi() {
     write(REG_EOI, 0);

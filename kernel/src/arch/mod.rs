@@ -30,6 +30,7 @@ macro_rules! pop_all_gprs {
     };
 }
 
+pub mod acpi_tables;
 pub mod backtrace;
 pub mod context;
 pub mod cpu;
@@ -38,7 +39,9 @@ pub mod exceptions;
 pub mod fpu;
 pub mod gdt;
 pub mod hooks;
+pub mod i8042;
 pub mod idt;
+pub mod ioapic;
 pub mod lapic;
 pub mod pit;
 pub mod port;

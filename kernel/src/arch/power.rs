@@ -1,7 +1,7 @@
 //! Reset and power-off (the REBOOT and POWEROFF calls).
 //!
-//! [`init`] reads the ACPI tables once at boot (RSDP from the boot loader, RSDT/XSDT, FADT,
-//! DSDT) through the MMIO window, and keeps the FADT's PM1a control port, its reset register
+//! [`init`] records the boot loader's RSDP for [`super::acpi_tables`], reads the FADT and the
+//! DSDT through it once at boot, and keeps the FADT's PM1a control port, its reset register
 //! and the `_S5_` sleep type. Assumptions, when the tables say nothing:
 //! * power-off: `SLP_TYPa` = 0 when the DSDT's `_S5_` cannot be read (QEMU's `_S5_` is
 //!   `Package { 0, 0, 0, 0 }` on both q35 and pc, and its PM1 emulation treats sleep type 0
@@ -16,8 +16,8 @@ use alloc::vec::Vec;
 use spin::Mutex;
 use x86_64::instructions::port::Port;
 
+use super::acpi_tables;
 use crate::acpi::{self, Fadt, Space};
-use crate::memory::{mmio, paging};
 
 /// QEMU's `_S5_` SLP_TYP, used when the DSDT cannot be read.
 const DEFAULT_SLP_TYP: u8 = 0;
@@ -38,64 +38,19 @@ static POWER: Mutex<Power> = Mutex::new(Power {
     slp_typ: None,
 });
 
-/// Copies `len` bytes of physical memory (ACPI tables): through the HHDM when it maps them,
-/// else through the MMIO window.
-fn phys_bytes(phys: u64, len: usize) -> Option<Vec<u8>> {
-    if len == 0 || len > 1 << 20 {
-        return None;
-    }
-    let last = phys.checked_add(len as u64 - 1)?;
-    let virt = match paging::hhdm_offset() {
-        Some(h)
-            if paging::translate(h.checked_add(phys)?).is_some()
-                && paging::translate(h.checked_add(last)?).is_some() =>
-        {
-            h + phys
-        }
-        _ => mmio::map(phys, len as u64).ok()?,
-    };
-    let mut out = alloc::vec![0u8; len];
-    for (i, b) in out.iter_mut().enumerate() {
-        // SAFETY: (1) `[virt, virt + len)` is mapped readable: both ends translate through the
-        // HHDM (which maps whole ranges) or `mmio::map` just mapped the whole range; (2) a
-        // volatile byte read of firmware tables has no side effects and any value is valid.
-        *b = unsafe { core::ptr::read_volatile((virt + i as u64) as *const u8) };
-    }
-    Some(out)
-}
-
-/// A whole SDT at `phys` (header first, then its `length`).
-fn table(phys: u64) -> Option<Vec<u8>> {
-    let header = phys_bytes(phys, 36)?;
-    let len = acpi::sdt_length(&header)? as usize;
-    if len < 36 {
-        return None;
-    }
-    phys_bytes(phys, len)
-}
-
 /// Reads the ACPI tables from the RSDP at `rsdp` (physical, or an HHDM address) and logs
 /// what reset and power-off will use.
 pub fn init(rsdp: Option<u64>) {
-    let found = rsdp.and_then(|addr| {
-        let phys = match paging::hhdm_offset() {
-            Some(h) if addr >= h => addr - h,
-            _ => addr,
-        };
-        let r = acpi::parse_rsdp(&phys_bytes(phys, 36)?)?;
-        let root = table(r.root)?;
-        let fadt = acpi::root_entries(&root, r.xsdt)
-            .filter(|p| *p != 0)
-            .filter_map(|p| {
-                let header = phys_bytes(p, 36)?;
-                (header.get(..4) == Some(b"FACP")).then_some(p)
-            })
-            .next()
-            .and_then(table)
-            .and_then(|t| acpi::parse_fadt(&t))?;
-        let slp = fadt.dsdt.and_then(table).and_then(|d| acpi::s5_slp_typ(&d));
-        Some((fadt, slp))
-    });
+    acpi_tables::init(rsdp);
+    let found = acpi_tables::find(b"FACP")
+        .and_then(|t| acpi::parse_fadt(&t))
+        .map(|fadt| {
+            let slp = fadt
+                .dsdt
+                .and_then(acpi_tables::table)
+                .and_then(|d| acpi::s5_slp_typ(&d));
+            (fadt, slp)
+        });
     let mut p = POWER.lock();
     match found {
         Some((fadt, slp)) => {

@@ -39,13 +39,31 @@ pub struct BootInfo {
     /// (address, size) of the kernel file as the boot loader read it.
     pub executable_file: Option<(u64, u64)>,
     pub stack_size_answered: bool,
-    /// (width, height, bits per pixel) of the first framebuffer.
-    pub framebuffer: Option<(u64, u64, u16)>,
+    /// The first framebuffer.
+    pub framebuffer: Option<FramebufferInfo>,
     pub rsdp: Option<u64>,
     pub boot_unix_time: Option<u64>,
     pub module_count: usize,
     /// The first [`MAX_MODULES`] modules the boot loader loaded.
     pub modules: [Option<ModuleInfo>; MAX_MODULES],
+}
+
+/// A framebuffer as the boot loader described it.
+#[derive(Clone, Copy, Debug)]
+pub struct FramebufferInfo {
+    /// Its HHDM address.
+    pub addr: u64,
+    pub width: u64,
+    pub height: u64,
+    /// Bytes per row.
+    pub pitch: u64,
+    pub bpp: u16,
+    /// Whether the memory model is RGB (the only one the protocol defines).
+    pub rgb: bool,
+    /// (size, shift) in bits of the red, green and blue channels.
+    pub red: (u8, u8),
+    pub green: (u8, u8),
+    pub blue: (u8, u8),
 }
 
 /// How many boot modules the kernel looks at.
@@ -151,7 +169,17 @@ pub fn collect() -> BootInfo {
         framebuffer: req::FRAMEBUFFER
             .get_response()
             .and_then(|r| r.framebuffers().next())
-            .map(|fb| (fb.width(), fb.height(), fb.bpp())),
+            .map(|fb| FramebufferInfo {
+                addr: fb.addr() as u64,
+                width: fb.width(),
+                height: fb.height(),
+                pitch: fb.pitch(),
+                bpp: fb.bpp(),
+                rgb: fb.memory_model() == limine::framebuffer::MemoryModel::RGB,
+                red: (fb.red_mask_size(), fb.red_mask_shift()),
+                green: (fb.green_mask_size(), fb.green_mask_shift()),
+                blue: (fb.blue_mask_size(), fb.blue_mask_shift()),
+            }),
         rsdp: req::RSDP.get_response().map(|r| r.address() as u64),
         boot_unix_time: req::DATE_AT_BOOT
             .get_response()

@@ -1,10 +1,11 @@
 //! Kernel entry: read the boot loader's answers and the command line (entering a test mode
-//! first), bring up arch and memory, print the banner, run the self-check, find and verify
-//! the system image, open the user-data region, start the components, then idle. The `test=`
-//! modes end the run at their stage (see `crate::testmode`).
+//! first), bring up arch, memory and the screen, print the banner, run the self-check, find
+//! and verify the system image, open the user-data region, start the components, then idle.
+//! The `test=` modes end the run at their stage (see `crate::testmode`).
 
 pub mod info;
 pub mod requests;
+pub mod screen;
 pub mod slots;
 pub mod start;
 
@@ -12,7 +13,7 @@ use crate::arch::{self, backtrace, cpu, entry, protection};
 use crate::cmdline::{self, TestMode};
 use crate::fatal::{self, Outcome};
 use crate::memory::{self, paging};
-use crate::{devices, image, klog, selfcheck, testmode, time, userdata};
+use crate::{devices, image, klog, process, selfcheck, testmode, time, userdata};
 use alloc::vec::Vec;
 use bootlog::msg::{
     BANNER_BOOTLOADER, BANNER_START, BOOT_COUNT_START, IMAGE_FAIL_START, SELFCHECK_FAIL_START,
@@ -33,6 +34,7 @@ pub extern "C" fn kmain() -> ! {
     let info = info::collect();
     let cmd = command_line_and_test_mode(&info);
     let (map, hhdm) = arch_and_memory(&info);
+    screen::bring_up(info.framebuffer, map.entries());
     banner(&info, map.entries(), hhdm);
     let check = run_selfcheck(&info, map);
     testmode::after_selfcheck(cmd.test, check.is_ok());
@@ -42,6 +44,15 @@ pub extern "C" fn kmain() -> ! {
 
     arch::power::init(info.rsdp);
     let probe = devices::probe();
+    devices::ps2::init(cmd.keyboard);
+    for source in [
+        devices::ps2::read_available,
+        devices::usb_input::read_available,
+    ] {
+        if !process::console_read::register_source(source) {
+            log::warn!("keyboard: no room for another console input source");
+        }
+    }
     let network = start::network_devices(&probe.pci);
     let mut disks = probe.disks;
     let (verified, booting) = verify_image(&info, map.entries(), &mut disks, cmd.slot);
@@ -67,6 +78,7 @@ pub extern "C" fn kmain() -> ! {
         time::uptime_us() / 1000
     );
     log::info!("{}", crate::process::switch_stats());
+    screen::report();
     testmode::after_components(cmd.test, as_expected);
     // Idle: the components keep running (the scheduler runs them while this task halts).
     crate::process::wait_until(u64::MAX, &mut || false);
@@ -306,8 +318,8 @@ fn banner(info: &info::BootInfo, map: &[memmap::Entry], hhdm: u64) {
     );
     log::info!("kernel command line: {:?}", info.cmdline);
     log::info!("{}", image::signatures::banner_line());
-    if let Some((w, h, bpp)) = info.framebuffer {
-        log::info!("framebuffer: {w}x{h}, {bpp} bpp");
+    if let Some(fb) = info.framebuffer {
+        log::info!("framebuffer: {}x{}, {} bpp", fb.width, fb.height, fb.bpp);
     }
     if let Some(rsdp) = info.rsdp {
         log::info!("ACPI RSDP at physical {rsdp:#x}");

@@ -155,6 +155,8 @@ unsafe impl Hal for KernelHal {
 pub struct KernelMmioDmaHal {
     abar: u64,
     len: usize,
+    /// DMA regions end at or below this physical address (`u64::MAX`: anywhere).
+    dma_limit: u64,
 }
 
 impl KernelMmioDmaHal {
@@ -165,7 +167,20 @@ impl KernelMmioDmaHal {
     /// disks it opens and to nothing else: the device is programmed by no other handle (not
     /// the firmware, not a second controller over the same device).
     pub unsafe fn new(abar: u64, len: usize) -> Self {
-        Self { abar, len }
+        Self {
+            abar,
+            len,
+            dma_limit: u64::MAX,
+        }
+    }
+
+    /// The same handle, handing out DMA regions only below `limit` (a controller with 32-bit
+    /// DMA addresses).
+    pub fn with_dma_limit(self, limit: u64) -> Self {
+        Self {
+            dma_limit: limit,
+            ..self
+        }
     }
 
     /// The register at `offset`, if it is 4-aligned and inside the mapping. A driver asking
@@ -223,13 +238,14 @@ unsafe impl AhciHal for KernelMmioDmaHal {
 }
 
 // SAFETY: the `DmaHal` duties hold: (1) `new`'s caller vouched that the handle goes to one
-// controller and its disks; (2) `dma_alloc` is [`alloc_region`] with no address limit (the AHCI
-// driver checks 4 GiB limits itself via CAP.S64A; NVMe takes 64-bit addresses); (3) and (4):
+// controller and its disks; (2) `dma_alloc` is [`alloc_region`] below the handle's limit (none
+// for AHCI, whose driver checks CAP.S64A itself, and NVMe; 4 GiB for an xHCI controller
+// without AC64); (3) and (4):
 // see [`alloc_region`], [`copy_from_region`], [`copy_to_region`] and `uptime_us` (TSC,
 // monotonic).
 unsafe impl DmaHal for KernelMmioDmaHal {
     fn dma_alloc(&mut self, len: usize) -> Option<DmaRegion> {
-        alloc_region(len, u64::MAX)
+        alloc_region(len, self.dma_limit)
     }
 
     fn dma_free(&mut self, region: DmaRegion) {
@@ -404,6 +420,32 @@ pub(super) fn nvme_hal(phys: u64, size: u64) -> Result<KernelMmioDmaHal, mmio::M
     // controller (one probe per boot), and the firmware gave the machine up at
     // exit-boot-services (`Controller::init` disables and resets the controller first).
     Ok(unsafe { KernelMmioDmaHal::new(virt, len as usize) })
+}
+
+/// Maps an xHCI controller's BAR0 (physical `phys`, `size` bytes: all of it, up to 1 MiB) and
+/// makes its HAL, with DMA below 4 GiB unless HCCPARAMS1.AC64 says the controller takes 64-bit
+/// addresses. Only the xHCI entry of `devices`' driver table calls this, once per xHCI function
+/// per probe; the handle then goes to that function's controller and the disks it opens.
+///
+/// # Errors
+/// What [`mmio::map`] says.
+pub(super) fn xhci_hal(phys: u64, size: u64) -> Result<KernelMmioDmaHal, mmio::MmioError> {
+    use drivers::usb::xhci::proto::cap;
+    // The doorbells, runtime registers and extended capabilities can be anywhere in BAR0.
+    let len = size.min(0x10_0000);
+    let virt = mmio::map(phys, len)?;
+    // SAFETY: `virt` maps `len` bytes of the controller's BAR0 uncached, just above, for good;
+    // the caller gives the handle to one `usb::probe`, whose controller shares it (behind a
+    // lock) only with the devices it enumerates; nothing else programs the controller: this
+    // function runs once per controller (one probe per boot), and `Controller::init` takes it
+    // from the firmware (USB legacy support handoff) and resets it first.
+    let mut hal = unsafe { KernelMmioDmaHal::new(virt, len as usize) };
+    let ac64 = hal.read32(cap::HCCPARAMS1) & cap::HCC_AC64 != 0;
+    Ok(if ac64 {
+        hal
+    } else {
+        hal.with_dma_limit(1 << 32)
+    })
 }
 
 /// The PCI configuration mechanism #1 over the real ports.

@@ -11,6 +11,8 @@
 //! device's behaviour.
 
 pub mod hal;
+pub mod ps2;
+pub mod usb_input;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -22,6 +24,7 @@ use drivers::block::BlockDevice;
 use drivers::ide;
 use drivers::nvme::{self, NamespaceError, NvmeError};
 use drivers::pci::{self, PciAddress, PciDevice};
+use drivers::usb;
 use drivers::virtio_blk::{self, PciRoot, VirtioBlockError};
 
 pub use hal::{KernelHal, KernelMmioDmaHal};
@@ -43,6 +46,8 @@ pub enum DiskKind {
     Nvme,
     /// An ATA disk on an IDE (PIIX) controller.
     Ide,
+    /// A USB mass storage device (Bulk-Only Transport) behind an xHCI controller.
+    UsbMsc,
     /// The system image the boot loader loaded as a module, in RAM.
     BootModule,
 }
@@ -54,6 +59,7 @@ impl fmt::Display for DiskKind {
             Self::Ahci => "ahci",
             Self::Nvme => "nvme",
             Self::Ide => "ide",
+            Self::UsbMsc => "usb-msc",
             Self::BootModule => "boot module (RAM)",
         })
     }
@@ -138,6 +144,10 @@ pub enum DiskError {
     NvmeNamespace(NamespaceError),
     /// A drive on an IDE controller failed to give a disk.
     Ide(ide::ProbeError),
+    /// An xHCI controller has no usable memory BAR0.
+    NoXhciBar,
+    /// An xHCI controller failed to come up.
+    Xhci(usb::xhci::XhciError),
     /// The disk works, but its logical sector size is neither 512 nor 4096 bytes.
     UnsupportedSectorSize { location: String, bytes: usize },
 }
@@ -162,6 +172,8 @@ impl fmt::Display for DiskError {
             Self::Nvme(e) => write!(f, "{e}"),
             Self::NvmeNamespace(e) => write!(f, "{e}"),
             Self::Ide(e) => write!(f, "{e}"),
+            Self::NoXhciBar => write!(f, "xHCI controller without a memory BAR0"),
+            Self::Xhci(e) => write!(f, "{e}"),
             Self::UnsupportedSectorSize { location, bytes } => write!(
                 f,
                 "{location}: sector size {bytes} not supported (only 512 and 4096)"
@@ -220,6 +232,11 @@ pub const DISK_DRIVERS: &[DiskDriver] = &[
         name: "ide",
         matches: ide::is_ide_function,
         probe: probe_ide,
+    },
+    DiskDriver {
+        name: "usb-msc",
+        matches: usb::is_xhci_function,
+        probe: probe_xhci,
     },
 ];
 
@@ -512,4 +529,66 @@ fn probe_ide(
             }
         }
     }
+}
+
+/// Brings up the xHCI controller `dev`, enumerates the devices on its ports (logging each) and
+/// opens the USB mass storage devices among them: disks go to `disks`; a controller that fails
+/// goes to `failed`. Devices that are not storage (keyboards…) are logged and left configured.
+fn probe_xhci(
+    dev: &PciDevice,
+    _root: &mut PciRoot<PciConfig>,
+    disks: &mut Vec<Disk>,
+    failed: &mut Failures,
+) {
+    let addr = dev.address;
+    let report = match open_xhci(dev) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("usb: {addr} skipped: {e}");
+            failed.push((addr, e));
+            return;
+        }
+    };
+    if report.ports.is_empty() {
+        log::info!("usb: {addr}: xHCI up, no device connected");
+    }
+    for port in &report.ports {
+        log::info!("usb: {addr} {port}");
+    }
+    usb_input::register(addr, &report.controller, &report.ports);
+    for found in report.disks {
+        let disk = Disk {
+            address: addr,
+            kind: DiskKind::UsbMsc,
+            location: alloc::format!("{addr} {}", found.location),
+            model: Some(found.model),
+            device: Box::new(found.disk),
+        };
+        log::info!("disk: {disk}");
+        disks.push(disk);
+    }
+}
+
+fn open_xhci(dev: &PciDevice) -> Result<usb::ProbeReport<KernelMmioDmaHal>, DiskError> {
+    let Some(bar) = dev.bars[0].filter(|b| b.is_memory() && b.address != 0 && b.size >= 0x1000)
+    else {
+        return Err(DiskError::NoXhciBar);
+    };
+    pci::enable(
+        &mut hal::pci_config(),
+        dev.address,
+        pci::command::MEMORY_SPACE | pci::command::BUS_MASTER,
+    );
+    let hal = hal::xhci_hal(bar.address, bar.size).map_err(|error| DiskError::MapBar {
+        bar: 0,
+        phys: bar.address,
+        size: bar.size,
+        error,
+    })?;
+    usb::probe(
+        hal,
+        usb::xhci::Timeouts::default(),
+        usb::msc::MscTimeouts::default(),
+    )
+    .map_err(DiskError::Xhci)
 }

@@ -4,6 +4,8 @@
 
 #[cfg(target_os = "none")]
 pub mod dma;
+#[cfg(target_os = "none")]
+pub mod framebuffer;
 pub mod frames;
 #[cfg(target_os = "none")]
 pub mod heap;

@@ -1,10 +1,46 @@
 //! CONSOLE_READ's order of operations, apart from the machine so that it is host-tested: the
 //! caller's buffer is checked before any input is taken, so a bad pointer costs the caller an
-//! error, never the bytes the user typed.
+//! error, never the bytes the user typed. Also the console's input sources besides serial
+//! (keyboards), which `boot` registers ([`register_source`]): `process` never calls `devices`.
 
 use alloc::vec;
 
 use abi::Error;
+
+/// A console input source: fills the front of the buffer with bytes typed since the last call
+/// (never blocking) and says how many.
+pub type Source = fn(&mut [u8]) -> usize;
+
+/// The sources registered so far, read in this order after serial.
+static SOURCES: spin::RwLock<[Option<Source>; MAX_SOURCES]> =
+    spin::RwLock::new([None; MAX_SOURCES]);
+/// How many sources may be registered (PS/2 and USB keyboards, with room to spare).
+pub const MAX_SOURCES: usize = 4;
+
+/// Registers a console input source. Answers false (and registers nothing) when all
+/// [`MAX_SOURCES`] places are taken.
+pub fn register_source(source: Source) -> bool {
+    let mut sources = SOURCES.write();
+    match sources.iter_mut().find(|s| s.is_none()) {
+        Some(place) => {
+            *place = Some(source);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Fills `buf` from the registered sources, in order; returns how many bytes.
+pub fn take_from_sources(buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    for source in SOURCES.read().iter().flatten() {
+        if n == buf.len() {
+            break;
+        }
+        n += source(&mut buf[n..]);
+    }
+    n
+}
 
 /// Most bytes one CONSOLE_READ returns (a larger capacity is fine, only this much is written).
 pub const CONSOLE_READ_MAX: u64 = 4096;
@@ -119,5 +155,30 @@ mod tests {
         let mut io = Fake::new(&[b'x'; 5000], CONSOLE_READ_MAX);
         assert_eq!(console_read(&mut io, P, 1 << 20), Ok(CONSOLE_READ_MAX));
         assert_eq!(io.typed.len(), 5000 - 4096);
+    }
+
+    fn typed_a(buf: &mut [u8]) -> usize {
+        buf[0] = b'a';
+        1
+    }
+
+    fn typed_bc(buf: &mut [u8]) -> usize {
+        let n = buf.len().min(2);
+        buf[..n].copy_from_slice(&b"bc"[..n]);
+        n
+    }
+
+    #[test]
+    fn sources_are_read_in_order_and_never_overfill() {
+        assert!(register_source(typed_a));
+        assert!(register_source(typed_bc));
+        let mut buf = [0u8; 8];
+        assert_eq!(take_from_sources(&mut buf), 3);
+        assert_eq!(&buf[..3], b"abc");
+        let mut two = [0u8; 2];
+        assert_eq!(take_from_sources(&mut two), 2);
+        assert_eq!(&two, b"ab");
+        while register_source(typed_a) {}
+        assert!(!register_source(typed_a), "all places taken");
     }
 }

@@ -187,6 +187,7 @@ fn run(call: Call) -> Result<u64, Error> {
         Call::ConsoleWrite { ptr, len } => {
             let bytes = copy_in(ptr, len)?;
             crate::arch::serial::write_raw(&bytes);
+            crate::screen::console_write(&bytes);
             Ok(len)
         }
         Call::ConsoleRead { ptr, cap } => console_read(&mut SerialInput, ptr, cap),
@@ -240,7 +241,8 @@ fn run(call: Call) -> Result<u64, Error> {
     }
 }
 
-/// CONSOLE_READ's machine side: the running task's memory and COM1's receive FIFO.
+/// CONSOLE_READ's machine side: the running task's memory, COM1's receive FIFO and the
+/// registered keyboards.
 struct SerialInput;
 
 impl ConsoleInput for SerialInput {
@@ -251,7 +253,10 @@ impl ConsoleInput for SerialInput {
     }
 
     fn take(&mut self, buf: &mut [u8]) -> usize {
-        crate::arch::serial::read_available(buf)
+        // A program waiting for input: draw what the screen still batches.
+        crate::screen::flush();
+        let n = crate::arch::serial::read_available(buf);
+        n + super::console_read::take_from_sources(&mut buf[n..])
     }
 
     fn copy_out(&mut self, ptr: u64, data: &[u8]) -> Result<(), Error> {

@@ -9,6 +9,7 @@
 mod disk;
 mod fault;
 mod smap;
+mod unplug;
 
 use crate::cmdline::TestMode;
 use crate::fatal::{self, Outcome};
@@ -31,14 +32,15 @@ pub fn setup(mode: TestMode) {
     }
 }
 
-/// After the self-check (`selfcheck_passed`): `test=fault`, `test=smap` and `test=disk` run
-/// here and never return.
+/// After the self-check (`selfcheck_passed`): `test=fault`, `test=smap`, `test=disk` and
+/// `test=unplug` run here and never return.
 pub fn after_selfcheck(mode: TestMode, selfcheck_passed: bool) {
     match mode {
         TestMode::Off | TestMode::Boot | TestMode::Persist => {}
         TestMode::Fault => fault::run(),
         TestMode::Smap => smap::run(),
         TestMode::Disk => fatal::stop(outcome(disk::run() && selfcheck_passed)),
+        TestMode::Unplug => fatal::stop(outcome(unplug::run() && selfcheck_passed)),
     }
 }
 

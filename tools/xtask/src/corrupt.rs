@@ -27,7 +27,7 @@ pub const CYCLE_TO: &str = "cli_console";
 /// The entry given one capability too many.
 pub const OVER_LIMIT_ENTRY: &str = "services_logger";
 /// A name `init_sequence` is made to start, which no entry has.
-pub const UNKNOWN_NAME: &str = "services_editor_vi";
+pub const UNKNOWN_NAME: &str = "services_spreadsheet";
 /// What replaces the magic.
 pub const BAD_MAGIC: [u8; 8] = *b"NOTPANDA";
 /// The format version written (and re-sealed) by [`Corruption::WrongVersion`].
@@ -50,7 +50,7 @@ pub enum Corruption {
     ServiceBytesChanged,
     /// `services_logger` depends on `cli_console`, which depends on it (re-sealed).
     DependencyCycle,
-    /// `init_sequence` names `services_editor_vi`, which is no entry (re-sealed).
+    /// `init_sequence` names `services_spreadsheet`, which is no entry (re-sealed).
     UnknownInInitSequence,
     /// One byte of the manifest changed, block 0 not re-sealed: the image id no longer matches.
     ManifestDamaged,

@@ -539,6 +539,8 @@ mod tests {
             d.packages(),
             [
                 "services_storage",
+                "services_fs_view",
+                "services_editor_vi",
                 "services_logger",
                 "services_network",
                 "cli_console"
@@ -554,7 +556,7 @@ mod tests {
             net.capabilities.as_slice(),
             ["network_device:eth0", "port_range:1024-65535"]
         );
-        assert_eq!(m.init_sequence.len(), 4);
+        assert_eq!(m.init_sequence.len(), 6);
     }
 
     #[test]
@@ -635,14 +637,14 @@ mod tests {
     fn measure_fills_sizes_and_checksums() {
         let d = Description::parse(&checked_in(), "p").unwrap();
         let mut m = d.to_manifest("p").unwrap();
-        let bins: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+        let bins: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
         measure(&mut m, b"kernel", &bins).unwrap();
         assert_eq!(m.kernel.size_bytes, 6);
         assert_eq!(m.kernel.checksum, Sha256Digest::of(b"kernel"));
-        assert_eq!(m.find("cli_console").unwrap().size_bytes, 103);
-        assert!(measure(&mut m, b"k", &bins[..3]).is_err());
+        assert_eq!(m.find("cli_console").unwrap().size_bytes, 105);
+        assert!(measure(&mut m, b"k", &bins[..5]).is_err());
         let mut empty = bins.clone();
-        empty[1].clear();
+        empty[3].clear();
         let err = measure(&mut m, b"k", &empty).unwrap_err().to_string();
         assert!(err.contains("services_logger"), "{err}");
     }

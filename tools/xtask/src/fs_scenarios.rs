@@ -23,6 +23,10 @@ pub enum Driver {
     Convert,
     /// An A/B slot scenario ([`crate::slot_scenarios`]).
     Slots(crate::slot_scenarios::SlotDriver),
+    /// A screen scenario ([`crate::screen_scenarios`]).
+    Screen(crate::screen_scenarios::ScreenDriver),
+    /// A USB scenario ([`crate::usb_scenarios`]).
+    Usb(crate::usb_scenarios::UsbDriver),
 }
 
 /// What a driver needs to boot its image.
@@ -55,6 +59,8 @@ pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
         Driver::BigFile => big_file(env),
         Driver::Convert => convert(env),
         Driver::Slots(d) => crate::slot_scenarios::run(d, env),
+        Driver::Screen(d) => crate::screen_scenarios::run(d, env),
+        Driver::Usb(d) => crate::usb_scenarios::run(d, env),
     }
 }
 

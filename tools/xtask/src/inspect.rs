@@ -829,9 +829,9 @@ mod tests {
             format!("  {:>10} {:>10} {:>12}  user data", sb.data_start, 256, 1 << 20),
             "(unused)".into(),
             "capabilities [network_device:eth0, port_range:1024-65535]; provides [network_api]; depends_on []".into(),
-            "depends_on [services_storage, services_logger]".into(),
-            "start order (init_sequence): services_storage, services_logger, services_network, cli_console".into(),
-            "checksums: 5 of 5 match".into(),
+            "depends_on [services_storage, services_logger, services_fs_view, services_editor_vi]".into(),
+            "start order (init_sequence): services_storage, services_fs_view, services_editor_vi, services_logger, services_network, cli_console".into(),
+            "checksums: 7 of 7 match".into(),
             "result: OK".into(),
         ] {
             assert!(text.contains(&want), "{want:?} missing from\n{text}");
@@ -956,7 +956,7 @@ mod tests {
             .apply(&good, &changed)
             .unwrap();
         let f = examine(&changed).unwrap();
-        assert!(inspect_report(&changed, &f).contains("checksums: 4 of 5 match"));
+        assert!(inspect_report(&changed, &f).contains("checksums: 6 of 7 match"));
         let (text, _) = verify_report(&changed, &f, None);
         assert!(
             text.starts_with("verify: `services_network` at block"),

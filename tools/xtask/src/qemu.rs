@@ -32,6 +32,9 @@ pub enum Attach {
     Ahci,
     /// A USB stick (`usb-storage`) on an added xHCI controller (`qemu-xhci`).
     Usb,
+    /// A USB stick on an added USB 2.0 EHCI controller (`usb-ehci`), which the firmware boots
+    /// from but the kernel does not drive: it runs from the boot module.
+    UsbEhci,
     /// A CD-ROM (`-drive media=cdrom`, read-only): on q35 an ATAPI drive on the chipset's
     /// AHCI controller, on pc on the PIIX IDE controller. The file is an ISO (`build-iso`).
     Cdrom,
@@ -53,6 +56,11 @@ impl Attach {
             _ => crate::image::SectorSize::S512,
         }
     }
+}
+
+/// The QEMU device id of the USB stick that is disk `i` (for the monitor's `device_del`).
+pub fn usb_device_id(i: usize) -> String {
+    format!("usbstick{i}")
 }
 
 /// One disk of the guest, in the order given.
@@ -107,6 +115,14 @@ pub struct QemuConfig {
     pub serial: Serial,
     /// Adds `isa-debug-exit` so the guest can end QEMU with a status.
     pub debug_exit: bool,
+    /// The machine's display device: `false` gives `-vga none` (no framebuffer at all).
+    pub vga: bool,
+    /// The QEMU monitor on a Unix socket QEMU listens on (without waiting), for
+    /// `screendump`.
+    pub monitor: Option<PathBuf>,
+    /// A USB keyboard (`usb-kbd` on the xHCI controller) as the only keyboard: on q35 the
+    /// chipset's i8042 is left out (`i8042=off`), so typed keys can only come from USB.
+    pub usb_keyboard: bool,
 }
 
 impl QemuConfig {
@@ -125,6 +141,9 @@ impl QemuConfig {
             }],
             serial,
             debug_exit: false,
+            vga: true,
+            monitor: None,
+            usb_keyboard: false,
         }
     }
 }
@@ -147,7 +166,10 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |a: &str| args.push(a.into());
     push("-machine");
-    push(cfg.machine.as_str());
+    push(&match (cfg.usb_keyboard, cfg.machine) {
+        (true, Machine::Q35) => format!("{},i8042=off", cfg.machine.as_str()),
+        _ => cfg.machine.as_str().to_string(),
+    });
     if let Some(mib) = cfg.memory_mib {
         push("-m");
         push(&format!("{mib}M"));
@@ -181,6 +203,14 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
         args.push("-drive".into());
         args.push(kv("if=pflash,format=raw,file=", &cfg.ovmf_vars, ""));
     }
+    if cfg.usb_keyboard || cfg.disks.iter().any(|d| d.attach == Attach::Usb) {
+        args.push("-device".into());
+        args.push("qemu-xhci,id=xhci".into());
+    }
+    if cfg.usb_keyboard {
+        args.push("-device".into());
+        args.push("usb-kbd,bus=xhci.0".into());
+    }
     push_drives(&mut args, cfg.machine, &cfg.disks);
     match &cfg.serial {
         Serial::Socket(p) => {
@@ -201,24 +231,52 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
         args.push("-device".into());
         args.push(format!("isa-debug-exit,iobase={DEBUG_EXIT_IOBASE:#x},iosize=0x04").into());
     }
+    if !cfg.vga {
+        push_all(&mut args, &["-vga", "none"]);
+    }
+    if let Some(m) = &cfg.monitor {
+        args.push("-monitor".into());
+        args.push(kv("unix:", m, ",server=on,wait=off"));
+    }
     args.push("-display".into());
     args.push("none".into());
     args.push("-no-reboot".into());
     args
 }
 
+fn push_all(args: &mut Vec<OsString>, more: &[&str]) {
+    args.extend(more.iter().map(OsString::from));
+}
+
 /// The `-drive`/`-device` options for `disks`, in order.
 fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
     let mut ahci_port = 0;
     let mut ide_unit = 0;
-    let mut xhci = false;
+    let mut ehci = false;
     for (i, d) in disks.iter().enumerate() {
         match (d.attach, machine) {
+            // The xHCI controller is added before the drives (`qemu_args`).
             (Attach::Usb, _) => {
-                if !xhci {
+                args.push("-drive".into());
+                args.push(kv(
+                    &format!("if=none,format=raw,id=stick{i},file="),
+                    &d.path,
+                    "",
+                ));
+                args.push("-device".into());
+                args.push(
+                    format!(
+                        "usb-storage,bus=xhci.0,drive=stick{i},id={}",
+                        usb_device_id(i)
+                    )
+                    .into(),
+                );
+            }
+            (Attach::UsbEhci, _) => {
+                if !ehci {
                     args.push("-device".into());
-                    args.push("qemu-xhci,id=xhci".into());
-                    xhci = true;
+                    args.push("usb-ehci,id=ehci".into());
+                    ehci = true;
                 }
                 args.push("-drive".into());
                 args.push(kv(
@@ -227,7 +285,7 @@ fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
                     "",
                 ));
                 args.push("-device".into());
-                args.push(format!("usb-storage,bus=xhci.0,drive=stick{i}").into());
+                args.push(format!("usb-storage,bus=ehci.0,drive=stick{i}").into());
             }
             (Attach::Cdrom, _) => {
                 args.push("-drive".into());
@@ -713,8 +771,8 @@ mod tests {
         assert!(
             q35.contains(
                 "-device qemu-xhci,id=xhci \
-                 -drive if=none,format=raw,id=stick0,file=/stick.img -device usb-storage,bus=xhci.0,drive=stick0 \
-                 -drive if=none,format=raw,id=stick1,file=/second.img -device usb-storage,bus=xhci.0,drive=stick1 \
+                 -drive if=none,format=raw,id=stick0,file=/stick.img -device usb-storage,bus=xhci.0,drive=stick0,id=usbstick0 \
+                 -drive if=none,format=raw,id=stick1,file=/second.img -device usb-storage,bus=xhci.0,drive=stick1,id=usbstick1 \
                  -drive media=cdrom,format=raw,file=/boot.iso -serial"
             ),
             "{q35}"
@@ -740,6 +798,26 @@ mod tests {
              -drive format=raw,file=pandagen-system.img \
              -serial file:/t/s.log -display none -no-reboot"
         );
+    }
+
+    #[test]
+    fn a_usb_keyboard_is_the_only_keyboard() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/image.img".into(),
+            Serial::MonStdio,
+        );
+        cfg.usb_keyboard = true;
+        let q35 = strings(qemu_args(&cfg)).join(" ");
+        assert!(q35.starts_with("-machine q35,i8042=off "), "{q35}");
+        assert!(
+            q35.contains("-device qemu-xhci,id=xhci -device usb-kbd,bus=xhci.0 -drive if=virtio"),
+            "{q35}"
+        );
+        cfg.disks[0].attach = Attach::Usb;
+        let with_stick = strings(qemu_args(&cfg)).join(" ");
+        assert_eq!(with_stick.matches("qemu-xhci").count(), 1, "one controller");
     }
 
     #[test]
@@ -801,6 +879,28 @@ mod tests {
                  -drive if=none,format=raw,id=disk2,file=/second.img -device ide-hd,drive=disk2,bus=ahci.1"
             ),
             "{pc}"
+        );
+    }
+
+    #[test]
+    fn monitor_socket_and_no_vga() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/image.img".into(),
+            Serial::File("/t/s.log".into()),
+        );
+        let plain = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            !plain.contains("-vga") && !plain.contains("-monitor"),
+            "{plain}"
+        );
+        cfg.vga = false;
+        cfg.monitor = Some("/t/m,1.sock".into());
+        let args = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            args.contains("-vga none -monitor unix:/t/m,,1.sock,server=on,wait=off -display none"),
+            "{args}"
         );
     }
 }

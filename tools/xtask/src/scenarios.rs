@@ -195,6 +195,8 @@ pub fn start_order(names: &[&str]) -> Pattern {
 /// both in step with the description).
 pub const DEFAULT_ORDER: &[&str] = &[
     "services_storage",
+    "services_fs_view",
+    "services_editor_vi",
     "services_logger",
     "services_network",
     "cli_console",
@@ -204,6 +206,8 @@ pub fn default_states() -> Pattern {
     // to do yet and exits 0 after READY.
     states(&[
         ("services_storage", Ready, ""),
+        ("services_fs_view", Ready, ""),
+        ("services_editor_vi", Ready, ""),
         ("services_logger", Ready, ""),
         ("services_network", Exited(0), ""),
         ("cli_console", Ready, ""),
@@ -293,7 +297,7 @@ pub fn corruption_substring(c: Corruption) -> &'static str {
         Corruption::ServiceBytesChanged => "`services_network` at block",
         Corruption::DependencyCycle => "dependency cycle through `services_logger`",
         Corruption::UnknownInInitSequence => {
-            "`services_editor_vi` is neither a service nor a component"
+            "`services_spreadsheet` is neither a service nor a component"
         }
         Corruption::ManifestDamaged => "image id is not derived from this manifest",
         Corruption::SuperblockDamaged => "block 0 is damaged",
@@ -563,6 +567,8 @@ fn broken_component_scenarios() -> Vec<Scenario> {
                 vec![
                     states(&[
                         ("services_storage", Ready, ""),
+                        ("services_fs_view", Ready, ""),
+                        ("services_editor_vi", Ready, ""),
                         ("services_logger", Ready, ""),
                         ("services_network", Exited(0), ""),
                         ("cli_console", Failed, "exited with code 1 before ready"),
@@ -663,7 +669,7 @@ fn console_scenarios() -> Vec<Scenario> {
         typed("bootlog"),
         // The boot journal, newest first: this boot (started or up, depending on timing),
         // then the first boot, which came up.
-        line("#1: up (4 entries: 4 came up)"),
+        line("#1: up (6 entries: 6 came up)"),
         line("removed notes.txt"),
         typed("ls"),
         line("(no files)"),
@@ -718,6 +724,7 @@ const ON_VIRTIO: &str = " virtio-blk: ";
 const ON_AHCI_PORT0: &str = " port 0 ahci";
 const ON_NVME: &str = " namespace 1 nvme";
 const ON_IDE_PRIMARY_MASTER: &str = " primary master ide";
+const ON_USB_PORT1: &str = " port 1 usb-msc";
 /// A checked disk that is not the image.
 fn not_the_image() -> Pattern {
     shape(DISK_START, "", NOT_THE_IMAGE_END)
@@ -824,6 +831,13 @@ fn disk_scenarios() -> Vec<Scenario> {
             ],
         ),
         persist("persist-nvme", &[DriveRole::Image(Attach::Nvme)]),
+        // A USB stick on xHCI, as the card's "boot from USB" case: the kernel runs from the
+        // stick (not the boot module) and keeps its user data there.
+        {
+            let mut s = persist("persist-usb-stick", &[DriveRole::Image(Attach::Usb)]);
+            s.expect.insert(0, found_on(ON_USB_PORT1));
+            s
+        },
         // A 4Kn NVMe disk: the image laid out for 4096-byte sectors (the suite lays every image
         // out for the disk it is attached as), so that the firmware finds the boot partition and
         // the kernel keeps its user data on it.
@@ -854,6 +868,7 @@ fn disk_scenarios() -> Vec<Scenario> {
                     DriveRole::Blank(Attach::Nvme),
                     DriveRole::Blank(Attach::Nvme4k),
                     DriveRole::Blank(Attach::Ide),
+                    DriveRole::Blank(Attach::Usb),
                 ],
                 vec![
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
@@ -861,11 +876,13 @@ fn disk_scenarios() -> Vec<Scenario> {
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
                     shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
+                    shape(DISK_TEST_START, DISK_PATTERN_MIDDLE, DISK_PATTERN_END),
                     starts(DISK_THROUGHPUT_START),
                     starts(DISK_THROUGHPUT_START),
                     starts(DISK_THROUGHPUT_START),
-                    // IDE is probed last, so its controller's line comes last.
+                    // IDE and USB are probed last, in this order, so their lines come last.
                     shape(DISK_THROUGHPUT_START, " (ide): read ", ""),
+                    shape(DISK_THROUGHPUT_START, " (usb-msc): read ", ""),
                     line(TEST_PASS),
                 ],
             )
@@ -886,7 +903,13 @@ fn module_scenarios() -> Vec<Scenario> {
     vec![
         boot("iso-q35", Machine::Q35, &[DriveRole::Image(Attach::Cdrom)]),
         boot("iso-pc", Machine::Pc, &[DriveRole::Image(Attach::Cdrom)]),
-        boot("usb-stick", Machine::Q35, &[DriveRole::Image(Attach::Usb)]),
+        // A USB stick on a controller the kernel does not drive (EHCI): the firmware boots
+        // from it, the kernel runs from the module.
+        boot(
+            "usb-stick-ehci",
+            Machine::Q35,
+            &[DriveRole::Image(Attach::UsbEhci)],
+        ),
         // A disk with the magic whose block 0 does not decode must not win over a good module.
         Scenario {
             corruption: Some(Corruption::SuperblockDamaged),
@@ -914,7 +937,7 @@ fn module_scenarios() -> Vec<Scenario> {
             ..boot(
                 "corrupt-module",
                 Machine::Q35,
-                &[DriveRole::Image(Attach::Usb)],
+                &[DriveRole::Image(Attach::UsbEhci)],
             )
         },
     ]
@@ -1032,6 +1055,9 @@ pub fn all() -> Vec<Scenario> {
     list.extend(Corruption::ALL.into_iter().map(corrupt));
     list.extend(vboot_scenarios());
     list.extend(crate::slot_scenarios::slot_scenarios());
+    list.extend(crate::screen_scenarios::screen_scenarios());
+    list.extend(crate::usb_scenarios::usb_scenarios());
+    list.extend(crate::editor_scenarios::editor_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
     list
@@ -1141,8 +1167,8 @@ mod tests {
         assert_eq!(module.expect, disk.expect);
         assert_eq!(module.end, End::Exit(EXIT_FAIL));
         assert_eq!(module.tweak, ConfTweak::CorruptModule);
-        assert_eq!(module.drives, &[DriveRole::Image(Attach::Usb)]);
-        for n in ["iso-q35", "iso-pc", "usb-stick"] {
+        assert_eq!(module.drives, &[DriveRole::Image(Attach::UsbEhci)]);
+        for n in ["iso-q35", "iso-pc", "usb-stick-ehci"] {
             let s = find(n);
             assert!(s.forbid.contains(&IMAGE_FOUND_START));
             assert_eq!(s.expect, module_boot_expect());

@@ -386,6 +386,8 @@ pub(crate) mod tests {
             "services_logger",
             "services_network",
             "cli_console",
+            "services_fs_view",
+            "services_editor_vi",
         ]
         .iter()
         .enumerate()
