@@ -316,25 +316,9 @@ fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
                 args.push(kv("format=raw,file=", &d.path, ""));
             }
             (Attach::Ide, Machine::Q35) => {
-                if ide_unit == 0 {
-                    args.push("-device".into());
-                    args.push("piix3-ide,id=pide".into());
-                }
-                args.push("-drive".into());
-                args.push(kv(
-                    &format!("if=none,format=raw,id=ide{i},file="),
-                    &d.path,
-                    "",
-                ));
-                args.push("-device".into());
-                args.push(
-                    format!(
-                        "ide-hd,drive=ide{i},bus=pide.{},unit={}",
-                        ide_unit / 2,
-                        ide_unit % 2
-                    )
-                    .into(),
-                );
+                let bus = format!("bus=pide.{},unit={}", ide_unit / 2, ide_unit % 2);
+                let card = (ide_unit == 0).then_some("piix3-ide,id=pide");
+                push_card_disk(args, card, &format!("ide{i}"), &d.path, &bus);
                 ide_unit += 1;
             }
             // q35's ICH9 AHCI takes plain drives: exactly the spec's QEMU command.
@@ -343,22 +327,26 @@ fn push_drives(args: &mut Vec<OsString>, machine: Machine, disks: &[Drive]) {
                 args.push(kv("format=raw,file=", &d.path, ""));
             }
             (Attach::Ahci, Machine::Pc) => {
-                if ahci_port == 0 {
-                    args.push("-device".into());
-                    args.push("ahci,id=ahci".into());
-                }
-                args.push("-drive".into());
-                args.push(kv(
-                    &format!("if=none,format=raw,id=disk{i},file="),
-                    &d.path,
-                    "",
-                ));
-                args.push("-device".into());
-                args.push(format!("ide-hd,drive=disk{i},bus=ahci.{ahci_port}").into());
+                let card = (ahci_port == 0).then_some("ahci,id=ahci");
+                let bus = format!("bus=ahci.{ahci_port}");
+                push_card_disk(args, card, &format!("disk{i}"), &d.path, &bus);
                 ahci_port += 1;
             }
         }
     }
+}
+
+/// A hard disk on an added controller card: the card first (`card`, for the card's first
+/// disk), then `-drive if=none,id=ID` and `-device ide-hd,drive=ID,BUS`.
+fn push_card_disk(args: &mut Vec<OsString>, card: Option<&str>, id: &str, path: &Path, bus: &str) {
+    if let Some(card) = card {
+        args.push("-device".into());
+        args.push(card.into());
+    }
+    args.push("-drive".into());
+    args.push(kv(&format!("if=none,format=raw,id={id},file="), path, ""));
+    args.push("-device".into());
+    args.push(format!("ide-hd,drive={id},{bus}").into());
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

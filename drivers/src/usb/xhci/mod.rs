@@ -1415,6 +1415,11 @@ impl<H: XhciHal> Controller<H> {
         for (index, ctx) in contexts {
             self.write_input(slot, 1 + usize::from(index), &ctx.to_dwords());
         }
+        Ok(self.configure_endpoint(slot)?)
+    }
+
+    /// Configure Endpoint with the input context already written for `slot`.
+    fn configure_endpoint(&mut self, slot: u8) -> Result<(), CommandError> {
         let input = self.slot(slot).map_or(0, |s| s.input.phys());
         let trb = Trb::new(
             trb_type::CONFIGURE_ENDPOINT,
@@ -1422,8 +1427,7 @@ impl<H: XhciHal> Controller<H> {
             0,
             u32::from(slot) << 24,
         );
-        self.command(trb)?;
-        Ok(())
+        self.command(trb).map(drop)
     }
 
     /// Pushes TRBs on `slot`'s ring `index` and rings its doorbell; answers the TRBs' addresses.
@@ -1753,15 +1757,7 @@ impl<H: XhciHal> Controller<H> {
         self.write_input(slot, 0, &[1 << index, 1 << index | 1]);
         self.write_input(slot, 1, &slot_ctx.to_dwords());
         self.write_input(slot, 1 + usize::from(index), &ctx.to_dwords());
-        let input = self.slot(slot).map_or(0, |s| s.input.phys());
-        let trb = Trb::new(
-            trb_type::CONFIGURE_ENDPOINT,
-            input,
-            0,
-            u32::from(slot) << 24,
-        );
-        self.command(trb)?;
-        Ok(())
+        Ok(self.configure_endpoint(slot)?)
     }
 
     /// Whether `slot`'s device is still connected (its port's PORTSC.CCS).
