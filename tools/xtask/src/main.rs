@@ -33,6 +33,7 @@ mod sign;
 mod slot_scenarios;
 mod slots;
 mod suite;
+mod suite_images;
 mod system_image;
 #[cfg(test)]
 mod testutil;

@@ -16,15 +16,11 @@ use crate::build::{self, Profile, Workspace};
 use crate::corrupt;
 use crate::description;
 use crate::fs_scenarios::{self, Driver};
-use crate::image::SectorSize;
-use crate::iso;
-use crate::limine_conf::MODULE_ESP_PATH;
 use crate::pack;
-use crate::qemu::{self, Attach, QemuConfig, Serial};
+use crate::qemu::{self, QemuConfig, Serial};
 use crate::scenarios::{self, ConsoleStep, DriveRole, End, Scenario};
 use crate::serial_log::{self, Pattern, QemuExit, Verdict};
-use crate::system_image::{self, BootLoader, ConfTweak, SystemImage};
-use crate::vboot_scenarios::{Signing, Tamper, TestKeys};
+use crate::suite_images;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const TIMEOUT_ENV: &str = "PANDAGEN_QEMU_TIMEOUT";
@@ -166,167 +162,6 @@ struct Prepared {
 /// The data region of test images: small, but present (the truncation fault cuts inside it).
 pub const TEST_DATA_SIZE: u64 = crate::image::MIB;
 
-/// Builds one base image per distinct (command line, limine.conf tweak), then each scenario's own
-/// copy (QEMU locks its disk): the base itself or, for a corruption scenario, the base with its fault,
-/// checked on the host to yield exactly the intended `LoadError` before it is booted.
-fn prepare_images(
-    ws: &Workspace,
-    artifacts: &build::Artifacts,
-    dir: &Path,
-    list: &[Scenario],
-) -> Result<Vec<(PathBuf, Option<String>)>> {
-    type Key<'a> = (
-        &'a str,
-        ConfTweak,
-        &'a str,
-        u64,
-        Signing,
-        Option<&'a str>,
-        SectorSize,
-    );
-    let mut bases: Vec<(Key<'_>, PathBuf, Option<pack::Packed>)> = Vec::new();
-    let mut out = Vec::new();
-    let mut xorriso = None;
-    let keys = TestKeys::prepare(&ws.target_dir, &dir.join("keys"))?;
-    for s in list {
-        let key = (
-            s.cmdline,
-            s.tweak,
-            s.system,
-            s.data_size,
-            s.signing,
-            s.slot_b,
-            image_sector_size(s),
-        );
-        let description = ws.root.join(s.system);
-        let img = SystemImage {
-            kernel: artifacts.kernel.clone(),
-            boot_loader: BootLoader::Stub(artifacts.stub.clone()),
-            cmdline: s.cmdline.into(),
-            tweak: s.tweak,
-            description: description.clone(),
-            components_dir: artifacts.components_dir.clone(),
-            data_size: s.data_size,
-            signing: Some(keys.config(s.signing)?),
-        };
-        if s.drives.contains(&DriveRole::Image(Attach::Cdrom)) {
-            // The scenario's image is an ISO (read-only on a CD-ROM: no base copy needed).
-            let iso = dir.join(format!("{}.iso", s.name));
-            let xorriso = match &xorriso {
-                Some(x) => x,
-                None => xorriso.insert(iso::find_xorriso_on_host()),
-            };
-            let host_failure = match xorriso {
-                Ok(x) => system_image::pack_input(&img)
-                    .and_then(|input| iso::write_iso(x, &input.esp_files, &iso))
-                    .err()
-                    .map(|e| format!("{e:#}")),
-                Err(e) => Some(e.to_string()),
-            };
-            out.push((iso, host_failure));
-            continue;
-        }
-        if !bases.iter().any(|(k, _, _)| *k == key) {
-            let path = dir.join(format!("base-{}.img", bases.len()));
-            let slot_b = s.slot_b.map(|b| SystemImage {
-                description: ws.root.join(b),
-                ..img.clone()
-            });
-            let packed = system_image::write_system_image_for(
-                &img,
-                slot_b.as_ref(),
-                image_sector_size(s),
-                &path,
-            )
-            .with_context(|| format!("base image for {}", s.name))?;
-            bases.push((key, path, Some(packed)));
-        }
-        let (_, base, packed) = bases
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .expect("just added");
-        let image = dir.join(format!("{}.img", s.name));
-        let mut host_failure = None;
-        match (s.corruption, s.tamper) {
-            (None, Some(t)) => {
-                t.apply(base, &image)?;
-                host_failure = check_tampered(&image, t)?;
-            }
-            (None, None) => {
-                write_atomically(&image, |f| {
-                    corrupt::copy_sparse(&mut fs::File::open(base)?, f)
-                })?;
-                if s.tweak == ConfTweak::CorruptModule {
-                    let packed = packed.as_ref().expect("bases are packed");
-                    host_failure = check_corrupt_module(&image, packed)?;
-                }
-            }
-            (Some(c), _) => {
-                c.apply(base, &image)?;
-                let packed = packed.as_ref().expect("bases are packed");
-                match pack::verify_path(&image)? {
-                    Err(e) if c.is_expected(&e, &packed.superblock, &packed.manifest) => {}
-                    got => {
-                        host_failure = Some(format!(
-                            "the host loader reports {got:?} for this image, expected {:?}",
-                            c.expected_error(&packed.superblock, &packed.manifest)
-                        ))
-                    }
-                }
-            }
-        }
-        if let Some((system, signing)) = s.second_boot.as_ref().and_then(|b| b.replace) {
-            let next = SystemImage {
-                description: ws.root.join(system),
-                signing: Some(keys.config(signing)?),
-                ..img.clone()
-            };
-            system_image::write_system_image(&next, &next_image(&image), false)
-                .with_context(|| format!("the second image of {}", s.name))?;
-        }
-        out.push((image, host_failure));
-    }
-    for (_, base, _) in &bases {
-        let _ = fs::remove_file(base);
-    }
-    Ok(out)
-}
-
-/// A tampered image passes the loader but its signature check (`verify`, as the kernel runs it,
-/// against the kernel's own ring) must refuse it with the expected line.
-fn check_tampered(image: &Path, t: Tamper) -> Result<Option<String>> {
-    let f = crate::inspect::examine(image)?;
-    if !f.problems.is_empty() {
-        return Ok(Some(format!(
-            "the loader refuses the tampered image: {:?}",
-            f.problems
-        )));
-    }
-    let report = crate::inspect::signature_report(&f, None);
-    Ok(match report.as_ref().and_then(|r| r.manifest_refusal()) {
-        Some(r) if *r == t.expected() => None,
-        got => Some(format!(
-            "the host signature check reports {got:?}, expected {:?}",
-            t.expected()
-        )),
-    })
-}
-
-/// The damaged module on the image's ESP must fail the loader with the disk fault's error.
-fn check_corrupt_module(image: &Path, packed: &pack::Packed) -> Result<Option<String>> {
-    let module = system_image::read_esp_file(image, &packed.layout, MODULE_ESP_PATH)?;
-    let expected = corrupt::Corruption::ServiceBytesChanged;
-    Ok(
-        match pack::verify_module(&module, &mut Box::<loader::Manifest>::default()) {
-            Err(e) if expected.is_expected(&e, &packed.superblock, &packed.manifest) => None,
-            got => Some(format!(
-                "the host loader reports {got:?} for the damaged module, expected {:?}",
-                expected.expected_error(&packed.superblock, &packed.manifest)
-            )),
-        },
-    )
-}
-
 fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Result<(usize, usize)> {
     let qemu_bin = qemu::find_qemu_on_host()?;
     let ovmf = qemu::find_ovmf_on_host()?;
@@ -351,63 +186,43 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
     let dir = ws.target_dir.join("qemu-tests");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
-    let started = Instant::now();
-    let images = prepare_images(ws, &artifacts, &dir, list)?;
+    let images = suite_images::Images::new(ws, &artifacts, &dir, list)?;
     let corrupt = list.iter().filter(|s| s.corruption.is_some()).count();
+    let jobs = opts.jobs.max(1).min(list.len().max(1));
     println!(
-        "xtask: {} scenario image(s) written in {:.1} s ({corrupt} with a fault, each checked on the host with the loader)",
-        images.len(),
-        started.elapsed().as_secs_f64()
-    );
-    let mut prepared = Vec::new();
-    for (s, (image, host_failure)) in list.iter().zip(images) {
-        let vars = dir.join(format!("{}.vars.fd", s.name));
-        let serial_log = dir.join(format!("{}.serial.log", s.name));
-        let qemu_log = dir.join(format!("{}.qemu.log", s.name));
-        copy_atomically(&ovmf.vars, &vars)?;
-        let mut config = QemuConfig::new(
-            ovmf.code.clone(),
-            vars,
-            image.clone(),
-            Serial::File(serial_log.clone()),
-        );
-        config.disks = drives_for(s, &image, &dir)?;
-        config.machine = s.machine;
-        config.cpu = s.cpu.map(String::from);
-        config.debug_exit = true;
-        if s.spec_command {
-            config.ovmf_code = qemu::spec_bios(&ovmf);
-            config.bios = true;
-            config.memory_mib = None;
-        }
-        prepared.push(Prepared {
-            scenario: s.clone(),
-            config,
-            serial_log,
-            qemu_log,
-            host_failure,
-        });
-    }
-
-    let jobs = opts.jobs.max(1).min(prepared.len().max(1));
-    println!(
-        "xtask: running {} QEMU scenario(s), {jobs} at a time, timeout {:.0} s",
-        prepared.len(),
+        "xtask: running {} QEMU scenario(s), {jobs} at a time, timeout {:.0} s; each image is written \
+         just before its boot ({corrupt} with a fault, each checked on the host with the loader) \
+         and removed when its scenario passes",
+        list.len(),
         opts.timeout.as_secs_f64()
     );
-    let queue = Mutex::new(prepared.into_iter());
+    let queue = Mutex::new(list.iter());
     let results = Mutex::new(Vec::new());
     thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
                 let next = queue.lock().expect("queue lock").next();
-                let Some(p) = next else { break };
-                let outcome = match &p.host_failure {
-                    Some(why) => Outcome {
+                let Some(s) = next else { break };
+                let outcome = match prepare(s, &images, &ovmf, &dir) {
+                    Err(e) => Outcome {
                         passed: false,
-                        report: format!("FAIL {} (not booted): {why}\n", p.scenario.name),
+                        report: format!("FAIL {} (its image): {e:#}\n", s.name),
                     },
-                    None => run_one(&qemu_bin, &p, opts.timeout),
+                    Ok(p) => match &p.host_failure {
+                        Some(why) => Outcome {
+                            passed: false,
+                            report: format!("FAIL {} (not booted): {why}\n", s.name),
+                        },
+                        None => {
+                            let outcome = run_one(&qemu_bin, &p, opts.timeout);
+                            if outcome.passed {
+                                let disks: Vec<PathBuf> =
+                                    p.config.disks.iter().map(|d| d.path.clone()).collect();
+                                suite_images::remove_disks(&disks, &p.config.ovmf_vars);
+                            }
+                            outcome
+                        }
+                    },
                 };
                 print!("{}", outcome.report);
                 results.lock().expect("results lock").push(outcome.passed);
@@ -419,15 +234,41 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
     Ok((passed, results.len() - passed))
 }
 
-/// The sector size the scenario's image is laid out for: that of the disk it is attached as.
-fn image_sector_size(s: &Scenario) -> SectorSize {
-    s.drives
-        .iter()
-        .find_map(|role| match role {
-            DriveRole::Image(attach) => Some(attach.sector_size()),
-            DriveRole::Blank(_) => None,
-        })
-        .unwrap_or_default()
+/// The scenario's image, firmware variables and QEMU configuration, made just before it boots.
+fn prepare(
+    s: &Scenario,
+    images: &suite_images::Images<'_>,
+    ovmf: &qemu::Ovmf,
+    dir: &Path,
+) -> Result<Prepared> {
+    let made = images.prepare(s)?;
+    let image = made.image;
+    let vars = dir.join(format!("{}.vars.fd", s.name));
+    let serial_log = dir.join(format!("{}.serial.log", s.name));
+    let qemu_log = dir.join(format!("{}.qemu.log", s.name));
+    copy_atomically(&ovmf.vars, &vars)?;
+    let mut config = QemuConfig::new(
+        ovmf.code.clone(),
+        vars,
+        image.clone(),
+        Serial::File(serial_log.clone()),
+    );
+    config.disks = drives_for(s, &image, dir)?;
+    config.machine = s.machine;
+    config.cpu = s.cpu.map(String::from);
+    config.debug_exit = true;
+    if s.spec_command {
+        config.ovmf_code = qemu::spec_bios(ovmf);
+        config.bios = true;
+        config.memory_mib = None;
+    }
+    Ok(Prepared {
+        scenario: s.clone(),
+        config,
+        serial_log,
+        qemu_log,
+        host_failure: made.host_failure,
+    })
 }
 
 /// Size of a scenario's blank disk.
@@ -495,7 +336,7 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
         // own serial log.
         if second.replace.is_some() {
             let disk = &p.config.disks[0].path;
-            if let Err(e) = splice_system(&next_image(disk), disk) {
+            if let Err(e) = splice_system(&suite_images::next_image(disk), disk) {
                 outcome.passed = false;
                 outcome
                     .report
@@ -518,11 +359,6 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
         outcome.report.push_str(&again.report);
     }
     outcome
-}
-
-/// Where a scenario's second image (`SecondBoot::replace`) is written.
-fn next_image(image: &Path) -> PathBuf {
-    image.with_extension("next.img")
 }
 
 /// Writes `next`'s system (everything before its user-data region) with `disk`'s user-data
