@@ -76,8 +76,9 @@ pub struct Cmdline {
     /// The system slot this boot-loader entry boots (`slot=A|B`, a two-slot image's
     /// limine.conf); `None`: not said (slot A of a two-slot image).
     pub slot: Option<bootslots::Slot>,
-    /// The PS/2 keyboard's layout (`keyboard=us|uk|de|fr`; US when not said).
-    pub keyboard: Layout,
+    /// The keyboards' layout (`keyboard=us|uk|de|fr`); `None`: not said (the manifest's
+    /// `keyboard_layout`, else US: `crate::keyboard_layout`).
+    pub keyboard: Option<Layout>,
 }
 
 impl Default for Cmdline {
@@ -86,7 +87,7 @@ impl Default for Cmdline {
             test: TestMode::Off,
             log_level: LogLevel::Info,
             slot: None,
-            keyboard: Layout::Us,
+            keyboard: None,
         }
     }
 }
@@ -127,9 +128,11 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                 );
             }
             "keyboard" => {
-                out.keyboard = value
-                    .parse()
-                    .map_err(|_| CmdlineError::UnknownKeyboardLayout(value))?;
+                out.keyboard = Some(
+                    value
+                        .parse()
+                        .map_err(|_| CmdlineError::UnknownKeyboardLayout(value))?,
+                );
             }
             _ => {}
         }
@@ -193,12 +196,15 @@ mod tests {
 
     #[test]
     fn keyboard_layouts() {
-        assert_eq!(parse("").map(|c| c.keyboard), Ok(Layout::Us));
+        assert_eq!(parse("").map(|c| c.keyboard), Ok(None));
         assert_eq!(
             parse("test=boot keyboard=de").map(|c| c.keyboard),
-            Ok(Layout::De)
+            Ok(Some(Layout::De))
         );
-        assert_eq!(parse("keyboard=uk").map(|c| c.keyboard), Ok(Layout::Uk));
+        assert_eq!(
+            parse("keyboard=uk").map(|c| c.keyboard),
+            Ok(Some(Layout::Uk))
+        );
         assert_eq!(
             parse("keyboard=klingon"),
             Err(CmdlineError::UnknownKeyboardLayout("klingon"))

@@ -13,6 +13,7 @@ pub mod cmdline;
 pub mod fault_report;
 pub mod image;
 pub mod ipc;
+pub mod keyboard_layout;
 pub mod memory;
 pub mod process;
 pub mod selfcheck;

@@ -214,6 +214,11 @@ pub enum LoadError {
         /// Its length in characters.
         hex_digits: usize,
     },
+    /// `keyboard_layout` is not 2 to 8 lowercase ASCII letters.
+    BadKeyboardLayout {
+        /// Its length in bytes.
+        length: usize,
+    },
     /// An entry's `signature` is not `ed25519:` followed by 128 lowercase hex digits.
     BadSignatureSyntax {
         /// The entry.
@@ -485,6 +490,11 @@ impl fmt::Display for LoadError {
                 f,
                 "manifest: key_ring_update ({hex_digits} characters) must be an even number of lowercase hex digits, at most {}; re-make it with the host tool",
                 2 * crate::signature::MAX_RING_UPDATE
+            ),
+            Self::BadKeyboardLayout { length } => write!(
+                f,
+                "manifest: keyboard_layout ({length} bytes) must be 2 to {} lowercase letters, a layout's short name such as \"de\"",
+                crate::manifest::MAX_KEYBOARD_LAYOUT
             ),
             Self::BadSignatureSyntax { entry } => write!(
                 f,

@@ -18,6 +18,7 @@
 //! | [`MAX_DEPENDS`]        | 16    | `depends_on` items per entry                           |
 //! | [`MAX_DEPTH`]          | 16    | nesting of arrays/objects (including unknown keys)     |
 //! | [`MAX_ESCAPED_STRING`] | 1024  | unescaped bytes of a string that contains `\` escapes  |
+//! | [`MAX_KEYBOARD_LAYOUT`] | 8    | bytes in `keyboard_layout`                             |
 
 mod de;
 mod scan;
@@ -59,6 +60,8 @@ pub const MAX_DEPENDS: usize = 16;
 pub const MAX_DEPTH: usize = 16;
 /// Longest string containing `\` escapes, once unescaped (they are unescaped into a stack buffer this big).
 pub const MAX_ESCAPED_STRING: usize = 1024;
+/// Longest `keyboard_layout` name, in bytes.
+pub const MAX_KEYBOARD_LAYOUT: usize = 8;
 
 /// A name: of a service, a component, something provided, a dependency.
 pub type Name = heapless::String<MAX_NAME>;
@@ -88,6 +91,11 @@ pub struct Manifest {
     /// `key_ring_update` (optional): a signed key-ring update, hex (docs/security.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_ring_update: Option<RingUpdateBytes>,
+    /// `keyboard_layout` (optional): the keyboards' layout, a short lowercase name (`de`). The
+    /// loader checks only its shape, so that a newer layout does not make the image unreadable;
+    /// the kernel keeps US for a name it does not know, and says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyboard_layout: Option<heapless::String<MAX_KEYBOARD_LAYOUT>>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -72,6 +72,7 @@ pub fn build(
             .collect(),
         security_epoch: 0,
         key_ring_update: None,
+        keyboard_layout: None,
     });
     let mut json = vec![0u8; MAX_MANIFEST_BYTES];
     let placed = place(

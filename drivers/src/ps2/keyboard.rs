@@ -198,6 +198,12 @@ impl Keyboard {
         self.layout
     }
 
+    /// Switches to `layout` from the next key on (the modifiers held stay held).
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.events.change_layout(layout.pc_keyboard());
+        self.layout = layout;
+    }
+
     /// Fills `buf` with console bytes: first what is left of the last key, then the keys of the
     /// scancodes `next` hands out, until `buf` is full or `next` has none. A key whose bytes do
     /// not all fit is finished by the next call (no scancode is taken then until it is).

@@ -27,7 +27,7 @@ mod fake;
 mod tests;
 
 pub use controller::{init, Config, Ps2Error, Ps2Info, Timeouts};
-pub use keyboard::{KeyBytes, Keyboard, Layout, ScancodeSet, UnknownLayout};
+pub use keyboard::{KeyBytes, Keyboard, Layout, ScancodeSet, UnknownLayout, LAYOUTS};
 pub use ring::ScancodeRing;
 
 use crate::hal::PortIo;

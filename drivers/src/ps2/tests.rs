@@ -437,6 +437,16 @@ fn german_layout() {
 }
 
 #[test]
+fn layout_changes_from_the_next_key() {
+    let mut kb = set1(Layout::Us);
+    // Shift held across the change stays held.
+    assert_eq!(decode(&mut kb, &[0x2a, 0x15, 0x95]), b"Y");
+    kb.set_layout(Layout::De);
+    assert_eq!(kb.layout(), Layout::De);
+    assert_eq!(decode(&mut kb, &[0x15, 0x95, 0xaa, 0x15]), b"Zz");
+}
+
+#[test]
 fn uk_and_french_layouts() {
     let mut uk = set1(Layout::Uk);
     // Shift + 3 = £, Shift + 2 = ".

@@ -364,6 +364,11 @@ impl ReportDecoder {
         self.keyboard.layout()
     }
 
+    /// Switches to `layout` from the next key on.
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.keyboard.set_layout(layout);
+    }
+
     /// Takes one report's bytes: queues the scancodes of what changed since the last good
     /// report. Error and malformed reports are ignored; so is a report whose scancodes do not
     /// fit in the queue (then it is not the new "previous" either, so nothing is lost for
@@ -468,6 +473,11 @@ impl<H: XhciHal> UsbKeyboard<H> {
     /// The layout in use.
     pub fn layout(&self) -> Layout {
         self.decoder.layout()
+    }
+
+    /// Switches to `layout` from the next key on.
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.decoder.set_layout(layout);
     }
 
     /// Why the keyboard is gone, once it is ([`read`](Self::read) answered it).

@@ -43,8 +43,10 @@ pub extern "C" fn kmain() -> ! {
     }
 
     arch::power::init(info.rsdp);
+    let keyboard = cmd.keyboard.unwrap_or_default();
+    devices::usb_input::set_layout(keyboard);
     let probe = devices::probe();
-    devices::ps2::init(cmd.keyboard);
+    devices::ps2::init(keyboard);
     for source in [
         devices::ps2::read_available,
         devices::usb_input::read_available,
@@ -56,6 +58,7 @@ pub extern "C" fn kmain() -> ! {
     let network = start::network_devices(&probe.pci);
     let mut disks = probe.disks;
     let (verified, booting) = verify_image(&info, map.entries(), &mut disks, cmd.slot);
+    keyboard_layout(cmd.keyboard, &verified.manifest);
     let journal = open_user_data(
         &mut disks[verified.disk],
         &verified,
@@ -83,6 +86,17 @@ pub extern "C" fn kmain() -> ! {
     // Idle: the components keep running (the scheduler runs them while this task halts).
     crate::process::wait_until(u64::MAX, &mut || false);
     cpu::halt_forever()
+}
+
+/// The keyboards' layout once the manifest is known (`crate::keyboard_layout`): one line.
+fn keyboard_layout(cmdline: Option<drivers::ps2::Layout>, manifest: &loader::Manifest) {
+    let choice = crate::keyboard_layout::choose(cmdline, manifest.keyboard_layout.as_deref());
+    if choice.is_warning() {
+        log::warn!("{choice}");
+    } else {
+        log::info!("{choice}");
+    }
+    devices::set_keyboard_layout(choice.layout);
 }
 
 /// Reads the kernel command line (defaults if it does not parse), enters the test mode it

@@ -29,6 +29,12 @@ use drivers::virtio_blk::{self, PciRoot, VirtioBlockError};
 
 pub use hal::{KernelHal, KernelMmioDmaHal};
 
+/// Switches every keyboard (PS/2 and USB, those found later too) to `layout`.
+pub fn set_keyboard_layout(layout: drivers::ps2::Layout) {
+    ps2::set_layout(layout);
+    usb_input::set_layout(layout);
+}
+
 use crate::memory::mmio::{self, MmioError};
 
 /// BARs up to this size are mapped before the virtio transport asks for them, so that a mapping

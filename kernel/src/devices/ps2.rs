@@ -146,6 +146,15 @@ fn route_irq() -> Result<Route, KeyboardError> {
     })
 }
 
+/// Switches the PS/2 keyboard (if one is up) to `layout` from the next key on.
+pub fn set_layout(layout: Layout) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if let Some(keyboard) = STATE.lock().as_mut() {
+            keyboard.set_layout(layout);
+        }
+    });
+}
+
 /// Whether a PS/2 keyboard is up (interrupt-driven or polled).
 pub fn present() -> bool {
     STATE.lock().is_some()

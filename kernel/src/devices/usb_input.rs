@@ -4,8 +4,9 @@
 //! ports `drivers::usb::probe` reported: each boot-protocol keyboard among them is set up
 //! (`drivers::usb::hid::UsbKeyboard`: SET_PROTOCOL(boot), SET_IDLE(0), its interrupt IN
 //! endpoint polled) with the layout of the `keyboard=` command-line option (the PS/2
-//! keyboard's, [`layout`]), kept here, and logged in one line: "keyboard: USB keyboard on
-//! 00:04.0 port 5, layout us" (or why it cannot be used).
+//! keyboard's, [`set_layout`]), kept here, and logged in one line: "keyboard: USB keyboard on
+//! 00:04.0 port 5, layout us" (or why it cannot be used). Once the manifest is read, the boot
+//! path may switch every keyboard to its `keyboard_layout` ([`set_layout`] again).
 //!
 //! [`read_available`] is the console's non-blocking read: it polls every keyboard (without
 //! waiting for a controller a disk transfer holds) and hands out the bytes they decoded, the
@@ -35,13 +36,15 @@ struct Registered {
 /// The USB keyboards in use, in the order they were found.
 static KEYBOARDS: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 
-/// The keyboard layout of the command line's `keyboard=` option (US when it is not given or
-/// the command line does not parse: the boot path has logged that already) — the one
-/// `devices::ps2::init` is given.
-pub fn layout() -> Layout {
-    crate::cmdline::parse(crate::boot::info::collect().cmdline)
-        .map(|c| c.keyboard)
-        .unwrap_or_default()
+/// The layout keyboards found from now on get (the boot path sets it: [`set_layout`]).
+static LAYOUT: Mutex<Layout> = Mutex::new(Layout::Us);
+
+/// Sets the layout of the USB keyboards in use and of those found later.
+pub fn set_layout(layout: Layout) {
+    *LAYOUT.lock() = layout;
+    for k in KEYBOARDS.lock().iter_mut() {
+        k.keyboard.set_layout(layout);
+    }
 }
 
 /// Sets up every boot keyboard in `ports` (what `drivers::usb::probe` reported for the xHCI
@@ -56,7 +59,7 @@ pub fn register(
     if found.is_empty() {
         return;
     }
-    let layout = layout();
+    let layout = *LAYOUT.lock();
     for k in found {
         let place = alloc::format!("{addr} {}", k.place);
         match UsbKeyboard::open(controller.clone(), k.slot, k.interface, layout) {

@@ -23,6 +23,7 @@ fn name(e: &LoadError) -> &'static str {
         BadSlotTable { .. } => "BadSlotTable",
         BadSignatureSyntax { .. } => "BadSignatureSyntax",
         BadKeyRingUpdate { .. } => "BadKeyRingUpdate",
+        BadKeyboardLayout { .. } => "BadKeyboardLayout",
         SignatureWithoutKeyId { .. } => "SignatureWithoutKeyId",
         KernelStartNotOne { .. } => "KernelStartNotOne",
         KernelEmpty => "KernelEmpty",
@@ -68,7 +69,7 @@ fn name(e: &LoadError) -> &'static str {
     }
 }
 
-const COUNT: usize = 53;
+const COUNT: usize = 54;
 
 fn all() -> Vec<LoadError> {
     use LoadError::*;
@@ -90,6 +91,7 @@ fn all() -> Vec<LoadError> {
             reason: crate::slots::TableError::Checksum,
         },
         BadKeyRingUpdate { hex_digits: 3 },
+        BadKeyboardLayout { length: 1 },
         BadSignatureSyntax {
             entry: l("cli_console"),
         },

@@ -43,6 +43,7 @@ fn manifest(services: Vec<Entry>, components: Vec<Entry>, init: &[&str]) -> Mani
         init_sequence: init.iter().map(|n| Name::try_from(*n).unwrap()).collect(),
         security_epoch: 0,
         key_ring_update: None,
+        keyboard_layout: None,
     }
 }
 

@@ -4,8 +4,10 @@
 //! the parser is stopped with a placeholder; [`parse_checked`] then returns the parked error. The slot
 //! also records where parsing was (`services[2]`) to give the parser's own errors a place.
 
-use super::wire::{init_name, position, ring_update, EntryWire, KernelWire, Lenient, LenientVec};
-use super::{Entry, Manifest, Name, MAX_ESCAPED_STRING, MAX_INIT, MAX_NAME};
+use super::wire::{
+    init_name, keyboard_layout, position, ring_update, EntryWire, KernelWire, Lenient, LenientVec,
+};
+use super::{Entry, Manifest, Name, MAX_ESCAPED_STRING, MAX_INIT, MAX_KEYBOARD_LAYOUT, MAX_NAME};
 use crate::error::{bounded, Detail, Label, LoadError};
 use crate::signature::MAX_RING_UPDATE;
 use core::fmt::{self, Write};
@@ -97,11 +99,12 @@ enum Key {
     InitSequence,
     SecurityEpoch,
     RingUpdate,
+    KeyboardLayout,
     Other,
 }
 
 impl Key {
-    const KNOWN: [(&'static str, Key); 7] = [
+    const KNOWN: [(&'static str, Key); 8] = [
         ("format_version", Key::FormatVersion),
         ("kernel", Key::Kernel),
         ("services", Key::Services),
@@ -109,6 +112,7 @@ impl Key {
         ("init_sequence", Key::InitSequence),
         ("security_epoch", Key::SecurityEpoch),
         ("key_ring_update", Key::RingUpdate),
+        ("keyboard_layout", Key::KeyboardLayout),
     ];
 
     /// The key's text, for messages.
@@ -161,7 +165,8 @@ impl<'de> Visitor<'de> for ManifestVisitor<'_, '_> {
         out.init_sequence.clear();
         out.security_epoch = 0;
         out.key_ring_update = None;
-        let mut seen: heapless::Vec<Key, 7> = heapless::Vec::new();
+        out.keyboard_layout = None;
+        let mut seen: heapless::Vec<Key, { Key::KNOWN.len() }> = heapless::Vec::new();
         while let Some(key) = map.next_key::<Key>()? {
             if key != Key::Other {
                 if seen.contains(&key) {
@@ -181,6 +186,10 @@ impl<'de> Visitor<'de> for ManifestVisitor<'_, '_> {
                 Key::RingUpdate => {
                     let text: Lenient<{ 2 * MAX_RING_UPDATE }> = map.next_value()?;
                     out.key_ring_update = Some(ring_update(text).map_err(|e| slot.fail(e))?);
+                }
+                Key::KeyboardLayout => {
+                    let text: Lenient<MAX_KEYBOARD_LAYOUT> = map.next_value()?;
+                    out.keyboard_layout = Some(keyboard_layout(text).map_err(|e| slot.fail(e))?);
                 }
                 Key::Kernel => {
                     let wire: KernelWire = map.next_value()?;

@@ -197,6 +197,40 @@ fn signatures_and_the_epoch() {
 }
 
 #[test]
+fn keyboard_layout_round_trips_and_only_its_shape_is_checked() {
+    let mut out = [0u8; 4096];
+    // A name the kernel may not know still parses (the kernel decides); it is written back.
+    for name in ["de", "us", "klingon"] {
+        let text = with_services(&service("a", ""))
+            .replace("{", &format!(r#"{{"keyboard_layout":"{name}","#));
+        let m = parse_str(&text).unwrap();
+        assert_eq!(m.keyboard_layout.as_deref(), Some(name));
+        let n = m.to_json(&mut out).unwrap();
+        assert!(std::str::from_utf8(&out[..n])
+            .unwrap()
+            .contains(&format!(r#""keyboard_layout":"{name}""#)));
+    }
+    for bad in ["", "d", "DE", "de-ch", "toolongname"] {
+        let text = with_services(&service("a", ""))
+            .replace("{", &format!(r#"{{"keyboard_layout":"{bad}","#));
+        assert!(
+            matches!(
+                parse_str(&text),
+                Err(LoadError::BadKeyboardLayout { length }) if length == bad.len()
+            ),
+            "{bad}"
+        );
+    }
+    // Absent: none, and not written out.
+    let plain = parse_str(&with_services(&service("a", ""))).unwrap();
+    assert_eq!(plain.keyboard_layout, None);
+    let n = plain.to_json(&mut out).unwrap();
+    assert!(!std::str::from_utf8(&out[..n])
+        .unwrap()
+        .contains("keyboard_layout"));
+}
+
+#[test]
 fn optional_keys() {
     let m = parse_str(&with_services(&service("a", r#","start_timeout_ms":2500"#))).unwrap();
     assert_eq!(m.services[0].start_timeout_ms, Some(2500));

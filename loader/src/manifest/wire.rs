@@ -307,6 +307,18 @@ pub(super) fn ring_update(
     signature::RingUpdateBytes::parse(&text.text).ok_or(bad)
 }
 
+/// Parses `keyboard_layout`: 2 to [`MAX_KEYBOARD_LAYOUT`] lowercase ASCII letters, or
+/// [`LoadError::BadKeyboardLayout`].
+pub(super) fn keyboard_layout(
+    text: Lenient<{ super::MAX_KEYBOARD_LAYOUT }>,
+) -> Result<heapless::String<{ super::MAX_KEYBOARD_LAYOUT }>, LoadError> {
+    let letters = text.text.bytes().all(|b| b.is_ascii_lowercase());
+    if text.len < 2 || text.len > super::MAX_KEYBOARD_LAYOUT || !letters {
+        return Err(LoadError::BadKeyboardLayout { length: text.len });
+    }
+    Ok(text.text)
+}
+
 /// Converts `init_sequence` names, naming the position of the first bad one.
 pub(super) fn init_name(name: Lenient<MAX_NAME>, index: usize) -> Result<Name, LoadError> {
     let at = position("init_sequence", index);

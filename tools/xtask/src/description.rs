@@ -40,9 +40,20 @@ pub struct Description {
     /// The manifest's `security_epoch` (rollback counter; default 0).
     #[serde(default)]
     pub security_epoch: u32,
+    /// The manifest's `keyboard_layout` (optional: US without it); one the kernel knows
+    /// (`drivers::ps2::Layout`), checked here so that a typo does not reach a machine.
+    #[serde(default)]
+    pub keyboard_layout: Option<String>,
     /// Keys not named above: `_`-prefixed ones are comments, any other is an error.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// The manifest's text for `layout` (each short name fits the loader's limit).
+fn layout_name(
+    layout: drivers::ps2::Layout,
+) -> heapless::String<{ loader::manifest::MAX_KEYBOARD_LAYOUT }> {
+    heapless::String::try_from(layout.name()).expect("layout names are short")
 }
 
 fn default_version() -> u32 {
@@ -223,6 +234,12 @@ impl Description {
         }
         m.format_version = FORMAT_VERSION;
         m.security_epoch = self.security_epoch;
+        if let Some(name) = &self.keyboard_layout {
+            match name.parse::<drivers::ps2::Layout>() {
+                Ok(layout) => m.keyboard_layout = Some(layout_name(layout)),
+                Err(e) => lines.push(format!("keyboard_layout `{name}`: {e}")),
+            }
+        }
         m.kernel.binary = text(&mut lines, "kernel", "binary", &self.kernel.binary);
         m.kernel.entry_point = text(
             &mut lines,
@@ -700,5 +717,38 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains("manifest entry `a`"), "{err}");
         }
+    }
+
+    #[test]
+    fn keyboard_layout_is_one_the_kernel_knows() {
+        let with = |layout: &str| {
+            format!(
+                r#"{{"keyboard_layout": "{layout}", "services": [{{"name": "a", "type": "native", "binary": "a.elf"}}],
+                    "init_sequence": ["a"]}}"#
+            )
+        };
+        // Every layout the kernel knows passes the loader's shape check, as written.
+        for layout in drivers::ps2::LAYOUTS {
+            let text = with(layout.name());
+            let m = Description::parse(&text, "t")
+                .unwrap()
+                .to_manifest("t")
+                .unwrap();
+            assert_eq!(m.keyboard_layout.as_deref(), Some(layout.name()));
+            let mut out = vec![0u8; 4096];
+            let n = m.to_json(&mut out).unwrap();
+            let back = loader::manifest::parse(&out[..n]);
+            assert_eq!(back.unwrap().keyboard_layout, m.keyboard_layout);
+        }
+        let err = Description::parse(&with("xx"), "t")
+            .unwrap()
+            .to_manifest("t")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "keyboard_layout `xx`: unknown keyboard layout (expected us, uk, de or fr)"
+            ),
+            "{err}"
+        );
     }
 }

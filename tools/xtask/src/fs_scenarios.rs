@@ -27,6 +27,8 @@ pub enum Driver {
     Screen(crate::screen_scenarios::ScreenDriver),
     /// A USB scenario ([`crate::usb_scenarios`]).
     Usb(crate::usb_scenarios::UsbDriver),
+    /// A keyboard-layout scenario ([`crate::keyboard_scenarios`]).
+    Keyboard(crate::keyboard_scenarios::KeyboardDriver),
 }
 
 /// What a driver needs to boot its image.
@@ -61,6 +63,7 @@ pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
         Driver::Slots(d) => crate::slot_scenarios::run(d, env),
         Driver::Screen(d) => crate::screen_scenarios::run(d, env),
         Driver::Usb(d) => crate::usb_scenarios::run(d, env),
+        Driver::Keyboard(d) => crate::keyboard_scenarios::run(d, env),
     }
 }
 

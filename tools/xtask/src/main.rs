@@ -18,6 +18,7 @@ mod guest;
 mod image;
 mod inspect;
 mod iso;
+mod keyboard_scenarios;
 mod keys;
 mod limine_conf;
 mod lint;

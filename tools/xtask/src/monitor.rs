@@ -20,11 +20,20 @@ pub fn boot_with_monitor(env: &Env<'_>) -> Result<(Guest, Monitor)> {
 }
 
 /// [`boot_with_monitor`] with the machine `config` (the scenario's, changed).
-pub fn boot_with_monitor_using(env: &Env<'_>, mut config: QemuConfig) -> Result<(Guest, Monitor)> {
+pub fn boot_with_monitor_using(env: &Env<'_>, config: QemuConfig) -> Result<(Guest, Monitor)> {
+    boot_n_with_monitor(env, config, 0)
+}
+
+/// Boot `n` of the scenario's image on the machine `config`, its serial log `boot<n>.log`.
+pub fn boot_n_with_monitor(
+    env: &Env<'_>,
+    mut config: QemuConfig,
+    n: usize,
+) -> Result<(Guest, Monitor)> {
     let socket = env.serial_log.with_extension("monitor.sock");
     let _ = std::fs::remove_file(&socket);
     config.monitor = Some(socket.clone());
-    let serial = env.serial_log.with_extension("boot0.log");
+    let serial = env.serial_log.with_extension(format!("boot{n}.log"));
     let guest = Guest::start(env.qemu_bin, &config, &serial, env.qemu_log)?;
     let monitor = Monitor::connect(&socket)?;
     Ok((guest, monitor))
