@@ -43,22 +43,77 @@ fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-pub fn run(ws: &Workspace) -> Result<()> {
+/// Which benchmarks `cargo xtask bench` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Every one below.
+    All,
+    /// The loader's verification and the pack step.
+    Pack,
+    /// `fs put`/`fs get`.
+    Fs,
+    /// The benchmarks that boot QEMU.
+    Qemu,
+    /// The screen's drawing ([`crate::bench_screen`]).
+    Screen,
+}
+
+pub fn run(ws: &Workspace, part: Part) -> Result<()> {
     if cfg!(debug_assertions) {
         println!(
             "xtask: bench: re-running xtask built in release (debug hashing is not representative)"
         );
+        let part = clap::ValueEnum::to_possible_value(&part)
+            .expect("every part has a name")
+            .get_name()
+            .to_string();
         return build::run_cargo(
             ws,
-            &["run", "--release", "--quiet", "-p", "xtask", "--", "bench"],
+            &[
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "xtask",
+                "--",
+                "bench",
+                &part,
+            ],
         );
     }
     let dir = ws.target_dir.join("bench");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
-    let result = bench_in(&dir)
-        .and_then(|()| fs_bench(&dir))
-        .and_then(|()| crate::bench_qemu::run(ws, &dir));
+    let wants = |p: Part| part == Part::All || part == p;
+    let result = Ok(())
+        .and_then(|()| {
+            if wants(Part::Pack) {
+                bench_in(&dir)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if wants(Part::Fs) {
+                fs_bench(&dir)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if wants(Part::Qemu) {
+                crate::bench_qemu::run(ws, &dir)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if wants(Part::Screen) {
+                crate::bench_screen::run()
+            } else {
+                Ok(())
+            }
+        });
     let _ = fs::remove_dir_all(&dir);
     result
 }

@@ -7,6 +7,7 @@
 mod atomic;
 mod bench;
 mod bench_qemu;
+mod bench_screen;
 mod build;
 mod corrupt;
 mod description;
@@ -202,9 +203,13 @@ enum Cmd {
         #[arg(long, value_name = "KEYFILE")]
         trust: Vec<PathBuf>,
     },
-    /// Throughput: loader verification vs raw SHA-256, the pack step vs cat + sha256sum, and
-    /// `fs put`/`fs get` of a 64 MiB file.
-    Bench,
+    /// Throughput: loader verification vs raw SHA-256, the pack step vs cat + sha256sum,
+    /// `fs put`/`fs get` of a 64 MiB file, the QEMU benchmarks, and the screen's drawing cost.
+    Bench {
+        /// Only this part (default: all).
+        #[arg(value_enum, default_value_t = bench::Part::All)]
+        part: bench::Part,
+    },
     /// A two-slot image's A/B slots (docs/slots.md): show the slot table, each slot's system and
     /// the slot metadata, or edit the metadata (set-active, try, mark-unbootable,
     /// mark-successful A|B) in place, as the kernel does.
@@ -623,7 +628,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
             print!("{text}");
             return Ok(ok);
         }
-        Cmd::Bench => bench::run(&ws)?,
+        Cmd::Bench { part } => bench::run(&ws, part)?,
         Cmd::Fs { image, command } => return Ok(fs::run(&image, command)),
         Cmd::Slot { image, command } => slots::run(&image, command)?,
         Cmd::Test {
