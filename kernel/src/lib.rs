@@ -38,6 +38,9 @@ pub mod klog;
 pub mod klog_buffers;
 #[cfg(target_os = "none")]
 pub mod screen;
+#[cfg(all(test, not(target_os = "none")))]
+#[path = "screen/handover.rs"]
+mod screen_handover;
 /// The framebuffer surface of `screen`, tested on the host.
 #[cfg(all(test, not(target_os = "none")))]
 #[path = "screen/surface.rs"]

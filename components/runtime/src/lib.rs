@@ -7,7 +7,8 @@
 //!   [`caps`], [`userdata_info`], [`userdata_read`], [`userdata_write`], [`ipc::call`],
 //!   [`ipc::receive`], [`ipc::reply`], [`console::write`], [`console::read`], [`uptime`],
 //!   [`services`], [`manifest`], [`component_caps`], [`bootcount`], [`bootlog`], [`slots`],
-//!   [`slot_set`], [`reboot`], [`poweroff`]) over the raw ones in [`raw`];
+//!   [`slot_set`], [`reboot`], [`poweroff`], [`screen::framebuffer_map`], [`screen::read`])
+//!   over the raw ones in [`raw`];
 //! * [`log!`] and friends, which format into a fixed stack buffer (no heap) and go to
 //!   `services_logger` (the `logger_api` endpoint) when the component may call it, else to the
 //!   kernel's LOG (see [`log`]).
@@ -39,6 +40,7 @@ pub mod console;
 pub mod ipc;
 pub mod logger;
 pub mod raw;
+pub mod screen;
 
 mod writer;
 pub use writer::StackWriter;

@@ -46,6 +46,11 @@ impl FbSurface {
         self.front.fill(0);
     }
 
+    /// The framebuffer's length in bytes.
+    pub fn front_len(&self) -> usize {
+        self.front.len()
+    }
+
     /// Whether drawing goes through a copy in RAM.
     pub fn shadowed(&self) -> bool {
         self.shadow.is_some()
@@ -136,6 +141,7 @@ mod tests {
             let shadow = shadowed.then(|| leaked(geometry.byte_len()));
             let mut fb = FbSurface::new(leaked(geometry.byte_len()), shadow, geometry).unwrap();
             assert_eq!(fb.shadowed(), shadowed);
+            assert_eq!(fb.front_len(), geometry.byte_len());
             draw(&mut fb);
             for (y, want) in (0..6).map(|y| (y, expected.row_bytes(y).unwrap())) {
                 let row = y * 24..y * 24 + 20;

@@ -194,6 +194,7 @@ pub fn start_order(names: &[&str]) -> Pattern {
 /// system/pandagen.json's start order and its entries' states after a boot (a unit test keeps
 /// both in step with the description).
 pub const DEFAULT_ORDER: &[&str] = &[
+    "text_renderer_host",
     "services_storage",
     "services_fs_view",
     "services_editor_vi",
@@ -205,6 +206,7 @@ pub fn default_states() -> Pattern {
     // The storage, logger and console services keep serving; the network service has nothing
     // to do yet and exits 0 after READY.
     states(&[
+        ("text_renderer_host", Ready, ""),
         ("services_storage", Ready, ""),
         ("services_fs_view", Ready, ""),
         ("services_editor_vi", Ready, ""),
@@ -295,7 +297,7 @@ pub fn corruption_substring(c: Corruption) -> &'static str {
         Corruption::ManifestNotJson => "manifest: not JSON at byte 0",
         Corruption::ManifestOverLimit => "`services_logger`: `capabilities` has more than 16 items",
         Corruption::ServiceBytesChanged => "`services_network` at block",
-        Corruption::DependencyCycle => "dependency cycle through `services_logger`",
+        Corruption::DependencyCycle => "dependency cycle through `cli_console`",
         Corruption::UnknownInInitSequence => {
             "`services_spreadsheet` is neither a service nor a component"
         }
@@ -566,6 +568,7 @@ fn broken_component_scenarios() -> Vec<Scenario> {
                 "test-boot-catches-broken-console",
                 vec![
                     states(&[
+                        ("text_renderer_host", Ready, ""),
                         ("services_storage", Ready, ""),
                         ("services_fs_view", Ready, ""),
                         ("services_editor_vi", Ready, ""),

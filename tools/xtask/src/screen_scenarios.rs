@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use bootlog::line;
-use bootlog::msg::{BANNER_BOOTLOADER, BANNER_START, IMAGE_FAIL_START};
+use bootlog::msg::{BANNER_BOOTLOADER, BANNER_START, IMAGE_FAIL_START, SCREEN_HANDED_START};
 
 use crate::corrupt::Corruption;
 use crate::fs_scenarios::{Driver, Env};
@@ -34,6 +34,8 @@ pub enum ScreenDriver {
     Ps2Edit,
 }
 
+/// The component that owns the screen once it is up.
+const RENDERER: &str = "text_renderer_host";
 /// The console's banner, its first line.
 const CONSOLE_BANNER: &str = "PandaGen console. Type 'help' for the list of commands.";
 /// What the kernel logs when the machine has no framebuffer (`boot::screen`).
@@ -101,8 +103,9 @@ pub fn run(driver: ScreenDriver, env: &Env<'_>) -> Result<String> {
 }
 
 /// The kernel banner (from its level on, as the serial line has it) is on the screen once
-/// serial shows it (a dump taken then: later in the boot it scrolls away); after the boot the
-/// console's banner and the prompt (the whole row, but the cursor's cell) are, pixel for pixel.
+/// serial shows it (a dump taken then: later in the boot it scrolls away); the kernel hands
+/// the screen to `text_renderer_host`; after the boot the console's banner and the prompt (the
+/// whole row, but the cursor's cell), which the renderer draws, are on it, pixel for pixel.
 fn boot_log_and_prompt(env: &Env<'_>) -> Result<String> {
     let (mut g, mut monitor) = boot_with_monitor(env)?;
     g.wait_for(&format!("boot: {BANNER_START}"), env.timeout)?;
@@ -117,6 +120,10 @@ fn boot_log_and_prompt(env: &Env<'_>) -> Result<String> {
         reader.compare(dump, &Expected::at(row, col, text))?;
         Ok(row)
     })?;
+    g.wait_for(
+        &format!("screen: {SCREEN_HANDED_START}{RENDERER} ("),
+        env.timeout,
+    )?;
     g.wait_for(PROMPT, env.timeout)?;
     let prompt_row = settle(&mut monitor, &dump_path, |dump, reader, cells| {
         let prompt = (0..cells.len())
@@ -144,7 +151,7 @@ fn boot_log_and_prompt(env: &Env<'_>) -> Result<String> {
     g.type_line("poweroff")?;
     g.wait_exit(env.timeout)?;
     Ok(format!(
-        "screen: the kernel banner (row {banner_row}) while booting, then the console banner and the prompt (row {prompt_row}) match the text rendered on the host; last dump in {}\n",
+        "screen: the kernel banner (row {banner_row}) while booting, then (drawn by {RENDERER}) the console banner and the prompt (row {prompt_row}) match the text rendered on the host; last dump in {}\n",
         dump_path.display()
     ))
 }
