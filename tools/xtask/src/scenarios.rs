@@ -672,7 +672,7 @@ fn console_scenarios() -> Vec<Scenario> {
         typed("bootlog"),
         // The boot journal, newest first: this boot (started or up, depending on timing),
         // then the first boot, which came up.
-        line("#1: up (6 entries: 6 came up)"),
+        line("#1: up (7 entries: 7 came up)"),
         line("removed notes.txt"),
         typed("ls"),
         line("(no files)"),
