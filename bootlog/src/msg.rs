@@ -162,3 +162,6 @@ pub const STUB_TEST_EXIT: &str = "bootstub: test mode: leaving QEMU with the fai
 /// `screen: handed to text_renderer_host (1280x800)`: the kernel gave the screen to a process
 /// (FRAMEBUFFER_MAP); from then on that process draws it.
 pub const SCREEN_HANDED_START: &str = "handed to ";
+/// `screen: taken back from pid 3, which ended (0 bytes it had not read were dropped)`: the
+/// screen's owner ended; the kernel draws again.
+pub const SCREEN_TAKEN_BACK_START: &str = "taken back from pid ";

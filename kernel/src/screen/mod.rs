@@ -22,7 +22,7 @@ pub mod handover;
 pub mod surface;
 
 use bootlog::line::Level;
-use bootlog::msg::SCREEN_HANDED_START;
+use bootlog::msg::{SCREEN_HANDED_START, SCREEN_TAKEN_BACK_START};
 use spin::Mutex;
 use vt::screen::Sgr;
 use vt::{Font, Geometry, Palette, Renderer, Surface, SurfaceError, Terminal};
@@ -367,7 +367,9 @@ pub fn process_ended(pid: u32) {
         }
     });
     if let Some(lost) = lost {
-        log::info!("taken back (its owner, pid {pid}, ended; {lost} bytes were dropped unread)");
+        log::info!(
+            "{SCREEN_TAKEN_BACK_START}{pid}, which ended ({lost} bytes it had not read were dropped)"
+        );
     }
 }
 

@@ -435,6 +435,26 @@ fn component_scenarios() -> Vec<Scenario> {
                 line(TEST_PASS),
             ],
         ),
+        // The screen's handover: the owner gets the framebuffer and the kernel's replay, a
+        // second map is Busy, an entry without `framebuffer` is Denied both calls, and the
+        // kernel takes the screen back when the owner exits.
+        with(
+            "components-screen",
+            "system/tests/screen.json",
+            vec![
+                ends("t_screen_denied: FRAMEBUFFER_MAP refused: denied"),
+                ends("t_screen_denied: SCREEN_READ refused: denied"),
+                starts(&format!("{SCREEN_HANDED_START}t_screen_owner (")),
+                ends("t_screen_owner: a second FRAMEBUFFER_MAP refused: in use by another process"),
+                shape("", "t_screen_owner: screen taken: ", " bytes of replay"),
+                starts(SCREEN_TAKEN_BACK_START),
+                states(&[
+                    ("t_screen_denied", Exited(0), ""),
+                    ("t_screen_owner", Exited(0), ""),
+                ]),
+                line(TEST_PASS),
+            ],
+        ),
         with(
             "components-ipc",
             "system/tests/ipc.json",
