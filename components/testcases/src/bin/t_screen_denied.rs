@@ -28,7 +28,7 @@ fn main() -> i32 {
         screen::read(&mut buf).map(|n| n as u64),
         &[Error::Denied],
     );
-    if !testcases::ready(NAME) || !(map && read) {
+    if !testcases::ready(NAME) || !map || !read {
         return 1;
     }
     0
