@@ -1034,7 +1034,7 @@ mod tests {
             }
         }
         assert_eq!(Syscall::try_from(35), Err(Error::InvalidSyscall));
-        assert_eq!(Syscall::try_from(53), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(60), Err(Error::InvalidSyscall));
     }
 
     #[test]

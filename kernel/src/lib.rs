@@ -42,9 +42,6 @@ pub mod screen;
 #[path = "screen/handover.rs"]
 mod screen_handover;
 /// The framebuffer surface of `screen`, tested on the host.
-#[cfg(all(test, not(target_os = "none")))]
-#[path = "screen/surface.rs"]
-mod screen_surface;
 #[cfg(target_os = "none")]
 pub mod testmode;
 #[cfg(target_os = "none")]

@@ -1,6 +1,6 @@
 //! `text_renderer_host`: the component that owns the screen. It takes the boot framebuffer
-//! over from the kernel (FRAMEBUFFER_MAP), draws it through a shadow copy in its heap (so a
-//! scroll never reads video memory) with `vt` at the font size the resolution calls for, and
+//! over from the kernel (FRAMEBUFFER_MAP), draws it through a shadow copy of the same size
+//! (one MEMORY_GROW, so a scroll never reads video memory) with `vt` at the font size the resolution calls for, and
 //! then draws what the kernel hands it (SCREEN_READ): first the screen as the kernel showed
 //! it, then the kernel's log lines and the console's output. When it ends, the kernel takes
 //! the screen back.
@@ -11,7 +11,7 @@
 extern crate alloc;
 
 use runtime::screen::{self, Mapped};
-use vt::{Channel, Font, Geometry, Palette, PixelFormat, Renderer, Shadowed, SliceSurface};
+use vt::{Channel, Font, Geometry, Palette, PixelFormat, Renderer, ShadowedSlices};
 use vt::{Surface as _, SurfaceError, Terminal};
 
 runtime::entry!(main);
@@ -35,7 +35,21 @@ fn main() -> i32 {
         }
     };
     let (width, height) = (fb.info.width, fb.info.height);
-    let mut surface = match surface(fb) {
+    let geometry = match geometry(&fb) {
+        Ok(g) => g,
+        Err(e) => {
+            runtime::error!("{NAME}: the {width}x{height} framebuffer cannot be drawn: {e:?}");
+            return 1;
+        }
+    };
+    let shadow = match runtime::memory_grow_slice(geometry.byte_len()) {
+        Ok(s) => s,
+        Err(e) => {
+            runtime::error!("{NAME}: no memory for the shadow copy: {e}");
+            return 1;
+        }
+    };
+    let mut surface = match ShadowedSlices::new(fb.bytes, Some(shadow), geometry) {
         Ok(s) => s,
         Err(e) => {
             runtime::error!("{NAME}: the {width}x{height} framebuffer cannot be drawn: {e:?}");
@@ -69,16 +83,15 @@ fn main() -> i32 {
     }
 }
 
-/// The framebuffer as a surface drawn through a shadow copy.
-fn surface(fb: Mapped) -> Result<Shadowed<SliceSurface<'static>>, SurfaceError> {
+/// The framebuffer's layout, as FRAMEBUFFER_MAP described it.
+fn geometry(fb: &Mapped) -> Result<Geometry, SurfaceError> {
     let i = fb.info;
     let channel = |(size, shift): (u8, u8)| Channel { size, shift };
     let [r, g, b] = i.rgb();
     let bpp = u16::try_from(i.bpp).map_err(|_| SurfaceError::UnsupportedBpp(u16::MAX))?;
     let format = PixelFormat::new(bpp, channel(r), channel(g), channel(b))?;
     let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-    let geometry = Geometry::new(size(i.width), size(i.height), size(i.pitch), format)?;
-    Shadowed::new(SliceSurface::new(fb.bytes, geometry)?)
+    Geometry::new(size(i.width), size(i.height), size(i.pitch), format)
 }
 
 /// Feeds the terminal what the kernel has for it, up to [`BATCH`] bytes; returns how many.

@@ -19,16 +19,14 @@
 //! it takes the screen back: when the owner ends, or for a fatal report.
 
 pub mod handover;
-pub mod surface;
 
 use bootlog::line::Level;
 use bootlog::msg::{SCREEN_HANDED_START, SCREEN_TAKEN_BACK_START};
 use spin::Mutex;
 use vt::screen::Sgr;
-use vt::{Font, Geometry, Palette, Renderer, Surface, SurfaceError, Terminal};
+use vt::{Font, Geometry, Palette, Renderer, ShadowedSlices, Surface, SurfaceError, Terminal};
 
 use handover::{HandoverError, Owner, Stream, STREAM_BYTES};
-use surface::FbSurface;
 
 /// The shortest time between two drawn scrolls; scrolls in between are batched.
 pub const SCROLL_BATCH_US: u64 = 100_000;
@@ -44,7 +42,7 @@ struct State {
     /// The console's output goes through its parser; kernel text goes to its screen directly
     /// (so a sequence the console left unfinished cannot swallow a log line).
     terminal: Terminal,
-    surface: FbSurface,
+    surface: ShadowedSlices<'static>,
     /// When a scroll was last drawn.
     last_scroll_us: u64,
     /// Damage is waiting (a batched scroll).
@@ -114,7 +112,7 @@ pub fn init(
     described: abi::screen::Framebuffer,
 ) -> Result<Grid, SurfaceError> {
     let started = crate::time::uptime_us();
-    let mut surface = FbSurface::new(front, shadow, geometry)?;
+    let mut surface = ShadowedSlices::new(front, shadow, geometry)?;
     let font = Font::for_resolution(surface.width(), surface.height());
     let renderer = Renderer::new(font, Palette::VGA);
     let (cols, rows) = renderer.grid_size(&surface);
