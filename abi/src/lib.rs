@@ -43,6 +43,12 @@ pub mod layout {
     /// the component's highest ELF segment plus one unmapped page; later growths follow
     /// without a gap.
     pub const GROWTH_ALIGN: u64 = 2 * 1024 * 1024;
+    /// Where [`crate::Syscall::FramebufferMap`] maps the framebuffer: above everything
+    /// MEMORY_GROW and a component's segments may use (the kernel checks this), below the stack.
+    pub const FRAMEBUFFER_BASE: u64 = 0x0000_7fff_0000_0000;
+    /// The most bytes the framebuffer mapping may take (1 GiB); a larger framebuffer is
+    /// [`crate::Error::Unsupported`].
+    pub const FRAMEBUFFER_MAX: u64 = 1024 * 1024 * 1024;
 }
 
 /// The page size of every user mapping.
@@ -64,6 +70,8 @@ pub enum Needs {
     UserData,
     /// `update`.
     Update,
+    /// `framebuffer`.
+    Framebuffer,
 }
 
 /// One row of [`SYSCALLS`].
@@ -169,6 +177,8 @@ syscalls! {
     /// | 50  | `BOOTLOG`        | buf ptr, buf cap      | full length of the boot journal |
     /// | 51  | `SLOTS`          | buf ptr, buf cap      | full length of the slot state text |
     /// | 52  | `SLOT_SET`       | [`SlotAction`], [`SlotId`], buf ptr, buf cap | full length of the new slot state text |
+    /// | 53  | `FRAMEBUFFER_MAP`| [`screen::Framebuffer`] ptr | 0 (the screen is the caller's) |
+    /// | 54  | `SCREEN_READ`    | buf ptr, buf cap      | bytes read (0: none waiting)    |
     ///
     /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
     /// block-device and IPC/system calls; until they are defined they fail with
@@ -297,13 +307,27 @@ syscalls! {
         /// slot number not listed (as an unknown [`LogLevel`]) and when the metadata cannot be
         /// read or written; [`Error::NotFound`] when the image has one system slot.
         SlotSet = 52, "SLOT_SET", Update;
+        /// Take the screen: maps the boot framebuffer at [`layout::FRAMEBUFFER_BASE`] into the
+        /// caller (writable, not executable; it does not count against `memory_limit`) and
+        /// fills the [`screen::Framebuffer`] at `rdi`. From then on the kernel draws nothing: what
+        /// it would have drawn (its log lines, with their colours, and the console's output)
+        /// waits for [`Syscall::ScreenRead`], starting with the screen as the kernel showed it.
+        /// The kernel takes the screen back when the caller ends (and for a fatal report).
+        /// Needs `framebuffer` ([`Error::Denied`]); [`Error::Busy`] when another process owns
+        /// the screen (or the caller already does); [`Error::NotFound`] without a screen.
+        FramebufferMap = 53, "FRAMEBUFFER_MAP", Framebuffer;
+        /// Read what the screen's owner must draw (`rdi` = buffer, `rsi` = capacity): bytes for
+        /// a terminal (text, line ends, CSI sequences). Non-blocking: 0 when nothing waits
+        /// (poll with YIELD in between). Needs `framebuffer` and owning the screen
+        /// ([`Error::Denied`] otherwise).
+        ScreenRead = 54, "SCREEN_READ", Framebuffer;
     }
 }
 
 /// Syscall numbers reserved for block-device calls (read, write, ...).
 pub const RESERVED_BLOCK: core::ops::Range<u64> = 16..32;
 /// Syscall numbers reserved for inter-component communication and system services (32–34
-/// IPC, 40–52 console and system calls).
+/// IPC, 40–54 console, system and screen calls).
 pub const RESERVED_IPC: core::ops::Range<u64> = 32..64;
 const _: () = assert!(RESERVED_BLOCK.end <= RESERVED_IPC.start && RESERVED_BLOCK.start > 4);
 
@@ -384,6 +408,81 @@ pub mod ipc {
     }
 
     const _: () = assert!(core::mem::size_of::<Received>() == Received::SIZE);
+}
+
+/// The screen's handover to its owner ([`Syscall::FramebufferMap`], [`Syscall::ScreenRead`]).
+pub mod screen {
+    /// The framebuffer as [`crate::Syscall::FramebufferMap`] describes it.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Framebuffer {
+        /// Where it is mapped (always [`crate::layout::FRAMEBUFFER_BASE`]).
+        pub addr: u64,
+        /// Width in pixels.
+        pub width: u64,
+        /// Height in pixels.
+        pub height: u64,
+        /// Bytes from one row to the next.
+        pub pitch: u64,
+        /// Bits per pixel (24 or 32).
+        pub bpp: u64,
+        /// Size and shift (bit position) of the red, green and blue channels: byte 0 is the
+        /// red size, byte 1 its shift, then green's, then blue's.
+        pub channels: u64,
+    }
+
+    impl Framebuffer {
+        /// The size of the record in memory, in bytes (six little-endian `u64`s).
+        pub const SIZE: usize = 6 * 8;
+
+        /// The channels' (size, shift) pairs, red, green, blue.
+        pub const fn rgb(&self) -> [(u8, u8); 3] {
+            let b = self.channels.to_le_bytes();
+            [(b[0], b[1]), (b[2], b[3]), (b[4], b[5])]
+        }
+
+        /// `channels` for the given (size, shift) pairs, red, green, blue.
+        pub const fn pack_channels(rgb: [(u8, u8); 3]) -> u64 {
+            u64::from_le_bytes([
+                rgb[0].0, rgb[0].1, rgb[1].0, rgb[1].1, rgb[2].0, rgb[2].1, 0, 0,
+            ])
+        }
+
+        /// The record as the kernel writes it.
+        pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+            let mut out = [0u8; Self::SIZE];
+            let words = [
+                self.addr,
+                self.width,
+                self.height,
+                self.pitch,
+                self.bpp,
+                self.channels,
+            ];
+            for (chunk, w) in out.chunks_exact_mut(8).zip(words) {
+                chunk.copy_from_slice(&w.to_le_bytes());
+            }
+            out
+        }
+
+        /// Decodes [`Framebuffer::to_bytes`].
+        pub fn from_bytes(bytes: &[u8; Self::SIZE]) -> Framebuffer {
+            let mut w = [0u64; 6];
+            for (word, chunk) in w.iter_mut().zip(bytes.chunks_exact(8)) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(chunk);
+                *word = u64::from_le_bytes(b);
+            }
+            let [addr, width, height, pitch, bpp, channels] = w;
+            Framebuffer {
+                addr,
+                width,
+                height,
+                pitch,
+                bpp,
+                channels,
+            }
+        }
+    }
 }
 
 /// Block size of the user-data region: `USERDATA_*` lengths are multiples of it.
@@ -502,11 +601,14 @@ pub enum Error {
     ProviderGone,
     /// The machine has no free memory for the request.
     NoMemory,
+    /// What the call asks for is held by another process (the screen, for
+    /// [`Syscall::FramebufferMap`]).
+    Busy,
 }
 
 impl Error {
     /// Every error, in code order (-1, -2, ...).
-    pub const ALL: [Error; 9] = [
+    pub const ALL: [Error; 10] = [
         Error::InvalidSyscall,
         Error::BadPointer,
         Error::BadLength,
@@ -516,6 +618,7 @@ impl Error {
         Error::Unsupported,
         Error::ProviderGone,
         Error::NoMemory,
+        Error::Busy,
     ];
 
     /// The negative code returned in `rax`.
@@ -530,6 +633,7 @@ impl Error {
             Error::Unsupported => -7,
             Error::ProviderGone => -8,
             Error::NoMemory => -9,
+            Error::Busy => -10,
         }
     }
 
@@ -545,6 +649,7 @@ impl Error {
             -7 => Error::Unsupported,
             -8 => Error::ProviderGone,
             -9 => Error::NoMemory,
+            -10 => Error::Busy,
             _ => return None,
         })
     }
@@ -561,6 +666,7 @@ impl Error {
             Error::Unsupported => "unsupported",
             Error::ProviderGone => "the provider exited or faulted",
             Error::NoMemory => "no memory left",
+            Error::Busy => "in use by another process",
         }
     }
 }
@@ -766,6 +872,8 @@ mod tests {
             (Syscall::Bootlog, 50, "BOOTLOG"),
             (Syscall::Slots, 51, "SLOTS"),
             (Syscall::SlotSet, 52, "SLOT_SET"),
+            (Syscall::FramebufferMap, 53, "FRAMEBUFFER_MAP"),
+            (Syscall::ScreenRead, 54, "SCREEN_READ"),
         ];
         for (s, n, name) in more {
             assert_eq!(s.number(), n);
@@ -818,6 +926,26 @@ mod tests {
         // Reading the slot state needs nothing; changing it needs `update`, not `power`.
         assert_eq!(needing(Needs::Update), [Syscall::SlotSet]);
         assert_eq!(Syscall::Slots.needs(), Needs::Nothing);
+        assert_eq!(
+            needing(Needs::Framebuffer),
+            [Syscall::FramebufferMap, Syscall::ScreenRead]
+        );
+    }
+
+    #[test]
+    fn framebuffer_record_round_trips() {
+        let rgb = [(8, 16), (8, 8), (8, 0)];
+        let fb = screen::Framebuffer {
+            addr: layout::FRAMEBUFFER_BASE,
+            width: 1280,
+            height: 800,
+            pitch: 5120,
+            bpp: 32,
+            channels: screen::Framebuffer::pack_channels(rgb),
+        };
+        assert_eq!(screen::Framebuffer::from_bytes(&fb.to_bytes()), fb);
+        assert_eq!(fb.rgb(), rgb);
+        assert_eq!(Error::from_code(-10), Some(Error::Busy));
     }
 
     #[test]
@@ -906,12 +1034,12 @@ mod tests {
             }
         }
         assert_eq!(Syscall::try_from(35), Err(Error::InvalidSyscall));
-        assert_eq!(Syscall::try_from(53), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(60), Err(Error::InvalidSyscall));
     }
 
     #[test]
     fn error_codes_are_stable() {
-        let expected = [-1, -2, -3, -4, -5, -6, -7, -8, -9];
+        let expected = [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10];
         for (e, code) in Error::ALL.iter().zip(expected) {
             assert_eq!(e.to_code(), code, "{e:?}");
         }
@@ -924,7 +1052,7 @@ mod tests {
             assert_eq!(Error::from_code(e.to_code()), Some(e));
             assert_eq!(decode_return(encode_return(Err(e))), Err(e));
         }
-        for code in [0, 1, -10, i64::MIN, i64::MAX] {
+        for code in [0, 1, -11, i64::MIN, i64::MAX] {
             assert_eq!(Error::from_code(code), None);
         }
     }

@@ -158,3 +158,10 @@ pub const STUB_CONFIG_HASH_ACTION: &str =
     "; put back the limine.conf the image was built with, or rebuild the image to enroll the new one";
 /// The stub, booted with a `test=` kernel command line, leaves QEMU instead of waiting for a key.
 pub const STUB_TEST_EXIT: &str = "bootstub: test mode: leaving QEMU with the failure status";
+
+/// `screen: handed to text_renderer_host (1280x800)`: the kernel gave the screen to a process
+/// (FRAMEBUFFER_MAP); from then on that process draws it.
+pub const SCREEN_HANDED_START: &str = "handed to ";
+/// `screen: taken back from pid 3, which ended (0 bytes it had not read were dropped)`: the
+/// screen's owner ended; the kernel draws again.
+pub const SCREEN_TAKEN_BACK_START: &str = "taken back from pid ";

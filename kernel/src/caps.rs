@@ -20,6 +20,8 @@ pub struct Machine {
     pub user_data: bool,
     /// A console exists (backs `console`).
     pub console: bool,
+    /// The kernel draws on a boot framebuffer (backs `framebuffer`).
+    pub framebuffer: bool,
     /// Names of the network devices present (none today).
     pub network_devices: Vec<String>,
 }
@@ -39,6 +41,8 @@ pub struct Grants {
     pub power: bool,
     /// `update`: the `SLOT_SET` call (which system slot boots).
     pub update: bool,
+    /// `framebuffer`: the `FRAMEBUFFER_MAP` and `SCREEN_READ` calls (owning the screen).
+    pub framebuffer: bool,
     /// Network devices granted by name (`network_device` alone grants the first one present).
     pub network_devices: Vec<String>,
     /// Port ranges granted, inclusive.
@@ -108,6 +112,8 @@ pub enum Reason {
     NoUserData,
     /// `console` without a console.
     NoConsole,
+    /// `framebuffer` on a machine without one (or one the kernel cannot draw on).
+    NoFramebuffer,
     /// `network_device:NAME` without a device of that name.
     NoNetworkDeviceNamed(String),
     /// `network_device` on a machine without any.
@@ -123,10 +129,20 @@ impl fmt::Display for Reason {
             Self::Malformed(e) => write!(f, "malformed: {e}"),
             Self::NoUserData => f.write_str("no user-data region on this machine"),
             Self::NoConsole => f.write_str("no console on this machine"),
+            Self::NoFramebuffer => f.write_str("no framebuffer on this machine"),
             Self::NoNetworkDeviceNamed(name) => write!(f, "no network device named {name}"),
             Self::NoNetworkDevice => f.write_str("no network device on this machine"),
             Self::PortRangeWithoutNetwork => f.write_str("port_range needs a network device"),
         }
+    }
+}
+
+impl Reason {
+    /// The machine lacks a device the entry exists to drive, and which a machine may well
+    /// lack (the framebuffer: a headless machine). Such an entry is not expected to come
+    /// up: its refusal does not make the boot a failed one.
+    pub fn optional_device_missing(&self) -> bool {
+        matches!(self, Self::NoFramebuffer)
     }
 }
 
@@ -173,6 +189,10 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
             Ok(Capability::Power) => grants.power = true,
             // Never refused: on a one-slot image SLOT_SET says so itself.
             Ok(Capability::Update) => grants.update = true,
+            Ok(Capability::Framebuffer) if !machine.framebuffer => {
+                return Err(refuse(Reason::NoFramebuffer));
+            }
+            Ok(Capability::Framebuffer) => grants.framebuffer = true,
             // Enforced by the storage service from the recorded name.
             Ok(Capability::Files { .. }) => {}
             Ok(Capability::NetworkDevice(name)) => {
@@ -223,6 +243,7 @@ mod tests {
         Machine {
             user_data: true,
             console: true,
+            framebuffer: false,
             network_devices: vec![],
         }
     }
@@ -290,6 +311,24 @@ mod tests {
         assert_eq!(g.caps_record(), "console\nupdate\n");
         let p = grant(&["power"], &Machine::default()).unwrap();
         assert!(p.power && !p.update, "power does not choose the slot");
+    }
+
+    #[test]
+    fn framebuffer_needs_one() {
+        let g = grant(
+            &["framebuffer"],
+            &Machine {
+                framebuffer: true,
+                ..machine()
+            },
+        )
+        .unwrap();
+        assert!(g.framebuffer && !g.console);
+        assert_eq!(g.caps_record(), "framebuffer\n");
+        assert_eq!(
+            refused(&["framebuffer"], &machine()),
+            pair("framebuffer", "no framebuffer on this machine")
+        );
     }
 
     #[test]

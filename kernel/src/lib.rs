@@ -39,10 +39,10 @@ pub mod klog;
 pub mod klog_buffers;
 #[cfg(target_os = "none")]
 pub mod screen;
-/// The framebuffer surface of `screen`, tested on the host.
 #[cfg(all(test, not(target_os = "none")))]
-#[path = "screen/surface.rs"]
-mod screen_surface;
+#[path = "screen/handover.rs"]
+mod screen_handover;
+/// The framebuffer surface of `screen`, tested on the host.
 #[cfg(target_os = "none")]
 pub mod testmode;
 #[cfg(target_os = "none")]

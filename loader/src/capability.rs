@@ -33,6 +33,9 @@ pub enum Capability {
     /// `update`: change which system slot boots (the `SLOT_SET` call: set active, one-shot
     /// trial). Separate from `power`: restarting the machine does not choose what it runs.
     Update,
+    /// `framebuffer`: own the boot framebuffer (the `FRAMEBUFFER_MAP` and `SCREEN_READ` calls):
+    /// draw the screen instead of the kernel.
+    Framebuffer,
     /// `network_device` (any device, as in the spec's example) or `network_device:<name>`.
     NetworkDevice(Option<heapless::String<MAX_DEVICE_NAME>>),
     /// `port_range:<first>-<last>`, inclusive, `1 <= first <= last <= 65535`.
@@ -83,7 +86,7 @@ impl fmt::Display for CapabilityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::BadSyntax => "not `kind` or `kind:param` (kind: a-z then a-z, 0-9, `_`; param: printable ASCII, no spaces)",
-            Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, power, update, network_device[:name], port_range:a-b, files:/dir, files_read:/dir)",
+            Self::UnknownKind => "unknown kind (known: block_device, persistent_storage, console, serial, power, update, framebuffer, network_device[:name], port_range:a-b, files:/dir, files_read:/dir)",
             Self::UnexpectedParameter => "this kind takes no `:` parameter",
             Self::EmptyDeviceName => "empty device name after `network_device:`",
             Self::DeviceNameTooLong => "device name longer than 15 bytes",
@@ -120,6 +123,7 @@ impl Capability {
             "serial" => plain(Capability::Serial),
             "power" => plain(Capability::Power),
             "update" => plain(Capability::Update),
+            "framebuffer" => plain(Capability::Framebuffer),
             "network_device" => match param {
                 None => Ok(Capability::NetworkDevice(None)),
                 Some(name) => device_name(name).map(|n| Capability::NetworkDevice(Some(n))),
@@ -148,6 +152,7 @@ impl Capability {
             Self::Serial => "serial",
             Self::Power => "power",
             Self::Update => "update",
+            Self::Framebuffer => "framebuffer",
             Self::NetworkDevice(_) => "network_device",
             Self::PortRange { .. } => "port_range",
             Self::Files { write: true } => "files",
@@ -265,6 +270,15 @@ mod tests {
             Err(E::UnexpectedParameter)
         );
         assert_eq!(check_format("update"), Ok(()));
+        assert_eq!(
+            Capability::parse("framebuffer"),
+            Ok(Capability::Framebuffer)
+        );
+        assert_eq!(Capability::Framebuffer.kind(), "framebuffer");
+        assert_eq!(
+            Capability::parse("framebuffer:0"),
+            Err(E::UnexpectedParameter)
+        );
         assert!(E::UnknownKind.to_string().contains(" update,"));
         assert_eq!(Capability::parse("serial"), Ok(Capability::Serial));
         assert_eq!(Capability::parse("console:x"), Err(E::UnexpectedParameter));

@@ -7,7 +7,8 @@
 //!   [`caps`], [`userdata_info`], [`userdata_read`], [`userdata_write`], [`ipc::call`],
 //!   [`ipc::receive`], [`ipc::reply`], [`console::write`], [`console::read`], [`uptime`],
 //!   [`services`], [`manifest`], [`component_caps`], [`bootcount`], [`bootlog`], [`slots`],
-//!   [`slot_set`], [`reboot`], [`poweroff`]) over the raw ones in [`raw`];
+//!   [`slot_set`], [`reboot`], [`poweroff`], [`screen::framebuffer_map`], [`screen::read`])
+//!   over the raw ones in [`raw`];
 //! * [`log!`] and friends, which format into a fixed stack buffer (no heap) and go to
 //!   `services_logger` (the `logger_api` endpoint) when the component may call it, else to the
 //!   kernel's LOG (see [`log`]).
@@ -39,6 +40,7 @@ pub mod console;
 pub mod ipc;
 pub mod logger;
 pub mod raw;
+pub mod screen;
 
 mod writer;
 pub use writer::StackWriter;
@@ -164,6 +166,21 @@ pub fn memory_grow(bytes: u64) -> Result<u64, Error> {
     // its last growth); it touches no memory the program owns.
     let ret = unsafe { raw::syscall1(abi::Syscall::MemoryGrow.number(), bytes) };
     abi::decode_return(ret)
+}
+
+/// `len` bytes of new zeroed memory (MEMORY_GROW of `len` rounded up to whole pages, at most
+/// [`abi::MEMORY_GROW_MAX`]) as a slice of its own, outside the heap: for one large buffer
+/// (`text_renderer_host`'s shadow copy of the framebuffer) that the heap, which grows in
+/// powers of two, would take twice over. Errors and `memory_limit` as [`memory_grow`].
+pub fn memory_grow_slice(len: usize) -> Result<&'static mut [u8], Error> {
+    let page = abi::PAGE_SIZE as usize;
+    let bytes = len.div_ceil(page).max(1) * page;
+    let addr = memory_grow(bytes as u64)?;
+    // SAFETY: MEMORY_GROW just mapped `bytes >= len` zeroed, writable bytes at `addr`, after
+    // every earlier growth: nothing else of this program (the heap included, which only
+    // uses the growths it asked for) refers to them; the mapping lasts as long as the
+    // program; any byte value is a valid `u8`.
+    Ok(unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, len) })
 }
 
 /// Writes the capabilities granted to this component into `buf` and returns the full length

@@ -8,11 +8,12 @@
 //! * [`surface`]: the framebuffer's pixel format (Limine's description) and the [`Surface`]
 //!   trait the renderer draws on, with surfaces over plain memory;
 //! * [`render`]: draws a screen, in full or only its damage;
+//! * [`shadowed_slices`]: a framebuffer and its shadow copy, both borrowed (no allocation);
 //! * [`Terminal`]: a parser and a screen together.
 //!
-//! The `text_renderer_host` component owns the I/O: it maps the framebuffer, wraps it in a
-//! [`SliceSurface`] (inside a [`Shadowed`], so that scrolling never reads video memory),
-//! feeds the console output to a [`Terminal`] and calls [`Renderer::flush`].
+//! The `text_renderer_host` component owns the I/O: it maps the framebuffer, wraps it with a
+//! shadow copy of its own memory in a [`ShadowedSlices`] (so that scrolling never reads video
+//! memory), feeds the kernel's output to a [`Terminal`] and calls [`Renderer::flush`].
 //!
 //! ```
 //! use vt::{Font, Geometry, MemSurface, Palette, PixelFormat, Renderer, Terminal};
@@ -39,6 +40,7 @@ pub mod font;
 pub mod parser;
 pub mod render;
 pub mod screen;
+pub mod shadowed_slices;
 pub mod surface;
 #[cfg(test)]
 mod testing;
@@ -49,6 +51,7 @@ pub use font::{Font, FontSize};
 pub use parser::{Action, Parser};
 pub use render::Renderer;
 pub use screen::{Cell, Screen};
+pub use shadowed_slices::ShadowedSlices;
 pub use surface::{
     Channel, Geometry, MemSurface, PixelFormat, Shadowed, SliceSurface, Surface, SurfaceError,
 };

@@ -99,6 +99,15 @@ fn take(fb: &FramebufferInfo, map: &[memmap::Entry]) -> Result<screen::Grid, Scr
         .map_err(ScreenError::Format)?;
     let len = geometry.byte_len();
     let front = fbmem::framebuffer_bytes(map, fb.addr, len as u64).map_err(ScreenError::Memory)?;
+    let described = abi::screen::Framebuffer {
+        // Checked to be mapped just above.
+        addr: crate::memory::paging::translate(fb.addr).map_or(0, |m| m.phys),
+        width: fb.width,
+        height: fb.height,
+        pitch: fb.pitch,
+        bpp: u64::from(fb.bpp),
+        channels: abi::screen::Framebuffer::pack_channels([fb.red, fb.green, fb.blue]),
+    };
     let shadow = fbmem::permanent_bytes(len);
-    screen::init(front, shadow, geometry).map_err(ScreenError::Format)
+    screen::init(front, shadow, geometry, described).map_err(ScreenError::Format)
 }

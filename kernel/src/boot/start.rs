@@ -166,6 +166,7 @@ pub fn start_components(
     let machine = Machine {
         user_data,
         console: true,
+        framebuffer: crate::screen::is_up(),
         network_devices: network,
     };
     crate::process::init_ipc(crate::ipc::Registry::from_manifest(&verified.manifest));
@@ -241,7 +242,7 @@ fn finish_journal(
 /// Whether every entry the sequence started (all but those not in `init_sequence`) came up.
 fn all_came_up(rows: &[supervisor::Row]) -> bool {
     rows.iter()
-        .filter(|r| r.state != supervisor::State::NotStarted)
+        .filter(|r| r.state != supervisor::State::NotStarted && !r.state.lacks_optional_device())
         .all(|r| r.state.came_up())
 }
 

@@ -13,6 +13,9 @@ pub const WRITE_THROUGH: u64 = 1 << 3;
 pub const CACHE_DISABLE: u64 = 1 << 4;
 /// In a PDPT or PD entry: this entry maps a 1 GiB or 2 MiB page instead of pointing to a table.
 pub const HUGE: u64 = 1 << 7;
+/// Bit 9, free for software: in a user page-table leaf, the frame is not the address space's
+/// (device memory lent to it, the framebuffer): tearing the space down leaves it alone.
+pub const BORROWED: u64 = 1 << 9;
 pub const NO_EXECUTE: u64 = 1 << 63;
 /// Bits 12..=51: the physical address of the next table or of a 4 KiB page.
 pub const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;

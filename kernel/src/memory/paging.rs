@@ -165,17 +165,19 @@ pub fn map_page_with(
     caching: Caching,
     frames: &mut FrameAllocator,
 ) -> Result<(), MapError> {
-    map_in(root(), virt, phys, flags, caching, frames)
+    map_in(root(), virt, phys, flags, caching, 0, frames)
 }
 
 /// [`map_page_with`] into the tables rooted at physical `root` (the active PML4 or one of a
-/// process address space, see `memory::user`). Intermediate tables come zeroed from `frames`.
+/// process address space, see `memory::user`), with the software bits `extra` (0 or
+/// [`pagetable::BORROWED`]) in the leaf. Intermediate tables come zeroed from `frames`.
 pub(super) fn map_in(
     root: u64,
     virt: u64,
     phys: u64,
     flags: PageFlags,
     caching: Caching,
+    extra: u64,
     frames: &mut FrameAllocator,
 ) -> Result<(), MapError> {
     let hhdm = hhdm().ok_or(MapError::NotInitialised)?;
@@ -233,7 +235,13 @@ pub(super) fn map_in(
     };
     // SAFETY: (1) `slot` is an entry of a page table reached from `root`, mapped by the HHDM;
     // (2) we hold MAP_LOCK; (3) the entry was not present, so no existing mapping changes.
-    unsafe { write_entry(hhdm, slot, phys | flags.leaf_bits(nx) | cache_bits) };
+    unsafe {
+        write_entry(
+            hhdm,
+            slot,
+            phys | flags.leaf_bits(nx) | cache_bits | (extra & pagetable::BORROWED),
+        )
+    };
     // The TLB does not cache not-present translations, so this is not strictly required; it is
     // cheap and stays correct if the walk above ever learns to replace entries.
     x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(virt));

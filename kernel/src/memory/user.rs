@@ -8,7 +8,7 @@
 use core::fmt;
 
 use super::frames::{FrameAllocator, FRAME_SIZE};
-use super::pagetable::{self, ADDRESS_MASK, HUGE, PRESENT};
+use super::pagetable::{self, ADDRESS_MASK, BORROWED, HUGE, PRESENT};
 use super::paging::{self, Caching, MapError, PageFlags};
 use super::Mapping;
 
@@ -86,7 +86,34 @@ impl AddressSpace {
             user: true,
             ..flags
         };
-        paging::map_in(self.pml4, virt, phys, flags, Caching::WriteBack, frames)
+        paging::map_in(self.pml4, virt, phys, flags, Caching::WriteBack, 0, frames)
+    }
+
+    /// Maps the user page at `virt` to `phys`, memory the address space does not own (the
+    /// framebuffer): [`AddressSpace::destroy`] leaves it. Only page tables come from `frames`.
+    pub fn map_borrowed(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        flags: PageFlags,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), MapError> {
+        if virt >= USER_END {
+            return Err(MapError::NonCanonical { virt });
+        }
+        let flags = PageFlags {
+            user: true,
+            ..flags
+        };
+        paging::map_in(
+            self.pml4,
+            virt,
+            phys,
+            flags,
+            Caching::WriteBack,
+            BORROWED,
+            frames,
+        )
     }
 
     /// Allocates a frame, zeroes it, lets `fill` write its 4096 bytes, and maps it at `virt`
@@ -248,6 +275,9 @@ fn free_table(
         let next = entry & ADDRESS_MASK;
         if level > 1 && entry & HUGE == 0 {
             free_table(hhdm, next, level - 1, 0..512, frames, free);
+        } else if level == 1 && entry & BORROWED != 0 {
+            // Lent, not owned (`map_borrowed`).
+            continue;
         }
         // User pages and tables are all frames from the allocator (huge pages never appear in
         // the lower half: `map_in` only maps 4 KiB pages).

@@ -109,6 +109,12 @@ pub enum Call {
         ptr: u64,
         cap: u64,
     },
+    /// FRAMEBUFFER_MAP, filling the record at this address.
+    FramebufferMap(u64),
+    ScreenRead {
+        ptr: u64,
+        cap: u64,
+    },
 }
 
 /// The grants a call may need, as far as decoding is concerned.
@@ -122,6 +128,8 @@ pub struct Allowed {
     pub power: bool,
     /// `update`: `SLOT_SET`.
     pub update: bool,
+    /// `framebuffer`: `FRAMEBUFFER_MAP`, `SCREEN_READ`.
+    pub framebuffer: bool,
 }
 
 impl Allowed {
@@ -134,6 +142,7 @@ impl Allowed {
             Needs::Power => self.power,
             Needs::UserData => self.user_data,
             Needs::Update => self.update,
+            Needs::Framebuffer => self.framebuffer,
         }
     }
 }
@@ -299,6 +308,14 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
             ptr: a2,
             cap: a3,
         },
+        Syscall::FramebufferMap => {
+            check_user_range(a0, abi::screen::Framebuffer::SIZE as u64)?;
+            Call::FramebufferMap(a0)
+        }
+        Syscall::ScreenRead => {
+            check_user_range(a0, a1)?;
+            Call::ScreenRead { ptr: a0, cap: a1 }
+        }
     })
 }
 
@@ -345,7 +362,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [6, 15, 21, 31, 35, 39, 53, 63, 64, u64::MAX] {
+        for n in [6, 15, 21, 31, 35, 39, 60, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -438,6 +455,7 @@ mod tests {
         console: true,
         power: true,
         update: true,
+        framebuffer: true,
     };
 
     #[test]
@@ -526,6 +544,10 @@ mod tests {
                 },
                 Needs::Update => Allowed {
                     update: true,
+                    ..none
+                },
+                Needs::Framebuffer => Allowed {
+                    framebuffer: true,
                     ..none
                 },
             };

@@ -27,6 +27,8 @@ mod ipc_calls;
 #[cfg(target_os = "none")]
 mod sched;
 #[cfg(target_os = "none")]
+mod screen_calls;
+#[cfg(target_os = "none")]
 mod syscalls;
 
 #[cfg(target_os = "none")]

@@ -366,6 +366,40 @@ fn grow(user: &mut UserTask, growth: Growth) -> Result<u64, abi::Error> {
     Ok(growth.start)
 }
 
+/// Maps `pages` pages of memory the running task does not own (the framebuffer) from `phys`
+/// on at `virt`, writable and not executable, outside its `memory_limit`; all or nothing as
+/// far as the frame supply for page tables goes.
+///
+/// # Errors
+/// [`abi::Error::NoMemory`] when the page tables cannot be had; [`abi::Error::Unsupported`]
+/// for any other mapping failure (logged).
+pub(super) fn map_borrowed_current(virt: u64, phys: u64, pages: u64) -> Result<(), abi::Error> {
+    let flags = PageFlags {
+        writable: true,
+        executable: false,
+        user: true,
+    };
+    let mut guard = SCHED.lock();
+    let s = guard.as_mut().ok_or(abi::Error::Unsupported)?;
+    let pid = s.current;
+    let task = s.tasks.get_mut(&pid).ok_or(abi::Error::Unsupported)?;
+    let user = task.user.as_mut().ok_or(abi::Error::Unsupported)?;
+    memory::with_frames(|frames| {
+        if frames.free_frames() < pages.div_ceil(512) + 3 {
+            return Err(abi::Error::NoMemory);
+        }
+        for i in 0..pages {
+            let (v, p) = (virt + i * FRAME_SIZE, phys + i * FRAME_SIZE);
+            if let Err(e) = user.space.map_borrowed(v, p, flags, frames) {
+                log::error!("mapping lent page {v:#x} -> {p:#x} failed: {e}");
+                return Err(abi::Error::Unsupported);
+            }
+        }
+        Ok(())
+    })
+    .unwrap_or(Err(abi::Error::Unsupported))
+}
+
 /// A snapshot of process `pid`, if it was ever spawned.
 pub fn status(pid: Pid) -> Option<Status> {
     let guard = SCHED.lock();
@@ -400,6 +434,7 @@ pub fn kill(pid: Pid, reason: KillReason) {
     };
     log::warn!("process {} (pid {pid}) killed: {reason}", task.name);
     super::ipc_calls::process_ended(pid);
+    crate::screen::process_ended(pid);
     if let Some(user) = task.user {
         // Not running (it is not current), so neither its address space nor its kernel
         // stack is in use.
@@ -716,6 +751,7 @@ pub(super) fn exit_current(exit: Exit) -> ! {
     let current = SCHED.lock().as_ref().map(|s| s.current);
     if let Some(pid) = current {
         super::ipc_calls::process_ended(pid);
+        crate::screen::process_ended(pid);
     }
     let load = {
         let mut guard = SCHED.lock();

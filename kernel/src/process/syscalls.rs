@@ -106,6 +106,7 @@ pub extern "C" fn on_syscall(frame: &mut SyscallFrame) {
         console: grants.console,
         power: grants.power,
         update: grants.update,
+        framebuffer: grants.framebuffer,
     })
     .unwrap_or_default();
     let result = args::decode_for(frame.rax, args, allowed).and_then(run);
@@ -238,6 +239,8 @@ fn run(call: Call) -> Result<u64, Error> {
             crate::arch::power::poweroff();
             Err(Error::Unsupported)
         }
+        Call::FramebufferMap(ptr) => super::screen_calls::framebuffer_map(ptr),
+        Call::ScreenRead { ptr, cap } => super::screen_calls::screen_read(ptr, cap),
     }
 }
 

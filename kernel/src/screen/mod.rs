@@ -11,15 +11,22 @@
 //! is drawn at once only if the previous one was drawn [`SCROLL_BATCH_US`] ago or more;
 //! otherwise it waits (several lines then move the pixels once) until the next line after
 //! that time, a console write or read, or a fatal report.
+//!
+//! The screen can be handed to a process (`text_renderer_host`, FRAMEBUFFER_MAP): then the
+//! kernel draws nothing; what it would have drawn goes, as terminal bytes, into a bounded
+//! stream the owner reads (SCREEN_READ), starting with a replay of the screen as it was. The
+//! kernel keeps its own terminal up to date meanwhile, so that it can redraw everything when
+//! it takes the screen back: when the owner ends, or for a fatal report.
 
-pub mod surface;
+pub mod handover;
 
 use bootlog::line::Level;
+use bootlog::msg::{SCREEN_HANDED_START, SCREEN_TAKEN_BACK_START};
 use spin::Mutex;
 use vt::screen::Sgr;
-use vt::{Font, Geometry, Palette, Renderer, Surface, SurfaceError, Terminal};
+use vt::{Font, Geometry, Palette, Renderer, ShadowedSlices, Surface, SurfaceError, Terminal};
 
-use surface::FbSurface;
+use handover::{HandoverError, Owner, Stream, STREAM_BYTES};
 
 /// The shortest time between two drawn scrolls; scrolls in between are batched.
 pub const SCROLL_BATCH_US: u64 = 100_000;
@@ -35,7 +42,7 @@ struct State {
     /// The console's output goes through its parser; kernel text goes to its screen directly
     /// (so a sequence the console left unfinished cannot swallow a log line).
     terminal: Terminal,
-    surface: FbSurface,
+    surface: ShadowedSlices<'static>,
     /// When a scroll was last drawn.
     last_scroll_us: u64,
     /// Damage is waiting (a batched scroll).
@@ -43,6 +50,12 @@ struct State {
     /// A fatal report has begun (its first piece started a new line).
     in_report: bool,
     stats: Stats,
+    /// Who draws.
+    owner: Owner,
+    /// What a process owner has yet to draw.
+    stream: Stream,
+    /// The framebuffer as FRAMEBUFFER_MAP describes it (`addr`: its physical address).
+    described: abi::screen::Framebuffer,
 }
 
 /// What drawing has cost so far (for the boot log).
@@ -89,15 +102,17 @@ pub struct Grid {
     pub shadowed: bool,
 }
 
-/// Takes over the framebuffer `front` (laid out as `geometry`), drawing through `shadow` (as
-/// many bytes, zeroed) if given: clears it and sets up a grid for the font its size calls for.
+/// Takes over the framebuffer `front` (laid out as `geometry`, described for a process owner
+/// as `described`, with its physical address), drawing through `shadow` (as many bytes,
+/// zeroed) if given: clears it and sets up a grid for the font its size calls for.
 pub fn init(
     front: &'static mut [u8],
     shadow: Option<&'static mut [u8]>,
     geometry: Geometry,
+    described: abi::screen::Framebuffer,
 ) -> Result<Grid, SurfaceError> {
     let started = crate::time::uptime_us();
-    let mut surface = FbSurface::new(front, shadow, geometry)?;
+    let mut surface = ShadowedSlices::new(front, shadow, geometry)?;
     let font = Font::for_resolution(surface.width(), surface.height());
     let renderer = Renderer::new(font, Palette::VGA);
     let (cols, rows) = renderer.grid_size(&surface);
@@ -124,6 +139,9 @@ pub fn init(
             busy_us: crate::time::uptime_us().saturating_sub(started),
             ..Stats::default()
         },
+        owner: Owner::Kernel,
+        stream: Stream::new(STREAM_BYTES),
+        described,
     };
     x86_64::instructions::interrupts::without_interrupts(|| *SCREEN.lock() = Some(state));
     Ok(grid)
@@ -159,8 +177,21 @@ impl State {
         screen.set_graphics(Sgr::Inverse(pen.attrs.inverse));
     }
 
+    /// The kernel draws again: forgets the stream and redraws everything (the front shows
+    /// the owner's picture; the shadow is still the kernel's).
+    fn take_back(&mut self) {
+        self.owner.take_back();
+        self.stream = Stream::new(STREAM_BYTES);
+        self.terminal.screen_mut().damage_all();
+        self.flush(true);
+    }
+
     /// Draws the damage; a scroll only if `force` or the last one was drawn long enough ago.
+    /// Nothing while a process owns the screen.
     fn flush(&mut self, force: bool) {
+        if self.owner != Owner::Kernel {
+            return;
+        }
         let now = crate::time::uptime_us();
         let scrolls = self.terminal.screen().scrolled() > 0;
         if scrolls {
@@ -219,10 +250,25 @@ pub fn stats() -> Option<Stats> {
     x86_64::instructions::interrupts::without_interrupts(|| SCREEN.lock().as_ref().map(|s| s.stats))
 }
 
-/// One kernel log line (the `klog` mirror): coloured by level, then drawn.
+/// One kernel log line (the `klog` mirror): coloured by level, then drawn (or queued for
+/// the screen's owner).
 pub fn log_line(level: Level, text: &str) {
     with_screen(|s| {
         s.stats.lines += 1;
+        if s.owner != Owner::Kernel {
+            let screen = s.terminal.screen();
+            let c = screen.cursor();
+            let stream = &mut s.stream;
+            let at_start = c.col == 0 && !c.wrap_pending;
+            handover::kernel_text_bytes(
+                at_start,
+                level_colour(level),
+                text,
+                screen.pen(),
+                &mut |b| stream.push(b),
+            );
+            stream.push(b"\r\n");
+        }
         s.kernel_text(level_colour(level), text);
         let screen = s.terminal.screen_mut();
         screen.carriage_return();
@@ -231,10 +277,14 @@ pub fn log_line(level: Level, text: &str) {
     });
 }
 
-/// Console output (CONSOLE_WRITE), as the program wrote it; drawn at once.
+/// Console output (CONSOLE_WRITE), as the program wrote it; drawn at once (or queued for the
+/// screen's owner).
 pub fn console_write(bytes: &[u8]) {
     with_screen(|s| {
         s.stats.writes += 1;
+        if s.owner != Owner::Kernel {
+            s.stream.push(bytes);
+        }
         s.terminal.feed(bytes);
         s.flush(true);
     });
@@ -249,6 +299,78 @@ pub fn flush() {
     });
 }
 
+/// Whether the kernel draws on a framebuffer (so it can hand it over).
+pub fn is_up() -> bool {
+    x86_64::instructions::interrupts::without_interrupts(|| SCREEN.lock().is_some())
+}
+
+/// The framebuffer, if the kernel has it to hand over: its description (`addr`: physical)
+/// and length in bytes.
+///
+/// # Errors
+/// [`HandoverError::Busy`] when a process owns it already.
+pub fn available() -> Option<Result<(abi::screen::Framebuffer, u64), HandoverError>> {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let guard = SCREEN.lock();
+        let s = guard.as_ref()?;
+        Some(match s.owner {
+            Owner::Kernel => Ok((s.described, s.surface.front_len() as u64)),
+            Owner::Process(owner) => Err(HandoverError::Busy { owner }),
+        })
+    })
+}
+
+/// Hands the screen to process `pid` (named `name`, for the log): from now on the kernel
+/// queues what it would draw, starting with its screen as it is.
+///
+/// # Errors
+/// [`HandoverError::Busy`] when a process owns it already; nothing changes then.
+pub fn hand_over(pid: u32, name: &str) -> Result<(), HandoverError> {
+    let mut result = Ok((0, 0));
+    with_screen(|s| {
+        result = s
+            .owner
+            .hand_to(pid)
+            .map(|()| (s.described.width, s.described.height));
+        if result.is_ok() {
+            // What the kernel batched is on its screen, so it goes out in the replay.
+            let stream = &mut s.stream;
+            handover::replay(s.terminal.screen(), &mut |b| stream.push(b));
+        }
+    });
+    let (width, height) = result?;
+    log::info!("{SCREEN_HANDED_START}{name} ({width}x{height})");
+    Ok(())
+}
+
+/// Moves what the owner `pid` has yet to draw into `out`; `None` if `pid` does not own the
+/// screen.
+pub fn read(pid: u32, out: &mut [u8]) -> Option<usize> {
+    let mut n = None;
+    with_screen(|s| {
+        if s.owner.is(pid) {
+            n = Some(s.stream.take(out));
+        }
+    });
+    n
+}
+
+/// Process `pid` ended: if it owned the screen, the kernel takes it back and redraws it.
+pub fn process_ended(pid: u32) {
+    let mut lost = None;
+    with_screen(|s| {
+        if s.owner.ended(pid) {
+            lost = Some(s.stream.lost());
+            s.take_back();
+        }
+    });
+    if let Some(lost) = lost {
+        log::info!(
+            "{SCREEN_TAKEN_BACK_START}{pid}, which ended ({lost} bytes it had not read were dropped)"
+        );
+    }
+}
+
 /// A piece of a fatal report (the `klog` mirror's emergency path), in bright red, drawn at
 /// once. Never waits: if the screen is busy (the fault interrupted a draw) only the serial
 /// line gets it.
@@ -257,6 +379,10 @@ pub fn emergency(text: &str) {
         return;
     };
     let Some(s) = guard.as_mut() else { return };
+    // Whoever owned the screen, the report is drawn: a user must see why the machine stopped.
+    if s.owner != Owner::Kernel {
+        s.take_back();
+    }
     // The report starts on a line of its own; its pieces are parts of lines.
     let screen = s.terminal.screen_mut();
     if !s.in_report {

@@ -31,7 +31,7 @@ use crate::image::source::SourceError;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use bootlog::state::StateKind;
+use bootlog::state::{Expected, StateKind};
 use core::fmt;
 use loader::manifest::{Entry, Manifest, MemoryLimit};
 use log::Level;
@@ -228,6 +228,12 @@ impl State {
     /// The entry came up: it signalled READY (whether or not it is still alive).
     pub fn came_up(&self) -> bool {
         matches!(self, Self::Ready | Self::Exited(_))
+    }
+
+    /// Refused only because the machine lacks an optional device
+    /// ([`caps::Reason::optional_device_missing`]): not expected to come up.
+    pub fn lacks_optional_device(&self) -> bool {
+        matches!(self, Self::Refused(Refusal::Capability(r)) if r.reason.optional_device_missing())
     }
 
     /// Whether an entry that depends on this one may start: it signalled READY and has not
@@ -437,7 +443,8 @@ pub fn unmet_expectations(rows: &[Row], manifest: &Manifest) -> Vec<String> {
                 .find(&r.name)
                 .map(Entry::expected)
                 .unwrap_or_default();
-            (!expected.admits(r.state.kind())).then(|| {
+            let excused = expected == Expected::Up && r.state.lacks_optional_device();
+            (!excused && !expected.admits(r.state.kind())).then(|| {
                 format!(
                     "{}{} is {}{}{expected}",
                     bootlog::msg::UNMET_START,

@@ -197,6 +197,7 @@ fn machine() -> Machine {
     Machine {
         user_data: true,
         console: true,
+        framebuffer: true,
         network_devices: Vec::new(),
     }
 }
@@ -467,6 +468,30 @@ fn test_boot_judges_every_entry_against_its_expected_state() {
     let mut fake = script();
     let r = run_with(&m(&a), &mut fake, &machine());
     assert!(unmet_expectations(&r.outcome.rows_at_end, &m(&a)).is_empty());
+}
+
+/// A screen owner on a machine without a framebuffer is refused, which the image's default
+/// expectation (up) excuses: a headless machine boots fine without it.
+#[test]
+fn a_missing_framebuffer_is_excused() {
+    let m = manifest(
+        vec![entry("svc", &[], &[], None)],
+        vec![entry("renderer", &["framebuffer"], &[], None)],
+        &["renderer", "svc"],
+    );
+    let mut fake = Fake::new(&[("svc", Script::Ready(5)), ("renderer", Script::Ready(5))]);
+    let headless = Machine {
+        framebuffer: false,
+        ..machine()
+    };
+    let r = run_with(&m, &mut fake, &headless);
+    let renderer = &r.outcome.rows_at_end[0];
+    assert_eq!(renderer.name, "renderer");
+    assert!(renderer.state.lacks_optional_device(), "{}", renderer.state);
+    assert!(unmet_expectations(&r.outcome.rows_at_end, &m).is_empty());
+    let mut fake = Fake::new(&[("svc", Script::Ready(5)), ("renderer", Script::Ready(5))]);
+    let r = run_with(&m, &mut fake, &machine());
+    assert!(r.outcome.rows_at_end.iter().all(|r| r.state.came_up()));
 }
 
 #[test]

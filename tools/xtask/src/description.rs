@@ -560,6 +560,7 @@ mod tests {
                 "services_editor_vi",
                 "services_logger",
                 "services_network",
+                "text_renderer_host",
                 "cli_console"
             ]
         );
@@ -573,7 +574,9 @@ mod tests {
             net.capabilities.as_slice(),
             ["network_device:eth0", "port_range:1024-65535"]
         );
-        assert_eq!(m.init_sequence.len(), 6);
+        assert_eq!(m.init_sequence.len(), 7);
+        let renderer = m.find("text_renderer_host").unwrap();
+        assert_eq!(renderer.capabilities.as_slice(), ["framebuffer"]);
     }
 
     #[test]
@@ -654,12 +657,12 @@ mod tests {
     fn measure_fills_sizes_and_checksums() {
         let d = Description::parse(&checked_in(), "p").unwrap();
         let mut m = d.to_manifest("p").unwrap();
-        let bins: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+        let bins: Vec<Vec<u8>> = (0..7u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
         measure(&mut m, b"kernel", &bins).unwrap();
         assert_eq!(m.kernel.size_bytes, 6);
         assert_eq!(m.kernel.checksum, Sha256Digest::of(b"kernel"));
-        assert_eq!(m.find("cli_console").unwrap().size_bytes, 105);
-        assert!(measure(&mut m, b"k", &bins[..5]).is_err());
+        assert_eq!(m.find("cli_console").unwrap().size_bytes, 106);
+        assert!(measure(&mut m, b"k", &bins[..6]).is_err());
         let mut empty = bins.clone();
         empty[3].clear();
         let err = measure(&mut m, b"k", &empty).unwrap_err().to_string();

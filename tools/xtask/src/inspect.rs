@@ -830,8 +830,8 @@ mod tests {
             "(unused)".into(),
             "capabilities [network_device:eth0, port_range:1024-65535]; provides [network_api]; depends_on []".into(),
             "depends_on [services_storage, services_logger, services_fs_view, services_editor_vi]".into(),
-            "start order (init_sequence): services_storage, services_fs_view, services_editor_vi, services_logger, services_network, cli_console".into(),
-            "checksums: 7 of 7 match".into(),
+            "start order (init_sequence): text_renderer_host, services_storage, services_fs_view, services_editor_vi, services_logger, services_network, cli_console".into(),
+            "checksums: 8 of 8 match".into(),
             "result: OK".into(),
         ] {
             assert!(text.contains(&want), "{want:?} missing from\n{text}");
@@ -914,7 +914,7 @@ mod tests {
         let text = inspect_report(&iso_path, &f);
         assert!(text.contains("(ISO 9660, "), "{text}");
         assert!(
-            text.contains("start order (init_sequence): services_storage"),
+            text.contains("start order (init_sequence): text_renderer_host, services_storage"),
             "{text}"
         );
         assert!(text.contains("result: OK"), "{text}");
@@ -934,7 +934,7 @@ mod tests {
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(
             lines[0],
-            "verify: manifest: dependency cycle through `services_logger`"
+            "verify: manifest: dependency cycle through `cli_console`"
         );
         assert!(
             lines[1].starts_with("verify: manifest init_sequence: `services_logger` starts before")
@@ -956,7 +956,7 @@ mod tests {
             .apply(&good, &changed)
             .unwrap();
         let f = examine(&changed).unwrap();
-        assert!(inspect_report(&changed, &f).contains("checksums: 6 of 7 match"));
+        assert!(inspect_report(&changed, &f).contains("checksums: 7 of 8 match"));
         let (text, _) = verify_report(&changed, &f, None);
         assert!(
             text.starts_with("verify: `services_network` at block"),

@@ -61,6 +61,8 @@ pub const STEPS: &[(&str, &[&str], bool)] = &[
             "-p",
             "services_editor_vi",
             "-p",
+            "text_renderer_host",
+            "-p",
             "pandagen-runtime",
             "-p",
             "testcases",

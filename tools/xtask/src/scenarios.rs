@@ -194,6 +194,7 @@ pub fn start_order(names: &[&str]) -> Pattern {
 /// system/pandagen.json's start order and its entries' states after a boot (a unit test keeps
 /// both in step with the description).
 pub const DEFAULT_ORDER: &[&str] = &[
+    "text_renderer_host",
     "services_storage",
     "services_fs_view",
     "services_editor_vi",
@@ -205,6 +206,7 @@ pub fn default_states() -> Pattern {
     // The storage, logger and console services keep serving; the network service has nothing
     // to do yet and exits 0 after READY.
     states(&[
+        ("text_renderer_host", Ready, ""),
         ("services_storage", Ready, ""),
         ("services_fs_view", Ready, ""),
         ("services_editor_vi", Ready, ""),
@@ -295,7 +297,7 @@ pub fn corruption_substring(c: Corruption) -> &'static str {
         Corruption::ManifestNotJson => "manifest: not JSON at byte 0",
         Corruption::ManifestOverLimit => "`services_logger`: `capabilities` has more than 16 items",
         Corruption::ServiceBytesChanged => "`services_network` at block",
-        Corruption::DependencyCycle => "dependency cycle through `services_logger`",
+        Corruption::DependencyCycle => "dependency cycle through `cli_console`",
         Corruption::UnknownInInitSequence => {
             "`services_spreadsheet` is neither a service nor a component"
         }
@@ -433,6 +435,26 @@ fn component_scenarios() -> Vec<Scenario> {
                 line(TEST_PASS),
             ],
         ),
+        // The screen's handover: the owner gets the framebuffer and the kernel's replay, a
+        // second map is Busy, an entry without `framebuffer` is Denied both calls, and the
+        // kernel takes the screen back when the owner exits.
+        with(
+            "components-screen",
+            "system/tests/screen.json",
+            vec![
+                ends("t_screen_denied: FRAMEBUFFER_MAP refused: denied"),
+                ends("t_screen_denied: SCREEN_READ refused: denied"),
+                starts(&format!("{SCREEN_HANDED_START}t_screen_owner (")),
+                ends("t_screen_owner: a second FRAMEBUFFER_MAP refused: in use by another process"),
+                shape("", "t_screen_owner: screen taken: ", " bytes of replay"),
+                starts(SCREEN_TAKEN_BACK_START),
+                states(&[
+                    ("t_screen_denied", Exited(0), ""),
+                    ("t_screen_owner", Exited(0), ""),
+                ]),
+                line(TEST_PASS),
+            ],
+        ),
         with(
             "components-ipc",
             "system/tests/ipc.json",
@@ -566,6 +588,7 @@ fn broken_component_scenarios() -> Vec<Scenario> {
                 "test-boot-catches-broken-console",
                 vec![
                     states(&[
+                        ("text_renderer_host", Ready, ""),
                         ("services_storage", Ready, ""),
                         ("services_fs_view", Ready, ""),
                         ("services_editor_vi", Ready, ""),
@@ -669,7 +692,7 @@ fn console_scenarios() -> Vec<Scenario> {
         typed("bootlog"),
         // The boot journal, newest first: this boot (started or up, depending on timing),
         // then the first boot, which came up.
-        line("#1: up (6 entries: 6 came up)"),
+        line("#1: up (7 entries: 7 came up)"),
         line("removed notes.txt"),
         typed("ls"),
         line("(no files)"),

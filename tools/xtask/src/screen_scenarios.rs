@@ -1,7 +1,8 @@
-//! The screen: what the kernel draws on the framebuffer, read with the QEMU monitor's
-//! `screendump` and checked against text rendered on the host ([`crate::screen_check`]): the
-//! boot log and the console prompt after a boot, the refusal of a damaged image, and a boot
-//! without any display device (the console on serial only).
+//! The screen: what the kernel and `text_renderer_host` draw on the framebuffer, read with the
+//! QEMU monitor's `screendump` and checked against text rendered on the host
+//! ([`crate::screen_check`]): the boot log and (drawn by the renderer) the console prompt after
+//! a boot, the refusal of a damaged image, the kernel's redraw when it takes the screen back
+//! from its owner, and a boot without any display device (the console on serial only).
 
 use std::path::Path;
 use std::thread;
@@ -9,13 +10,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use bootlog::line;
-use bootlog::msg::{BANNER_BOOTLOADER, BANNER_START, IMAGE_FAIL_START};
+use bootlog::msg::{
+    BANNER_BOOTLOADER, BANNER_START, IMAGE_FAIL_START, SCREEN_HANDED_START, SCREEN_TAKEN_BACK_START,
+};
 
 use crate::corrupt::Corruption;
 use crate::fs_scenarios::{Driver, Env};
 use crate::guest::{Guest, PROMPT};
 use crate::monitor::{boot_with_monitor, Monitor};
-use crate::scenarios::{line as whole_line, shape, End, Scenario};
+use crate::scenarios::{line as whole_line, shape, starts, End, Scenario};
 use crate::screen_check::{self, Dump, Expected, Reader};
 use crate::system_image::ConfTweak;
 
@@ -32,8 +35,12 @@ pub enum ScreenDriver {
     Ps2Services,
     /// [`ps2_edit`].
     Ps2Edit,
+    /// [`taken_back`].
+    TakenBack,
 }
 
+/// The component that owns the screen once it is up.
+const RENDERER: &str = "text_renderer_host";
 /// The console's banner, its first line.
 const CONSOLE_BANNER: &str = "PandaGen console. Type 'help' for the list of commands.";
 /// What the kernel logs when the machine has no framebuffer (`boot::screen`).
@@ -86,6 +93,15 @@ pub fn screen_scenarios() -> Vec<Scenario> {
             vec![whole_line(CONSOLE_BANNER)],
             ConfTweak::None,
         ),
+        Scenario {
+            system: TAKEN_BACK_SYSTEM,
+            ..driven(
+                "screen-taken-back",
+                ScreenDriver::TakenBack,
+                vec![starts(SCREEN_TAKEN_BACK_START)],
+                ConfTweak::None,
+            )
+        },
     ]
 }
 
@@ -97,12 +113,14 @@ pub fn run(driver: ScreenDriver, env: &Env<'_>) -> Result<String> {
         ScreenDriver::NoFramebuffer => no_framebuffer(env),
         ScreenDriver::Ps2Services => ps2_services(env),
         ScreenDriver::Ps2Edit => ps2_edit(env),
+        ScreenDriver::TakenBack => taken_back(env),
     }
 }
 
 /// The kernel banner (from its level on, as the serial line has it) is on the screen once
-/// serial shows it (a dump taken then: later in the boot it scrolls away); after the boot the
-/// console's banner and the prompt (the whole row, but the cursor's cell) are, pixel for pixel.
+/// serial shows it (a dump taken then: later in the boot it scrolls away); the kernel hands
+/// the screen to `text_renderer_host`; after the boot the console's banner and the prompt (the
+/// whole row, but the cursor's cell), which the renderer draws, are on it, pixel for pixel.
 fn boot_log_and_prompt(env: &Env<'_>) -> Result<String> {
     let (mut g, mut monitor) = boot_with_monitor(env)?;
     g.wait_for(&format!("boot: {BANNER_START}"), env.timeout)?;
@@ -117,6 +135,10 @@ fn boot_log_and_prompt(env: &Env<'_>) -> Result<String> {
         reader.compare(dump, &Expected::at(row, col, text))?;
         Ok(row)
     })?;
+    g.wait_for(
+        &format!("screen: {SCREEN_HANDED_START}{RENDERER} ("),
+        env.timeout,
+    )?;
     g.wait_for(PROMPT, env.timeout)?;
     let prompt_row = settle(&mut monitor, &dump_path, |dump, reader, cells| {
         let prompt = (0..cells.len())
@@ -144,7 +166,7 @@ fn boot_log_and_prompt(env: &Env<'_>) -> Result<String> {
     g.type_line("poweroff")?;
     g.wait_exit(env.timeout)?;
     Ok(format!(
-        "screen: the kernel banner (row {banner_row}) while booting, then the console banner and the prompt (row {prompt_row}) match the text rendered on the host; last dump in {}\n",
+        "screen: the kernel banner (row {banner_row}) while booting, then (drawn by {RENDERER}) the console banner and the prompt (row {prompt_row}) match the text rendered on the host; last dump in {}\n",
         dump_path.display()
     ))
 }
@@ -246,6 +268,37 @@ fn shows_refusal(env: &Env<'_>) -> Result<String> {
     Ok(format!(
         "screen: the first kernel line (row {}) and the refusal in red (row {}) match the text rendered on the host\n",
         rows.0, rows.1
+    ))
+}
+
+/// A screen owner that takes the screen, never draws, and exits (`t_screen_owner`).
+const TAKEN_BACK_SYSTEM: &str = "system/tests/screen.json";
+
+/// The screen's owner takes it and exits without drawing the kernel's lines: once the
+/// kernel has taken the screen back, its take-back line, logged after the owner ended, is
+/// drawn, and so is a line the owner logged while it had the screen (the kernel's redraw).
+fn taken_back(env: &Env<'_>) -> Result<String> {
+    let (mut g, mut monitor) = boot_with_monitor(env)?;
+    g.wait_for(&format!("screen: {SCREEN_TAKEN_BACK_START}"), env.timeout)?;
+    g.wait_for("\n", env.timeout)?;
+    let log = g.log();
+    let back = kernel_line(&log, |m| m.starts_with(SCREEN_TAKEN_BACK_START))?;
+    let during = kernel_line(&log, |m| m.ends_with("bytes of replay"))?;
+    let dump_path = env.serial_log.with_extension("screen.ppm");
+    let rows = settle(&mut monitor, &dump_path, |dump, reader, cells| {
+        let cols = reader.grid().0;
+        let mut rows = [0; 2];
+        for (row, line) in rows.iter_mut().zip([&during, &back]) {
+            *row = find_line(cells, line)?;
+            let (text, col) = visible_part(line, cols);
+            reader.compare(dump, &Expected::at(*row, col, text))?;
+        }
+        Ok(rows)
+    })?;
+    drop(g.kill());
+    Ok(format!(
+        "screen: after the owner ended, the kernel drew the line logged while it was owned (row {}) and its take-back line (row {})\n",
+        rows[0], rows[1]
     ))
 }
 

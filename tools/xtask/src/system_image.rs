@@ -388,6 +388,7 @@ pub(crate) mod tests {
             "cli_console",
             "services_fs_view",
             "services_editor_vi",
+            "text_renderer_host",
         ]
         .iter()
         .enumerate()

@@ -1,29 +1,30 @@
-//! The framebuffer as a [`vt::Surface`]: drawn through a shadow copy in RAM of the same layout
-//! (so a scroll moves RAM and writes the rows out once, never reading video memory), or
-//! directly when no RAM was left for the copy.
+//! A framebuffer as a [`Surface`] drawn through a shadow copy in RAM of the same layout, both
+//! borrowed byte slices (so a scroll moves RAM and writes the rows out once, never reading
+//! video memory), or directly when there is no copy. What the kernel draws its screen on, and
+//! `text_renderer_host` after it; unlike [`crate::Shadowed`] it allocates nothing.
 
-use vt::surface::Pixel;
-use vt::{Geometry, PixelFormat, SliceSurface, Surface, SurfaceError};
+use crate::surface::{Geometry, Pixel, PixelFormat, SliceSurface, Surface, SurfaceError};
 
-/// The framebuffer and its optional shadow, both laid out as `geometry` says.
-pub struct FbSurface {
-    front: &'static mut [u8],
-    shadow: Option<&'static mut [u8]>,
+/// A framebuffer and its optional shadow, both laid out as `geometry` says.
+#[derive(Debug)]
+pub struct ShadowedSlices<'a> {
+    front: &'a mut [u8],
+    shadow: Option<&'a mut [u8]>,
     geometry: Geometry,
     format: PixelFormat,
     width: usize,
     height: usize,
 }
 
-impl FbSurface {
+impl<'a> ShadowedSlices<'a> {
     /// A surface over `front` laid out as `geometry` says, drawn through `shadow` (as many
     /// bytes, zeroed) if given. The front is assumed black like the shadow: draw everything
     /// once.
     pub fn new(
-        front: &'static mut [u8],
-        mut shadow: Option<&'static mut [u8]>,
+        front: &'a mut [u8],
+        mut shadow: Option<&'a mut [u8]>,
         geometry: Geometry,
-    ) -> Result<FbSurface, SurfaceError> {
+    ) -> Result<ShadowedSlices<'a>, SurfaceError> {
         let (width, height, format) = {
             let s = SliceSurface::new(&mut *front, geometry)?;
             (s.width(), s.height(), s.format())
@@ -31,7 +32,7 @@ impl FbSurface {
         if let Some(s) = shadow.as_deref_mut() {
             SliceSurface::new(s, geometry)?;
         }
-        Ok(FbSurface {
+        Ok(ShadowedSlices {
             front,
             shadow,
             geometry,
@@ -44,6 +45,11 @@ impl FbSurface {
     /// Makes the front all black (zero bytes), as the shadow starts.
     pub fn clear_front(&mut self) {
         self.front.fill(0);
+    }
+
+    /// The framebuffer's length in bytes.
+    pub fn front_len(&self) -> usize {
+        self.front.len()
     }
 
     /// Whether drawing goes through a copy in RAM.
@@ -65,7 +71,7 @@ impl FbSurface {
     }
 }
 
-impl Surface for FbSurface {
+impl Surface for ShadowedSlices<'_> {
     fn width(&self) -> usize {
         self.width
     }
@@ -111,7 +117,9 @@ impl Surface for FbSurface {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vt::{MemSurface, Rgb};
+    use crate::{MemSurface, Rgb};
+    use alloc::boxed::Box;
+    use alloc::vec;
 
     fn leaked(len: usize) -> &'static mut [u8] {
         Box::leak(vec![0u8; len].into_boxed_slice())
@@ -134,8 +142,10 @@ mod tests {
         draw(&mut expected);
         for shadowed in [true, false] {
             let shadow = shadowed.then(|| leaked(geometry.byte_len()));
-            let mut fb = FbSurface::new(leaked(geometry.byte_len()), shadow, geometry).unwrap();
+            let mut fb =
+                ShadowedSlices::new(leaked(geometry.byte_len()), shadow, geometry).unwrap();
             assert_eq!(fb.shadowed(), shadowed);
+            assert_eq!(fb.front_len(), geometry.byte_len());
             draw(&mut fb);
             for (y, want) in (0..6).map(|y| (y, expected.row_bytes(y).unwrap())) {
                 let row = y * 24..y * 24 + 20;
@@ -151,7 +161,7 @@ mod tests {
     fn clearing_makes_the_front_black() {
         let geometry = Geometry::packed(2, 2, PixelFormat::XBGR8888).unwrap();
         let front = Box::leak(vec![0xAAu8; 16].into_boxed_slice());
-        let mut fb = FbSurface::new(front, None, geometry).unwrap();
+        let mut fb = ShadowedSlices::new(front, None, geometry).unwrap();
         fb.clear_front();
         assert!(fb.front.iter().all(|b| *b == 0));
     }
@@ -159,7 +169,7 @@ mod tests {
     #[test]
     fn short_buffers_are_refused() {
         let geometry = Geometry::packed(4, 4, PixelFormat::XRGB8888).unwrap();
-        assert!(FbSurface::new(leaked(63), None, geometry).is_err());
-        assert!(FbSurface::new(leaked(64), Some(leaked(10)), geometry).is_err());
+        assert!(ShadowedSlices::new(leaked(63), None, geometry).is_err());
+        assert!(ShadowedSlices::new(leaked(64), Some(leaked(10)), geometry).is_err());
     }
 }
