@@ -5,6 +5,7 @@
 //! compared pixel by pixel with rendered lines.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
 use vt::{Font, Geometry, MemSurface, Palette, PixelFormat, Renderer, Terminal};
@@ -15,6 +16,26 @@ pub struct Dump {
     pub width: usize,
     pub height: usize,
     pub rgb: Vec<u8>,
+}
+
+impl Dump {
+    /// Writes the dump as an 8-bit RGB PNG at `path`.
+    pub fn write_png(&self, path: &Path) -> Result<()> {
+        crate::atomic::write_atomically(path, |file| {
+            let mut encoder = png::Encoder::new(
+                std::io::BufWriter::new(file),
+                u32::try_from(self.width)?,
+                u32::try_from(self.height)?,
+            );
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            encoder.set_compression(png::Compression::Best);
+            let mut writer = encoder.write_header()?;
+            writer.write_image_data(&self.rgb)?;
+            writer.finish()?;
+            Ok(())
+        })
+    }
 }
 
 /// Parses a binary PPM (`P6`, maximum value 255), as QEMU's `screendump` writes it.
@@ -259,6 +280,22 @@ mod tests {
             }
         }
         parse_ppm(&ppm).unwrap()
+    }
+
+    #[test]
+    fn png_holds_the_dump_pixel_for_pixel() {
+        let dump = screen(320, 200, "\x1b[91mERROR\x1b[0m pandagen> ");
+        let dir = crate::testutil::TempDir::new("png");
+        let path = dir.path().join("screen.png");
+        dump.write_png(&path).unwrap();
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut rgb).unwrap();
+        assert_eq!((info.width, info.height), (320, 200));
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        assert_eq!(&rgb[..info.buffer_size()], dump.rgb.as_slice());
     }
 
     #[test]

@@ -165,9 +165,12 @@ fn boot_log_and_prompt(env: &Env<'_>) -> Result<String> {
     })?;
     g.type_line("poweroff")?;
     g.wait_exit(env.timeout)?;
+    // The screen that matched, as a PNG (the README's screenshot is this file).
+    let screenshot = env.serial_log.with_extension("screen.png");
+    screen_check::parse_ppm(&std::fs::read(&dump_path)?)?.write_png(&screenshot)?;
     Ok(format!(
-        "screen: the kernel banner (row {banner_row}) while booting, then (drawn by {RENDERER}) the console banner and the prompt (row {prompt_row}) match the text rendered on the host; last dump in {}\n",
-        dump_path.display()
+        "screen: the kernel banner (row {banner_row}) while booting, then (drawn by {RENDERER}) the console banner and the prompt (row {prompt_row}) match the text rendered on the host; screenshot in {}\n",
+        screenshot.display()
     ))
 }
 
