@@ -37,14 +37,16 @@ pub use ident::{CapKind, IdentError, KeyId};
 pub use keyfile::{KeyError, PublicKey, SecretKey};
 pub use ring::{KeyRing, RingError, RingErrorKind, RingSetupError};
 pub use statement::{
-    entry_statement, entry_statement_len, manifest_statement, StatementError,
-    MANIFEST_STATEMENT_LEN,
+    delta_statement, entry_statement, entry_statement_len, manifest_statement, StatementError,
+    DELTA_STATEMENT_LEN, MANIFEST_STATEMENT_LEN,
 };
 pub use trust::{
     find_enrolled, find_placeholder, placeholder, Policy, Trust, TrustError, TRUST_LEN,
 };
 pub use update::{sign_update, Applied, RingUpdate, UpdateError};
-pub use verify::{sign_entry, sign_manifest, verify_entry, verify_manifest, VerifyError};
+pub use verify::{
+    sign_delta, sign_entry, sign_manifest, verify_delta, verify_entry, verify_manifest, VerifyError,
+};
 
 /// The length of an Ed25519 signature in bytes.
 pub const SIGNATURE_LEN: usize = 64;

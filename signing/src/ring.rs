@@ -194,4 +194,21 @@ impl KeyRing {
             reason: RingErrorKind::BadSignature(e),
         })
     }
+
+    /// Checks a delta update's signature by `key_id` (revocation, presence, signature);
+    /// `header_sha256` is the SHA-256 the delta header carries over its signed bytes.
+    pub fn check_delta<'a>(
+        &self,
+        key_id: &'a str,
+        header_sha256: &[u8; SHA256_LEN],
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> Result<(), RingError<'a>> {
+        let entry = "(delta update)";
+        let key = self.usable(key_id, entry)?;
+        verify::verify_delta(key, header_sha256, signature).map_err(|e| RingError {
+            entry,
+            key_id,
+            reason: RingErrorKind::BadSignature(e),
+        })
+    }
 }

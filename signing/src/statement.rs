@@ -21,6 +21,10 @@ pub const MANIFEST_DOMAIN: &[u8] = b"PANDAGEN-MANIFEST-v1\0";
 pub const KEYRING_DOMAIN: &[u8] = b"PANDAGEN-KEYRING-v1\0";
 /// The length of a manifest statement: the 21-byte prefix and a SHA-256 digest.
 pub const MANIFEST_STATEMENT_LEN: usize = MANIFEST_DOMAIN.len() + SHA256_LEN;
+/// Domain-separation prefix of a delta update statement (`docs/update-format.md`).
+pub const DELTA_DOMAIN: &[u8] = b"PANDAGEN-DELTA-v1\0";
+/// The length of a delta statement: the 18-byte prefix and the delta header's SHA-256.
+pub const DELTA_STATEMENT_LEN: usize = DELTA_DOMAIN.len() + SHA256_LEN;
 
 /// Why a statement could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +130,21 @@ pub(crate) fn write_entry(
 pub(crate) fn write_manifest(sink: &mut impl Sink, sha256: &[u8; SHA256_LEN]) {
     sink.put(MANIFEST_DOMAIN);
     sink.put(sha256);
+}
+
+pub(crate) fn write_delta(sink: &mut impl Sink, header_sha256: &[u8; SHA256_LEN]) {
+    sink.put(DELTA_DOMAIN);
+    sink.put(header_sha256);
+}
+
+/// The statement of a delta update: the prefix, then `header_sha256`, the SHA-256 the
+/// delta's header carries over its own signed bytes (which include the SHA-256 of
+/// everything after the header).
+pub fn delta_statement(header_sha256: &[u8; SHA256_LEN]) -> [u8; DELTA_STATEMENT_LEN] {
+    let mut out = [0u8; DELTA_STATEMENT_LEN];
+    let mut w = Writer::new(&mut out);
+    write_delta(&mut w, header_sha256);
+    out
 }
 
 /// The length in bytes of the statement of one manifest entry.

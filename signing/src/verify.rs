@@ -106,6 +106,18 @@ pub fn verify_manifest(
     st.verify().map_err(map_ed)
 }
 
+/// Verifies `signature` over the statement of a delta update whose header SHA-256 is
+/// `header_sha256`.
+pub fn verify_delta(
+    public: &PublicKey,
+    header_sha256: &[u8; SHA256_LEN],
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<(), VerifyError> {
+    let mut st = start(public.ed(), signature)?;
+    statement::write_delta(&mut st, header_sha256);
+    st.verify().map_err(map_ed)
+}
+
 /// Verifies `signature` over a key-ring update statement: the domain, then `signed`.
 pub(crate) fn verify_ring_update(
     public: &PublicKey,
@@ -140,4 +152,10 @@ pub fn sign_entry(
 /// signatures are deterministic.
 pub fn sign_manifest(secret: &SecretKey, sha256: &[u8; SHA256_LEN]) -> [u8; SIGNATURE_LEN] {
     sign_bytes(secret, &statement::manifest_statement(sha256))
+}
+
+/// Signs the statement of a delta update whose header SHA-256 is `header_sha256` (host
+/// side); signatures are deterministic.
+pub fn sign_delta(secret: &SecretKey, header_sha256: &[u8; SHA256_LEN]) -> [u8; SIGNATURE_LEN] {
+    sign_bytes(secret, &statement::delta_statement(header_sha256))
 }

@@ -142,6 +142,34 @@ fn manifest_check() {
 }
 
 #[test]
+fn delta_check_is_domain_separated() {
+    let (ring, _, core) = ring();
+    let digest = [0x42; 32];
+    let sig = crate::sign_delta(&core, &digest);
+    assert_eq!(ring.check_delta("pandagen", &digest, &sig), Ok(()));
+    let mut other = digest;
+    other[0] ^= 1;
+    let err = ring.check_delta("pandagen", &other, &sig).unwrap_err();
+    assert_eq!(
+        (err.entry, err.reason),
+        (
+            "(delta update)",
+            RingErrorKind::BadSignature(VerifyError::Mismatch)
+        )
+    );
+    // A manifest signature over the same digest is not a delta signature, nor the reverse.
+    let manifest_sig = crate::sign_manifest(&core, &digest);
+    assert!(ring
+        .check_delta("pandagen", &digest, &manifest_sig)
+        .is_err());
+    assert!(ring.check_manifest("pandagen", &digest, &sig).is_err());
+    assert_eq!(
+        crate::delta_statement(&digest).len(),
+        crate::DELTA_STATEMENT_LEN
+    );
+}
+
+#[test]
 fn ring_setup_limits() {
     let (mut ring, vendor, _) = ring();
     let dup = ring.add(public(&vendor, &[]));
