@@ -226,7 +226,7 @@ impl DeltaError {
             Self::BodyLengthMismatch { parts, body } => write!(f, "delta: the part table and payloads take {parts} bytes, the header says {body}: rebuild the delta"),
             Self::MissingManifest => f.write_str("delta: no part is named `manifest`: a delta must carry the new slot's manifest; rebuild it"),
             Self::TargetIdMismatch => f.write_str("delta: the `manifest` part does not give the header's target image id: rebuild the delta"),
-            Self::Unsigned => f.write_str("delta: not signed, and the policy is enforce: sign it with `--sign-key` and a key in the system's key ring"),
+            Self::Unsigned => f.write_str("delta: not signed (policy enforce refuses it): sign it with `--sign-key` and a key in the system's key ring"),
             Self::UntrustedKey { key_id } => write!(f, "delta: signed by key `{key_id}`, which is not in the key ring: sign it with a trusted key"),
             Self::RevokedKey { key_id } => write!(f, "delta: signed by key `{key_id}`, which is revoked: re-sign it with a current key"),
             Self::BadSignature { key_id, error } => write!(f, "delta: the signature by key `{key_id}` is refused: {error}"),

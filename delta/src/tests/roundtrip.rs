@@ -176,3 +176,62 @@ proptest! {
         assert_round_trip(&old, &new);
     }
 }
+
+/// A delta file that counts what is read from it: the engine streams, never holding the file.
+struct Counting<'a> {
+    bytes: &'a [u8],
+    largest_read: usize,
+    read_total: u64,
+}
+
+impl crate::ReadAt for Counting<'_> {
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), crate::IoError> {
+        self.largest_read = self.largest_read.max(buf.len());
+        self.read_total += buf.len() as u64;
+        let mut bytes = self.bytes;
+        bytes.read_at(offset, buf)
+    }
+}
+
+#[test]
+fn applying_streams_from_the_file() {
+    // Two new random regions: the delta is mostly their full payloads (over 600 KiB).
+    let old = Slot::new(&[("manifest", b"1".to_vec()), ("a", noise(31, 1000))]);
+    let new = Slot::new(&[
+        ("manifest", b"2".to_vec()),
+        ("a", noise(32, 300_000)),
+        ("b", noise(33, 300_000)),
+    ]);
+    let d = delta(&old, &new, true).bytes;
+    assert!(d.len() > 600_000);
+    let ring = ring();
+    let rules = Rules {
+        policy: Policy::Enforce,
+        ring: &ring,
+        min_epoch: 0,
+    };
+    let mut target = MemTarget::new(new.bytes.len(), 0xEE);
+    let mut file = Counting {
+        bytes: &d,
+        largest_read: 0,
+        read_total: 0,
+    };
+    apply(&mut file, &mut old.old_slot(), &mut target, &rules).unwrap();
+    assert_eq!(target.bytes, new.bytes);
+    // One zstd block (at most 128 KiB) or one hashing chunk at a time.
+    assert!(
+        file.largest_read <= 128 * 1024,
+        "read {} bytes at once",
+        file.largest_read
+    );
+    // The verifying pass reads the file once, the decoders once more: no other copy.
+    assert!(
+        file.read_total <= 2 * d.len() as u64 + 4096,
+        "{} bytes read",
+        file.read_total
+    );
+}
