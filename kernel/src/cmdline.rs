@@ -22,6 +22,10 @@ pub enum TestMode {
     /// Boot, then write to a blank USB disk until it is unplugged: the failure must be a named
     /// error and the next request must fail too (`testmode::unplug`).
     Unplug,
+    /// Boot, start the components, then panic on purpose — unless the user data already holds
+    /// a crash record, in which case the boot goes on (the next boot of the same image shows
+    /// the record and comes up: the two boots of the `crash-record` scenario).
+    Crash,
 }
 
 /// A command-line word the kernel does not accept.
@@ -106,6 +110,7 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                     "disk" => TestMode::Disk,
                     "unplug" => TestMode::Unplug,
                     "persist" => TestMode::Persist,
+                    "crash" => TestMode::Crash,
                     other => return Err(CmdlineError::UnknownTestMode(other)),
                 }
             }
@@ -160,6 +165,7 @@ mod tests {
         assert_eq!(parse("test"), Err(CmdlineError::UnknownTestMode("")));
         assert_eq!(parse("test=disk").map(|c| c.test), Ok(TestMode::Disk));
         assert_eq!(parse("test=smap").map(|c| c.test), Ok(TestMode::Smap));
+        assert_eq!(parse("test=crash").map(|c| c.test), Ok(TestMode::Crash));
         assert_eq!(
             parse("test=smep"),
             Err(CmdlineError::UnknownTestMode("smep"))

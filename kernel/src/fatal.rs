@@ -1,6 +1,8 @@
 //! How a boot ends: idle, halt after a failure, or (in test mode) leave QEMU with a status.
-//! What it prints goes to COM1 and the screen (`klog::emergency`).
+//! What it prints goes to COM1 and the screen (`klog::emergency`); after a panic or a kernel
+//! exception report it saves the crash record (`crate::crash`) first.
 
+use core::fmt::Write;
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -29,6 +31,10 @@ pub enum Outcome {
 /// Stops the kernel. In test mode, prints `test: PASS`/`test: FAIL` and exits QEMU; if the
 /// exit device is missing, says so loudly and halts. Outside test mode, halts.
 pub fn stop(outcome: Outcome) -> ! {
+    if outcome == Outcome::Fail {
+        // After a panic or exception report: the crash record, before QEMU's test exit.
+        crate::crash::save();
+    }
     if test_mode() {
         let (verdict, code) = match outcome {
             Outcome::Pass => (bootlog::msg::TEST_PASS, qemu_exit::ExitCode::Pass),
@@ -53,6 +59,19 @@ pub fn stop(outcome: Outcome) -> ! {
 pub fn panic(info: &PanicInfo<'_>) -> ! {
     x86_64::instructions::interrupts::disable();
     let us = crate::time::uptime_us();
+    crate::crash::begin(bootslots::crash::Kind::Panic);
+    let mut note = crate::crash::Note;
+    let _ = match info.location() {
+        Some(loc) => write!(
+            note,
+            "kernel panicked at {}:{}:{}: {}",
+            loc.file(),
+            loc.line(),
+            loc.column(),
+            info.message()
+        ),
+        None => write!(note, "kernel panicked: {}", info.message()),
+    };
     match info.location() {
         Some(loc) => emergency(format_args!(
             "[{:5}.{:06}] PANIC kernel panicked at {}:{}:{}: {}\r\n",

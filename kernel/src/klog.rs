@@ -33,6 +33,9 @@ static MIRROR: Once<Mirror> = Once::new();
 /// The lines logged before the mirror exists ([`EARLY_BYTES`] of them at most).
 static EARLY: Mutex<Early> = Mutex::new(Early::new());
 
+/// The last lines logged ([`EARLY_BYTES`] of them at most), for the crash record.
+static RECENT: Mutex<Early> = Mutex::new(Early::new());
+
 impl Log for SerialLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         metadata.level() <= log::max_level()
@@ -68,6 +71,7 @@ impl Log for SerialLogger {
 /// Gives a line to the mirror, or keeps it for the mirror to come.
 fn mirror_line(level: line::Level, text: &str) {
     x86_64::instructions::interrupts::without_interrupts(|| {
+        RECENT.lock().push(level, text);
         let mut early = EARLY.lock();
         match MIRROR.get() {
             Some(m) => {
@@ -106,6 +110,18 @@ pub fn emergency(args: fmt::Arguments<'_>) {
         let mut text = LineBuf::new();
         let _ = text.write_fmt(args);
         (m.emergency)(text.as_str());
+    }
+}
+
+/// Hands the last lines logged to `sink`, oldest first, without waiting for the lock (a fatal
+/// path may have interrupted a writer); `false` when the lock was held.
+pub fn recent_lines(sink: &mut dyn FnMut(&str)) -> bool {
+    match RECENT.try_lock() {
+        Some(recent) => {
+            recent.for_each(&mut |_, text| sink(text));
+            true
+        }
+        None => false,
     }
 }
 

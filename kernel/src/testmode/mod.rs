@@ -36,7 +36,7 @@ pub fn setup(mode: TestMode) {
 /// `test=unplug` run here and never return.
 pub fn after_selfcheck(mode: TestMode, selfcheck_passed: bool) {
     match mode {
-        TestMode::Off | TestMode::Boot | TestMode::Persist => {}
+        TestMode::Off | TestMode::Boot | TestMode::Persist | TestMode::Crash => {}
         TestMode::Fault => fault::run(),
         TestMode::Smap => smap::run(),
         TestMode::Disk => fatal::stop(outcome(disk::run() && selfcheck_passed)),
@@ -53,9 +53,14 @@ pub fn after_userdata(mode: TestMode, region: &mut DiskRegion<'_>) {
 }
 
 /// After the components started (`as_expected`: each reached the state the manifest
-/// expects): `test=boot` ends here.
+/// expects): `test=boot` ends here; `test=crash` panics here unless this boot found a crash
+/// record (then it goes on like a boot without a test mode).
 pub fn after_components(mode: TestMode, as_expected: bool) {
-    if mode == TestMode::Boot {
-        fatal::stop(outcome(as_expected));
+    match mode {
+        TestMode::Boot => fatal::stop(outcome(as_expected)),
+        TestMode::Crash if crate::sysinfo::SYSINFO.last_crash().is_none() => {
+            panic!("{}", bootlog::msg::TEST_CRASH_PANIC)
+        }
+        _ => {}
     }
 }

@@ -9,6 +9,7 @@ mod bench;
 mod bench_qemu;
 mod build;
 mod corrupt;
+mod crash_scenarios;
 mod description;
 mod editor_scenarios;
 mod enroll;

@@ -1058,6 +1058,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(crate::screen_scenarios::screen_scenarios());
     list.extend(crate::usb_scenarios::usb_scenarios());
     list.extend(crate::editor_scenarios::editor_scenarios());
+    list.extend(crate::crash_scenarios::crash_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
     list
