@@ -26,6 +26,9 @@ pub enum TestMode {
     /// a crash record, in which case the boot goes on (the next boot of the same image shows
     /// the record and comes up: the two boots of the `crash-record` scenario).
     Crash,
+    /// As [`TestMode::Crash`], with a page fault in the kernel instead of a panic (the
+    /// exception report's path).
+    CrashFault,
 }
 
 /// A command-line word the kernel does not accept.
@@ -111,6 +114,7 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                     "unplug" => TestMode::Unplug,
                     "persist" => TestMode::Persist,
                     "crash" => TestMode::Crash,
+                    "crash-fault" => TestMode::CrashFault,
                     other => return Err(CmdlineError::UnknownTestMode(other)),
                 }
             }
@@ -166,6 +170,10 @@ mod tests {
         assert_eq!(parse("test=disk").map(|c| c.test), Ok(TestMode::Disk));
         assert_eq!(parse("test=smap").map(|c| c.test), Ok(TestMode::Smap));
         assert_eq!(parse("test=crash").map(|c| c.test), Ok(TestMode::Crash));
+        assert_eq!(
+            parse("test=crash-fault").map(|c| c.test),
+            Ok(TestMode::CrashFault)
+        );
         assert_eq!(
             parse("test=smep"),
             Err(CmdlineError::UnknownTestMode("smep"))

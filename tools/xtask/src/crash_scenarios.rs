@@ -1,51 +1,103 @@
-//! The crash record across two boots of one image: the first boot panics on purpose
-//! (`test=crash`) and saves the record; the second (same command line: `test=crash` goes on
-//! when it finds a record) warns `the last boot ended with ...` once and the console's
-//! `lastcrash` prints the record.
+//! The crash record across two boots of one image: the first boot crashes the kernel on
+//! purpose (`test=crash`: a panic; `test=crash-fault`: a page fault, the exception report's
+//! path) and saves the record; the second (same command line: the mode goes on when it finds
+//! a record) warns `the last boot ended with ...` once, and the console's `lastcrash` prints
+//! the record.
 
 use bootlog::harness::EXIT_FAIL;
 use bootlog::msg::{
-    BOOT_COUNT_START, CRASH_DAMAGED_START, CRASH_NOT_SAVED_START, CRASH_SAVED, EXCEPTION_START,
-    LAST_BOOT_ENDED_END, LAST_BOOT_ENDED_START, TEST_CRASH_PANIC, TEST_FAIL,
+    BOOT_COUNT_START, CRASH_DAMAGED_START, CRASH_NOT_SAVED_START, CRASH_SAVED, EXCEPTION_CR2_START,
+    EXCEPTION_PAGE_FAULT_START, EXCEPTION_RIP_START, EXCEPTION_START, LAST_BOOT_ENDED_END,
+    LAST_BOOT_ENDED_START, PANICKED, TEST_CRASH_PANIC, TEST_FAIL,
 };
 
 use crate::scenarios::{
     at_prompt, ends, line, shape, starts, typed, ConsoleStep, End, Scenario, SecondBoot,
 };
-
-/// The kernel command line of both boots.
-pub const CMDLINE_TEST_CRASH: &str = "test=crash";
-
-/// The headline of boot 1's record, up to the uptime.
-const HEADLINE_START: &str = "a kernel panic in boot #1, ";
-
-/// The panic line's message up to the location (the summary of the record).
-const PANICKED_AT: &str = "kernel panicked at ";
+use crate::serial_log::Pattern;
 
 /// The second boot's console: the record, then power off.
 const SECOND: &[ConsoleStep] = &[at_prompt("lastcrash"), at_prompt("poweroff")];
 
-/// `crash-record`: see the module documentation.
+/// What differs between the panic and the fault.
+struct Crash {
+    name: &'static str,
+    cmdline: &'static str,
+    /// The report's line in boot 1.
+    report: Pattern,
+    /// The record's headline: how it starts, what it holds, how it ends.
+    headline: (&'static str, &'static str, &'static str),
+    /// The record's lines between `first shown` and the log lines.
+    summary_rest: Vec<Pattern>,
+    /// The record's last log line (boot 1's last before the crash).
+    last_line: Pattern,
+    forbid: &'static [&'static str],
+}
+
+/// `crash-record` (a panic) and `crash-record-fault` (a kernel page fault).
 pub fn crash_scenarios() -> Vec<Scenario> {
-    let second = vec![
+    vec![
+        scenario(Crash {
+            name: "crash-record",
+            cmdline: "test=crash",
+            report: ends(TEST_CRASH_PANIC),
+            headline: (
+                "a kernel panic in boot #1, ",
+                "s after kernel entry: kernel panicked at ",
+                TEST_CRASH_PANIC,
+            ),
+            summary_rest: Vec::new(),
+            last_line: shape("  [", "boot complete after ", "; idling"),
+            forbid: &[CRASH_NOT_SAVED_START, CRASH_DAMAGED_START, EXCEPTION_START],
+        }),
+        scenario(Crash {
+            name: "crash-record-fault",
+            cmdline: "test=crash-fault",
+            report: starts(EXCEPTION_PAGE_FAULT_START),
+            headline: (
+                "a kernel exception in boot #1, ",
+                "s after kernel entry: ",
+                "",
+            ),
+            summary_rest: vec![starts(EXCEPTION_RIP_START), starts(EXCEPTION_CR2_START)],
+            last_line: shape(
+                "  [",
+                "test=fault: reading unmapped address ",
+                " on purpose",
+            ),
+            forbid: &[CRASH_NOT_SAVED_START, CRASH_DAMAGED_START, PANICKED],
+        }),
+    ]
+}
+
+fn scenario(c: Crash) -> Scenario {
+    let (start, middle, end) = c.headline;
+    let middle = if end.is_empty() {
+        format!("{middle}{EXCEPTION_PAGE_FAULT_START}")
+    } else {
+        middle.to_string()
+    };
+    let mut second = vec![
         shape(BOOT_COUNT_START, "2 (", ""),
         shape(
-            &format!("{LAST_BOOT_ENDED_START}{HEADLINE_START}"),
-            PANICKED_AT,
-            &format!("{TEST_CRASH_PANIC}{LAST_BOOT_ENDED_END}"),
+            &format!("{LAST_BOOT_ENDED_START}{start}"),
+            &middle,
+            &format!("{end}{LAST_BOOT_ENDED_END}"),
         ),
         typed("lastcrash"),
-        shape(HEADLINE_START, PANICKED_AT, TEST_CRASH_PANIC),
+        shape(start, &middle, end),
         line("first shown at boot #2"),
+    ];
+    second.extend(c.summary_rest);
+    second.extend([
         line("last kernel log lines before it:"),
-        // The record's last log line is boot 1's last before the panic.
-        shape("  [", "boot complete after ", "; idling"),
+        c.last_line,
         typed("poweroff"),
         line("powering off..."),
-    ];
-    vec![Scenario {
-        cmdline: CMDLINE_TEST_CRASH,
-        forbid: &[CRASH_NOT_SAVED_START, CRASH_DAMAGED_START, EXCEPTION_START],
+    ]);
+    Scenario {
+        cmdline: c.cmdline,
+        forbid: c.forbid,
         end: End::Exit(EXIT_FAIL),
         second_boot: Some(SecondBoot {
             expect: second,
@@ -55,14 +107,14 @@ pub fn crash_scenarios() -> Vec<Scenario> {
             replace: None,
         }),
         ..Scenario::boot(
-            "crash-record",
+            c.name,
             vec![
                 shape(BOOT_COUNT_START, "1 (", ""),
                 starts("boot complete after "),
-                ends(TEST_CRASH_PANIC),
+                c.report,
                 line(CRASH_SAVED),
                 line(TEST_FAIL),
             ],
         )
-    }]
+    }
 }
