@@ -125,6 +125,8 @@ pub fn save() {
     let Some(kind) = summary.kind else {
         return;
     };
+    // The driver may log: not through the locks the crashed code may hold.
+    crate::klog::dying();
     let result = if SAVING.swap(true, Ordering::SeqCst) {
         Err(NotSaved::Again)
     } else {

@@ -2,7 +2,7 @@
 //! purpose (`test=crash`: a panic; `test=crash-fault`: a page fault, the exception report's
 //! path) and saves the record; the second (same command line: the mode goes on when it finds
 //! a record) warns `the last boot ended with ...` once, and the console's `lastcrash` prints
-//! the record.
+//! the record; then `cargo xtask inspect` of the image shows it.
 
 use bootlog::harness::EXIT_FAIL;
 use bootlog::msg::{
@@ -32,6 +32,8 @@ struct Crash {
     /// The record's last log line (boot 1's last before the crash).
     last_line: Pattern,
     forbid: &'static [&'static str],
+    /// What `cargo xtask inspect` of the image shows after both boots.
+    inspect: &'static [&'static str],
 }
 
 /// `crash-record` (a panic) and `crash-record-fault` (a kernel page fault).
@@ -49,6 +51,11 @@ pub fn crash_scenarios() -> Vec<Scenario> {
             summary_rest: Vec::new(),
             last_line: shape("  [", "boot complete after ", "; idling"),
             forbid: &[CRASH_NOT_SAVED_START, CRASH_DAMAGED_START, EXCEPTION_START],
+            inspect: &[
+                "crash record:\n  a kernel panic in boot #1, ",
+                "test=crash: a deliberate kernel panic\n  first shown at boot #2\n",
+                "; idling\n",
+            ],
         }),
         scenario(Crash {
             name: "crash-record-fault",
@@ -66,6 +73,11 @@ pub fn crash_scenarios() -> Vec<Scenario> {
                 " on purpose",
             ),
             forbid: &[CRASH_NOT_SAVED_START, CRASH_DAMAGED_START, PANICKED],
+            inspect: &[
+                "crash record:\n  a kernel exception in boot #1, ",
+                " s after kernel entry: EXCEPTION: vector 14 (#PF Page Fault)",
+                "\n  first shown at boot #2\n    RIP 0x",
+            ],
         }),
     ]
 }
@@ -97,6 +109,7 @@ fn scenario(c: Crash) -> Scenario {
     ]);
     Scenario {
         cmdline: c.cmdline,
+        inspect_after: c.inspect,
         forbid: c.forbid,
         end: End::Exit(EXIT_FAIL),
         second_boot: Some(SecondBoot {

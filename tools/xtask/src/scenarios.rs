@@ -117,6 +117,9 @@ pub struct Scenario {
     /// Boot with the spec's plain QEMU command (`-bios OVMF_CODE.fd`, no variable store,
     /// QEMU's default memory) plus only what the harness needs (serial to a file, debug exit).
     pub spec_command: bool,
+    /// Texts that `cargo xtask inspect`'s report of the image file must hold after the last
+    /// boot (checked on the host; empty: not run).
+    pub inspect_after: &'static [&'static str],
 }
 
 impl Scenario {
@@ -144,6 +147,7 @@ impl Scenario {
             tamper: None,
             slot_b: None,
             spec_command: false,
+            inspect_after: &[],
         }
     }
 }
