@@ -119,18 +119,15 @@ impl Write for Note {
 /// Saves the crash noted by [`begin`] (nothing if none was), then says in one line whether it
 /// was saved. Called by `fatal::stop` on a failure, once.
 pub fn save() {
-    let Some(summary) = SUMMARY.try_lock() else {
+    if SUMMARY.try_lock().and_then(|s| s.kind).is_none() {
         return;
-    };
-    let Some(kind) = summary.kind else {
-        return;
-    };
+    }
     // The driver may log: not through the locks the crashed code may hold.
     crate::klog::dying();
     let result = if SAVING.swap(true, Ordering::SeqCst) {
         Err(NotSaved::Again)
     } else {
-        build_and_write(kind, &summary)
+        build_and_write()
     };
     match result {
         Ok(()) => emergency(format_args!("{CRASH_SAVED}\r\n")),
@@ -138,17 +135,22 @@ pub fn save() {
     }
 }
 
-/// Builds the record in [`RECORD`] and hands it to the registered writer.
-fn build_and_write(kind: Kind, summary: &Summary) -> Result<(), NotSaved> {
+/// Builds the record in [`RECORD`] (the summary's lock is let go before the write, so a
+/// failure during the write finds it free and says so) and hands it to the registered writer.
+fn build_and_write() -> Result<(), NotSaved> {
     let recorder = RECORDER.get().ok_or(NotSaved::NoRegion)?;
     let mut record = RECORD.try_lock().ok_or(NotSaved::Again)?;
-    let mut b = Builder::new(&mut record, kind, (recorder.boot)(), summary.uptime_us);
-    let text = core::str::from_utf8(&summary.bytes[..summary.len]).unwrap_or("");
-    let _ = b.write_str(text);
-    b.start_log();
-    if !crate::klog::recent_lines(&mut |line| b.log_line(line)) {
-        b.log_line("(the log was being written: no lines kept)");
+    {
+        let summary = SUMMARY.try_lock().ok_or(NotSaved::Again)?;
+        let kind = summary.kind.ok_or(NotSaved::Again)?;
+        let mut b = Builder::new(&mut record, kind, (recorder.boot)(), summary.uptime_us);
+        let text = core::str::from_utf8(&summary.bytes[..summary.len]).unwrap_or("");
+        let _ = b.write_str(text);
+        b.start_log();
+        if !crate::klog::recent_lines(&mut |line| b.log_line(line)) {
+            b.log_line("(the log was being written: no lines kept)");
+        }
+        b.finish();
     }
-    b.finish();
     (recorder.write)(&record)
 }
