@@ -98,9 +98,8 @@ pub fn save_crash_record(record: &RecordBytes) -> Result<(), NotSaved> {
     }
     let mut guard = USER_DATA.try_lock().ok_or(NotSaved::Busy)?;
     let region = guard.as_mut().ok_or(NotSaved::NoRegion)?;
-    let first = crate::userdata::crash::FIRST_BLOCK;
-    for (block, bytes) in (first..).zip(record.chunks_exact(BLOCK_SIZE)) {
-        let bytes = bytes.try_into().map_err(|_| NotSaved::Again)?;
+    let (blocks, _) = record.as_chunks::<BLOCK_SIZE>();
+    for (block, bytes) in (crate::userdata::crash::FIRST_BLOCK..).zip(blocks) {
         region
             .write_kernel_block(block, bytes)
             .map_err(NotSaved::Disk)?;
