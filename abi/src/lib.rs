@@ -179,6 +179,7 @@ syscalls! {
     /// | 52  | `SLOT_SET`       | [`SlotAction`], [`SlotId`], buf ptr, buf cap | full length of the new slot state text |
     /// | 53  | `FRAMEBUFFER_MAP`| [`screen::Framebuffer`] ptr | 0 (the screen is the caller's) |
     /// | 54  | `SCREEN_READ`    | buf ptr, buf cap      | bytes read (0: none waiting)    |
+    /// | 55  | `LASTCRASH`      | buf ptr, buf cap      | full length of the crash record as text |
     ///
     /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
     /// block-device and IPC/system calls; until they are defined they fail with
@@ -321,6 +322,13 @@ syscalls! {
         /// (poll with YIELD in between). Needs `framebuffer` and owning the screen
         /// ([`Error::Denied`] otherwise).
         ScreenRead = 54, "SCREEN_READ", Framebuffer;
+        /// The crash record (`rdi` = buffer, `rsi` = capacity): how the last boot that ended
+        /// in a kernel panic or kernel exception ended, and its last kernel log lines, as text
+        /// (`bootslots::crash`'s form: the headline, when it was first shown, the summary's
+        /// other lines, the log lines). Length semantics as [`Syscall::Services`];
+        /// [`Error::NotFound`] when the user data holds no crash record (or there is no
+        /// user-data region).
+        LastCrash = 55, "LASTCRASH", Nothing;
     }
 }
 
@@ -508,13 +516,18 @@ pub mod userdata {
     pub const SLOT_META_BLOCKS: [u64; 2] = [19, 20];
     /// The boot journal: two copies.
     pub const JOURNAL_BLOCKS: [u64; 2] = [21, 22];
+    /// The crash record (`bootslots::crash`): its first block and block count.
+    pub const CRASH_FIRST_BLOCK: u64 = 23;
+    /// Blocks of the crash record.
+    pub const CRASH_BLOCKS: u64 = 3;
     /// Blocks `0..KERNEL_BLOCKS` are the kernel's (the rest of them spare).
     pub const KERNEL_BLOCKS: u64 = 32;
     const _: () = assert!(BOOT_COUNTER_BLOCK < PERSIST_FIRST_BLOCK);
     const _: () = assert!(PERSIST_FIRST_BLOCK + PERSIST_BLOCKS <= SECURITY_BLOCKS[0]);
     const _: () = assert!(SECURITY_BLOCKS[1] < SLOT_META_BLOCKS[0]);
     const _: () = assert!(SLOT_META_BLOCKS[1] < JOURNAL_BLOCKS[0]);
-    const _: () = assert!(JOURNAL_BLOCKS[1] < KERNEL_BLOCKS);
+    const _: () = assert!(JOURNAL_BLOCKS[1] < CRASH_FIRST_BLOCK);
+    const _: () = assert!(CRASH_FIRST_BLOCK + CRASH_BLOCKS <= KERNEL_BLOCKS);
 }
 
 /// Longest message [`Syscall::Log`] accepts, in bytes; longer ones fail with
@@ -874,6 +887,7 @@ mod tests {
             (Syscall::SlotSet, 52, "SLOT_SET"),
             (Syscall::FramebufferMap, 53, "FRAMEBUFFER_MAP"),
             (Syscall::ScreenRead, 54, "SCREEN_READ"),
+            (Syscall::LastCrash, 55, "LASTCRASH"),
         ];
         for (s, n, name) in more {
             assert_eq!(s.number(), n);

@@ -103,6 +103,18 @@ pub const VBOOT_CHECKED_START: &str = "verified boot: manifest signed by ";
 /// The boot counter line: `PandaGen ready | boot count: N (kept in ...)`.
 pub const BOOT_COUNT_START: &str = "PandaGen ready | boot count: ";
 
+/// The crash record (`bootslots::crash`): written by a dying kernel after its panic or
+/// exception report (a line without a prefix, like the report), shown at the next boot.
+pub const CRASH_SAVED: &str = "crash record saved in the user-data region";
+pub const CRASH_NOT_SAVED_START: &str = "crash record not saved: ";
+/// The next boot's warning: this, the record's headline, [`LAST_BOOT_ENDED_END`].
+pub const LAST_BOOT_ENDED_START: &str = "the last boot ended with ";
+pub const LAST_BOOT_ENDED_END: &str = " (the console's lastcrash shows the record)";
+/// A crash record that does not read back: this, then the reason.
+pub const CRASH_DAMAGED_START: &str = "userdata: the crash record is damaged: ";
+/// `test=crash`'s deliberate kernel panic message.
+pub const TEST_CRASH_PANIC: &str = "test=crash: a deliberate kernel panic";
+
 /// `test=persist`: the record one boot writes is checked at the next.
 pub const PERSIST_FRESH_START: &str = "persist: no record from an earlier boot";
 pub const PERSIST_INTACT_START: &str = "persist: generation ";

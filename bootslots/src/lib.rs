@@ -12,6 +12,8 @@
 //!   (`set_active`, `set_trial`, `mark_successful`, `mark_unbootable`).
 //! - [`own`]: the same rules as the kernel of one slot applies them to itself.
 //! - [`journal`]: the boot journal (`PGBOOTJ1`), a ring of the last 32 boots.
+//! - [`crash`]: the crash record (`PGCRASH1`): what ended the last boot that ended in a
+//!   kernel panic or exception, with the last kernel log lines.
 //! - [`security`]: verified boot's security record (`PGSECUR1`): the rollback minimum, the
 //!   last key-ring update applied and the revoked key ids.
 //!
@@ -23,6 +25,7 @@
 
 pub mod block;
 pub mod choose;
+pub mod crash;
 pub mod journal;
 pub mod meta;
 pub mod own;

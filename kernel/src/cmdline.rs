@@ -22,6 +22,13 @@ pub enum TestMode {
     /// Boot, then write to a blank USB disk until it is unplugged: the failure must be a named
     /// error and the next request must fail too (`testmode::unplug`).
     Unplug,
+    /// Boot, start the components, then panic on purpose — unless the user data already holds
+    /// a crash record, in which case the boot goes on (the next boot of the same image shows
+    /// the record and comes up: the two boots of the `crash-record` scenario).
+    Crash,
+    /// As [`TestMode::Crash`], with a page fault in the kernel instead of a panic (the
+    /// exception report's path).
+    CrashFault,
 }
 
 /// A command-line word the kernel does not accept.
@@ -107,6 +114,8 @@ pub fn parse(text: &str) -> Result<Cmdline, CmdlineError<'_>> {
                     "disk" => TestMode::Disk,
                     "unplug" => TestMode::Unplug,
                     "persist" => TestMode::Persist,
+                    "crash" => TestMode::Crash,
+                    "crash-fault" => TestMode::CrashFault,
                     other => return Err(CmdlineError::UnknownTestMode(other)),
                 }
             }
@@ -163,6 +172,11 @@ mod tests {
         assert_eq!(parse("test"), Err(CmdlineError::UnknownTestMode("")));
         assert_eq!(parse("test=disk").map(|c| c.test), Ok(TestMode::Disk));
         assert_eq!(parse("test=smap").map(|c| c.test), Ok(TestMode::Smap));
+        assert_eq!(parse("test=crash").map(|c| c.test), Ok(TestMode::Crash));
+        assert_eq!(
+            parse("test=crash-fault").map(|c| c.test),
+            Ok(TestMode::CrashFault)
+        );
         assert_eq!(
             parse("test=smep"),
             Err(CmdlineError::UnknownTestMode("smep"))

@@ -1,6 +1,8 @@
 //! How a boot ends: idle, halt after a failure, or (in test mode) leave QEMU with a status.
-//! What it prints goes to COM1 and the screen (`klog::emergency`).
+//! What it prints goes to COM1 and the screen (`klog::emergency`); after a panic or a kernel
+//! exception report it saves the crash record (`crate::crash`) first.
 
+use core::fmt::{self, Write};
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -29,6 +31,10 @@ pub enum Outcome {
 /// Stops the kernel. In test mode, prints `test: PASS`/`test: FAIL` and exits QEMU; if the
 /// exit device is missing, says so loudly and halts. Outside test mode, halts.
 pub fn stop(outcome: Outcome) -> ! {
+    if outcome == Outcome::Fail {
+        // After a panic or exception report: the crash record, before QEMU's test exit.
+        crate::crash::save();
+    }
     if test_mode() {
         let (verdict, code) = match outcome {
             Outcome::Pass => (bootlog::msg::TEST_PASS, qemu_exit::ExitCode::Pass),
@@ -49,26 +55,37 @@ pub fn stop(outcome: Outcome) -> ! {
     cpu::halt_forever()
 }
 
-/// The panic handler's body: message and location on serial, then [`stop`] with a failure.
+/// What a panic says: `kernel panicked at <file>:<line>:<col>: <message>`.
+struct Panicked<'a>(&'a PanicInfo<'a>);
+
+impl fmt::Display for Panicked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.location() {
+            Some(loc) => write!(
+                f,
+                "kernel panicked at {}:{}:{}: {}",
+                loc.file(),
+                loc.line(),
+                loc.column(),
+                self.0.message()
+            ),
+            None => write!(f, "kernel panicked: {}", self.0.message()),
+        }
+    }
+}
+
+/// The panic handler's body: message and location on serial (and in the crash record's
+/// summary), then [`stop`] with a failure.
 pub fn panic(info: &PanicInfo<'_>) -> ! {
     x86_64::instructions::interrupts::disable();
     let us = crate::time::uptime_us();
-    match info.location() {
-        Some(loc) => emergency(format_args!(
-            "[{:5}.{:06}] PANIC kernel panicked at {}:{}:{}: {}\r\n",
-            us / 1_000_000,
-            us % 1_000_000,
-            loc.file(),
-            loc.line(),
-            loc.column(),
-            info.message()
-        )),
-        None => emergency(format_args!(
-            "[{:5}.{:06}] PANIC kernel panicked: {}\r\n",
-            us / 1_000_000,
-            us % 1_000_000,
-            info.message()
-        )),
-    }
+    let what = Panicked(info);
+    crate::crash::begin(bootslots::crash::Kind::Panic);
+    let _ = write!(crate::crash::Note, "{what}");
+    emergency(format_args!(
+        "[{:5}.{:06}] PANIC {what}\r\n",
+        us / 1_000_000,
+        us % 1_000_000
+    ));
     stop(Outcome::Fail)
 }

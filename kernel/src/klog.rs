@@ -4,6 +4,7 @@
 //! replayed when one is registered, so the screen shows the log from the first line.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use bootlog::line;
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -33,6 +34,12 @@ static MIRROR: Once<Mirror> = Once::new();
 /// The lines logged before the mirror exists ([`EARLY_BYTES`] of them at most).
 static EARLY: Mutex<Early> = Mutex::new(Early::new());
 
+/// Set by a dying kernel ([`dying`]): lines go the emergency way, waiting for no lock.
+static DYING: AtomicBool = AtomicBool::new(false);
+
+/// The last lines logged ([`EARLY_BYTES`] of them at most), for the crash record.
+static RECENT: Mutex<Early> = Mutex::new(Early::new());
+
 impl Log for SerialLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         metadata.level() <= log::max_level()
@@ -56,6 +63,10 @@ impl Log for SerialLogger {
             level,
             module,
         };
+        if DYING.load(Ordering::Relaxed) {
+            emergency(format_args!("{prefix}{}\r\n", record.args()));
+            return;
+        }
         serial::write_fmt(format_args!("{prefix}{}\r\n", record.args()));
         let mut text = LineBuf::new();
         let _ = write!(text, "{prefix}{}", record.args());
@@ -68,6 +79,7 @@ impl Log for SerialLogger {
 /// Gives a line to the mirror, or keeps it for the mirror to come.
 fn mirror_line(level: line::Level, text: &str) {
     x86_64::instructions::interrupts::without_interrupts(|| {
+        RECENT.lock().push(level, text);
         let mut early = EARLY.lock();
         match MIRROR.get() {
             Some(m) => {
@@ -107,6 +119,25 @@ pub fn emergency(args: fmt::Arguments<'_>) {
         let _ = text.write_fmt(args);
         (m.emergency)(text.as_str());
     }
+}
+
+/// Hands the last lines logged to `sink`, oldest first, without waiting for the lock (a fatal
+/// path may have interrupted a writer); `false` when the lock was held.
+pub fn recent_lines(sink: &mut dyn FnMut(&str)) -> bool {
+    match RECENT.try_lock() {
+        Some(recent) => {
+            recent.for_each(&mut |_, text| sink(text));
+            true
+        }
+        None => false,
+    }
+}
+
+/// From now on every log line takes [`emergency`]'s path (serial with its lock broken, the
+/// mirror's `try_lock` path), not the locks a crashed writer may hold: for code that runs
+/// after a panic or exception report (the crash record's disk write).
+pub fn dying() {
+    DYING.store(true, Ordering::Relaxed);
 }
 
 /// Installs the serial logger. The first call wins; later calls only change the level.

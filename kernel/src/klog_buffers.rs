@@ -1,6 +1,6 @@
 //! `klog`'s fixed buffers, pure so they are tested on the host: [`LineBuf`], a line formatted
 //! on the stack (no heap before memory is up), and [`Early`], the log lines kept until the
-//! mirror (the screen) exists.
+//! mirror (the screen) exists (the same ring keeps the last lines for a crash record).
 
 use core::fmt::{self, Write};
 
@@ -120,6 +120,13 @@ impl Early {
             );
             sink(Level::Warn, note.as_str());
         }
+        self.for_each(sink);
+        self.len = 0;
+        self.dropped = 0;
+    }
+
+    /// Hands every kept line to `sink`, oldest first, and keeps them.
+    pub fn for_each(&self, sink: &mut dyn FnMut(Level, &str)) {
         let mut at = 0;
         while at + 3 <= self.len {
             let level = LEVELS[usize::from(self.bytes[at]) % LEVELS.len()];
@@ -128,8 +135,6 @@ impl Early {
             sink(level, core::str::from_utf8(text).unwrap_or("<cut line>"));
             at += 3 + len;
         }
-        self.len = 0;
-        self.dropped = 0;
     }
 
     /// Forgets the kept lines and keeps no more (no mirror will come).
@@ -207,6 +212,17 @@ mod tests {
         let mut buf = LineBuf::new();
         write!(buf, "a{long}").unwrap();
         assert_eq!(buf.as_str().len(), MIRROR_LINE_MAX - 1);
+    }
+
+    #[test]
+    fn for_each_sees_the_lines_and_keeps_them() {
+        let mut e = Early::new();
+        e.push(Level::Info, "one");
+        e.push(Level::Warn, "two");
+        let mut seen = Vec::new();
+        e.for_each(&mut |_, text| seen.push(text.to_string()));
+        assert_eq!(seen, ["one", "two"]);
+        assert_eq!(replayed(&mut e).len(), 2, "for_each keeps them");
     }
 
     #[test]

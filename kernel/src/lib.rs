@@ -26,6 +26,8 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod boot;
 #[cfg(target_os = "none")]
+pub mod crash;
+#[cfg(target_os = "none")]
 pub mod devices;
 #[cfg(target_os = "none")]
 pub mod fatal;

@@ -1,5 +1,5 @@
 //! What the system-information calls (SERVICES, MANIFEST, COMPONENT_CAPS, BOOTCOUNT, BOOTLOG,
-//! SLOTS, SLOT_SET) report: the boot path fills it in, the process core's system calls read it.
+//! SLOTS, SLOT_SET, LASTCRASH) report: the boot path fills it in, the process core's system calls read it.
 //! It depends on neither, so the direction stays boot → sysinfo ← process: a system call never
 //! reaches into the boot orchestrator.
 //!
@@ -36,6 +36,8 @@ pub struct SysInfo {
     boot_journal: Mutex<Option<Vec<String>>>,
     /// The system slot this boot runs (SLOTS, SLOT_SET); `None`: a one-slot image.
     booted_slot: Mutex<Option<Slot>>,
+    /// The crash record as text (LASTCRASH); `None`: none.
+    last_crash: Mutex<Option<String>>,
 }
 
 impl SysInfo {
@@ -48,6 +50,7 @@ impl SysInfo {
             table: Mutex::new(None),
             boot_journal: Mutex::new(None),
             booted_slot: Mutex::new(None),
+            last_crash: Mutex::new(None),
         }
     }
 
@@ -60,6 +63,16 @@ impl SysInfo {
     /// The system slot this boot runs; `None` for a one-slot image.
     pub fn booted_slot(&self) -> Option<Slot> {
         *self.booted_slot.lock()
+    }
+
+    /// Keeps the crash record's text, for LASTCRASH.
+    pub fn set_last_crash(&self, text: String) {
+        *self.last_crash.lock() = Some(text);
+    }
+
+    /// The crash record's text; `None` when the user data holds none.
+    pub fn last_crash(&self) -> Option<String> {
+        self.last_crash.lock().clone()
     }
 
     /// Keeps the boot journal's lines (newest first), for BOOTLOG.
@@ -158,6 +171,9 @@ mod tests {
         assert_eq!(info.table(), TABLE_PENDING);
         assert_eq!(info.boot_journal(), None);
         assert_eq!(info.booted_slot(), None);
+        assert_eq!(info.last_crash(), None);
+        info.set_last_crash("a kernel panic".into());
+        assert_eq!(info.last_crash().as_deref(), Some("a kernel panic"));
     }
 
     #[test]

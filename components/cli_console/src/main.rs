@@ -5,7 +5,7 @@
 //! (`line_editor::LineEditor`: echo, backspace, Ctrl-C, history, arrows), and runs each line
 //! as a command (`line_editor::command::parse`, `line_editor::shell::run`): `help`,
 //! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `edit`, `sha256`, `write`, `append`,
-//! `rm`, `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `slots`, `slot`, `uptime`,
+//! `rm`, `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `lastcrash`, `slots`, `slot`, `uptime`,
 //! `reboot`, `poweroff`. `ls`, `cat` and `stat` are `fs_view_api` calls to `services_fs_view`
 //! (read only); the other file commands are `storage_api` calls to `services_storage`.
 //! `edit` hands the terminal to `services_editor_vi` (`editor_api`) until the editor quits:
@@ -176,6 +176,9 @@ impl System for Syscalls {
     }
     fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         runtime::bootlog(buf)
+    }
+    fn lastcrash(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        runtime::lastcrash(buf)
     }
     fn slots(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         runtime::slots(buf)

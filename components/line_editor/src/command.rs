@@ -67,6 +67,9 @@ pub enum Command<'a> {
     Bootcount,
     /// `bootlog`: the boot journal, newest boot first.
     Bootlog,
+    /// `lastcrash`: the crash record of the last boot that ended in a kernel panic or
+    /// exception.
+    Lastcrash,
     /// `slots`: the A/B system slots' state.
     Slots,
     /// `slot set-active A|B` or `slot try A|B`: change which system slot boots.
@@ -188,6 +191,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         summary: "show what the last boots did, newest first",
     },
     CommandInfo {
+        name: "lastcrash",
+        usage: "lastcrash",
+        summary: "show how the last kernel crash ended a boot, with its last log lines",
+    },
+    CommandInfo {
         name: "slots",
         usage: "slots",
         summary: "show the system slots A and B: priority, tries, trial",
@@ -280,6 +288,7 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         "manifest" => no_args(Command::Manifest),
         "bootcount" => no_args(Command::Bootcount),
         "bootlog" => no_args(Command::Bootlog),
+        "lastcrash" => no_args(Command::Lastcrash),
         "slots" => no_args(Command::Slots),
         "slot" => parse_slot(rest).map_or(usage, |cmd| Ok(Some(cmd))),
         "uptime" => no_args(Command::Uptime),
@@ -417,6 +426,7 @@ mod tests {
         assert_eq!(parse("bootcount"), Ok(Some(Command::Bootcount)));
         assert_eq!(parse("bootlog"), Ok(Some(Command::Bootlog)));
         assert_eq!(parse(" bootlog  "), Ok(Some(Command::Bootlog)));
+        assert_eq!(parse("lastcrash"), Ok(Some(Command::Lastcrash)));
         assert_eq!(parse("slots"), Ok(Some(Command::Slots)));
         assert_eq!(parse("uptime"), Ok(Some(Command::Uptime)));
         assert_eq!(parse("reboot"), Ok(Some(Command::Reboot)));
@@ -568,6 +578,7 @@ mod tests {
         assert_eq!(err("reboot now"), "usage: reboot");
         assert_eq!(err("bootcount 1"), "usage: bootcount");
         assert_eq!(err("bootlog -a"), "usage: bootlog");
+        assert_eq!(err("lastcrash x"), "usage: lastcrash");
         assert_eq!(
             err("BOOTLOG"),
             "error: unknown command 'BOOTLOG' (try 'help')"

@@ -51,6 +51,8 @@ pub trait System {
     /// BOOTLOG: the boot journal (one line per boot, newest first) into `buf`; returns its
     /// full length.
     fn bootlog(&mut self, buf: &mut [u8]) -> Result<usize, Error>;
+    /// LASTCRASH: the crash record as text into `buf`; returns its full length.
+    fn lastcrash(&mut self, buf: &mut [u8]) -> Result<usize, Error>;
     /// SLOTS: the A/B slot state (a fact a line) into `buf`; returns its full length.
     fn slots(&mut self, buf: &mut [u8]) -> Result<usize, Error>;
     /// SLOT_SET: `action` on `slot`, then the new state into `buf` as SLOTS writes it;
@@ -80,6 +82,9 @@ pub const EDITOR_ENDPOINT: &str = protocol::editor::ENDPOINT;
 pub const SERVICES_BUF: usize = 4096;
 /// Size of the buffer `bootlog` reads the boot journal into (32 boots of a line each).
 pub const BOOTLOG_BUF: usize = 4096;
+/// Size of the buffer `lastcrash` reads the crash record into (its summary and the last kernel
+/// log lines fit; a longer one is cut and says so).
+pub const LASTCRASH_BUF: usize = MANIFEST_BUF;
 /// Size of the buffer `slots` and `slot` read the slot state into (four short lines).
 pub const SLOTS_BUF: usize = 512;
 /// Size of the buffer `manifest` reads the JSON into (also: a storage request and its reply,
@@ -237,6 +242,11 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
                 Err(e) => writeln_crlf(out, format_args!("error: bootlog: {e}")),
             }
         }
+        Command::Lastcrash => match sys.lastcrash(&mut buf[..LASTCRASH_BUF]) {
+            Ok(full) => write_listing(out, &buf[..LASTCRASH_BUF], full),
+            Err(Error::NotFound) => out.write_str("no crash recorded\r\n"),
+            Err(e) => writeln_crlf(out, format_args!("error: lastcrash: {e}")),
+        },
         Command::Slots => show_slots(sys, &mut buf[..SLOTS_BUF], out),
         Command::Slot { action, slot } => set_slot(sys, &mut buf[..SLOTS_BUF], action, slot, out),
         Command::Uptime => match sys.uptime() {
@@ -946,6 +956,7 @@ mod tests {
         manifest_json: Option<String>,
         /// What BOOTLOG gives; by default [`JOURNAL`].
         journal: Result<String, Error>,
+        crash: Result<String, Error>,
         /// What SLOTS and SLOT_SET give; by default [`SLOT_STATE`].
         slot_state: Result<String, Error>,
         /// Every SLOT_SET received.
@@ -988,6 +999,7 @@ mod tests {
                 reboots: 0,
                 manifest_json: None,
                 journal: Ok(JOURNAL.to_string()),
+                crash: Err(Error::NotFound),
                 slot_state: Ok(SLOT_STATE.to_string()),
                 slot_sets: Vec::new(),
                 view_caps: "console\nfiles:/\n".into(),
@@ -1364,6 +1376,13 @@ mod tests {
             let n = journal.len().min(buf.len());
             buf[..n].copy_from_slice(&journal.as_bytes()[..n]);
             Ok(journal.len())
+        }
+        fn lastcrash(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+            assert_eq!(buf.len(), LASTCRASH_BUF);
+            let text = self.crash.clone()?;
+            let n = text.len().min(buf.len());
+            buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+            Ok(text.len())
         }
         fn slots(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
             assert_eq!(buf.len(), SLOTS_BUF);
@@ -2088,6 +2107,27 @@ mod tests {
         assert_eq!(sh(&mut sys, "bootlog"), "error: bootlog: not found\r\n");
         sys.journal = Err(Error::BadPointer);
         assert_eq!(sh(&mut sys, "bootlog"), "error: bootlog: bad pointer\r\n");
+    }
+
+    #[test]
+    fn lastcrash_prints_the_record_or_says_there_is_none() {
+        let mut sys = Fake::default();
+        assert_eq!(sh(&mut sys, "lastcrash"), "no crash recorded\r\n");
+        sys.crash = Ok("a kernel panic in boot #1, 2.000000 s after kernel entry: kernel panicked at a.rs:1:2: boom\n\
+                        first shown at boot #2\n\
+                        last kernel log lines before it:\n  [    1.000000] INFO  boot: x"
+            .into());
+        assert_eq!(
+            sh(&mut sys, "lastcrash"),
+            "a kernel panic in boot #1, 2.000000 s after kernel entry: kernel panicked at a.rs:1:2: boom\r\n\
+             first shown at boot #2\r\n\
+             last kernel log lines before it:\r\n  [    1.000000] INFO  boot: x\r\n"
+        );
+        sys.crash = Err(Error::BadPointer);
+        assert_eq!(
+            sh(&mut sys, "lastcrash"),
+            "error: lastcrash: bad pointer\r\n"
+        );
     }
 
     const SLOT_STATE: &str = "slot A: priority 15, 7 tries left, successful (booted now)\n\

@@ -297,9 +297,9 @@ pub fn uptime() -> Result<u64, Error> {
 }
 
 /// One of the calls that fill a buffer and return the full length (SERVICES, MANIFEST,
-/// BOOTLOG, SLOTS).
+/// BOOTLOG, SLOTS, LASTCRASH).
 fn fill(call: abi::Syscall, buf: &mut [u8]) -> Result<usize, Error> {
-    // SAFETY: SERVICES, MANIFEST, BOOTLOG and SLOTS write at most `cap` bytes at `ptr`, the
+    // SAFETY: SERVICES, MANIFEST, BOOTLOG, SLOTS and LASTCRASH write at most `cap` bytes at `ptr`, the
     // exclusively borrowed `buf`; any byte pattern is a valid `u8`.
     let ret = unsafe { raw::syscall2(call.number(), buf.as_mut_ptr() as u64, buf.len() as u64) };
     abi::decode_return(ret).map(|n| n as usize)
@@ -341,6 +341,14 @@ pub fn component_caps(name: &str, buf: &mut [u8]) -> Result<usize, Error> {
 /// [`Error::NotFound`] when the kernel has no journal (no user-data region).
 pub fn bootlog(buf: &mut [u8]) -> Result<usize, Error> {
     fill(abi::Syscall::Bootlog, buf)
+}
+
+/// The crash record (LASTCRASH): how the last boot that ended in a kernel panic or kernel
+/// exception ended, and its last kernel log lines, as text, written into `buf`. Returns the
+/// full length: more than `buf.len()` means the text was cut. [`Error::NotFound`] when the
+/// user data holds no crash record.
+pub fn lastcrash(buf: &mut [u8]) -> Result<usize, Error> {
+    fill(abi::Syscall::LastCrash, buf)
 }
 
 /// The A/B system slots' state (SLOTS): one line per slot (priority, tries left, successful,

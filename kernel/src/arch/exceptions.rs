@@ -20,6 +20,8 @@ struct EmergencySerial;
 impl fmt::Write for EmergencySerial {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         crate::klog::emergency(format_args!("{s}"));
+        // The report's first lines become the crash record's summary (cut at its size).
+        let _ = fmt::Write::write_str(&mut crate::crash::Note, s);
         Ok(())
     }
 }
@@ -54,6 +56,9 @@ pub extern "C" fn exception_dispatch(frame: &ExceptionFrame) {
         cr2,
         user_page: paging::translate(cr2).map(|m| m.user),
     });
+    if frame.vector != vector::BREAKPOINT {
+        crate::crash::begin(bootslots::crash::Kind::Exception);
+    }
     let stacks = backtrace::stacks();
     let bounds = KernelBounds {
         text: backtrace::text(),

@@ -281,6 +281,8 @@ fn open_user_data(
         }
         Err(e) => log::warn!("userdata: the boot counter could not be updated: {e}"),
     }
+    let boot = crate::sysinfo::SYSINFO.boot_count().unwrap_or(0);
+    userdata::boot::show_last_crash(&mut region, boot);
     let journal = start_journal(&mut region, booting);
     testmode::after_userdata(mode, &mut region);
     journal

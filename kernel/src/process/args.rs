@@ -103,6 +103,10 @@ pub enum Call {
         ptr: u64,
         cap: u64,
     },
+    LastCrash {
+        ptr: u64,
+        cap: u64,
+    },
     SlotSet {
         action: SlotAction,
         slot: SlotId,
@@ -302,6 +306,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
         Syscall::Poweroff => Call::Poweroff,
         Syscall::Bootlog => Call::Bootlog { ptr: a0, cap: a1 },
         Syscall::Slots => Call::Slots { ptr: a0, cap: a1 },
+        Syscall::LastCrash => Call::LastCrash { ptr: a0, cap: a1 },
         Syscall::SlotSet => Call::SlotSet {
             action: SlotAction::try_from(a0)?,
             slot: SlotId::try_from(a1)?,
@@ -515,6 +520,11 @@ mod tests {
         assert_eq!(
             decode_for(50, [0, 0, 0, 0, 0, 0], none),
             Ok(Call::Bootlog { ptr: 0, cap: 0 })
+        );
+        // LASTCRASH: the same, and it needs nothing either.
+        assert_eq!(
+            decode_for(55, [P, 4096, 0, 0, 0, 0], none),
+            Ok(Call::LastCrash { ptr: P, cap: 4096 })
         );
     }
 

@@ -19,8 +19,10 @@ use super::sched;
 use super::slot_calls::{self, SlotCallError};
 use super::{BoxedUserData, Exit, FaultKind};
 use crate::arch::syscall::SyscallFrame;
+use crate::crash::NotSaved;
 use crate::sysinfo::SYSINFO;
 use crate::userdata::{Region, RegionError};
+use bootslots::crash::RecordBytes;
 
 /// The user-data region the `USERDATA_*` calls use, once the boot path hands it over.
 static USER_DATA: Mutex<Option<BoxedUserData>> = Mutex::new(None);
@@ -83,6 +85,26 @@ pub fn read_kernel_block(block: u64, buf: &mut [u8; BLOCK_SIZE]) -> Result<(), R
         .as_mut()
         .ok_or(RegionError::NoneForComponents { region_blocks: 0 })?;
     region.read_kernel_block(block, buf)
+}
+
+/// Writes a dying kernel's crash record into the kernel's crash blocks (`crash::Recorder`'s
+/// writer): never waits for the region's lock.
+///
+/// # Errors
+/// [`NotSaved`]: no region, a region in RAM, the region busy, or the disk's error.
+pub fn save_crash_record(record: &RecordBytes) -> Result<(), NotSaved> {
+    if !USER_DATA_PERSISTENT.load(Ordering::Relaxed) {
+        return Err(NotSaved::InRam);
+    }
+    let mut guard = USER_DATA.try_lock().ok_or(NotSaved::Busy)?;
+    let region = guard.as_mut().ok_or(NotSaved::NoRegion)?;
+    let (blocks, _) = record.as_chunks::<BLOCK_SIZE>();
+    for (block, bytes) in (crate::userdata::crash::FIRST_BLOCK..).zip(blocks) {
+        region
+            .write_kernel_block(block, bytes)
+            .map_err(NotSaved::Disk)?;
+    }
+    Ok(())
 }
 
 /// Called by the `syscall` entry stub on the calling task's kernel stack, interrupts off.
@@ -215,6 +237,10 @@ fn run(call: Call) -> Result<u64, Error> {
         Call::Bootlog { ptr, cap } => {
             let journal = SYSINFO.boot_journal().ok_or(Error::NotFound)?;
             text_out(journal.as_bytes(), ptr, cap)
+        }
+        Call::LastCrash { ptr, cap } => {
+            let text = SYSINFO.last_crash().ok_or(Error::NotFound)?;
+            text_out(text.as_bytes(), ptr, cap)
         }
         Call::Slots { ptr, cap } => {
             let text = slot_call(slot_calls::show)?;

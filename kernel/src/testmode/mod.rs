@@ -36,7 +36,11 @@ pub fn setup(mode: TestMode) {
 /// `test=unplug` run here and never return.
 pub fn after_selfcheck(mode: TestMode, selfcheck_passed: bool) {
     match mode {
-        TestMode::Off | TestMode::Boot | TestMode::Persist => {}
+        TestMode::Off
+        | TestMode::Boot
+        | TestMode::Persist
+        | TestMode::Crash
+        | TestMode::CrashFault => {}
         TestMode::Fault => fault::run(),
         TestMode::Smap => smap::run(),
         TestMode::Disk => fatal::stop(outcome(disk::run() && selfcheck_passed)),
@@ -53,9 +57,15 @@ pub fn after_userdata(mode: TestMode, region: &mut DiskRegion<'_>) {
 }
 
 /// After the components started (`as_expected`: each reached the state the manifest
-/// expects): `test=boot` ends here.
+/// expects): `test=boot` ends here; `test=crash` panics here (`test=crash-fault`: a page
+/// fault) unless this boot found a crash record (then it goes on like a boot without a test
+/// mode).
 pub fn after_components(mode: TestMode, as_expected: bool) {
-    if mode == TestMode::Boot {
-        fatal::stop(outcome(as_expected));
+    let crashed_before = crate::sysinfo::SYSINFO.last_crash().is_some();
+    match mode {
+        TestMode::Boot => fatal::stop(outcome(as_expected)),
+        TestMode::Crash if !crashed_before => panic!("{}", bootlog::msg::TEST_CRASH_PANIC),
+        TestMode::CrashFault if !crashed_before => fault::run(),
+        _ => {}
     }
 }

@@ -1,15 +1,17 @@
-//! Boot-time use of the user-data region: the boot counter, and the `test=persist` check.
+//! Boot-time use of the user-data region: the boot counter, the crash record of an earlier
+//! boot, and the `test=persist` check.
 
 use alloc::vec;
 
 use bootlog::msg::{
-    PERSIST_FRESH_START, PERSIST_INTACT_END, PERSIST_INTACT_START, PERSIST_WROTE_START,
+    CRASH_DAMAGED_START, LAST_BOOT_ENDED_END, LAST_BOOT_ENDED_START, PERSIST_FRESH_START,
+    PERSIST_INTACT_END, PERSIST_INTACT_START, PERSIST_WROTE_START,
 };
 
 use drivers::block::{BlockDevice, Blocks4K};
 use loader::superblock::{Superblock, BLOCK_SIZE};
 
-use super::{bootcount, journal, persist, security, Region, RegionError};
+use super::{bootcount, crash, journal, persist, security, Region, RegionError};
 
 /// The region on the image disk.
 pub type DiskRegion<'a> = Region<Blocks4K<&'a mut dyn BlockDevice>>;
@@ -89,6 +91,33 @@ pub fn count_boot(region: &mut DiskRegion<'_>) -> Result<u64, RegionError> {
     region.write(bootcount::BLOCK, &block)?;
     region.flush()?;
     Ok(count)
+}
+
+/// Looks for the crash record an earlier boot left: keeps its text for LASTCRASH and, the
+/// first time, warns `the last boot ended with ...` and writes the record back marked as
+/// shown at boot `boot` (flushed). A damaged record is one line.
+pub fn show_last_crash(region: &mut DiskRegion<'_>, boot: u64) {
+    let mut blocks = [0u8; bootslots::crash::RECORD_LEN];
+    if let Err(e) = region.read(crash::FIRST_BLOCK, &mut blocks) {
+        log::warn!("userdata: the crash record could not be read: {e}");
+        return;
+    }
+    match crash::at_boot(&mut blocks, boot) {
+        crash::Found::Nothing => {}
+        crash::Found::Damaged(e) => log::warn!("{CRASH_DAMAGED_START}{e}"),
+        crash::Found::Record { text, first_shown } => {
+            crate::sysinfo::SYSINFO.set_last_crash(text);
+            if let Some(headline) = first_shown {
+                log::warn!("{LAST_BOOT_ENDED_START}{headline}{LAST_BOOT_ENDED_END}");
+                let written = region
+                    .write(crash::FIRST_BLOCK, &blocks)
+                    .and_then(|()| region.flush());
+                if let Err(e) = written {
+                    log::warn!("userdata: the crash record could not be marked as shown: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// `test=persist`: checks the record a previous boot wrote (if any), writes the next

@@ -5,6 +5,7 @@
 #[cfg(target_os = "none")]
 pub mod boot;
 pub mod bootcount;
+pub mod crash;
 pub mod journal;
 pub mod persist;
 pub mod security;

@@ -63,6 +63,8 @@ pub struct Findings {
     pub trust: Option<signing::trust::Trust>,
     /// The boot journal's lines, newest first (`None`: no valid journal in the user data).
     pub journal: Option<Vec<String>>,
+    /// The crash record as text, or why it does not read (`None`: the blocks hold none).
+    pub crash: Option<Result<String, bootslots::crash::CrashError>>,
     /// A two-slot disk image's slot metadata as read (`None`: one slot, or not readable).
     pub slot_meta: Option<slots::Picked>,
     /// A two-slot disk image's slot B, examined like the image itself.
@@ -184,6 +186,7 @@ fn examine_source<S: BlockSource>(src: &mut S, file_bytes: u64, kind: Kind) -> F
         manifest_sha256: None,
         trust: None,
         journal: None,
+        crash: None,
         slot_meta: None,
         slot_b: None,
     };
@@ -308,6 +311,7 @@ fn staged<S: BlockSource>(src: &mut S, f: &mut Findings) {
     }
     f.trust = enrolled_trust(src, &m);
     f.journal = boot_journal(src, &sb);
+    f.crash = crash_record(src, &sb);
     if f.kind == Kind::Disk && sb.slots.is_some() {
         f.slot_meta = slots::pick_from(src, &sb);
     }
@@ -344,6 +348,24 @@ fn boot_journal<S: BlockSource>(src: &mut S, sb: &Superblock) -> Option<Vec<Stri
     }
     let (journal, _, _) = bootslots::journal::pick([&copies[0][..], &copies[1][..]]).ok()?;
     Some(journal.iter().map(|r| r.to_string()).collect())
+}
+
+/// The crash record in the kernel's user-data blocks (`None`: none there, or not readable).
+fn crash_record<S: BlockSource>(
+    src: &mut S,
+    sb: &Superblock,
+) -> Option<Result<String, bootslots::crash::CrashError>> {
+    let first = abi::userdata::CRASH_FIRST_BLOCK;
+    let at = sb
+        .data_start
+        .checked_add(first)
+        .filter(|&b| b + abi::userdata::CRASH_BLOCKS <= sb.total_blocks)?;
+    let mut blocks = vec![0u8; bootslots::crash::RECORD_LEN];
+    src.read_blocks(at, &mut blocks).ok()?;
+    let blocks: &bootslots::crash::RecordBytes = blocks.as_slice().try_into().ok()?;
+    bootslots::crash::decode(blocks)
+        .map(|c| c.map(|c| c.to_string()))
+        .transpose()
 }
 
 /// The trust block enrolled into the image's kernel, if it has one that decodes.
@@ -508,6 +530,7 @@ fn image_report(w: &mut String, path: &Path, f: &Findings) {
     if !matches!(f.kind, Kind::SlotB(_)) {
         // Slot B's user data is the disk's: one journal, shown with slot A.
         journal_lines(w, f);
+        crash_lines(w, f);
     }
     if !f.hashed.is_empty() {
         let ok = f.hashed.iter().filter(|h| h.1).count();
@@ -680,6 +703,24 @@ fn manifest_lines(w: &mut String, f: &Findings) {
     let _ = writeln!(w, "start order (init_sequence): {}", join(&m.init_sequence));
 }
 
+/// The crash record: its text indented, or why it does not read.
+fn crash_lines(w: &mut String, f: &Findings) {
+    match &f.crash {
+        Some(Ok(text)) => {
+            let _ = writeln!(w, "crash record:");
+            for l in text.lines() {
+                let _ = writeln!(w, "  {l}");
+            }
+        }
+        Some(Err(e)) => {
+            let _ = writeln!(w, "crash record: damaged: {e}");
+        }
+        None => {
+            let _ = writeln!(w, "crash record: none");
+        }
+    }
+}
+
 /// The boot journal, newest first.
 fn journal_lines(w: &mut String, f: &Findings) {
     match &f.journal {
@@ -845,6 +886,45 @@ mod tests {
         assert!(
             text.contains("signature: unsigned")
                 || inspect_report(&img, &f).contains("signature: unsigned")
+        );
+    }
+
+    #[test]
+    fn inspect_shows_the_crash_record() {
+        use bootslots::crash::{Builder, Kind, RECORD_LEN};
+        use std::fmt::Write as _;
+        let dir = TempDir::new("inspect-crash");
+        let (img, packed) = small_image(&dir, "crash.img");
+        let text = inspect_report(&img, &examine(&img).unwrap());
+        assert!(text.contains("crash record: none\n"), "{text}");
+
+        let mut record = [0u8; RECORD_LEN];
+        let mut b = Builder::new(&mut record, Kind::Panic, 4, 2_500_000);
+        b.write_str("kernel panicked at a.rs:1:2: boom").unwrap();
+        b.log_line("[    2.000000] INFO  boot: the line before");
+        b.finish();
+        let at = (packed.superblock.data_start + abi::userdata::CRASH_FIRST_BLOCK) * BLOCK;
+        let mut raw = std::fs::read(&img).unwrap();
+        raw[at as usize..at as usize + RECORD_LEN].copy_from_slice(&record);
+        std::fs::write(&img, &raw).unwrap();
+        let f = examine(&img).unwrap();
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        let text = inspect_report(&img, &f);
+        for want in [
+            "crash record:\n  a kernel panic in boot #4, 2.500000 s after kernel entry: kernel panicked at a.rs:1:2: boom\n",
+            "  not shown at a boot yet\n",
+            "  last kernel log lines before it:\n    [    2.000000] INFO  boot: the line before\n",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from\n{text}");
+        }
+
+        // A damaged record is named, not shown.
+        raw[at as usize + 70] ^= 1;
+        std::fs::write(&img, &raw).unwrap();
+        let text = inspect_report(&img, &examine(&img).unwrap());
+        assert!(
+            text.contains("crash record: damaged: checksum mismatch (stored "),
+            "{text}"
         );
     }
 

@@ -10,6 +10,7 @@ mod bench_qemu;
 mod bench_screen;
 mod build;
 mod corrupt;
+mod crash_scenarios;
 mod description;
 mod editor_scenarios;
 mod enroll;

@@ -117,6 +117,9 @@ pub struct Scenario {
     /// Boot with the spec's plain QEMU command (`-bios OVMF_CODE.fd`, no variable store,
     /// QEMU's default memory) plus only what the harness needs (serial to a file, debug exit).
     pub spec_command: bool,
+    /// Texts that `cargo xtask inspect`'s report of the image file must hold after the last
+    /// boot (checked on the host; empty: not run).
+    pub inspect_after: &'static [&'static str],
 }
 
 impl Scenario {
@@ -144,6 +147,7 @@ impl Scenario {
             tamper: None,
             slot_b: None,
             spec_command: false,
+            inspect_after: &[],
         }
     }
 }
@@ -1082,6 +1086,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(crate::usb_scenarios::usb_scenarios());
     list.extend(crate::keyboard_scenarios::keyboard_scenarios());
     list.extend(crate::editor_scenarios::editor_scenarios());
+    list.extend(crate::crash_scenarios::crash_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
     list

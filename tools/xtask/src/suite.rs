@@ -358,7 +358,29 @@ fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
         outcome.passed = again.passed;
         outcome.report.push_str(&again.report);
     }
+    if outcome.passed && !p.scenario.inspect_after.is_empty() {
+        let disk = &p.config.disks[0].path;
+        if let Err(e) = check_inspect(disk, p.scenario.inspect_after) {
+            outcome.passed = false;
+            outcome
+                .report
+                .push_str(&format!("FAIL {} (inspect): {e:#}\n", p.scenario.name));
+        }
+    }
     outcome
+}
+
+/// `cargo xtask inspect`'s report of `disk` holds every text of `want`.
+fn check_inspect(disk: &Path, want: &[&str]) -> Result<()> {
+    let findings = crate::inspect::examine(disk)?;
+    let report = crate::inspect::inspect_report(disk, &findings);
+    for text in want {
+        anyhow::ensure!(
+            report.contains(text),
+            "the inspect report has no {text:?}:\n{report}"
+        );
+    }
+    Ok(())
 }
 
 /// Writes `next`'s system (everything before its user-data region) with `disk`'s user-data
