@@ -79,14 +79,7 @@ impl AddressSpace {
         flags: PageFlags,
         frames: &mut FrameAllocator,
     ) -> Result<(), MapError> {
-        if virt >= USER_END {
-            return Err(MapError::NonCanonical { virt });
-        }
-        let flags = PageFlags {
-            user: true,
-            ..flags
-        };
-        paging::map_in(self.pml4, virt, phys, flags, Caching::WriteBack, 0, frames)
+        self.map_user(virt, phys, flags, 0, frames)
     }
 
     /// Maps the user page at `virt` to `phys`, memory the address space does not own (the
@@ -96,6 +89,19 @@ impl AddressSpace {
         virt: u64,
         phys: u64,
         flags: PageFlags,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), MapError> {
+        self.map_user(virt, phys, flags, BORROWED, frames)
+    }
+
+    /// [`map`](Self::map) and [`map_borrowed`](Self::map_borrowed): a user page in the lower
+    /// half, with the page-table bits `extra`.
+    fn map_user(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        flags: PageFlags,
+        extra: u64,
         frames: &mut FrameAllocator,
     ) -> Result<(), MapError> {
         if virt >= USER_END {
@@ -111,7 +117,7 @@ impl AddressSpace {
             phys,
             flags,
             Caching::WriteBack,
-            BORROWED,
+            extra,
             frames,
         )
     }
