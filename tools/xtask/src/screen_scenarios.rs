@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use bootlog::line;
 use bootlog::msg::{
-    BANNER_BOOTLOADER, BANNER_START, IMAGE_FAIL_START, SCREEN_HANDED_START, SCREEN_TAKEN_BACK_START,
+    BANNER_BOOTLOADER, BANNER_START, CRASH_SAVED, IMAGE_FAIL_START, PANICKED, SCREEN_HANDED_START,
+    SCREEN_TAKEN_BACK_START, TEST_CRASH_PANIC,
 };
 
 use crate::corrupt::Corruption;
 use crate::fs_scenarios::{Driver, Env};
 use crate::guest::{Guest, PROMPT};
-use crate::monitor::{boot_with_monitor, Monitor};
+use crate::monitor::{boot_with_monitor, boot_with_monitor_using, Monitor};
 use crate::scenarios::{line as whole_line, shape, starts, End, Scenario};
 use crate::screen_check::{self, Dump, Expected, Reader};
 use crate::system_image::ConfTweak;
@@ -37,6 +38,8 @@ pub enum ScreenDriver {
     Ps2Edit,
     /// [`taken_back`].
     TakenBack,
+    /// [`shows_crash`].
+    ShowsCrash,
 }
 
 /// The component that owns the screen once it is up.
@@ -102,6 +105,15 @@ pub fn screen_scenarios() -> Vec<Scenario> {
                 ConfTweak::None,
             )
         },
+        Scenario {
+            cmdline: "test=crash",
+            ..driven(
+                "screen-shows-crash",
+                ScreenDriver::ShowsCrash,
+                vec![whole_line(CRASH_SAVED)],
+                ConfTweak::None,
+            )
+        },
     ]
 }
 
@@ -114,6 +126,7 @@ pub fn run(driver: ScreenDriver, env: &Env<'_>) -> Result<String> {
         ScreenDriver::Ps2Services => ps2_services(env),
         ScreenDriver::Ps2Edit => ps2_edit(env),
         ScreenDriver::TakenBack => taken_back(env),
+        ScreenDriver::ShowsCrash => shows_crash(env),
     }
 }
 
@@ -270,6 +283,44 @@ fn shows_refusal(env: &Env<'_>) -> Result<String> {
     drop(g.kill());
     Ok(format!(
         "screen: the first kernel line (row {}) and the refusal in red (row {}) match the text rendered on the host\n",
+        rows.0, rows.1
+    ))
+}
+
+/// A kernel panic while `text_renderer_host` owns the screen (`test=crash`, after the
+/// components came up): the kernel takes the screen back for the report, so the panic line is
+/// on the screen in red, and so is the crash record's line after it. The machine has no exit
+/// device here, so the kernel halts (instead of leaving QEMU) and the screen can be read.
+fn shows_crash(env: &Env<'_>) -> Result<String> {
+    let mut config = env.config.clone();
+    config.debug_exit = false;
+    let (mut g, mut monitor) = boot_with_monitor_using(env, config)?;
+    g.wait_for(&format!("screen: {SCREEN_HANDED_START}"), env.timeout)?;
+    g.wait_for(CRASH_SAVED, env.timeout)?;
+    let log = g.log();
+    let panic = log
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .find(|l| l.contains(PANICKED) && l.ends_with(TEST_CRASH_PANIC))
+        .context("the panic line was not in the serial log")?
+        .to_string();
+    let dump_path = env.serial_log.with_extension("screen.ppm");
+    let rows = settle(&mut monitor, &dump_path, |dump, reader, cells| {
+        let row = find_line(cells, &panic)?;
+        let (text, col) = visible_part(&panic, reader.grid().0);
+        let panic_row = Expected {
+            colour: Some(ERROR_COLOUR),
+            ..Expected::at(row, col, text)
+        };
+        reader.compare(dump, &panic_row)?;
+        let saved = (row + 1..cells.len())
+            .find(|&r| screen_check::row_text(&cells[r]).contains(CRASH_SAVED))
+            .context("no row below the panic shows the crash record's line")?;
+        Ok((row, saved))
+    })?;
+    drop(g.kill());
+    Ok(format!(
+        "screen: the panic (row {}, red) and `{CRASH_SAVED}` (row {}) are on the screen after {RENDERER} had it\n",
         rows.0, rows.1
     ))
 }
