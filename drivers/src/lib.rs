@@ -17,6 +17,8 @@
 //!   [`hal::DmaHal`] with DMA memory below 4 GiB).
 //! - [`nvme`]: NVMe controllers and their namespaces as `BlockDevice`s, generic over
 //!   [`nvme::NvmeHal`] (= [`hal::MmioDmaHal`]).
+//! - [`net`]: the [`net::NetDevice`] interface (Ethernet frames) and the Intel 82574L (e1000e)
+//!   driver, polled, generic over [`net::e1000e::E1000eHal`] (= [`hal::MmioDmaHal`]).
 //! - [`ps2`]: the i8042 PS/2 controller's bring-up over [`hal::PortIo`] plus a clock
 //!   ([`ps2::Ps2Hal`]), a scancode ring for the interrupt handler, and the keyboard decoder
 //!   (`pc-keyboard`: scancode sets 1 and 2, US/UK/German/French layouts) that turns scancodes
@@ -37,6 +39,7 @@ pub mod ata;
 pub mod block;
 pub mod hal;
 pub mod ide;
+pub mod net;
 pub mod nvme;
 pub mod pci;
 pub mod ps2;
