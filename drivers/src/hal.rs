@@ -111,7 +111,8 @@ impl DmaRegion {
 /// hands out, so the controller will read and write them at any time while it runs.
 /// Implementers guarantee:
 /// 1. The handle and its clones go to one driver controller (`ahci::Controller`,
-///    `nvme::Controller`, `ide::Controller`) and the disks it opens, and to nothing else, so
+///    `nvme::Controller`, `ide::Controller`, `net::e1000e::E1000e`) and the disks it opens,
+///    and to nothing else, so
 ///    that the regions they hand out are given to that one device.
 /// 2. `dma_alloc(len)` answers `None` or a region of at least `len` bytes that is zeroed,
 ///    physically contiguous, 4096-byte aligned, reachable by the controller's DMA at `phys`,
@@ -139,18 +140,20 @@ pub unsafe trait DmaHal {
 
 /// What a driver that programs a memory-mapped controller needs from the machine: that
 /// controller's registers, on top of [`DmaHal`]'s DMA memory and clock. AHCI
-/// ([`crate::ahci::AhciHal`]) and NVMe ([`crate::nvme::NvmeHal`]) drivers use it under their
-/// own names (re-exports of this trait).
+/// ([`crate::ahci::AhciHal`]), NVMe ([`crate::nvme::NvmeHal`]) and e1000e
+/// ([`crate::net::e1000e::E1000eHal`]) drivers use it under their own names (re-exports of this
+/// trait).
 ///
 /// # Safety
 /// [`DmaHal`]'s duties, and:
 /// 1. `read32`/`write32` access the 32-bit register at byte `offset` of *one* controller's
 ///    register BAR (mapped uncached), in program order, never cached, combined or elided.
 ///    `offset` is 4-aligned and inside the registers the driver documents (AHCI: below
-///    `0x1100`; NVMe: below `0x1000` plus its doorbells); implementations may panic otherwise
+///    `0x1100`; NVMe: below `0x1000` plus its doorbells; e1000e: below `0x2_0000`, its
+///    128 KiB BAR 0); implementations may panic otherwise
 ///    (a driver bug).
 /// 2. The handle and its clones go to one driver controller (`ahci::Controller`,
-///    `nvme::Controller`) and the disks it opens, and to nothing else: no second controller over
+///    `nvme::Controller`, `net::e1000e::E1000e`) and the disks it opens, and to nothing else: no second controller over
 ///    the same device, and nothing outside the driver (not the firmware after any handoff, not
 ///    another driver) programs it. Clones all reach the whole register BAR; each driver divides
 ///    it between them as its HAL re-export documents.
