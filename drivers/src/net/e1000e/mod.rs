@@ -186,12 +186,8 @@ impl<H: E1000eHal> E1000e<H> {
                 .dma_write(&dma.rings, RX_RING_OFFSET + i * DESC_BYTES, &d);
         }
         let base = dma.rings.phys() + RX_RING_OFFSET as u64;
-        self.hal.write32(RDBAL, base as u32);
-        self.hal.write32(RDBAH, (base >> 32) as u32);
-        self.hal
-            .write32(RDLEN, (RX_DESCRIPTORS * DESC_BYTES) as u32);
-        self.hal.write32(RDH, 0);
-        self.hal.write32(RDT, (RX_DESCRIPTORS - 1) as u32);
+        let rx = [RDBAL, RDBAH, RDLEN, RDH, RDT];
+        self.program_ring(rx, base, RX_DESCRIPTORS, (RX_DESCRIPTORS - 1) as u32);
         self.hal
             .write32(RCTL, RCTL_EN | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC);
     }
@@ -200,15 +196,21 @@ impl<H: E1000eHal> E1000e<H> {
     fn setup_transmit(&mut self) {
         let Some(dma) = &self.dma else { return };
         let base = dma.rings.phys() + TX_RING_OFFSET as u64;
-        self.hal.write32(TDBAL, base as u32);
-        self.hal.write32(TDBAH, (base >> 32) as u32);
-        self.hal
-            .write32(TDLEN, (TX_DESCRIPTORS * DESC_BYTES) as u32);
-        self.hal.write32(TDH, 0);
-        self.hal.write32(TDT, 0);
+        self.program_ring([TDBAL, TDBAH, TDLEN, TDH, TDT], base, TX_DESCRIPTORS, 0);
         self.hal.write32(TIPG, TIPG_COPPER);
         let tctl = TCTL_EN | TCTL_PSP | (TCTL_CT << TCTL_CT_SHIFT) | (TCTL_COLD << TCTL_COLD_SHIFT);
         self.hal.write32(TCTL, tctl);
+    }
+
+    /// Points a ring's registers — base low, base high, length, head, tail, in that order — at
+    /// `descriptors` descriptors from `base`, head 0 and the given tail.
+    fn program_ring(&mut self, regs: [usize; 5], base: u64, descriptors: usize, tail: u32) {
+        let [bal, bah, len, head, tail_reg] = regs;
+        self.hal.write32(bal, base as u32);
+        self.hal.write32(bah, (base >> 32) as u32);
+        self.hal.write32(len, (descriptors * DESC_BYTES) as u32);
+        self.hal.write32(head, 0);
+        self.hal.write32(tail_reg, tail);
     }
 
     /// Advances `tx_clean` past every transmit descriptor the device has marked done.
