@@ -126,14 +126,31 @@ pub fn public_beside(secret: &Path) -> PathBuf {
 
 /// The development key pair under `target_dir`, created on first use (limits: `*`).
 pub fn development_key(target_dir: &Path) -> Result<KeyPaths> {
-    let dir = target_dir.join("pandagen-keys");
-    let paths = KeyPaths::in_dir(&dir, DEVELOPMENT_KEY_ID);
+    key_once(&target_dir.join("pandagen-keys"), DEVELOPMENT_KEY_ID, "*")
+}
+
+/// The key pair `ID` in `dir`, generated unless both files are there. Holds `dir/.lock` while it
+/// looks, so two threads or processes asking at once get the same pair (without it, one could
+/// replace a half-written pair the other already signs with).
+pub fn key_once(dir: &Path, id: &str, limits: &str) -> Result<KeyPaths> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let lock_path = dir.join(".lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    let paths = KeyPaths::in_dir(dir, id);
     if paths.secret.exists() && paths.public.exists() {
         return Ok(paths);
     }
+    // A pair cut short by an interrupted keygen: start again.
     let _ = fs::remove_file(&paths.secret);
     let _ = fs::remove_file(&paths.public);
-    keygen(DEVELOPMENT_KEY_ID, &dir, &parse_limits("*")?)
+    keygen(id, dir, &parse_limits(limits)?)
 }
 
 #[cfg(test)]
@@ -178,5 +195,28 @@ mod tests {
         let b = development_key(dir.path()).unwrap();
         assert_eq!(a, b);
         assert_eq!(fs::read(&b.secret).unwrap(), first);
+    }
+
+    #[test]
+    fn threads_asking_at_once_all_get_one_matching_pair() {
+        for round in 0..20 {
+            let dir = TempDir::new(&format!("devkey-race-{round}"));
+            let got: Vec<(Vec<u8>, Vec<u8>)> = std::thread::scope(|s| {
+                let workers: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let p = development_key(dir.path()).unwrap();
+                            let secret = read_secret(&p.secret).unwrap();
+                            let public = read_public(&p.public).unwrap();
+                            let derived = secret.public_key(&[]).unwrap().key_bytes().to_vec();
+                            assert_eq!(derived, public.key_bytes(), "a mismatched pair");
+                            (fs::read(&p.secret).unwrap(), derived)
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().unwrap()).collect()
+            });
+            assert!(got.windows(2).all(|w| w[0] == w[1]), "two different pairs");
+        }
     }
 }

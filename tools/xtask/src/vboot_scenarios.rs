@@ -67,15 +67,9 @@ pub struct TestKeys {
 impl TestKeys {
     /// Creates the three test key pairs under `dir` unless they are there.
     pub fn prepare(target_dir: &Path, dir: &Path) -> Result<Self> {
-        let make = |id: &str, limits: &str| -> Result<KeyPaths> {
-            let paths = KeyPaths::in_dir(dir, id);
-            if paths.secret.exists() && paths.public.exists() {
-                return Ok(paths);
-            }
-            let _ = std::fs::remove_file(&paths.secret);
-            let _ = std::fs::remove_file(&paths.public);
-            keys::keygen(id, dir, &keys::parse_limits(limits)?)
-        };
+        let make = |id: &str, limits: &str| keys::key_once(dir, id, limits);
+        // The development key too, now, before scenarios resolve it from two threads.
+        keys::development_key(target_dir)?;
         Ok(Self {
             system: make(SYSTEM_KEY, "*")?,
             vendor: make(VENDOR_KEY, VENDOR_LIMITS)?,
