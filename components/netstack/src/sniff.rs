@@ -4,6 +4,7 @@
 //! tell `NameNotFound` from a timeout). Malformed frames are ignored here; smoltcp drops them.
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use smoltcp::wire::{
@@ -31,8 +32,10 @@ pub(crate) struct Sniffed {
     pub acks: u32,
     /// The lease time (seconds) of the last DHCP ACK to our MAC.
     pub lease_s: Option<u32>,
-    /// DNS answers (UDP from port 53).
+    /// DNS answers (UDP from port 53 of one of `dns_servers`).
     pub dns_answers: u32,
+    /// The DNS servers in use.
+    pub dns_servers: Vec<Ipv4Addr>,
     /// The last resets.
     pub resets: VecDeque<Reset>,
 }
@@ -61,18 +64,20 @@ pub(crate) fn frame(bytes: &[u8], mac: [u8; 6], out: &mut Sniffed) {
         return;
     };
     match ip.next_header() {
-        IpProtocol::Udp => udp(ip.payload(), mac, out),
+        IpProtocol::Udp => udp(ip.payload(), ip.src_addr(), mac, out),
         IpProtocol::Tcp => tcp(ip.payload(), ip.src_addr(), out),
         _ => {}
     }
 }
 
-fn udp(bytes: &[u8], mac: [u8; 6], out: &mut Sniffed) {
+fn udp(bytes: &[u8], src: Ipv4Addr, mac: [u8; 6], out: &mut Sniffed) {
     let Ok(udp) = UdpPacket::new_checked(bytes) else {
         return;
     };
     match (udp.src_port(), udp.dst_port()) {
-        (53, _) => out.dns_answers = out.dns_answers.wrapping_add(1),
+        (53, _) if out.dns_servers.contains(&src) => {
+            out.dns_answers = out.dns_answers.wrapping_add(1)
+        }
         (67, 68) => dhcp(udp.payload(), mac, out),
         _ => {}
     }

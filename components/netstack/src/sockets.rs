@@ -460,6 +460,25 @@ impl<F: Frames> Stack<F> {
         Ok(())
     }
 
+    /// Closes a stream at once with a reset (the peer sees `ConnectionReset`), e.g. for a
+    /// client that died; other handles close as with [`Stack::close`].
+    pub fn abort(&mut self, c: ClientId, h: Handle) -> Result<(), NetError> {
+        let entry = self
+            .client_mut(c)?
+            .entries
+            .remove(&h.0)
+            .ok_or(NetError::BadHandle)?;
+        match entry {
+            Entry::Stream(s) => {
+                self.sockets.get_mut::<tcp::Socket>(s.socket).abort();
+                // Kept until the next poll has sent the reset.
+                self.lingering.push((s.socket, self.now_ms));
+            }
+            other => self.drop_entry(other),
+        }
+        Ok(())
+    }
+
     fn drop_entry(&mut self, entry: Entry) {
         match entry {
             Entry::Stream(s) => {

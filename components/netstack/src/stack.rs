@@ -186,6 +186,7 @@ impl<F: Frames> Stack<F> {
         }
         self.gateway = gateway;
         self.dns_servers = dns.iter().copied().take(MAX_DNS_SERVERS).collect();
+        self.link.sniffed.dns_servers = self.dns_servers.clone();
         let servers: Vec<IpAddress> = self.dns_servers.iter().map(|a| (*a).into()).collect();
         self.sockets
             .get_mut::<dns::Socket>(self.dns_socket)

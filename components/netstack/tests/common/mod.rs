@@ -12,6 +12,7 @@ use smoltcp::socket::udp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, HardwareAddress, IpCidr,
+    IpListenEndpoint,
 };
 
 pub const HOST_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 0, 2];
@@ -174,7 +175,7 @@ pub struct Host {
     pub dhcp_requests: u32,
 }
 
-fn udp_socket(port: u16) -> udp::Socket<'static> {
+fn udp_socket(port: impl Into<IpListenEndpoint>) -> udp::Socket<'static> {
     let buf = || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 8], vec![0u8; 8 * 1500]);
     let mut s = udp::Socket::new(buf(), buf());
     s.bind(port).unwrap();
@@ -192,7 +193,8 @@ impl Host {
         });
         let mut sockets = SocketSet::new(Vec::new());
         let dhcp = sockets.add(udp_socket(67));
-        let dns = sockets.add(udp_socket(53));
+        // Bound to its address, so that answers come from 10.0.2.3, not the first address.
+        let dns = sockets.add(udp_socket((DNS, 53)));
         Host {
             dev,
             iface,
