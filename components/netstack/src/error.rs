@@ -67,6 +67,10 @@ pub enum NetError {
     NoDnsServer,
     /// A name that is not a valid DNS name.
     BadName,
+    /// A `network_api` request that does not decode (the service's answer to it).
+    BadRequest,
+    /// The caller holds no `port_range` capability (the service's answer to its socket calls).
+    NoPortRange,
 }
 
 impl fmt::Display for NetError {
@@ -99,6 +103,8 @@ impl fmt::Display for NetError {
             NameNotFound => f.write_str("name not found (NXDOMAIN): check the spelling"),
             NoDnsServer => f.write_str("no DNS server configured: configure one or use DHCP"),
             BadName => f.write_str("bad name: use letters, digits, '-' and '.', at most 255 bytes"),
+            BadRequest => f.write_str("malformed network_api request: check the client's encoder"),
+            NoPortRange => f.write_str("no port_range capability: declare port_range:<a>-<b> in the manifest"),
         }
     }
 }

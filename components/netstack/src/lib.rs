@@ -21,6 +21,7 @@
 
 extern crate alloc;
 
+pub mod api;
 pub mod config;
 mod dns;
 mod error;
