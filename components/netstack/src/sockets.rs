@@ -71,7 +71,7 @@ pub(crate) enum Entry {
 }
 
 pub(crate) struct Client {
-    pub range: PortRange,
+    pub range: Option<PortRange>,
     pub entries: BTreeMap<u32, Entry>,
     next_handle: u32,
     next_port: u16,
@@ -100,18 +100,17 @@ impl Client {
     }
 
     pub fn check_port(&self, port: u16) -> Result<(), NetError> {
-        if !self.range.contains(port) {
-            return Err(NetError::PortOutsideRange {
-                port,
-                range: self.range,
-            });
+        let range = self.range.ok_or(NetError::NoPortRange)?;
+        if !range.contains(port) {
+            return Err(NetError::PortOutsideRange { port, range });
         }
         Ok(())
     }
 
     /// A port of the range `used` says is free, starting after the last one picked.
     fn pick_port(&mut self, used: impl Fn(u16) -> bool) -> Result<u16, NetError> {
-        let (first, len) = (u32::from(self.range.first), self.range.len());
+        let range = self.range.ok_or(NetError::NoPortRange)?;
+        let (first, len) = (u32::from(range.first), range.len());
         let start = u32::from(self.next_port).saturating_sub(first) % len;
         for i in 0..len {
             let port = (first + (start + i) % len) as u16;
@@ -120,7 +119,7 @@ impl Client {
                 return Ok(port);
             }
         }
-        Err(NetError::NoFreePort { range: self.range })
+        Err(NetError::NoFreePort { range })
     }
 }
 
@@ -229,8 +228,9 @@ fn relisten(sockets: &mut SocketSet<'static>, l: &Listener) {
 }
 
 impl<F: Frames> Stack<F> {
-    /// Adds a client that may use the ports of `range` (its `port_range` capability).
-    pub fn add_client(&mut self, range: PortRange) -> ClientId {
+    /// Adds a client that may use the ports of `range` (its `port_range` capability; `None`:
+    /// no ports — TCP and UDP say `NoPortRange`, ping and DNS work).
+    pub fn add_client(&mut self, range: Option<PortRange>) -> ClientId {
         while self.next_client == 0 || self.clients.contains_key(&self.next_client) {
             self.next_client = self.next_client.wrapping_add(1);
         }
@@ -240,9 +240,10 @@ impl<F: Frames> Stack<F> {
             range,
             entries: BTreeMap::new(),
             next_handle: 1,
-            next_port: range
-                .first
-                .saturating_add((self.now_ms % u64::from(range.len())) as u16),
+            next_port: range.map_or(0, |r| {
+                r.first
+                    .saturating_add((self.now_ms % u64::from(r.len())) as u16)
+            }),
         };
         self.clients.insert(id, client);
         ClientId(id)
@@ -259,7 +260,7 @@ impl<F: Frames> Stack<F> {
     }
 
     /// The client's port range.
-    pub fn client_range(&self, c: ClientId) -> Result<PortRange, NetError> {
+    pub fn client_range(&self, c: ClientId) -> Result<Option<PortRange>, NetError> {
         Ok(self.client(c)?.range)
     }
 

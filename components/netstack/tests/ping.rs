@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
 fn ping(w: &mut World, target: Ipv4Addr, count: u16) -> PingReport {
-    let c = w.a.add_client(PortRange::ALL);
+    let c = w.a.add_client(Some(PortRange::ALL));
     let opts = PingOptions {
         count,
         interval_ms: 100,
@@ -70,7 +70,7 @@ fn absent_host_is_all_lost_after_the_timeout() {
 #[test]
 fn bad_ping_arguments_are_named() {
     let mut w = World::one(fixed(1));
-    let c = w.a.add_client(PortRange::ALL);
+    let c = w.a.add_client(Some(PortRange::ALL));
     let opts = PingOptions::default();
     assert_eq!(
         w.a.ping_start(c, Ipv4Addr::BROADCAST, opts),
@@ -82,6 +82,6 @@ fn bad_ping_arguments_are_named() {
         Err(NetError::TooLarge { max: 100 })
     );
     let mut w = World::one(netstack::NetConfig::dhcp());
-    let c = w.a.add_client(PortRange::ALL);
+    let c = w.a.add_client(Some(PortRange::ALL));
     assert_eq!(w.a.ping_start(c, B, opts), Err(NetError::NoAddress));
 }

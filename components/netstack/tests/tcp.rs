@@ -29,8 +29,8 @@ struct Pair {
 
 fn pair() -> Pair {
     let mut w = World::two(fixed(1), fixed(2));
-    let ca = w.a.add_client(CLIENT_RANGE);
-    let cb = w.b().add_client(SERVER_RANGE);
+    let ca = w.a.add_client(Some(CLIENT_RANGE));
+    let cb = w.b().add_client(Some(SERVER_RANGE));
     Pair { w, ca, cb }
 }
 
@@ -207,7 +207,7 @@ fn ports_stay_inside_the_granted_range() {
 fn a_full_range_has_no_free_port() {
     let mut p = pair();
     let narrow = PortRange::new(5000, 5001).unwrap();
-    let c = p.w.a.add_client(narrow);
+    let c = p.w.a.add_client(Some(narrow));
     p.w.a.tcp_connect(c, b_addr(8000)).unwrap();
     p.w.a.tcp_connect(c, b_addr(8000)).unwrap();
     assert_eq!(
@@ -235,7 +235,7 @@ fn too_many_sockets() {
     p.w.a.close(ca, handles[3]).unwrap();
     assert!(p.w.a.tcp_connect(ca, b_addr(8000)).is_ok());
     // Another client has its own table.
-    let other = p.w.a.add_client(CLIENT_RANGE);
+    let other = p.w.a.add_client(Some(CLIENT_RANGE));
     assert!(p.w.a.udp_bind(other, 0).is_ok());
 }
 
@@ -263,7 +263,7 @@ fn bad_handles_are_named_never_a_panic() {
     assert_eq!(p.w.a.send(ca, u, b"x"), Err(NetError::WrongKind));
     assert_eq!(p.w.a.accept(ca, u), Err(NetError::WrongKind));
     // Another client's handle is not yours.
-    let other = p.w.a.add_client(CLIENT_RANGE);
+    let other = p.w.a.add_client(Some(CLIENT_RANGE));
     assert_eq!(
         p.w.a.udp_send_to(other, u, to, b"x"),
         Err(NetError::BadHandle)
@@ -294,7 +294,7 @@ fn link_down_and_no_address_are_named() {
     assert_eq!(p.w.a.tcp_connect(ca, b_addr(8083)), Err(NetError::LinkDown));
     let _ = cb;
     let mut w = World::one(netstack::NetConfig::dhcp());
-    let c = w.a.add_client(CLIENT_RANGE);
+    let c = w.a.add_client(Some(CLIENT_RANGE));
     assert_eq!(w.a.tcp_connect(c, b_addr(80)), Err(NetError::NoAddress));
 }
 
@@ -331,4 +331,23 @@ fn malformed_frames_do_not_hurt() {
         drain(w.b(), cb, hb, &mut got);
         got == b"hello"
     }));
+}
+
+#[test]
+fn a_client_without_port_range_may_ping_but_not_bind() {
+    let mut p = pair();
+    let c = p.w.a.add_client(None);
+    assert_eq!(
+        p.w.a.tcp_connect(c, b_addr(8000)),
+        Err(NetError::NoPortRange)
+    );
+    assert_eq!(p.w.a.tcp_listen(c, 8000), Err(NetError::NoPortRange));
+    assert_eq!(p.w.a.udp_bind(c, 0), Err(NetError::NoPortRange));
+    let opts = netstack::PingOptions::default();
+    assert!(p
+        .w
+        .a
+        .ping_start(c, Ipv4Addr::new(10, 0, 0, 2), opts)
+        .is_ok());
+    assert_eq!(p.w.a.client_range(c), Ok(None));
 }

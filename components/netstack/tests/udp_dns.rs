@@ -9,8 +9,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 #[test]
 fn udp_round_trip() {
     let mut w = World::two(fixed(1), fixed(2));
-    let ca = w.a.add_client(PortRange::new(5000, 5999).unwrap());
-    let cb = w.b().add_client(PortRange::new(7000, 7000).unwrap());
+    let ca = w.a.add_client(PortRange::new(5000, 5999));
+    let cb = w.b().add_client(PortRange::new(7000, 7000));
     let ua = w.a.udp_bind(ca, 0).unwrap();
     let ub = w.b().udp_bind(cb, 7000).unwrap();
     let pa = w.a.local_port(ca, ua).unwrap();
@@ -49,7 +49,7 @@ fn udp_round_trip() {
 }
 
 fn resolve(w: &mut World, name: &str) -> Result<Ipv4Addr, NetError> {
-    let c = w.a.add_client(PortRange::ALL);
+    let c = w.a.add_client(Some(PortRange::ALL));
     let h = w.a.dns_start(c, name)?;
     assert!(w.until(60_000, |w| w.a.dns_result(c, h)
         != Err(NetError::WouldBlock)));
@@ -88,13 +88,13 @@ fn silent_dns_server_is_a_timeout() {
 #[test]
 fn dns_refusals_are_named() {
     let mut w = World::one(fixed(1));
-    let c = w.a.add_client(PortRange::ALL);
+    let c = w.a.add_client(Some(PortRange::ALL));
     assert_eq!(
         w.a.dns_start(c, "pandagen.test"),
         Err(NetError::NoDnsServer)
     );
     let mut w = leased();
-    let c = w.a.add_client(PortRange::ALL);
+    let c = w.a.add_client(Some(PortRange::ALL));
     for bad in [
         "",
         "a..b",
@@ -105,6 +105,6 @@ fn dns_refusals_are_named() {
         assert_eq!(w.a.dns_start(c, bad), Err(NetError::BadName), "{bad:?}");
     }
     let mut w = World::one(NetConfig::dhcp());
-    let c = w.a.add_client(PortRange::ALL);
+    let c = w.a.add_client(Some(PortRange::ALL));
     assert_eq!(w.a.dns_start(c, "pandagen.test"), Err(NetError::NoAddress));
 }
