@@ -4,6 +4,7 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
+use core::fmt;
 use core::net::Ipv4Addr;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -71,6 +72,57 @@ pub struct Status {
     pub dhcp_state: DhcpState,
     /// Frame counters.
     pub stats: LinkStats,
+}
+
+impl fmt::Display for DhcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DhcpState::Off => "static",
+            DhcpState::Discovering => "DHCP discovering",
+            DhcpState::Requesting => "DHCP requesting",
+            DhcpState::Bound => "DHCP bound",
+            DhcpState::TimedOut => "DHCP timed out, still trying",
+        })
+    }
+}
+
+/// The `net` command's lines, e.g.
+/// `link up, MAC 52:54:00:12:34:01` / `ipv4 10.0.2.15/24 (DHCP bound, lease 3600 s left)` /
+/// `gateway 10.0.2.2` / `dns 10.0.2.3` / `frames: 12 in, 9 out, 0 errors`.
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.mac;
+        let link = if self.link { "up" } else { "down" };
+        writeln!(
+            f,
+            "link {link}, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )?;
+        match self.ipv4 {
+            Some(a) => write!(f, "ipv4 {a} ({}", self.dhcp_state)?,
+            None => write!(f, "ipv4 none ({}", self.dhcp_state)?,
+        }
+        match self.lease_remaining_s {
+            Some(s) => writeln!(f, ", lease {s} s left)")?,
+            None => writeln!(f, ")")?,
+        }
+        if let Some(gw) = self.gateway {
+            writeln!(f, "gateway {gw}")?;
+        }
+        if !self.dns.is_empty() {
+            f.write_str("dns")?;
+            for (i, a) in self.dns.iter().enumerate() {
+                write!(f, "{}{a}", if i == 0 { " " } else { ", " })?;
+            }
+            writeln!(f)?;
+        }
+        let st = &self.stats;
+        write!(
+            f,
+            "frames: {} in, {} out, {} errors",
+            st.rx_frames, st.tx_frames, st.errors
+        )
+    }
 }
 
 struct Dhcp {

@@ -28,6 +28,18 @@ fn dhcp_lease_shows_in_status() {
     );
     w.run(10_000);
     assert_eq!(w.a.status().lease_remaining_s, Some(LEASE_S - 10));
+    let text = w.a.status().to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "link up, MAC 52:54:00:12:34:01",
+            "ipv4 10.0.2.15/24 (DHCP bound, lease 3590 s left)",
+            "gateway 10.0.2.2",
+            "dns 10.0.2.3",
+        ]
+    );
+    assert!(lines[4].starts_with("frames: "), "{text}");
     assert_eq!(w.a.ready(), Ok(cidr([10, 0, 2, 15], 24)));
 }
 
@@ -37,6 +49,12 @@ fn silent_dhcp_server_is_a_named_timeout_then_recovers() {
     w.host().dhcp_on = false;
     w.run(9_990);
     assert_eq!(w.a.dhcp_state(), DhcpState::Discovering);
+    assert!(matches!(w.a.poll_delay_ms(), Some(d) if d <= 100));
+    assert!(w
+        .a
+        .status()
+        .to_string()
+        .contains("ipv4 none (DHCP discovering)"));
     assert!(events(&mut w).is_empty());
     w.run(20);
     let evs = events(&mut w);

@@ -318,6 +318,22 @@ fn malformed_frames_do_not_hurt() {
             frames.push(f);
         }
     }
+    // Random frames to a's MAC, IPv4 and ARP, of every length.
+    let noise = data(300_000);
+    let mut at = 0;
+    for i in 0..3_000usize {
+        let len = i % 1500;
+        let mut f = mac(1).to_vec();
+        f.extend_from_slice(&mac(9));
+        f.extend_from_slice(if i % 3 == 0 {
+            &[0x08, 0x06]
+        } else {
+            &[0x08, 0x00]
+        });
+        f.extend_from_slice(&noise[at..at + len]);
+        at = (at + len) % (noise.len() - 1500);
+        frames.push(f);
+    }
     for f in &frames {
         junk.send(f).unwrap();
         p.w.tick();
