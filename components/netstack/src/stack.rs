@@ -74,6 +74,32 @@ pub struct Status {
     pub stats: LinkStats,
 }
 
+impl Dhcp {
+    /// The lease is gone: a new attempt starts now.
+    fn restart(&mut self, now: u64, offers: u32) {
+        (self.lease, self.since_ms, self.offers_at_start) = (None, now, offers);
+        self.timeout_reported = false;
+    }
+
+    /// A renewal's ACK changes no configuration (no smoltcp event) but restarts the lease.
+    fn renewed(&mut self, now: u64, acks: u32, lease_s: Option<u32>) {
+        if self.acks != acks && self.lease.is_some() {
+            self.lease = Some((now, lease_s));
+        }
+        self.acks = acks;
+    }
+
+    /// `DhcpTimeout`, once per attempt, when the attempt is older than `timeout`.
+    fn check_timeout(&mut self, now: u64, timeout: u64) -> Option<Event> {
+        let waited_ms = now.saturating_sub(self.since_ms);
+        if self.lease.is_some() || self.timeout_reported || waited_ms < timeout {
+            return None;
+        }
+        self.timeout_reported = true;
+        Some(Event::DhcpTimeout { waited_ms })
+    }
+}
+
 impl fmt::Display for DhcpState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -310,58 +336,40 @@ impl<F: Frames> Stack<F> {
                 c.dns_servers.iter().copied().collect::<Vec<_>>(),
             ))),
         };
+        let now = self.now_ms;
+        let sniffed = &self.link.sniffed;
+        let (lease_s, acks, offers) = (sniffed.lease_s, sniffed.acks, sniffed.offers);
+        let bound = self.dhcp.as_ref().is_some_and(|d| d.lease.is_some());
         match change {
             Some(Some((address, gateway, dns))) => {
                 self.configure(address, gateway, &dns);
                 self.push(Event::Configured(address));
-                let (now, lease_s, acks) = (
-                    self.now_ms,
-                    self.link.sniffed.lease_s,
-                    self.link.sniffed.acks,
-                );
-                let d = self.dhcp_mut();
-                (d.lease, d.acks) = (Some((now, lease_s)), acks);
+                if let Some(d) = &mut self.dhcp {
+                    (d.lease, d.acks) = (Some((now, lease_s)), acks);
+                }
             }
             // smoltcp says `Deconfigured` once at start too: nothing to undo then.
-            Some(None) if self.dhcp_mut().lease.is_none() => {}
+            Some(None) if !bound => {}
             Some(None) => {
                 self.deconfigure();
                 self.push(Event::Deconfigured);
-                let (now, offers) = (self.now_ms, self.link.sniffed.offers);
-                let d = self.dhcp_mut();
-                (d.lease, d.since_ms, d.offers_at_start) = (None, now, offers);
-                d.timeout_reported = false;
+                if let Some(d) = &mut self.dhcp {
+                    d.restart(now, offers);
+                }
             }
-            None => self.dhcp_renewed(),
+            None => {
+                if let Some(d) = &mut self.dhcp {
+                    d.renewed(now, acks, lease_s);
+                }
+            }
         }
-        self.dhcp_timeout();
-    }
-
-    fn dhcp_mut(&mut self) -> &mut Dhcp {
-        self.dhcp.as_mut().expect("called only with DHCP on")
-    }
-
-    /// A renewal's ACK changes no configuration (no smoltcp event) but restarts the lease.
-    fn dhcp_renewed(&mut self) {
-        let (now, acks, lease_s) = (
-            self.now_ms,
-            self.link.sniffed.acks,
-            self.link.sniffed.lease_s,
-        );
-        let d = self.dhcp_mut();
-        if d.acks != acks && d.lease.is_some() {
-            d.lease = Some((now, lease_s));
-        }
-        d.acks = acks;
-    }
-
-    fn dhcp_timeout(&mut self) {
-        let (now, timeout) = (self.now_ms, self.limits.dhcp_timeout_ms);
-        let d = self.dhcp_mut();
-        let waited_ms = now.saturating_sub(d.since_ms);
-        if d.lease.is_none() && !d.timeout_reported && waited_ms >= timeout {
-            d.timeout_reported = true;
-            self.push(Event::DhcpTimeout { waited_ms });
+        let timeout = self.limits.dhcp_timeout_ms;
+        if let Some(e) = self
+            .dhcp
+            .as_mut()
+            .and_then(|d| d.check_timeout(now, timeout))
+        {
+            self.push(e);
         }
     }
 

@@ -44,6 +44,26 @@ fn dhcp_lease_shows_in_status() {
 }
 
 #[test]
+fn renewal_restarts_the_lease() {
+    let mut w = World::one(NetConfig::dhcp()).with_host();
+    assert!(w.until(5_000, |w| w.a.dhcp_state() == DhcpState::Bound));
+    let asked = w.host().dhcp_requests;
+    // Half the lease (T1): the client renews, the server ACKs, the countdown restarts.
+    for _ in 0..(LEASE_S / 2 - 10) {
+        w.step(1_000);
+    }
+    assert_eq!(w.host().dhcp_requests, asked);
+    assert_eq!(w.a.status().lease_remaining_s, Some(LEASE_S / 2 + 10));
+    for _ in 0..20_000 {
+        w.step(1);
+    }
+    assert!(w.host().dhcp_requests > asked, "no renewal");
+    let left = w.a.status().lease_remaining_s.unwrap();
+    assert!(left >= LEASE_S - 20, "{left}");
+    assert_eq!(w.a.dhcp_state(), DhcpState::Bound);
+}
+
+#[test]
 fn silent_dhcp_server_is_a_named_timeout_then_recovers() {
     let mut w = World::one(NetConfig::dhcp()).with_host();
     w.host().dhcp_on = false;

@@ -86,7 +86,12 @@ impl World {
 
     /// One millisecond: every node polls.
     pub fn tick(&mut self) {
-        self.clock.advance(1);
+        self.step(1);
+    }
+
+    /// `ms` milliseconds at once, then every node polls.
+    pub fn step(&mut self, ms: u64) {
+        self.clock.advance(ms);
         let now = self.clock.now_ms();
         self.a.poll(now);
         if let Some(b) = &mut self.b {
