@@ -66,6 +66,9 @@ pub const STEPS: &[(&str, &[&str], bool)] = &[
             "pandagen-runtime",
             "-p",
             "testcases",
+            // services_network's stack, checked as the components build it.
+            "-p",
+            "netstack",
             "--",
             "-D",
             "warnings",
