@@ -53,7 +53,7 @@ pub struct LinkStats {
     pub rx_frames: u64,
     /// Frames sent.
     pub tx_frames: u64,
-    /// Sends or receives the device refused.
+    /// Sends or receives the device failed (not counting those refused for a down link).
     pub errors: u64,
 }
 
@@ -101,7 +101,8 @@ impl<F: Frames> phy::TxToken for Tx<'_, F> {
         let r = f(self.buf);
         match self.frames.send(self.buf) {
             Ok(()) => self.stats.tx_frames += 1,
-            Err(_) => self.stats.errors += 1,
+            Err(LinkError::Down) => {}
+            Err(LinkError::Device(_)) => self.stats.errors += 1,
         }
         r
     }
@@ -120,8 +121,8 @@ impl<F: Frames> Device for Link<F> {
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_, F>)> {
         let n = match self.frames.recv(&mut self.rx) {
             Ok(Some(n)) => n.min(self.rx.len()),
-            Ok(None) => return None,
-            Err(_) => {
+            Ok(None) | Err(LinkError::Down) => return None,
+            Err(LinkError::Device(_)) => {
                 self.stats.errors += 1;
                 return None;
             }

@@ -106,6 +106,11 @@ fn link_loss_is_reported_and_dhcp_restarts_when_it_returns() {
     w.run(10);
     assert_eq!(w.a.ready(), Err(NetError::LinkDown));
     assert!(!w.a.status().link);
+    assert_eq!(
+        w.a.status().stats.errors,
+        0,
+        "a down link is not a device error"
+    );
     assert_eq!(events(&mut w), vec![Event::LinkDown]);
     w.a.frames().set_link(true);
     assert!(w.until(5_000, |w| {
