@@ -367,3 +367,23 @@ fn a_client_without_port_range_may_ping_but_not_bind() {
         .is_ok());
     assert_eq!(p.w.a.client_range(c), Ok(None));
 }
+
+#[test]
+fn transfer_survives_a_lossy_wire() {
+    let mut p = pair();
+    let (ca, cb) = (p.ca, p.cb);
+    let (ha, hb) = connect(&mut p, 8085);
+    p.w.wire.set_delay(2);
+    p.w.a.frames().drop_every(10);
+    p.w.b().frames().drop_every(13);
+    let out = data(256 * 1024);
+    let (mut sent, mut got) = (0, Vec::new());
+    let done = p.w.until(300_000, |w| {
+        pump(&mut w.a, ca, ha, &out, &mut sent);
+        drain(w.b(), cb, hb, &mut got);
+        got.len() == out.len()
+    });
+    assert!(done, "sent {sent}, got {}", got.len());
+    assert_eq!(checksum(&got), checksum(&out));
+    assert!(p.w.a.frames().dropped() > 0);
+}
