@@ -37,7 +37,8 @@ impl fmt::Display for LinkError {
 pub trait Frames {
     /// The device's MAC address.
     fn mac(&self) -> [u8; 6];
-    /// Whether the link is up.
+    /// Whether the link is up (a device that cannot tell says `true`; a `send` or `recv`
+    /// answering [`LinkError::Down`] is then dropped like a lost frame).
     fn link_up(&self) -> bool;
     /// Sends one frame (at most [`MAX_FRAME`] bytes).
     fn send(&mut self, frame: &[u8]) -> Result<(), LinkError>;

@@ -184,10 +184,13 @@ impl<F: Frames> Stack<F> {
         target: Ipv4Addr,
         opts: PingOptions,
     ) -> Result<Handle, NetError> {
-        if opts.count == 0 || opts.count > MAX_PING_COUNT || opts.payload_len > MAX_PING_PAYLOAD {
-            return Err(NetError::TooLarge {
-                max: u32::from(MAX_PING_COUNT),
-            });
+        if opts.count == 0 || opts.count > MAX_PING_COUNT {
+            let max = u32::from(MAX_PING_COUNT);
+            return Err(NetError::TooLarge { max });
+        }
+        if opts.payload_len > MAX_PING_PAYLOAD {
+            let max = u32::from(MAX_PING_PAYLOAD);
+            return Err(NetError::TooLarge { max });
         }
         if target.is_unspecified() || target.is_broadcast() || target.is_multicast() {
             return Err(NetError::BadAddress);

@@ -76,6 +76,14 @@ fn bad_ping_arguments_are_named() {
         w.a.ping_start(c, Ipv4Addr::BROADCAST, opts),
         Err(NetError::BadAddress)
     );
+    let big = PingOptions {
+        payload_len: 1025,
+        ..opts
+    };
+    assert_eq!(
+        w.a.ping_start(c, B, big),
+        Err(NetError::TooLarge { max: 1024 })
+    );
     let many = PingOptions { count: 101, ..opts };
     assert_eq!(
         w.a.ping_start(c, B, many),
