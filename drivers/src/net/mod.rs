@@ -1,8 +1,9 @@
 //! Network interface cards: the [`NetDevice`] interface (one Ethernet port: its MAC address,
 //! its link, non-blocking frame transmit and receive), its errors, and the drivers
-//! ([`e1000e`]: Intel 82574L).
+//! ([`e1000e`]: Intel 82574L; [`virtio_net`]: QEMU's virtio-net).
 
 pub mod e1000e;
+pub mod virtio_net;
 
 use core::fmt;
 
@@ -42,6 +43,26 @@ pub trait NetDevice {
     /// # Errors
     /// [`NetError::BufferTooSmall`], [`NetError::Removed`].
     fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, NetError>;
+}
+
+/// Checks a frame's length for [`NetDevice::transmit`]: [`MIN_FRAME`] ..= [`MAX_FRAME`].
+///
+/// # Errors
+/// [`NetError::FrameTooLarge`], [`NetError::FrameTooShort`].
+pub fn check_frame_len(len: usize) -> Result<(), NetError> {
+    if len > MAX_FRAME {
+        return Err(NetError::FrameTooLarge {
+            len,
+            max: MAX_FRAME,
+        });
+    }
+    if len < MIN_FRAME {
+        return Err(NetError::FrameTooShort {
+            len,
+            min: MIN_FRAME,
+        });
+    }
+    Ok(())
 }
 
 /// Why a network operation failed.

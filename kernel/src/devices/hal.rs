@@ -422,6 +422,22 @@ pub(super) fn nvme_hal(phys: u64, size: u64) -> Result<KernelMmioDmaHal, mmio::M
     Ok(unsafe { KernelMmioDmaHal::new(virt, len as usize) })
 }
 
+/// Maps an Intel 82574L's register BAR0 (physical `phys`, `size` bytes: its 128 KiB) and
+/// makes its HAL. Only `devices::net` calls this, once per e1000e function per boot; the
+/// handle then goes to that function's one `E1000e`, which never clones it.
+///
+/// # Errors
+/// What [`mmio::map`] says.
+pub(super) fn e1000e_hal(phys: u64, size: u64) -> Result<KernelMmioDmaHal, mmio::MmioError> {
+    let len = size.min(0x2_0000);
+    let virt = mmio::map(phys, len)?;
+    // SAFETY: `virt` maps `len` bytes of the controller's BAR0 uncached, just above, for good;
+    // the caller gives the handle to one `E1000e` and nothing else programs the controller:
+    // this function runs once per controller (one bring-up per boot), the firmware gave the
+    // machine up at exit-boot-services, and `E1000e::init` masks interrupts and resets it first.
+    Ok(unsafe { KernelMmioDmaHal::new(virt, len as usize) })
+}
+
 /// Maps an xHCI controller's BAR0 (physical `phys`, `size` bytes: all of it, up to 1 MiB) and
 /// makes its HAL, with DMA below 4 GiB unless HCCPARAMS1.AC64 says the controller takes 64-bit
 /// addresses. Only the xHCI entry of `devices`' driver table calls this, once per xHCI function

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use super::fake::{FakeE1000e, FakeHal};
 use super::*;
 use crate::hal::fake::{storage_function, HasFakeRegisters};
+use crate::net::{MAX_FRAME, MIN_FRAME};
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
