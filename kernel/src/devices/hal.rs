@@ -1,5 +1,5 @@
 //! The kernel's implementations of `virtio_drivers::Hal` ([`KernelHal`]), of
-//! `drivers::hal::MmioDmaHal` for AHCI and NVMe ([`KernelMmioDmaHal`]) and of
+//! `drivers::hal::MmioDmaHal` for AHCI, NVMe, xHCI and e1000e ([`KernelMmioDmaHal`]) and of
 //! `drivers::ide::IdeHal` ([`KernelIdeHal`]): DMA memory from the frame allocator, device
 //! registers through the MMIO window, port I/O, buffer sharing, and the clock.
 //!

@@ -1,4 +1,5 @@
-//! Devices: PCI discovery and disks (virtio-blk, AHCI/SATA, NVMe), on top of the `drivers` crate.
+//! Devices: PCI discovery and disks (virtio-blk, AHCI/SATA, NVMe), on top of the `drivers` crate;
+//! the network cards are [`net`]'s.
 //!
 //! [`probe`] is the boot path's entry point: it enumerates PCI (every function logged at debug
 //! level, storage controllers at info level), brings up the disks of every function a driver in

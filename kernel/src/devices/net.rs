@@ -86,6 +86,7 @@ pub fn bring_up(pci_functions: &[PciDevice]) -> NetProbe {
                 let mac = device.mac_address();
                 let link = if device.link_up() { "up" } else { "down" };
                 log::info!(
+                    target: "devices",
                     "network: {name}: {} {kind}: MAC {mac}, link {link} ({})",
                     dev.address,
                     Elapsed(started)
@@ -95,9 +96,18 @@ pub fn bring_up(pci_functions: &[PciDevice]) -> NetProbe {
                     device,
                 });
             }
+            Err(e @ NicError::NoDriver { .. }) => log::warn!(
+                target: "devices",
+                "network: {name}: {}: {e}; {name} has no frames this boot",
+                dev.address
+            ),
             Err(e) => log::error!(
-                "network: {name}: {dev}: not brought up after {}: {e}; {name} has no frames \
-                 this boot",
+                target: "devices",
+                "network: {name}: {} {:04x}:{:04x} failed to come up after {}: {e}; {name} has \
+                 no frames this boot",
+                dev.address,
+                dev.vendor_id,
+                dev.device_id,
                 Elapsed(started)
             ),
         }
