@@ -136,46 +136,48 @@ impl Net {
     }
 
     /// Moves the next frame of `port` into `buf` (the pending one, else the device's);
-    /// `None` when there is none.
+    /// `None` when there is none. A frame is always taken off the device whole (into a
+    /// [`MAX_FRAME`] buffer), so one that does not fit `buf` is never lost, whatever the
+    /// driver does with short buffers.
     ///
     /// # Errors
-    /// [`Error::BadLength`] when it does not fit `buf` (it stays pending, or in the NIC's
-    /// ring); the driver's errors through [`to_abi`].
+    /// [`Error::BadLength`] when it does not fit `buf` (it stays pending); the driver's
+    /// errors through [`to_abi`].
     pub fn take(&mut self, port: usize, buf: &mut [u8]) -> Result<Option<usize>, Error> {
-        let p = self.ports.get_mut(port).ok_or(Error::Unsupported)?;
-        if let Some(frame) = &p.pending {
-            let n = frame.len();
-            buf.get_mut(..n)
-                .ok_or(Error::BadLength)?
-                .copy_from_slice(frame);
-            p.pending = None;
-            return Ok(Some(n));
+        if !self.fetch(port)? {
+            return Ok(None);
         }
-        let device = p.device.as_deref_mut().ok_or(Error::Unsupported)?;
-        device.receive(buf).map_err(to_abi)
+        let p = self.ports.get_mut(port).ok_or(Error::Unsupported)?;
+        let Some(frame) = p.pending.take_if(|f| f.len() <= buf.len()) else {
+            return Err(Error::BadLength);
+        };
+        buf[..frame.len()].copy_from_slice(&frame);
+        Ok(Some(frame.len()))
     }
 
-    /// Whether `port` has a frame waiting: the pending one, else one frame polled off the
-    /// device. Errors count as no frame (the reader sees them when it takes).
-    fn poll(&mut self, port: usize) -> bool {
-        let Some(p) = self.ports.get_mut(port) else {
-            return false;
-        };
+    /// Whether `port` has a frame pending, taking one off the device if none is.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] without a device; the driver's errors through [`to_abi`].
+    fn fetch(&mut self, port: usize) -> Result<bool, Error> {
+        let p = self.ports.get_mut(port).ok_or(Error::Unsupported)?;
         if p.pending.is_some() {
-            return true;
+            return Ok(true);
         }
-        let Some(device) = p.device.as_deref_mut() else {
-            return false;
+        let device = p.device.as_deref_mut().ok_or(Error::Unsupported)?;
+        let mut frame = vec![0u8; MAX_FRAME];
+        let Some(n) = device.receive(&mut frame).map_err(to_abi)? else {
+            return Ok(false);
         };
-        let mut buf = vec![0u8; MAX_FRAME];
-        match device.receive(&mut buf) {
-            Ok(Some(n)) => {
-                buf.truncate(n);
-                p.pending = Some(buf);
-                true
-            }
-            Ok(None) | Err(_) => false,
-        }
+        frame.truncate(n);
+        p.pending = Some(frame);
+        Ok(true)
+    }
+
+    /// Whether `port` has a frame waiting ([`Net::fetch`]); errors count as no frame (the
+    /// reader sees them when it takes).
+    fn poll(&mut self, port: usize) -> bool {
+        self.fetch(port).unwrap_or(false)
     }
 
     /// `pid` waits in NET_RECV on `port` until `deadline_us` (replacing an earlier wait).
@@ -342,6 +344,12 @@ mod tests {
         let mut buf = [0u8; 128];
         assert_eq!(net.take(0, &mut buf), Ok(Some(100)));
         assert_eq!(buf[99], 2);
+        // Taken straight off the device into a small buffer: kept too.
+        rx.lock().unwrap().push_back(vec![3; 100]);
+        assert_eq!(net.take(0, &mut small), Err(Error::BadLength));
+        assert!(rx.lock().unwrap().is_empty(), "off the device, pending");
+        assert_eq!(net.take(0, &mut buf), Ok(Some(100)));
+        assert_eq!(buf[99], 3);
     }
 
     #[test]

@@ -927,4 +927,25 @@ mod tests {
             "{args}"
         );
     }
+
+    #[test]
+    fn nics_each_get_a_user_network() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/image.img".into(),
+            Serial::File("/t/s.log".into()),
+        );
+        let plain = strings(qemu_args(&cfg)).join(" ");
+        assert!(!plain.contains("-netdev"), "QEMU's default NIC: {plain}");
+        cfg.nics = vec![Nic::E1000e, Nic::VirtioNet];
+        let args = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            args.contains(
+                "-netdev user,id=n0 -device e1000e,netdev=n0 \
+                 -netdev user,id=n1 -device virtio-net-pci,netdev=n1"
+            ),
+            "{args}"
+        );
+    }
 }
