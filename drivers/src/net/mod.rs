@@ -35,7 +35,8 @@ pub trait NetDevice {
     ///
     /// # Errors
     /// [`NetError::FrameTooLarge`], [`NetError::FrameTooShort`], [`NetError::LinkDown`],
-    /// [`NetError::TxTimeout`] (no transmit slot freed in time), [`NetError::Removed`].
+    /// [`NetError::TxTimeout`] (no transmit slot freed in time), [`NetError::QueueFull`]
+    /// (virtio: the queue stayed full), [`NetError::Removed`].
     fn transmit(&mut self, frame: &[u8]) -> Result<(), NetError>;
     /// Copies the next received frame into `buf` and answers its length, or `None` if no frame
     /// has arrived. A frame that does not fit stays queued ([`NetError::BufferTooSmall`]).
@@ -76,6 +77,8 @@ pub enum NetError {
     BufferTooSmall { len: usize, need: usize },
     /// The transmit ring stayed full: the device completed no frame within the timeout.
     TxTimeout { head: u32, tail: u32 },
+    /// A virtio transmit queue stayed full, or the device did not complete a frame.
+    QueueFull,
     /// The link is down (no cable, or the partner never answered auto-negotiation).
     LinkDown,
     /// The device's registers read all ones: it is gone (surprise removal, or powered off).
@@ -104,6 +107,7 @@ impl fmt::Display for NetError {
                 f,
                 "transmit ring full, device completed nothing in time (TDH {head}, TDT {tail})"
             ),
+            Self::QueueFull => write!(f, "transmit queue full: the device completed nothing"),
             Self::LinkDown => write!(f, "link down: check the cable"),
             Self::Removed => write!(f, "device gone: its registers read all ones"),
             Self::Device(reason) => write!(f, "device failure: {reason}"),

@@ -69,7 +69,7 @@ impl fmt::Display for VirtioNetError {
 pub fn map_error(e: virtio_drivers::Error) -> NetError {
     use virtio_drivers::Error as E;
     match e {
-        E::QueueFull | E::NotReady => NetError::TxTimeout { head: 0, tail: 0 },
+        E::QueueFull | E::NotReady => NetError::QueueFull,
         E::DmaError => NetError::Device(DeviceFailure::OutOfDmaMemory),
         _ => NetError::Removed,
     }
@@ -224,10 +224,7 @@ mod tests {
             map_error(E::DmaError),
             NetError::Device(DeviceFailure::OutOfDmaMemory)
         );
-        assert!(matches!(
-            map_error(E::QueueFull),
-            NetError::TxTimeout { .. }
-        ));
+        assert_eq!(map_error(E::QueueFull), NetError::QueueFull);
         assert_eq!(map_error(E::IoError), NetError::Removed);
         assert!(VirtioNetError::Init(E::DmaError)
             .to_string()

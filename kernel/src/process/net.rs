@@ -63,7 +63,7 @@ pub fn to_abi(e: NetError) -> Error {
         | NetError::FrameTooShort { .. }
         | NetError::BufferTooSmall { .. } => Error::BadLength,
         NetError::LinkDown => Error::NotFound,
-        NetError::TxTimeout { .. } => Error::Timeout,
+        NetError::TxTimeout { .. } | NetError::QueueFull => Error::Timeout,
         NetError::Removed | NetError::Device(_) => Error::Unsupported,
     }
 }

@@ -354,6 +354,7 @@ fn every_error_displays_one_line() {
         NetError::Device(DeviceFailure::EepromTimeout { word: 2 }),
         NetError::Device(DeviceFailure::NoMacAddress),
         NetError::Device(DeviceFailure::OutOfDmaMemory),
+        NetError::QueueFull,
     ];
     let lines: Vec<_> = errors.iter().map(|e| e.to_string()).collect();
     for l in &lines {
