@@ -1,12 +1,13 @@
 //! The network scenarios (docs/network.md): the kernel brings up the NIC (e1000e or
 //! virtio-net) on QEMU's user-mode network, `services_network` reads it with NET_INFO, sends
 //! an ARP request for the gateway with NET_SEND and gets the reply with NET_RECV; and a
-//! component without `network_device:eth0` is refused all three calls on eth0.
+//! component without `network_device:eth0` is refused all three calls on eth0; a NIC without
+//! a driver leaves the system up without a network.
 
 use bootlog::msg::TEST_PASS;
 use bootlog::state::StateKind::Exited;
 
-use crate::qemu::Nic;
+use crate::qemu::{Machine, Nic};
 use crate::scenarios::{default_states, ends, line, shape, states, Scenario};
 use crate::serial_log::Pattern;
 
@@ -54,6 +55,27 @@ pub fn net_scenarios() -> Vec<Scenario> {
     vec![
         arp("net-arp-e1000e", &[Nic::E1000e], "e1000e"),
         arp("net-arp-virtio", &[Nic::VirtioNet], "virtio-net"),
+        // QEMU pc's default NIC (82540EM, 8086:100e) has no driver: one warning, the
+        // service's one ERROR line, and the system still comes up.
+        Scenario {
+            machine: Machine::Pc,
+            ..Scenario::boot(
+                "net-no-driver-pc",
+                vec![
+                    shape(
+                        "network: eth0: ",
+                        "no driver for 8086:100e",
+                        "no frames this boot",
+                    ),
+                    ends(
+                        "network: eth0: NET_INFO: the NIC has no working driver (see the \
+                         kernel's `network:` line); the system comes up without a network",
+                    ),
+                    default_states(),
+                    line(TEST_PASS),
+                ],
+            )
+        },
         // Two NICs, so eth1 exists: t_net_denied holds network_device:eth1, not eth0.
         Scenario {
             system: "system/tests/net.json",
