@@ -72,6 +72,9 @@ pub enum Needs {
     Update,
     /// `framebuffer`.
     Framebuffer,
+    /// A `network_device` (any): the call names the device, which must be one of the
+    /// caller's granted devices ([`Error::Denied`] otherwise).
+    NetworkDevice,
 }
 
 /// One row of [`SYSCALLS`].
@@ -180,6 +183,9 @@ syscalls! {
     /// | 53  | `FRAMEBUFFER_MAP`| [`screen::Framebuffer`] ptr | 0 (the screen is the caller's) |
     /// | 54  | `SCREEN_READ`    | buf ptr, buf cap      | bytes read (0: none waiting)    |
     /// | 55  | `LASTCRASH`      | buf ptr, buf cap      | full length of the crash record as text |
+    /// | 56  | `NET_INFO`       | name ptr, name len, [`net::Info`] ptr | 0               |
+    /// | 57  | `NET_SEND`       | name ptr, name len, frame ptr, frame len | frame length  |
+    /// | 58  | `NET_RECV`       | name ptr, name len, buf ptr, buf cap, timeout ms | frame length |
     ///
     /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
     /// block-device and IPC/system calls; until they are defined they fail with
@@ -329,13 +335,33 @@ syscalls! {
         /// [`Error::NotFound`] when the user data holds no crash record (or there is no
         /// user-data region).
         LastCrash = 55, "LASTCRASH", Nothing;
+        /// Describe a network device: `rdi`/`rsi` = its name (`eth0`; one of the caller's
+        /// granted `network_device`s, else [`Error::Denied`]), `rdx` = pointer to the
+        /// [`net::Info`] the kernel fills (MAC address, link, MTU). Returns 0.
+        /// [`Error::Unsupported`] when the device is present but has no working driver (none
+        /// for its model, or it failed to come up at boot). See `docs/network.md`.
+        NetInfo = 56, "NET_INFO", NetworkDevice;
+        /// Send one Ethernet frame (`rdx`/`r10` = frame, [`net::MIN_FRAME`]..=[`net::MAX_FRAME`]
+        /// bytes: destination, source, EtherType, payload; no FCS, no padding needed) on the
+        /// device named by `rdi`/`rsi`. Returns the frame length once the device has it.
+        /// [`Error::Denied`] (device not granted), [`Error::BadLength`] (frame size),
+        /// [`Error::Unsupported`] (no working driver), [`Error::NotFound`] (link down),
+        /// [`Error::Timeout`] (the device took no frame in time), [`Error::BadPointer`].
+        NetSend = 57, "NET_SEND", NetworkDevice;
+        /// Receive the next Ethernet frame of the device named by `rdi`/`rsi` into the buffer
+        /// `rdx`/`r10` (capacity; [`net::MAX_FRAME`] always fits), waiting up to `r8`
+        /// milliseconds (0: do not wait) for one to arrive; the caller is blocked meanwhile,
+        /// not spinning. Returns the frame's length. [`Error::Timeout`] when none arrived in
+        /// time; [`Error::BadLength`] when the frame does not fit (it stays queued);
+        /// [`Error::Denied`], [`Error::Unsupported`], [`Error::BadPointer`] as NET_SEND.
+        NetRecv = 58, "NET_RECV", NetworkDevice;
     }
 }
 
 /// Syscall numbers reserved for block-device calls (read, write, ...).
 pub const RESERVED_BLOCK: core::ops::Range<u64> = 16..32;
 /// Syscall numbers reserved for inter-component communication and system services (32–34
-/// IPC, 40–54 console, system and screen calls).
+/// IPC, 40–55 console, system and screen calls, 56–58 network frames).
 pub const RESERVED_IPC: core::ops::Range<u64> = 32..64;
 const _: () = assert!(RESERVED_BLOCK.end <= RESERVED_IPC.start && RESERVED_BLOCK.start > 4);
 
@@ -488,6 +514,55 @@ pub mod screen {
                 pitch,
                 bpp,
                 channels,
+            }
+        }
+    }
+}
+
+/// Network frames ([`Syscall::NetInfo`], [`Syscall::NetSend`], [`Syscall::NetRecv`]); see
+/// `docs/network.md`.
+pub mod net {
+    /// The largest frame NET_SEND takes and NET_RECV returns: a 14-byte Ethernet header and a
+    /// 1500-byte payload, without the FCS.
+    pub const MAX_FRAME: usize = 1514;
+    /// The smallest frame NET_SEND takes: an Ethernet header (the device pads to 60 bytes).
+    pub const MIN_FRAME: usize = 14;
+    /// Longest device name, in bytes.
+    pub const MAX_NAME: usize = 32;
+
+    /// What [`crate::Syscall::NetInfo`] says about a device.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Info {
+        /// The station (MAC) address.
+        pub mac: [u8; 6],
+        /// Whether the link is up now.
+        pub link_up: bool,
+        /// The largest payload of a frame (1500): a frame is at most `mtu + 14` bytes.
+        pub mtu: u16,
+    }
+
+    impl Info {
+        /// The size of the record in memory, in bytes: the MAC, the link byte (0 or 1), a
+        /// zero byte, the MTU (little-endian `u16`), six zero bytes.
+        pub const SIZE: usize = 16;
+
+        /// The record as the kernel writes it.
+        pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+            let mut out = [0u8; Self::SIZE];
+            out[..6].copy_from_slice(&self.mac);
+            out[6] = u8::from(self.link_up);
+            out[8..10].copy_from_slice(&self.mtu.to_le_bytes());
+            out
+        }
+
+        /// Decodes [`Info::to_bytes`].
+        pub fn from_bytes(bytes: &[u8; Self::SIZE]) -> Info {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&bytes[..6]);
+            Info {
+                mac,
+                link_up: bytes[6] != 0,
+                mtu: u16::from_le_bytes([bytes[8], bytes[9]]),
             }
         }
     }
@@ -888,11 +963,34 @@ mod tests {
             (Syscall::FramebufferMap, 53, "FRAMEBUFFER_MAP"),
             (Syscall::ScreenRead, 54, "SCREEN_READ"),
             (Syscall::LastCrash, 55, "LASTCRASH"),
+            (Syscall::NetInfo, 56, "NET_INFO"),
+            (Syscall::NetSend, 57, "NET_SEND"),
+            (Syscall::NetRecv, 58, "NET_RECV"),
         ];
         for (s, n, name) in more {
             assert_eq!(s.number(), n);
             assert_eq!(s.name(), name);
         }
+    }
+
+    #[test]
+    fn network_calls_need_a_network_device_and_info_round_trips() {
+        for s in [Syscall::NetInfo, Syscall::NetSend, Syscall::NetRecv] {
+            assert_eq!(s.needs(), Needs::NetworkDevice);
+            assert!(RESERVED_IPC.contains(&s.number()));
+        }
+        let info = net::Info {
+            mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+            link_up: true,
+            mtu: 1500,
+        };
+        let bytes = info.to_bytes();
+        assert_eq!(
+            &bytes[..10],
+            &[0x52, 0x54, 0, 0x12, 0x34, 0x56, 1, 0, 0xdc, 0x05]
+        );
+        assert_eq!(net::Info::from_bytes(&bytes), info);
+        assert_eq!(net::MAX_FRAME - 14, 1500);
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub use abi::{Error, LogLevel};
 pub mod console;
 pub mod ipc;
 pub mod logger;
+pub mod net;
 pub mod raw;
 pub mod screen;
 

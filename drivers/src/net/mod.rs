@@ -1,8 +1,9 @@
 //! Network interface cards: the [`NetDevice`] interface (one Ethernet port: its MAC address,
 //! its link, non-blocking frame transmit and receive), its errors, and the drivers
-//! ([`e1000e`]: Intel 82574L).
+//! ([`e1000e`]: Intel 82574L; [`virtio_net`]: QEMU's virtio-net).
 
 pub mod e1000e;
+pub mod virtio_net;
 
 use core::fmt;
 
@@ -34,7 +35,8 @@ pub trait NetDevice {
     ///
     /// # Errors
     /// [`NetError::FrameTooLarge`], [`NetError::FrameTooShort`], [`NetError::LinkDown`],
-    /// [`NetError::TxTimeout`] (no transmit slot freed in time), [`NetError::Removed`].
+    /// [`NetError::TxTimeout`] (no transmit slot freed in time), [`NetError::QueueFull`]
+    /// (virtio: the queue stayed full), [`NetError::Removed`].
     fn transmit(&mut self, frame: &[u8]) -> Result<(), NetError>;
     /// Copies the next received frame into `buf` and answers its length, or `None` if no frame
     /// has arrived. A frame that does not fit stays queued ([`NetError::BufferTooSmall`]).
@@ -42,6 +44,26 @@ pub trait NetDevice {
     /// # Errors
     /// [`NetError::BufferTooSmall`], [`NetError::Removed`].
     fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, NetError>;
+}
+
+/// Checks a frame's length for [`NetDevice::transmit`]: [`MIN_FRAME`] ..= [`MAX_FRAME`].
+///
+/// # Errors
+/// [`NetError::FrameTooLarge`], [`NetError::FrameTooShort`].
+pub fn check_frame_len(len: usize) -> Result<(), NetError> {
+    if len > MAX_FRAME {
+        return Err(NetError::FrameTooLarge {
+            len,
+            max: MAX_FRAME,
+        });
+    }
+    if len < MIN_FRAME {
+        return Err(NetError::FrameTooShort {
+            len,
+            min: MIN_FRAME,
+        });
+    }
+    Ok(())
 }
 
 /// Why a network operation failed.
@@ -55,6 +77,8 @@ pub enum NetError {
     BufferTooSmall { len: usize, need: usize },
     /// The transmit ring stayed full: the device completed no frame within the timeout.
     TxTimeout { head: u32, tail: u32 },
+    /// A virtio transmit queue stayed full, or the device did not complete a frame.
+    QueueFull,
     /// The link is down (no cable, or the partner never answered auto-negotiation).
     LinkDown,
     /// The device's registers read all ones: it is gone (surprise removal, or powered off).
@@ -83,6 +107,7 @@ impl fmt::Display for NetError {
                 f,
                 "transmit ring full, device completed nothing in time (TDH {head}, TDT {tail})"
             ),
+            Self::QueueFull => write!(f, "transmit queue full: the device completed nothing"),
             Self::LinkDown => write!(f, "link down: check the cable"),
             Self::Removed => write!(f, "device gone: its registers read all ones"),
             Self::Device(reason) => write!(f, "device failure: {reason}"),

@@ -55,7 +55,7 @@ pub extern "C" fn kmain() -> ! {
             log::warn!("keyboard: no room for another console input source");
         }
     }
-    let network = start::network_devices(&probe.pci);
+    let network = start::hand_over_network(devices::net::bring_up(&probe.pci));
     let mut disks = probe.disks;
     let (verified, booting) = verify_image(&info, map.entries(), &mut disks, cmd.slot);
     keyboard_layout(cmd.keyboard, &verified.manifest);

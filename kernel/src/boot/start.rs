@@ -1,13 +1,12 @@
 //! From a verified image to running components: read every binary off the image disk (and
 //! check it again against the manifest), hand the disk's user-data region to the process core,
-//! name the network devices, and run the supervisor's start sequence.
+//! hand the network devices to the process core, and run the supervisor's start sequence.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use drivers::pci::PciDevice;
 use loader::manifest::Manifest;
 use loader::sha256::Sha256Digest;
 use loader::superblock::BLOCK_SIZE;
@@ -16,6 +15,7 @@ use loader::verify::BlockSource;
 use bootlog::msg::{FRAMES_AFTER_ALL_ENDED, FRAMES_BEFORE_START, VBOOT_COMMITTED_START};
 
 use crate::caps::Machine;
+use crate::devices::net::NetProbe;
 use crate::devices::Disk;
 use crate::image::source::DiskSource;
 use crate::image::VerifiedBoot;
@@ -111,17 +111,13 @@ pub fn read_binaries(disk: &mut Disk, verified: &VerifiedBoot) -> Vec<Binary> {
     out
 }
 
-/// Network interfaces by PCI order (`eth0`, `eth1`, …): what `network_device:<name>` names.
-pub fn network_devices(pci: &[PciDevice]) -> Vec<String> {
-    pci.iter()
-        .filter(|d| d.class == 0x02)
-        .enumerate()
-        .map(|(i, d)| {
-            let name = alloc::format!("eth{i}");
-            log::info!("network device {name}: {d}");
-            name
-        })
-        .collect()
+/// Hands the NICs that came up to the process core's frame calls and answers every network
+/// device's name (`eth0`, `eth1`, … in PCI order): what `network_device:<name>` grants, a NIC
+/// that failed included (its calls then say it has no working driver).
+pub fn hand_over_network(probe: NetProbe) -> Vec<String> {
+    let devices = probe.nics.into_iter().map(|n| (n.name, n.device)).collect();
+    process::set_network(probe.names.clone(), devices);
+    probe.names
 }
 
 /// Once every process has ended (a test system whose entries all finish), the free frames: a

@@ -1,5 +1,5 @@
 //! The kernel's implementations of `virtio_drivers::Hal` ([`KernelHal`]), of
-//! `drivers::hal::MmioDmaHal` for AHCI and NVMe ([`KernelMmioDmaHal`]) and of
+//! `drivers::hal::MmioDmaHal` for AHCI, NVMe, xHCI and e1000e ([`KernelMmioDmaHal`]) and of
 //! `drivers::ide::IdeHal` ([`KernelIdeHal`]): DMA memory from the frame allocator, device
 //! registers through the MMIO window, port I/O, buffer sharing, and the clock.
 //!
@@ -419,6 +419,22 @@ pub(super) fn nvme_hal(phys: u64, size: u64) -> Result<KernelMmioDmaHal, mmio::M
     // namespaces it opens; nothing else programs the controller: this function runs once per
     // controller (one probe per boot), and the firmware gave the machine up at
     // exit-boot-services (`Controller::init` disables and resets the controller first).
+    Ok(unsafe { KernelMmioDmaHal::new(virt, len as usize) })
+}
+
+/// Maps an Intel 82574L's register BAR0 (physical `phys`, `size` bytes: its 128 KiB) and
+/// makes its HAL. Only `devices::net` calls this, once per e1000e function per boot; the
+/// handle then goes to that function's one `E1000e`, which never clones it.
+///
+/// # Errors
+/// What [`mmio::map`] says.
+pub(super) fn e1000e_hal(phys: u64, size: u64) -> Result<KernelMmioDmaHal, mmio::MmioError> {
+    let len = size.min(0x2_0000);
+    let virt = mmio::map(phys, len)?;
+    // SAFETY: `virt` maps `len` bytes of the controller's BAR0 uncached, just above, for good;
+    // the caller gives the handle to one `E1000e` and nothing else programs the controller:
+    // this function runs once per controller (one bring-up per boot), the firmware gave the
+    // machine up at exit-boot-services, and `E1000e::init` masks interrupts and resets it first.
     Ok(unsafe { KernelMmioDmaHal::new(virt, len as usize) })
 }
 

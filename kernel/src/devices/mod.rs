@@ -1,4 +1,5 @@
-//! Devices: PCI discovery and disks (virtio-blk, AHCI/SATA, NVMe), on top of the `drivers` crate.
+//! Devices: PCI discovery and disks (virtio-blk, AHCI/SATA, NVMe), on top of the `drivers` crate;
+//! the network cards are [`net`]'s.
 //!
 //! [`probe`] is the boot path's entry point: it enumerates PCI (every function logged at debug
 //! level, storage controllers at info level), brings up the disks of every function a driver in
@@ -11,6 +12,7 @@
 //! device's behaviour.
 
 pub mod hal;
+pub mod net;
 pub mod ps2;
 pub mod usb_input;
 
@@ -39,7 +41,7 @@ use crate::memory::mmio::{self, MmioError};
 
 /// BARs up to this size are mapped before the virtio transport asks for them, so that a mapping
 /// failure is an error here rather than a panic inside the HAL.
-const PREMAP_LIMIT: u64 = 16 * 1024 * 1024;
+pub(crate) const PREMAP_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// What kind of disk a [`Disk`] is (its driver).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

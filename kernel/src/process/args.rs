@@ -119,6 +119,27 @@ pub enum Call {
         ptr: u64,
         cap: u64,
     },
+    /// NET_INFO of the device named at `name`, filling the [`abi::net::Info`] at `info`.
+    NetInfo {
+        name: u64,
+        name_len: u64,
+        info: u64,
+    },
+    /// NET_SEND of the `len`-byte frame at `ptr` ([`abi::net::MIN_FRAME`]..=`MAX_FRAME`).
+    NetSend {
+        name: u64,
+        name_len: u64,
+        ptr: u64,
+        len: u64,
+    },
+    /// NET_RECV into `cap` bytes at `ptr`, waiting up to `timeout_ms`.
+    NetRecv {
+        name: u64,
+        name_len: u64,
+        ptr: u64,
+        cap: u64,
+        timeout_ms: u64,
+    },
 }
 
 /// The grants a call may need, as far as decoding is concerned.
@@ -134,6 +155,8 @@ pub struct Allowed {
     pub update: bool,
     /// `framebuffer`: `FRAMEBUFFER_MAP`, `SCREEN_READ`.
     pub framebuffer: bool,
+    /// Some `network_device`: the `NET_*` calls (which device: checked when the call runs).
+    pub network: bool,
 }
 
 impl Allowed {
@@ -147,6 +170,7 @@ impl Allowed {
             Needs::UserData => self.user_data,
             Needs::Update => self.update,
             Needs::Framebuffer => self.framebuffer,
+            Needs::NetworkDevice => self.network,
         }
     }
 }
@@ -321,6 +345,50 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
             check_user_range(a0, a1)?;
             Call::ScreenRead { ptr: a0, cap: a1 }
         }
+        Syscall::NetInfo | Syscall::NetSend | Syscall::NetRecv => decode_net(syscall, args)?,
+    })
+}
+
+/// The `NET_*` calls' arguments: a device name of 1..=[`abi::net::MAX_NAME`] bytes, a record,
+/// frame or buffer in the user half, a frame of [`abi::net::MIN_FRAME`]..=`MAX_FRAME` bytes.
+fn decode_net(syscall: Syscall, args: [u64; 6]) -> Result<Call, Error> {
+    use abi::net::{Info, MAX_FRAME, MAX_NAME as MAX_NET_NAME, MIN_FRAME};
+    let [name, name_len, a2, a3, a4, _] = args;
+    if name_len == 0 || name_len > MAX_NET_NAME as u64 {
+        return Err(Error::BadLength);
+    }
+    check_user_range(name, name_len)?;
+    Ok(match syscall {
+        Syscall::NetInfo => {
+            check_user_range(a2, Info::SIZE as u64)?;
+            Call::NetInfo {
+                name,
+                name_len,
+                info: a2,
+            }
+        }
+        Syscall::NetSend => {
+            if !(MIN_FRAME as u64..=MAX_FRAME as u64).contains(&a3) {
+                return Err(Error::BadLength);
+            }
+            check_user_range(a2, a3)?;
+            Call::NetSend {
+                name,
+                name_len,
+                ptr: a2,
+                len: a3,
+            }
+        }
+        _ => {
+            check_user_range(a2, a3)?;
+            Call::NetRecv {
+                name,
+                name_len,
+                ptr: a2,
+                cap: a3,
+                timeout_ms: a4,
+            }
+        }
     })
 }
 
@@ -367,7 +435,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [6, 15, 21, 31, 35, 39, 60, 63, 64, u64::MAX] {
+        for n in [6, 15, 21, 31, 35, 39, 59, 60, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -461,6 +529,7 @@ mod tests {
         power: true,
         update: true,
         framebuffer: true,
+        network: true,
     };
 
     #[test]
@@ -560,6 +629,10 @@ mod tests {
                     framebuffer: true,
                     ..none
                 },
+                Needs::NetworkDevice => Allowed {
+                    network: true,
+                    ..none
+                },
             };
             assert_ne!(
                 decode_for(s.number(), [0, u64::MAX, 1, 0, 0, 0], only),
@@ -567,6 +640,81 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn network_calls_need_a_network_device_first() {
+        // Everything but the network grant: NET_SEND is refused before its arguments.
+        let without = Allowed {
+            network: false,
+            ..ALL
+        };
+        for n in 56..=58 {
+            assert_eq!(
+                decode_for(n, [P, 4, P, 60, 0, 0], without),
+                Err(Error::Denied),
+                "{n}"
+            );
+        }
+        let net = Allowed {
+            network: true,
+            ..Allowed::default()
+        };
+        assert_eq!(
+            decode_for(57, [P, 4, P + 64, 42, 0, 0], net),
+            Ok(Call::NetSend {
+                name: P,
+                name_len: 4,
+                ptr: P + 64,
+                len: 42
+            })
+        );
+        assert_eq!(
+            decode_for(56, [P, 4, P + 64, 0, 0, 0], net),
+            Ok(Call::NetInfo {
+                name: P,
+                name_len: 4,
+                info: P + 64
+            })
+        );
+        assert_eq!(
+            decode_for(58, [P, 4, P + 64, 1514, 250, 0], net),
+            Ok(Call::NetRecv {
+                name: P,
+                name_len: 4,
+                ptr: P + 64,
+                cap: 1514,
+                timeout_ms: 250
+            })
+        );
+        // Frame sizes, names and pointers.
+        for len in [0, 13, 1515] {
+            assert_eq!(
+                decode_for(57, [P, 4, P, len, 0, 0], net),
+                Err(Error::BadLength),
+                "{len}"
+            );
+        }
+        assert_eq!(
+            decode_for(57, [P, 0, P, 60, 0, 0], net),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(57, [P, 33, P, 60, 0, 0], net),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(57, [P, 4, USER_END - 10, 60, 0, 0], net),
+            Err(Error::BadPointer)
+        );
+        assert_eq!(
+            decode_for(56, [P, 4, 0, 0, 0, 0], net),
+            Err(Error::BadPointer)
+        );
+        assert_eq!(
+            decode_for(58, [0, 4, P, 1514, 0, 0], net),
+            Err(Error::BadPointer)
+        );
     }
 
     #[test]

@@ -19,11 +19,14 @@
 pub mod args;
 pub mod budget;
 pub mod console_read;
+pub mod net;
 pub mod queue;
 pub mod slot_calls;
 
 #[cfg(target_os = "none")]
 mod ipc_calls;
+#[cfg(target_os = "none")]
+mod net_calls;
 #[cfg(target_os = "none")]
 mod sched;
 #[cfg(target_os = "none")]
@@ -33,6 +36,8 @@ mod syscalls;
 
 #[cfg(target_os = "none")]
 pub use ipc_calls::{bind_entry, init_ipc};
+#[cfg(target_os = "none")]
+pub use net_calls::set_network;
 #[cfg(target_os = "none")]
 pub use sched::{
     init, kill, on_user_fault, preempt, process_count, spawn, status, task_started, wait_until,

@@ -434,6 +434,7 @@ pub fn kill(pid: Pid, reason: KillReason) {
     };
     log::warn!("process {} (pid {pid}) killed: {reason}", task.name);
     super::ipc_calls::process_ended(pid);
+    super::net_calls::process_ended(pid);
     crate::screen::process_ended(pid);
     if let Some(user) = task.user {
         // Not running (it is not current), so neither its address space nor its kernel
@@ -451,6 +452,7 @@ pub fn wait_until(deadline_us: u64, done: &mut dyn FnMut() -> bool) -> bool {
     loop {
         if started {
             super::ipc_calls::expire_calls();
+            super::net_calls::wake_due();
         }
         if done() {
             return true;
@@ -506,6 +508,7 @@ pub(super) fn yield_now() -> bool {
 /// The timer preempted a program (ring 3): round-robin to the next ready task.
 pub fn preempt() {
     super::ipc_calls::expire_calls();
+    super::net_calls::wake_due();
     yield_now();
 }
 
@@ -751,6 +754,7 @@ pub(super) fn exit_current(exit: Exit) -> ! {
     let current = SCHED.lock().as_ref().map(|s| s.current);
     if let Some(pid) = current {
         super::ipc_calls::process_ended(pid);
+        super::net_calls::process_ended(pid);
         crate::screen::process_ended(pid);
     }
     let load = {

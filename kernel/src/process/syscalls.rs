@@ -129,6 +129,7 @@ pub extern "C" fn on_syscall(frame: &mut SyscallFrame) {
         power: grants.power,
         update: grants.update,
         framebuffer: grants.framebuffer,
+        network: !grants.network_devices.is_empty(),
     })
     .unwrap_or_default();
     let result = args::decode_for(frame.rax, args, allowed).and_then(run);
@@ -267,6 +268,24 @@ fn run(call: Call) -> Result<u64, Error> {
         }
         Call::FramebufferMap(ptr) => super::screen_calls::framebuffer_map(ptr),
         Call::ScreenRead { ptr, cap } => super::screen_calls::screen_read(ptr, cap),
+        Call::NetInfo {
+            name,
+            name_len,
+            info,
+        } => super::net_calls::info(name, name_len, info),
+        Call::NetSend {
+            name,
+            name_len,
+            ptr,
+            len,
+        } => super::net_calls::send(name, name_len, ptr, len),
+        Call::NetRecv {
+            name,
+            name_len,
+            ptr,
+            cap,
+            timeout_ms,
+        } => super::net_calls::recv(name, name_len, ptr, cap, timeout_ms),
     }
 }
 

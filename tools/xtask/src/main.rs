@@ -25,6 +25,7 @@ mod keys;
 mod limine_conf;
 mod lint;
 mod monitor;
+mod net_scenarios;
 mod pack;
 mod qemu;
 mod run;

@@ -58,6 +58,26 @@ impl Attach {
     }
 }
 
+/// A network card of the guest, on QEMU's user-mode network (`-netdev user`: the guest is
+/// 10.0.2.15, the gateway 10.0.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nic {
+    /// An Intel 82574L (`-device e1000e`), q35's default model.
+    E1000e,
+    /// A virtio network device (`-device virtio-net-pci`).
+    VirtioNet,
+}
+
+impl Nic {
+    /// QEMU's device name.
+    pub fn device(self) -> &'static str {
+        match self {
+            Nic::E1000e => "e1000e",
+            Nic::VirtioNet => "virtio-net-pci",
+        }
+    }
+}
+
 /// The QEMU device id of the USB stick that is disk `i` (for the monitor's `device_del`).
 pub fn usb_device_id(i: usize) -> String {
     format!("usbstick{i}")
@@ -123,6 +143,9 @@ pub struct QemuConfig {
     /// A USB keyboard (`usb-kbd` on the xHCI controller) as the only keyboard: on q35 the
     /// chipset's i8042 is left out (`i8042=off`), so typed keys can only come from USB.
     pub usb_keyboard: bool,
+    /// The network cards, in this order, each on its own user-mode network (`-netdev user`);
+    /// empty: QEMU's default NIC (q35: e1000e, pc: e1000, on a user-mode network).
+    pub nics: Vec<Nic>,
 }
 
 impl QemuConfig {
@@ -144,6 +167,7 @@ impl QemuConfig {
             vga: true,
             monitor: None,
             usb_keyboard: false,
+            nics: Vec::new(),
         }
     }
 }
@@ -212,6 +236,7 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
         args.push("usb-kbd,bus=xhci.0".into());
     }
     push_drives(&mut args, cfg.machine, &cfg.disks);
+    push_nics(&mut args, &cfg.nics);
     match &cfg.serial {
         Serial::Socket(p) => {
             args.push("-chardev".into());
@@ -246,6 +271,17 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
 
 fn push_all(args: &mut Vec<OsString>, more: &[&str]) {
     args.extend(more.iter().map(OsString::from));
+}
+
+/// `-netdev user,id=nN -device MODEL,netdev=nN` for each NIC, in order (QEMU then makes no
+/// default NIC); nothing for none.
+fn push_nics(args: &mut Vec<OsString>, nics: &[Nic]) {
+    for (i, nic) in nics.iter().enumerate() {
+        args.push("-netdev".into());
+        args.push(format!("user,id=n{i}").into());
+        args.push("-device".into());
+        args.push(format!("{},netdev=n{i}", nic.device()).into());
+    }
 }
 
 /// The `-drive`/`-device` options for `disks`, in order.
@@ -888,6 +924,27 @@ mod tests {
         let args = strings(qemu_args(&cfg)).join(" ");
         assert!(
             args.contains("-vga none -monitor unix:/t/m,,1.sock,server=on,wait=off -display none"),
+            "{args}"
+        );
+    }
+
+    #[test]
+    fn nics_each_get_a_user_network() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/image.img".into(),
+            Serial::File("/t/s.log".into()),
+        );
+        let plain = strings(qemu_args(&cfg)).join(" ");
+        assert!(!plain.contains("-netdev"), "QEMU's default NIC: {plain}");
+        cfg.nics = vec![Nic::E1000e, Nic::VirtioNet];
+        let args = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            args.contains(
+                "-netdev user,id=n0 -device e1000e,netdev=n0 \
+                 -netdev user,id=n1 -device virtio-net-pci,netdev=n1"
+            ),
             "{args}"
         );
     }

@@ -120,6 +120,8 @@ pub struct Scenario {
     /// Texts that `cargo xtask inspect`'s report of the image file must hold after the last
     /// boot (checked on the host; empty: not run).
     pub inspect_after: &'static [&'static str],
+    /// The network cards (empty: QEMU's default NIC for the machine).
+    pub nics: &'static [crate::qemu::Nic],
 }
 
 impl Scenario {
@@ -148,6 +150,7 @@ impl Scenario {
             slot_b: None,
             spec_command: false,
             inspect_after: &[],
+            nics: &[],
         }
     }
 }
@@ -1087,6 +1090,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(crate::keyboard_scenarios::keyboard_scenarios());
     list.extend(crate::editor_scenarios::editor_scenarios());
     list.extend(crate::crash_scenarios::crash_scenarios());
+    list.extend(crate::net_scenarios::net_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
     list

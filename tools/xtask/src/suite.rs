@@ -257,6 +257,7 @@ fn prepare(
     config.machine = s.machine;
     config.cpu = s.cpu.map(String::from);
     config.debug_exit = true;
+    config.nics = s.nics.to_vec();
     if s.spec_command {
         config.ovmf_code = qemu::spec_bios(ovmf);
         config.bios = true;

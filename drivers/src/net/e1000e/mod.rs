@@ -25,7 +25,7 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
-use super::{DeviceFailure, MacAddress, NetDevice, NetError, MAX_FRAME, MIN_FRAME};
+use super::{check_frame_len, DeviceFailure, MacAddress, NetDevice, NetError};
 use crate::hal::{wait_until, DmaRegion};
 use regs::*;
 
@@ -286,18 +286,7 @@ impl<H: E1000eHal> NetDevice for E1000e<H> {
 
     fn transmit(&mut self, frame: &[u8]) -> Result<(), NetError> {
         let len = frame.len();
-        if len > MAX_FRAME {
-            return Err(NetError::FrameTooLarge {
-                len,
-                max: MAX_FRAME,
-            });
-        }
-        if len < MIN_FRAME {
-            return Err(NetError::FrameTooShort {
-                len,
-                min: MIN_FRAME,
-            });
-        }
+        check_frame_len(len)?;
         self.check_link()?;
         self.reclaim_tx();
         if self.tx_ring_full() {

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use super::fake::{FakeE1000e, FakeHal};
 use super::*;
 use crate::hal::fake::{storage_function, HasFakeRegisters};
+use crate::net::{MAX_FRAME, MIN_FRAME};
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
@@ -353,6 +354,7 @@ fn every_error_displays_one_line() {
         NetError::Device(DeviceFailure::EepromTimeout { word: 2 }),
         NetError::Device(DeviceFailure::NoMacAddress),
         NetError::Device(DeviceFailure::OutOfDmaMemory),
+        NetError::QueueFull,
     ];
     let lines: Vec<_> = errors.iter().map(|e| e.to_string()).collect();
     for l in &lines {
