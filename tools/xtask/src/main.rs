@@ -43,6 +43,7 @@ mod testutil;
 mod toolchain;
 mod update;
 mod update_esp;
+mod update_scenarios;
 mod usb_scenarios;
 mod vboot_scenarios;
 
