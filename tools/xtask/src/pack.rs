@@ -136,7 +136,7 @@ pub struct PackInput {
 }
 
 /// One measured system: what a slot holds. As [`PackInput::slot_b`], slot B of a two-slot
-/// image (`docs/image-format.md`, "A/B slots"), packed right after slot A's last binary, its
+/// image (`docs/image-format.md`, "A/B slots"), packed after slot A's room ([`slot_room`]), its
 /// block numbers counting from its own block 0.
 #[derive(Debug, Clone)]
 pub struct SlotSystem {
