@@ -228,6 +228,25 @@ pub struct Made {
 pub fn make_delta(from: &Path, to: &Path, key: Option<&SecretKey>) -> Result<Made> {
     let old = read_active(from)?;
     let new = read_active(to)?;
+    let encoded = encode_slots(&old, &new, new.manifest.security_epoch, key)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", to.display()))?;
+    Ok(Made {
+        encoded,
+        old: old.slot,
+        new: new.slot,
+        target_len: new.bytes.len() as u64,
+        new_image_id: new.superblock.image_id,
+    })
+}
+
+/// Encodes the delta from `old` to `new`, its header saying `security_epoch` (the new
+/// manifest's; the tests give another to check the applier's refusal).
+fn encode_slots(
+    old: &SlotImage,
+    new: &SlotImage,
+    security_epoch: u32,
+    key: Option<&SecretKey>,
+) -> Result<pgdelta::encode::Encoded, pgdelta::encode::EncodeError> {
     let (old_regions, new_regions) = (old.regions(), new.regions());
     let old_in: Vec<OldRegion<'_>> = old_regions
         .iter()
@@ -248,20 +267,12 @@ pub fn make_delta(from: &Path, to: &Path, key: Option<&SecretKey>) -> Result<Mad
         .collect();
     let options = pgdelta::encode::Options {
         base_image_id: old.superblock.image_id,
-        security_epoch: new.manifest.security_epoch,
+        security_epoch,
         target_len: new.bytes.len() as u64,
         level: LEVEL,
         sign_key: key,
     };
-    let encoded = pgdelta::encode::encode(&old_in, &new_in, &options)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", to.display()))?;
-    Ok(Made {
-        encoded,
-        old: old.slot,
-        new: new.slot,
-        target_len: new.bytes.len() as u64,
-        new_image_id: new.superblock.image_id,
-    })
+    pgdelta::encode::encode(&old_in, &new_in, &options)
 }
 
 /// [`make_delta`], written atomically to `output`.

@@ -324,3 +324,34 @@ fn a_one_slot_image_is_refused_in_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_delta_whose_epoch_is_not_its_manifests_is_refused_with_the_image_unchanged() {
+    let p = pair("update-epoch", false, |img| {
+        changed(img, "services_logger", &[0x42; 2100])
+    });
+    let (old, new) = (read_active(&p.old).unwrap(), read_active(&p.new).unwrap());
+    let encoded = encode_slots(&old, &new, new.manifest.security_epoch + 5, None).unwrap();
+    let delta = p.dir.path().join("epoch.pgdelta");
+    fs::write(&delta, &encoded.bytes).unwrap();
+    let img = p.dir.path().join("target.img");
+    fs::copy(&p.old, &img).unwrap();
+    let (before, listed) = (snapshot(&img), dir_entries(p.dir.path()));
+    let err = apply_delta(&img, &delta).unwrap_err();
+    assert_eq!(
+        (snapshot(&img), dir_entries(p.dir.path())),
+        (before, listed)
+    );
+    assert_eq!(err.to_string().lines().count(), 1, "{err}");
+    assert!(
+        matches!(
+            err.downcast_ref::<UpdateError>(),
+            Some(UpdateError::EpochMismatch {
+                header: 5,
+                manifest: 0,
+                ..
+            })
+        ),
+        "{err}"
+    );
+}
