@@ -7,7 +7,7 @@
 //! |----------|--------------------------------------------------------------|
 //! | 224..232 | magic `PGSLOTB1`                                             |
 //! | 232..240 | slot B's first block (u64): its own block 0                  |
-//! | 240..248 | slot B's length in blocks (u64): its block 0 to its last binary |
+//! | 240..248 | slot B's room in blocks (u64): its block 0 to its end, at least its last binary |
 //! | 248..280 | SHA-256 of bytes 224..248                                    |
 //!
 //! Slot B is a whole image read through a window that starts at its first block: its block 0
@@ -34,7 +34,8 @@ pub const MAGIC: [u8; 8] = *b"PGSLOTB1";
 pub struct SlotTable {
     /// Slot B's block 0.
     pub b_start: u64,
-    /// Blocks from slot B's block 0 to the end of its last binary.
+    /// Slot B's room: blocks from its block 0 to its end (at least to its last binary;
+    /// an update may grow the system up to it).
     pub b_blocks: u64,
 }
 

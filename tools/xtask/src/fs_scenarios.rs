@@ -29,6 +29,8 @@ pub enum Driver {
     Usb(crate::usb_scenarios::UsbDriver),
     /// A keyboard-layout scenario ([`crate::keyboard_scenarios`]).
     Keyboard(crate::keyboard_scenarios::KeyboardDriver),
+    /// A delta-update scenario ([`crate::update_scenarios`]).
+    Update(crate::update_scenarios::UpdateDriver),
 }
 
 /// What a driver needs to boot its image.
@@ -64,6 +66,7 @@ pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
         Driver::Screen(d) => crate::screen_scenarios::run(d, env),
         Driver::Usb(d) => crate::usb_scenarios::run(d, env),
         Driver::Keyboard(d) => crate::keyboard_scenarios::run(d, env),
+        Driver::Update(d) => crate::update_scenarios::run(d, env),
     }
 }
 

@@ -42,6 +42,9 @@ mod system_image;
 #[cfg(test)]
 mod testutil;
 mod toolchain;
+mod update;
+mod update_esp;
+mod update_scenarios;
 mod usb_scenarios;
 mod vboot_scenarios;
 
@@ -229,6 +232,34 @@ enum Cmd {
         #[command(subcommand)]
         command: fs::FsCmd,
     },
+    /// A signed delta update (PGDELTA1, docs/update-format.md) from OLD's active slot to NEW's:
+    /// the new manifest and only the changed kernel and binaries (zstd or a bsdiff patch).
+    Delta {
+        /// The image the system to update runs (its active slot is the delta's base).
+        #[arg(long, value_name = "OLD.img")]
+        from: PathBuf,
+        /// The image holding the new system (its active slot).
+        #[arg(long, value_name = "NEW.img")]
+        to: PathBuf,
+        /// Where to write the delta.
+        #[arg(long, short, value_name = "UPDATE.pgdelta")]
+        output: PathBuf,
+        /// Sign with this secret key file (a key of the system's ring). Default: the
+        /// development key under target/.
+        #[arg(long, value_name = "FILE", conflicts_with = "unsigned")]
+        sign_key: Option<PathBuf>,
+        /// Leave the delta unsigned (a system under policy enforce refuses it).
+        #[arg(long)]
+        unsigned: bool,
+    },
+    /// Apply a delta into the inactive slot of a two-slot image, atomically (a copy beside it,
+    /// verified, renamed over it), and make that slot the one tried at the next boot.
+    ApplyDelta {
+        /// A two-slot disk image (`build-image --slots 2`).
+        image: PathBuf,
+        /// The delta (`cargo xtask delta`).
+        delta: PathBuf,
+    },
     /// rustfmt check and clippy (-D warnings) for the host, kernel, stub and component targets.
     Lint,
 }
@@ -252,6 +283,10 @@ struct ImageArgs {
     /// limine.conf entry each.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     slots: u8,
+    /// With --slots 2: each slot's room (16M, 64M, ...), so that an update growing the
+    /// system still fits (`apply-delta`). Default: the system and half again, to 1 MiB.
+    #[arg(long, value_name = "SIZE", value_parser = pack::parse_size)]
+    slot_size: Option<u64>,
     /// Put every file and directory of DIR (recursively) into the image's user-data
     /// filesystem (formatted for it) before the image is moved into place.
     #[arg(long, value_name = "DIR")]
@@ -321,6 +356,7 @@ impl ImageArgs {
             data_dir: self.data_dir.clone(),
             signing: self.sign.resolve(ws)?,
             slots: self.slots,
+            slot_size: self.slot_size,
             sector_size: SectorSize::default(),
         })
     }
@@ -351,6 +387,8 @@ pub(crate) struct ImageOptions {
     pub signing: sign::SignConfig,
     /// `--slots`: 1, or 2 for the same system in slots A and B.
     pub slots: u8,
+    /// `--slot-size`: each slot's room in a two-slot image (`None`: the default headroom).
+    pub slot_size: Option<u64>,
     /// `build-image --sector-size`: the disk's logical sector size the MBR and the ESP are for.
     pub sector_size: SectorSize,
 }
@@ -419,6 +457,64 @@ pub(crate) fn pack_iso(
     Ok(())
 }
 
+/// `cargo xtask delta`: writes the delta and says what it carries.
+fn make_delta(
+    ws: &Workspace,
+    from: &Path,
+    to: &Path,
+    output: &Path,
+    sign_key: Option<&Path>,
+    unsigned: bool,
+) -> Result<()> {
+    let key = match (sign_key, unsigned) {
+        (_, true) => None,
+        (Some(path), false) => Some(keys::read_secret(path)?),
+        (None, false) => Some(keys::read_secret(
+            &keys::development_key(&ws.target_dir)?.secret,
+        )?),
+    };
+    let made = update::write_delta(from, to, key.as_ref(), output)?;
+    for (name, kind, payload) in &made.encoded.choices {
+        println!("xtask: delta: {name}: {kind:?}, {payload} bytes");
+    }
+    println!(
+        "xtask: wrote {} ({} bytes, {}): slot {} of {} -> slot {} of {} (image {}, {} bytes)",
+        output.display(),
+        made.encoded.bytes.len(),
+        key.as_ref().map_or("unsigned".to_string(), |k| format!(
+            "signed by `{}`",
+            k.id()
+        )),
+        made.old,
+        from.display(),
+        made.new,
+        to.display(),
+        inspect::uuid(&made.new_image_id),
+        made.target_len
+    );
+    Ok(())
+}
+
+/// `cargo xtask apply-delta`: installs the delta and says what it did.
+fn apply_delta(image: &Path, delta: &Path) -> Result<()> {
+    let done = update::apply_delta(image, delta)?;
+    if let pgdelta::verify::Authenticity::Accepted(warning) = &done.authenticity {
+        println!("xtask: warning (policy permissive): {warning}");
+    }
+    println!(
+        "xtask: slot {} of {} now holds image {} ({} bytes written{}; {:.1} s); slot {} stays as the fallback; slot {} is active and tried at the next boot",
+        done.slot,
+        image.display(),
+        inspect::uuid(&done.image_id),
+        done.written,
+        if done.kernel_changed { ", its kernel on the ESP and limine.conf re-pinned" } else { "" },
+        done.elapsed.as_secs_f64(),
+        done.from,
+        done.slot
+    );
+    Ok(())
+}
+
 /// Packs the built artifacts into a system image at `output` and says what it wrote.
 pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Path) -> Result<()> {
     let img = system_image_for(artifacts, opts);
@@ -433,6 +529,7 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
     let options = pack::PackOptions {
         progress: true,
         sector_size: opts.sector_size,
+        slot_size: opts.slot_size,
     };
     let packed =
         system_image::write_system_image_with(&img, slot_b, output, options, |file, sb| {
@@ -464,7 +561,8 @@ pub(crate) fn pack_image(artifacts: &Artifacts, opts: &ImageOptions, output: &Pa
     );
     if let Some(b) = &packed.slot_b {
         println!(
-            "xtask: slot B: blocks {}..{} (its block 0, kernel, manifest and {} services/components), image {}; boot entries `PandaGen slot A` and `PandaGen slot B`",
+            "xtask: slots: {} MiB each; slot B: blocks {}..{} (its block 0, kernel, manifest and {} services/components), image {}; boot entries `PandaGen slot A` and `PandaGen slot B`",
+            b.table.b_blocks * pack::BLOCK / image::MIB,
             b.table.b_start,
             b.table.b_end(),
             b.manifest.entries().count(),
@@ -549,6 +647,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 data_dir: None,
                 signing: sign.resolve(&ws)?,
                 slots,
+                slot_size: None,
                 sector_size,
             };
             description::load_checked(&opts.description)?;
@@ -633,6 +732,14 @@ fn dispatch(command: Cmd) -> Result<bool> {
         Cmd::Bench { part } => bench::run(&ws, part)?,
         Cmd::Fs { image, command } => return Ok(fs::run(&image, command)),
         Cmd::Slot { image, command } => slots::run(&image, command)?,
+        Cmd::Delta {
+            from,
+            to,
+            output,
+            sign_key,
+            unsigned,
+        } => make_delta(&ws, &from, &to, &output, sign_key.as_deref(), unsigned)?,
+        Cmd::ApplyDelta { image, delta } => apply_delta(&image, &delta)?,
         Cmd::Test {
             release,
             only,

@@ -136,7 +136,7 @@ pub struct PackInput {
 }
 
 /// One measured system: what a slot holds. As [`PackInput::slot_b`], slot B of a two-slot
-/// image (`docs/image-format.md`, "A/B slots"), packed right after slot A's last binary, its
+/// image (`docs/image-format.md`, "A/B slots"), packed after slot A's room ([`slot_room`]), its
 /// block numbers counting from its own block 0.
 #[derive(Debug, Clone)]
 pub struct SlotSystem {
@@ -205,9 +205,9 @@ fn place_system(
     Ok((sb, json))
 }
 
-/// Lays the image out: slot A with [`loader::pack::place`], then (two slots) slot B right
-/// after slot A's last binary and the ESP and data region moved past it.
-pub fn plan(input: &mut PackInput) -> Result<Plan> {
+/// Lays the image out: slot A with [`loader::pack::place`], then (two slots) slot B after
+/// slot A's room ([`slot_room`]) and the ESP and data region moved past it.
+pub fn plan(input: &mut PackInput, slot_size: Option<u64>) -> Result<Plan> {
     ensure!(
         input.esp_size.is_multiple_of(BLOCK) && input.data_size.is_multiple_of(BLOCK),
         "ESP ({}) and data ({}) sizes must be multiples of {BLOCK} bytes",
@@ -221,7 +221,7 @@ pub fn plan(input: &mut PackInput) -> Result<Plan> {
     let (mut superblock, json) = place_system(&mut input.manifest, regions, input.signing.as_ref())
         .context("laying out the image")?;
     let slot_b = match input.slot_b.as_deref_mut() {
-        Some(b) => Some(plan_slot_b(&mut superblock, &input.manifest, b)?),
+        Some(b) => Some(plan_slot_b(&mut superblock, &input.manifest, b, slot_size)?),
         None => None,
     };
     Ok(Plan {
@@ -232,7 +232,7 @@ pub fn plan(input: &mut PackInput) -> Result<Plan> {
 }
 
 /// One past the last block of slot A's kernel, manifest and binaries.
-fn binaries_end(sb: &Superblock, manifest: &Manifest) -> u64 {
+pub fn binaries_end(sb: &Superblock, manifest: &Manifest) -> u64 {
     manifest
         .entries()
         .map(|e| e.start_block.saturating_add(blocks_for(e.size_bytes)))
@@ -241,14 +241,42 @@ fn binaries_end(sb: &Superblock, manifest: &Manifest) -> u64 {
         .unwrap_or(0)
 }
 
-/// Places slot B after slot A's last binary, moves `a`'s ESP (next 1 MiB boundary) and data
-/// region past it and records the slot table in `a`; slot B's block 0 is its window superblock.
-fn plan_slot_b(a: &mut Superblock, a_manifest: &Manifest, b: &mut SlotSystem) -> Result<PackedB> {
+/// How much room a slot gets beyond the larger system, in percent, when `--slot-size` is not
+/// given: an update may grow the system by this much and still fit (docs/image-format.md).
+pub const SLOT_HEADROOM_PERCENT: u64 = 50;
+
+/// Each slot's room in blocks: `slot_size` (bytes, refused when it does not hold both
+/// systems), or the larger system plus [`SLOT_HEADROOM_PERCENT`], on a 1 MiB boundary.
+pub fn slot_room(used_a: u64, used_b: u64, slot_size: Option<u64>) -> Result<u64> {
+    let used = used_a.max(used_b);
+    let Some(size) = slot_size else {
+        let grown = used.saturating_add(used.saturating_mul(SLOT_HEADROOM_PERCENT) / 100);
+        return Ok(grown.next_multiple_of(ESP_ALIGN_BLOCKS));
+    };
+    ensure!(
+        size.is_multiple_of(BLOCK) && size / BLOCK >= used,
+        "--slot-size {size} is too small: a slot needs {} bytes (its block 0, kernel, manifest and binaries); pass --slot-size {}M or more",
+        used * BLOCK,
+        (used * BLOCK).div_ceil(image::MIB)
+    );
+    Ok(size / BLOCK)
+}
+
+/// Places slot B after slot A's room (both [`slot_room`]), moves `a`'s ESP (next 1 MiB
+/// boundary) and data region past it and records the slot table in `a`; slot B's block 0 is
+/// its window superblock.
+fn plan_slot_b(
+    a: &mut Superblock,
+    a_manifest: &Manifest,
+    b: &mut SlotSystem,
+    slot_size: Option<u64>,
+) -> Result<PackedB> {
     let (own, json) = place_system(&mut b.manifest, Regions::default(), b.signing.as_ref())
         .context("laying out slot B")?;
+    let room = slot_room(binaries_end(a, a_manifest), own.data_start, slot_size)?;
     let table = SlotTable {
-        b_start: binaries_end(a, a_manifest),
-        b_blocks: own.data_start,
+        b_start: room,
+        b_blocks: room,
     };
     let data_blocks = a.total_blocks - a.data_start;
     let overflow = || anyhow::anyhow!("slot B at block {} overflows the image", table.b_start);
@@ -361,6 +389,9 @@ pub struct PackOptions {
     /// The logical sector size of the disk the image is for: the unit of its MBR partition
     /// entry and of its FAT ESP (`build-image --sector-size`).
     pub sector_size: SectorSize,
+    /// Each slot's room in bytes in a two-slot image (`build-image --slot-size`); `None`:
+    /// [`slot_room`]'s default headroom.
+    pub slot_size: Option<u64>,
 }
 
 impl PackOptions {
@@ -398,7 +429,7 @@ pub fn pack_with(
     fill: impl FnOnce(&mut File, &Superblock) -> Result<()>,
 ) -> Result<Packed> {
     let started = Instant::now();
-    let plan = plan(&mut input)?;
+    let plan = plan(&mut input, options.slot_size)?;
     let sb = plan.superblock;
     let spec = disk_spec(&mut input, &plan, options.sector_size)?;
     let layout = image::layout(&spec)?;
@@ -831,7 +862,7 @@ pub(crate) mod tests {
     #[test]
     fn a_one_slot_image_is_laid_out_as_before() {
         let mut input = small_input();
-        let plan = plan(&mut input).unwrap();
+        let plan = plan(&mut input, None).unwrap();
         let mut m = small_input().manifest;
         let mut json = vec![0u8; MAX_MANIFEST_BYTES];
         let regions = Regions {
@@ -854,19 +885,16 @@ pub(crate) mod tests {
         let (out, packed) = two_slot_image(&dir, "two.img", false);
         let (a, b) = (packed.superblock, packed.slot_b.clone().unwrap());
         let raw = fs::read(&out).unwrap();
-        // Slot A's block 0 carries the table; slot B starts right after A's last binary.
+        // Slot A's block 0 carries the table; each slot has the same room: the larger system
+        // and half again, on a 1 MiB boundary; slot B starts after slot A's.
         let decoded = Superblock::decode(&raw[..BLOCK_SIZE]).unwrap();
         assert_eq!(decoded.slots, Some(b.table));
         let last = packed.manifest.entries().last().unwrap();
-        assert_eq!(
-            b.table.b_start,
-            last.start_block + blocks_for(last.size_bytes)
-        );
-        let last_b = b.manifest.entries().last().unwrap();
-        assert_eq!(
-            b.table.b_blocks,
-            last_b.start_block + blocks_for(last_b.size_bytes)
-        );
+        let used = last.start_block + blocks_for(last.size_bytes);
+        assert_eq!(binaries_end(&a, &packed.manifest), used);
+        assert_eq!(b.table.b_start, (used * 3 / 2).next_multiple_of(256));
+        assert_eq!(b.table.b_blocks, b.table.b_start);
+        assert_eq!(slot_room(used, used, None).unwrap(), b.table.b_start);
         // The ESP on the next 1 MiB boundary after slot B, the data region after it.
         assert_eq!(a.esp_start, b.table.b_end().next_multiple_of(256));
         assert_eq!(a.data_start, a.esp_start + a.esp_blocks);
@@ -888,6 +916,28 @@ pub(crate) mod tests {
         let v = verify_window(&file, b.table.b_start, &mut m).unwrap();
         assert_eq!((v.superblock, &*m), (own, &*packed.manifest));
         assert!(verify_path(&out).unwrap().is_ok());
+    }
+
+    #[test]
+    fn slot_size_sets_each_slots_room_or_is_refused_in_one_line() {
+        assert_eq!(slot_room(10, 300, Some(4 * image::MIB)).unwrap(), 1024);
+        assert_eq!(slot_room(10, 300, None).unwrap(), 512);
+        let err = slot_room(10, 300, Some(image::MIB))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("pass --slot-size 2M or more"), "{err}");
+        let dir = TempDir::new("pack-slot-size");
+        let out = dir.path().join("two.img");
+        let options = PackOptions {
+            slot_size: Some(2 * image::MIB),
+            ..PackOptions::default()
+        };
+        let packed =
+            pack_checked_with(two_slot_input(false), &out, options, |_, _| Ok(())).unwrap();
+        let table = packed.slot_b.unwrap().table;
+        assert_eq!((table.b_start, table.b_blocks), (512, 512));
+        assert_eq!(packed.superblock.esp_start, 1024);
     }
 
     #[test]

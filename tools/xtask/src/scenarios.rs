@@ -1085,6 +1085,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(Corruption::ALL.into_iter().map(corrupt));
     list.extend(vboot_scenarios());
     list.extend(crate::slot_scenarios::slot_scenarios());
+    list.extend(crate::update_scenarios::update_scenarios());
     list.extend(crate::screen_scenarios::screen_scenarios());
     list.extend(crate::usb_scenarios::usb_scenarios());
     list.extend(crate::keyboard_scenarios::keyboard_scenarios());

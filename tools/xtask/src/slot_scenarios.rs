@@ -39,7 +39,7 @@ pub enum SlotDriver {
 }
 
 /// The stub's line for the slot it boots (`bootproto::slots`).
-const STUB_BOOTING: &str = "bootstub: slots: booting slot ";
+pub(crate) const STUB_BOOTING: &str = "bootstub: slots: booting slot ";
 /// The user-data region's journal and metadata are shared; a reset ends QEMU with status 0.
 const RESET: Option<i32> = Some(0);
 
@@ -84,7 +84,7 @@ fn tail(log: &str) -> String {
 }
 
 /// A boot that must end with `status` and show `needles` in order.
-fn boot_expecting(
+pub(crate) fn boot_expecting(
     env: &Env<'_>,
     n: usize,
     status: Option<i32>,

@@ -1,0 +1,132 @@
+//! The ESP's side of a slot update (docs/image-format.md, "The ESP's files"): the updated
+//! slot's kernel file (and slot A's module), limine.conf with their BLAKE2b-512 pins changed,
+//! and the boot loader with the new config's hash enrolled.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+
+use anyhow::{Context, Result};
+use bootslots::meta::Slot;
+use loader::Superblock;
+
+use crate::image::{self, DiskLayout, SectorSize};
+use crate::limine_conf::{
+    blake2b512, hex, CONF_ESP_PATH, KERNEL_B_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH,
+};
+use crate::pack::{BLOCK, MODULE_DATA_BLOCKS};
+use crate::system_image::BOOT_EFI_ESP_PATH;
+
+/// The ESP of the disk `disk`, as its FAT boot sector says it is laid out.
+pub fn esp_layout(file: &File, disk: &Superblock) -> Result<DiskLayout> {
+    let mut boot = [0u8; 512];
+    file.read_exact_at(&mut boot, disk.esp_start * BLOCK)?;
+    let sector_size = SectorSize::of_boot_sector(&boot)
+        .context("the ESP's boot sector names no supported sector size")?;
+    let esp_size = disk.esp_blocks * BLOCK;
+    Ok(DiskLayout {
+        esp_start: disk.esp_start * BLOCK,
+        esp_size,
+        data_start: disk.data_start * BLOCK,
+        data_size: (disk.total_blocks - disk.data_start) * BLOCK,
+        total_size: disk.total_blocks * BLOCK,
+        fat_type: image::fat_type_for(esp_size),
+        sector_size,
+    })
+}
+
+/// The module image of a slot whose bytes (block 0 to its last binary) are `slot` and whose
+/// block 0 is `sb`: the same bytes behind a module's block 0 (no ESP, no MBR, no slot table,
+/// a [`MODULE_DATA_BLOCKS`] data region right after the last binary), as `pack::module_image`
+/// writes it.
+pub fn module_of(slot: &[u8], sb: &Superblock) -> Vec<u8> {
+    let used = slot.len() as u64 / BLOCK;
+    let module = Superblock {
+        esp_start: 0,
+        esp_blocks: 0,
+        data_start: used,
+        total_blocks: used + MODULE_DATA_BLOCKS,
+        slots: None,
+        ..*sb
+    };
+    let mut bytes = slot.to_vec();
+    bytes[..loader::BLOCK_SIZE].copy_from_slice(&module.encode());
+    bytes
+}
+
+/// `conf` with the `#hash` of each `(path, bytes)` changed to the bytes' BLAKE2b-512, on the
+/// `path:` or `module_path:` line naming `boot():<path>#`; a path no line names is an error.
+pub fn repin(conf: &str, pins: &[(&str, &[u8])]) -> Result<String> {
+    let mut out = String::with_capacity(conf.len());
+    let mut found = vec![false; pins.len()];
+    for line in conf.split_inclusive('\n') {
+        let hit = pins.iter().position(|(path, _)| {
+            let key = format!("boot():{path}#");
+            let t = line.trim_start();
+            (t.starts_with("path: ") || t.starts_with("module_path: ")) && t.contains(&key)
+        });
+        match hit {
+            Some(i) => {
+                let at = line.find('#').map_or(line.len(), |h| h + 1);
+                out.push_str(&line[..at]);
+                out.push_str(&hex(&blake2b512(pins[i].1)));
+                out.push('\n');
+                found[i] = true;
+            }
+            None => out.push_str(line),
+        }
+    }
+    if let Some(i) = found.iter().position(|f| !f) {
+        anyhow::bail!("limine.conf pins no file {}: rebuild the image", pins[i].0);
+    }
+    Ok(out)
+}
+
+/// Writes `slot`'s kernel (and slot A's `module`) onto the ESP of the image file, re-pins them
+/// in limine.conf and enrolls the new config's hash into the boot loader.
+pub fn refresh(
+    file: &File,
+    disk: &Superblock,
+    slot: Slot,
+    kernel: &[u8],
+    module: Option<&[u8]>,
+) -> Result<()> {
+    let layout = esp_layout(file, disk)?;
+    let fat = image::open_esp(file, &layout).context("opening the ESP")?;
+    let root = fat.root_dir();
+    let read = |path: &str| -> Result<Vec<u8>> {
+        let mut data = Vec::new();
+        root.open_file(path.trim_start_matches('/'))
+            .with_context(|| format!("{path} on the ESP"))?
+            .read_to_end(&mut data)?;
+        Ok(data)
+    };
+    let kernel_path = match slot {
+        Slot::A => KERNEL_ESP_PATH,
+        Slot::B => KERNEL_B_ESP_PATH,
+    };
+    let mut files: Vec<(&str, Vec<u8>)> = vec![(kernel_path, kernel.to_vec())];
+    if let Some(module) = module {
+        files.push((MODULE_ESP_PATH, module.to_vec()));
+    }
+    let conf = String::from_utf8(read(CONF_ESP_PATH)?).context("limine.conf is not UTF-8")?;
+    let pins: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (*p, d.as_slice())).collect();
+    let conf = repin(&conf, &pins)?;
+    let mut efi = read(BOOT_EFI_ESP_PATH)?;
+    bootproto::enroll::enroll(&mut efi, conf.as_bytes())
+        .context("enrolling limine.conf's hash into the boot loader")?;
+    files.push((CONF_ESP_PATH, conf.into_bytes()));
+    files.push((BOOT_EFI_ESP_PATH, efi));
+    for (path, data) in &files {
+        let mut f = root
+            .create_file(path.trim_start_matches('/'))
+            .with_context(|| format!("writing {path} on the ESP"))?;
+        f.truncate()?;
+        f.write_all(data)
+            .with_context(|| format!("writing {path} on the ESP (is the ESP full?)"))?;
+        f.flush()?;
+    }
+    drop(root);
+    fat.unmount().context("closing the ESP")?;
+    Ok(())
+}
