@@ -5,8 +5,6 @@
 //! Nothing blocks: an operation that must wait for the network answers `Err(WouldBlock)`,
 //! and the caller asks again later (IPC lets a provider hold no call while it waits).
 
-mod wire;
-
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -14,13 +12,13 @@ use crate::{
     Cidr, ClientId, DhcpState, Frames, Handle, LinkStats, NetError, PingOptions, PingReply,
     PingReport, PortRange, Stack, Status, TcpState, MAX_DNS_SERVERS, MAX_NAME, MAX_PING_COUNT,
 };
-pub use wire::WireError;
-use wire::{Reader, Writer};
+pub use protocol::wire::WireError;
+use protocol::wire::{Reader, Writer};
 
 /// The IPC endpoint `services_network` serves.
 pub const ENDPOINT: &str = "network_api";
 /// The largest IPC message, request or reply (`abi::ipc::MAX_MESSAGE`).
-pub const MAX_MESSAGE: usize = 64 * 1024;
+pub const MAX_MESSAGE: usize = protocol::MAX_MESSAGE;
 /// The most bytes one `Send`, `Recv`, `UdpSendTo` or `UdpRecvFrom` carries.
 pub const MAX_DATA: usize = 60 * 1024;
 /// The longest request or reply: a `Data` or `Send` of [`MAX_DATA`] plus its header.

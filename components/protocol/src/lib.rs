@@ -19,7 +19,7 @@ pub mod editor;
 pub mod fs_view;
 pub mod storage;
 pub mod storage_v1;
-mod wire;
+pub mod wire;
 
 /// The largest IPC message (request or reply), in bytes. Equal to `abi::ipc::MAX_MESSAGE`.
 pub const MAX_MESSAGE: usize = 64 * 1024;
