@@ -1151,7 +1151,7 @@ mod tests {
                 assert!(RESERVED_BLOCK.contains(&s.number()) || RESERVED_IPC.contains(&s.number()));
             }
         }
-        assert_eq!(Syscall::try_from(35), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(36), Err(Error::InvalidSyscall));
         assert_eq!(Syscall::try_from(60), Err(Error::InvalidSyscall));
     }
 
