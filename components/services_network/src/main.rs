@@ -33,8 +33,10 @@ const NAME: &str = "services_network";
 const DEVICE: &str = "eth0";
 /// The longest sleep between looks at the IPC queue: a call waits at most this long.
 const MAX_SLEEP_MS: u64 = 10;
-/// The longest READY waits for the DHCP lease.
-const READY_WAIT_MS: u64 = 3000;
+/// The longest READY waits for the DHCP lease: well inside the supervisor's default start
+/// timeout (3000 ms, `start_timeout_ms`), which would otherwise kill the service on a network
+/// without DHCP.
+const READY_WAIT_MS: u64 = 1000;
 /// Failed IPC receives logged in a row before the loop goes quiet.
 const LOGGED_FAILURES: u32 = 8;
 
