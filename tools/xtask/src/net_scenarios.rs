@@ -31,15 +31,19 @@ fn lease_lines(kind: &str) -> Vec<Pattern> {
     ]
 }
 
-/// What the DHCP-and-ping scenarios type: the status, three pings of the gateway, power off.
+/// What the DHCP-and-ping scenarios type: the status, three pings of the gateway, a name the
+/// service refuses before any look-up (the `dns` path without depending on the host's
+/// resolver), power off.
 const NET_PING: &[ConsoleStep] = &[
     at_prompt("net"),
     at_prompt("ping 10.0.2.2 -c 3"),
+    at_prompt("dns bad..name"),
     at_prompt("poweroff"),
 ];
 
 /// The default system with `nics` as its only NIC: the lease before the prompt (READY waits
-/// for it), then `net` shows it and `ping` gets three replies from the gateway.
+/// for it), then `net` shows it, `ping` gets three replies from the gateway and `dns` names
+/// a bad name.
 fn dhcp_ping(name: &'static str, nics: &'static [Nic], kind: &str) -> Scenario {
     let mut expect = lease_lines(kind);
     expect.extend([
@@ -56,6 +60,8 @@ fn dhcp_ping(name: &'static str, nics: &'static [Nic], kind: &str) -> Scenario {
         starts("reply from 10.0.2.2: seq=2 time="),
         line("3 packets sent, 3 received, 0% loss"),
         starts("rtt min/avg/max = "),
+        typed("dns bad..name"),
+        line("error: dns bad..name: bad name: use letters, digits, '-' and '.', at most 255 bytes"),
         line("powering off..."),
     ]);
     Scenario {
