@@ -167,6 +167,7 @@ syscalls! {
     /// | 32  | `IPC_CALL`       | name ptr, name len, req ptr, req len, reply ptr, reply cap | reply length |
     /// | 33  | `IPC_RECEIVE`    | name ptr, name len, buf ptr, buf cap, [`ipc::Received`] ptr | request length |
     /// | 34  | `IPC_REPLY`      | call id, reply ptr, reply len | 0                        |
+    /// | 35  | `IPC_TRY_RECEIVE` | as `IPC_RECEIVE`; [`Error::Timeout`] at once when no call waits | request length |
     /// | 40  | `CONSOLE_WRITE`  | ptr, len (≤ [`CONSOLE_MAX_LEN`]) | bytes written         |
     /// | 41  | `CONSOLE_READ`   | buf ptr, buf cap      | bytes read (0: none waiting)    |
     /// | 42  | `UPTIME`         | —                     | µs since kernel entry           |
@@ -255,6 +256,10 @@ syscalls! {
         /// [`ipc::MAX_MESSAGE`] bytes). Returns 0; [`Error::NotFound`] if the call is not pending
         /// for the caller (e.g. it timed out).
         IpcReply = 34, "IPC_REPLY", Nothing;
+        /// [`Syscall::IpcReceive`] that never blocks: same arguments and results, but
+        /// [`Error::Timeout`] at once when no call for the endpoint is queued. For a provider
+        /// that also waits for something else (`services_network` waits for frames).
+        IpcTryReceive = 35, "IPC_TRY_RECEIVE", Nothing;
         /// Write bytes (`rdi` = pointer, `rsi` = length, at most [`CONSOLE_MAX_LEN`]) to the
         /// console (COM1) as they are, without a log prefix. Needs the `console` capability.
         /// Returns the number of bytes written.
@@ -360,7 +365,7 @@ syscalls! {
 
 /// Syscall numbers reserved for block-device calls (read, write, ...).
 pub const RESERVED_BLOCK: core::ops::Range<u64> = 16..32;
-/// Syscall numbers reserved for inter-component communication and system services (32–34
+/// Syscall numbers reserved for inter-component communication and system services (32–35
 /// IPC, 40–55 console, system and screen calls, 56–58 network frames).
 pub const RESERVED_IPC: core::ops::Range<u64> = 32..64;
 const _: () = assert!(RESERVED_BLOCK.end <= RESERVED_IPC.start && RESERVED_BLOCK.start > 4);
@@ -946,6 +951,7 @@ mod tests {
             (Syscall::IpcCall, 32, "IPC_CALL"),
             (Syscall::IpcReceive, 33, "IPC_RECEIVE"),
             (Syscall::IpcReply, 34, "IPC_REPLY"),
+            (Syscall::IpcTryReceive, 35, "IPC_TRY_RECEIVE"),
             (Syscall::ConsoleWrite, 40, "CONSOLE_WRITE"),
             (Syscall::ConsoleRead, 41, "CONSOLE_READ"),
             (Syscall::Uptime, 42, "UPTIME"),
@@ -1145,7 +1151,7 @@ mod tests {
                 assert!(RESERVED_BLOCK.contains(&s.number()) || RESERVED_IPC.contains(&s.number()));
             }
         }
-        assert_eq!(Syscall::try_from(35), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(36), Err(Error::InvalidSyscall));
         assert_eq!(Syscall::try_from(60), Err(Error::InvalidSyscall));
     }
 

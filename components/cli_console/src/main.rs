@@ -6,8 +6,9 @@
 //! as a command (`line_editor::command::parse`, `line_editor::shell::run`): `help`,
 //! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `edit`, `sha256`, `write`, `append`,
 //! `rm`, `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `lastcrash`, `slots`, `slot`, `uptime`,
-//! `reboot`, `poweroff`. `ls`, `cat` and `stat` are `fs_view_api` calls to `services_fs_view`
-//! (read only); the other file commands are `storage_api` calls to `services_storage`.
+//! `net`, `ping`, `dns`, `reboot`, `poweroff`. `ls`, `cat` and `stat` are `fs_view_api` calls to `services_fs_view`
+//! (read only); the other file commands are `storage_api` calls to `services_storage`;
+//! `net`, `ping` and `dns` are `network_api` calls to `services_network`.
 //! `edit` hands the terminal to `services_editor_vi` (`editor_api`) until the editor quits:
 //! the console keeps reading the terminal and forwards what is typed.
 //! See `docs/console.md`.
@@ -161,6 +162,9 @@ impl System for Syscalls {
     }
     fn editor_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
         runtime::ipc::call(shell::EDITOR_ENDPOINT, request, reply)
+    }
+    fn network_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+        runtime::ipc::call(line_editor::net::NETWORK_ENDPOINT, request, reply)
     }
     fn terminal_read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         console::read(buf)

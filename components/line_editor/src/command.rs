@@ -81,6 +81,17 @@ pub enum Command<'a> {
     },
     /// `uptime`: time since boot.
     Uptime,
+    /// `net`: the network interface's status.
+    Net,
+    /// `ping <host> [-c N]`: ICMP echo to an IPv4 address or a name.
+    Ping {
+        /// The address or name.
+        host: &'a str,
+        /// Requests to send (1..=100; 4 by default).
+        count: u16,
+    },
+    /// `dns <name>`: look a name up.
+    Dns(&'a str),
     /// `reboot`: restart the machine.
     Reboot,
     /// `poweroff`: turn the machine off.
@@ -211,6 +222,21 @@ pub const COMMANDS: &[CommandInfo] = &[
         summary: "show the time since boot",
     },
     CommandInfo {
+        name: "net",
+        usage: "net",
+        summary: "show the network: link, MAC, address, gateway, DNS, lease",
+    },
+    CommandInfo {
+        name: "ping",
+        usage: "ping <host> [-c N]",
+        summary: "send N (default 4, at most 100) echo requests to an address or name",
+    },
+    CommandInfo {
+        name: "dns",
+        usage: "dns <name>",
+        summary: "look up a name's IPv4 address",
+    },
+    CommandInfo {
         name: "reboot",
         usage: "reboot",
         summary: "restart the machine",
@@ -292,6 +318,9 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         "slots" => no_args(Command::Slots),
         "slot" => parse_slot(rest).map_or(usage, |cmd| Ok(Some(cmd))),
         "uptime" => no_args(Command::Uptime),
+        "net" => no_args(Command::Net),
+        "dns" => one_arg(Command::Dns),
+        "ping" => parse_ping(arg, extra).map_or(usage, |cmd| Ok(Some(cmd))),
         "reboot" => no_args(Command::Reboot),
         "poweroff" => no_args(Command::Poweroff),
         "df" => no_args(Command::Df),
@@ -334,6 +363,21 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         })),
         _ => usage,
     }
+}
+
+/// The arguments of `ping`: the host, then optionally `-c N` (1..=100).
+fn parse_ping<'a>(host: &'a str, rest: &'a str) -> Option<Command<'a>> {
+    if host.is_empty() || host.starts_with('-') {
+        return None;
+    }
+    let (flag, rest) = split_word(rest);
+    let (n, extra) = split_word(rest);
+    let count = match flag {
+        "" => 4,
+        "-c" => n.parse().ok().filter(|c| (1..=100).contains(c))?,
+        _ => return None,
+    };
+    extra.is_empty().then_some(Command::Ping { host, count })
 }
 
 /// The arguments of `slot`: `set-active A|B` or `try A|B` (the slot in either case).
@@ -606,6 +650,7 @@ mod tests {
                 .replace("[-l]", "-l")
                 .replace("[dir]", "")
                 .replace("<text...>", "t t")
+                .replace("<host> [-c N]", "10.0.2.2 -c 3")
                 .replace("set-active|try A|B", "try B");
             assert!(matches!(parse(&example), Ok(Some(_))), "{example}");
             // A usage error names the command's own usage.
@@ -617,6 +662,29 @@ mod tests {
         for (i, a) in COMMANDS.iter().enumerate() {
             assert!(COMMANDS[i + 1..].iter().all(|b| b.name != a.name));
         }
+    }
+
+    #[test]
+    fn ping_arguments() {
+        let ping = |host, count| Ok(Some(Command::Ping { host, count }));
+        assert_eq!(parse("ping 10.0.2.2"), ping("10.0.2.2", 4));
+        assert_eq!(parse("ping 10.0.2.2 -c 3"), ping("10.0.2.2", 3));
+        assert_eq!(parse("ping example.com -c 100"), ping("example.com", 100));
+        for bad in [
+            "ping",
+            "ping -c 3",
+            "ping h -c",
+            "ping h -c 0",
+            "ping h -c 101",
+            "ping h x",
+        ] {
+            assert!(matches!(parse(bad), Err(ParseError::Usage(_))), "{bad}");
+        }
+        assert_eq!(parse("net"), Ok(Some(Command::Net)));
+        assert_eq!(
+            parse("dns example.com"),
+            Ok(Some(Command::Dns("example.com")))
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! * [`shell`]: runs a command against a [`System`](shell::System) (the syscalls, faked in
 //!   tests) and formats its output;
 //! * [`edit`]: the `edit` command's session with the editor service, the console forwarding
-//!   its terminal.
+//!   its terminal;
+//! * [`net`]: the network commands `net`, `ping` and `dns` (`network_api` calls).
 //!
 //! `cli_console` owns the I/O: it reads bytes from the console, feeds them to the editor,
 //! writes the echo, and runs the commands the parser returns.
@@ -16,8 +17,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+extern crate alloc;
+
 pub mod command;
 pub mod edit;
+pub mod net;
 pub mod shell;
 
 /// Longest line the editor accepts, in bytes. Typing past it rings the bell and the whole line

@@ -24,6 +24,7 @@ use protocol::storage::{
 use sha2::{Digest, Sha256};
 
 use crate::command::{write_help, write_uptime, write_utc, Command};
+use crate::net::{self, Network};
 
 /// The system calls the commands need.
 pub trait System {
@@ -39,6 +40,8 @@ pub trait System {
     fn fs_view_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error>;
     /// IPC_CALL to `editor_api`: the reply into `reply`; returns its length.
     fn editor_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error>;
+    /// IPC_CALL to `network_api`: the reply into `reply`; returns its length.
+    fn network_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error>;
     /// CONSOLE_READ: the bytes typed since the last read (0 if none; does not block).
     fn terminal_read(&mut self, buf: &mut [u8]) -> Result<usize, Error>;
     /// CONSOLE_WRITE of every byte (terminal output that need not be UTF-8: the editor's).
@@ -69,6 +72,19 @@ pub trait System {
     fn reboot(&mut self) -> Error;
     /// POWEROFF: returns only if it failed.
     fn poweroff(&mut self) -> Error;
+}
+
+/// Every [`System`] is a [`Network`] for the network commands.
+impl<S: System> Network for S {
+    fn network_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+        System::network_call(self, request, reply)
+    }
+    fn now_us(&mut self) -> u64 {
+        self.uptime().unwrap_or(0)
+    }
+    fn pause(&mut self) {
+        System::pause(self);
+    }
 }
 
 /// The endpoint the writing file commands call (`services_storage`'s).
@@ -257,6 +273,9 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
             }
             Err(e) => writeln_crlf(out, format_args!("error: uptime: {e}")),
         },
+        Command::Net => net::net(sys, out),
+        Command::Ping { host, count } => net::ping(sys, host, count, out),
+        Command::Dns(name) => net::dns(sys, name, out),
         Command::Reboot => {
             let e = sys.reboot();
             writeln_crlf(out, format_args!("error: reboot: {e}"))
@@ -1331,6 +1350,10 @@ mod tests {
             }
             reply[..n].copy_from_slice(&full[..n]);
             Ok(n)
+        }
+        fn network_call(&mut self, _: &[u8], _: &mut [u8]) -> Result<usize, Error> {
+            // No services_network here; `net`'s own tests fake it (crate::net).
+            Err(Error::NotFound)
         }
         fn editor_call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
             match (self.editor_down, &mut self.editor_calls_ok) {

@@ -44,14 +44,24 @@ pub fn call(endpoint: &str, request: &[u8], reply: &mut [u8]) -> Result<usize, E
 /// A request longer than `buf` fails with [`Error::BadLength`] (and stays queued): give
 /// [`MAX_MESSAGE`] bytes.
 pub fn receive(endpoint: &str, buf: &mut [u8]) -> Result<(usize, Received), Error> {
+    receive_with(Syscall::IpcReceive, endpoint, buf)
+}
+
+/// [`receive`] that never blocks (IPC_TRY_RECEIVE): [`Error::Timeout`] at once when no call
+/// for `endpoint` is queued. For a provider that also waits for something else.
+pub fn try_receive(endpoint: &str, buf: &mut [u8]) -> Result<(usize, Received), Error> {
+    receive_with(Syscall::IpcTryReceive, endpoint, buf)
+}
+
+fn receive_with(call: Syscall, endpoint: &str, buf: &mut [u8]) -> Result<(usize, Received), Error> {
     let mut received = Received::empty();
-    // SAFETY: IPC_RECEIVE reads `name len` bytes of the live `endpoint`, writes at most
-    // `cap` bytes into the exclusively borrowed `buf` (any bytes are valid `u8`s) and one
+    // SAFETY: IPC_RECEIVE and IPC_TRY_RECEIVE read `name len` bytes of the live `endpoint`,
+    // write at most `cap` bytes into the exclusively borrowed `buf` (any bytes are valid `u8`s) and one
     // `Received` (repr(C), integer and byte-array fields only, so any bytes are valid) into
     // the exclusively borrowed, properly aligned local `received`.
     let ret = unsafe {
         raw::syscall5(
-            Syscall::IpcReceive.number(),
+            call.number(),
             input_ptr(endpoint.as_bytes()),
             endpoint.len() as u64,
             buf.as_mut_ptr() as u64,

@@ -1,6 +1,8 @@
-//! `services_network`'s pure parts, host-tested: [`arp`], the ARP request it sends for the
-//! gateway and the reply it waits for.
+//! `services_network`'s pure parts, host-tested: [`lines`], the log lines it writes for the
+//! stack's events.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
-pub mod arp;
+extern crate alloc;
+
+pub mod lines;

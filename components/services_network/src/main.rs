@@ -1,144 +1,203 @@
-//! `services_network`: reads its device (`eth0`) with NET_INFO, waits for the link, asks the
-//! gateway's MAC address with one ARP exchange (QEMU's user-mode network: we are 10.0.2.15,
-//! the gateway 10.0.2.2) over NET_SEND/NET_RECV, logs what it found, reports ready and
-//! exits 0. Any failure is one named ERROR line and still READY: the system comes up without
-//! a network. A smoltcp-based stack will replace this (see docs/network.md).
+//! `services_network`: runs the network stack (`netstack`) on its device (`eth0`, from its
+//! `network_device:eth0` capability) and serves `network_api` over IPC. It starts DHCP and
+//! reports READY once the lease is there or after [`READY_WAIT_MS`], whichever comes first
+//! (boot waits that long at most for the network: the components after it start with an
+//! address, and a network without DHCP costs boot that much); the lease is one log line, a
+//! DHCP server that never answers one named `DhcpTimeout` line (DHCP keeps trying). Then it
+//! keeps running: one loop takes waiting IPC calls without blocking (IPC_TRY_RECEIVE) and
+//! otherwise sleeps in NET_RECV until a frame arrives or the stack's next timer, at most
+//! [`MAX_SLEEP_MS`]. Without a working device it logs one ERROR line, reports READY and
+//! answers every call `LinkDown`. See docs/network.md.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
 
-use core::fmt;
+extern crate alloc;
 
-use runtime::net::{self, MAX_FRAME};
-use runtime::Error;
-use services_network::arp::{self, Ipv4, Mac};
+mod frames;
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec;
+
+use netstack::api::{self, Response};
+use netstack::{ClientId, NetConfig, NetError, PortRange, Stack};
+use runtime::{ipc, net, Error};
+
+use frames::KernelFrames;
 
 runtime::entry!(main);
 
 const NAME: &str = "services_network";
 /// The device this service drives (its manifest grants `network_device:eth0`).
 const DEVICE: &str = "eth0";
-/// QEMU user-mode networking's guest address and gateway.
-const MY_IP: Ipv4 = Ipv4([10, 0, 2, 15]);
-const GATEWAY: Ipv4 = Ipv4([10, 0, 2, 2]);
-/// How long the link gets to come up, polled every [`LINK_POLL_MS`].
-const LINK_WAIT_MS: u64 = 1000;
-const LINK_POLL_MS: u64 = 20;
-/// ARP requests sent, and how long each waits for its reply.
-const ARP_TRIES: u32 = 3;
-const ARP_WAIT_MS: u64 = 400;
-
-/// Why the gateway was not found.
-#[derive(Debug)]
-enum NetFailure {
-    /// NET_INFO failed (no such device, not granted, no working driver).
-    Info(Error),
-    /// The link stayed down.
-    LinkDown { waited_ms: u64 },
-    /// NET_SEND failed.
-    Send(Error),
-    /// NET_RECV failed other than by timing out.
-    Recv(Error),
-    /// No ARP reply to any request.
-    NoReply { tries: u32, each_ms: u64 },
-}
-
-impl fmt::Display for NetFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Info(Error::Unsupported) => f.write_str(
-                "NET_INFO: the NIC has no working driver (see the kernel's `network:` line)",
-            ),
-            Self::Info(e) => write!(f, "NET_INFO failed: {e}"),
-            Self::LinkDown { waited_ms } => {
-                write!(
-                    f,
-                    "link still down after {waited_ms} ms: check the cable or -netdev"
-                )
-            }
-            Self::Send(e) => write!(f, "NET_SEND of the ARP request failed: {e}"),
-            Self::Recv(e) => write!(f, "NET_RECV failed: {e}"),
-            Self::NoReply { tries, each_ms } => write!(
-                f,
-                "no ARP reply from gateway {GATEWAY} to {tries} requests ({each_ms} ms each): \
-                 is the NIC on a network (QEMU -netdev user)?"
-            ),
-        }
-    }
-}
+/// The longest sleep between looks at the IPC queue: a call waits at most this long.
+const MAX_SLEEP_MS: u64 = 10;
+/// The longest READY waits for the DHCP lease: well inside the supervisor's default start
+/// timeout (3000 ms, `start_timeout_ms`), which would otherwise kill the service on a network
+/// without DHCP.
+const READY_WAIT_MS: u64 = 1000;
+/// Failed IPC receives logged in a row before the loop goes quiet.
+const LOGGED_FAILURES: u32 = 8;
 
 fn main() -> i32 {
     runtime::announce(NAME);
-    match find_gateway() {
-        Ok((mac, us)) => runtime::info!(
-            "network: {DEVICE}: gateway {GATEWAY} is at {mac} (ARP, {}.{} ms)",
-            us / 1000,
-            us % 1000 / 100
-        ),
-        Err(e) => runtime::error!("network: {DEVICE}: {e}; the system comes up without a network"),
-    }
-    match runtime::ready_or_log(NAME) {
-        Ok(()) => 0,
-        Err(_) => 1,
-    }
-}
-
-/// NET_INFO, the link, then the ARP exchange: the gateway's MAC and the round trip in µs.
-fn find_gateway() -> Result<(Mac, u64), NetFailure> {
-    let info = wait_for_link()?;
-    let mac = Mac(info.mac);
-    runtime::info!("network: {DEVICE}: MAC {mac}, link up");
-    let request = arp::request(mac, MY_IP, GATEWAY);
-    for _ in 0..ARP_TRIES {
-        let sent = runtime::uptime().unwrap_or(0);
-        net::send(DEVICE, &request).map_err(NetFailure::Send)?;
-        if let Some(gateway) = await_reply(mac, sent)? {
-            let now = runtime::uptime().unwrap_or(sent);
-            return Ok((gateway, now.saturating_sub(sent)));
-        }
-    }
-    Err(NetFailure::NoReply {
-        tries: ARP_TRIES,
-        each_ms: ARP_WAIT_MS,
-    })
-}
-
-/// NET_INFO until the link is up (at most [`LINK_WAIT_MS`]; NET_RECV's timeout is the sleep).
-fn wait_for_link() -> Result<net::Info, NetFailure> {
-    let mut waited = 0;
-    let mut buf = [0u8; MAX_FRAME];
-    loop {
-        let info = net::info(DEVICE).map_err(NetFailure::Info)?;
-        if info.link_up {
-            return Ok(info);
-        }
-        if waited >= LINK_WAIT_MS {
-            return Err(NetFailure::LinkDown { waited_ms: waited });
-        }
-        match net::recv(DEVICE, &mut buf, LINK_POLL_MS) {
-            Ok(_) | Err(Error::Timeout) => {}
-            Err(e) => return Err(NetFailure::Recv(e)),
-        }
-        waited += LINK_POLL_MS;
-    }
-}
-
-/// Frames until the gateway's ARP reply, for up to [`ARP_WAIT_MS`] after `sent` (µs).
-fn await_reply(mac: Mac, sent: u64) -> Result<Option<Mac>, NetFailure> {
-    let mut buf = [0u8; MAX_FRAME];
-    loop {
-        let elapsed_ms = runtime::uptime().unwrap_or(sent).saturating_sub(sent) / 1000;
-        let Some(left) = ARP_WAIT_MS.checked_sub(elapsed_ms).filter(|&l| l > 0) else {
-            return Ok(None);
-        };
-        match net::recv(DEVICE, &mut buf, left) {
-            Ok(n) => {
-                if let Some(gateway) = arp::parse_reply(&buf[..n], mac, MY_IP, GATEWAY) {
-                    return Ok(Some(gateway));
-                }
+    let info = match net::info(DEVICE) {
+        Ok(info) => info,
+        Err(e) => {
+            runtime::error!("network: {DEVICE}: {}", info_failure(e));
+            if runtime::ready_or_log(NAME).is_err() {
+                return 1;
             }
-            Err(Error::Timeout) => return Ok(None),
-            Err(e) => return Err(NetFailure::Recv(e)),
+            serve_without_device();
+        }
+    };
+    let started = now_ms();
+    let frames = KernelFrames::new(DEVICE, info.mac);
+    let stack = Stack::new(frames, NetConfig::dhcp(), started);
+    let mut service = Service::new(stack, started);
+    service.wait_for_address(started + READY_WAIT_MS);
+    if runtime::ready_or_log(NAME).is_err() {
+        return 1;
+    }
+    service.run()
+}
+
+/// NET_INFO's failure as one actionable line.
+fn info_failure(e: Error) -> String {
+    match e {
+        Error::Unsupported => String::from(
+            "NET_INFO: the NIC has no working driver (see the kernel's `network:` line); \
+             the system comes up without a network",
+        ),
+        e => alloc::format!("NET_INFO failed: {e}; the system comes up without a network"),
+    }
+}
+
+/// Milliseconds since the kernel started.
+fn now_ms() -> u64 {
+    runtime::uptime().unwrap_or(0) / 1000
+}
+
+/// No device: every call is answered `LinkDown` (IPC_RECEIVE blocks, nothing to poll).
+fn serve_without_device() -> ! {
+    let (mut request, mut reply) = (vec![0u8; ipc::MAX_MESSAGE], vec![0u8; 64]);
+    ipc::serve_forever(
+        NAME,
+        api::ENDPOINT,
+        &mut request,
+        &mut reply,
+        |_, _, out| Response::Err(NetError::LinkDown).encode(out).unwrap_or(0),
+    )
+}
+
+/// The stack and its `network_api` clients (one per calling manifest entry).
+struct Service {
+    stack: Stack<KernelFrames>,
+    clients: BTreeMap<String, ClientId>,
+    started_ms: u64,
+    failures: u32,
+}
+
+impl Service {
+    fn new(stack: Stack<KernelFrames>, started_ms: u64) -> Self {
+        Service {
+            stack,
+            clients: BTreeMap::new(),
+            started_ms,
+            failures: 0,
+        }
+    }
+
+    /// Runs the stack (no IPC yet: nobody may call before READY) until it has an address or
+    /// `deadline_ms` passes.
+    fn wait_for_address(&mut self, deadline_ms: u64) {
+        loop {
+            let now = now_ms();
+            self.stack.poll(now);
+            self.log_events();
+            if self.stack.ipv4().is_some() || now >= deadline_ms {
+                return;
+            }
+            self.sleep();
+        }
+    }
+
+    /// Sleeps until a frame arrives or the stack's next timer, at most [`MAX_SLEEP_MS`].
+    fn sleep(&mut self) {
+        let sleep = self.stack.poll_delay_ms().unwrap_or(MAX_SLEEP_MS);
+        if let Err(e) = self.stack.frames().wait(sleep.min(MAX_SLEEP_MS)) {
+            self.note_failure(format_args!("NET_RECV on {DEVICE} failed: {e}"));
+            runtime::yield_now();
+        }
+    }
+
+    /// Poll, log events, serve every waiting call, then sleep until a frame or a timer.
+    fn run(mut self) -> ! {
+        let mut msg = vec![0u8; ipc::MAX_MESSAGE];
+        let mut scratch = vec![0u8; api::MAX_DATA];
+        let mut reply = vec![0u8; api::MAX_REPLY];
+        loop {
+            self.stack.poll(now_ms());
+            self.log_events();
+            if !self.serve_one(&mut msg, &mut scratch, &mut reply) {
+                self.sleep();
+            }
+        }
+    }
+
+    fn log_events(&mut self) {
+        while let Some(event) = self.stack.take_event() {
+            let since = self.stack.now_ms().saturating_sub(self.started_ms);
+            let line =
+                services_network::lines::event_line(DEVICE, event, &self.stack.status(), since);
+            match event {
+                netstack::Event::DhcpTimeout { .. } => runtime::warn!("network: {line}"),
+                _ => runtime::info!("network: {line}"),
+            }
+        }
+    }
+
+    /// Serves one waiting `network_api` call, if any; returns whether there was one.
+    fn serve_one(&mut self, msg: &mut [u8], scratch: &mut [u8], reply: &mut [u8]) -> bool {
+        let (len, call) = match ipc::try_receive(api::ENDPOINT, msg) {
+            Ok(r) => r,
+            Err(Error::Timeout) => return false,
+            Err(e) => {
+                self.note_failure(format_args!("receive on {} failed: {e}", api::ENDPOINT));
+                return false;
+            }
+        };
+        self.failures = 0;
+        let caller = call.caller().unwrap_or("?");
+        let client = self.client(caller);
+        self.stack.poll(now_ms());
+        let n = api::serve_message(&mut self.stack, client, &msg[..len], scratch, reply);
+        if let Err(e) = ipc::reply(call.call_id, &reply[..n]) {
+            runtime::warn!("{NAME}: reply to {caller} failed: {e}");
+        }
+        true
+    }
+
+    /// The caller's client, added with its `port_range` capability on its first call.
+    fn client(&mut self, caller: &str) -> ClientId {
+        if let Some(&c) = self.clients.get(caller) {
+            return c;
+        }
+        let mut caps = [0u8; 1024];
+        let range = runtime::component_caps(caller, &mut caps)
+            .ok()
+            .and_then(|n| core::str::from_utf8(&caps[..n.min(caps.len())]).ok())
+            .and_then(PortRange::from_caps);
+        let c = self.stack.add_client(range);
+        self.clients.insert(String::from(caller), c);
+        c
+    }
+
+    fn note_failure(&mut self, what: core::fmt::Arguments<'_>) {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures <= LOGGED_FAILURES {
+            runtime::error!("{NAME}: {what}");
         }
     }
 }

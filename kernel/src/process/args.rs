@@ -62,6 +62,8 @@ pub enum Call {
         buf: u64,
         cap: u64,
         received: u64,
+        /// IPC_RECEIVE waits for a call; IPC_TRY_RECEIVE answers `Timeout` at once.
+        wait: bool,
     },
     IpcReply {
         id: u64,
@@ -277,7 +279,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
                 reply_cap: a5,
             }
         }
-        Syscall::IpcReceive => {
+        Syscall::IpcReceive | Syscall::IpcTryReceive => {
             name_arg(a0, a1)?;
             check_user_range(a2, a3)?;
             check_user_range(a4, abi::ipc::Received::SIZE as u64)?;
@@ -287,6 +289,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
                 buf: a2,
                 cap: a3,
                 received: a4,
+                wait: syscall == Syscall::IpcReceive,
             }
         }
         Syscall::IpcReply => {
@@ -435,7 +438,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [6, 15, 21, 31, 35, 39, 59, 60, 63, 64, u64::MAX] {
+        for n in [6, 15, 21, 31, 36, 39, 59, 60, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -815,7 +818,19 @@ mod tests {
                 name_len: 8,
                 buf: P,
                 cap: m,
-                received: P
+                received: P,
+                wait: true
+            })
+        );
+        assert_eq!(
+            decode_for(35, [P, 8, P, m, P, 0], none),
+            Ok(Call::IpcReceive {
+                name: P,
+                name_len: 8,
+                buf: P,
+                cap: m,
+                received: P,
+                wait: false
             })
         );
         assert_eq!(

@@ -138,13 +138,13 @@ pub(super) fn call(
     Ok(data.len() as u64)
 }
 
-/// IPC_RECEIVE.
+/// IPC_RECEIVE (`wait`), or IPC_TRY_RECEIVE: `Timeout` at once when no call is queued.
 pub(super) fn receive(
     name: u64,
     name_len: u64,
-    buf: u64,
-    cap: u64,
+    (buf, cap): (u64, u64),
     received: u64,
+    wait: bool,
 ) -> Result<u64, Error> {
     let endpoint = name_in(name, name_len).map_err(|_| Error::Denied)?;
     let me = me()?;
@@ -166,6 +166,9 @@ pub(super) fn receive(
             let ipc = guard.as_mut().ok_or(Error::Denied)?;
             let next = ipc.calls.next_request(me, &endpoint, cap)?;
             if next.is_none() {
+                if !wait {
+                    return Err(Error::Timeout);
+                }
                 ipc.calls.wait_for_call(me, &endpoint);
             }
             next

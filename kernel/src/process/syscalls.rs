@@ -206,7 +206,8 @@ fn run(call: Call) -> Result<u64, Error> {
             buf,
             cap,
             received,
-        } => ipc_calls::receive(name, name_len, buf, cap, received),
+            wait,
+        } => ipc_calls::receive(name, name_len, (buf, cap), received, wait),
         Call::IpcReply { id, ptr, len } => ipc_calls::reply(id, ptr, len),
         Call::ConsoleWrite { ptr, len } => {
             let bytes = copy_in(ptr, len)?;

@@ -870,7 +870,7 @@ mod tests {
             format!("  {:>10} {:>10} {:>12}  user data", sb.data_start, 256, 1 << 20),
             "(unused)".into(),
             "capabilities [network_device:eth0, port_range:1024-65535]; provides [network_api]; depends_on []".into(),
-            "depends_on [services_storage, services_logger, services_fs_view, services_editor_vi]".into(),
+            "depends_on [services_storage, services_logger, services_fs_view, services_editor_vi, services_network]".into(),
             "start order (init_sequence): text_renderer_host, services_storage, services_fs_view, services_editor_vi, services_logger, services_network, cli_console".into(),
             "checksums: 8 of 8 match".into(),
             "result: OK".into(),

@@ -1,62 +1,98 @@
 //! The network scenarios (docs/network.md): the kernel brings up the NIC (e1000e or
-//! virtio-net) on QEMU's user-mode network, `services_network` reads it with NET_INFO, sends
-//! an ARP request for the gateway with NET_SEND and gets the reply with NET_RECV; and a
-//! component without `network_device:eth0` is refused all three calls on eth0; a NIC without
-//! a driver leaves the system up without a network.
+//! virtio-net) on QEMU's user-mode network, `services_network` runs the stack on it and gets
+//! a DHCP lease (10.0.2.15 from QEMU's server), and the console's `net` and `ping` reach it
+//! over `network_api`; a component without `network_device:eth0` is refused the frame calls
+//! on eth0; a NIC without a driver leaves the system up without a network.
 
 use bootlog::msg::TEST_PASS;
-use bootlog::state::StateKind::Exited;
+use bootlog::state::StateKind::{Exited, Ready};
 
 use crate::qemu::{Machine, Nic};
-use crate::scenarios::{default_states, ends, line, shape, states, Scenario};
+use crate::scenarios::{
+    at_prompt, default_states, ends, line, shape, starts, states, typed, ConsoleStep, End, Scenario,
+};
 use crate::serial_log::Pattern;
 
 /// QEMU's MAC address for the first NIC.
 pub const FIRST_MAC: &str = "52:54:00:12:34:56";
-/// The gateway of QEMU's user-mode network and its MAC address.
-pub const GATEWAY_LINE: &str = "network: eth0: gateway 10.0.2.2 is at 52:55:0a:00:02:02 (ARP, ";
+/// The lease QEMU's user-mode network gives (its DHCP server leases for a day).
+pub const LEASE_LINE: &str =
+    "network: eth0: 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3, lease 86400 s (DHCP, ";
 
-/// The kernel's line for eth0 of `kind`, then the service's MAC and gateway lines.
-fn arp_lines(kind: &str) -> Vec<Pattern> {
+/// The kernel's line for eth0 of `kind`, then the service's lease line.
+fn lease_lines(kind: &str) -> Vec<Pattern> {
     vec![
         shape(
             "network: eth0: ",
             &format!(" {kind}: MAC {FIRST_MAC}, link "),
             " ms)",
         ),
-        ends(&format!("network: eth0: MAC {FIRST_MAC}, link up")),
-        shape("", GATEWAY_LINE, " ms)"),
+        shape("", LEASE_LINE, " ms)"),
     ]
 }
 
-/// A `test=boot` of the default system with `nic` as its only NIC: the ARP exchange.
-fn arp(name: &'static str, nics: &'static [Nic], kind: &str) -> Scenario {
-    let mut expect = arp_lines(kind);
-    expect.extend([default_states(), line(TEST_PASS)]);
+/// What the DHCP-and-ping scenarios type: the status, three pings of the gateway, a name the
+/// service refuses before any look-up (the `dns` path without depending on the host's
+/// resolver), power off.
+const NET_PING: &[ConsoleStep] = &[
+    at_prompt("net"),
+    at_prompt("ping 10.0.2.2 -c 3"),
+    at_prompt("dns bad..name"),
+    at_prompt("poweroff"),
+];
+
+/// The default system with `nics` as its only NIC: the lease before the prompt (READY waits
+/// for it), then `net` shows it, `ping` gets three replies from the gateway and `dns` names
+/// a bad name.
+fn dhcp_ping(name: &'static str, nics: &'static [Nic], kind: &str) -> Scenario {
+    let mut expect = lease_lines(kind);
+    expect.extend([
+        line("PandaGen console. Type 'help' for the list of commands."),
+        typed("net"),
+        line(&format!("eth0: link up, MAC {FIRST_MAC}")),
+        shape("ipv4 10.0.2.15/24 (DHCP bound, lease ", "", " s left)"),
+        line("gateway 10.0.2.2"),
+        line("dns 10.0.2.3"),
+        typed("ping 10.0.2.2 -c 3"),
+        line("PING 10.0.2.2: 56 data bytes"),
+        starts("reply from 10.0.2.2: seq=0 time="),
+        starts("reply from 10.0.2.2: seq=1 time="),
+        starts("reply from 10.0.2.2: seq=2 time="),
+        line("3 packets sent, 3 received, 0% loss"),
+        starts("rtt min/avg/max = "),
+        typed("dns bad..name"),
+        line("error: dns bad..name: bad name: use letters, digits, '-' and '.', at most 255 bytes"),
+        line("powering off..."),
+    ]);
     Scenario {
         nics,
+        cmdline: "",
+        // ACPI power-off: QEMU exits on its own with status 0.
+        end: End::Exit(0),
+        console: NET_PING,
         ..Scenario::boot(name, expect)
     }
 }
 
 /// The network scenarios, for `scenarios::all`.
 pub fn net_scenarios() -> Vec<Scenario> {
-    let mut denied = arp_lines("e1000e");
+    let mut denied = lease_lines("e1000e");
     denied.extend([
         ends("t_net_denied: NET_SEND on eth0 refused: denied"),
         ends("t_net_denied: NET_INFO on eth0 refused: denied"),
         ends("t_net_denied: NET_RECV on eth0 refused: denied"),
         states(&[
-            ("services_network", Exited(0), ""),
+            ("services_network", Ready, ""),
             ("t_net_denied", Exited(0), ""),
         ]),
         line(TEST_PASS),
     ]);
     vec![
-        arp("net-arp-e1000e", &[Nic::E1000e], "e1000e"),
-        arp("net-arp-virtio", &[Nic::VirtioNet], "virtio-net"),
+        dhcp_ping("net-dhcp-ping-e1000e", &[Nic::E1000e], "e1000e"),
+        dhcp_ping("net-dhcp-ping-virtio", &[Nic::VirtioNet], "virtio-net"),
         // QEMU pc's default NIC (82540EM, 8086:100e) has no driver: one warning, the
-        // service's one ERROR line, and the system still comes up.
+        // service's one ERROR line, and the system still comes up (the service too: it
+        // answers every call LinkDown).
         Scenario {
             machine: Machine::Pc,
             ..Scenario::boot(
