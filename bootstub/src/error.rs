@@ -13,6 +13,16 @@ use bootproto::{
 pub enum StubError {
     /// The firmware gave no file system for the volume the stub was loaded from.
     NoBootVolume(uefi::Status),
+    /// The firmware's PXE Base Code protocol failed a step (`start`, `DHCP`).
+    Pxe(&'static str, uefi::Status),
+    /// Booted from the network, but no DHCP reply named a TFTP server (next-server).
+    NoTftpServer,
+    /// A file could not be fetched over TFTP.
+    TftpFailed {
+        path: String,
+        server: core::net::Ipv4Addr,
+        status: uefi::Status,
+    },
     /// No limine.conf in any of the places Limine looks.
     ConfigNotFound,
     /// A file named by limine.conf could not be read.
@@ -58,6 +68,22 @@ impl fmt::Display for StubError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoBootVolume(s) => write!(f, "cannot open the boot volume's file system ({s:?})"),
+            Self::Pxe(step, s) => write!(
+                f,
+                "network boot: the firmware's PXE {step} failed ({s:?}); check the cable/link and the DHCP server"
+            ),
+            Self::NoTftpServer => write!(
+                f,
+                "network boot: the DHCP reply names no TFTP server (next-server/siaddr); set it on the DHCP server"
+            ),
+            Self::TftpFailed {
+                path,
+                server,
+                status,
+            } => write!(
+                f,
+                "tftp: cannot fetch {path} from {server} ({status:?}); is it in the TFTP root (cargo xtask build-netboot)?"
+            ),
             Self::ConfigNotFound => write!(
                 f,
                 "no limine.conf next to the stub or in /boot/limine, /boot, /limine or / of the boot volume"
