@@ -4,12 +4,20 @@
 //! component without `network_device:eth0` is refused all three calls on eth0; a NIC without
 //! a driver leaves the system up without a network.
 
-use bootlog::msg::TEST_PASS;
+use bootlog::harness::EXIT_FAIL;
+use bootlog::msg::{
+    STUB_CANNOT_BOOT_START, STUB_ENTERING_KERNEL_START, STUB_HASH_MISMATCH_START,
+    STUB_REFUSING_END, STUB_TEST_EXIT, TEST_PASS,
+};
 use bootlog::state::StateKind::Exited;
 
 use crate::qemu::{Machine, Nic};
-use crate::scenarios::{default_states, ends, line, shape, states, Scenario};
+use crate::scenarios::{
+    default_states, ends, line, module_boot_expect, shape, states, End, Scenario,
+    MODULE_BOOT_FORBID,
+};
 use crate::serial_log::Pattern;
+use crate::system_image::ConfTweak;
 
 /// QEMU's MAC address for the first NIC.
 pub const FIRST_MAC: &str = "52:54:00:12:34:56";
@@ -81,6 +89,60 @@ pub fn net_scenarios() -> Vec<Scenario> {
             system: "system/tests/net.json",
             nics: &[Nic::E1000e, Nic::VirtioNet],
             ..Scenario::boot("net-denied", denied)
+        },
+    ]
+}
+
+/// QEMU's user-mode network: the TFTP server (its gateway) the stub fetches from.
+const TFTP_SERVER: &str = "10.0.2.2";
+
+/// The stub's line for one file fetched over TFTP.
+fn fetched(path: &str) -> Pattern {
+    shape(
+        &format!("bootstub: tftp: {path} "),
+        &format!(" from {TFTP_SERVER} in "),
+        "",
+    )
+}
+
+/// The network boot scenarios, for `scenarios::all`: no disk at all, OVMF's own PXE over
+/// virtio-net loads the stub from the TFTP root, the stub fetches limine.conf, the kernel and
+/// the module over TFTP; and a kernel that is not the pinned one is refused after its fetch.
+pub fn netboot_scenarios() -> Vec<Scenario> {
+    let net = |name, expect| Scenario {
+        drives: &[],
+        nics: &[Nic::VirtioNet],
+        netboot: true,
+        forbid: MODULE_BOOT_FORBID,
+        ..Scenario::boot(name, expect)
+    };
+    let mut expect = vec![
+        ends(&format!(
+            "bootstub: started from the network: reading the boot files over TFTP from {TFTP_SERVER}"
+        )),
+        fetched("boot/limine/limine.conf"),
+        fetched("boot/kernel_bootstrap"),
+        fetched("boot/pandagen-system.mod"),
+    ];
+    expect.extend(module_boot_expect());
+    vec![
+        net("netboot", expect),
+        Scenario {
+            tweak: ConfTweak::WrongKernelHash,
+            forbid: &[STUB_ENTERING_KERNEL_START],
+            end: End::Exit(EXIT_FAIL),
+            ..net(
+                "netboot-rejects-bad-hash",
+                vec![
+                    fetched("boot/kernel_bootstrap"),
+                    shape(
+                        &format!("{STUB_CANNOT_BOOT_START}{STUB_HASH_MISMATCH_START}"),
+                        "",
+                        STUB_REFUSING_END,
+                    ),
+                    line(STUB_TEST_EXIT),
+                ],
+            )
         },
     ]
 }

@@ -258,6 +258,9 @@ fn prepare(
     config.cpu = s.cpu.map(String::from);
     config.debug_exit = true;
     config.nics = s.nics.to_vec();
+    if s.netboot {
+        config.tftp_root = Some(image.clone());
+    }
     if s.spec_command {
         config.ovmf_code = qemu::spec_bios(ovmf);
         config.bios = true;
