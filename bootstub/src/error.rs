@@ -82,7 +82,8 @@ impl fmt::Display for StubError {
                 status,
             } => write!(
                 f,
-                "tftp: cannot fetch {path} from {server} ({status:?}); is it in the TFTP root (cargo xtask build-netboot)?"
+                "tftp: cannot fetch {path} from {server} ({status:?}); {}",
+                tftp_hint(*status)
             ),
             Self::ConfigNotFound => write!(
                 f,
@@ -129,5 +130,14 @@ impl fmt::Display for StubError {
             }
             Self::Capacity { what } => write!(f, "internal table too small: {what}"),
         }
+    }
+}
+
+/// What to do about a TFTP failure with `status`.
+fn tftp_hint(status: uefi::Status) -> &'static str {
+    match status {
+        uefi::Status::TFTP_ERROR => "is it in the TFTP root (cargo xtask build-netboot)?",
+        uefi::Status::UNSUPPORTED => "this PXE Base Code cannot ask a file's size (iPXE's cannot): network-boot with the firmware's own PXE instead",
+        _ => "check the link and the TFTP server",
     }
 }

@@ -124,10 +124,19 @@ impl BootVolume {
         Ok((file, size))
     }
 
-    fn exists(&mut self, path: &str) -> bool {
+    /// Whether `path` is there. Over TFTP only the server's error packet (file not found)
+    /// means no; any other failure (e.g. iPXE's PXE Base Code, which has no
+    /// `TFTP_GET_FILE_SIZE`: UNSUPPORTED) is the error, not a missing file.
+    fn exists(&mut self, path: &str) -> Result<bool, StubError> {
         match &mut self.source {
-            Source::Net(tftp) => tftp.size(path).is_ok(),
-            Source::Disk(_) => self.open_file(path).is_ok(),
+            Source::Net(tftp) => match tftp.size(path) {
+                Ok(_) => Ok(true),
+                Err(StubError::TftpFailed { status, .. }) if status == uefi::Status::TFTP_ERROR => {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
+            Source::Disk(_) => Ok(self.open_file(path).is_ok()),
         }
     }
 
@@ -143,7 +152,7 @@ impl BootVolume {
                 .map(|p| p.to_string()),
         );
         for path in candidates {
-            if self.exists(&path) {
+            if self.exists(&path)? {
                 let bytes = self.read(&path)?;
                 return Ok((path, bytes));
             }
