@@ -946,6 +946,32 @@ mod tests {
     }
 
     #[test]
+    fn netboot_serves_the_tftp_root_on_the_first_nic_without_ipxe() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/image.img".into(),
+            Serial::File("/t/s.log".into()),
+        );
+        cfg.disks.clear();
+        cfg.nics = vec![Nic::VirtioNet, Nic::E1000e];
+        cfg.tftp_root = Some("/t/root,1".into());
+        let args = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            args.contains(
+                "-netdev user,id=n0,tftp=/t/root,,1,bootfile=/EFI/BOOT/BOOTX64.EFI \
+                 -device virtio-net-pci,netdev=n0,bootindex=1,romfile= \
+                 -netdev user,id=n1 -device e1000e,netdev=n1 "
+            ),
+            "{args}"
+        );
+        assert!(
+            !args.contains("if=none") && !args.contains("virtio-blk"),
+            "{args}"
+        );
+    }
+
+    #[test]
     fn nics_each_get_a_user_network() {
         let mut cfg = QemuConfig::new(
             "/c.fd".into(),
