@@ -6,15 +6,15 @@
 
 use bootlog::harness::EXIT_FAIL;
 use bootlog::msg::{
-    STUB_CANNOT_BOOT_START, STUB_ENTERING_KERNEL_START, STUB_HASH_MISMATCH_START,
-    STUB_REFUSING_END, STUB_TEST_EXIT, TEST_PASS,
+    FROM_MODULE_RAM_END, FROM_MODULE_START, STUB_CANNOT_BOOT_START, STUB_ENTERING_KERNEL_START,
+    STUB_HASH_MISMATCH_START, STUB_REFUSING_END, STUB_TEST_EXIT, TEST_PASS,
 };
 use bootlog::state::StateKind::Exited;
 
 use crate::qemu::{Machine, Nic};
 use crate::scenarios::{
-    default_states, ends, line, module_boot_expect, shape, states, End, Scenario,
-    MODULE_BOOT_FORBID,
+    at_prompt, default_states, ends, line, module_boot_expect, shape, states, typed, ConsoleStep,
+    End, Scenario, MODULE_BOOT_FORBID,
 };
 use crate::serial_log::Pattern;
 use crate::system_image::ConfTweak;
@@ -96,6 +96,9 @@ pub fn net_scenarios() -> Vec<Scenario> {
 /// QEMU's user-mode network: the TFTP server (its gateway) the stub fetches from.
 const TFTP_SERVER: &str = "10.0.2.2";
 
+/// What `netboot-console` types at the prompt.
+const NETBOOT_CONSOLE: &[ConsoleStep] = &[at_prompt("bootcount"), at_prompt("poweroff")];
+
 /// The stub's line for one file fetched over TFTP.
 fn fetched(path: &str) -> Pattern {
     shape(
@@ -107,7 +110,8 @@ fn fetched(path: &str) -> Pattern {
 
 /// The network boot scenarios, for `scenarios::all`: no disk at all, OVMF's own PXE over
 /// virtio-net loads the stub from the TFTP root, the stub fetches limine.conf, the kernel and
-/// the module over TFTP; and a kernel that is not the pinned one is refused after its fetch.
+/// the module over TFTP; the console's prompt answers; and a kernel that is not the pinned one
+/// is refused after its fetch.
 pub fn netboot_scenarios() -> Vec<Scenario> {
     let net = |name, expect| Scenario {
         drives: &[],
@@ -116,17 +120,34 @@ pub fn netboot_scenarios() -> Vec<Scenario> {
         forbid: MODULE_BOOT_FORBID,
         ..Scenario::boot(name, expect)
     };
-    let mut expect = vec![
-        ends(&format!(
-            "bootstub: started from the network: reading the boot files over TFTP from {TFTP_SERVER}"
-        )),
+    let fetched_all = [
         fetched("boot/limine/limine.conf"),
         fetched("boot/kernel_bootstrap"),
         fetched("boot/pandagen-system.mod"),
     ];
+    let mut expect = vec![ends(&format!(
+        "bootstub: started from the network: reading the boot files over TFTP from {TFTP_SERVER}"
+    ))];
+    expect.extend(fetched_all.iter().cloned());
     expect.extend(module_boot_expect());
+    let mut console = fetched_all.to_vec();
+    console.extend([
+        shape(FROM_MODULE_START, "", FROM_MODULE_RAM_END),
+        line("PandaGen console. Type 'help' for the list of commands."),
+        typed("bootcount"),
+        line("boot count: 1"),
+        line("powering off..."),
+    ]);
     vec![
         net("netboot", expect),
+        // The console's prompt on the serial line of a network-booted system.
+        Scenario {
+            cmdline: "",
+            // ACPI power-off: QEMU exits on its own with status 0.
+            end: End::Exit(0),
+            console: NETBOOT_CONSOLE,
+            ..net("netboot-console", console)
+        },
         Scenario {
             tweak: ConfTweak::WrongKernelHash,
             forbid: &[STUB_ENTERING_KERNEL_START],
