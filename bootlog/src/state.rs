@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! state: cli_console ready 12.6
-//! state: services_network exited(0) 1.0
+//! state: t_independent exited(0) 1.0
 //! state: t_divide failed - #DE divide error at RIP 0x201234
 //! state: dep_divide skipped - because t_divide failed
 //! ```

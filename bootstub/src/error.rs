@@ -13,6 +13,16 @@ use bootproto::{
 pub enum StubError {
     /// The firmware gave no file system for the volume the stub was loaded from.
     NoBootVolume(uefi::Status),
+    /// The firmware's PXE Base Code protocol failed a step (`start`, `DHCP`).
+    Pxe(&'static str, uefi::Status),
+    /// Booted from the network, but no DHCP reply named a TFTP server (next-server).
+    NoTftpServer,
+    /// A file could not be fetched over TFTP.
+    TftpFailed {
+        path: String,
+        server: core::net::Ipv4Addr,
+        status: uefi::Status,
+    },
     /// No limine.conf in any of the places Limine looks.
     ConfigNotFound,
     /// A file named by limine.conf could not be read.
@@ -58,6 +68,23 @@ impl fmt::Display for StubError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoBootVolume(s) => write!(f, "cannot open the boot volume's file system ({s:?})"),
+            Self::Pxe(step, s) => write!(
+                f,
+                "network boot: the firmware's PXE {step} failed ({s:?}); check the cable/link and the DHCP server"
+            ),
+            Self::NoTftpServer => write!(
+                f,
+                "network boot: the DHCP reply names no TFTP server (next-server/siaddr); set it on the DHCP server"
+            ),
+            Self::TftpFailed {
+                path,
+                server,
+                status,
+            } => write!(
+                f,
+                "tftp: cannot fetch {path} from {server} ({status:?}); {}",
+                tftp_hint(*status)
+            ),
             Self::ConfigNotFound => write!(
                 f,
                 "no limine.conf next to the stub or in /boot/limine, /boot, /limine or / of the boot volume"
@@ -103,5 +130,14 @@ impl fmt::Display for StubError {
             }
             Self::Capacity { what } => write!(f, "internal table too small: {what}"),
         }
+    }
+}
+
+/// What to do about a TFTP failure with `status`.
+fn tftp_hint(status: uefi::Status) -> &'static str {
+    match status {
+        uefi::Status::TFTP_ERROR => "is it in the TFTP root (cargo xtask build-netboot)?",
+        uefi::Status::UNSUPPORTED => "this PXE Base Code cannot ask a file's size (iPXE's cannot): network-boot with the firmware's own PXE instead",
+        _ => "check the link and the TFTP server",
     }
 }

@@ -1,5 +1,5 @@
-//! Reading files from the volume the stub was loaded from, and finding limine.conf where Limine
-//! looks for it.
+//! Reading files from where the stub was loaded from (its volume, or over the network with
+//! TFTP), and finding limine.conf where Limine looks for it.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -15,10 +15,19 @@ use uefi::CString16;
 
 use crate::error::StubError;
 use crate::memory::{alloc_pages, PAGE};
+use crate::net::Tftp;
 
-/// The boot volume, opened once.
+/// Where the boot files are read from.
+enum Source {
+    /// The file system of the volume the stub was loaded from.
+    Disk(ScopedProtocol<SimpleFileSystem>),
+    /// The TFTP server the firmware booted the stub from.
+    Net(Tftp),
+}
+
+/// The boot volume (or network boot server), opened once.
 pub struct BootVolume {
-    fs: ScopedProtocol<SimpleFileSystem>,
+    source: Source,
     /// Directory of the EFI application on the volume (e.g. `/EFI/BOOT`), if the firmware said.
     pub app_dir: Option<String>,
     /// 1-based partition number and MBR disk signature, from the device path (0 if unknown).
@@ -35,14 +44,28 @@ pub struct PagedFile {
 }
 
 impl BootVolume {
-    /// Opens the file system of the volume the stub was loaded from.
+    /// Opens where the stub was loaded from: TFTP when its device carries the PXE Base Code
+    /// protocol (the firmware booted it from the network; a partition never does, and iPXE's
+    /// virtual file system on that device holds no boot files), otherwise the volume's file system.
     pub fn open() -> Result<Self, StubError> {
         let image = boot::image_handle();
-        let fs =
-            boot::get_image_file_system(image).map_err(|e| StubError::NoBootVolume(e.status()))?;
         let (app_dir, partition_index, mbr_disk_id) = describe_image(image);
+        let source = match image_device(image).and_then(Tftp::on) {
+            Some(pxe) => {
+                let tftp = Tftp::new(pxe)?;
+                crate::say!(
+                    "bootstub: started from the network: reading the boot files over TFTP from {}",
+                    tftp.server()
+                );
+                Source::Net(tftp)
+            }
+            None => Source::Disk(
+                boot::get_image_file_system(image)
+                    .map_err(|e| StubError::NoBootVolume(e.status()))?,
+            ),
+        };
         Ok(Self {
-            fs,
+            source,
             app_dir,
             partition_index,
             mbr_disk_id,
@@ -51,6 +74,9 @@ impl BootVolume {
 
     /// Reads a whole file; `path` is absolute with `/` separators.
     pub fn read(&mut self, path: &str) -> Result<Vec<u8>, StubError> {
+        if let Source::Net(tftp) = &mut self.source {
+            return tftp.read(path);
+        }
         let (mut file, size) = self.open_file(path)?;
         let mut bytes = alloc::vec![0; size];
         fill(&mut file, &mut bytes).map_err(|status| read_failed(path, status))?;
@@ -64,6 +90,10 @@ impl BootVolume {
         ty: MemoryType,
         what: &'static str,
     ) -> Result<PagedFile, StubError> {
+        if let Source::Net(tftp) = &mut self.source {
+            let (phys, bytes) = tftp.read_to_pages(path, ty, what)?;
+            return Ok(PagedFile { phys, bytes });
+        }
         let (mut file, size) = self.open_file(path)?;
         let (phys, mem) = alloc_pages(size.div_ceil(PAGE as usize), ty, what)?;
         let bytes = &mut mem[..size];
@@ -74,8 +104,10 @@ impl BootVolume {
     /// Opens a regular file; answers it with its size.
     fn open_file(&mut self, path: &str) -> Result<(RegularFile, usize), StubError> {
         let name = to_uefi_path(path).ok_or(read_failed(path, uefi::Status::INVALID_PARAMETER))?;
-        let mut root = self
-            .fs
+        let Source::Disk(fs) = &mut self.source else {
+            return Err(read_failed(path, uefi::Status::UNSUPPORTED));
+        };
+        let mut root = fs
             .open_volume()
             .map_err(|e| read_failed(path, e.status()))?;
         let handle = root
@@ -92,8 +124,20 @@ impl BootVolume {
         Ok((file, size))
     }
 
-    fn exists(&mut self, path: &str) -> bool {
-        self.open_file(path).is_ok()
+    /// Whether `path` is there. Over TFTP only the server's error packet (file not found)
+    /// means no; any other failure (e.g. iPXE's PXE Base Code, which has no
+    /// `TFTP_GET_FILE_SIZE`: UNSUPPORTED) is the error, not a missing file.
+    fn exists(&mut self, path: &str) -> Result<bool, StubError> {
+        match &mut self.source {
+            Source::Net(tftp) => match tftp.size(path) {
+                Ok(_) => Ok(true),
+                Err(StubError::TftpFailed { status, .. }) if status == uefi::Status::TFTP_ERROR => {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
+            Source::Disk(_) => Ok(self.open_file(path).is_ok()),
+        }
     }
 
     /// Finds limine.conf: first beside the EFI application, then Limine's fixed places.
@@ -108,7 +152,7 @@ impl BootVolume {
                 .map(|p| p.to_string()),
         );
         for path in candidates {
-            if self.exists(&path) {
+            if self.exists(&path)? {
                 let bytes = self.read(&path)?;
                 return Ok((path, bytes));
             }
@@ -145,6 +189,13 @@ fn to_uefi_path(path: &str) -> Option<CString16> {
         .map(|c| if c == '/' { '\\' } else { c })
         .collect();
     CString16::try_from(converted.as_str()).ok()
+}
+
+/// The device the stub was loaded from, as the loaded-image protocol names it.
+fn image_device(image: uefi::Handle) -> Option<uefi::Handle> {
+    boot::open_protocol_exclusive::<LoadedImage>(image)
+        .ok()?
+        .device()
 }
 
 /// The application's directory and partition, from its loaded-image device paths.

@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+mod clock;
 mod console;
 mod enrolled;
 mod error;
@@ -15,6 +16,7 @@ mod handoff;
 mod load;
 mod memmap_build;
 mod memory;
+mod net;
 mod paging;
 mod platform;
 mod responses;

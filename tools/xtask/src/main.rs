@@ -26,6 +26,7 @@ mod limine_conf;
 mod lint;
 mod monitor;
 mod net_scenarios;
+mod netboot;
 mod pack;
 mod qemu;
 mod run;
@@ -123,6 +124,29 @@ enum Cmd {
         /// An ISO keeps 512 (its El Torito FAT image); 4096 is for build-image (4Kn disks).
         #[arg(long, value_name = "BYTES", default_value = "512", value_parser = SectorSize::parse)]
         sector_size: SectorSize,
+        #[command(flatten)]
+        sign: SignOpts,
+    },
+    /// Build everything (kernel in release unless --debug), then write a TFTP root for network
+    /// (PXE) boot: EFI/BOOT/BOOTX64.EFI (the DHCP boot file), boot/limine/limine.conf,
+    /// boot/kernel_bootstrap and boot/pandagen-system.mod, the same files and pins as the ISO.
+    BuildNetboot {
+        /// The directory to write the TFTP root into (created if missing).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Build the kernel in debug mode.
+        #[arg(long)]
+        debug: bool,
+        /// Boot with Limine from this Limine 10.x binary release directory (its BOOTX64.EFI)
+        /// instead of the PandaGen stub. Default: $LIMINE_DIR, if set.
+        #[arg(long, value_name = "DIR")]
+        limine: Option<PathBuf>,
+        /// Kernel command line written to limine.conf.
+        #[arg(long, default_value = "")]
+        cmdline: String,
+        /// The system description to pack (default: system/pandagen.json).
+        #[arg(long, value_name = "FILE")]
+        system: Option<PathBuf>,
         #[command(flatten)]
         sign: SignOpts,
     },
@@ -457,6 +481,29 @@ pub(crate) fn pack_iso(
     Ok(())
 }
 
+/// Writes the TFTP root for `build-netboot` (the ISO's boot files) and says what it holds.
+fn pack_netboot(artifacts: &Artifacts, opts: &ImageOptions, output: &Path) -> Result<()> {
+    let img = system_image_for(artifacts, opts);
+    println!("xtask: boot loader: {}", img.boot_loader.describe());
+    println!("xtask: {}", opts.signing.describe());
+    let input = system_image::pack_input(&img)?;
+    let root = netboot::write_tftp_root(&input.esp_files, output)?;
+    let listed: Vec<String> = root
+        .files
+        .iter()
+        .map(|(p, n)| format!("{} ({n} bytes)", p.trim_start_matches('/')))
+        .collect();
+    println!(
+        "xtask: wrote the TFTP root {}: {}; module image {}, {} services/components (verified); DHCP boot file: {}",
+        output.display(),
+        listed.join(", "),
+        inspect::uuid(&root.verified.superblock.image_id),
+        input.manifest.entries().count(),
+        system_image::BOOT_EFI_ESP_PATH
+    );
+    Ok(())
+}
+
 /// `cargo xtask delta`: writes the delta and says what it carries.
 fn make_delta(
     ws: &Workspace,
@@ -653,6 +700,29 @@ fn dispatch(command: Cmd) -> Result<bool> {
             description::load_checked(&opts.description)?;
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
             pack_iso(&xorriso, &artifacts, &opts, &output)?;
+        }
+        Cmd::BuildNetboot {
+            output,
+            debug,
+            limine,
+            cmdline,
+            system,
+            sign,
+        } => {
+            let opts = ImageOptions {
+                limine: limine_dir(limine)?,
+                cmdline,
+                data_size: pack::DEFAULT_DATA_SIZE,
+                description: description::path_or_default(&ws.root, system.as_deref()),
+                data_dir: None,
+                signing: sign.resolve(&ws)?,
+                slots: 1,
+                slot_size: None,
+                sector_size: SectorSize::S512,
+            };
+            description::load_checked(&opts.description)?;
+            let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
+            pack_netboot(&artifacts, &opts, &output)?;
         }
         Cmd::Run {
             image,

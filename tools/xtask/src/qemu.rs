@@ -146,6 +146,10 @@ pub struct QemuConfig {
     /// The network cards, in this order, each on its own user-mode network (`-netdev user`);
     /// empty: QEMU's default NIC (q35: e1000e, pc: e1000, on a user-mode network).
     pub nics: Vec<Nic>,
+    /// Network boot: the first NIC's user-mode network serves this directory over TFTP with
+    /// the boot file `/EFI/BOOT/BOOTX64.EFI`, and the NIC comes first in the boot order without
+    /// QEMU's iPXE option ROM (`romfile=`), so OVMF's own PXE boots from it.
+    pub tftp_root: Option<PathBuf>,
 }
 
 impl QemuConfig {
@@ -168,6 +172,7 @@ impl QemuConfig {
             monitor: None,
             usb_keyboard: false,
             nics: Vec::new(),
+            tftp_root: None,
         }
     }
 }
@@ -236,7 +241,7 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
         args.push("usb-kbd,bus=xhci.0".into());
     }
     push_drives(&mut args, cfg.machine, &cfg.disks);
-    push_nics(&mut args, &cfg.nics);
+    push_nics(&mut args, &cfg.nics, cfg.tftp_root.as_deref());
     match &cfg.serial {
         Serial::Socket(p) => {
             args.push("-chardev".into());
@@ -274,13 +279,25 @@ fn push_all(args: &mut Vec<OsString>, more: &[&str]) {
 }
 
 /// `-netdev user,id=nN -device MODEL,netdev=nN` for each NIC, in order (QEMU then makes no
-/// default NIC); nothing for none.
-fn push_nics(args: &mut Vec<OsString>, nics: &[Nic]) {
+/// default NIC); nothing for none. With `tftp_root`, the first NIC network-boots from it.
+fn push_nics(args: &mut Vec<OsString>, nics: &[Nic], tftp_root: Option<&Path>) {
     for (i, nic) in nics.iter().enumerate() {
         args.push("-netdev".into());
-        args.push(format!("user,id=n{i}").into());
+        args.push(match (i, tftp_root) {
+            (0, Some(root)) => kv(
+                &format!("user,id=n{i},tftp="),
+                root,
+                &format!(",bootfile={}", crate::system_image::BOOT_EFI_ESP_PATH),
+            ),
+            _ => format!("user,id=n{i}").into(),
+        });
         args.push("-device".into());
-        args.push(format!("{},netdev=n{i}", nic.device()).into());
+        let pxe = if i == 0 && tftp_root.is_some() {
+            ",bootindex=1,romfile="
+        } else {
+            ""
+        };
+        args.push(format!("{},netdev=n{i}{pxe}", nic.device()).into());
     }
 }
 
@@ -924,6 +941,32 @@ mod tests {
         let args = strings(qemu_args(&cfg)).join(" ");
         assert!(
             args.contains("-vga none -monitor unix:/t/m,,1.sock,server=on,wait=off -display none"),
+            "{args}"
+        );
+    }
+
+    #[test]
+    fn netboot_serves_the_tftp_root_on_the_first_nic_without_ipxe() {
+        let mut cfg = QemuConfig::new(
+            "/c.fd".into(),
+            "/v.fd".into(),
+            "/image.img".into(),
+            Serial::File("/t/s.log".into()),
+        );
+        cfg.disks.clear();
+        cfg.nics = vec![Nic::VirtioNet, Nic::E1000e];
+        cfg.tftp_root = Some("/t/root,1".into());
+        let args = strings(qemu_args(&cfg)).join(" ");
+        assert!(
+            args.contains(
+                "-netdev user,id=n0,tftp=/t/root,,1,bootfile=/EFI/BOOT/BOOTX64.EFI \
+                 -device virtio-net-pci,netdev=n0,bootindex=1,romfile= \
+                 -netdev user,id=n1 -device e1000e,netdev=n1 "
+            ),
+            "{args}"
+        );
+        assert!(
+            !args.contains("if=none") && !args.contains("virtio-blk"),
             "{args}"
         );
     }

@@ -122,6 +122,9 @@ pub struct Scenario {
     pub inspect_after: &'static [&'static str],
     /// The network cards (empty: QEMU's default NIC for the machine).
     pub nics: &'static [crate::qemu::Nic],
+    /// Boot over the network: the boot files are a TFTP root (`build-netboot`) served on the
+    /// first NIC, which OVMF PXE-boots (`drives` is then usually empty).
+    pub netboot: bool,
 }
 
 impl Scenario {
@@ -151,6 +154,7 @@ impl Scenario {
             spec_command: false,
             inspect_after: &[],
             nics: &[],
+            netboot: false,
         }
     }
 }
@@ -224,7 +228,7 @@ pub fn default_states() -> Pattern {
 }
 
 const BOOT_FORBID: &[&str] = &[PANICKED, EXCEPTION_START, IMAGE_FAIL_START];
-const MODULE_BOOT_FORBID: &[&str] = &[
+pub const MODULE_BOOT_FORBID: &[&str] = &[
     PANICKED,
     EXCEPTION_START,
     IMAGE_FAIL_START,
@@ -282,7 +286,7 @@ fn boot_expect_protections(on: bool) -> Vec<Pattern> {
 }
 
 /// Booted from a CD-ROM or a USB stick, which the kernel cannot read: it runs from the module.
-fn module_boot_expect() -> Vec<Pattern> {
+pub fn module_boot_expect() -> Vec<Pattern> {
     vec![
         banner(),
         starts(SELFCHECK_PASS_START),
@@ -1092,6 +1096,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(crate::editor_scenarios::editor_scenarios());
     list.extend(crate::crash_scenarios::crash_scenarios());
     list.extend(crate::net_scenarios::net_scenarios());
+    list.extend(crate::net_scenarios::netboot_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
     list

@@ -234,6 +234,9 @@ fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Resul
     Ok((passed, results.len() - passed))
 }
 
+/// How many times the suite's timeout a network-boot scenario gets.
+const NETBOOT_TIMEOUT_FACTOR: u32 = 3;
+
 /// The scenario's image, firmware variables and QEMU configuration, made just before it boots.
 fn prepare(
     s: &Scenario,
@@ -258,6 +261,9 @@ fn prepare(
     config.cpu = s.cpu.map(String::from);
     config.debug_exit = true;
     config.nics = s.nics.to_vec();
+    if s.netboot {
+        config.tftp_root = Some(image.clone());
+    }
     if s.spec_command {
         config.ovmf_code = qemu::spec_bios(ovmf);
         config.bios = true;
@@ -321,6 +327,13 @@ fn read_lossy(path: &Path) -> String {
 }
 
 fn run_one(qemu_bin: &Path, p: &Prepared, timeout: Duration) -> Outcome {
+    // A network boot fetches the (debug) kernel and module over TFTP in 512-byte blocks:
+    // some 40 s for 50 MiB on a busy 2-core host, on top of the boot itself.
+    let timeout = if p.scenario.netboot {
+        timeout * NETBOOT_TIMEOUT_FACTOR
+    } else {
+        timeout
+    };
     if let Some(driver) = p.scenario.driver {
         return run_driven(qemu_bin, p, driver, timeout);
     }

@@ -76,7 +76,7 @@ impl<'a> Images<'a> {
         list: &[Scenario],
     ) -> Result<Self> {
         let mut bases: Vec<Base> = Vec::new();
-        for s in list.iter().filter(|s| !is_iso(s)) {
+        for s in list.iter().filter(|s| !is_iso(s) && !s.netboot) {
             let k = key(s);
             match bases.iter_mut().find(|b| b.key == k) {
                 Some(b) => b.users_left += 1,
@@ -117,6 +117,9 @@ impl<'a> Images<'a> {
         let img = self.system_image(s)?;
         if is_iso(s) {
             return Ok(self.prepare_iso(s, &img));
+        }
+        if s.netboot {
+            return Ok(prepare_netboot(&self.dir, s, &img));
         }
         let k = key(s);
         let made = self
@@ -252,6 +255,19 @@ pub fn remove_disks(disks: &[PathBuf], vars: &Path) {
         let _ = fs::remove_file(next_image(d));
     }
     let _ = fs::remove_file(vars);
+}
+
+/// The scenario's TFTP root (`build-netboot`'s files, its tweak applied), in place of an image.
+fn prepare_netboot(dir: &Path, s: &Scenario, img: &SystemImage) -> Prepared {
+    let root = dir.join(format!("{}.tftp", s.name));
+    let host_failure = system_image::pack_input(img)
+        .and_then(|input| crate::netboot::write_tftp_root(&input.esp_files, &root))
+        .err()
+        .map(|e| format!("{e:#}"));
+    Prepared {
+        image: root,
+        host_failure,
+    }
 }
 
 fn is_iso(s: &Scenario) -> bool {
