@@ -2,6 +2,8 @@
 //! NET_RECV) on one device, plus [`KernelFrames::wait`], the service loop's sleep: a NET_RECV
 //! with a timeout whose frame is kept for the stack's next `recv`.
 
+use core::cell::Cell;
+
 use netstack::{Frames, LinkError};
 use runtime::net::{self, MAX_FRAME};
 use runtime::Error;
@@ -13,7 +15,13 @@ pub struct KernelFrames {
     /// A frame [`KernelFrames::wait`] took, not yet given to the stack.
     pending: Option<usize>,
     buf: [u8; MAX_FRAME],
+    /// The link state NET_INFO last gave, and when (ms of uptime): the stack asks on every
+    /// poll (up to 100 a second), the device is asked at most every [`LINK_CHECK_MS`].
+    link: Cell<Option<(bool, u64)>>,
 }
+
+/// How often the link state is read from the device.
+const LINK_CHECK_MS: u64 = 500;
 
 impl KernelFrames {
     /// `device`, whose MAC address NET_INFO gave.
@@ -23,6 +31,7 @@ impl KernelFrames {
             mac,
             pending: None,
             buf: [0; MAX_FRAME],
+            link: Cell::new(None),
         }
     }
 
@@ -54,7 +63,15 @@ impl Frames for KernelFrames {
     }
 
     fn link_up(&self) -> bool {
-        net::info(self.device).is_ok_and(|i| i.link_up)
+        let now = crate::now_ms();
+        match self.link.get() {
+            Some((up, at)) if now.saturating_sub(at) < LINK_CHECK_MS => up,
+            _ => {
+                let up = net::info(self.device).is_ok_and(|i| i.link_up);
+                self.link.set(Some((up, now)));
+                up
+            }
+        }
     }
 
     fn send(&mut self, frame: &[u8]) -> Result<(), LinkError> {
