@@ -108,24 +108,14 @@ enum Cmd {
         /// Build the kernel in debug mode.
         #[arg(long)]
         debug: bool,
-        /// Boot with Limine from this Limine 10.x binary release directory (its BOOTX64.EFI)
-        /// instead of the PandaGen stub. Default: $LIMINE_DIR, if set.
-        #[arg(long, value_name = "DIR")]
-        limine: Option<PathBuf>,
-        /// Kernel command line written to limine.conf.
-        #[arg(long, default_value = "")]
-        cmdline: String,
-        /// The system description to pack (default: system/pandagen.json).
-        #[arg(long, value_name = "FILE")]
-        system: Option<PathBuf>,
+        #[command(flatten)]
+        module: ModuleArgs,
         /// System slots: an ISO holds one (A/B slots need a writable disk: use build-image).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
         slots: u8,
         /// An ISO keeps 512 (its El Torito FAT image); 4096 is for build-image (4Kn disks).
         #[arg(long, value_name = "BYTES", default_value = "512", value_parser = SectorSize::parse)]
         sector_size: SectorSize,
-        #[command(flatten)]
-        sign: SignOpts,
     },
     /// Build everything (kernel in release unless --debug), then write a TFTP root for network
     /// (PXE) boot: EFI/BOOT/BOOTX64.EFI (the DHCP boot file), boot/limine/limine.conf,
@@ -137,18 +127,8 @@ enum Cmd {
         /// Build the kernel in debug mode.
         #[arg(long)]
         debug: bool,
-        /// Boot with Limine from this Limine 10.x binary release directory (its BOOTX64.EFI)
-        /// instead of the PandaGen stub. Default: $LIMINE_DIR, if set.
-        #[arg(long, value_name = "DIR")]
-        limine: Option<PathBuf>,
-        /// Kernel command line written to limine.conf.
-        #[arg(long, default_value = "")]
-        cmdline: String,
-        /// The system description to pack (default: system/pandagen.json).
-        #[arg(long, value_name = "FILE")]
-        system: Option<PathBuf>,
         #[command(flatten)]
-        sign: SignOpts,
+        module: ModuleArgs,
     },
     /// Generate an Ed25519 key pair: DIR/ID.pub (public, with its capability limits) and
     /// DIR/ID.sec (secret, mode 0600). Formats: docs/security.md.
@@ -317,6 +297,42 @@ struct ImageArgs {
     data_dir: Option<PathBuf>,
     #[command(flatten)]
     sign: SignOpts,
+}
+
+/// What a system booted from its module (an ISO, a TFTP root) is built from.
+#[derive(Args)]
+struct ModuleArgs {
+    /// Boot with Limine from this Limine 10.x binary release directory (its BOOTX64.EFI)
+    /// instead of the PandaGen stub. Default: $LIMINE_DIR, if set.
+    #[arg(long, value_name = "DIR")]
+    limine: Option<PathBuf>,
+    /// Kernel command line written to limine.conf.
+    #[arg(long, default_value = "")]
+    cmdline: String,
+    /// The system description to pack (default: system/pandagen.json).
+    #[arg(long, value_name = "FILE")]
+    system: Option<PathBuf>,
+    #[command(flatten)]
+    sign: SignOpts,
+}
+
+impl ModuleArgs {
+    /// The packing options: one slot, the default user-data size (in RAM when booted).
+    fn options(self, ws: &Workspace, sector_size: SectorSize) -> Result<ImageOptions> {
+        let opts = ImageOptions {
+            limine: limine_dir(self.limine)?,
+            cmdline: self.cmdline,
+            data_size: pack::DEFAULT_DATA_SIZE,
+            description: description::path_or_default(&ws.root, self.system.as_deref()),
+            data_dir: None,
+            signing: self.sign.resolve(ws)?,
+            slots: 1,
+            slot_size: None,
+            sector_size,
+        };
+        description::load_checked(&opts.description)?;
+        Ok(opts)
+    }
 }
 
 /// How the image is signed and what its kernel trusts (docs/security.md).
@@ -672,12 +688,9 @@ fn dispatch(command: Cmd) -> Result<bool> {
         Cmd::BuildIso {
             output,
             debug,
-            limine,
-            cmdline,
-            system,
+            module,
             slots,
             sector_size,
-            sign,
         } => {
             anyhow::ensure!(
                 slots == 1,
@@ -686,41 +699,16 @@ fn dispatch(command: Cmd) -> Result<bool> {
             check_iso_sector_size(sector_size)?;
             // Find xorriso before spending time on cargo.
             let xorriso = iso::find_xorriso_on_host()?;
-            let opts = ImageOptions {
-                limine: limine_dir(limine)?,
-                cmdline,
-                data_size: pack::DEFAULT_DATA_SIZE,
-                description: description::path_or_default(&ws.root, system.as_deref()),
-                data_dir: None,
-                signing: sign.resolve(&ws)?,
-                slots,
-                slot_size: None,
-                sector_size,
-            };
-            description::load_checked(&opts.description)?;
+            let opts = module.options(&ws, sector_size)?;
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
             pack_iso(&xorriso, &artifacts, &opts, &output)?;
         }
         Cmd::BuildNetboot {
             output,
             debug,
-            limine,
-            cmdline,
-            system,
-            sign,
+            module,
         } => {
-            let opts = ImageOptions {
-                limine: limine_dir(limine)?,
-                cmdline,
-                data_size: pack::DEFAULT_DATA_SIZE,
-                description: description::path_or_default(&ws.root, system.as_deref()),
-                data_dir: None,
-                signing: sign.resolve(&ws)?,
-                slots: 1,
-                slot_size: None,
-                sector_size: SectorSize::S512,
-            };
-            description::load_checked(&opts.description)?;
+            let opts = module.options(&ws, SectorSize::S512)?;
             let artifacts = build_for(&ws, Profile::from_release(!debug), &opts.description)?;
             pack_netboot(&artifacts, &opts, &output)?;
         }
@@ -935,10 +923,13 @@ mod tests {
         let Cmd::BuildIso {
             output,
             debug,
-            limine,
-            cmdline,
-            system,
-            sign,
+            module:
+                ModuleArgs {
+                    limine,
+                    cmdline,
+                    system,
+                    sign,
+                },
             ..
         } = cli.command
         else {
