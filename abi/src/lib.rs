@@ -159,6 +159,7 @@ syscalls! {
     /// | 3   | `YIELD` | —                              | 0                               |
     /// | 4   | `CAPS`  | buf ptr, buf len               | full length of the list (bytes) |
     /// | 5   | `MEMORY_GROW` | bytes (pages)            | address of the new zeroed pages |
+    /// | 6   | `CONFIG` | buf ptr, buf len               | full length of the entry's `config` line |
     /// | 16  | `USERDATA_INFO`  | —                     | size of the user-data region (blocks) |
     /// | 17  | `USERDATA_READ`  | block, buf ptr, len   | 0                               |
     /// | 18  | `USERDATA_WRITE` | block, buf ptr, len   | 0                               |
@@ -216,6 +217,11 @@ syscalls! {
         /// machine has no free memory left (nothing was mapped), [`Error::BadLength`] for a bad
         /// size.
         MemoryGrow = 5, "MEMORY_GROW", Nothing;
+        /// The caller's manifest `config` line (`rdi` = buffer, `rsi` = capacity; the line is
+        /// at most 128 bytes, the manifest's limit): settings whose meaning is the component's.
+        /// Returns the full length (only the first `capacity` bytes are written, as
+        /// [`Syscall::Caps`]); [`Error::NotFound`] when its entry has no `config`.
+        Config = 6, "CONFIG", Nothing;
         /// The size of the components' part of the user-data region ([`userdata`]) in
         /// [`USERDATA_BLOCK_SIZE`]-byte blocks. Needs the `block_device` and `persistent_storage`
         /// capabilities ([`Error::Denied`] without them).
@@ -944,6 +950,8 @@ mod tests {
         assert_eq!(Syscall::Yield.number(), 3);
         assert_eq!(Syscall::Caps.number(), 4);
         assert_eq!(Syscall::MemoryGrow.number(), 5);
+        assert_eq!(Syscall::Config.number(), 6);
+        assert_eq!(Syscall::Config.name(), "CONFIG");
         assert_eq!(Syscall::UserdataInfo.number(), 16);
         assert_eq!(Syscall::UserdataRead.number(), 17);
         assert_eq!(Syscall::UserdataWrite.number(), 18);
@@ -1121,7 +1129,7 @@ mod tests {
                 assert_eq!(s.number(), n);
             }
         }
-        assert_eq!(Syscall::try_from(6), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(7), Err(Error::InvalidSyscall));
         assert_eq!(Syscall::try_from(u64::MAX), Err(Error::InvalidSyscall));
     }
 
@@ -1146,8 +1154,9 @@ mod tests {
                 RESERVED_BLOCK.contains(&s.number()),
                 block_calls.contains(&s)
             );
-            // Everything above the first six is a block-device or IPC/system call.
-            if s.number() > 5 {
+            // Everything above the first seven (the process's own calls) is a block-device or
+            // IPC/system call.
+            if s.number() > 6 {
                 assert!(RESERVED_BLOCK.contains(&s.number()) || RESERVED_IPC.contains(&s.number()));
             }
         }

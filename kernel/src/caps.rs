@@ -49,6 +49,9 @@ pub struct Grants {
     pub port_ranges: Vec<(u16, u16)>,
     /// The granted capability strings, as declared, in declaration order, without repeats.
     pub names: Vec<String>,
+    /// The entry's `config` line (not a capability: settings the CONFIG call hands to the
+    /// process, carried here because the grants are what a process keeps of its entry).
+    pub config: Option<String>,
 }
 
 impl Grants {

@@ -224,6 +224,11 @@ pub enum LoadError {
         /// The entry.
         entry: Label,
     },
+    /// An entry's `config` has a control character (it must be one line of printable ASCII).
+    BadConfig {
+        /// The entry.
+        entry: Label,
+    },
     /// An entry has `signature` without `public_key_id`, or the reverse.
     SignatureWithoutKeyId {
         /// The entry.
@@ -499,6 +504,10 @@ impl fmt::Display for LoadError {
             Self::BadSignatureSyntax { entry } => write!(
                 f,
                 "manifest entry `{entry}`: signature must be \"ed25519:\" followed by 128 lowercase hex digits"
+            ),
+            Self::BadConfig { entry } => write!(
+                f,
+                "manifest entry `{entry}`: config must be one line of printable ASCII (spaces allowed, no tabs or line breaks)"
             ),
             Self::SignatureWithoutKeyId { entry } => write!(
                 f,

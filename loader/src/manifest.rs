@@ -19,6 +19,7 @@
 //! | [`MAX_DEPTH`]          | 16    | nesting of arrays/objects (including unknown keys)     |
 //! | [`MAX_ESCAPED_STRING`] | 1024  | unescaped bytes of a string that contains `\` escapes  |
 //! | [`MAX_KEYBOARD_LAYOUT`] | 8    | bytes in `keyboard_layout`                             |
+//! | [`MAX_CONFIG`]         | 128   | bytes in an entry's `config`                           |
 
 mod de;
 mod scan;
@@ -63,10 +64,20 @@ pub const MAX_ESCAPED_STRING: usize = 1024;
 /// Longest `keyboard_layout` name, in bytes.
 pub const MAX_KEYBOARD_LAYOUT: usize = 8;
 
+/// Longest entry `config` text, in bytes.
+pub const MAX_CONFIG: usize = 128;
+
 /// A name: of a service, a component, something provided, a dependency.
 pub type Name = heapless::String<MAX_NAME>;
 /// A capability string; parse it with [`crate::capability::Capability::parse`].
 pub type CapabilityText = heapless::String<MAX_CAPABILITY>;
+/// An entry's `config` text: one line the component reads with the CONFIG system call.
+pub type ConfigText = heapless::String<MAX_CONFIG>;
+
+/// Whether `text` may be an entry's `config`: one line of printable ASCII, spaces allowed.
+pub fn is_config_line(text: &str) -> bool {
+    text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
 
 /// The system manifest.
 ///
@@ -158,6 +169,12 @@ pub struct Entry {
     /// `public_key_id` (optional, with `signature`): the id of the key that signed the entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_key_id: Option<KeyIdText>,
+    /// `config` (optional): one line of settings for the component, which reads it with the
+    /// CONFIG system call; its meaning is the component's (`services_network`: `dhcp` or
+    /// `static 10.0.2.15/24 gw 10.0.2.2 dns 10.0.2.3`). Printable ASCII, no line breaks.
+    /// Covered by the manifest's signature, not by the entry's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigText>,
 }
 
 /// An entry's `expected_state`: [`bootlog::state::Expected`], serialised as its word.

@@ -46,6 +46,7 @@ pub fn entry(part: &Part<'_>) -> Entry {
         memory_limit: None,
         signature: None,
         public_key_id: None,
+        config: None,
     }
 }
 

@@ -200,6 +200,21 @@ pub fn caps(buf: &mut [u8]) -> Result<usize, Error> {
     abi::decode_return(ret).map(|n| n as usize)
 }
 
+/// Writes this component's manifest `config` line into `buf` and returns its full length;
+/// [`Error::NotFound`] when the entry has none.
+pub fn config(buf: &mut [u8]) -> Result<usize, Error> {
+    // SAFETY: CONFIG writes at most `len` bytes at `ptr`, which is the exclusively borrowed
+    // `buf`; any byte pattern is a valid `u8`.
+    let ret = unsafe {
+        raw::syscall2(
+            abi::Syscall::Config.number(),
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
+    abi::decode_return(ret).map(|n| n as usize)
+}
+
 /// Asks CAPS for this component's capabilities and logs them at INFO as
 /// `<name>: granted capabilities: a, b` (see [`write_caps`] for the accepted list format), or
 /// an ERROR line if CAPS fails.

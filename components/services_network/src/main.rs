@@ -1,5 +1,6 @@
 //! `services_network`: runs the network stack (`netstack`) on its device (`eth0`, from its
-//! `network_device:eth0` capability) and serves `network_api` over IPC. It starts DHCP and
+//! `network_device:eth0` capability) and serves `network_api` over IPC. It starts DHCP (or
+//! takes the static address of its manifest entry's `config` line, [`net_config`]) and
 //! reports READY once the lease is there or after [`READY_WAIT_MS`], whichever comes first
 //! (boot waits that long at most for the network: the components after it start with an
 //! address, and a network without DHCP costs boot that much); the lease is one log line, a
@@ -21,7 +22,7 @@ use alloc::string::String;
 use alloc::vec;
 
 use netstack::api::{self, Response};
-use netstack::{ClientId, NetConfig, NetError, PortRange, Stack};
+use netstack::{ClientId, Ipv4Config, Limits, NetConfig, NetError, PortRange, Stack};
 use runtime::{ipc, net, Error};
 
 use frames::KernelFrames;
@@ -54,13 +55,37 @@ fn main() -> i32 {
     };
     let started = now_ms();
     let frames = KernelFrames::new(DEVICE, info.mac);
-    let stack = Stack::new(frames, NetConfig::dhcp(), started);
+    let stack = Stack::new(frames, net_config(), started);
     let mut service = Service::new(stack, started);
     service.wait_for_address(started + READY_WAIT_MS);
     if runtime::ready_or_log(NAME).is_err() {
         return 1;
     }
     service.run()
+}
+
+/// The manifest entry's `config` line (`dhcp` or `static A/N [gw G] [dns D,...]`); DHCP
+/// without one. A line that does not parse is one ERROR line naming it, and DHCP.
+fn net_config() -> NetConfig {
+    let mut buf = [0u8; 256];
+    let line = match runtime::config(&mut buf) {
+        Ok(n) => core::str::from_utf8(&buf[..n.min(buf.len())]).unwrap_or("<not UTF-8>"),
+        Err(Error::NotFound) => return NetConfig::dhcp(),
+        Err(e) => {
+            runtime::error!("network: {DEVICE}: CONFIG failed: {e}; using DHCP");
+            return NetConfig::dhcp();
+        }
+    };
+    match line.parse::<Ipv4Config>() {
+        Ok(ipv4) => NetConfig {
+            ipv4,
+            limits: Limits::default(),
+        },
+        Err(e) => {
+            runtime::error!("network: {DEVICE}: manifest config `{line}`: {e}; using DHCP");
+            NetConfig::dhcp()
+        }
+    }
 }
 
 /// NET_INFO's failure as one actionable line.

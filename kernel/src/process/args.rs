@@ -33,6 +33,11 @@ pub enum Call {
         ptr: u64,
         cap: u64,
     },
+    /// CONFIG into a user buffer of capacity `cap` (checked when it runs, as CAPS).
+    Config {
+        ptr: u64,
+        cap: u64,
+    },
     /// MEMORY_GROW by this many bytes (checked when it runs, against the caller's budget).
     MemoryGrow(u64),
     UserdataInfo,
@@ -251,6 +256,7 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
             // Only the bytes actually written are checked, when the call runs.
             Call::Caps { ptr: a0, cap: a1 }
         }
+        Syscall::Config => Call::Config { ptr: a0, cap: a1 },
         Syscall::MemoryGrow => Call::MemoryGrow(a0),
         Syscall::UserdataInfo => Call::UserdataInfo,
         Syscall::UserdataPersistent => Call::UserdataPersistent,
@@ -434,11 +440,15 @@ mod tests {
             decode(4, [P, 64, 0, 0, 0, 0], false),
             Ok(Call::Caps { ptr: P, cap: 64 })
         );
+        assert_eq!(
+            decode(6, [P, 128, 0, 0, 0, 0], false),
+            Ok(Call::Config { ptr: P, cap: 128 })
+        );
     }
 
     #[test]
     fn unknown_numbers() {
-        for n in [6, 15, 21, 31, 36, 39, 59, 60, 63, 64, u64::MAX] {
+        for n in [7, 15, 21, 31, 36, 39, 59, 60, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }

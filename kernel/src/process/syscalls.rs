@@ -137,6 +137,17 @@ pub extern "C" fn on_syscall(frame: &mut SyscallFrame) {
 }
 
 /// Runs a decoded call for the current task.
+/// Writes the first `cap` bytes (at most [`args::CAPS_MAX_LEN`]) of `text`, something the
+/// kernel keeps about the calling process, to its buffer at `ptr`; returns the full length.
+fn own_text_out(text: &str, ptr: u64, cap: u64) -> Result<u64, Error> {
+    let n = (text.len() as u64).min(cap).min(args::CAPS_MAX_LEN);
+    args::check_user_range(ptr, n)?;
+    sched::with_current(|_, _, _, space| space.write(ptr, &text.as_bytes()[..n as usize]))
+        .ok_or(Error::Unsupported)?
+        .map_err(|_| Error::BadPointer)?;
+    Ok(text.len() as u64)
+}
+
 fn run(call: Call) -> Result<u64, Error> {
     match call {
         Call::Exit(code) => sched::exit_current(Exit::Code(code)),
@@ -152,14 +163,13 @@ fn run(call: Call) -> Result<u64, Error> {
         Call::Caps { ptr, cap } => {
             let record = sched::with_current(|_, _, grants, _| grants.caps_record())
                 .ok_or(Error::Unsupported)?;
-            let n = (record.len() as u64).min(cap).min(args::CAPS_MAX_LEN);
-            args::check_user_range(ptr, n)?;
-            sched::with_current(|_, _, _, space| {
-                space.write(ptr, &record.as_bytes()[..n as usize])
-            })
-            .ok_or(Error::Unsupported)?
-            .map_err(|_| Error::BadPointer)?;
-            Ok(record.len() as u64)
+            own_text_out(&record, ptr, cap)
+        }
+        Call::Config { ptr, cap } => {
+            let line = sched::with_current(|_, _, grants, _| grants.config.clone())
+                .ok_or(Error::Unsupported)?
+                .ok_or(Error::NotFound)?;
+            own_text_out(&line, ptr, cap)
         }
         Call::MemoryGrow(bytes) => sched::grow_current(bytes),
         Call::UserdataPersistent => USER_DATA

@@ -636,7 +636,10 @@ impl<P: Processes + ?Sized> Sequence<'_, P> {
             None => caps::grant(&entry.capabilities, self.machine).map_err(Refusal::Capability),
         };
         let grants = match granted {
-            Ok(g) => g,
+            Ok(g) => Grants {
+                config: entry.config.as_deref().map(String::from),
+                ..g
+            },
             Err(refusal) => {
                 self.say(Level::Warn, &format!("{name} refused: {refusal}"));
                 return Record::new(name, State::Refused(refusal));

@@ -22,6 +22,7 @@ fn name(e: &LoadError) -> &'static str {
         BadSignatureRecord => "BadSignatureRecord",
         BadSlotTable { .. } => "BadSlotTable",
         BadSignatureSyntax { .. } => "BadSignatureSyntax",
+        BadConfig { .. } => "BadConfig",
         BadKeyRingUpdate { .. } => "BadKeyRingUpdate",
         BadKeyboardLayout { .. } => "BadKeyboardLayout",
         SignatureWithoutKeyId { .. } => "SignatureWithoutKeyId",
@@ -69,7 +70,7 @@ fn name(e: &LoadError) -> &'static str {
     }
 }
 
-const COUNT: usize = 54;
+const COUNT: usize = 55;
 
 fn all() -> Vec<LoadError> {
     use LoadError::*;
@@ -94,6 +95,9 @@ fn all() -> Vec<LoadError> {
         BadKeyboardLayout { length: 1 },
         BadSignatureSyntax {
             entry: l("cli_console"),
+        },
+        BadConfig {
+            entry: l("services_network"),
         },
         SignatureWithoutKeyId {
             entry: l("cli_console"),

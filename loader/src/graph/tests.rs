@@ -25,6 +25,7 @@ fn entry(name: &str, deps: &[&str]) -> Entry {
         memory_limit: None,
         signature: None,
         public_key_id: None,
+        config: None,
     }
 }
 

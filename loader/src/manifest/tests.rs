@@ -240,6 +240,44 @@ fn optional_keys() {
 }
 
 #[test]
+fn config_is_one_printable_line_kept_through_json() {
+    let line = "static 10.0.2.50/24 gw 10.0.2.2 dns 10.0.2.3";
+    let m = parse_str(&with_services(&service(
+        "a",
+        &format!(r#","config":"{line}""#),
+    )))
+    .unwrap();
+    assert_eq!(m.services[0].config.as_deref(), Some(line));
+    let mut out = vec![0u8; MAX_MANIFEST_BYTES];
+    let n = m.to_json(&mut out).unwrap();
+    let again = parse_boxed(&out[..n]).unwrap();
+    assert_eq!(again.services[0].config.as_deref(), Some(line));
+    assert_eq!(
+        parse_str(&with_services(&service("a", "")))
+            .unwrap()
+            .services[0]
+            .config,
+        None
+    );
+    assert!(matches!(
+        parse_str(&with_services(&service("a", r#","config":"a\tb""#))),
+        Err(LoadError::BadConfig { .. })
+    ));
+    let long = "x".repeat(MAX_CONFIG + 1);
+    assert!(matches!(
+        parse_str(&with_services(&service(
+            "a",
+            &format!(r#","config":"{long}""#)
+        ))),
+        Err(LoadError::StringTooLong {
+            field: "config",
+            limit: MAX_CONFIG,
+            ..
+        })
+    ));
+}
+
+#[test]
 fn memory_limit_is_a_number_of_pages() {
     let m = parse_str(&with_services(&service("a", ""))).unwrap();
     assert_eq!(m.services[0].memory_limit(), DEFAULT_MEMORY_LIMIT);
@@ -660,6 +698,7 @@ fn entry_strategy() -> impl Strategy<Value = Entry> {
                 memory_limit: None,
                 signature: None,
                 public_key_id: None,
+                config: None,
             },
         )
 }

@@ -5,8 +5,8 @@
 //! can name the limit, the field and the entry.
 
 use super::{
-    Entry, ExpectedState, Kernel, Name, MAX_BINARY_NAME, MAX_CAPABILITIES, MAX_CAPABILITY,
-    MAX_DEPENDS, MAX_ENTRY_POINT, MAX_NAME, MAX_PROVIDES, MAX_TYPE,
+    ConfigText, Entry, ExpectedState, Kernel, Name, MAX_BINARY_NAME, MAX_CAPABILITIES,
+    MAX_CAPABILITY, MAX_CONFIG, MAX_DEPENDS, MAX_ENTRY_POINT, MAX_NAME, MAX_PROVIDES, MAX_TYPE,
 };
 use crate::error::{bounded, Label, LoadError};
 use crate::memory_limit::{MemoryLimit, MemoryLimitError, MAX_MEMORY_LIMIT_TEXT};
@@ -208,6 +208,21 @@ pub(super) struct EntryWire {
     signature: Option<Lenient<{ signature::TEXT_LEN }>>,
     #[serde(default)]
     public_key_id: Option<Lenient<MAX_KEY_ID>>,
+    #[serde(default)]
+    config: Option<Lenient<MAX_CONFIG>>,
+}
+
+/// An entry's `config`: within [`MAX_CONFIG`], printable ASCII (spaces allowed, no control
+/// characters: it is one line).
+fn config(text: Lenient<MAX_CONFIG>, entry: &Label) -> Result<ConfigText, LoadError> {
+    let text = text.strict(entry, "config")?;
+    if super::is_config_line(&text) {
+        Ok(text)
+    } else {
+        Err(LoadError::BadConfig {
+            entry: entry.clone(),
+        })
+    }
 }
 
 /// Parses an entry's `signature` and `public_key_id`: both or neither.
@@ -264,6 +279,7 @@ impl EntryWire {
                 .memory_limit
                 .map(|text| memory_limit(text, &entry))
                 .transpose()?,
+            config: self.config.map(|t| config(t, &entry)).transpose()?,
             name,
         })
     }

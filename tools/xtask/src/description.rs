@@ -108,6 +108,9 @@ pub struct EntryDesc {
     pub depends_on: Vec<String>,
     #[serde(default)]
     pub start_timeout_ms: Option<u32>,
+    /// One line of settings the component reads with the CONFIG system call.
+    #[serde(default)]
+    pub config: Option<String>,
     /// The state `test=boot` requires of the entry (test systems; default `up`).
     #[serde(default)]
     pub expected_state: Option<String>,
@@ -380,6 +383,7 @@ fn entry(lines: &mut Vec<String>, position: &str, e: &EntryDesc) -> Entry {
         start_timeout_ms: e.start_timeout_ms,
         expected_state: expected_state(lines, &label, e.expected_state.as_deref()),
         memory_limit: memory_limit(lines, &label, e.memory_limit.as_ref()),
+        config: e.config.as_ref().map(|c| config(lines, &label, c)),
         signature: presigned(lines, &label, e),
         public_key_id: e
             .public_key_id
@@ -389,6 +393,19 @@ fn entry(lines: &mut Vec<String>, position: &str, e: &EntryDesc) -> Entry {
                 text::<{ loader::signature::MAX_KEY_ID }>(lines, &label, "public_key_id", id)
             }),
     }
+}
+
+/// `config`: within the loader's limit and one line of printable ASCII, or a named line.
+fn config(lines: &mut Vec<String>, label: &str, c: &str) -> loader::manifest::ConfigText {
+    if !loader::manifest::is_config_line(c) {
+        lines.push(
+            LoadError::BadConfig {
+                entry: bounded(label),
+            }
+            .to_string(),
+        );
+    }
+    text::<{ loader::manifest::MAX_CONFIG }>(lines, label, "config", c)
 }
 
 /// A signature made by someone else: `signature` and `public_key_id` together, and no
@@ -709,10 +726,22 @@ mod tests {
             .to_manifest("t")
             .unwrap();
         assert_eq!(m.services[0].memory_limit().bytes(), 65536);
+        let cfg = entry(r#", "config": "static 10.0.2.50/24 gw 10.0.2.2""#);
+        let m = Description::parse(&cfg, "t")
+            .unwrap()
+            .to_manifest("t")
+            .unwrap();
+        assert_eq!(
+            m.services[0].config.as_deref(),
+            Some("static 10.0.2.50/24 gw 10.0.2.2")
+        );
+        let long = format!(r#", "config": "{}""#, "x".repeat(200));
         for bad in [
             r#", "memory_limit": "16MB""#,
             r#", "memory_limit": 100"#,
             r#", "expected_state": "asleep""#,
+            r#", "config": "a\nb""#,
+            &long,
         ] {
             let err = Description::parse(&entry(bad), "t")
                 .unwrap()

@@ -80,6 +80,44 @@ fn dhcp_ping(name: &'static str, nics: &'static [Nic], kind: &str) -> Scenario {
     }
 }
 
+/// The address `system/tests/net-static.json` configures in services_network's `config` line.
+const STATIC_LINE: &str = "network: eth0: 10.0.2.50/24, gateway 10.0.2.2, DNS 10.0.2.3 (static)";
+
+/// What `net-static` types: the status, two pings of the gateway, power off.
+const NET_STATIC: &[ConsoleStep] = &[
+    at_prompt("net"),
+    at_prompt("ping 10.0.2.2 -c 2"),
+    at_prompt("poweroff"),
+];
+
+/// services_network configured from its manifest entry's `config` line: the static address
+/// instead of a DHCP lease (QEMU's DHCP server would give 10.0.2.15), and it works.
+fn static_config() -> Scenario {
+    Scenario {
+        system: "system/tests/net-static.json",
+        nics: &[Nic::VirtioNet],
+        cmdline: "",
+        end: End::Exit(0),
+        console: NET_STATIC,
+        ..Scenario::boot(
+            "net-static",
+            vec![
+                ends(STATIC_LINE),
+                typed("net"),
+                line(&format!("eth0: link up, MAC {FIRST_MAC}")),
+                line("ipv4 10.0.2.50/24 (static)"),
+                line("gateway 10.0.2.2"),
+                line("dns 10.0.2.3"),
+                typed("ping 10.0.2.2 -c 2"),
+                starts("reply from 10.0.2.2: seq=0 time="),
+                starts("reply from 10.0.2.2: seq=1 time="),
+                line("2 packets sent, 2 received, 0% loss"),
+                line("powering off..."),
+            ],
+        )
+    }
+}
+
 /// The network scenarios, for `scenarios::all`.
 pub fn net_scenarios() -> Vec<Scenario> {
     let mut denied = lease_lines("e1000e");
@@ -96,6 +134,7 @@ pub fn net_scenarios() -> Vec<Scenario> {
     vec![
         dhcp_ping("net-dhcp-ping-e1000e", &[Nic::E1000e], "e1000e"),
         dhcp_ping("net-dhcp-ping-virtio", &[Nic::VirtioNet], "virtio-net"),
+        static_config(),
         // QEMU pc's default NIC (82540EM, 8086:100e) has no driver: one warning, the
         // service's one ERROR line, and the system still comes up (the service too: it
         // answers every call LinkDown).
