@@ -11,6 +11,13 @@ use bootlog::msg::{
 };
 use bootlog::state::StateKind::{Exited, Ready};
 
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+
+use crate::fs_scenarios::{Driver, Env};
+use crate::guest::PROMPT;
+use crate::monitor::boot_with_monitor;
 use crate::qemu::{Machine, Nic};
 use crate::scenarios::{
     at_prompt, default_states, ends, line, module_boot_expect, shape, starts, states, typed,
@@ -118,6 +125,68 @@ fn static_config() -> Scenario {
     }
 }
 
+/// Which network scenario a driven [`Scenario`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetDriver {
+    /// [`link_loss`].
+    LinkLoss,
+}
+
+/// Runs `driver`; `Ok` holds the report lines.
+pub fn run(driver: NetDriver, env: &Env<'_>) -> Result<String> {
+    match driver {
+        NetDriver::LinkLoss => link_loss(env),
+    }
+}
+
+/// The service's lines when the link goes and comes back.
+const LINK_DOWN: &str = "network: eth0: link down";
+const LINK_UP: &str = "network: eth0: link up";
+/// The console's answer to a ping while the link is down.
+const PING_LINK_DOWN: &str =
+    "error: ping 10.0.2.2: link down: check the cable or the virtual network device";
+
+/// The cable pulled (the monitor's `set_link n0 off`) under a running system: the service
+/// says so, a ping gets the named `LinkDown` error and the service stays up; the cable back:
+/// the link-up line, a new DHCP lease, and the next ping is answered.
+fn link_loss(env: &Env<'_>) -> Result<String> {
+    let (mut g, mut monitor) = boot_with_monitor(env)?;
+    g.wait_for(LEASE_LINE, env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
+    let answer = monitor.command("set_link n0 off")?;
+    ensure!(
+        answer.is_empty(),
+        "set_link off: the monitor said {answer:?}"
+    );
+    let started = Instant::now();
+    g.wait_for(LINK_DOWN, env.timeout)?;
+    let noticed = started.elapsed();
+    g.type_line("ping 10.0.2.2 -c 1")?;
+    g.wait_for(PING_LINK_DOWN, env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
+    let answer = monitor.command("set_link n0 on")?;
+    ensure!(
+        answer.is_empty(),
+        "set_link on: the monitor said {answer:?}"
+    );
+    g.wait_for(LINK_UP, env.timeout)?;
+    g.wait_for(LEASE_LINE, env.timeout)?;
+    g.type_line("ping 10.0.2.2 -c 1")?;
+    g.wait_for("1 packets sent, 1 received, 0% loss", env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
+    g.type_line("poweroff")?;
+    let (status, _) = g.wait_exit(env.timeout)?;
+    ensure!(
+        status == Some(0),
+        "QEMU ended with {status:?} after poweroff"
+    );
+    Ok(format!(
+        "net: link loss seen {} ms after set_link off; LinkDown named; a new lease and a \
+         reply after set_link on\n",
+        noticed.as_millis()
+    ))
+}
+
 /// The network scenarios, for `scenarios::all`.
 pub fn net_scenarios() -> Vec<Scenario> {
     let mut denied = lease_lines("e1000e");
@@ -135,6 +204,13 @@ pub fn net_scenarios() -> Vec<Scenario> {
         dhcp_ping("net-dhcp-ping-e1000e", &[Nic::E1000e], "e1000e"),
         dhcp_ping("net-dhcp-ping-virtio", &[Nic::VirtioNet], "virtio-net"),
         static_config(),
+        Scenario {
+            nics: &[Nic::E1000e],
+            cmdline: "",
+            end: End::Exit(0),
+            driver: Some(Driver::Net(NetDriver::LinkLoss)),
+            ..Scenario::boot("net-link-loss", vec![ends(LINK_DOWN)])
+        },
         // QEMU pc's default NIC (82540EM, 8086:100e) has no driver: one warning, the
         // service's one ERROR line, and the system still comes up (the service too: it
         // answers every call LinkDown).
