@@ -1096,6 +1096,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(crate::screen_scenarios::screen_scenarios());
     list.extend(crate::usb_scenarios::usb_scenarios());
     list.extend(crate::keyboard_scenarios::keyboard_scenarios());
+    list.extend(crate::http_scenarios::http_scenarios());
     list.extend(crate::editor_scenarios::editor_scenarios());
     list.extend(crate::crash_scenarios::crash_scenarios());
     list.extend(crate::net_scenarios::net_scenarios());
