@@ -39,6 +39,8 @@ const RECV_MAX: u32 = 4096;
 const SEND_MAX: usize = 16 * 1024;
 /// How long to wait before listening again after a failure (no address yet, link down).
 const RELISTEN_MS: u64 = 1_000;
+/// The most steps one connection takes before the next one's turn.
+const STEPS_PER_TURN: usize = 4;
 /// Failures of `network_api` itself logged before the loop goes quiet.
 const LOGGED_FAILURES: u32 = 8;
 
@@ -290,9 +292,20 @@ impl Server {
         any
     }
 
-    /// One connection's turn: send, else answer, else receive.
+    /// One connection's turn: up to [`STEPS_PER_TURN`] times send, else answer, else receive
+    /// (a request is then received, answered and sent in one turn).
     fn turn(&mut self, i: usize, now: u64) -> Turn {
-        let result = self.move_bytes(i);
+        let mut result = self.move_bytes(i);
+        for _ in 1..STEPS_PER_TURN {
+            match result {
+                Ok(true) => {}
+                _ => break,
+            }
+            match self.move_bytes(i) {
+                Ok(false) => break,
+                other => result = other,
+            }
+        }
         let c = &mut self.clients[i];
         match result {
             Ok(true) => {
