@@ -284,7 +284,11 @@ impl Server {
                 }
                 Err(CallError::Net(NetError::WouldBlock)) => break,
                 Err(e) => {
+                    // The listener is no good any more: listen again later.
                     self.note_failure(format_args!("accept on port {PORT} failed: {e}"));
+                    self.net.close(listener);
+                    self.listener = None;
+                    self.next_listen_ms = now + RELISTEN_MS;
                     break;
                 }
             }
