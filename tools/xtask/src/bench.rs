@@ -56,6 +56,8 @@ pub enum Part {
     Qemu,
     /// The screen's drawing ([`crate::bench_screen`]).
     Screen,
+    /// status_http's requests per second from the host, in QEMU.
+    StatusHttp,
 }
 
 pub fn run(ws: &Workspace, part: Part) -> Result<()> {
@@ -110,6 +112,13 @@ pub fn run(ws: &Workspace, part: Part) -> Result<()> {
         .and_then(|()| {
             if wants(Part::Screen) {
                 crate::bench_screen::run()
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if wants(Part::StatusHttp) {
+                crate::bench_qemu::status_http(ws, &dir)
             } else {
                 Ok(())
             }

@@ -1,7 +1,7 @@
 //! `cargo xtask bench`, in QEMU (TCG, release kernel): the filesystem's throughput next to the
 //! raw disk's in the same boot (`t_fsbench`, system `system/tests/fsbench.json`), and the
-//! storage service's mount time with 10 and 10,000 files. Reports numbers; asserts nothing
-//! about them.
+//! storage service's mount time with 10 and 10,000 files; and status_http's requests per second
+//! from the host ([`status_http`]). Reports numbers; asserts nothing about them.
 
 use crate::sign::{SignArgs, SignConfig};
 use std::fs;
@@ -71,6 +71,50 @@ pub fn run(ws: &Workspace, dir: &Path) -> Result<()> {
         let line = boot_until(&q, &img, dir, &[&mount_line()], 120)?;
         println!("bench: QEMU mount with {files} files: {line}");
     }
+    Ok(())
+}
+
+/// Requests timed on one keep-alive connection, and on a new connection each.
+const HTTP_KEEP_ALIVE: usize = 200;
+const HTTP_NEW_CONNECTION: usize = 50;
+
+/// status_http in the default system (release kernel, TCG, e1000e, port 8080 forwarded from a
+/// free host port): `GET /services.json` requests per second, keep-alive and one connection
+/// per request, after 5 warm-up requests.
+pub fn status_http(ws: &Workspace, dir: &Path) -> Result<()> {
+    use crate::http_scenarios::{get, requests_per_second, GUEST_PORT, SERVING};
+    let q = Qemu {
+        bin: qemu::find_qemu_on_host()?,
+        ovmf: qemu::find_ovmf_on_host()?,
+    };
+    let default = description::path_or_default(&ws.root, None);
+    let artifacts = build_both(ws, &default, &default)?;
+    let img = dir.join("status-http.img");
+    system_image::write_system_image(&image(&artifacts, &default, 64 * MIB), &img, false)?;
+    let vars = dir.join("status-http.vars.fd");
+    copy_atomically(&q.ovmf.vars, &vars)?;
+    let serial = dir.join("status-http.serial.log");
+    let mut config = QemuConfig::new(q.ovmf.code.clone(), vars, img, Serial::File(serial.clone()));
+    let fwd = qemu::Forward::free_host_port(GUEST_PORT)?;
+    config.forwards = vec![fwd];
+    let mut g = Guest::start(&q.bin, &config, &serial, &dir.join("status-http.qemu.log"))?;
+    g.wait_for(SERVING, Duration::from_secs(120))?;
+    g.wait_for(crate::guest::PROMPT, Duration::from_secs(60))?;
+    for _ in 0..5 {
+        get(fwd.host, "/services.json")?;
+    }
+    let keep = requests_per_second(fwd.host, HTTP_KEEP_ALIVE)?;
+    let start = std::time::Instant::now();
+    for _ in 0..HTTP_NEW_CONNECTION {
+        get(fwd.host, "/services.json")?;
+    }
+    let fresh = HTTP_NEW_CONNECTION as f64 / start.elapsed().as_secs_f64();
+    g.kill();
+    println!(
+        "bench: QEMU status_http GET /services.json: {keep:.1} requests/s keep-alive \
+         ({HTTP_KEEP_ALIVE} on one connection), {fresh:.1} requests/s with a new connection \
+         each ({HTTP_NEW_CONNECTION})"
+    );
     Ok(())
 }
 

@@ -25,8 +25,8 @@ pub const CHANGED_ENTRY: &str = "services_network";
 pub const CYCLE_FROM: &str = "services_logger";
 pub const CYCLE_TO: &str = "cli_console";
 /// The cycle's entry the loader's report names: where its walk from the first unresolved
-/// entry lands, which depends on how many entries the manifest has (7 in the default system).
-pub const CYCLE_NAMED: &str = CYCLE_TO;
+/// entry lands, which depends on how many entries the manifest has (8 in the default system).
+pub const CYCLE_NAMED: &str = CYCLE_FROM;
 /// The entry given one capability too many.
 pub const OVER_LIMIT_ENTRY: &str = "services_logger";
 /// A name `init_sequence` is made to start, which no entry has.

@@ -578,6 +578,7 @@ mod tests {
                 "services_logger",
                 "services_network",
                 "text_renderer_host",
+                "status_http",
                 "cli_console"
             ]
         );
@@ -591,7 +592,7 @@ mod tests {
             net.capabilities.as_slice(),
             ["network_device:eth0", "port_range:1024-65535"]
         );
-        assert_eq!(m.init_sequence.len(), 7);
+        assert_eq!(m.init_sequence.len(), 8);
         let renderer = m.find("text_renderer_host").unwrap();
         assert_eq!(renderer.capabilities.as_slice(), ["framebuffer"]);
     }
@@ -674,11 +675,11 @@ mod tests {
     fn measure_fills_sizes_and_checksums() {
         let d = Description::parse(&checked_in(), "p").unwrap();
         let mut m = d.to_manifest("p").unwrap();
-        let bins: Vec<Vec<u8>> = (0..7u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+        let bins: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
         measure(&mut m, b"kernel", &bins).unwrap();
         assert_eq!(m.kernel.size_bytes, 6);
         assert_eq!(m.kernel.checksum, Sha256Digest::of(b"kernel"));
-        assert_eq!(m.find("cli_console").unwrap().size_bytes, 106);
+        assert_eq!(m.find("cli_console").unwrap().size_bytes, 107);
         assert!(measure(&mut m, b"k", &bins[..6]).is_err());
         let mut empty = bins.clone();
         empty[3].clear();

@@ -33,6 +33,8 @@ pub enum Driver {
     Update(crate::update_scenarios::UpdateDriver),
     /// A network scenario ([`crate::net_scenarios`]).
     Net(crate::net_scenarios::NetDriver),
+    /// An HTTP scenario ([`crate::http_scenarios`]).
+    Http(crate::http_scenarios::HttpDriver),
 }
 
 /// What a driver needs to boot its image.
@@ -70,6 +72,7 @@ pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
         Driver::Keyboard(d) => crate::keyboard_scenarios::run(d, env),
         Driver::Update(d) => crate::update_scenarios::run(d, env),
         Driver::Net(d) => crate::net_scenarios::run(d, env),
+        Driver::Http(d) => crate::http_scenarios::run(d, env),
     }
 }
 

@@ -871,8 +871,8 @@ mod tests {
             "(unused)".into(),
             "capabilities [network_device:eth0, port_range:1024-65535]; provides [network_api]; depends_on []".into(),
             "depends_on [services_storage, services_logger, services_fs_view, services_editor_vi, services_network]".into(),
-            "start order (init_sequence): text_renderer_host, services_storage, services_fs_view, services_editor_vi, services_logger, services_network, cli_console".into(),
-            "checksums: 8 of 8 match".into(),
+            "start order (init_sequence): text_renderer_host, services_storage, services_fs_view, services_editor_vi, services_logger, services_network, status_http, cli_console".into(),
+            "checksums: 9 of 9 match".into(),
             "result: OK".into(),
         ] {
             assert!(text.contains(&want), "{want:?} missing from\n{text}");
@@ -1014,7 +1014,7 @@ mod tests {
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(
             lines[0],
-            "verify: manifest: dependency cycle through `cli_console`"
+            "verify: manifest: dependency cycle through `services_logger`"
         );
         assert!(
             lines[1].starts_with("verify: manifest init_sequence: `services_logger` starts before")
@@ -1036,7 +1036,7 @@ mod tests {
             .apply(&good, &changed)
             .unwrap();
         let f = examine(&changed).unwrap();
-        assert!(inspect_report(&changed, &f).contains("checksums: 7 of 8 match"));
+        assert!(inspect_report(&changed, &f).contains("checksums: 8 of 9 match"));
         let (text, _) = verify_report(&changed, &f, None);
         assert!(
             text.starts_with("verify: `services_network` at block"),

@@ -55,6 +55,8 @@ pub const STEPS: &[(&str, &[&str], bool)] = &[
             "-p",
             "services_network",
             "-p",
+            "status_http",
+            "-p",
             "cli_console",
             "-p",
             "services_fs_view",

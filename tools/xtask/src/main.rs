@@ -17,6 +17,7 @@ mod enroll;
 mod fs;
 mod fs_scenarios;
 mod guest;
+mod http_scenarios;
 mod image;
 mod inspect;
 mod iso;
@@ -185,6 +186,11 @@ enum Cmd {
         /// Do not run cargo; pack the image from the last build's artifacts.
         #[arg(long)]
         no_build: bool,
+        /// Forward a host TCP port to this guest port on the first NIC (QEMU `hostfwd`): the
+        /// host port is a free one, printed at start (`--forward 8080` opens status_http's page
+        /// at http://127.0.0.1:PORT/). May be given more than once.
+        #[arg(long, value_name = "GUEST_PORT")]
+        forward: Vec<u16>,
     },
     /// Run the test suite: host tests, then the QEMU scenarios; ends with "N passed, N failed".
     Test {
@@ -719,6 +725,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
             attach,
             kvm,
             no_build,
+            forward,
         } => run::run(
             &ws,
             &run::RunOptions {
@@ -732,6 +739,7 @@ fn dispatch(command: Cmd) -> Result<bool> {
                 attach,
                 kvm,
                 no_build,
+                forward,
             },
         )?,
         Cmd::Inspect { image } => {
@@ -851,6 +859,7 @@ mod tests {
             attach,
             kvm,
             no_build,
+            ..
         } = cli.command
         else {
             panic!("not run");

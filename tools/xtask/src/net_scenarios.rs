@@ -2,7 +2,8 @@
 //! virtio-net) on QEMU's user-mode network, `services_network` runs the stack on it and gets
 //! a DHCP lease (10.0.2.15 from QEMU's server), and the console's `net` and `ping` reach it
 //! over `network_api`; a component without `network_device:eth0` is refused the frame calls
-//! on eth0; a NIC without a driver leaves the system up without a network.
+//! on eth0; a NIC without a driver leaves the system up without a network; `network_api`
+//! refuses ports outside the caller's `port_range`.
 
 use bootlog::harness::EXIT_FAIL;
 use bootlog::msg::{
@@ -200,6 +201,23 @@ pub fn net_scenarios() -> Vec<Scenario> {
         ]),
         line(TEST_PASS),
     ]);
+    let mut port_range = lease_lines("e1000e");
+    port_range.extend([
+        ends(
+            "t_port_range: listen on TCP port 8080 refused: port 8080 outside the granted range \
+             9000-9009: use a port in the port_range capability",
+        ),
+        ends(
+            "t_port_range: bind UDP port 53 refused: port 53 outside the granted range \
+             9000-9009: use a port in the port_range capability",
+        ),
+        ends("t_port_range: listen on TCP port 9005 (inside 9000-9009) accepted"),
+        states(&[
+            ("services_network", Ready, ""),
+            ("t_port_range", Exited(0), ""),
+        ]),
+        line(TEST_PASS),
+    ]);
     vec![
         dhcp_ping("net-dhcp-ping-e1000e", &[Nic::E1000e], "e1000e"),
         dhcp_ping("net-dhcp-ping-virtio", &[Nic::VirtioNet], "virtio-net"),
@@ -238,6 +256,13 @@ pub fn net_scenarios() -> Vec<Scenario> {
             system: "system/tests/net.json",
             nics: &[Nic::E1000e, Nic::VirtioNet],
             ..Scenario::boot("net-denied", denied)
+        },
+        // network_api refuses a listen and a bind outside the caller's port_range, by name,
+        // and accepts one inside it.
+        Scenario {
+            system: "system/tests/port_range.json",
+            nics: &[Nic::E1000e],
+            ..Scenario::boot("net-port-range", port_range)
         },
     ]
 }

@@ -78,6 +78,30 @@ impl Nic {
     }
 }
 
+/// A host TCP port forwarded to a guest port on the first NIC's user-mode network
+/// (`hostfwd=tcp:127.0.0.1:HOST-:GUEST`): connections to `127.0.0.1:host` on the host reach
+/// `guest` on the guest's address (10.0.2.15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    pub host: u16,
+    pub guest: u16,
+}
+
+impl Forward {
+    /// `guest` forwarded from a host port that is free now (the system picks it; another
+    /// program could still take it before QEMU starts, which then fails to start and says so).
+    pub fn free_host_port(guest: u16) -> std::io::Result<Forward> {
+        let probe = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let host = probe.local_addr()?.port();
+        Ok(Forward { host, guest })
+    }
+
+    /// QEMU's `hostfwd` option value.
+    fn option(self) -> String {
+        format!(",hostfwd=tcp:127.0.0.1:{}-:{}", self.host, self.guest)
+    }
+}
+
 /// The QEMU device id of the USB stick that is disk `i` (for the monitor's `device_del`).
 pub fn usb_device_id(i: usize) -> String {
     format!("usbstick{i}")
@@ -150,6 +174,9 @@ pub struct QemuConfig {
     /// the boot file `/EFI/BOOT/BOOTX64.EFI`, and the NIC comes first in the boot order without
     /// QEMU's iPXE option ROM (`romfile=`), so OVMF's own PXE boots from it.
     pub tftp_root: Option<PathBuf>,
+    /// Host ports forwarded to the guest on the first NIC's network; with no `nics`, the
+    /// first NIC is then an e1000e (QEMU's default NIC has no `-netdev` to carry them).
+    pub forwards: Vec<Forward>,
 }
 
 impl QemuConfig {
@@ -173,6 +200,7 @@ impl QemuConfig {
             usb_keyboard: false,
             nics: Vec::new(),
             tftp_root: None,
+            forwards: Vec::new(),
         }
     }
 }
@@ -241,7 +269,12 @@ pub fn qemu_args(cfg: &QemuConfig) -> Vec<OsString> {
         args.push("usb-kbd,bus=xhci.0".into());
     }
     push_drives(&mut args, cfg.machine, &cfg.disks);
-    push_nics(&mut args, &cfg.nics, cfg.tftp_root.as_deref());
+    let nics = if cfg.nics.is_empty() && !cfg.forwards.is_empty() {
+        vec![Nic::E1000e]
+    } else {
+        cfg.nics.clone()
+    };
+    push_nics(&mut args, &nics, cfg.tftp_root.as_deref(), &cfg.forwards);
     match &cfg.serial {
         Serial::Socket(p) => {
             args.push("-chardev".into());
@@ -279,18 +312,30 @@ fn push_all(args: &mut Vec<OsString>, more: &[&str]) {
 }
 
 /// `-netdev user,id=nN -device MODEL,netdev=nN` for each NIC, in order (QEMU then makes no
-/// default NIC); nothing for none. With `tftp_root`, the first NIC network-boots from it.
-fn push_nics(args: &mut Vec<OsString>, nics: &[Nic], tftp_root: Option<&Path>) {
+/// default NIC); nothing for none. With `tftp_root`, the first NIC network-boots from it;
+/// `forwards` go on the first NIC's network.
+fn push_nics(
+    args: &mut Vec<OsString>,
+    nics: &[Nic],
+    tftp_root: Option<&Path>,
+    forwards: &[Forward],
+) {
     for (i, nic) in nics.iter().enumerate() {
         args.push("-netdev".into());
-        args.push(match (i, tftp_root) {
+        let mut netdev: OsString = match (i, tftp_root) {
             (0, Some(root)) => kv(
                 &format!("user,id=n{i},tftp="),
                 root,
                 &format!(",bootfile={}", crate::system_image::BOOT_EFI_ESP_PATH),
             ),
             _ => format!("user,id=n{i}").into(),
-        });
+        };
+        if i == 0 {
+            for f in forwards {
+                netdev.push(f.option());
+            }
+        }
+        args.push(netdev);
         args.push("-device".into());
         let pxe = if i == 0 && tftp_root.is_some() {
             ",bootindex=1,romfile="
@@ -969,6 +1014,39 @@ mod tests {
             !args.contains("if=none") && !args.contains("virtio-blk"),
             "{args}"
         );
+    }
+
+    #[test]
+    fn forwards_go_on_the_first_nic_and_make_one_if_needed() {
+        let mut cfg = QemuConfig::new("c".into(), "v".into(), "d".into(), Serial::MonStdio);
+        cfg.forwards = vec![Forward {
+            host: 40123,
+            guest: 8080,
+        }];
+        let args = qemu_args(&cfg);
+        let s: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+        let line = s.join(" ");
+        assert!(
+            line.contains(
+                "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:40123-:8080 -device e1000e,netdev=n0"
+            ),
+            "{line}"
+        );
+        cfg.nics = vec![Nic::VirtioNet, Nic::E1000e];
+        let line = qemu_args(&cfg)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            line.contains(
+                "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:40123-:8080 -device virtio-net-pci,netdev=n0 \
+                 -netdev user,id=n1 -device e1000e"
+            ),
+            "{line}"
+        );
+        let free = Forward::free_host_port(8080).unwrap();
+        assert!(free.host != 0 && free.guest == 8080);
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct RunOptions {
     pub attach: Attach,
     pub kvm: bool,
     pub no_build: bool,
+    /// Guest TCP ports reached from free host ports (`--forward`).
+    pub forward: Vec<u16>,
 }
 
 pub fn run(ws: &Workspace, opts: &RunOptions) -> Result<()> {
@@ -54,6 +56,14 @@ pub fn run(ws: &Workspace, opts: &RunOptions) -> Result<()> {
     config.machine = opts.machine;
     config.disks[0].attach = opts.attach;
     config.accel = if opts.kvm { Accel::Kvm } else { Accel::Tcg };
+    for &guest in &opts.forward {
+        let f = qemu::Forward::free_host_port(guest).context("finding a free host port")?;
+        println!(
+            "xtask: host 127.0.0.1:{} -> guest port {guest} (e.g. http://127.0.0.1:{}/)",
+            f.host, f.host
+        );
+        config.forwards.push(f);
+    }
     let args = qemu::qemu_args(&config);
     println!("xtask: serial console on this terminal; press Ctrl-A X to quit QEMU");
     println!(

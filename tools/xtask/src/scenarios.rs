@@ -211,6 +211,7 @@ pub const DEFAULT_ORDER: &[&str] = &[
     "services_editor_vi",
     "services_logger",
     "services_network",
+    "status_http",
     "cli_console",
 ];
 pub fn default_states() -> Pattern {
@@ -223,6 +224,7 @@ pub fn default_states() -> Pattern {
         ("services_editor_vi", Ready, ""),
         ("services_logger", Ready, ""),
         ("services_network", Ready, ""),
+        ("status_http", Ready, ""),
         ("cli_console", Ready, ""),
     ])
 }
@@ -308,7 +310,7 @@ pub fn corruption_substring(c: Corruption) -> &'static str {
         Corruption::ManifestNotJson => "manifest: not JSON at byte 0",
         Corruption::ManifestOverLimit => "`services_logger`: `capabilities` has more than 16 items",
         Corruption::ServiceBytesChanged => "`services_network` at block",
-        Corruption::DependencyCycle => "dependency cycle through `cli_console`",
+        Corruption::DependencyCycle => "dependency cycle through `services_logger`",
         Corruption::UnknownInInitSequence => {
             "`services_spreadsheet` is neither a service nor a component"
         }
@@ -605,6 +607,7 @@ fn broken_component_scenarios() -> Vec<Scenario> {
                         ("services_editor_vi", Ready, ""),
                         ("services_logger", Ready, ""),
                         ("services_network", Ready, ""),
+                        ("status_http", Ready, ""),
                         ("cli_console", Failed, "exited with code 1 before ready"),
                     ]),
                     line(&format!(
@@ -703,7 +706,7 @@ fn console_scenarios() -> Vec<Scenario> {
         typed("bootlog"),
         // The boot journal, newest first: this boot (started or up, depending on timing),
         // then the first boot, which came up.
-        line("#1: up (7 entries: 7 came up)"),
+        line("#1: up (8 entries: 8 came up)"),
         line("removed notes.txt"),
         typed("ls"),
         line("(no files)"),
@@ -1093,6 +1096,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(crate::screen_scenarios::screen_scenarios());
     list.extend(crate::usb_scenarios::usb_scenarios());
     list.extend(crate::keyboard_scenarios::keyboard_scenarios());
+    list.extend(crate::http_scenarios::http_scenarios());
     list.extend(crate::editor_scenarios::editor_scenarios());
     list.extend(crate::crash_scenarios::crash_scenarios());
     list.extend(crate::net_scenarios::net_scenarios());

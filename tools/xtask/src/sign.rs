@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(trust.policy, Policy::Enforce);
         let report = crate::inspect::signature_report(&f, None).unwrap();
         assert!(report.refusals.is_empty(), "{:?}", report.refusals);
-        assert_eq!(report.signed_entries, 7);
+        assert_eq!(report.signed_entries, 8);
 
         let secret = std::fs::read(&paths.secret).unwrap();
         let seed = &secret[secret.len() - 32..];

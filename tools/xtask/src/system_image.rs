@@ -375,7 +375,7 @@ pub(crate) mod tests {
         efi
     }
 
-    /// A fake build: kernel, stub and the four components in `dir`.
+    /// A fake build: kernel, stub and the default system's components in `dir`.
     pub fn fake_build(dir: &Path) -> SystemImage {
         let kernel = dir.join("kernel_bootstrap");
         let stub = dir.join("bootstub.efi");
@@ -389,6 +389,7 @@ pub(crate) mod tests {
             "services_fs_view",
             "services_editor_vi",
             "text_renderer_host",
+            "status_http",
         ]
         .iter()
         .enumerate()

@@ -187,7 +187,7 @@ pub fn vboot_scenarios() -> Vec<Scenario> {
                         "{VBOOT_START}policy permissive, key ring {} [*] ({VBOOT_DEVELOPMENT})",
                         keys::DEVELOPMENT_KEY_ID
                     )),
-                    starts(&format!("{VBOOT_CHECKED_START}`{}`; 7 of 7 entries signed by trusted keys; checked in ", keys::DEVELOPMENT_KEY_ID)),
+                    starts(&format!("{VBOOT_CHECKED_START}`{}`; 8 of 8 entries signed by trusted keys; checked in ", keys::DEVELOPMENT_KEY_ID)),
                     default_states(),
                     line(TEST_PASS),
                 ],
@@ -298,7 +298,7 @@ pub fn vboot_scenarios() -> Vec<Scenario> {
                     line(&format!(
                         "{VBOOT_START}key-ring update generation 1 applied: ring now {ROTATE_V2}; revoked {ROTATE_V1}"
                     )),
-                    starts(&format!("{VBOOT_CHECKED_START}`{ROTATE_V2}`; 7 of 7 entries")),
+                    starts(&format!("{VBOOT_CHECKED_START}`{ROTATE_V2}`; 8 of 8 entries")),
                     default_states(),
                     starts(&format!("{VBOOT_COMMITTED_START}0 (key-ring update generation 1, 1 revoked key id(s)")),
                     line(TEST_PASS),
