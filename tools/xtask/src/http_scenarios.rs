@@ -1,11 +1,13 @@
 //! `status_http` from the host (docs/status-http.md): the guest's port 8080 is forwarded from
 //! a free host port (QEMU `hostfwd`), and plain `std::net::TcpStream` requests check the
 //! routes, the limits and that 100 connections at once stop neither the service nor the
-//! console. Also the small HTTP client `cargo xtask bench` measures requests per second with.
+//! console. Also the small HTTP client `cargo xtask bench` measures requests per second with
+//! and `cargo xtask push` sends its delta with.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -60,13 +62,25 @@ pub struct Answer {
 /// Sends `raw` on a new connection and reads the whole answer (up to the connection's end:
 /// the requests here say `Connection: close`, or are refused, which closes).
 pub fn exchange(port: u16, raw: &[u8]) -> Result<Answer> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).context("connecting")?;
+    exchange_at(("127.0.0.1", port), raw)
+}
+
+/// [`exchange`] with the server at `addr` (a host and port).
+pub fn exchange_at(addr: impl ToSocketAddrs, raw: &[u8]) -> Result<Answer> {
+    let mut s = TcpStream::connect(addr).context("connecting")?;
     s.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     s.set_write_timeout(Some(REQUEST_TIMEOUT))?;
-    s.write_all(raw).context("sending the request")?;
+    // A server may answer and close before taking the whole request (a refused upload): its
+    // answer is still read, and is what counts.
+    let sent = s.write_all(raw);
     let mut got = Vec::new();
-    s.read_to_end(&mut got).context("reading the answer")?;
-    parse_answer(&got)
+    let read = s.read_to_end(&mut got);
+    match (parse_answer(&got), sent, read) {
+        (Ok(a), _, _) => Ok(a),
+        (Err(_), Err(e), _) => Err(e).context("sending the request"),
+        (Err(_), Ok(()), Err(e)) => Err(e).context("reading the answer"),
+        (Err(e), Ok(()), Ok(_)) => Err(e),
+    }
 }
 
 /// `GET path` with `Connection: close`.
@@ -114,8 +128,9 @@ fn status_http(env: &Env<'_>) -> Result<String> {
     g.wait_for(PROMPT, env.timeout)?;
     let port = fwd.host;
     let mut report = format!("status-http: guest port {GUEST_PORT} on host port {port}\n");
-    report.push_str(&check_services(&mut g, port, env.timeout)?);
+    report.push_str(&check_services(&mut g, port, env.image, env.timeout)?);
     report.push_str(&check_refusals(port)?);
+    report.push_str(&check_push(port, env.image)?);
     report.push_str(&check_load(&mut g, port, env.timeout)?);
     g.type_line("poweroff")?;
     g.wait_exit(env.timeout)?;
@@ -148,7 +163,7 @@ fn console_states(g: &mut Guest, timeout: Duration) -> Result<BTreeMap<String, S
 }
 
 /// `/services.json` against the console's table and `/manifest.json`'s entries.
-fn check_services(g: &mut Guest, port: u16, timeout: Duration) -> Result<String> {
+fn check_services(g: &mut Guest, port: u16, image: &Path, timeout: Duration) -> Result<String> {
     let a = get(port, "/services.json")?;
     ensure!(a.status == 200, "GET /services.json: {}", a.status);
     let json: serde_json::Value = serde_json::from_slice(&a.body).context("services.json")?;
@@ -174,6 +189,15 @@ fn check_services(g: &mut Guest, port: u16, timeout: Duration) -> Result<String>
     );
     let m = get(port, "/manifest.json")?;
     ensure!(m.status == 200, "GET /manifest.json: {}", m.status);
+    let served_id = loader::sha256::image_id(&m.body);
+    let image_id = crate::update::read_active(image)?.superblock.image_id;
+    ensure!(
+        served_id == image_id,
+        "manifest.json is not the image's manifest byte for byte (its image id {} is not the \
+         image's {})",
+        crate::inspect::uuid(&served_id),
+        crate::inspect::uuid(&image_id)
+    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&m.body).context("manifest.json does not parse")?;
     let names = entry_names(&manifest);
@@ -238,6 +262,24 @@ fn check_refusals(port: u16) -> Result<String> {
         PUT /update 501\n"
             .into(),
     )
+}
+
+/// `cargo xtask push` of the running image to the machine: the manifest fetched, its image id
+/// taken as the base, the delta made and sent; the machine's 501 is named.
+fn check_push(port: u16, image: &Path) -> Result<String> {
+    let url = format!("http://127.0.0.1:{port}");
+    let e = match crate::push::push(image, &url, Some(image), None) {
+        Ok(p) => bail!(
+            "push: accepted ({}), but PUT /update is not implemented",
+            p.answer
+        ),
+        Err(e) => format!("{e:#}"),
+    };
+    ensure!(
+        e.contains("does not take updates over HTTP (501: "),
+        "push: {e}"
+    );
+    Ok(format!("status-http: push: {e}\n"))
 }
 
 /// 100 connections at once, each sending a request; while they are open the console answers

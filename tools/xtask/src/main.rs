@@ -29,6 +29,7 @@ mod monitor;
 mod net_scenarios;
 mod netboot;
 mod pack;
+mod push;
 mod qemu;
 mod run;
 mod scenarios;
@@ -269,6 +270,26 @@ enum Cmd {
         image: PathBuf,
         /// The delta (`cargo xtask delta`).
         delta: PathBuf,
+    },
+    /// Update a running machine over the network: the delta from the image it runs (its
+    /// image id, from status_http's /manifest.json) to IMG's active slot, sent as
+    /// `PUT /update` to its status_http.
+    Push {
+        /// The image holding the new system (its active slot).
+        image: PathBuf,
+        /// The machine's status_http: `http://HOST:PORT`.
+        url: String,
+        /// The image the machine runs, to make a small delta against (its id must be the
+        /// machine's). Without it every region is sent whole.
+        #[arg(long, value_name = "OLD.img")]
+        from: Option<PathBuf>,
+        /// Sign with this secret key file (a key of the machine's ring). Default: the
+        /// development key under target/.
+        #[arg(long, value_name = "FILE", conflicts_with = "unsigned")]
+        sign_key: Option<PathBuf>,
+        /// Send it unsigned (a system under policy enforce refuses it).
+        #[arg(long)]
+        unsigned: bool,
     },
     /// rustfmt check and clippy (-D warnings) for the host, kernel, stub and component targets.
     Lint,
@@ -527,6 +548,22 @@ fn pack_netboot(artifacts: &Artifacts, opts: &ImageOptions, output: &Path) -> Re
 }
 
 /// `cargo xtask delta`: writes the delta and says what it carries.
+/// The key a delta is signed with: `--sign-key`, none with `--unsigned`, else the
+/// development key.
+fn delta_key(
+    ws: &Workspace,
+    sign_key: Option<&Path>,
+    unsigned: bool,
+) -> Result<Option<signing::SecretKey>> {
+    Ok(match (sign_key, unsigned) {
+        (_, true) => None,
+        (Some(path), false) => Some(keys::read_secret(path)?),
+        (None, false) => Some(keys::read_secret(
+            &keys::development_key(&ws.target_dir)?.secret,
+        )?),
+    })
+}
+
 fn make_delta(
     ws: &Workspace,
     from: &Path,
@@ -535,13 +572,7 @@ fn make_delta(
     sign_key: Option<&Path>,
     unsigned: bool,
 ) -> Result<()> {
-    let key = match (sign_key, unsigned) {
-        (_, true) => None,
-        (Some(path), false) => Some(keys::read_secret(path)?),
-        (None, false) => Some(keys::read_secret(
-            &keys::development_key(&ws.target_dir)?.secret,
-        )?),
-    };
+    let key = delta_key(ws, sign_key, unsigned)?;
     let made = update::write_delta(from, to, key.as_ref(), output)?;
     for (name, kind, payload) in &made.encoded.choices {
         println!("xtask: delta: {name}: {kind:?}, {payload} bytes");
@@ -806,6 +837,23 @@ fn dispatch(command: Cmd) -> Result<bool> {
             unsigned,
         } => make_delta(&ws, &from, &to, &output, sign_key.as_deref(), unsigned)?,
         Cmd::ApplyDelta { image, delta } => apply_delta(&image, &delta)?,
+        Cmd::Push {
+            image,
+            url,
+            from,
+            sign_key,
+            unsigned,
+        } => {
+            let key = delta_key(&ws, sign_key.as_deref(), unsigned)?;
+            let done = push::push(&image, &url, from.as_deref(), key.as_ref())?;
+            println!(
+                "xtask: push: {url} ran image {}; sent a {}-byte delta to image {}: {}",
+                inspect::uuid(&done.base),
+                done.delta_bytes,
+                inspect::uuid(&done.target),
+                done.answer
+            );
+        }
         Cmd::Test {
             release,
             only,

@@ -239,6 +239,40 @@ pub fn make_delta(from: &Path, to: &Path, key: Option<&SecretKey>) -> Result<Mad
     })
 }
 
+/// The delta to `to`'s active slot for a machine whose running image is `base`: against
+/// `from`'s active slot when given (which must be that image), else with every region whole
+/// (no old bytes reused; larger, but it needs nothing of the old image but its id).
+pub fn make_delta_for(
+    base: [u8; 16],
+    from: Option<&Path>,
+    to: &Path,
+    key: Option<&SecretKey>,
+) -> Result<Made> {
+    if let Some(from) = from {
+        let made = make_delta(from, to, key)?;
+        let old_id = read_active(from)?.superblock.image_id;
+        anyhow::ensure!(
+            old_id == base,
+            "{} is image {}, but the machine runs image {}: give the image it runs",
+            from.display(),
+            crate::inspect::uuid(&old_id),
+            crate::inspect::uuid(&base)
+        );
+        return Ok(made);
+    }
+    let new = read_active(to)?;
+    let epoch = new.manifest.security_epoch;
+    let encoded = encode_regions(&[], base, &new, epoch, key)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", to.display()))?;
+    Ok(Made {
+        encoded,
+        old: new.slot,
+        new: new.slot,
+        target_len: new.bytes.len() as u64,
+        new_image_id: new.superblock.image_id,
+    })
+}
+
 /// Encodes the delta from `old` to `new`, its header saying `security_epoch` (the new
 /// manifest's; the tests give another to check the applier's refusal).
 fn encode_slots(
@@ -247,7 +281,7 @@ fn encode_slots(
     security_epoch: u32,
     key: Option<&SecretKey>,
 ) -> Result<pgdelta::encode::Encoded, pgdelta::encode::EncodeError> {
-    let (old_regions, new_regions) = (old.regions(), new.regions());
+    let old_regions = old.regions();
     let old_in: Vec<OldRegion<'_>> = old_regions
         .iter()
         .map(|r| OldRegion {
@@ -256,6 +290,18 @@ fn encode_slots(
             sha256: r.sha256,
         })
         .collect();
+    encode_regions(&old_in, old.superblock.image_id, new, security_epoch, key)
+}
+
+/// Encodes the delta to `new` from the image `base`, reusing `old_in` (its regions).
+fn encode_regions(
+    old_in: &[OldRegion<'_>],
+    base: [u8; 16],
+    new: &SlotImage,
+    security_epoch: u32,
+    key: Option<&SecretKey>,
+) -> Result<pgdelta::encode::Encoded, pgdelta::encode::EncodeError> {
+    let new_regions = new.regions();
     let new_in: Vec<NewRegion<'_>> = new_regions
         .iter()
         .map(|r| NewRegion {
@@ -266,13 +312,13 @@ fn encode_slots(
         })
         .collect();
     let options = pgdelta::encode::Options {
-        base_image_id: old.superblock.image_id,
+        base_image_id: base,
         security_epoch,
         target_len: new.bytes.len() as u64,
         level: LEVEL,
         sign_key: key,
     };
-    pgdelta::encode::encode(&old_in, &new_in, &options)
+    pgdelta::encode::encode(old_in, &new_in, &options)
 }
 
 /// [`make_delta`], written atomically to `output`.
