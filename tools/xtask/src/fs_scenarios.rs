@@ -31,6 +31,8 @@ pub enum Driver {
     Keyboard(crate::keyboard_scenarios::KeyboardDriver),
     /// A delta-update scenario ([`crate::update_scenarios`]).
     Update(crate::update_scenarios::UpdateDriver),
+    /// The `http` command against a server on the host ([`crate::http_scenarios`]).
+    Http,
 }
 
 /// What a driver needs to boot its image.
@@ -67,6 +69,7 @@ pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
         Driver::Usb(d) => crate::usb_scenarios::run(d, env),
         Driver::Keyboard(d) => crate::keyboard_scenarios::run(d, env),
         Driver::Update(d) => crate::update_scenarios::run(d, env),
+        Driver::Http => crate::http_scenarios::run(env),
     }
 }
 

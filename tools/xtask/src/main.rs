@@ -17,6 +17,7 @@ mod enroll;
 mod fs;
 mod fs_scenarios;
 mod guest;
+mod http_scenarios;
 mod image;
 mod inspect;
 mod iso;

@@ -1097,6 +1097,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(crate::crash_scenarios::crash_scenarios());
     list.extend(crate::net_scenarios::net_scenarios());
     list.extend(crate::net_scenarios::netboot_scenarios());
+    list.extend(crate::http_scenarios::http_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
     list
