@@ -56,6 +56,8 @@ pub enum Part {
     Qemu,
     /// The screen's drawing ([`crate::bench_screen`]).
     Screen,
+    /// TCP throughput each way through the console's `http` command ([`crate::bench_net`]).
+    NetThroughput,
 }
 
 pub fn run(ws: &Workspace, part: Part) -> Result<()> {
@@ -103,6 +105,13 @@ pub fn run(ws: &Workspace, part: Part) -> Result<()> {
         .and_then(|()| {
             if wants(Part::Qemu) {
                 crate::bench_qemu::run(ws, &dir)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if wants(Part::NetThroughput) {
+                crate::bench_net::run(ws, &dir)
             } else {
                 Ok(())
             }

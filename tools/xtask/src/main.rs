@@ -6,6 +6,7 @@
 
 mod atomic;
 mod bench;
+mod bench_net;
 mod bench_qemu;
 mod bench_screen;
 mod build;
