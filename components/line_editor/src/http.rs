@@ -477,7 +477,12 @@ fn fetch_on<S: System>(
     write_request(Method::Get, url, None, &mut request);
     conn.send_all(sys, &request)?;
     let (head, rest) = conn.read_head(sys)?;
-    if include {
+    if include && file.is_some() {
+        // Before the progress lines, which go straight to the terminal.
+        let mut text = String::new();
+        write_head(&mut text, &head).map_err(|_| HttpCmdError::Output)?;
+        let _ = sys.terminal_write(text.as_bytes());
+    } else if include {
         write_head(out, &head).map_err(|_| HttpCmdError::Output)?;
     }
     if !head.is_success() {

@@ -306,7 +306,7 @@ fn get_into_a_file_streams_and_renames() {
     let mut f = fake(&resp);
     f.piece = 60_000;
     f.files.insert("big".into(), b"old".to_vec());
-    let out = sh(&mut f, "http get http://10.0.2.2:8080/big -o big");
+    let out = sh(&mut f, "http get http://10.0.2.2:8080/big -o big -i");
     assert!(
         out.starts_with(&format!("saved {} bytes to big in ", body.len())),
         "{out}"
@@ -317,7 +317,10 @@ fn get_into_a_file_streams_and_renames() {
     // One progress line, at the first piece past 8 MiB.
     let screen = String::from_utf8_lossy(&f.screen);
     assert!(
-        screen.starts_with("received 83") && screen.matches("\r\n").count() == 1,
+        screen.starts_with(&format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\nreceived 83",
+            body.len()
+        )) && screen.matches("\r\n").count() == 4,
         "{screen}"
     );
 }
