@@ -121,8 +121,6 @@ pub enum Reason {
     NoNetworkDeviceNamed(String),
     /// `network_device` on a machine without any.
     NoNetworkDevice,
-    /// `port_range` without a granted network device.
-    PortRangeWithoutNetwork,
 }
 
 impl fmt::Display for Reason {
@@ -135,7 +133,6 @@ impl fmt::Display for Reason {
             Self::NoFramebuffer => f.write_str("no framebuffer on this machine"),
             Self::NoNetworkDeviceNamed(name) => write!(f, "no network device named {name}"),
             Self::NoNetworkDevice => f.write_str("no network device on this machine"),
-            Self::PortRangeWithoutNetwork => f.write_str("port_range needs a network device"),
         }
     }
 }
@@ -159,12 +156,6 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
         .iter()
         .map(|s| (s.as_ref(), Capability::parse(s.as_ref())))
         .collect();
-    // A port range rides on a network device the same entry is granted, wherever it is declared.
-    let has_network = parsed.iter().any(|(_, cap)| match cap {
-        Ok(Capability::NetworkDevice(name)) => network_device(name.as_deref(), machine).is_ok(),
-        _ => false,
-    });
-
     let mut grants = Grants::default();
     for (text, cap) in parsed {
         let refuse = |reason: Reason| Refusal {
@@ -204,10 +195,9 @@ pub fn grant<S: AsRef<str>>(declared: &[S], machine: &Machine) -> Result<Grants,
                     grants.network_devices.push(device);
                 }
             }
+            // Ports of `services_network`'s stack, for the entry as its own stack (with a
+            // network device) or as a `network_api` client (without one): never refused.
             Ok(Capability::PortRange { first, last }) => {
-                if !has_network {
-                    return Err(refuse(Reason::PortRangeWithoutNetwork));
-                }
                 if !grants.port_ranges.contains(&(first, last)) {
                     grants.port_ranges.push((first, last));
                 }
@@ -371,27 +361,17 @@ mod tests {
     }
 
     #[test]
-    fn port_ranges_need_a_granted_network_device() {
-        assert_eq!(
-            refused(&["console", "port_range:80-80"], &machine()),
-            pair("port_range:80-80", "port_range needs a network device")
-        );
-        // The first refused capability in declaration order is the one named.
-        assert_eq!(
-            refused(&["port_range:80-80", "network_device:eth0"], &machine()),
-            pair("port_range:80-80", "port_range needs a network device")
-        );
+    fn port_ranges_stand_alone() {
+        // A network_api client (the console) holds a port range without a network device.
+        let g = grant(&["console", "port_range:49152-49407"], &machine()).unwrap();
+        assert_eq!(g.port_ranges, [(49152, 49407)]);
+        assert!(g.network_devices.is_empty());
         let net = Machine {
             network_devices: vec!["eth0".into()],
             ..machine()
         };
-        // Declared before its device: still granted, the device is part of the same entry.
         let g = grant(&["port_range:80-80", "network_device:eth0"], &net).unwrap();
         assert_eq!(g.names, ["port_range:80-80", "network_device:eth0"]);
-        assert_eq!(
-            refused(&["port_range:80-80"], &net),
-            pair("port_range:80-80", "port_range needs a network device")
-        );
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! as a command (`line_editor::command::parse`, `line_editor::shell::run`): `help`,
 //! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `edit`, `sha256`, `write`, `append`,
 //! `rm`, `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `lastcrash`, `slots`, `slot`, `uptime`,
-//! `net`, `ping`, `dns`, `reboot`, `poweroff`. `ls`, `cat` and `stat` are `fs_view_api` calls to `services_fs_view`
+//! `net`, `ping`, `dns`, `http`, `reboot`, `poweroff`. `ls`, `cat` and `stat` are `fs_view_api` calls to `services_fs_view`
 //! (read only); the other file commands are `storage_api` calls to `services_storage`;
-//! `net`, `ping` and `dns` are `network_api` calls to `services_network`.
+//! `net`, `ping`, `dns` and `http` are `network_api` calls to `services_network` (`http`
+//! also writes and reads files through `storage_api`).
 //! `edit` hands the terminal to `services_editor_vi` (`editor_api`) until the editor quits:
 //! the console keeps reading the terminal and forwards what is typed.
 //! See `docs/console.md`.
@@ -131,8 +132,9 @@ fn execute(line: &str, out: &mut Out) {
         // Out before the machine goes away.
         let _ = out.flush();
     }
-    if let Command::Edit(_) = cmd {
-        // The editor draws straight on the terminal: what the console has to say comes first.
+    if let Command::Edit(_) | Command::HttpGet { .. } | Command::HttpPut { .. } = cmd {
+        // The editor draws straight on the terminal, and `http` writes its progress lines
+        // there: what the console has to say comes first.
         let _ = out.flush();
     }
     if let Command::Reboot | Command::Poweroff | Command::Slot { .. } = cmd {

@@ -92,6 +92,22 @@ pub enum Command<'a> {
     },
     /// `dns <name>`: look a name up.
     Dns(&'a str),
+    /// `http get <url> [-o <file>] [-i]`: fetch a URL to the console or into a file.
+    HttpGet {
+        /// The URL (`http://HOST[:PORT][/path]`).
+        url: &'a str,
+        /// `-o FILE`: where the body goes (else the console).
+        file: Option<&'a str>,
+        /// `-i`: print the status line and headers too.
+        include: bool,
+    },
+    /// `http put <url> <file>`: send a stored file as a PUT body.
+    HttpPut {
+        /// The URL.
+        url: &'a str,
+        /// The file sent.
+        file: &'a str,
+    },
     /// `reboot`: restart the machine.
     Reboot,
     /// `poweroff`: turn the machine off.
@@ -237,6 +253,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         summary: "look up a name's IPv4 address",
     },
     CommandInfo {
+        name: "http",
+        usage: "http get <url> [-o <file>] [-i] | http put <url> <file>",
+        summary: "HTTP/1.1: fetch a URL (to a file with -o; -i: headers too), or PUT a file",
+    },
+    CommandInfo {
         name: "reboot",
         usage: "reboot",
         summary: "restart the machine",
@@ -321,6 +342,7 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         "net" => no_args(Command::Net),
         "dns" => one_arg(Command::Dns),
         "ping" => parse_ping(arg, extra).map_or(usage, |cmd| Ok(Some(cmd))),
+        "http" => parse_http(arg, extra).map_or(usage, |cmd| Ok(Some(cmd))),
         "reboot" => no_args(Command::Reboot),
         "poweroff" => no_args(Command::Poweroff),
         "df" => no_args(Command::Df),
@@ -378,6 +400,40 @@ fn parse_ping<'a>(host: &'a str, rest: &'a str) -> Option<Command<'a>> {
         _ => return None,
     };
     extra.is_empty().then_some(Command::Ping { host, count })
+}
+
+/// The arguments of `http`: `get URL [-o FILE] [-i]` (options in any order, each once) or
+/// `put URL FILE`.
+fn parse_http<'a>(method: &str, rest: &'a str) -> Option<Command<'a>> {
+    let (url, mut rest) = split_word(rest);
+    if url.is_empty() || url.starts_with('-') {
+        return None;
+    }
+    if method == "put" {
+        let (file, extra) = split_word(rest);
+        return (!file.is_empty() && extra.is_empty()).then_some(Command::HttpPut { url, file });
+    }
+    if method != "get" {
+        return None;
+    }
+    let (mut file, mut include) = (None, false);
+    while !rest.is_empty() {
+        let (flag, after) = split_word(rest);
+        rest = after;
+        match flag {
+            "-i" if !include => include = true,
+            "-o" if file.is_none() => {
+                let (name, after) = split_word(rest);
+                if name.is_empty() || name.starts_with('-') {
+                    return None;
+                }
+                file = Some(name);
+                rest = after;
+            }
+            _ => return None,
+        }
+    }
+    Some(Command::HttpGet { url, file, include })
 }
 
 /// The arguments of `slot`: `set-active A|B` or `try A|B` (the slot in either case).
@@ -651,6 +707,8 @@ mod tests {
                 .replace("[dir]", "")
                 .replace("<text...>", "t t")
                 .replace("<host> [-c N]", "10.0.2.2 -c 3")
+                .replace(" | http put <url> f", "")
+                .replace("<url> [-o f] [-i]", "http://h/x -o f -i")
                 .replace("set-active|try A|B", "try B");
             assert!(matches!(parse(&example), Ok(Some(_))), "{example}");
             // A usage error names the command's own usage.
@@ -685,6 +743,43 @@ mod tests {
             parse("dns example.com"),
             Ok(Some(Command::Dns("example.com")))
         );
+    }
+
+    #[test]
+    fn http_arguments() {
+        let get = |url, file, include| Ok(Some(Command::HttpGet { url, file, include }));
+        assert_eq!(parse("http get http://h/"), get("http://h/", None, false));
+        assert_eq!(parse("http get http://h/ -i"), get("http://h/", None, true));
+        assert_eq!(
+            parse("http  get http://h/x -o  f1 "),
+            get("http://h/x", Some("f1"), false)
+        );
+        assert_eq!(
+            parse("http get http://h/x -i -o f"),
+            get("http://h/x", Some("f"), true)
+        );
+        assert_eq!(
+            parse("http put http://h/up big.bin"),
+            Ok(Some(Command::HttpPut {
+                url: "http://h/up",
+                file: "big.bin"
+            }))
+        );
+        for bad in [
+            "http",
+            "http get",
+            "http get -o f",
+            "http get http://h/ -o",
+            "http get http://h/ -o -i",
+            "http get http://h/ -i -i",
+            "http get http://h/ -o a -o b",
+            "http get http://h/ extra",
+            "http put http://h/",
+            "http put http://h/ a b",
+            "http post http://h/",
+        ] {
+            assert!(matches!(parse(bad), Err(ParseError::Usage(_))), "{bad}");
+        }
     }
 
     #[test]

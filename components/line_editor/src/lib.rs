@@ -9,7 +9,8 @@
 //!   tests) and formats its output;
 //! * [`edit`]: the `edit` command's session with the editor service, the console forwarding
 //!   its terminal;
-//! * [`net`]: the network commands `net`, `ping` and `dns` (`network_api` calls).
+//! * [`net`]: the network commands `net`, `ping` and `dns` (`network_api` calls);
+//! * [`http`]: the `http get` and `http put` commands (HTTP/1.1 over `network_api` TCP).
 //!
 //! `cli_console` owns the I/O: it reads bytes from the console, feeds them to the editor,
 //! writes the echo, and runs the commands the parser returns.
@@ -21,6 +22,7 @@ extern crate alloc;
 
 pub mod command;
 pub mod edit;
+pub mod http;
 pub mod net;
 pub mod shell;
 

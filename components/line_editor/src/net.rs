@@ -105,7 +105,7 @@ pub fn dns<N: Network>(sys: &mut N, name: &str, out: &mut impl Write) -> fmt::Re
 }
 
 /// Looks `name` up, waiting at most [`DNS_WAIT_US`].
-fn resolve<N: Network>(sys: &mut N, name: &str) -> Result<Ipv4Addr, NetCmdError> {
+pub(crate) fn resolve<N: Network>(sys: &mut N, name: &str) -> Result<Ipv4Addr, NetCmdError> {
     let handle = call(sys, &Request::DnsStart { name }, handle_of)?;
     let deadline = sys.now_us().saturating_add(DNS_WAIT_US);
     let result = loop {

@@ -276,6 +276,8 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
         Command::Net => net::net(sys, out),
         Command::Ping { host, count } => net::ping(sys, host, count, out),
         Command::Dns(name) => net::dns(sys, name, out),
+        Command::HttpGet { url, file, include } => crate::http::get(sys, url, file, include, out),
+        Command::HttpPut { url, file } => crate::http::put(sys, url, file, out),
         Command::Reboot => {
             let e = sys.reboot();
             writeln_crlf(out, format_args!("error: reboot: {e}"))
@@ -347,7 +349,7 @@ pub fn farewell(cmd: &Command<'_>) -> Option<&'static str> {
 
 /// Why a storage command failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
+pub(crate) enum Failure {
     /// The IPC call to `storage_api` itself failed (the service is missing, gone, too slow, ...).
     Ipc(Error),
     /// The IPC call to `fs_view_api` itself failed.
@@ -389,6 +391,17 @@ fn storage<'r>(
     buf: &'r mut [u8],
 ) -> Result<Response<'r>, Failure> {
     let (request, reply) = buf.split_at_mut(buf.len() / 2);
+    storage_in(sys, req, request, reply)
+}
+
+/// One `storage_api` round trip with separate request and reply buffers (for chunks larger
+/// than [`CHUNK`]).
+pub(crate) fn storage_in<'r>(
+    sys: &mut impl System,
+    req: &Request<'_>,
+    request: &mut [u8],
+    reply: &'r mut [u8],
+) -> Result<Response<'r>, Failure> {
     let n = req.encode(request).map_err(Failure::Encode)?;
     let len = sys
         .storage_call(&request[..n], reply)
@@ -445,7 +458,11 @@ fn view_read_all(
 }
 
 /// A request whose success reply is `Ok`.
-fn expect_ok(sys: &mut impl System, req: &Request<'_>, buf: &mut [u8]) -> Result<(), Failure> {
+pub(crate) fn expect_ok(
+    sys: &mut impl System,
+    req: &Request<'_>,
+    buf: &mut [u8],
+) -> Result<(), Failure> {
     match storage(sys, req, buf)? {
         Response::Ok => Ok(()),
         _ => Err(Failure::Unexpected),
@@ -697,7 +714,7 @@ fn bytes(n: u64) -> (u64, &'static str) {
 /// Streams file contents through [`write_text`], keeping a character that a chunk boundary
 /// cut in two whole; [`finish`](Self::finish) ends the last line.
 #[derive(Debug, Default)]
-struct TextOut {
+pub(crate) struct TextOut {
     /// The start of a UTF-8 character that the previous chunk ended in.
     pending: [u8; 4],
     pending_len: usize,
@@ -706,7 +723,7 @@ struct TextOut {
 }
 
 impl TextOut {
-    fn push(&mut self, out: &mut impl Write, mut bytes: &[u8]) -> fmt::Result {
+    pub(crate) fn push(&mut self, out: &mut impl Write, mut bytes: &[u8]) -> fmt::Result {
         if let Some(&b) = bytes.last() {
             self.last = Some(b);
         }
@@ -736,7 +753,7 @@ impl TextOut {
 
     /// Writes what is pending (escaped: the file ended inside a character) and a line end if
     /// the text did not end with one.
-    fn finish(&mut self, out: &mut impl Write) -> fmt::Result {
+    pub(crate) fn finish(&mut self, out: &mut impl Write) -> fmt::Result {
         write_text(out, &self.pending[..self.pending_len])?;
         self.pending_len = 0;
         if self.last.is_some_and(|b| b != b'\n') {
@@ -763,7 +780,12 @@ fn incomplete_tail(b: &[u8]) -> usize {
 }
 
 /// `error: <cmd> <args...>: <why>`.
-fn fail(out: &mut impl Write, cmd: &str, args: &[&str], why: impl fmt::Display) -> fmt::Result {
+pub(crate) fn fail(
+    out: &mut impl Write,
+    cmd: &str,
+    args: &[&str],
+    why: impl fmt::Display,
+) -> fmt::Result {
     out.write_str("error: ")?;
     out.write_str(cmd)?;
     for arg in args {
@@ -773,7 +795,7 @@ fn fail(out: &mut impl Write, cmd: &str, args: &[&str], why: impl fmt::Display) 
     writeln_crlf(out, format_args!(": {why}"))
 }
 
-fn writeln_crlf(out: &mut impl Write, args: fmt::Arguments<'_>) -> fmt::Result {
+pub(crate) fn writeln_crlf(out: &mut impl Write, args: fmt::Arguments<'_>) -> fmt::Result {
     out.write_fmt(args)?;
     out.write_str("\r\n")
 }

@@ -185,7 +185,7 @@ impl Default for Limits {
         Limits {
             max_sockets_per_client: 16,
             backlog: 2,
-            tcp_buffer: 32 * 1024,
+            tcp_buffer: 128 * 1024,
             udp_packets: 16,
             connect_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,

@@ -58,6 +58,8 @@ pub enum Part {
     Screen,
     /// status_http's requests per second from the host, in QEMU.
     StatusHttp,
+    /// TCP throughput each way through the console's `http` command ([`crate::bench_net`]).
+    NetThroughput,
 }
 
 pub fn run(ws: &Workspace, part: Part) -> Result<()> {
@@ -105,6 +107,13 @@ pub fn run(ws: &Workspace, part: Part) -> Result<()> {
         .and_then(|()| {
             if wants(Part::Qemu) {
                 crate::bench_qemu::run(ws, &dir)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if wants(Part::NetThroughput) {
+                crate::bench_net::run(ws, &dir)
             } else {
                 Ok(())
             }

@@ -28,9 +28,9 @@ fn mount_line() -> String {
     format!("services_storage: {}", storage_server::msg::MOUNTED)
 }
 
-struct Qemu {
-    bin: std::path::PathBuf,
-    ovmf: Ovmf,
+pub(crate) struct Qemu {
+    pub(crate) bin: std::path::PathBuf,
+    pub(crate) ovmf: Ovmf,
 }
 
 pub fn run(ws: &Workspace, dir: &Path) -> Result<()> {
@@ -118,7 +118,7 @@ pub fn status_http(ws: &Workspace, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn build_both(ws: &Workspace, a: &Path, b: &Path) -> Result<Artifacts> {
+pub(crate) fn build_both(ws: &Workspace, a: &Path, b: &Path) -> Result<Artifacts> {
     let descs = [Description::load(a)?, Description::load(b)?];
     let mut packages: Vec<&str> = descs.iter().flat_map(|d| d.packages()).collect();
     let mut binaries: Vec<&str> = descs.iter().flat_map(|d| d.binaries()).collect();
@@ -129,7 +129,7 @@ fn build_both(ws: &Workspace, a: &Path, b: &Path) -> Result<Artifacts> {
     build::build_all(ws, Profile::Release, &packages, &binaries)
 }
 
-fn image(artifacts: &Artifacts, description: &Path, data_size: u64) -> SystemImage {
+pub(crate) fn image(artifacts: &Artifacts, description: &Path, data_size: u64) -> SystemImage {
     SystemImage {
         kernel: artifacts.kernel.clone(),
         boot_loader: BootLoader::Stub(artifacts.stub.clone()),

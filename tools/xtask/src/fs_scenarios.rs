@@ -35,6 +35,8 @@ pub enum Driver {
     Net(crate::net_scenarios::NetDriver),
     /// An HTTP scenario ([`crate::http_scenarios`]).
     Http(crate::http_scenarios::HttpDriver),
+    /// The `http` command against a server on the host ([`crate::http_get_scenarios`]).
+    HttpGet,
 }
 
 /// What a driver needs to boot its image.
@@ -73,6 +75,7 @@ pub fn run(driver: Driver, env: &Env<'_>) -> Result<String> {
         Driver::Update(d) => crate::update_scenarios::run(d, env),
         Driver::Net(d) => crate::net_scenarios::run(d, env),
         Driver::Http(d) => crate::http_scenarios::run(d, env),
+        Driver::HttpGet => crate::http_get_scenarios::run(env),
     }
 }
 

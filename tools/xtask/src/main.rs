@@ -6,6 +6,7 @@
 
 mod atomic;
 mod bench;
+mod bench_net;
 mod bench_qemu;
 mod bench_screen;
 mod build;
@@ -17,6 +18,7 @@ mod enroll;
 mod fs;
 mod fs_scenarios;
 mod guest;
+mod http_get_scenarios;
 mod http_scenarios;
 mod image;
 mod inspect;

@@ -1103,6 +1103,7 @@ pub fn all() -> Vec<Scenario> {
     list.extend(crate::net_scenarios::netboot_scenarios());
     // The longest ones first, so that they overlap the others.
     list.splice(0..0, fs_scenarios());
+    list.splice(0..0, crate::http_get_scenarios::http_get_scenarios());
     list
 }
 
