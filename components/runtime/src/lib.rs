@@ -188,31 +188,13 @@ pub fn memory_grow_slice(len: usize) -> Result<&'static mut [u8], Error> {
 /// of the list in bytes (more than `buf.len()` means the list was cut; retry with a larger
 /// buffer).
 pub fn caps(buf: &mut [u8]) -> Result<usize, Error> {
-    // SAFETY: CAPS writes at most `len` bytes at `ptr`, which is the exclusively borrowed
-    // `buf`; any byte pattern is a valid `u8`.
-    let ret = unsafe {
-        raw::syscall2(
-            abi::Syscall::Caps.number(),
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    };
-    abi::decode_return(ret).map(|n| n as usize)
+    fill(abi::Syscall::Caps, buf)
 }
 
 /// Writes this component's manifest `config` line into `buf` and returns its full length;
 /// [`Error::NotFound`] when the entry has none.
 pub fn config(buf: &mut [u8]) -> Result<usize, Error> {
-    // SAFETY: CONFIG writes at most `len` bytes at `ptr`, which is the exclusively borrowed
-    // `buf`; any byte pattern is a valid `u8`.
-    let ret = unsafe {
-        raw::syscall2(
-            abi::Syscall::Config.number(),
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    };
-    abi::decode_return(ret).map(|n| n as usize)
+    fill(abi::Syscall::Config, buf)
 }
 
 /// Asks CAPS for this component's capabilities and logs them at INFO as
@@ -312,11 +294,11 @@ pub fn uptime() -> Result<u64, Error> {
     abi::decode_return(ret)
 }
 
-/// One of the calls that fill a buffer and return the full length (SERVICES, MANIFEST,
-/// BOOTLOG, SLOTS, LASTCRASH).
+/// One of the calls that fill a buffer and return the full length (CAPS, CONFIG, SERVICES,
+/// MANIFEST, BOOTLOG, SLOTS, LASTCRASH).
 fn fill(call: abi::Syscall, buf: &mut [u8]) -> Result<usize, Error> {
-    // SAFETY: SERVICES, MANIFEST, BOOTLOG, SLOTS and LASTCRASH write at most `cap` bytes at `ptr`, the
-    // exclusively borrowed `buf`; any byte pattern is a valid `u8`.
+    // SAFETY: CAPS, CONFIG, SERVICES, MANIFEST, BOOTLOG, SLOTS and LASTCRASH write at most
+    // `cap` bytes at `ptr`, the exclusively borrowed `buf`; any byte pattern is a valid `u8`.
     let ret = unsafe { raw::syscall2(call.number(), buf.as_mut_ptr() as u64, buf.len() as u64) };
     abi::decode_return(ret).map(|n| n as usize)
 }

@@ -18,7 +18,7 @@ use anyhow::{ensure, Result};
 
 use crate::fs_scenarios::{Driver, Env};
 use crate::guest::PROMPT;
-use crate::monitor::boot_with_monitor;
+use crate::monitor::{boot_with_monitor, Monitor};
 use crate::qemu::{Machine, Nic};
 use crate::scenarios::{
     at_prompt, default_states, ends, line, module_boot_expect, shape, starts, states, typed,
@@ -154,22 +154,14 @@ fn link_loss(env: &Env<'_>) -> Result<String> {
     let (mut g, mut monitor) = boot_with_monitor(env)?;
     g.wait_for(LEASE_LINE, env.timeout)?;
     g.wait_for(PROMPT, env.timeout)?;
-    let answer = monitor.command("set_link n0 off")?;
-    ensure!(
-        answer.is_empty(),
-        "set_link off: the monitor said {answer:?}"
-    );
+    set_link(&mut monitor, "off")?;
     let started = Instant::now();
     g.wait_for(LINK_DOWN, env.timeout)?;
     let noticed = started.elapsed();
     g.type_line("ping 10.0.2.2 -c 1")?;
     g.wait_for(PING_LINK_DOWN, env.timeout)?;
     g.wait_for(PROMPT, env.timeout)?;
-    let answer = monitor.command("set_link n0 on")?;
-    ensure!(
-        answer.is_empty(),
-        "set_link on: the monitor said {answer:?}"
-    );
+    set_link(&mut monitor, "on")?;
     g.wait_for(LINK_UP, env.timeout)?;
     g.wait_for(LEASE_LINE, env.timeout)?;
     g.type_line("ping 10.0.2.2 -c 1")?;
@@ -186,6 +178,16 @@ fn link_loss(env: &Env<'_>) -> Result<String> {
          reply after set_link on\n",
         noticed.as_millis()
     ))
+}
+
+/// The monitor's `set_link n0 on|off` on the first NIC.
+fn set_link(monitor: &mut Monitor, state: &str) -> Result<()> {
+    let answer = monitor.command(&format!("set_link n0 {state}"))?;
+    ensure!(
+        answer.is_empty(),
+        "set_link {state}: the monitor said {answer:?}"
+    );
+    Ok(())
 }
 
 /// The network scenarios, for `scenarios::all`.
