@@ -23,6 +23,7 @@ pub mod command;
 pub mod edit;
 pub mod net;
 pub mod shell;
+pub mod update;
 
 /// Longest line the editor accepts, in bytes. Typing past it rings the bell and the whole line
 /// is refused at Enter (see [`Event::TooLong`]).

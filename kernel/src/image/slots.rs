@@ -102,3 +102,35 @@ pub fn epoch_at(device: &mut dyn BlockDevice, start: u64) -> Option<u32> {
     loader::manifest::parse_into(&bytes[..len], &mut manifest).ok()?;
     Some(manifest.security_epoch)
 }
+
+/// Verifies the system slot whose block 0 is disk block `start` as its boot would: the loader's
+/// checks over a window (block 0, manifest, every sum) and verified boot's signature, key-ring
+/// and rollback checks against the disk's security record (SLOT_SET registers it through
+/// `process::set_slot_verifier`, before a trial of the slot not booted now).
+///
+/// # Errors
+/// The loader's error, or verified boot's refusal.
+pub fn verify_other(
+    device: &mut dyn BlockDevice,
+    start: u64,
+) -> Result<(), crate::process::slot_io::Unverified> {
+    use crate::process::slot_io::Unverified;
+    let mut block = Box::new([0u8; BLOCK_SIZE]);
+    let disk = window(device, 0)
+        .read_blocks(0, &mut block[..])
+        .ok()
+        .and_then(|()| Superblock::decode(&block[..]).ok());
+    let stored = disk
+        .as_ref()
+        .and_then(|sb| userdata::boot::read_security(device, sb).ok());
+    let mut win = window(device, start);
+    let mut src = super::source::DiskSource::new(&mut win)
+        .map_err(|_| Unverified::Image(Box::new(loader::LoadError::ImageEmpty)))?;
+    let mut buf: Box<[u8; MAX_MANIFEST_BYTES]> = Box::new([0u8; MAX_MANIFEST_BYTES]);
+    let mut manifest: Box<Manifest> = Box::default();
+    let verified = loader::verify_image_into(&mut src, &mut buf, &mut (), &mut manifest)
+        .map_err(|e| Unverified::Image(Box::new(e)))?;
+    super::signatures::check(&verified, &manifest, stored.as_ref(), None)
+        .map_err(|e| Unverified::Refused(Box::new(e)))?;
+    Ok(())
+}

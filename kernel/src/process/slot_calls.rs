@@ -95,11 +95,13 @@ pub const fn slot_of(id: SlotId) -> Slot {
     }
 }
 
-/// `meta` after `action` on `slot` (`bootslots::choose::set_active` or `set_trial`).
+/// `meta` after `action` on `slot` (`bootslots::choose::set_active`, `set_trial` or
+/// `mark_unbootable`).
 pub fn apply(meta: &Metadata, action: SlotAction, slot: Slot) -> Metadata {
     match action {
         SlotAction::SetActive => bootslots::choose::set_active(meta, slot),
         SlotAction::Try => bootslots::choose::set_trial(meta, slot),
+        SlotAction::MarkUnbootable => bootslots::choose::mark_unbootable(meta, slot),
     }
 }
 
