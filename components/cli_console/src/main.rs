@@ -18,6 +18,8 @@
 #![no_main]
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 use core::fmt::Write;
 
 use line_editor::command::{self, Command};
@@ -137,6 +139,13 @@ fn execute(line: &str, out: &mut Out) {
     }
     if let Command::Reboot | Command::Poweroff | Command::Slot { .. } | Command::Update(_) = cmd {
         runtime::info!("{NAME}: {} requested on the console", line.trim());
+    }
+    if let Command::Update(file) = cmd {
+        // Outside `shell::run`, with its buffer on the heap: applying a delta goes deep (the
+        // zstd decoders, the key ring) and a component's stack is 64 KiB.
+        let mut buf = alloc::vec![0u8; shell::MANIFEST_BUF];
+        let _ = line_editor::update::console::update(&mut Syscalls, &mut buf, file, out);
+        return;
     }
     let _ = shell::run(cmd, &mut Syscalls, out);
 }

@@ -18,7 +18,7 @@ use core::cell::RefCell;
 use core::fmt;
 
 use abi::{Error, SlotAction, SlotId};
-use loader::manifest::{Manifest, MAX_MANIFEST_BYTES};
+use loader::manifest::MAX_MANIFEST_BYTES;
 use loader::slots::{window_superblock, SlotTable};
 use loader::superblock::{Superblock, BLOCK_SIZE, FORMAT_VERSION};
 use pgdelta::{DeltaError, IoError, Kind, ReadAt, Region, Rules, WriteAt};
@@ -76,8 +76,10 @@ pub enum UpdateError {
     SlotBRunning,
     /// The image has one system slot.
     OneSlot,
-    /// The running slot's block 0 or manifest does not read back as valid.
+    /// The running slot's block 0 does not read back as valid.
     RunningSlot(Box<loader::LoadError>),
+    /// The running slot's manifest does not parse.
+    RunningManifest,
     /// The delta was refused (pgdelta's one-line reasons).
     Delta(Box<DeltaError>),
     /// The delta changes the kernel.
@@ -101,6 +103,7 @@ impl fmt::Display for UpdateError {
             Self::SlotBRunning => f.write_str("slot B runs: slot A's kernel and module are pinned on the ESP, which the running system does not rewrite; apply the delta on the host with `cargo xtask apply-delta IMG FILE`"),
             Self::OneSlot => f.write_str("this image has one system slot; build it with --slots 2"),
             Self::RunningSlot(e) => write!(f, "the running slot does not read back: {e}"),
+            Self::RunningManifest => f.write_str("the running slot's manifest does not parse: reinstall the image"),
             Self::Delta(e) => write!(f, "{e}"),
             Self::KernelChanged => f.write_str("the delta changes the kernel: the ESP's kernel for slot B is pinned in limine.conf, whose hash is enrolled in BOOTX64.EFI, and FAT cannot replace those in one atomic step; apply it on the host with `cargo xtask apply-delta IMG FILE`"),
             Self::Layout => f.write_str("the delta's manifest does not lie right after the kernel: it was not made by `cargo xtask delta`"),
@@ -127,8 +130,8 @@ pub struct Running {
     pub regions: Vec<Region>,
     /// The kernel's enrolled policy (permissive without one).
     pub policy: Policy,
-    /// The kernel's enrolled key ring (empty without one).
-    pub ring: KeyRing,
+    /// The kernel's enrolled key ring (empty without one; boxed: it is large).
+    pub ring: Box<KeyRing>,
     /// The lowest `security_epoch` accepted: the running slot's (the kernel checks its
     /// security record's minimum again before B is made active).
     pub min_epoch: u32,
@@ -158,7 +161,7 @@ pub struct Done {
 /// # Errors
 /// [`UpdateError::SlotBRunning`], [`UpdateError::OneSlot`], [`UpdateError::RunningSlot`], or a
 /// failed read.
-pub fn read_running<S: SlotIo>(io: &RefCell<S>) -> Result<Running, UpdateError> {
+pub fn read_running<S: SlotIo>(io: &RefCell<S>) -> Result<Box<Running>, UpdateError> {
     let read_err = |error| UpdateError::Slot {
         step: Step::ReadRunning,
         error,
@@ -181,19 +184,17 @@ pub fn read_running<S: SlotIo>(io: &RefCell<S>) -> Result<Running, UpdateError> 
     let mut json = vec![0u8; len];
     let at = disk.manifest_start * BLOCK;
     reader.read_at(at, &mut json).map_err(|_| reader.error())?;
-    let mut manifest: Box<Manifest> = Box::default();
-    loader::manifest::parse_into(&json, &mut manifest).map_err(running_err)?;
+    let manifest = loader::slim::parse(&json).map_err(|_| UpdateError::RunningManifest)?;
     let regions = regions(&disk, &manifest, &block0, &json);
-    let trust = find_trust(&mut reader, BLOCK, manifest.kernel.size_bytes)?;
-    let (policy, ring) = trust.map_or((Policy::Permissive, KeyRing::new()), |t| (t.policy, t.ring));
-    Ok(Running {
+    let (policy, ring) = find_trust(&mut reader, BLOCK, manifest.kernel.size_bytes)?;
+    Ok(Box::new(Running {
         disk,
         table,
         regions,
         policy,
         ring,
         min_epoch: manifest.security_epoch,
-    })
+    }))
 }
 
 fn running_err(e: loader::LoadError) -> UpdateError {
@@ -201,7 +202,12 @@ fn running_err(e: loader::LoadError) -> UpdateError {
 }
 
 /// A slot's regions (docs/update-format.md, "Regions"), as `cargo xtask delta` names them.
-pub fn regions(sb: &Superblock, manifest: &Manifest, block0: &[u8], json: &[u8]) -> Vec<Region> {
+pub fn regions(
+    sb: &Superblock,
+    manifest: &loader::slim::Slim<'_>,
+    block0: &[u8],
+    json: &[u8],
+) -> Vec<Region> {
     use loader::signature::{RECORD_AT, RECORD_END};
     let region = |name: &str, offset: u64, len: u64, sha256| Region {
         name: String::from(name),
@@ -216,7 +222,12 @@ pub fn regions(sb: &Superblock, manifest: &Manifest, block0: &[u8], json: &[u8])
         out.push(region("signature", RECORD_AT as u64, len, sum));
     }
     let k = &manifest.kernel;
-    out.push(region("kernel", BLOCK, k.size_bytes, k.checksum.0));
+    out.push(region(
+        "kernel",
+        k.start_block * BLOCK,
+        k.size_bytes,
+        k.sha256,
+    ));
     let sum = loader::Sha256Digest::of(json).0;
     out.push(region(
         "manifest",
@@ -224,9 +235,9 @@ pub fn regions(sb: &Superblock, manifest: &Manifest, block0: &[u8], json: &[u8])
         json.len() as u64,
         sum,
     ));
-    for e in manifest.entries() {
+    for e in &manifest.entries {
         let at = e.start_block * BLOCK;
-        out.push(region(&e.name, at, e.size_bytes, e.checksum.0));
+        out.push(region(e.name, at, e.size_bytes, e.sha256));
     }
     out
 }
@@ -237,7 +248,7 @@ fn find_trust<S: SlotIo>(
     reader: &mut SlotReader<'_, S>,
     at: u64,
     len: u64,
-) -> Result<Option<signing::trust::Trust>, UpdateError> {
+) -> Result<(Policy, Box<KeyRing>), UpdateError> {
     use signing::trust::{find_enrolled, Trust, TRUST_LEN};
     let mut window: Vec<u8> = Vec::with_capacity(IO_CHUNK + TRUST_LEN);
     let mut pos = 0u64;
@@ -252,12 +263,13 @@ fn find_trust<S: SlotIo>(
             .map_err(|_| reader.error())?;
         if let Ok(Some(i)) = find_enrolled(&window) {
             if let Ok(Some(trust)) = Trust::decode(&window[i..]) {
-                return Ok(Some(trust));
+                return Ok((trust.policy, Box::new(trust.ring)));
             }
         }
         pos += n as u64;
     }
-    Ok(None)
+    // A kernel without a ring (fake test kernels) checks nothing, as at boot.
+    Ok((Policy::Permissive, Box::new(KeyRing::new())))
 }
 
 /// Checks everything that needs no writing: the file, its signature, base, epoch and size,

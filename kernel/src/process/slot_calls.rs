@@ -142,7 +142,7 @@ fn slot_line(slot: Slot, state: SlotState, booted: bool) -> String {
 
 /// Reads both copies.
 fn read_copies(store: &mut dyn UserDataStore) -> Result<Vec<[u8; BLOCK_SIZE]>, RegionError> {
-    // On the heap: a syscall runs on a 32 KiB kernel stack.
+    // On the heap: a syscall runs on a 128 KiB kernel stack.
     let mut copies = vec![[0u8; BLOCK_SIZE]; 2];
     for (copy, block) in copies.iter_mut().zip(BLOCKS) {
         store.read_kernel_block(block, copy)?;

@@ -9,6 +9,7 @@
 //! which verification refuses before the slot is tried, and verified boot again at its boot.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use core::fmt;
 
 use bootslots::Slot;
@@ -45,12 +46,20 @@ pub enum SlotIoError {
     Unverified(Unverified),
 }
 
-/// Why the inactive slot failed verification (as at boot).
+/// Why the inactive slot failed verification (before it may boot).
 pub enum Unverified {
-    /// The loader's checks (block 0, manifest, every sum) failed.
+    /// Its block 0 does not decode, or a read failed.
     Image(Box<loader::LoadError>),
-    /// Verified boot refused it (signature, key ring, rollback): the refusal's line.
+    /// Its manifest is not the one block 0 names, or does not parse.
+    Manifest,
+    /// A region's bytes do not match the manifest's SHA-256.
+    Damaged { region: String },
+    /// No manifest signature (under `enforce`).
+    Unsigned,
+    /// The manifest signature was refused by the key ring (its line).
     Refused(Box<dyn fmt::Display + Send>),
+    /// Its `security_epoch` is below the security record's minimum.
+    Rollback { epoch: u32, min: u32 },
 }
 
 impl fmt::Debug for Unverified {
@@ -63,7 +72,13 @@ impl fmt::Display for Unverified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Image(e) => write!(f, "{e}"),
+            Self::Manifest => f.write_str("its manifest is not the one its block 0 names"),
+            Self::Damaged { region } => write!(f, "`{region}` does not match its SHA-256"),
+            Self::Unsigned => f.write_str("its manifest is not signed (policy enforce)"),
             Self::Refused(e) => write!(f, "{e}"),
+            Self::Rollback { epoch, min } => {
+                write!(f, "its security_epoch {epoch} is below the minimum {min}")
+            }
         }
     }
 }

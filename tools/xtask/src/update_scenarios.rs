@@ -162,17 +162,19 @@ fn expect(g: &mut Guest, command: &str, want: &str, timeout: Duration) -> Result
     Ok(out)
 }
 
-/// `update DELTA_PATH` at the prompt: the progress lines and the done line; returns the done line.
-fn update(g: &mut Guest) -> Result<String> {
-    let out = g.command(&format!("update {DELTA_PATH}"), UPDATE_TIMEOUT)?;
+/// `update DELTA_PATH` at the prompt: the progress lines and the done line; returns the done
+/// line. (The console logs the command as it is typed, so its echo is split: not matched.)
+fn update(g: &mut Guest, timeout: Duration) -> Result<String> {
+    g.type_line(&format!("update {DELTA_PATH}"))?;
+    let (i, before) = g.wait_any(&[DONE_START, "error: update"], UPDATE_TIMEOUT)?;
+    let rest = g.wait_for("\n", timeout)?;
+    ensure!(i == 0, "`update` failed: error: update{}", rest.trim_end());
     ensure!(
-        out.iter()
-            .any(|l| l.starts_with("update: ") && l.ends_with('%')),
-        "`update` printed no progress: {out:?}"
+        before.contains("update: 0%") && before.contains("update: 100%"),
+        "`update` printed no progress before its done line"
     );
-    let done = out.iter().find(|l| l.starts_with(DONE_START));
-    done.cloned()
-        .with_context(|| format!("`update` did not finish: {out:?}"))
+    g.wait_for(PROMPT, timeout)?;
+    Ok(format!("{DONE_START}{}", rest.trim_end()))
 }
 
 /// Types `reboot` (or `poweroff`) and waits for QEMU to end.
@@ -191,13 +193,14 @@ fn console(env: &Env<'_>) -> Result<String> {
     let mut g = to_prompt(env, 1)?;
     expect(&mut g, "bootcount", "boot count: 1", env.timeout)?;
     g.command(&format!("write {USER_PATH} {USER_TEXT}"), env.timeout)?;
-    let done = update(&mut g)?;
+    let done = update(&mut g, env.timeout)?;
     let b_next = "slot B: priority 15, 7 tries left, not yet successful";
     expect(&mut g, "slots", b_next, env.timeout)?;
     leave(g, "reboot", env.timeout)?;
     let mut g = env.boot(2)?;
     g.wait_for(&format!("{STUB_BOOTING}B"), env.timeout)?;
     g.wait_for(&format!("{SLOTS_MARKED_START}B came up"), env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
     let committed = "slot B: priority 15, 7 tries left, successful (booted now)";
     expect(&mut g, "slots", committed, env.timeout)?;
     expect(&mut g, "bootcount", "boot count: 2", env.timeout)?;
@@ -214,7 +217,7 @@ fn console(env: &Env<'_>) -> Result<String> {
 fn never_ready(env: &Env<'_>) -> Result<String> {
     let size = put_delta(env)?;
     let mut g = to_prompt(env, 1)?;
-    let done = update(&mut g)?;
+    let done = update(&mut g, env.timeout)?;
     leave(g, "reboot", env.timeout)?;
     let failed = format!("{SLOTS_TRIAL_FAILED_START}B");
     let mut trials = 0;
@@ -272,11 +275,12 @@ fn power_cut(env: &Env<'_>) -> Result<String> {
         "slot B: priority 0 (not bootable)",
         env.timeout,
     )?;
-    let done = update(&mut g)?;
+    let done = update(&mut g, env.timeout)?;
     leave(g, "reboot", env.timeout)?;
     let mut g = env.boot(3)?;
     g.wait_for(&format!("{STUB_BOOTING}B"), env.timeout)?;
     g.wait_for(&format!("{SLOTS_MARKED_START}B came up"), env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
     leave(g, "poweroff", env.timeout)?;
     Ok(format!(
         "update-power-cut: killed at `{cut_at}`; A booted; `{done}`; B came up\n"

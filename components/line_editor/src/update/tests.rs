@@ -189,7 +189,7 @@ fn running(old: &Layout) -> Running {
         table,
         regions: old.regions.clone(),
         policy: Policy::Permissive,
-        ring: KeyRing::new(),
+        ring: Box::new(KeyRing::new()),
         min_epoch: 0,
     }
 }
