@@ -197,8 +197,14 @@ fn console(env: &Env<'_>) -> Result<String> {
     let b_next = "slot B: priority 15, 7 tries left, not yet successful";
     expect(&mut g, "slots", b_next, env.timeout)?;
     leave(g, "reboot", env.timeout)?;
+    let new_id = crate::update::read_active(&crate::suite_images::next_image(env.image))?
+        .superblock
+        .image_id;
+    let new_id: String = new_id.iter().map(|b| format!("{b:02x}")).collect();
     let mut g = env.boot(2)?;
     g.wait_for(&format!("{STUB_BOOTING}B"), env.timeout)?;
+    // Slot B holds the new system (not the one it held before the update).
+    g.wait_for(&format!("image id {new_id}"), env.timeout)?;
     g.wait_for(&format!("{SLOTS_MARKED_START}B came up"), env.timeout)?;
     g.wait_for(PROMPT, env.timeout)?;
     let committed = "slot B: priority 15, 7 tries left, successful (booted now)";
