@@ -188,6 +188,8 @@ syscalls! {
     /// | 56  | `NET_INFO`       | name ptr, name len, [`net::Info`] ptr | 0               |
     /// | 57  | `NET_SEND`       | name ptr, name len, frame ptr, frame len | frame length  |
     /// | 58  | `NET_RECV`       | name ptr, name len, buf ptr, buf cap, timeout ms | frame length |
+    /// | 59  | `SLOT_READ`      | [`SlotId`], block, buf ptr, len | 0                      |
+    /// | 60  | `SLOT_WRITE`     | block, buf ptr, len (0: flush) | 0                       |
     ///
     /// Numbers in [`RESERVED_BLOCK`] and [`RESERVED_IPC`] that are not listed are kept for
     /// block-device and IPC/system calls; until they are defined they fail with
@@ -366,13 +368,29 @@ syscalls! {
         /// time; [`Error::BadLength`] when the frame does not fit (it stays queued);
         /// [`Error::Denied`], [`Error::Unsupported`], [`Error::BadPointer`] as NET_SEND.
         NetRecv = 58, "NET_RECV", NetworkDevice;
+        /// Read a system slot's room (`docs/slots.md`, "Updating the running system"): `rdi` =
+        /// [`SlotId`], `rsi` = the first 4096-byte block counted from the slot's block 0, `rdx`
+        /// = buffer, `r10` = length (a non-zero multiple of [`USERDATA_BLOCK_SIZE`], at most
+        /// [`USERDATA_MAX_LEN`]). Returns 0. Needs `update` ([`Error::Denied`]);
+        /// [`Error::BadLength`] for blocks outside the slot's room, [`Error::NotFound`] on a
+        /// one-slot image, [`Error::Unsupported`] for a disk error.
+        SlotRead = 59, "SLOT_READ", Update;
+        /// Write the *inactive* system slot's room (the slot not booted now): `rdi` = the first
+        /// block counted from that slot's block 0, `rsi` = buffer, `rdx` = length (as
+        /// [`Syscall::SlotRead`]; 0 flushes the disk's write cache instead). Returns 0. Only
+        /// slot B while slot A runs: [`Error::Refused`] when slot B runs (slot A's kernel and
+        /// module are pinned on the ESP: `cargo xtask apply-delta` updates it);
+        /// [`Error::BadLength`] for blocks outside the room (user data, the slot metadata and
+        /// the running slot are never reached); [`Error::NotFound`] on a one-slot image.
+        /// Needs `update`. The slot stays unbootable until a [`SlotAction::Try`] that verifies it.
+        SlotWrite = 60, "SLOT_WRITE", Update;
     }
 }
 
 /// Syscall numbers reserved for block-device calls (read, write, ...).
 pub const RESERVED_BLOCK: core::ops::Range<u64> = 16..32;
 /// Syscall numbers reserved for inter-component communication and system services (32–35
-/// IPC, 40–55 console, system and screen calls, 56–58 network frames).
+/// IPC, 40–55 console, system and screen calls, 56–58 network frames, 59–60 slot updates).
 pub const RESERVED_IPC: core::ops::Range<u64> = 32..64;
 const _: () = assert!(RESERVED_BLOCK.end <= RESERVED_IPC.start && RESERVED_BLOCK.start > 4);
 
@@ -703,11 +721,14 @@ pub enum Error {
     /// What the call asks for is held by another process (the screen, for
     /// [`Syscall::FramebufferMap`]).
     Busy,
+    /// The kernel checked what the call asks for and refused it (a slot that does not verify
+    /// for [`SlotAction::Try`], a write into slot A while slot B runs); the kernel log names why.
+    Refused,
 }
 
 impl Error {
     /// Every error, in code order (-1, -2, ...).
-    pub const ALL: [Error; 10] = [
+    pub const ALL: [Error; 11] = [
         Error::InvalidSyscall,
         Error::BadPointer,
         Error::BadLength,
@@ -718,6 +739,7 @@ impl Error {
         Error::ProviderGone,
         Error::NoMemory,
         Error::Busy,
+        Error::Refused,
     ];
 
     /// The negative code returned in `rax`.
@@ -733,6 +755,7 @@ impl Error {
             Error::ProviderGone => -8,
             Error::NoMemory => -9,
             Error::Busy => -10,
+            Error::Refused => -11,
         }
     }
 
@@ -749,6 +772,7 @@ impl Error {
             -8 => Error::ProviderGone,
             -9 => Error::NoMemory,
             -10 => Error::Busy,
+            -11 => Error::Refused,
             _ => return None,
         })
     }
@@ -766,6 +790,7 @@ impl Error {
             Error::ProviderGone => "the provider exited or faulted",
             Error::NoMemory => "no memory left",
             Error::Busy => "in use by another process",
+            Error::Refused => "refused",
         }
     }
 }
@@ -871,7 +896,12 @@ pub enum SlotAction {
     /// Boot this slot from now on (priority 15; the other slot keeps a lower one).
     SetActive = 0,
     /// Boot this slot once, on the next boot; the boot after goes back to the normal choice.
+    /// For the slot not booted now the kernel first verifies its image as at boot (sums and
+    /// signatures): [`Error::Refused`] when it does not verify.
     Try = 1,
+    /// Take this slot out of service (priority 0, no tries, not successful; a trial of it is
+    /// cancelled) before its room is overwritten; refused ([`Error::Refused`]) for the booted slot.
+    MarkUnbootable = 2,
 }
 
 impl SlotAction {
@@ -889,6 +919,7 @@ impl TryFrom<u64> for SlotAction {
         match raw {
             0 => Ok(SlotAction::SetActive),
             1 => Ok(SlotAction::Try),
+            2 => Ok(SlotAction::MarkUnbootable),
             _ => Err(Error::Unsupported),
         }
     }
@@ -980,6 +1011,8 @@ mod tests {
             (Syscall::NetInfo, 56, "NET_INFO"),
             (Syscall::NetSend, 57, "NET_SEND"),
             (Syscall::NetRecv, 58, "NET_RECV"),
+            (Syscall::SlotRead, 59, "SLOT_READ"),
+            (Syscall::SlotWrite, 60, "SLOT_WRITE"),
         ];
         for (s, n, name) in more {
             assert_eq!(s.number(), n);
@@ -1050,7 +1083,10 @@ mod tests {
         );
         assert_eq!(needing(Needs::Power), [Syscall::Reboot, Syscall::Poweroff]);
         // Reading the slot state needs nothing; changing it needs `update`, not `power`.
-        assert_eq!(needing(Needs::Update), [Syscall::SlotSet]);
+        assert_eq!(
+            needing(Needs::Update),
+            [Syscall::SlotSet, Syscall::SlotRead, Syscall::SlotWrite]
+        );
         assert_eq!(Syscall::Slots.needs(), Needs::Nothing);
         assert_eq!(
             needing(Needs::Framebuffer),
@@ -1076,7 +1112,11 @@ mod tests {
 
     #[test]
     fn slot_arguments_round_trip() {
-        for a in [SlotAction::SetActive, SlotAction::Try] {
+        for a in [
+            SlotAction::SetActive,
+            SlotAction::Try,
+            SlotAction::MarkUnbootable,
+        ] {
             assert_eq!(SlotAction::try_from(a.to_raw()), Ok(a));
         }
         for s in [SlotId::A, SlotId::B] {
@@ -1085,7 +1125,7 @@ mod tests {
         assert_eq!(SlotAction::SetActive.to_raw(), 0);
         assert_eq!(SlotAction::Try.to_raw(), 1);
         assert_eq!((SlotId::A.to_raw(), SlotId::B.to_raw()), (0, 1));
-        assert_eq!(SlotAction::try_from(2), Err(Error::Unsupported));
+        assert_eq!(SlotAction::try_from(3), Err(Error::Unsupported));
         assert_eq!(SlotId::try_from(2), Err(Error::Unsupported));
         assert_eq!(SlotId::B.to_string(), "B");
     }
@@ -1161,12 +1201,12 @@ mod tests {
             }
         }
         assert_eq!(Syscall::try_from(36), Err(Error::InvalidSyscall));
-        assert_eq!(Syscall::try_from(60), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(61), Err(Error::InvalidSyscall));
     }
 
     #[test]
     fn error_codes_are_stable() {
-        let expected = [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10];
+        let expected = [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11];
         for (e, code) in Error::ALL.iter().zip(expected) {
             assert_eq!(e.to_code(), code, "{e:?}");
         }
@@ -1179,7 +1219,7 @@ mod tests {
             assert_eq!(Error::from_code(e.to_code()), Some(e));
             assert_eq!(decode_return(encode_return(Err(e))), Err(e));
         }
-        for code in [0, 1, -11, i64::MIN, i64::MAX] {
+        for code in [0, 1, -12, i64::MIN, i64::MAX] {
             assert_eq!(Error::from_code(code), None);
         }
     }

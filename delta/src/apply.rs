@@ -134,11 +134,16 @@ pub fn apply<D: ReadAt, O: ReadAt, T: WriteAt>(
     let mut manifest = Some(manifest);
     let mut w = Writer { target, pos: 0 };
     for (i, part) in d.parts.iter().enumerate() {
+        w.zeros_to(part.target_offset)?;
+        if part.kind == Kind::Copy && i != manifest_index {
+            // Streamed: a copied region (the kernel: tens of MB) is never held whole in RAM.
+            copy_streaming(old, part, &mut w)?;
+            continue;
+        }
         let bytes = match i == manifest_index {
             true => manifest.take().unwrap_or_default(),
             false => produce(&src, &d, i, old)?,
         };
-        w.zeros_to(part.target_offset)?;
         w.write(&bytes)?;
     }
     w.zeros_to(d.header.target_len)?;
@@ -149,6 +154,36 @@ pub fn apply<D: ReadAt, O: ReadAt, T: WriteAt>(
         written: w.pos,
         image_id,
     })
+}
+
+/// Copies the old region a copy part names into the target a chunk at a time, hashing it; a
+/// region whose bytes no longer match (changed since the check) is `SourceDamaged`, with the
+/// target partly written (it is the unbootable inactive slot).
+fn copy_streaming<O: ReadAt, T: WriteAt>(
+    old: &mut OldSlot<'_, O>,
+    part: &Part,
+    w: &mut Writer<'_, T>,
+) -> Result<(), DeltaError> {
+    use sha2::Digest;
+    let region = old.source(part)?.clone();
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = alloc::vec![0u8; CHUNK];
+    let mut pos = 0u64;
+    while pos < region.len {
+        let n = usize::try_from(region.len - pos)
+            .unwrap_or(CHUNK)
+            .min(CHUNK);
+        old.read(region.offset + pos, &mut buf[..n])?;
+        hasher.update(&buf[..n]);
+        w.write(&buf[..n])?;
+        pos += n as u64;
+    }
+    match <[u8; 32]>::from(hasher.finalize()) == part.target_sha256 {
+        true => Ok(()),
+        false => Err(DeltaError::SourceDamaged {
+            name: part.name.clone(),
+        }),
+    }
 }
 
 /// Produces part `i`'s bytes and checks them against its SHA-256.

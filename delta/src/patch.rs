@@ -20,16 +20,19 @@ pub type Problem = &'static str;
 /// Bytes moved through the diff and extra streams at a time.
 const STEP: usize = 16 * 1024;
 
-/// One zstd stream of a payload, decoded as it is read from the file.
+/// One zstd stream of a payload, decoded as it is read from the file. The decoder is boxed:
+/// three are open at once for a patch, and the console applies deltas on a 64 KiB stack.
 struct Stream<'s, R: ReadAt> {
-    decoder: StreamingDecoder<Range<'s, R>, ruzstd::decoding::FrameDecoder>,
+    decoder: alloc::boxed::Box<StreamingDecoder<Range<'s, R>, ruzstd::decoding::FrameDecoder>>,
 }
 
 impl<'s, R: ReadAt> Stream<'s, R> {
     fn open(src: &'s RefCell<R>, at: u64, len: u64) -> Result<Self, Problem> {
         let decoder = StreamingDecoder::new(Range::new(src, at, len))
             .map_err(|_| "a zstd frame header is malformed")?;
-        Ok(Self { decoder })
+        Ok(Self {
+            decoder: alloc::boxed::Box::new(decoder),
+        })
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), Problem> {
@@ -169,7 +172,7 @@ fn step<R: ReadAt>(
     let source = old
         .get(old_pos..old_pos + diff_len)
         .ok_or("a patch control reads past the old region")?;
-    let mut buf = [0u8; STEP];
+    let mut buf = alloc::vec![0u8; STEP];
     for chunk in source.chunks(STEP) {
         let d = &mut buf[..chunk.len()];
         diff.fill(d)?;

@@ -21,6 +21,29 @@ pub type TableFn = Box<dyn Fn() -> String + Send>;
 /// What SERVICES returns before boot installed its table.
 pub const TABLE_PENDING: &str = "the start sequence is still running";
 
+/// Where the slots' rooms lie on the disk, in 4096-byte blocks (the boot path records it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotRooms {
+    /// Slot B's first block; slot A's room is `0..b_start`.
+    pub b_start: u64,
+    /// Slot B's room in blocks.
+    pub b_blocks: u64,
+    /// The user-data region's first block (the disk's `data_start`): never in a room.
+    pub data_start: u64,
+    /// The disk's last block + 1 (the region's end).
+    pub total_blocks: u64,
+}
+
+impl SlotRooms {
+    /// `slot`'s room: its first block and length in blocks.
+    pub const fn room(&self, slot: Slot) -> (u64, u64) {
+        match slot {
+            Slot::A => (0, self.b_start),
+            Slot::B => (self.b_start, self.b_blocks),
+        }
+    }
+}
+
 /// The information the system calls hand out.
 pub struct SysInfo {
     /// The image's manifest as JSON (MANIFEST).
@@ -38,6 +61,8 @@ pub struct SysInfo {
     booted_slot: Mutex<Option<Slot>>,
     /// The crash record as text (LASTCRASH); `None`: none.
     last_crash: Mutex<Option<String>>,
+    /// Where the slots' rooms lie (SLOT_READ, SLOT_WRITE); `None`: a one-slot image.
+    slot_rooms: Mutex<Option<SlotRooms>>,
 }
 
 impl SysInfo {
@@ -51,7 +76,18 @@ impl SysInfo {
             boot_journal: Mutex::new(None),
             booted_slot: Mutex::new(None),
             last_crash: Mutex::new(None),
+            slot_rooms: Mutex::new(None),
         }
+    }
+
+    /// Records where the slots' rooms lie (the boot path, on a two-slot image).
+    pub fn set_slot_rooms(&self, rooms: SlotRooms) {
+        *self.slot_rooms.lock() = Some(rooms);
+    }
+
+    /// Where the slots' rooms lie; `None` for a one-slot image.
+    pub fn slot_rooms(&self) -> Option<SlotRooms> {
+        *self.slot_rooms.lock()
     }
 
     /// Records which system slot this boot runs: `Some` on a two-slot image, `None` on a

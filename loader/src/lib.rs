@@ -21,6 +21,7 @@ pub mod memory_limit;
 pub mod pack;
 pub mod sha256;
 pub mod signature;
+pub mod slim;
 pub mod slots;
 pub mod superblock;
 pub mod verify;

@@ -5,7 +5,7 @@
 //! (`line_editor::LineEditor`: echo, backspace, Ctrl-C, history, arrows), and runs each line
 //! as a command (`line_editor::command::parse`, `line_editor::shell::run`): `help`,
 //! `services`, `manifest`, `caps`, `ls`, `cat`, `stat`, `edit`, `sha256`, `write`, `append`,
-//! `rm`, `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `lastcrash`, `slots`, `slot`, `uptime`,
+//! `rm`, `mv`, `mkdir`, `rmdir`, `df`, `bootcount`, `bootlog`, `lastcrash`, `slots`, `slot`, `update`, `uptime`,
 //! `net`, `ping`, `dns`, `http`, `reboot`, `poweroff`. `ls`, `cat` and `stat` are `fs_view_api` calls to `services_fs_view`
 //! (read only); the other file commands are `storage_api` calls to `services_storage`;
 //! `net`, `ping`, `dns` and `http` are `network_api` calls to `services_network` (`http`
@@ -18,6 +18,8 @@
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
+
+extern crate alloc;
 
 use core::fmt::Write;
 
@@ -137,8 +139,15 @@ fn execute(line: &str, out: &mut Out) {
         // there: what the console has to say comes first.
         let _ = out.flush();
     }
-    if let Command::Reboot | Command::Poweroff | Command::Slot { .. } = cmd {
+    if let Command::Reboot | Command::Poweroff | Command::Slot { .. } | Command::Update(_) = cmd {
         runtime::info!("{NAME}: {} requested on the console", line.trim());
+    }
+    if let Command::Update(file) = cmd {
+        // Outside `shell::run`, with its buffer on the heap: applying a delta goes deep (the
+        // zstd decoders, the key ring) and a component's stack is 64 KiB.
+        let mut buf = alloc::vec![0u8; shell::MANIFEST_BUF];
+        let _ = line_editor::update::console::update(&mut Syscalls, &mut buf, file, out);
+        return;
     }
     let _ = shell::run(cmd, &mut Syscalls, out);
 }
@@ -196,6 +205,12 @@ impl System for Syscalls {
         buf: &mut [u8],
     ) -> Result<usize, Error> {
         runtime::slot_set(action, slot, buf)
+    }
+    fn slot_read(&mut self, slot: SlotId, block: u64, buf: &mut [u8]) -> Result<(), Error> {
+        runtime::slot_read(slot, block, buf)
+    }
+    fn slot_write(&mut self, block: u64, data: &[u8]) -> Result<(), Error> {
+        runtime::slot_write(block, data)
     }
     fn uptime(&mut self) -> Result<u64, Error> {
         runtime::uptime()

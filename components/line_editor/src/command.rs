@@ -79,6 +79,8 @@ pub enum Command<'a> {
         /// The slot.
         slot: SlotId,
     },
+    /// `update <file>`: apply a delta update from the store into the inactive slot.
+    Update(&'a str),
     /// `uptime`: time since boot.
     Uptime,
     /// `net`: the network interface's status.
@@ -233,6 +235,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         summary: "boot a slot from now on (set-active) or once (try)",
     },
     CommandInfo {
+        name: "update",
+        usage: "update <file>",
+        summary: "apply a delta update (PGDELTA1) into slot B; then reboot to try it",
+    },
+    CommandInfo {
         name: "uptime",
         usage: "uptime",
         summary: "show the time since boot",
@@ -351,6 +358,7 @@ pub fn parse<'a>(line: &'a str) -> Result<Option<Command<'a>>, ParseError<'a>> {
         "stat" => one_arg(Command::Stat),
         "edit" => one_arg(Command::Edit),
         "sha256" => one_arg(Command::Sha256),
+        "update" => one_arg(Command::Update),
         "rm" => one_arg(Command::Rm),
         "mkdir" => one_arg(Command::Mkdir),
         "rmdir" => one_arg(Command::Rmdir),

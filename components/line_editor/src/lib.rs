@@ -25,6 +25,7 @@ pub mod edit;
 pub mod http;
 pub mod net;
 pub mod shell;
+pub mod update;
 
 /// Longest line the editor accepts, in bytes. Typing past it rings the bell and the whole line
 /// is refused at Enter (see [`Event::TooLong`]).

@@ -66,6 +66,16 @@ pub trait System {
         slot: SlotId,
         buf: &mut [u8],
     ) -> Result<usize, Error>;
+    /// SLOT_READ: blocks from `block` on of `slot`'s room into `buf` (`update`).
+    fn slot_read(&mut self, slot: SlotId, block: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let _ = (slot, block, buf);
+        Err(Error::Unsupported)
+    }
+    /// SLOT_WRITE: `data` from `block` on of the inactive slot's room; empty: a flush.
+    fn slot_write(&mut self, block: u64, data: &[u8]) -> Result<(), Error> {
+        let _ = (block, data);
+        Err(Error::Unsupported)
+    }
     /// UPTIME, in microseconds.
     fn uptime(&mut self) -> Result<u64, Error>;
     /// REBOOT: returns only if it failed.
@@ -265,6 +275,7 @@ pub fn run(cmd: Command<'_>, sys: &mut impl System, out: &mut impl Write) -> fmt
         },
         Command::Slots => show_slots(sys, &mut buf[..SLOTS_BUF], out),
         Command::Slot { action, slot } => set_slot(sys, &mut buf[..SLOTS_BUF], action, slot, out),
+        Command::Update(file) => crate::update::console::update(sys, &mut buf, file, out),
         Command::Uptime => match sys.uptime() {
             Ok(us) => {
                 out.write_str("up ")?;
@@ -317,6 +328,10 @@ fn set_slot(
         SlotAction::Try => writeln_crlf(
             out,
             format_args!("slot {slot} boots once, on the next boot"),
+        )?,
+        SlotAction::MarkUnbootable => writeln_crlf(
+            out,
+            format_args!("slot {slot} is out of service until an update makes it bootable"),
         )?,
     }
     write_listing(out, buf, full)
@@ -385,7 +400,7 @@ impl fmt::Display for Failure {
 
 /// One `storage_api` round trip.
 /// `buf` holds the request, then the reply ([`STORAGE_MESSAGE`] bytes each).
-fn storage<'r>(
+pub(crate) fn storage<'r>(
     sys: &mut impl System,
     req: &Request<'_>,
     buf: &'r mut [u8],
@@ -471,7 +486,7 @@ pub(crate) fn expect_ok(
 
 /// How a command that opened a file failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Failed {
+pub(crate) struct Failed {
     why: Failure,
     /// The Close of the handle failed (after everything else succeeded).
     closing: bool,
@@ -489,7 +504,7 @@ impl From<Failure> for Failed {
 /// Opens `path`, runs `body` with the handle and the file's size, and closes the handle
 /// whatever `body` did. The first failure wins: a Close that fails after a failed `body` is
 /// not reported.
-fn with_file<S: System, T>(
+pub(crate) fn with_file<S: System, T>(
     sys: &mut S,
     buf: &mut [u8],
     path: &str,
@@ -555,7 +570,7 @@ fn write_all(
 
 /// Prints the error line of a command that used a handle, if it failed; `Some` when it
 /// succeeded. A failed Close of a writing command means its data may not be durable.
-fn report<T>(
+pub(crate) fn report<T>(
     out: &mut impl Write,
     cmd: &str,
     args: &[&str],

@@ -7,7 +7,7 @@
 //!   [`caps`], [`userdata_info`], [`userdata_read`], [`userdata_write`], [`ipc::call`],
 //!   [`ipc::receive`], [`ipc::reply`], [`console::write`], [`console::read`], [`uptime`],
 //!   [`services`], [`manifest`], [`component_caps`], [`bootcount`], [`bootlog`], [`slots`],
-//!   [`slot_set`], [`reboot`], [`poweroff`], [`screen::framebuffer_map`], [`screen::read`])
+//!   [`slot_set`], [`slot_read`], [`slot_write`], [`reboot`], [`poweroff`], [`screen::framebuffer_map`], [`screen::read`])
 //!   over the raw ones in [`raw`];
 //! * [`log!`] and friends, which format into a fixed stack buffer (no heap) and go to
 //!   `services_logger` (the `logger_api` endpoint) when the component may call it, else to the
@@ -378,6 +378,38 @@ pub fn slot_set(
         )
     };
     abi::decode_return(ret).map(|n| n as usize)
+}
+
+/// Reads blocks `block..` of `slot`'s room (counted from its block 0) into `buf` (SLOT_READ;
+/// needs `update`): a non-zero multiple of 4096 bytes, at most 64 KiB.
+pub fn slot_read(slot: abi::SlotId, block: u64, buf: &mut [u8]) -> Result<(), Error> {
+    // SAFETY: SLOT_READ writes at most `buf.len()` bytes into the exclusively borrowed `buf`
+    // (any bytes are valid `u8`s); the other arguments are plain numbers.
+    let ret = unsafe {
+        raw::syscall4(
+            abi::Syscall::SlotRead.number(),
+            slot.to_raw(),
+            block,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
+    abi::decode_return(ret).map(|_| ())
+}
+
+/// Writes `data` to blocks `block..` of the inactive slot's room (SLOT_WRITE; needs `update`);
+/// an empty `data` flushes the disk's write cache.
+pub fn slot_write(block: u64, data: &[u8]) -> Result<(), Error> {
+    // SAFETY: SLOT_WRITE only reads `data.len()` bytes from the borrowed `data`.
+    let ret = unsafe {
+        raw::syscall3(
+            abi::Syscall::SlotWrite.number(),
+            block,
+            data.as_ptr() as u64,
+            data.len() as u64,
+        )
+    };
+    abi::decode_return(ret).map(|_| ())
 }
 
 /// This boot's number, from the boot counter in the user-data region (BOOTCOUNT);

@@ -77,6 +77,12 @@ pub fn judge(
                 slot_disk.stored.meta
             );
             crate::sysinfo::SYSINFO.set_booted_slot(Some(me));
+            crate::sysinfo::SYSINFO.set_slot_rooms(crate::sysinfo::SlotRooms {
+                b_start: slot_disk.table.b_start,
+                b_blocks: slot_disk.table.b_blocks,
+                data_start: slot_disk.disk.data_start,
+                total_blocks: slot_disk.disk.total_blocks,
+            });
             Booting {
                 slot: me,
                 choice,

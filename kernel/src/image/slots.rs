@@ -102,3 +102,138 @@ pub fn epoch_at(device: &mut dyn BlockDevice, start: u64) -> Option<u32> {
     loader::manifest::parse_into(&bytes[..len], &mut manifest).ok()?;
     Some(manifest.security_epoch)
 }
+
+/// Verifies the system slot whose block 0 is disk block `start` before it may boot (SLOT_SET
+/// registers it through `process::set_slot_verifier`): its block 0, that its manifest is the one
+/// block 0 names (image id), every region's SHA-256 (kernel and binaries, read through its
+/// window), and under the enrolled policy its manifest signature (the security record's
+/// revocations applied) and the rollback minimum. On a syscall stack: the manifest is
+/// read with `loader::slim`, not as a whole `Manifest` (the graph and the entry signatures are
+/// checked again when the slot boots, where a failure demotes it and the other slot boots).
+///
+/// # Errors
+/// The first check that fails.
+pub fn verify_other(
+    device: &mut dyn BlockDevice,
+    start: u64,
+) -> Result<(), crate::process::slot_io::Unverified> {
+    use crate::process::slot_io::Unverified;
+    let (sb, json) = read_manifest(device, start)?;
+    let slim = loader::slim::parse(&json).map_err(|_| Unverified::Manifest)?;
+    let mut win = window(device, start);
+    for placed in core::iter::once(&slim.kernel).chain(slim.entries.iter()) {
+        check_sum(&mut win, placed)?;
+    }
+    let manifest_sha256 = loader::Sha256Digest::of(&json);
+    check_signature(device, &sb, &manifest_sha256, slim.security_epoch)
+}
+
+fn io_error(block: u64) -> crate::process::slot_io::Unverified {
+    crate::process::slot_io::Unverified::Image(Box::new(loader::LoadError::Io { block, count: 1 }))
+}
+
+/// The slot's block 0 and its manifest's exact bytes, which must be the ones block 0 names.
+fn read_manifest(
+    device: &mut dyn BlockDevice,
+    start: u64,
+) -> Result<(Superblock, alloc::vec::Vec<u8>), crate::process::slot_io::Unverified> {
+    use crate::process::slot_io::Unverified;
+    let mut win = window(device, start);
+    let mut block = alloc::vec![0u8; BLOCK_SIZE];
+    win.read_blocks(0, &mut block).map_err(|_| io_error(0))?;
+    let sb = Superblock::decode(&block).map_err(|e| Unverified::Image(Box::new(e)))?;
+    let len = usize::try_from(sb.manifest_bytes)
+        .ok()
+        .filter(|&n| n <= MAX_MANIFEST_BYTES)
+        .ok_or(Unverified::Manifest)?;
+    let mut json = alloc::vec![0u8; len.next_multiple_of(BLOCK_SIZE)];
+    win.read_blocks(sb.manifest_start, &mut json)
+        .map_err(|_| io_error(sb.manifest_start))?;
+    json.truncate(len);
+    match loader::sha256::image_id(&json) == sb.image_id {
+        true => Ok((sb, json)),
+        false => Err(Unverified::Manifest),
+    }
+}
+
+/// Under the enrolled policy: the manifest signature against the enrolled ring less the
+/// security record's revocations, and the record's rollback minimum. Permissive: warnings.
+fn check_signature(
+    device: &mut dyn BlockDevice,
+    sb: &Superblock,
+    manifest_sha256: &loader::Sha256Digest,
+    epoch: u32,
+) -> Result<(), crate::process::slot_io::Unverified> {
+    use crate::process::slot_io::Unverified;
+    let trust = match super::trust::enrolled() {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            return Err(Unverified::Refused(Box::new(alloc::format!(
+                "the trust block: {e}"
+            ))))
+        }
+    };
+    let mut block = alloc::vec![0u8; BLOCK_SIZE];
+    let disk = window(device, 0)
+        .read_blocks(0, &mut block)
+        .ok()
+        .and_then(|()| Superblock::decode(&block).ok());
+    let record = disk
+        .and_then(|d| userdata::boot::read_security(device, &d).ok())
+        .map(|s| s.record)
+        .unwrap_or_default();
+    let mut ring = trust.ring.clone();
+    for id in &record.revoked {
+        if let Ok(id) = signing::KeyId::new(id) {
+            let _ = ring.revoke(id);
+        }
+    }
+    let refusal = match &sb.signature {
+        None => Some(Unverified::Unsigned),
+        Some(r) => ring
+            .check_manifest(r.key_id(), &manifest_sha256.0, &r.signature.0)
+            .err()
+            .map(|e| Unverified::Refused(Box::new(alloc::format!("{e}")))),
+    };
+    let refusal = refusal.or((epoch < record.min_epoch).then_some(Unverified::Rollback {
+        epoch,
+        min: record.min_epoch,
+    }));
+    match (refusal, trust.policy) {
+        (None, _) => Ok(()),
+        (Some(e), signing::Policy::Enforce) => Err(e),
+        (Some(e), signing::Policy::Permissive) => {
+            log::warn!("slots: the written slot would be refused under enforce: {e}; permissive: it may boot");
+            Ok(())
+        }
+    }
+}
+
+/// Hashes `placed`'s bytes through the window and compares them with the manifest's sum.
+fn check_sum(
+    win: &mut Window<&mut dyn BlockDevice>,
+    placed: &loader::slim::Placed<'_>,
+) -> Result<(), crate::process::slot_io::Unverified> {
+    use crate::process::slot_io::Unverified;
+    use sha2::Digest;
+    const CHUNK: usize = 64 * 1024;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = alloc::vec![0u8; CHUNK];
+    let (mut block, mut left) = (placed.start_block, placed.size_bytes);
+    while left > 0 {
+        let n = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
+        let whole = n.next_multiple_of(BLOCK_SIZE);
+        win.read_blocks(block, &mut buf[..whole])
+            .map_err(|_| Unverified::Image(Box::new(loader::LoadError::Io { block, count: 1 })))?;
+        hasher.update(&buf[..n]);
+        block += (whole / BLOCK_SIZE) as u64;
+        left -= n as u64;
+    }
+    match <[u8; 32]>::from(hasher.finalize()) == placed.sha256 {
+        true => Ok(()),
+        false => Err(Unverified::Damaged {
+            region: alloc::string::String::from(placed.name),
+        }),
+    }
+}

@@ -1,4 +1,5 @@
-//! Kernel stacks for tasks: 32 KiB each, in their own higher-half area (PML4 slot 507), with an
+//! Kernel stacks for tasks: 128 KiB each (a SLOT_SET that verifies a written slot parses its
+//! manifest on it; docs/slots.md), in their own higher-half area (PML4 slot 507), with an
 //! unmapped guard page below every stack, so an overflow faults (and becomes a double fault on
 //! the IST stack) instead of silently overwriting a neighbour.
 
@@ -12,9 +13,9 @@ use super::paging::{self, MapError, PageFlags};
 /// Where the stack area starts: PML4 slot 507, just below the MMIO window (508).
 pub const AREA_START: u64 = 0xffff_fd80_0000_0000;
 /// Bytes of one stack.
-pub const STACK_SIZE: u64 = 32 * 1024;
+pub const STACK_SIZE: u64 = 128 * 1024;
 /// Virtual bytes per slot: a guard page, the stack, and unused space up to the next slot.
-pub const SLOT_SIZE: u64 = 64 * 1024;
+pub const SLOT_SIZE: u64 = 256 * 1024;
 /// How many stacks can exist at once.
 pub const MAX_STACKS: usize = 1024;
 

@@ -120,6 +120,20 @@ pub enum Call {
         ptr: u64,
         cap: u64,
     },
+    /// SLOT_READ of `len` bytes from block `block` of `slot`'s room into `ptr`.
+    SlotRead {
+        slot: SlotId,
+        block: u64,
+        ptr: u64,
+        len: u64,
+    },
+    /// SLOT_WRITE of `len` bytes at `ptr` to block `block` of the inactive slot's room;
+    /// `len` 0: flush.
+    SlotWrite {
+        block: u64,
+        ptr: u64,
+        len: u64,
+    },
     /// FRAMEBUFFER_MAP, filling the record at this address.
     FramebufferMap(u64),
     ScreenRead {
@@ -158,7 +172,7 @@ pub struct Allowed {
     pub console: bool,
     /// `power`: `REBOOT`, `POWEROFF`.
     pub power: bool,
-    /// `update`: `SLOT_SET`.
+    /// `update`: `SLOT_SET`, `SLOT_READ`, `SLOT_WRITE`.
     pub update: bool,
     /// `framebuffer`: `FRAMEBUFFER_MAP`, `SCREEN_READ`.
     pub framebuffer: bool,
@@ -346,6 +360,25 @@ pub fn decode_for(number: u64, args: [u64; 6], allowed: Allowed) -> Result<Call,
             ptr: a2,
             cap: a3,
         },
+        Syscall::SlotRead => {
+            let slot = SlotId::try_from(a0)?;
+            let (block, ptr, len) = transfer(a1, a2, a3)?;
+            Call::SlotRead {
+                slot,
+                block,
+                ptr,
+                len,
+            }
+        }
+        Syscall::SlotWrite if a2 == 0 => Call::SlotWrite {
+            block: a0,
+            ptr: 0,
+            len: 0,
+        },
+        Syscall::SlotWrite => {
+            let (block, ptr, len) = transfer(a0, a1, a2)?;
+            Call::SlotWrite { block, ptr, len }
+        }
         Syscall::FramebufferMap => {
             check_user_range(a0, abi::screen::Framebuffer::SIZE as u64)?;
             Call::FramebufferMap(a0)
@@ -448,7 +481,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers() {
-        for n in [7, 15, 21, 31, 36, 39, 59, 60, 63, 64, u64::MAX] {
+        for n in [7, 15, 21, 31, 36, 39, 61, 63, 64, u64::MAX] {
             assert_eq!(decode(n, [0; 6], true), Err(Error::InvalidSyscall), "{n}");
         }
     }
@@ -771,8 +804,38 @@ mod tests {
         );
         // An action or slot not defined: as an unknown log level.
         assert_eq!(
-            decode_for(52, [2, 0, P, 1, 0, 0], update),
+            decode_for(52, [3, 0, P, 1, 0, 0], update),
             Err(Error::Unsupported)
+        );
+        // SLOT_READ and SLOT_WRITE: `update`, whole blocks, length 0 of a write is a flush.
+        assert_eq!(
+            decode_for(59, [1, 2, P, 4096, 0, 0], without),
+            Err(Error::Denied)
+        );
+        assert_eq!(
+            decode_for(59, [1, 2, P, 4096, 0, 0], update),
+            Ok(Call::SlotRead {
+                slot: SlotId::B,
+                block: 2,
+                ptr: P,
+                len: 4096
+            })
+        );
+        assert_eq!(
+            decode_for(59, [1, 2, P, 0, 0, 0], update),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(60, [7, P, 100, 0, 0, 0], update),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            decode_for(60, [0, 0, 0, 0, 0, 0], update),
+            Ok(Call::SlotWrite {
+                block: 0,
+                ptr: 0,
+                len: 0
+            })
         );
         assert_eq!(
             decode_for(52, [0, 2, P, 1, 0, 0], update),

@@ -22,6 +22,7 @@ pub mod console_read;
 pub mod net;
 pub mod queue;
 pub mod slot_calls;
+pub mod slot_io;
 
 #[cfg(target_os = "none")]
 mod ipc_calls;
@@ -48,7 +49,7 @@ pub use sched::{switch_stats, SwitchStats};
 #[cfg(target_os = "none")]
 pub use syscalls::{
     mark_slot_successful, on_syscall, read_kernel_block, save_crash_record, set_boot_count,
-    set_user_data, user_data_from_disk, write_kernel_block,
+    set_slot_verifier, set_user_data, user_data_from_disk, write_kernel_block,
 };
 
 use alloc::boxed::Box;
@@ -276,6 +277,9 @@ pub trait UserDataStore: Send {
         block: u64,
         buf: &mut [u8; BLOCK_SIZE],
     ) -> Result<(), RegionError>;
+    /// The whole disk in 4096-byte blocks, for SLOT_READ and SLOT_WRITE, which check every
+    /// access against the slots' rooms first (`slot_io::place`; kernel only).
+    fn disk(&mut self) -> &mut dyn BlockDevice;
 }
 
 impl<D: BlockDevice + Send> UserDataStore for Region<D> {
@@ -304,6 +308,9 @@ impl<D: BlockDevice + Send> UserDataStore for Region<D> {
         buf: &mut [u8; BLOCK_SIZE],
     ) -> Result<(), RegionError> {
         Region::read_kernel_block(self, block, buf)
+    }
+    fn disk(&mut self) -> &mut dyn BlockDevice {
+        Region::<D>::device(self)
     }
 }
 

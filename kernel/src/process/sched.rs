@@ -195,7 +195,7 @@ pub fn spawn(
             return Err(e);
         }
     };
-    // SAFETY: (1) `kstack` was just made: mapped, writable, 32 KiB, 16-byte aligned top, and
+    // SAFETY: (1) `kstack` was just made: mapped, writable, 128 KiB, 16-byte aligned top, and
     // nothing else uses it.
     let saved_rsp = unsafe { context::prepare_user_entry(kstack.top(), exe.entry, USER_STACK_TOP) };
     let mut guard = SCHED.lock();

@@ -95,11 +95,13 @@ pub const fn slot_of(id: SlotId) -> Slot {
     }
 }
 
-/// `meta` after `action` on `slot` (`bootslots::choose::set_active` or `set_trial`).
+/// `meta` after `action` on `slot` (`bootslots::choose::set_active`, `set_trial` or
+/// `mark_unbootable`).
 pub fn apply(meta: &Metadata, action: SlotAction, slot: Slot) -> Metadata {
     match action {
         SlotAction::SetActive => bootslots::choose::set_active(meta, slot),
         SlotAction::Try => bootslots::choose::set_trial(meta, slot),
+        SlotAction::MarkUnbootable => bootslots::choose::mark_unbootable(meta, slot),
     }
 }
 
@@ -140,7 +142,7 @@ fn slot_line(slot: Slot, state: SlotState, booted: bool) -> String {
 
 /// Reads both copies.
 fn read_copies(store: &mut dyn UserDataStore) -> Result<Vec<[u8; BLOCK_SIZE]>, RegionError> {
-    // On the heap: a syscall runs on a 32 KiB kernel stack.
+    // On the heap: a syscall runs on a 128 KiB kernel stack.
     let mut copies = vec![[0u8; BLOCK_SIZE]; 2];
     for (copy, block) in copies.iter_mut().zip(BLOCKS) {
         store.read_kernel_block(block, copy)?;

@@ -17,6 +17,7 @@ use super::console_read::{console_read, ConsoleInput};
 use super::ipc_calls::{self, copy_in, copy_out};
 use super::sched;
 use super::slot_calls::{self, SlotCallError};
+use super::slot_io::{self, SlotIoError};
 use super::{BoxedUserData, Exit, FaultKind};
 use crate::arch::syscall::SyscallFrame;
 use crate::crash::NotSaved;
@@ -266,8 +267,35 @@ fn run(call: Call) -> Result<u64, Error> {
         } => {
             // A bad buffer refuses the call before anything changes.
             check_text_out(ptr, cap)?;
+            slot_io_call(|disk, _, booted| check_slot_set(disk, action, slot, booted))?;
             let text = slot_call(|store, booted| slot_calls::set(store, booted, action, slot))?;
             text_out(text.as_bytes(), ptr, cap)
+        }
+        Call::SlotRead {
+            slot,
+            block,
+            ptr,
+            len,
+        } => {
+            let mut buf = vec![0u8; len as usize];
+            slot_io_call(|disk, rooms, _| {
+                let at = slot_io::place(&rooms, slot_calls::slot_of(slot), block, buf.len())?;
+                disk.read_blocks(at, &mut buf).map_err(SlotIoError::Device)
+            })?;
+            copy_out(ptr, &buf)?;
+            Ok(0)
+        }
+        Call::SlotWrite { block, ptr, len } => {
+            let buf = copy_in(ptr, len)?;
+            slot_io_call(|disk, rooms, booted| {
+                let target = slot_io::writable(booted)?;
+                if buf.is_empty() {
+                    return disk.flush().map_err(SlotIoError::Device);
+                }
+                let at = slot_io::place(&rooms, target, block, buf.len())?;
+                disk.write_blocks(at, &buf).map_err(SlotIoError::Device)
+            })?;
+            Ok(0)
         }
         Call::Reboot => {
             crate::arch::power::reboot();
@@ -390,6 +418,63 @@ fn slot_call(
         .map(|r| -> &mut dyn super::UserDataStore { r.as_mut() });
     op(store, SYSINFO.booted_slot()).map_err(|e| {
         if e != SlotCallError::OneSlot {
+            log::warn!("slots: {e}");
+        }
+        e.to_abi()
+    })
+}
+
+/// The check the kernel makes before SLOT_SET changes anything: taking the running slot out
+/// of service is refused; making the other slot bootable needs it to verify as at boot
+/// (the disk's cache flushed first, so what is verified is what a reboot reads).
+fn check_slot_set(
+    disk: &mut dyn BlockDevice,
+    action: abi::SlotAction,
+    slot: abi::SlotId,
+    booted: bootslots::Slot,
+) -> Result<(), SlotIoError> {
+    let slot = slot_calls::slot_of(slot);
+    if !slot_io::needs_verification(action, slot, booted)? {
+        return Ok(());
+    }
+    disk.flush().map_err(SlotIoError::Device)?;
+    let verify = *SLOT_VERIFIER.lock();
+    let verify = verify.ok_or(SlotIoError::NoRegion)?;
+    let rooms = SYSINFO.slot_rooms().ok_or(SlotIoError::OneSlot)?;
+    verify(disk, rooms.room(slot).0).map_err(SlotIoError::Unverified)?;
+    log::info!("slots: slot {slot} verifies");
+    Ok(())
+}
+
+/// Verifies the system slot whose block 0 is at this disk block, as at boot (the boot path
+/// registers the image layer's function: the process core does not call up into it).
+pub type SlotVerifier = fn(&mut dyn BlockDevice, u64) -> Result<(), slot_io::Unverified>;
+
+static SLOT_VERIFIER: Mutex<Option<SlotVerifier>> = Mutex::new(None);
+
+/// Registers the function a trial of the inactive slot verifies it with.
+pub fn set_slot_verifier(verify: SlotVerifier) {
+    *SLOT_VERIFIER.lock() = Some(verify);
+}
+
+/// Runs a slot I/O call on the disk (the user-data region's device, held for the whole call),
+/// the slots' rooms and the booted slot; logs its refusal and maps it to the ABI's error.
+fn slot_io_call(
+    op: impl FnOnce(
+        &mut dyn BlockDevice,
+        slot_io::SlotRooms,
+        bootslots::Slot,
+    ) -> Result<(), SlotIoError>,
+) -> Result<(), Error> {
+    let result = (|| {
+        let booted = SYSINFO.booted_slot().ok_or(SlotIoError::OneSlot)?;
+        let rooms = SYSINFO.slot_rooms().ok_or(SlotIoError::OneSlot)?;
+        let mut guard = USER_DATA.lock();
+        let store = guard.as_mut().ok_or(SlotIoError::NoRegion)?;
+        op(store.disk(), rooms, booted)
+    })();
+    result.map_err(|e| {
+        if !matches!(e, SlotIoError::OneSlot) {
             log::warn!("slots: {e}");
         }
         e.to_abi()

@@ -187,6 +187,11 @@ impl<D: BlockDevice> Region<D> {
         self.end - self.start
     }
 
+    /// The whole device (for the slot calls, which check their own bounds).
+    pub fn device(&mut self) -> &mut D {
+        &mut self.device
+    }
+
     /// First block of the region on the device (for logs).
     pub fn start(&self) -> u64 {
         self.start

@@ -165,8 +165,19 @@ pub const TEST_DATA_SIZE: u64 = crate::image::MIB;
 fn run_scenarios(ws: &Workspace, opts: &TestOptions, list: &[Scenario]) -> Result<(usize, usize)> {
     let qemu_bin = qemu::find_qemu_on_host()?;
     let ovmf = qemu::find_ovmf_on_host()?;
-    // Every description the selected scenarios pack; build the union of their components.
-    let mut systems: Vec<&str> = list.iter().map(|s| s.system).collect();
+    // Every description the selected scenarios pack (slot B's and a second image's too); build
+    // the union of their components.
+    let mut systems: Vec<&str> = list
+        .iter()
+        .flat_map(|s| {
+            let second = s
+                .second_boot
+                .as_ref()
+                .and_then(|b| b.replace.map(|(p, _)| p));
+            [Some(s.system), s.slot_b, second]
+        })
+        .flatten()
+        .collect();
     systems.sort_unstable();
     systems.dedup();
     let descs = systems

@@ -1,31 +1,50 @@
 //! Delta-update scenarios (docs/update-format.md, docs/host-tools.md "Delta updates"): a
 //! two-slot image boots its old system, gets a file put from the host, takes a delta to a new
 //! system with `apply-delta` on the host, and boots the new slot on trial, which comes up, is
-//! marked successful and finds the user data as it was.
+//! marked successful and finds the user data as it was. The console's `update FILE` does the
+//! same from the running system: `update-console`, `update-never-ready` (the new console never
+//! becomes READY: the tries run out and slot A boots again) and `update-power-cut` (QEMU killed
+//! during `update`: slot A boots, a second `update` succeeds).
 
 use std::fs;
+use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use bootlog::harness::EXIT_PASS;
-use bootlog::msg::{BOOT_COUNT_START, SLOTS_BOOTING_START, SLOTS_MARKED_START, TEST_PASS};
+use bootlog::msg::{
+    BOOT_COUNT_START, SLOTS_BOOTING_START, SLOTS_MARKED_START, SLOTS_TRIAL_FAILED_START, TEST_PASS,
+};
 use bootslots::meta::Slot;
 
 use crate::fs_scenarios::{Driver, Env};
-use crate::scenarios::{line, End, Scenario, SecondBoot};
+use crate::guest::{Guest, PROMPT};
+use crate::scenarios::{line, starts, End, Scenario, SecondBoot};
 use crate::slot_scenarios::{boot_expecting, STUB_BOOTING};
 use crate::vboot_scenarios::{Signing, EPOCH2_SYSTEM};
+
+/// The system whose console exits before READY.
+const BROKEN_CONSOLE: &str = "system/tests/broken_console.json";
 
 /// Which update scenario a driven [`Scenario`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateDriver {
     /// [`host_delta`].
     HostDelta,
+    /// [`console`].
+    Console,
+    /// [`never_ready`].
+    NeverReady,
+    /// [`power_cut`].
+    PowerCut,
 }
 
 /// Runs `driver`; `Ok` holds the report lines.
 pub fn run(driver: UpdateDriver, env: &Env<'_>) -> Result<String> {
     match driver {
         UpdateDriver::HostDelta => host_delta(env),
+        UpdateDriver::Console => console(env),
+        UpdateDriver::NeverReady => never_ready(env),
+        UpdateDriver::PowerCut => power_cut(env),
     }
 }
 
@@ -102,19 +121,214 @@ fn check_after(env: &Env<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Where the console scenarios put the delta in the user data.
+const DELTA_PATH: &str = "/update.pgdelta";
+/// The file the console writes before the update.
+const USER_PATH: &str = "/kept.txt";
+const USER_TEXT: &str = "written on the console before the update";
+/// The console's final line of a successful `update`.
+const DONE_START: &str = "update: slot B written (";
+/// How long an `update` may take in QEMU (TCG, a debug build: tens of MB of slot).
+const UPDATE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Makes the delta from the image to the scenario's second image (signed with the development
+/// key) and puts it into the image's user data at [`DELTA_PATH`]; returns its size.
+fn put_delta(env: &Env<'_>) -> Result<usize> {
+    let new = crate::suite_images::next_image(env.image);
+    let delta = env.image.with_extension("pgdelta");
+    let target_dir = crate::build::Workspace::locate().target_dir;
+    let key = crate::keys::read_secret(&crate::keys::development_key(&target_dir)?.secret)?;
+    let made = crate::update::write_delta(env.image, &new, Some(&key), &delta)?;
+    crate::fs::put_file(env.image, &delta, DELTA_PATH)?;
+    let _ = fs::remove_file(&delta);
+    Ok(made.encoded.bytes.len())
+}
+
+/// Boot `n` up to the console's prompt.
+fn to_prompt(env: &Env<'_>, n: usize) -> Result<Guest> {
+    let mut g = env.boot(n)?;
+    g.wait_for(PROMPT, env.timeout)
+        .with_context(|| format!("boot {n}: no console prompt"))?;
+    Ok(g)
+}
+
+/// Runs a console command and checks that its output has a line starting with `want`.
+fn expect(g: &mut Guest, command: &str, want: &str, timeout: Duration) -> Result<Vec<String>> {
+    let out = g.command(command, timeout)?;
+    ensure!(
+        out.iter().any(|l| l.starts_with(want)),
+        "`{command}` printed {out:?}, expected a line starting with `{want}`"
+    );
+    Ok(out)
+}
+
+/// `update DELTA_PATH` at the prompt: the progress lines and the done line; returns the done
+/// line. (The console logs the command as it is typed, so its echo is split: not matched.)
+fn update(g: &mut Guest, timeout: Duration) -> Result<String> {
+    g.type_line(&format!("update {DELTA_PATH}"))?;
+    let (i, before) = g.wait_any(&[DONE_START, "error: update"], UPDATE_TIMEOUT)?;
+    let rest = g.wait_for("\n", timeout)?;
+    ensure!(i == 0, "`update` failed: error: update{}", rest.trim_end());
+    ensure!(
+        before.contains("update: 0%") && before.contains("update: 100%"),
+        "`update` printed no progress before its done line"
+    );
+    g.wait_for(PROMPT, timeout)?;
+    Ok(format!("{DONE_START}{}", rest.trim_end()))
+}
+
+/// Types `reboot` (or `poweroff`) and waits for QEMU to end.
+fn leave(g: Guest, command: &str, timeout: Duration) -> Result<()> {
+    let mut g = g;
+    g.type_line(command)?;
+    let (code, _) = g.wait_exit(timeout)?;
+    ensure!(code == Some(0), "`{command}` ended QEMU with {code:?}");
+    Ok(())
+}
+
+/// Boot 1 (slot A): a file written, the boot count noted, `update`, `reboot`. Boot 2: the stub
+/// boots slot B, which comes up and is marked successful; `slots`, the boot count and the file.
+fn console(env: &Env<'_>) -> Result<String> {
+    let size = put_delta(env)?;
+    let mut g = to_prompt(env, 1)?;
+    expect(&mut g, "bootcount", "boot count: 1", env.timeout)?;
+    g.command(&format!("write {USER_PATH} {USER_TEXT}"), env.timeout)?;
+    let done = update(&mut g, env.timeout)?;
+    let b_next = "slot B: priority 15, 7 tries left, not yet successful";
+    expect(&mut g, "slots", b_next, env.timeout)?;
+    leave(g, "reboot", env.timeout)?;
+    let new_id = crate::update::read_active(&crate::suite_images::next_image(env.image))?
+        .superblock
+        .image_id;
+    let new_id: String = new_id.iter().map(|b| format!("{b:02x}")).collect();
+    let mut g = env.boot(2)?;
+    g.wait_for(&format!("{STUB_BOOTING}B"), env.timeout)?;
+    // Slot B holds the new system (not the one it held before the update).
+    g.wait_for(&format!("image id {new_id}"), env.timeout)?;
+    g.wait_for(&format!("{SLOTS_MARKED_START}B came up"), env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
+    let committed = "slot B: priority 15, 7 tries left, successful (booted now)";
+    expect(&mut g, "slots", committed, env.timeout)?;
+    expect(&mut g, "bootcount", "boot count: 2", env.timeout)?;
+    expect(&mut g, &format!("cat {USER_PATH}"), USER_TEXT, env.timeout)?;
+    leave(g, "poweroff", env.timeout)?;
+    Ok(format!(
+        "update-console: delta {size} bytes; `{done}`; B booted, came up, marked successful; boot count 2; {USER_PATH} kept\n"
+    ))
+}
+
+/// Boot 1: `update` to a system whose console exits before READY, `reboot`. Then slot B boots
+/// on trial and resets, until its tries run out and the stub boots slot A again, on its own;
+/// `slots` and `bootlog` say why.
+fn never_ready(env: &Env<'_>) -> Result<String> {
+    let size = put_delta(env)?;
+    let mut g = to_prompt(env, 1)?;
+    let done = update(&mut g, env.timeout)?;
+    leave(g, "reboot", env.timeout)?;
+    let failed = format!("{SLOTS_TRIAL_FAILED_START}B");
+    let mut trials = 0;
+    for n in 2..=12 {
+        let mut g = env.boot(n)?;
+        let (i, _) = g.wait_any(&[&failed, PROMPT], env.timeout)?;
+        if i == 0 {
+            trials += 1;
+            g.wait_exit(env.timeout)?;
+            continue;
+        }
+        ensure!(trials > 0, "slot B was never tried");
+        let log = g.log();
+        let fell = format!("{SLOTS_BOOTING_START}A (fell back from B (tries exhausted))");
+        ensure!(log.contains(&fell), "boot {n}: expected `{fell}`");
+        let b = "slot B: priority 0 (not bootable), 0 tries left, not yet successful";
+        expect(&mut g, "slots", b, env.timeout)?;
+        let why = expect(&mut g, "bootlog", "#", env.timeout)?;
+        ensure!(
+            why.iter()
+                .any(|l| l.contains("fell back from B (tries exhausted)")),
+            "bootlog does not say why: {why:?}"
+        );
+        leave(g, "poweroff", env.timeout)?;
+        return Ok(format!(
+            "update-never-ready: delta {size} bytes; `{done}`; B tried {trials} times, then A booted on its own (fell back from B (tries exhausted))\n"
+        ));
+    }
+    bail!("slot A did not come back after {trials} failed trials of slot B")
+}
+
+/// Boot 1: `update`, QEMU killed as soon as the progress starts. Boot 2: slot A boots, slot B
+/// is out of service; `update` again succeeds; `reboot`. Boot 3: slot B comes up.
+fn power_cut(env: &Env<'_>) -> Result<String> {
+    put_delta(env)?;
+    let mut g = to_prompt(env, 1)?;
+    g.type_line(&format!("update {DELTA_PATH}"))?;
+    let progress = g.wait_for("%\r", UPDATE_TIMEOUT)?;
+    let cut_at = progress
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    g.kill();
+    let mut g = to_prompt(env, 2)?;
+    ensure!(
+        g.log()
+            .contains(&format!("{SLOTS_BOOTING_START}A (highest priority)")),
+        "boot 2 after the cut did not boot slot A"
+    );
+    expect(
+        &mut g,
+        "slots",
+        "slot B: priority 0 (not bootable)",
+        env.timeout,
+    )?;
+    let done = update(&mut g, env.timeout)?;
+    leave(g, "reboot", env.timeout)?;
+    let mut g = env.boot(3)?;
+    g.wait_for(&format!("{STUB_BOOTING}B"), env.timeout)?;
+    g.wait_for(&format!("{SLOTS_MARKED_START}B came up"), env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
+    leave(g, "poweroff", env.timeout)?;
+    Ok(format!(
+        "update-power-cut: killed at `{cut_at}`; A booted; `{done}`; B came up\n"
+    ))
+}
+
 /// The update scenarios.
 pub fn update_scenarios() -> Vec<Scenario> {
-    vec![Scenario {
+    let console = |name, driver, new: &'static str| Scenario {
+        cmdline: "",
         end: End::Exit(0),
-        driver: Some(Driver::Update(UpdateDriver::HostDelta)),
+        driver: Some(Driver::Update(driver)),
         slot_b: Some(crate::description::DEFAULT_PATH),
-        // The new system, written beside the image (`suite_images::next_image`).
         second_boot: Some(SecondBoot {
             expect: Vec::new(),
             end: End::Exit(0),
             console: &[],
-            replace: Some((EPOCH2_SYSTEM, Signing::Development)),
+            replace: Some((new, Signing::Development)),
         }),
-        ..Scenario::boot("update-delta-host", vec![line(TEST_PASS)])
-    }]
+        // What the driver waits for first (it checks the rest itself).
+        ..Scenario::boot(name, vec![starts(DONE_START)])
+    };
+    vec![
+        Scenario {
+            end: End::Exit(0),
+            driver: Some(Driver::Update(UpdateDriver::HostDelta)),
+            slot_b: Some(crate::description::DEFAULT_PATH),
+            // The new system, written beside the image (`suite_images::next_image`).
+            second_boot: Some(SecondBoot {
+                expect: Vec::new(),
+                end: End::Exit(0),
+                console: &[],
+                replace: Some((EPOCH2_SYSTEM, Signing::Development)),
+            }),
+            ..Scenario::boot("update-delta-host", vec![line(TEST_PASS)])
+        },
+        console("update-console", UpdateDriver::Console, EPOCH2_SYSTEM),
+        console(
+            "update-never-ready",
+            UpdateDriver::NeverReady,
+            BROKEN_CONSOLE,
+        ),
+        console("update-power-cut", UpdateDriver::PowerCut, EPOCH2_SYSTEM),
+    ]
 }

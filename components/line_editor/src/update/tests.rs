@@ -1,0 +1,303 @@
+//! The update sequence against a fake slot I/O: its order, a failure at every step, refusals.
+
+use super::*;
+use pgdelta::encode::{encode, NewRegion, OldRegion, Options};
+
+/// Slot B's first block and room (blocks) in the fake disk.
+const B_START: u64 = 16;
+const B_BLOCKS: u64 = 16;
+
+/// A slot call the fake saw, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ev {
+    Unbootable,
+    Write(u64),
+    Flush,
+    Active,
+}
+
+struct Fake {
+    a: Vec<u8>,
+    b: Vec<u8>,
+    booted: SlotId,
+    events: Vec<Ev>,
+    /// The n-th changing call (0-based) fails.
+    fail_at: Option<usize>,
+    verifies: bool,
+}
+
+impl Fake {
+    fn new(a: Vec<u8>) -> Self {
+        Self {
+            a,
+            b: vec![0xee; (B_BLOCKS * BLOCK) as usize],
+            booted: SlotId::A,
+            events: Vec::new(),
+            fail_at: None,
+            verifies: true,
+        }
+    }
+
+    fn record(&mut self, ev: Ev) -> Result<(), Error> {
+        if self.fail_at == Some(self.events.len()) {
+            return Err(Error::Unsupported);
+        }
+        self.events.push(ev);
+        Ok(())
+    }
+}
+
+impl SlotIo for Fake {
+    fn slot_read(&mut self, slot: SlotId, block: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let room = match slot {
+            SlotId::A => &self.a,
+            SlotId::B => &self.b,
+        };
+        let at = (block * BLOCK) as usize;
+        buf.copy_from_slice(room.get(at..at + buf.len()).ok_or(Error::BadLength)?);
+        Ok(())
+    }
+    fn slot_write(&mut self, block: u64, data: &[u8]) -> Result<(), Error> {
+        assert_eq!(data.len() % BLOCK_SIZE, 0);
+        self.record(Ev::Write(block))?;
+        let at = (block * BLOCK) as usize;
+        self.b
+            .get_mut(at..at + data.len())
+            .ok_or(Error::BadLength)?
+            .copy_from_slice(data);
+        Ok(())
+    }
+    fn slot_flush(&mut self) -> Result<(), Error> {
+        self.record(Ev::Flush)
+    }
+    fn slot_set(&mut self, action: SlotAction, slot: SlotId) -> Result<(), Error> {
+        assert_eq!(slot, SlotId::B);
+        match action {
+            SlotAction::MarkUnbootable => self.record(Ev::Unbootable),
+            SlotAction::SetActive if !self.verifies => Err(Error::Refused),
+            SlotAction::SetActive => self.record(Ev::Active),
+            SlotAction::Try => panic!("an update makes the slot active, it does not try it"),
+        }
+    }
+    fn booted(&mut self) -> Result<SlotId, Error> {
+        Ok(self.booted)
+    }
+}
+
+/// A slot: block 0 (zeros), the kernel at block 1 (two blocks), the manifest at block 3, one
+/// service at block 4.
+struct Layout {
+    bytes: Vec<u8>,
+    regions: Vec<Region>,
+}
+
+fn layout(kernel: &[u8], manifest: &[u8], svc: &[u8]) -> Layout {
+    let mut bytes = vec![0u8; 4 * BLOCK_SIZE];
+    let mut regions = Vec::new();
+    for (name, block, data) in [
+        ("kernel", 1, kernel),
+        ("manifest", 3, manifest),
+        ("svc", 4, svc),
+    ] {
+        let at = block * BLOCK_SIZE;
+        bytes.resize(bytes.len().max(at + data.len()), 0);
+        bytes[at..at + data.len()].copy_from_slice(data);
+        regions.push(Region {
+            name: String::from(name),
+            offset: at as u64,
+            len: data.len() as u64,
+            sha256: loader::Sha256Digest::of(data).0,
+        });
+    }
+    bytes.resize(bytes.len().next_multiple_of(BLOCK_SIZE), 0);
+    Layout { bytes, regions }
+}
+
+fn kernel() -> Vec<u8> {
+    (0..5000u32).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+fn old() -> Layout {
+    layout(&kernel(), br#"{"old":1}"#, &[3u8; 9000])
+}
+
+fn image_id(l: &Layout) -> [u8; 16] {
+    let m = &l.regions[1];
+    loader::sha256::image_id(&l.bytes[m.offset as usize..(m.offset + m.len) as usize])
+}
+
+fn delta(old: &Layout, new: &Layout) -> Vec<u8> {
+    let bytes = |l: &'_ Layout, r: &Region| -> Vec<u8> {
+        l.bytes[r.offset as usize..(r.offset + r.len) as usize].to_vec()
+    };
+    let olds: Vec<(String, Vec<u8>, [u8; 32])> = old
+        .regions
+        .iter()
+        .map(|r| (r.name.clone(), bytes(old, r), r.sha256))
+        .collect();
+    let news: Vec<(String, u64, Vec<u8>, [u8; 32])> = new
+        .regions
+        .iter()
+        .map(|r| (r.name.clone(), r.offset, bytes(new, r), r.sha256))
+        .collect();
+    let old_regions: Vec<OldRegion<'_>> = olds
+        .iter()
+        .map(|(name, bytes, sha256)| OldRegion {
+            name,
+            bytes,
+            sha256: *sha256,
+        })
+        .collect();
+    let new_regions: Vec<NewRegion<'_>> = news
+        .iter()
+        .map(|(name, offset, bytes, sha256)| NewRegion {
+            name,
+            offset: *offset,
+            bytes,
+            sha256: *sha256,
+        })
+        .collect();
+    let opts = Options {
+        base_image_id: image_id(old),
+        security_epoch: 1,
+        target_len: new.bytes.len() as u64,
+        level: 3,
+        sign_key: None,
+    };
+    encode(&old_regions, &new_regions, &opts).unwrap().bytes
+}
+
+fn running(old: &Layout) -> Running {
+    let table = SlotTable {
+        b_start: B_START,
+        b_blocks: B_BLOCKS,
+    };
+    let disk = Superblock {
+        format_version: FORMAT_VERSION,
+        kernel_blocks: 2,
+        kernel_start: 1,
+        manifest_start: 3,
+        manifest_bytes: old.regions[1].len,
+        data_start: 40,
+        total_blocks: 64,
+        image_id: image_id(old),
+        slots: Some(table),
+        ..Superblock::default()
+    };
+    Running {
+        disk,
+        table,
+        regions: old.regions.clone(),
+        policy: Policy::Permissive,
+        ring: Box::new(KeyRing::new()),
+        min_epoch: 0,
+    }
+}
+
+fn run(fake: Fake, delta: &[u8], old: &Layout) -> (Result<Done, UpdateError>, Fake, Vec<u32>) {
+    let io = RefCell::new(fake);
+    let mut shown = Vec::new();
+    let result = apply(&io, delta, &running(old), &mut |p| shown.push(p));
+    (result, io.into_inner(), shown)
+}
+
+#[test]
+fn unbootable_first_then_every_write_then_flush_then_active() {
+    let (old, new) = (old(), layout(&kernel(), br#"{"new":2}"#, &[4u8; 9000]));
+    let d = delta(&old, &new);
+    let (result, fake, shown) = run(Fake::new(old.bytes.clone()), &d, &old);
+    let done = result.unwrap();
+    assert_eq!(done.parts, 3);
+    assert_eq!(fake.events.first(), Some(&Ev::Unbootable));
+    let n = fake.events.len();
+    assert_eq!(
+        &fake.events[n - 3..],
+        &[Ev::Write(0), Ev::Flush, Ev::Active]
+    );
+    assert!(fake.events[1..n - 3]
+        .iter()
+        .all(|e| matches!(e, Ev::Write(b) if *b >= 1)));
+    // Slot B holds the new slot after block 0, and block 0 is the new one's.
+    let len = new.bytes.len();
+    assert_eq!(&fake.b[BLOCK_SIZE..len], &new.bytes[BLOCK_SIZE..]);
+    let sb = Superblock::decode(&fake.b[..BLOCK_SIZE]).unwrap();
+    assert_eq!(sb.image_id, image_id(&new));
+    assert_eq!(
+        (sb.data_start, sb.total_blocks),
+        (40 - B_START, 64 - B_START)
+    );
+    assert_eq!(shown.last(), Some(&100));
+}
+
+#[test]
+fn a_failure_at_any_step_leaves_no_active_slot() {
+    let (old, new) = (old(), layout(&kernel(), br#"{"new":2}"#, &[4u8; 9000]));
+    let d = delta(&old, &new);
+    let (_, all, _) = run(Fake::new(old.bytes.clone()), &d, &old);
+    for k in 0..all.events.len() {
+        let mut fake = Fake::new(old.bytes.clone());
+        fake.fail_at = Some(k);
+        let (result, fake, _) = run(fake, &d, &old);
+        assert!(result.is_err(), "step {k}");
+        assert!(!fake.events.contains(&Ev::Active), "step {k}");
+        // Nothing is written before slot B is out of service.
+        if k == 0 {
+            assert!(fake.events.is_empty());
+        }
+    }
+    let mut fake = Fake::new(old.bytes.clone());
+    fake.verifies = false;
+    let (result, fake, _) = run(fake, &d, &old);
+    assert_eq!(result, Err(UpdateError::Unverified));
+    assert!(!fake.events.contains(&Ev::Active));
+}
+
+#[test]
+fn a_kernel_changing_delta_is_refused_before_anything_is_written() {
+    let old = old();
+    let mut k = kernel();
+    k[10] ^= 1;
+    let new = layout(&k, br#"{"new":2}"#, &[3u8; 9000]);
+    let (result, fake, _) = run(Fake::new(old.bytes.clone()), &delta(&old, &new), &old);
+    assert_eq!(result, Err(UpdateError::KernelChanged));
+    assert!(fake.events.is_empty());
+    assert!(UpdateError::KernelChanged
+        .to_string()
+        .contains("cargo xtask apply-delta"));
+}
+
+#[test]
+fn pgdelta_refusals_are_one_line_and_write_nothing() {
+    let (old, new) = (old(), layout(&kernel(), br#"{"new":2}"#, &[4u8; 9000]));
+    let d = delta(&old, &new);
+    // Cut short.
+    let (result, fake, _) = run(Fake::new(old.bytes.clone()), &d[..d.len() - 1], &old);
+    let delta_error = |r: Result<Done, UpdateError>| match r {
+        Err(UpdateError::Delta(e)) => Some(*e),
+        _ => None,
+    };
+    assert!(matches!(
+        delta_error(result),
+        Some(DeltaError::Truncated { .. })
+    ));
+    assert!(fake.events.is_empty());
+    // Made against another image.
+    let other = layout(&kernel(), br#"{"other":3}"#, &[3u8; 9000]);
+    let (result, fake, _) = run(Fake::new(other.bytes.clone()), &d, &other);
+    let e = result.unwrap_err();
+    assert!(!e.to_string().contains('\n'));
+    assert!(matches!(
+        delta_error(Err(e)),
+        Some(DeltaError::WrongBase { .. })
+    ));
+    assert!(fake.events.is_empty());
+}
+
+#[test]
+fn slot_b_running_is_refused() {
+    let mut fake = Fake::new(old().bytes);
+    fake.booted = SlotId::B;
+    let io = RefCell::new(fake);
+    assert!(matches!(read_running(&io), Err(UpdateError::SlotBRunning)));
+    assert!(io.borrow().events.is_empty());
+}
