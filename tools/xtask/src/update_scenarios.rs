@@ -170,7 +170,8 @@ fn update(g: &mut Guest, timeout: Duration) -> Result<String> {
     let rest = g.wait_for("\n", timeout)?;
     ensure!(i == 0, "`update` failed: error: update{}", rest.trim_end());
     ensure!(
-        before.contains("update: 0%") && before.contains("update: 100%"),
+        // The first step's percentage depends on the slot's size (a release kernel is smaller).
+        before.matches("update: ").count() >= 2 && before.contains("update: 100%"),
         "`update` printed no progress before its done line"
     );
     g.wait_for(PROMPT, timeout)?;
