@@ -48,6 +48,18 @@ impl<R: ReadAt> OldSlot<'_, R> {
 
     /// Hashes the old region `part` reuses without keeping it (the check before any write).
     fn check(&mut self, part: &Part) -> Result<(), DeltaError> {
+        let want = self.source(part)?.sha256;
+        self.stream(part, want, |_| Ok(()))
+    }
+
+    /// Reads the old region `part` reuses a chunk at a time, handing each chunk to `sink`;
+    /// `SourceDamaged` when the bytes do not hash to `want`.
+    fn stream(
+        &mut self,
+        part: &Part,
+        want: [u8; 32],
+        mut sink: impl FnMut(&[u8]) -> Result<(), DeltaError>,
+    ) -> Result<(), DeltaError> {
         use sha2::Digest;
         let region = self.source(part)?.clone();
         let mut hasher = sha2::Sha256::new();
@@ -59,9 +71,10 @@ impl<R: ReadAt> OldSlot<'_, R> {
                 .min(CHUNK);
             self.read(region.offset + pos, &mut buf[..n])?;
             hasher.update(&buf[..n]);
+            sink(&buf[..n])?;
             pos += n as u64;
         }
-        match <[u8; 32]>::from(hasher.finalize()) == region.sha256 {
+        match <[u8; 32]>::from(hasher.finalize()) == want {
             true => Ok(()),
             false => Err(DeltaError::SourceDamaged {
                 name: part.name.clone(),
@@ -164,26 +177,7 @@ fn copy_streaming<O: ReadAt, T: WriteAt>(
     part: &Part,
     w: &mut Writer<'_, T>,
 ) -> Result<(), DeltaError> {
-    use sha2::Digest;
-    let region = old.source(part)?.clone();
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = alloc::vec![0u8; CHUNK];
-    let mut pos = 0u64;
-    while pos < region.len {
-        let n = usize::try_from(region.len - pos)
-            .unwrap_or(CHUNK)
-            .min(CHUNK);
-        old.read(region.offset + pos, &mut buf[..n])?;
-        hasher.update(&buf[..n]);
-        w.write(&buf[..n])?;
-        pos += n as u64;
-    }
-    match <[u8; 32]>::from(hasher.finalize()) == part.target_sha256 {
-        true => Ok(()),
-        false => Err(DeltaError::SourceDamaged {
-            name: part.name.clone(),
-        }),
-    }
+    old.stream(part, part.target_sha256, |chunk| w.write(chunk))
 }
 
 /// Produces part `i`'s bytes and checks them against its SHA-256.

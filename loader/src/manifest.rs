@@ -269,9 +269,19 @@ pub fn parse(bytes: &[u8]) -> Result<Manifest, LoadError> {
 /// # Errors
 /// As [`parse`].
 pub fn parse_into(bytes: &[u8], out: &mut Manifest) -> Result<(), LoadError> {
+    de::parse_checked(checked_text(bytes)?, out)
+}
+
+/// The manifest region's JSON ([`text`]) once its syntax and nesting depth ([`MAX_DEPTH`])
+/// are checked: what any serde parser of a manifest must be given (serde-json-core recurses
+/// into the values it skips, so unchecked nesting could exhaust the stack).
+///
+/// # Errors
+/// Those of [`text`]; [`LoadError::ManifestNotJson`], [`LoadError::ManifestTooDeep`].
+pub fn checked_text(bytes: &[u8]) -> Result<&str, LoadError> {
     let json = text(bytes)?;
     scan::check(json)?;
-    de::parse_checked(json, out)
+    Ok(json)
 }
 
 #[cfg(test)]

@@ -81,9 +81,11 @@ fn placed<'a>(
 /// Parses the fields an update needs from the manifest's JSON.
 ///
 /// # Errors
-/// [`BadManifest`] when the JSON or a field does not parse.
+/// [`BadManifest`] when the JSON (checked first for syntax and depth, as the full parse does:
+/// [`crate::manifest::checked_text`]) or a field does not parse.
 pub fn parse(json: &[u8]) -> Result<Slim<'_>, BadManifest> {
-    let (raw, _) = serde_json_core::from_slice::<Raw<'_>>(json).map_err(|_| BadManifest)?;
+    let json = crate::manifest::checked_text(json).map_err(|_| BadManifest)?;
+    let (raw, _) = serde_json_core::from_str::<Raw<'_>>(json).map_err(|_| BadManifest)?;
     let k = &raw.kernel;
     let kernel = placed("kernel", k.start_block, k.size_bytes, k.checksum)?;
     let mut entries = heapless::Vec::new();
@@ -115,6 +117,16 @@ mod tests {
         assert_eq!(names, ["svc", "cli"]);
         assert_eq!((slim.entries[1].start_block, slim.security_epoch), (5, 2));
         assert_eq!(parse(b"{}"), Err(BadManifest));
+        // Nesting past the loader's depth limit is refused before serde recurses into it.
+        let deep = json.replace(
+            r#""init_sequence""#,
+            &format!(
+                r#""x":{}1{},"init_sequence""#,
+                "[".repeat(5000),
+                "]".repeat(5000)
+            ),
+        );
+        assert_eq!(parse(deep.as_bytes()), Err(BadManifest));
         assert_eq!(
             parse(json.replace("sha256:", "md5:").as_bytes()),
             Err(BadManifest)
