@@ -9,6 +9,7 @@ pub mod config;
 pub mod devpath;
 pub mod elf;
 pub mod enroll;
+pub mod files;
 pub mod hash;
 pub mod memmap;
 pub mod requests;

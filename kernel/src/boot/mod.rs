@@ -23,7 +23,7 @@ use bootproto::memmap;
 use bootslots::journal::Outcome as JournalOutcome;
 
 /// The `module_string` that marks the system image among the boot modules (limine.conf).
-pub const SYSTEM_IMAGE_MODULE: &str = "pandagen-system-image";
+pub const SYSTEM_IMAGE_MODULE: &str = bootproto::files::MODULE_STRING;
 
 /// The Rust entry point, reached from `_start` (arch/entry.rs) on the boot loader's stack.
 /// Each step below stops the kernel (or, in a test mode, ends the run) if it cannot go on.

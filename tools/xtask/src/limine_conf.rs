@@ -6,17 +6,13 @@ pub use bootproto::hash::blake2b512;
 use bootproto::hash::Hex;
 use bootslots::Slot;
 
-/// Where the kernel and the config live on the ESP (as FAT paths; `boot():` prefixes them
-/// in the config).
-pub const KERNEL_ESP_PATH: &str = "/boot/kernel_bootstrap";
-pub const CONF_ESP_PATH: &str = "/boot/limine/limine.conf";
+/// Where the boot files live on the ESP (FAT paths; `boot():` prefixes them in the config),
+/// as `bootproto::files` defines them.
+pub use bootproto::files::{
+    CONF as CONF_ESP_PATH, KERNEL_A as KERNEL_ESP_PATH, KERNEL_B as KERNEL_B_ESP_PATH,
+    MODULE as MODULE_ESP_PATH, MODULE_STRING,
+};
 pub const ENTRY_NAME: &str = "PandaGen";
-/// Where the system image module lives on the boot volume, and the string the kernel finds it by.
-pub const MODULE_ESP_PATH: &str = "/boot/pandagen-system.mod";
-pub const MODULE_STRING: &str = "pandagen-system-image";
-/// Where slot B's kernel lives on the boot volume of a two-slot image (slot B has no module:
-/// it boots only from a disk the kernel drives).
-pub const KERNEL_B_ESP_PATH: &str = "/boot/kernel_bootstrap_b";
 
 /// A module handed to the kernel (`module_path` + `module_string`).
 #[derive(Debug, Clone, PartialEq, Eq)]

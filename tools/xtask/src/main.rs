@@ -122,7 +122,7 @@ enum Cmd {
         sector_size: SectorSize,
     },
     /// Build everything (kernel in release unless --debug), then write a TFTP root for network
-    /// (PXE) boot: EFI/BOOT/BOOTX64.EFI (the DHCP boot file), boot/limine/limine.conf,
+    /// (PXE) boot: EFI/BOOT/BOOTX64.EFI (the DHCP boot file), EFI/BOOT/limine.conf,
     /// boot/kernel_bootstrap and boot/pandagen-system.mod, the same files and pins as the ISO.
     BuildNetboot {
         /// The directory to write the TFTP root into (created if missing).

@@ -18,6 +18,7 @@ use anyhow::{ensure, Result};
 
 use crate::fs_scenarios::{Driver, Env};
 use crate::guest::PROMPT;
+use crate::limine_conf::{CONF_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH};
 use crate::monitor::{boot_with_monitor, Monitor};
 use crate::qemu::{Machine, Nic};
 use crate::scenarios::{
@@ -297,9 +298,9 @@ pub fn netboot_scenarios() -> Vec<Scenario> {
         ..Scenario::boot(name, expect)
     };
     let fetched_all = [
-        fetched("boot/limine/limine.conf"),
-        fetched("boot/kernel_bootstrap"),
-        fetched("boot/pandagen-system.mod"),
+        fetched(&CONF_ESP_PATH[1..]),
+        fetched(&KERNEL_ESP_PATH[1..]),
+        fetched(&MODULE_ESP_PATH[1..]),
     ];
     let mut expect = vec![ends(&format!(
         "bootstub: started from the network: reading the boot files over TFTP from {TFTP_SERVER}"
@@ -331,7 +332,7 @@ pub fn netboot_scenarios() -> Vec<Scenario> {
             ..net(
                 "netboot-rejects-bad-hash",
                 vec![
-                    fetched("boot/kernel_bootstrap"),
+                    fetched(&KERNEL_ESP_PATH[1..]),
                     shape(
                         &format!("{STUB_CANNOT_BOOT_START}{STUB_HASH_MISMATCH_START}"),
                         "",

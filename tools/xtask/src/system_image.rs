@@ -16,7 +16,7 @@ use crate::pack::{self, PackInput, PackOptions, Packed, SlotSystem, BLOCK};
 use crate::sign::SignConfig;
 
 /// Where UEFI firmware looks for a removable-media boot loader on x86_64.
-pub const BOOT_EFI_ESP_PATH: &str = "/EFI/BOOT/BOOTX64.EFI";
+pub use bootproto::files::BOOT_EFI as BOOT_EFI_ESP_PATH;
 /// The file a Limine binary release ships for x86_64 UEFI.
 pub const LIMINE_EFI_NAME: &str = "BOOTX64.EFI";
 
