@@ -25,7 +25,12 @@ pub mod edit;
 pub mod http;
 pub mod net;
 pub mod shell;
-pub mod update;
+/// `update FILE`: the driver is the `update_driver` crate (shared with `status_http`'s
+/// `PUT /update`); the console's side is [`update::console`].
+pub mod update {
+    pub use update_driver::*;
+    pub mod console;
+}
 
 /// Longest line the editor accepts, in bytes. Typing past it rings the bell and the whole line
 /// is refused at Enter (see [`Event::TooLong`]).

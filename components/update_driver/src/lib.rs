@@ -9,6 +9,11 @@
 //! stream the delta through `pgdelta::apply` into B's room; write B's block 0 (derived from
 //! the new manifest); flush; ask the kernel to make B active, which it does only if B verifies.
 //! A power cut anywhere leaves A booting; a later `update` starts again from scratch.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -526,8 +531,6 @@ impl<S: SlotIo> WriteAt for SlotWriter<'_, '_, S> {
         Ok(())
     }
 }
-
-pub mod console;
 
 #[cfg(test)]
 mod tests;
