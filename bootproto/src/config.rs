@@ -6,12 +6,15 @@ use core::fmt;
 
 use crate::hash::Hex;
 
-/// Where Limine looks for its configuration on the boot partition, in order.
-pub const SEARCH_PATHS: [&str; 4] = [
+/// Where Limine looks for its configuration on the boot partition, in order (after the boot
+/// loader's own directory, when the firmware says which it is: not over PXE). PandaGen's is
+/// the last, `/EFI/BOOT/limine.conf` (`crate::files::CONF`).
+pub const SEARCH_PATHS: [&str; 5] = [
     "/boot/limine/limine.conf",
     "/boot/limine.conf",
     "/limine/limine.conf",
     "/limine.conf",
+    "/EFI/BOOT/limine.conf",
 ];
 
 /// How long the menu waits before booting the default entry.

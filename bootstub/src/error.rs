@@ -87,7 +87,7 @@ impl fmt::Display for StubError {
             ),
             Self::ConfigNotFound => write!(
                 f,
-                "no limine.conf next to the stub or in /boot/limine, /boot, /limine or / of the boot volume"
+                "no limine.conf next to the stub or in /boot/limine, /boot, /limine, / or /EFI/BOOT of the boot volume"
             ),
             Self::ReadFailed { path, status } => write!(f, "cannot read {path} ({status:?})"),
             Self::Config(e) => write!(f, "limine.conf: {e}"),

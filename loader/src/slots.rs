@@ -163,6 +163,24 @@ pub fn window_superblock(
     })
 }
 
+/// The user-data region of a module image (the system image as a boot module): 256 blocks
+/// (1 MiB). It is not in the module file: the kernel (and `verify`) add it as zero blocks.
+pub const MODULE_DATA_BLOCKS: u64 = 256;
+
+/// The block 0 of the module image made from a slot whose block 0 is `sb` and whose bytes
+/// (block 0 to the end of its last binary) are `used` blocks: the same slot fields, no ESP, no
+/// slot table, a [`MODULE_DATA_BLOCKS`] data region right after the last binary.
+pub fn module_superblock(sb: &Superblock, used: u64) -> Superblock {
+    Superblock {
+        esp_start: 0,
+        esp_blocks: 0,
+        data_start: used,
+        total_blocks: used.saturating_add(MODULE_DATA_BLOCKS),
+        slots: None,
+        ..*sb
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

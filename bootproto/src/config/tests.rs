@@ -231,6 +231,7 @@ fn search_paths_are_absolute() {
     assert!(SEARCH_PATHS
         .iter()
         .all(|p| p.starts_with('/') && p.ends_with("limine.conf")));
+    assert!(SEARCH_PATHS.contains(&crate::files::CONF));
 }
 
 proptest::proptest! {

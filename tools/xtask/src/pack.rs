@@ -25,9 +25,8 @@ use crate::sign::SignConfig;
 pub const BLOCK: u64 = BLOCK_SIZE as u64;
 /// The default user data region: 64 MiB.
 pub const DEFAULT_DATA_SIZE: u64 = 64 * image::MIB;
-/// The user-data region of a module image: 256 blocks (1 MiB). It is not in the module file: the
-/// kernel (and `verify`) add it as zero blocks in RAM.
-pub const MODULE_DATA_BLOCKS: u64 = 256;
+/// The user-data region of a module image (`loader::slots`'s one definition).
+pub use loader::slots::MODULE_DATA_BLOCKS;
 
 /// The system image as a boot module: the same placement as the disk image but no ESP and a
 /// [`MODULE_DATA_BLOCKS`] data region; the file holds only blocks `0..data_start`.

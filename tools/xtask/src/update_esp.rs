@@ -14,7 +14,7 @@ use crate::image::{self, DiskLayout, SectorSize};
 use crate::limine_conf::{
     blake2b512, hex, CONF_ESP_PATH, KERNEL_B_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH,
 };
-use crate::pack::{BLOCK, MODULE_DATA_BLOCKS};
+use crate::pack::BLOCK;
 use crate::system_image::BOOT_EFI_ESP_PATH;
 
 /// The ESP of the disk `disk`, as its FAT boot sector says it is laid out.
@@ -40,15 +40,7 @@ pub fn esp_layout(file: &File, disk: &Superblock) -> Result<DiskLayout> {
 /// a [`MODULE_DATA_BLOCKS`] data region right after the last binary), as `pack::module_image`
 /// writes it.
 pub fn module_of(slot: &[u8], sb: &Superblock) -> Vec<u8> {
-    let used = slot.len() as u64 / BLOCK;
-    let module = Superblock {
-        esp_start: 0,
-        esp_blocks: 0,
-        data_start: used,
-        total_blocks: used + MODULE_DATA_BLOCKS,
-        slots: None,
-        ..*sb
-    };
+    let module = loader::slots::module_superblock(sb, slot.len() as u64 / BLOCK);
     let mut bytes = slot.to_vec();
     bytes[..loader::BLOCK_SIZE].copy_from_slice(&module.encode());
     bytes
