@@ -507,5 +507,8 @@ fn hex_digit(c: u8) -> Option<u8> {
     (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
+mod repin;
+pub use repin::{pinned, repin, RepinError};
+
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,28 @@ pub fn blake2b512(data: &[u8]) -> [u8; 64] {
     Blake2b512::digest(data).into()
 }
 
+/// BLAKE2b-512 over data given in pieces (a file streamed from a disk): the same digest as
+/// [`blake2b512`] of the pieces joined.
+#[derive(Clone, Debug, Default)]
+pub struct Hasher(Blake2b512);
+
+impl Hasher {
+    /// A hasher that has seen no bytes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hashes the next piece.
+    pub fn update(&mut self, data: &[u8]) {
+        Digest::update(&mut self.0, data);
+    }
+
+    /// The digest of every piece given, in order.
+    pub fn finish(self) -> [u8; 64] {
+        self.0.finalize().into()
+    }
+}
+
 /// A file's digest differs from the one pinned in the configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HashMismatch {
@@ -78,6 +100,16 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(ABC));
         assert!(text.contains(&Hex(&err.actual).to_string()));
+    }
+
+    #[test]
+    fn hasher_streams_the_same_digest() {
+        let mut h = Hasher::new();
+        h.update(b"a");
+        h.update(b"");
+        h.update(b"bc");
+        assert_eq!(Hex(&h.finish()).to_string(), ABC);
+        assert_eq!(Hex(&Hasher::new().finish()).to_string(), EMPTY);
     }
 
     #[test]

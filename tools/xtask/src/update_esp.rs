@@ -12,7 +12,7 @@ use loader::Superblock;
 
 use crate::image::{self, DiskLayout, SectorSize};
 use crate::limine_conf::{
-    blake2b512, hex, CONF_ESP_PATH, KERNEL_B_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH,
+    blake2b512, CONF_ESP_PATH, KERNEL_B_ESP_PATH, KERNEL_ESP_PATH, MODULE_ESP_PATH,
 };
 use crate::pack::BLOCK;
 use crate::system_image::BOOT_EFI_ESP_PATH;
@@ -46,34 +46,6 @@ pub fn module_of(slot: &[u8], sb: &Superblock) -> Vec<u8> {
     bytes
 }
 
-/// `conf` with the `#hash` of each `(path, bytes)` changed to the bytes' BLAKE2b-512, on the
-/// `path:` or `module_path:` line naming `boot():<path>#`; a path no line names is an error.
-pub fn repin(conf: &str, pins: &[(&str, &[u8])]) -> Result<String> {
-    let mut out = String::with_capacity(conf.len());
-    let mut found = vec![false; pins.len()];
-    for line in conf.split_inclusive('\n') {
-        let hit = pins.iter().position(|(path, _)| {
-            let key = format!("boot():{path}#");
-            let t = line.trim_start();
-            (t.starts_with("path: ") || t.starts_with("module_path: ")) && t.contains(&key)
-        });
-        match hit {
-            Some(i) => {
-                let at = line.find('#').map_or(line.len(), |h| h + 1);
-                out.push_str(&line[..at]);
-                out.push_str(&hex(&blake2b512(pins[i].1)));
-                out.push('\n');
-                found[i] = true;
-            }
-            None => out.push_str(line),
-        }
-    }
-    if let Some(i) = found.iter().position(|f| !f) {
-        anyhow::bail!("limine.conf pins no file {}: rebuild the image", pins[i].0);
-    }
-    Ok(out)
-}
-
 /// Writes `slot`'s kernel (and slot A's `module`) onto the ESP of the image file, re-pins them
 /// in limine.conf and enrolls the new config's hash into the boot loader.
 pub fn refresh(
@@ -97,13 +69,14 @@ pub fn refresh(
         Slot::A => KERNEL_ESP_PATH,
         Slot::B => KERNEL_B_ESP_PATH,
     };
-    let mut files: Vec<(&str, Vec<u8>)> = vec![(kernel_path, kernel.to_vec())];
+    let mut files: Vec<(&'static str, Vec<u8>)> = vec![(kernel_path, kernel.to_vec())];
     if let Some(module) = module {
         files.push((MODULE_ESP_PATH, module.to_vec()));
     }
     let conf = String::from_utf8(read(CONF_ESP_PATH)?).context("limine.conf is not UTF-8")?;
-    let pins: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (*p, d.as_slice())).collect();
-    let conf = repin(&conf, &pins)?;
+    let pins: Vec<(&'static str, [u8; 64])> =
+        files.iter().map(|(p, d)| (*p, blake2b512(d))).collect();
+    let conf = bootproto::config::repin(&conf, &pins)?;
     let mut efi = read(BOOT_EFI_ESP_PATH)?;
     bootproto::enroll::enroll(&mut efi, conf.as_bytes())
         .context("enrolling limine.conf's hash into the boot loader")?;

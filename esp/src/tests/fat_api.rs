@@ -1,0 +1,146 @@
+//! `Fat` on its own: finding, reading, allocating, switching, freeing, collecting.
+
+use super::*;
+use crate::fat::{FatError, Kind};
+
+fn small() -> (Disk, BootFiles) {
+    let files = BootFiles::new(noise(1, 70_000), noise(2, 90_000), noise(3, 50_000));
+    (build(FAT16_512, &files.in_order()), files)
+}
+
+#[test]
+fn every_layout_opens_with_its_kind() {
+    for layout in LAYOUTS {
+        let files = BootFiles::new(noise(1, 5000), noise(2, 9000), noise(3, 3000));
+        let disk = build(layout, &files.in_order());
+        let fat = Fat::open(disk).unwrap();
+        let kind = if layout.fat == FatType::Fat16 {
+            Kind::Fat16
+        } else {
+            Kind::Fat32
+        };
+        assert_eq!(
+            (fat.kind(), fat.sector_bytes()),
+            (kind, u32::from(layout.sector))
+        );
+    }
+}
+
+#[test]
+fn find_is_case_insensitive_and_reads_long_names() {
+    let (disk, files) = small();
+    let mut fat = Fat::open(disk).unwrap();
+    for (path, data) in files.in_order() {
+        for p in [path.to_string(), path.to_uppercase(), path.to_lowercase()] {
+            let f = fat.find(&p).unwrap();
+            assert_eq!(f.size() as usize, data.len(), "{p}");
+            let mut buf = vec![0; data.len() + 10];
+            assert_eq!(fat.read(&f, 0, &mut buf).unwrap(), data.len());
+            assert_eq!(&buf[..data.len()], data);
+            let mut part = vec![0; 3000];
+            let n = fat.read(&f, 2047, &mut part).unwrap();
+            let want = data.get(2047..).unwrap_or_default();
+            assert_eq!(&part[..n], &want[..want.len().min(3000)]);
+        }
+    }
+    assert_eq!(fat.find("/boot/nothing"), Err(FatError::NotFound));
+    assert_eq!(fat.find("/boot"), Err(FatError::WrongKind));
+    assert_eq!(
+        fat.find("/EFI/BOOT/limine.conf/x"),
+        Err(FatError::WrongKind)
+    );
+}
+
+#[test]
+fn fat12_is_refused_by_name() {
+    let mut disk = Disk::new(4 * MIB);
+    let options = FormatVolumeOptions::new().fat_type(FatType::Fat12);
+    fatfs::format_volume(&mut disk, options).unwrap();
+    let err = Fat::open(disk).err().unwrap();
+    assert!(matches!(err, FatError::Fat12 { .. }), "{err:?}");
+    assert!(err.to_string().contains("FAT12"));
+}
+
+#[test]
+fn a_new_file_switched_in_replaces_the_old_and_the_old_chain_is_freed() {
+    let (disk, _) = small();
+    let free_before = free_clusters(&disk);
+    let mut fat = Fat::open(disk).unwrap();
+    let old = fat.find(files::KERNEL_B).unwrap();
+    let data = noise(9, 123_457);
+    let mut new = fat.allocate(data.len() as u64).unwrap();
+    for piece in data.chunks(10_000) {
+        fat.write(&mut new, piece).unwrap();
+    }
+    assert!(matches!(
+        fat.write(&mut new, b"x"),
+        Err(FatError::WrongLength { .. })
+    ));
+    fat.switch(&[(&old, &new)]).unwrap();
+    assert_eq!(
+        fat.count_lost().unwrap(),
+        old.size().div_ceil(fat.cluster_bytes())
+    );
+    fat.free_chain(old.first_cluster()).unwrap();
+    fat.flush().unwrap();
+    let disk = fat.into_inner();
+    assert_eq!(fatfs_read(&disk, files::KERNEL_B), data);
+    let grown = (123_457u32.div_ceil(2048) as i64) - (50_000u32.div_ceil(2048) as i64);
+    assert_eq!(
+        i64::from(free_clusters(&disk)),
+        i64::from(free_before) - grown
+    );
+}
+
+#[test]
+fn lost_chains_are_collected_and_incomplete_files_not_switched() {
+    let (disk, _) = small();
+    let free_before = free_clusters(&disk);
+    let mut fat = Fat::open(disk).unwrap();
+    let old = fat.find(files::KERNEL_A).unwrap();
+    let new = fat.allocate(100_000).unwrap();
+    let err = fat.switch(&[(&old, &new)]).unwrap_err();
+    assert!(matches!(
+        err,
+        FatError::WrongLength {
+            len: 100_000,
+            written: 0
+        }
+    ));
+    fat.flush().unwrap();
+    let mut fat = Fat::open(fat.into_inner()).unwrap();
+    assert_eq!(fat.collect_lost().unwrap(), 100_000u32.div_ceil(2048));
+    fat.flush().unwrap();
+    assert_eq!(free_clusters(&fat.into_inner()), free_before);
+}
+
+#[test]
+fn entries_in_different_sectors_are_not_switched() {
+    let (disk, _) = small();
+    let mut fat = Fat::open(disk).unwrap();
+    let a = fat.find(files::KERNEL_A).unwrap();
+    let conf = fat.find(files::CONF).unwrap();
+    let (mut na, mut nc) = (fat.allocate(1).unwrap(), fat.allocate(1).unwrap());
+    fat.write(&mut na, b"a").unwrap();
+    fat.write(&mut nc, b"c").unwrap();
+    let writes = fat.device().writes;
+    assert_eq!(
+        fat.switch(&[(&a, &na), (&conf, &nc)]),
+        Err(FatError::NotOneSector)
+    );
+    assert_eq!(fat.device().writes, writes, "nothing written");
+}
+
+#[test]
+fn no_space_is_named_and_takes_nothing() {
+    let (disk, _) = small();
+    let mut fat = Fat::open(disk).unwrap();
+    let free = fat.free_clusters();
+    let err = fat.allocate(64 * MIB).unwrap_err();
+    assert!(matches!(err, FatError::NoSpace { free: f, .. } if f == free));
+    assert_eq!(fat.free_clusters(), free);
+    assert!(matches!(
+        fat.allocate(5 << 30),
+        Err(FatError::TooLong { .. })
+    ));
+}
