@@ -153,6 +153,11 @@ pub fn apply<D: ReadAt, O: ReadAt, T: WriteAt>(
             copy_streaming(old, part, &mut w)?;
             continue;
         }
+        if i != manifest_index {
+            // Streamed too: neither the old region nor the new one is held whole.
+            decode_streaming(&src, &d, i, old, &mut w)?;
+            continue;
+        }
         let bytes = match i == manifest_index {
             true => manifest.take().unwrap_or_default(),
             false => produce(&src, &d, i, old)?,
@@ -178,6 +183,82 @@ fn copy_streaming<O: ReadAt, T: WriteAt>(
     w: &mut Writer<'_, T>,
 ) -> Result<(), DeltaError> {
     old.stream(part, part.target_sha256, |chunk| w.write(chunk))
+}
+
+/// Decodes full or patch part `i` into the target a chunk at a time (a patch reads the old
+/// region, checked before any write, where it seeks); the new bytes must hash to the part's
+/// SHA-256.
+fn decode_streaming<D: ReadAt, O: ReadAt, T: WriteAt>(
+    src: &RefCell<D>,
+    d: &Delta,
+    i: usize,
+    old: &mut OldSlot<'_, O>,
+    w: &mut Writer<'_, T>,
+) -> Result<(), DeltaError> {
+    use sha2::Digest;
+    let (part, at) = (&d.parts[i], d.payload_at[i]);
+    let mut hasher = sha2::Sha256::new();
+    let mut written: Option<DeltaError> = None;
+    let mut sink = |chunk: &[u8]| {
+        hasher.update(chunk);
+        w.write(chunk).map_err(|e| {
+            written = Some(e);
+            "the target slot cannot be written"
+        })
+    };
+    let (len, payload_len) = (part.target_len, part.payload_len);
+    let mut read_failed = None;
+    let result = match part.kind {
+        Kind::Patch => {
+            let region = old.source(part)?.clone();
+            let mut source = OldRegion {
+                old,
+                region,
+                failed: None,
+            };
+            let r = patch::patch_into(src, at, payload_len, &mut source, len, &mut sink);
+            read_failed = source.failed;
+            r
+        }
+        _ => patch::full_into(src, at, payload_len, len, &mut sink),
+    };
+    if let Some(e) = written.or(read_failed) {
+        return Err(e);
+    }
+    result.map_err(|detail| DeltaError::BadPayload {
+        name: part.name.clone(),
+        detail,
+    })?;
+    match <[u8; 32]>::from(hasher.finalize()) == part.target_sha256 {
+        true => Ok(()),
+        false => Err(DeltaError::OutputMismatch {
+            name: part.name.clone(),
+        }),
+    }
+}
+
+/// The old region a patch part reads, through the old slot's reader.
+struct OldRegion<'a, 'r, O> {
+    old: &'a mut OldSlot<'r, O>,
+    region: Region,
+    /// Why a read failed (the patch sees only that it did).
+    failed: Option<DeltaError>,
+}
+
+impl<O: ReadAt> patch::OldBytes for OldRegion<'_, '_, O> {
+    fn len(&self) -> u64 {
+        self.region.len
+    }
+
+    fn read(&mut self, pos: u64, buf: &mut [u8]) -> Result<(), patch::Problem> {
+        match self.old.read(self.region.offset + pos, buf) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.failed = Some(e);
+                Err("the old slot cannot be read")
+            }
+        }
+    }
 }
 
 /// Produces part `i`'s bytes and checks them against its SHA-256.

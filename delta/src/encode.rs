@@ -102,6 +102,16 @@ impl fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
+/// One zstd frame of `data` at `level`, with a window of at most
+/// [`crate::format::MAX_WINDOW`] (what a decoder on the running system may need).
+pub(crate) fn compress(data: &[u8], level: i32) -> Result<Vec<u8>, EncodeError> {
+    use zstd::stream::raw::CParameter;
+    let mut c = zstd::bulk::Compressor::new(level).map_err(compress_error)?;
+    c.set_parameter(CParameter::WindowLog(crate::format::MAX_WINDOW_LOG))
+        .map_err(compress_error)?;
+    c.compress(data).map_err(compress_error)
+}
+
 fn compress_error(e: impl fmt::Display) -> EncodeError {
     EncodeError::Compress {
         detail: e.to_string(),
@@ -242,7 +252,7 @@ fn encode_region(
         payload_len: 0,
         payload_sha256: [0; 32],
     };
-    let mut payload = zstd::bulk::compress(new.bytes, level).map_err(compress_error)?;
+    let mut payload = compress(new.bytes, level)?;
     if let Some(old) = old.filter(|o| !o.bytes.is_empty() && o.bytes.len() as u64 <= MAX_REGION_LEN)
     {
         (part.source_len, part.source_sha256) = (old.bytes.len() as u64, old.sha256);
@@ -271,9 +281,9 @@ fn make_patch(old: &[u8], new: &[u8], level: i32) -> Result<Vec<u8>, EncodeError
     let (ctrl, diff, extra) = unpack_bsdiff(&bsdiff)?;
     let controls = (ctrl.len() / CONTROL_LEN) as u64;
     let streams = [
-        zstd::bulk::compress(&ctrl, level).map_err(compress_error)?,
-        zstd::bulk::compress(&diff, level).map_err(compress_error)?,
-        zstd::bulk::compress(&extra, level).map_err(compress_error)?,
+        compress(&ctrl, level)?,
+        compress(&diff, level)?,
+        compress(&extra, level)?,
     ];
     let mut out =
         Vec::with_capacity(PATCH_HEADER_LEN + streams.iter().map(Vec::len).sum::<usize>());

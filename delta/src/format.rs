@@ -36,6 +36,12 @@ pub const MANIFEST_PART: &str = "manifest";
 pub const PATCH_HEADER_LEN: usize = 32;
 /// Length of one decoded control triple of a patch.
 pub const CONTROL_LEN: usize = 24;
+/// The largest window a payload's zstd frame may declare (its Window_Descriptor): 1 MiB, so a
+/// decoder needs about that much per open stream (three for a patch) whatever the region's
+/// size. The encoder compresses with a window log of at most 20; a decoder refuses more.
+pub const MAX_WINDOW: u64 = 1 << MAX_WINDOW_LOG;
+/// `log2` of [`MAX_WINDOW`].
+pub const MAX_WINDOW_LOG: u32 = 20;
 
 const _: () = assert!(
     SIG_END <= HEADER_LEN,

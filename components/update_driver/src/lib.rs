@@ -3,12 +3,13 @@
 //! ([`SlotIo`] for the slot calls, `pgdelta::ReadAt` for the stored file) so that the sequence
 //! runs on the host in tests.
 //!
-//! The sequence (docs/slots.md, "Updating the running system"): read the running slot A (its
-//! block 0, manifest, regions and the kernel's enrolled key ring); check the whole delta
-//! (file, signature, base, epoch, space; a changed kernel is refused); mark slot B unbootable;
-//! stream the delta through `pgdelta::apply` into B's room; write B's block 0 (derived from
-//! the new manifest); flush; ask the kernel to make B active, which it does only if B verifies.
-//! A power cut anywhere leaves A booting; a later `update` starts again from scratch.
+//! The sequence (docs/slots.md, "Updating the running system"): read the running slot (its
+//! block 0, manifest, regions and the kernel's enrolled key ring) and the disk's block 0; check
+//! the whole delta (file, signature, base, epoch, space); mark the other slot unbootable;
+//! stream the delta through `pgdelta::apply` into its room; write its block 0 (derived from
+//! the new kernel and manifest) last; flush; ask the kernel to make it active, which it does
+//! only once it verifies and its boot files are installed on the ESP (docs/esp.md). A power
+//! cut anywhere leaves the running slot booting; a later `update` starts again from scratch.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -26,7 +27,7 @@ use abi::{Error, SlotAction, SlotId};
 use loader::manifest::MAX_MANIFEST_BYTES;
 use loader::slots::{window_superblock, SlotTable};
 use loader::superblock::{Superblock, BLOCK_SIZE, FORMAT_VERSION};
-use pgdelta::{DeltaError, IoError, Kind, ReadAt, Region, Rules, WriteAt};
+use pgdelta::{DeltaError, IoError, ReadAt, Region, Rules, WriteAt};
 use signing::{KeyRing, Policy};
 
 /// The slot calls an update makes (SLOT_READ, SLOT_WRITE, SLOT_SET, SLOTS).
@@ -66,10 +67,10 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::ReadRunning => "reading the running slot",
-            Self::MarkUnbootable => "marking slot B unbootable",
-            Self::Write => "writing slot B",
+            Self::MarkUnbootable => "marking the other slot unbootable",
+            Self::Write => "writing the other slot",
             Self::Flush => "flushing the disk",
-            Self::Activate => "making slot B active",
+            Self::Activate => "making the other slot active",
         })
     }
 }
@@ -77,8 +78,6 @@ impl fmt::Display for Step {
 /// Why an update stopped. Every variant displays one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UpdateError {
-    /// Slot B runs: slot A's kernel and module are pinned on the ESP.
-    SlotBRunning,
     /// The image has one system slot.
     OneSlot,
     /// The running slot's block 0 does not read back as valid.
@@ -87,9 +86,7 @@ pub enum UpdateError {
     RunningManifest,
     /// The delta was refused (pgdelta's one-line reasons).
     Delta(Box<DeltaError>),
-    /// The delta changes the kernel.
-    KernelChanged,
-    /// The new manifest does not lie right after the (unchanged) kernel.
+    /// The new kernel is not at block 1, or the new manifest does not lie right after it.
     Layout,
     /// A slot call failed.
     Slot {
@@ -98,23 +95,22 @@ pub enum UpdateError {
         /// The kernel's answer.
         error: Error,
     },
-    /// The kernel refused to make the written slot active: it does not verify.
-    Unverified,
+    /// The kernel refused to make the written slot active: it does not verify, or its boot
+    /// files could not be installed.
+    Unverified(SlotId),
 }
 
 impl fmt::Display for UpdateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::SlotBRunning => f.write_str("slot B runs: slot A's kernel and module are pinned on the ESP, which the running system does not rewrite; apply the delta on the host with `cargo xtask apply-delta IMG FILE`"),
             Self::OneSlot => f.write_str("this image has one system slot; build it with --slots 2"),
             Self::RunningSlot(e) => write!(f, "the running slot does not read back: {e}"),
             Self::RunningManifest => f.write_str("the running slot's manifest does not parse: reinstall the image"),
             Self::Delta(e) => write!(f, "{e}"),
-            Self::KernelChanged => f.write_str("the delta changes the kernel: the ESP's kernel for slot B is pinned in limine.conf, whose hash is enrolled in BOOTX64.EFI, and FAT cannot replace those in one atomic step; apply it on the host with `cargo xtask apply-delta IMG FILE`"),
-            Self::Layout => f.write_str("the delta's manifest does not lie right after the kernel: it was not made by `cargo xtask delta`"),
+            Self::Layout => f.write_str("the delta's kernel is not at block 1 or its manifest does not lie right after the kernel: it was not made by `cargo xtask delta`"),
             Self::Slot { step, error: Error::Refused } => write!(f, "{step}: the kernel refused (its log says why)"),
             Self::Slot { step, error } => write!(f, "{step}: {error}"),
-            Self::Unverified => f.write_str("slot B does not verify after writing (the kernel log says why): it stays unbootable; run `update` again"),
+            Self::Unverified(slot) => write!(f, "slot {} does not verify after writing, or its boot files could not be installed (the kernel log says why): it stays unbootable; run `update` again", letter(*slot)),
         }
     }
 }
@@ -125,10 +121,27 @@ impl From<DeltaError> for UpdateError {
     }
 }
 
-/// The running slot A as an update needs it.
+/// A slot's letter.
+pub fn letter(slot: SlotId) -> char {
+    match slot {
+        SlotId::A => 'A',
+        SlotId::B => 'B',
+    }
+}
+
+/// The running slot as an update needs it.
 pub struct Running {
-    /// The disk's block 0 (slot A's).
+    /// The slot booted now.
+    pub booted: SlotId,
+    /// The slot the update writes: the other one.
+    pub target: SlotId,
+    /// The running slot's own block 0 (its image id, regions; a window superblock for B).
+    pub own: Superblock,
+    /// The disk's block 0 (slot A's: the geometry and the slot table), and its exact bytes
+    /// (the MBR in them is kept when slot A is written).
     pub disk: Superblock,
+    /// [`Running::disk`]'s bytes.
+    pub disk_block0: Box<[u8; BLOCK_SIZE]>,
     /// Where slot B lies.
     pub table: SlotTable,
     /// A's regions with its manifest's sums.
@@ -143,6 +156,14 @@ pub struct Running {
 }
 
 impl Running {
+    /// `slot`'s room in bytes (A: from block 0 to B's start; B: its room).
+    pub fn room(&self, slot: SlotId) -> u64 {
+        match slot {
+            SlotId::A => self.table.b_start * BLOCK,
+            SlotId::B => self.table.b_blocks * BLOCK,
+        }
+    }
+
     fn rules(&self) -> Rules<'_> {
         Rules {
             policy: self.policy,
@@ -157,43 +178,54 @@ impl Running {
 pub struct Done {
     /// Parts applied.
     pub parts: usize,
-    /// Bytes of slot B written (block 0 included).
+    /// The slot written.
+    pub slot: SlotId,
+    /// Bytes of it written (block 0 included).
     pub written: u64,
 }
 
-/// Reads the running slot A: its block 0, manifest, regions and enrolled key ring.
+/// Reads the running slot: its block 0, manifest, regions and enrolled key ring, and the
+/// disk's block 0.
 ///
 /// # Errors
-/// [`UpdateError::SlotBRunning`], [`UpdateError::OneSlot`], [`UpdateError::RunningSlot`], or a
-/// failed read.
+/// [`UpdateError::OneSlot`], [`UpdateError::RunningSlot`], or a failed read.
 pub fn read_running<S: SlotIo>(io: &RefCell<S>) -> Result<Box<Running>, UpdateError> {
     let read_err = |error| UpdateError::Slot {
         step: Step::ReadRunning,
         error,
     };
-    match io.borrow_mut().booted() {
-        Ok(SlotId::A) => {}
-        Ok(SlotId::B) => return Err(UpdateError::SlotBRunning),
+    let (booted, target) = match io.borrow_mut().booted() {
+        Ok(SlotId::A) => (SlotId::A, SlotId::B),
+        Ok(SlotId::B) => (SlotId::B, SlotId::A),
         Err(Error::NotFound) => return Err(UpdateError::OneSlot),
         Err(e) => return Err(read_err(e)),
-    }
-    let mut reader = SlotReader::new(io, SlotId::A, u64::MAX);
+    };
+    let mut disk_block0 = Box::new([0u8; BLOCK_SIZE]);
+    let mut disk_reader = SlotReader::new(io, SlotId::A, u64::MAX);
+    let read = disk_reader.read_at(0, &mut disk_block0[..]);
+    read.map_err(|_| disk_reader.error())?;
+    let disk = Superblock::decode(&disk_block0[..]).map_err(running_err)?;
+    let table = disk.slots.ok_or(UpdateError::OneSlot)?;
+    let mut reader = SlotReader::new(io, booted, u64::MAX);
     let mut block0 = vec![0u8; BLOCK_SIZE];
     reader.read_at(0, &mut block0).map_err(|_| reader.error())?;
-    let disk = Superblock::decode(&block0).map_err(running_err)?;
-    let table = disk.slots.ok_or(UpdateError::OneSlot)?;
-    let len = usize::try_from(disk.manifest_bytes)
+    let own = Superblock::decode(&block0).map_err(running_err)?;
+    let len = usize::try_from(own.manifest_bytes)
         .ok()
         .filter(|&n| n <= MAX_MANIFEST_BYTES)
         .ok_or_else(|| running_err(loader::LoadError::ImageEmpty))?;
     let mut json = vec![0u8; len];
-    let at = disk.manifest_start * BLOCK;
+    let at = own.manifest_start * BLOCK;
     reader.read_at(at, &mut json).map_err(|_| reader.error())?;
     let manifest = loader::slim::parse(&json).map_err(|_| UpdateError::RunningManifest)?;
-    let regions = regions(&disk, &manifest, &block0, &json);
+    let regions = regions(&own, &manifest, &block0, &json);
     let (policy, ring) = find_trust(&mut reader, BLOCK, manifest.kernel.size_bytes)?;
     Ok(Box::new(Running {
+        booted,
+        target,
+        own,
         disk,
+        disk_block0,
         table,
         regions,
         policy,
@@ -278,7 +310,7 @@ fn find_trust<S: SlotIo>(
 }
 
 /// Checks everything that needs no writing: the file, its signature, base, epoch and size,
-/// and that the kernel is unchanged (its part is a copy of the running one).
+/// and the layout block 0 is derived from (the kernel at block 1, the manifest right after).
 ///
 /// # Errors
 /// The first refusal.
@@ -288,33 +320,32 @@ pub fn precheck<D: ReadAt>(
 ) -> Result<pgdelta::Delta, UpdateError> {
     let d = pgdelta::verify_file(delta)?;
     pgdelta::verify::authenticate(&d.header, &running.rules())?;
-    let capacity = running.table.b_blocks * BLOCK;
-    pgdelta::verify::check_fit(
-        &d.header,
-        running.disk.image_id,
-        capacity,
-        running.min_epoch,
-    )?;
-    let kernel = d.parts.iter().find(|p| p.name == "kernel");
-    let old_kernel = running.regions.iter().find(|r| r.name == "kernel");
-    match (kernel, old_kernel) {
-        (Some(k), Some(old)) if k.kind == Kind::Copy && k.target_offset == old.offset => {}
-        _ => return Err(UpdateError::KernelChanged),
-    }
-    let manifest = &d.parts[d.manifest_index()];
-    let kernel_blocks = running.disk.kernel_blocks;
-    if manifest.target_offset != (1 + u64::from(kernel_blocks)) * BLOCK {
-        return Err(UpdateError::Layout);
-    }
+    let capacity = running.room(running.target);
+    pgdelta::verify::check_fit(&d.header, running.own.image_id, capacity, running.min_epoch)?;
+    kernel_blocks(&d)?;
     Ok(d)
 }
 
-/// Applies `delta` into slot B: the sequence of the module's documentation. `progress` gets
-/// the percentage of slot B written, each time it grows.
+/// The new slot's kernel length in blocks, checking the layout `cargo xtask delta` writes: the
+/// kernel at block 1, the manifest right after it.
+fn kernel_blocks(d: &pgdelta::Delta) -> Result<u32, UpdateError> {
+    let kernel = d.parts.iter().find(|p| p.name == "kernel");
+    let kernel = kernel.filter(|k| k.target_offset == BLOCK && k.target_len > 0);
+    let blocks = kernel.and_then(|k| u32::try_from(k.target_len.div_ceil(BLOCK)).ok());
+    let blocks = blocks.ok_or(UpdateError::Layout)?;
+    let manifest = &d.parts[d.manifest_index()];
+    match manifest.target_offset == (1 + u64::from(blocks)) * BLOCK {
+        true => Ok(blocks),
+        false => Err(UpdateError::Layout),
+    }
+}
+
+/// Applies `delta` into the slot not running: the sequence of the module's documentation.
+/// `progress` gets the percentage of it written, each time it grows.
 ///
 /// # Errors
-/// The first refusal or failure; slot B is then unbootable (or untouched, for a refusal
-/// before anything was written) and slot A boots.
+/// The first refusal or failure; the other slot is then unbootable (or untouched, for a
+/// refusal before anything was written) and the running slot boots.
 pub fn apply<S: SlotIo, D: ReadAt>(
     io: &RefCell<S>,
     mut delta: D,
@@ -324,14 +355,14 @@ pub fn apply<S: SlotIo, D: ReadAt>(
     let d = precheck(&mut delta, running)?;
     let slot_err = |step| move |error| UpdateError::Slot { step, error };
     io.borrow_mut()
-        .slot_set(SlotAction::MarkUnbootable, SlotId::B)
+        .slot_set(SlotAction::MarkUnbootable, running.target)
         .map_err(slot_err(Step::MarkUnbootable))?;
     let mut old = pgdelta::OldSlot {
-        image_id: running.disk.image_id,
+        image_id: running.own.image_id,
         regions: &running.regions,
-        reader: SlotReader::new(io, SlotId::A, running.table.b_start * BLOCK),
+        reader: SlotReader::new(io, running.booted, running.room(running.booted)),
     };
-    let capacity = running.table.b_blocks * BLOCK;
+    let capacity = running.room(running.target);
     let mut target = SlotWriter::new(io, capacity, d.header.target_len, progress);
     let applied = pgdelta::apply(&mut delta, &mut old, &mut target, &running.rules());
     if let Some(error) = target.failed.or(old.reader.failed) {
@@ -349,19 +380,25 @@ pub fn apply<S: SlotIo, D: ReadAt>(
     io.borrow_mut()
         .slot_flush()
         .map_err(slot_err(Step::Flush))?;
-    match io.borrow_mut().slot_set(SlotAction::SetActive, SlotId::B) {
+    match io
+        .borrow_mut()
+        .slot_set(SlotAction::SetActive, running.target)
+    {
         Ok(()) => {}
-        Err(Error::Refused) => return Err(UpdateError::Unverified),
+        Err(Error::Refused) => return Err(UpdateError::Unverified(running.target)),
         Err(error) => return Err(slot_err(Step::Activate)(error)),
     }
     Ok(Done {
+        slot: running.target,
         parts: applied.parts,
         written: target.pos.max(BLOCK),
     })
 }
 
-/// Slot B's block 0: its own fields from the new manifest part (the kernel is A's, unchanged),
-/// the signature record the delta wrote into it, and the window superblock's geometry.
+/// The written slot's block 0: its own fields from the new kernel and manifest parts and the
+/// signature record the delta wrote into it; for B, the window superblock's geometry; for A,
+/// the disk's block 0 with only those fields changed (the geometry, the slot table and the
+/// MBR's bytes kept: the kernel refuses any other change of the disk's block 0).
 fn derive_block0(
     running: &Running,
     d: &pgdelta::Delta,
@@ -370,7 +407,7 @@ fn derive_block0(
     let signature =
         loader::signature::ManifestSignature::decode(written).map_err(|_| UpdateError::Layout)?;
     let manifest = &d.parts[d.manifest_index()];
-    let kernel_blocks = running.disk.kernel_blocks;
+    let kernel_blocks = kernel_blocks(d)?;
     let own = Superblock {
         format_version: FORMAT_VERSION,
         kernel_blocks,
@@ -381,6 +418,12 @@ fn derive_block0(
         signature,
         ..running.disk
     };
+    if running.target == SlotId::A {
+        let mut block0 = own.encode();
+        let mbr = loader::superblock::MBR_START..loader::superblock::MBR_END;
+        block0[mbr.clone()].copy_from_slice(&running.disk_block0[mbr]);
+        return Ok(block0);
+    }
     let sb = window_superblock(&own, &running.disk, &running.table).ok_or(UpdateError::Layout)?;
     Ok(sb.encode())
 }

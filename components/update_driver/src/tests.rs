@@ -61,8 +61,11 @@ impl SlotIo for Fake {
         assert_eq!(data.len() % BLOCK_SIZE, 0);
         self.record(Ev::Write(block))?;
         let at = (block * BLOCK) as usize;
-        self.b
-            .get_mut(at..at + data.len())
+        let room = match self.booted {
+            SlotId::A => &mut self.b,
+            SlotId::B => &mut self.a,
+        };
+        room.get_mut(at..at + data.len())
             .ok_or(Error::BadLength)?
             .copy_from_slice(data);
         Ok(())
@@ -71,7 +74,10 @@ impl SlotIo for Fake {
         self.record(Ev::Flush)
     }
     fn slot_set(&mut self, action: SlotAction, slot: SlotId) -> Result<(), Error> {
-        assert_eq!(slot, SlotId::B);
+        assert_ne!(
+            slot, self.booted,
+            "an update never changes the running slot"
+        );
         match action {
             SlotAction::MarkUnbootable => self.record(Ev::Unbootable),
             SlotAction::SetActive if !self.verifies => Err(Error::Refused),
@@ -84,20 +90,21 @@ impl SlotIo for Fake {
     }
 }
 
-/// A slot: block 0 (zeros), the kernel at block 1 (two blocks), the manifest at block 3, one
-/// service at block 4.
+/// A slot: block 0 (zeros), the kernel at block 1, the manifest right after it, then one
+/// service (the layout `cargo xtask delta` sees).
 struct Layout {
     bytes: Vec<u8>,
     regions: Vec<Region>,
 }
 
 fn layout(kernel: &[u8], manifest: &[u8], svc: &[u8]) -> Layout {
-    let mut bytes = vec![0u8; 4 * BLOCK_SIZE];
+    let manifest_at = 1 + kernel.len().div_ceil(BLOCK_SIZE);
+    let mut bytes = vec![0u8; (manifest_at + 1) * BLOCK_SIZE];
     let mut regions = Vec::new();
     for (name, block, data) in [
         ("kernel", 1, kernel),
-        ("manifest", 3, manifest),
-        ("svc", 4, svc),
+        ("manifest", manifest_at, manifest),
+        ("svc", manifest_at + 1, svc),
     ] {
         let at = block * BLOCK_SIZE;
         bytes.resize(bytes.len().max(at + data.len()), 0);
@@ -167,25 +174,42 @@ fn delta(old: &Layout, new: &Layout) -> Vec<u8> {
     encode(&old_regions, &new_regions, &opts).unwrap().bytes
 }
 
-fn running(old: &Layout) -> Running {
+/// The disk's block 0 of the fake disk (slot A's own fields from `a`), with MBR bytes.
+fn disk_block0(a: &Layout) -> Superblock {
     let table = SlotTable {
         b_start: B_START,
         b_blocks: B_BLOCKS,
     };
-    let disk = Superblock {
+    Superblock {
         format_version: FORMAT_VERSION,
         kernel_blocks: 2,
         kernel_start: 1,
         manifest_start: 3,
-        manifest_bytes: old.regions[1].len,
+        manifest_bytes: a.regions[1].len,
         data_start: 40,
         total_blocks: 64,
-        image_id: image_id(old),
+        image_id: image_id(a),
         slots: Some(table),
         ..Superblock::default()
-    };
+    }
+}
+
+fn with_mbr(sb: &Superblock) -> Box<[u8; BLOCK_SIZE]> {
+    let mut b = Box::new(sb.encode());
+    b[440..444].copy_from_slice(b"disk");
+    b[510..512].copy_from_slice(&[0x55, 0xaa]);
+    b
+}
+
+fn running(old: &Layout) -> Running {
+    let disk = disk_block0(old);
+    let table = disk.slots.unwrap();
     Running {
+        booted: SlotId::A,
+        target: SlotId::B,
+        own: disk,
         disk,
+        disk_block0: with_mbr(&disk),
         table,
         regions: old.regions.clone(),
         policy: Policy::Permissive,
@@ -248,22 +272,25 @@ fn a_failure_at_any_step_leaves_no_active_slot() {
     let mut fake = Fake::new(old.bytes.clone());
     fake.verifies = false;
     let (result, fake, _) = run(fake, &d, &old);
-    assert_eq!(result, Err(UpdateError::Unverified));
+    assert_eq!(result, Err(UpdateError::Unverified(SlotId::B)));
     assert!(!fake.events.contains(&Ev::Active));
 }
 
 #[test]
-fn a_kernel_changing_delta_is_refused_before_anything_is_written() {
+fn a_kernel_changing_delta_is_applied_and_block0_follows_the_new_kernel() {
     let old = old();
     let mut k = kernel();
     k[10] ^= 1;
+    k.extend((0..6000u32).map(|i| (i * 13 % 241) as u8));
     let new = layout(&k, br#"{"new":2}"#, &[3u8; 9000]);
     let (result, fake, _) = run(Fake::new(old.bytes.clone()), &delta(&old, &new), &old);
-    assert_eq!(result, Err(UpdateError::KernelChanged));
-    assert!(fake.events.is_empty());
-    assert!(UpdateError::KernelChanged
-        .to_string()
-        .contains("cargo xtask apply-delta"));
+    result.unwrap();
+    assert_eq!(fake.events.last(), Some(&Ev::Active));
+    let len = new.bytes.len();
+    assert_eq!(&fake.b[BLOCK_SIZE..len], &new.bytes[BLOCK_SIZE..]);
+    let sb = Superblock::decode(&fake.b[..BLOCK_SIZE]).unwrap();
+    assert_eq!((sb.kernel_blocks, sb.manifest_start), (3, 4));
+    assert_eq!(sb.image_id, image_id(&new));
 }
 
 #[test]
@@ -294,10 +321,39 @@ fn pgdelta_refusals_are_one_line_and_write_nothing() {
 }
 
 #[test]
-fn slot_b_running_is_refused() {
-    let mut fake = Fake::new(old().bytes);
+fn slot_a_is_written_while_b_runs_and_keeps_the_disk_s_geometry_and_mbr() {
+    // Slot A holds some other system; slot B runs `old`.
+    let (a, old) = (layout(&kernel(), br#"{"a":0}"#, &[1u8; 9000]), old());
+    let new = layout(&kernel(), br#"{"new":2}"#, &[4u8; 9000]);
+    let disk = disk_block0(&a);
+    let mut fake = Fake::new(vec![0xee; (B_START * BLOCK) as usize]);
+    fake.a[..BLOCK_SIZE].copy_from_slice(&with_mbr(&disk)[..]);
+    fake.b = old.bytes.clone();
+    fake.b.resize((B_BLOCKS * BLOCK) as usize, 0);
     fake.booted = SlotId::B;
+    let mut r = running(&old);
+    (r.booted, r.target, r.disk, r.disk_block0) = (SlotId::B, SlotId::A, disk, with_mbr(&disk));
+    r.own.image_id = image_id(&old);
     let io = RefCell::new(fake);
-    assert!(matches!(read_running(&io), Err(UpdateError::SlotBRunning)));
-    assert!(io.borrow().events.is_empty());
+    let done = apply(&io, &delta(&old, &new)[..], &r, &mut |_| {}).unwrap();
+    let fake = io.into_inner();
+    assert_eq!(done.slot, SlotId::A);
+    assert_eq!(fake.events.first(), Some(&Ev::Unbootable));
+    assert_eq!(fake.events.last(), Some(&Ev::Active));
+    assert_eq!(
+        &fake.a[BLOCK_SIZE..new.bytes.len()],
+        &new.bytes[BLOCK_SIZE..]
+    );
+    assert_eq!(
+        fake.b[..old.bytes.len()],
+        old.bytes[..],
+        "the running slot changed"
+    );
+    let sb = Superblock::decode(&fake.a[..BLOCK_SIZE]).unwrap();
+    assert_eq!(sb.image_id, image_id(&new));
+    assert_eq!(
+        (sb.data_start, sb.total_blocks, sb.slots),
+        (40, 64, disk.slots)
+    );
+    assert_eq!(&fake.a[440..512], &with_mbr(&disk)[440..512]);
 }

@@ -134,3 +134,22 @@ pub(crate) fn noise(seed: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A zstd frame whose window is over the format's 1 MiB is refused by name before any
+/// allocation of that size; the encoder's frames of the same bytes decode (their window is
+/// at most 1 MiB however large the region).
+#[test]
+fn zstd_windows_over_a_mebibyte_are_refused() {
+    let data: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let big_window = zstd::bulk::compress(&data, 3).unwrap();
+    let src = core::cell::RefCell::new(&big_window[..]);
+    let len = big_window.len() as u64;
+    let e = crate::patch::full(&src, 0, len, data.len()).unwrap_err();
+    assert!(e.contains("window over 1 MiB"), "{e}");
+    let ours = crate::encode::compress(&data, 3).unwrap();
+    let src = core::cell::RefCell::new(&ours[..]);
+    let back = crate::patch::full(&src, 0, ours.len() as u64, data.len()).unwrap();
+    assert!(back == data);
+}

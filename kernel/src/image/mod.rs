@@ -7,6 +7,8 @@ pub mod source;
 pub mod trust;
 
 #[cfg(target_os = "none")]
+pub mod boot_files;
+#[cfg(target_os = "none")]
 pub mod signatures;
 #[cfg(target_os = "none")]
 pub mod slots;

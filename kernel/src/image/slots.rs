@@ -116,16 +116,40 @@ pub fn epoch_at(device: &mut dyn BlockDevice, start: u64) -> Option<u32> {
 pub fn verify_other(
     device: &mut dyn BlockDevice,
     start: u64,
-) -> Result<(), crate::process::slot_io::Unverified> {
+) -> Result<Verified, crate::process::slot_io::Unverified> {
     use crate::process::slot_io::Unverified;
     let (sb, json) = read_manifest(device, start)?;
     let slim = loader::slim::parse(&json).map_err(|_| Unverified::Manifest)?;
     let mut win = window(device, start);
+    let mut used = sb.manifest_start + loader::superblock::blocks_for(sb.manifest_bytes);
     for placed in core::iter::once(&slim.kernel).chain(slim.entries.iter()) {
         check_sum(&mut win, placed)?;
+        let end = placed
+            .start_block
+            .saturating_add(loader::superblock::blocks_for(placed.size_bytes));
+        used = used.max(end);
     }
     let manifest_sha256 = loader::Sha256Digest::of(&json);
-    check_signature(device, &sb, &manifest_sha256, slim.security_epoch)
+    check_signature(device, &sb, &manifest_sha256, slim.security_epoch)?;
+    Ok(Verified {
+        sb,
+        kernel_offset: slim.kernel.start_block * BLOCK_SIZE as u64,
+        kernel_len: slim.kernel.size_bytes,
+        used,
+    })
+}
+
+/// What a verified slot's boot files are made from.
+#[derive(Clone, Copy, Debug)]
+pub struct Verified {
+    /// The slot's block 0.
+    pub sb: Superblock,
+    /// Where its kernel is, in bytes from its block 0.
+    pub kernel_offset: u64,
+    /// The kernel's length.
+    pub kernel_len: u64,
+    /// Blocks from its block 0 to the end of its last binary (or its manifest).
+    pub used: u64,
 }
 
 fn io_error(block: u64) -> crate::process::slot_io::Unverified {

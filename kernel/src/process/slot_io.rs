@@ -2,11 +2,12 @@
 //! `update` (docs/slots.md, "Updating the running system"), and the verification a trial of
 //! the inactive slot needs first. Pure: where an access lands, or the named refusal.
 //!
-//! A write reaches only the inactive slot's room, and only slot B while slot A runs (slot A's
-//! kernel and module are pinned on the ESP, which the running system does not rewrite): the
-//! running slot, the user data (the slot metadata included) and anything past the room are
-//! refused. So a component holding `update` can at worst write garbage into the inactive slot,
-//! which verification refuses before the slot is tried, and verified boot again at its boot.
+//! A write reaches only the inactive slot's room: the running slot, the user data (the slot
+//! metadata included) and anything past the room are refused, and a write of the disk's block 0
+//! (slot A's, while B runs) may change only slot A's own fields in its first 512 bytes (the
+//! geometry, the slot table and the MBR stay). So a component holding `update` can at worst
+//! write garbage into the inactive slot, which verification refuses before the slot is tried,
+//! and verified boot again at its boot.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -36,14 +37,18 @@ pub enum SlotIoError {
     },
     /// A write into the running slot (or a change that would take it out of service).
     RunningSlot { slot: Slot },
-    /// A write into slot A while slot B runs: its kernel and module are pinned on the ESP.
-    SlotAPinned,
+    /// A write of the disk's block 0 that would change more than slot A's own fields.
+    Block0(Block0Change),
     /// The room overlaps the user-data region (a damaged slot table): nothing is written.
     UserData { first: u64 },
     /// The driver failed.
     Device(BlockError),
     /// The inactive slot does not verify: it is not tried.
     Unverified(Unverified),
+    /// Its boot files could not be installed on the ESP (which boots as before).
+    BootFiles(esp::install::InstallError),
+    /// The disk's block 0 does not decode.
+    DiskBlock0(Box<loader::LoadError>),
 }
 
 /// Why the inactive slot failed verification (before it may boot).
@@ -88,12 +93,13 @@ impl SlotIoError {
     pub fn to_abi(&self) -> abi::Error {
         match self {
             Self::OneSlot => abi::Error::NotFound,
-            Self::NoRegion | Self::Device(_) => abi::Error::Unsupported,
+            Self::NoRegion | Self::Device(_) | Self::DiskBlock0(_) => abi::Error::Unsupported,
             Self::NotWholeBlocks { .. } | Self::OutsideRoom { .. } => abi::Error::BadLength,
             Self::RunningSlot { .. }
-            | Self::SlotAPinned
+            | Self::Block0(_)
             | Self::UserData { .. }
-            | Self::Unverified(_) => abi::Error::Refused,
+            | Self::Unverified(_)
+            | Self::BootFiles(_) => abi::Error::Refused,
         }
     }
 }
@@ -117,8 +123,9 @@ impl fmt::Display for SlotIoError {
                 first.saturating_add(*count)
             ),
             Self::RunningSlot { slot } => write!(f, "slot {slot} is running: refused"),
-            Self::SlotAPinned => f.write_str(
-                "slot A's kernel and module are pinned on the ESP: update it with `cargo xtask apply-delta`",
+            Self::Block0(what) => write!(
+                f,
+                "a write of the disk's block 0 may change only slot A's own fields, not {what}: refused"
             ),
             Self::UserData { first } => write!(
                 f,
@@ -126,6 +133,8 @@ impl fmt::Display for SlotIoError {
             ),
             Self::Device(e) => write!(f, "{e}"),
             Self::Unverified(e) => write!(f, "the inactive slot does not verify: {e}"),
+            Self::BootFiles(e) => write!(f, "the inactive slot's boot files: {e}"),
+            Self::DiskBlock0(e) => write!(f, "the disk's block 0 does not read back: {e}"),
         }
     }
 }
@@ -159,14 +168,66 @@ pub fn place(rooms: &SlotRooms, slot: Slot, first: u64, len: usize) -> Result<u6
     Ok(at)
 }
 
-/// Which slot a SLOT_WRITE reaches while `booted` runs: the other one, and only slot B.
+/// Which slot a SLOT_WRITE reaches while `booted` runs: the other one.
+pub fn writable(booted: Slot) -> Slot {
+    match booted {
+        Slot::A => Slot::B,
+        Slot::B => Slot::A,
+    }
+}
+
+/// What a write of the disk's block 0 would change beyond slot A's own fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block0Change {
+    /// The new block 0 is not a superblock with a slot table.
+    NotASuperblock,
+    /// The data region, the disk's length, the ESP or the slot table.
+    Geometry,
+    /// The MBR's disk signature, partition table or boot signature (bytes 440..512).
+    Mbr,
+}
+
+impl fmt::Display for Block0Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotASuperblock => {
+                "its superblock (the new block does not decode: bytes past 512 must be zero)"
+            }
+            Self::Geometry => "the disk's geometry (data region, length, ESP, slot table)",
+            Self::Mbr => "the MBR (bytes 440..512)",
+        })
+    }
+}
+
+/// Checks a write of the disk's block 0 (`new`, 4096 bytes) against the one on disk (`old`):
+/// only slot A's own fields may change, all within the first 512 bytes, so that the write
+/// changes one sector and a power cut leaves the old or the new block 0, both with the
+/// disk's geometry (docs/slots.md).
 ///
 /// # Errors
-/// [`SlotIoError::SlotAPinned`] while slot B runs.
-pub fn writable(booted: Slot) -> Result<Slot, SlotIoError> {
-    match booted {
-        Slot::A => Ok(Slot::B),
-        Slot::B => Err(SlotIoError::SlotAPinned),
+/// [`SlotIoError::Block0`] naming what would change.
+pub fn check_block0(old: &[u8], new: &[u8]) -> Result<(), SlotIoError> {
+    use loader::superblock::Superblock;
+    let refuse = |what| Err(SlotIoError::Block0(what));
+    let (Ok(old_sb), Ok(new_sb)) = (Superblock::decode(old), Superblock::decode(new)) else {
+        return refuse(Block0Change::NotASuperblock);
+    };
+    let geometry = |sb: &Superblock| {
+        (
+            sb.data_start,
+            sb.total_blocks,
+            sb.esp_start,
+            sb.esp_blocks,
+            sb.slots,
+        )
+    };
+    if new_sb.slots.is_none() || geometry(&old_sb) != geometry(&new_sb) {
+        return refuse(Block0Change::Geometry);
+    }
+    // `decode` found bytes 512.. zero in both: only the first sector can differ.
+    match old.get(440..512) == new.get(440..512) {
+        true => Ok(()),
+        false => refuse(Block0Change::Mbr),
     }
 }
 
@@ -237,11 +298,63 @@ mod tests {
     }
 
     #[test]
-    fn only_slot_b_is_written_and_only_while_a_runs() {
-        assert_eq!(writable(Slot::A).ok(), Some(Slot::B));
-        let e = writable(Slot::B).unwrap_err();
+    fn the_slot_not_running_is_written() {
+        assert_eq!(writable(Slot::A), Slot::B);
+        assert_eq!(writable(Slot::B), Slot::A);
+    }
+
+    fn block0(edit: impl FnOnce(&mut loader::superblock::Superblock)) -> alloc::vec::Vec<u8> {
+        let mut sb = loader::superblock::Superblock {
+            format_version: loader::superblock::FORMAT_VERSION,
+            kernel_blocks: 2,
+            kernel_start: 1,
+            manifest_start: 3,
+            manifest_bytes: 100,
+            data_start: 200,
+            total_blocks: 300,
+            esp_start: 180,
+            esp_blocks: 20,
+            slots: Some(loader::slots::SlotTable {
+                b_start: 100,
+                b_blocks: 80,
+            }),
+            ..Default::default()
+        };
+        edit(&mut sb);
+        let mut b = sb.encode().to_vec();
+        b[440..444].copy_from_slice(b"disk");
+        b[510..512].copy_from_slice(&[0x55, 0xaa]);
+        b
+    }
+
+    #[test]
+    fn block0_may_change_only_slot_a_s_own_fields() {
+        let old = block0(|_| {});
+        let new = block0(|sb| {
+            sb.kernel_blocks = 5;
+            sb.manifest_start = 6;
+            sb.image_id = [7; 16];
+        });
+        check_block0(&old, &new).unwrap();
+        let refused = |new: &[u8]| match check_block0(&old, new) {
+            Err(SlotIoError::Block0(what)) => Some(what),
+            _ => None,
+        };
+        let moved = block0(|sb| sb.data_start = 199);
+        assert_eq!(refused(&moved), Some(Block0Change::Geometry));
+        let no_table = block0(|sb| sb.slots = None);
+        assert_eq!(refused(&no_table), Some(Block0Change::Geometry));
+        let mut mbr = new.clone();
+        mbr[450] ^= 1;
+        assert_eq!(refused(&mbr), Some(Block0Change::Mbr));
+        let mut past = new.clone();
+        past[600] = 1;
+        assert_eq!(refused(&past), Some(Block0Change::NotASuperblock));
+        let mut garbage = new.clone();
+        garbage[0] ^= 1;
+        assert_eq!(refused(&garbage), Some(Block0Change::NotASuperblock));
+        let e = check_block0(&old, &moved).unwrap_err();
         assert_eq!(e.to_abi(), abi::Error::Refused);
-        assert!(e.to_string().contains("cargo xtask apply-delta"));
     }
 
     #[test]

@@ -288,11 +288,16 @@ fn run(call: Call) -> Result<u64, Error> {
         Call::SlotWrite { block, ptr, len } => {
             let buf = copy_in(ptr, len)?;
             slot_io_call(|disk, rooms, booted| {
-                let target = slot_io::writable(booted)?;
+                let target = slot_io::writable(booted);
                 if buf.is_empty() {
                     return disk.flush().map_err(SlotIoError::Device);
                 }
                 let at = slot_io::place(&rooms, target, block, buf.len())?;
+                if at == 0 {
+                    let mut old = vec![0u8; BLOCK_SIZE];
+                    disk.read_blocks(0, &mut old).map_err(SlotIoError::Device)?;
+                    slot_io::check_block0(&old, &buf[..BLOCK_SIZE])?;
+                }
                 disk.write_blocks(at, &buf).map_err(SlotIoError::Device)
             })?;
             Ok(0)
@@ -438,17 +443,16 @@ fn check_slot_set(
         return Ok(());
     }
     disk.flush().map_err(SlotIoError::Device)?;
-    let verify = *SLOT_VERIFIER.lock();
-    let verify = verify.ok_or(SlotIoError::NoRegion)?;
+    let prepare = *SLOT_VERIFIER.lock();
+    let prepare = prepare.ok_or(SlotIoError::NoRegion)?;
     let rooms = SYSINFO.slot_rooms().ok_or(SlotIoError::OneSlot)?;
-    verify(disk, rooms.room(slot).0).map_err(SlotIoError::Unverified)?;
-    log::info!("slots: slot {slot} verifies");
-    Ok(())
+    prepare(disk, slot, rooms.room(slot).0)
 }
 
-/// Verifies the system slot whose block 0 is at this disk block, as at boot (the boot path
-/// registers the image layer's function: the process core does not call up into it).
-pub type SlotVerifier = fn(&mut dyn BlockDevice, u64) -> Result<(), slot_io::Unverified>;
+/// Makes the system slot whose block 0 is at this disk block ready to be tried: verifies it
+/// as at boot, then installs its boot files on the ESP (the boot path registers the image
+/// layer's function: the process core does not call up into it).
+pub type SlotVerifier = fn(&mut dyn BlockDevice, bootslots::Slot, u64) -> Result<(), SlotIoError>;
 
 static SLOT_VERIFIER: Mutex<Option<SlotVerifier>> = Mutex::new(None);
 

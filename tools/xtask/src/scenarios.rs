@@ -114,6 +114,9 @@ pub struct Scenario {
     pub tamper: Option<Tamper>,
     /// A two-slot image whose slot B is packed from this system description (`None`: one slot).
     pub slot_b: Option<&'static str>,
+    /// A third image, built from this description with these keys beside the image
+    /// (`suite_images::third_image`), for a driver that updates twice.
+    pub third_image: Option<(&'static str, Signing)>,
     /// Boot with the spec's plain QEMU command (`-bios OVMF_CODE.fd`, no variable store,
     /// QEMU's default memory) plus only what the harness needs (serial to a file, debug exit).
     pub spec_command: bool,
@@ -151,6 +154,7 @@ impl Scenario {
             signing: Signing::Development,
             tamper: None,
             slot_b: None,
+            third_image: None,
             spec_command: false,
             inspect_after: &[],
             nics: &[],

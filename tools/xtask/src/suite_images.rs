@@ -212,6 +212,15 @@ impl<'a> Images<'a> {
             system_image::write_system_image(&next, &next_image(&image), false)
                 .with_context(|| format!("the second image of {}", s.name))?;
         }
+        if let Some((system, signing)) = s.third_image {
+            let third = SystemImage {
+                description: self.ws.root.join(system),
+                signing: Some(self.keys.config(signing)?),
+                ..img.clone()
+            };
+            system_image::write_system_image(&third, &third_image(&image), false)
+                .with_context(|| format!("the third image of {}", s.name))?;
+        }
         Ok(Prepared {
             image,
             host_failure,
@@ -253,6 +262,7 @@ pub fn remove_disks(disks: &[PathBuf], vars: &Path) {
     for d in disks {
         let _ = fs::remove_file(d);
         let _ = fs::remove_file(next_image(d));
+        let _ = fs::remove_file(third_image(d));
     }
     let _ = fs::remove_file(vars);
 }
@@ -288,6 +298,11 @@ pub fn image_sector_size(s: &Scenario) -> SectorSize {
 /// Where a scenario's second image (`SecondBoot::replace`) is written.
 pub fn next_image(image: &Path) -> PathBuf {
     image.with_extension("next.img")
+}
+
+/// Where a scenario's third image is written ([`crate::scenarios::Scenario::third_image`]).
+pub fn third_image(image: &Path) -> PathBuf {
+    image.with_extension("third.img")
 }
 
 /// A tampered image passes the loader but its signature check (`verify`, as the kernel runs it,

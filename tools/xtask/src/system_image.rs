@@ -216,11 +216,32 @@ const FAT_SLACK: u64 = 2 * image::MIB;
 
 /// The smallest FAT volume size (a multiple of 1 MiB) comfortably holding `files`.
 pub fn fat_size_for(files: &[EspFile]) -> u64 {
-    let bytes: u64 = files
-        .iter()
-        .map(|f| f.data.len() as u64 + FAT_SLACK_PER_FILE)
-        .sum();
+    fat_size_for_lens(files.iter().map(|f| f.data.len() as u64))
+}
+
+/// [`fat_size_for`] files of these lengths.
+fn fat_size_for_lens(lens: impl IntoIterator<Item = u64>) -> u64 {
+    let bytes: u64 = lens.into_iter().map(|len| len + FAT_SLACK_PER_FILE).sum();
     (bytes + bytes / 16 + FAT_SLACK).div_ceil(image::MIB) * image::MIB
+}
+
+/// The ESP's size for `files` (at least the default). A two-slot image's ESP also holds one
+/// slot's new boot files while the running system installs them beside the old ones
+/// (docs/esp.md): the larger of slot A's kernel and module and slot B's kernel, grown by the
+/// slots' headroom, and a new limine.conf and boot loader.
+pub fn esp_size_for(files: &[EspFile], two_slots: bool) -> u64 {
+    let size = |path: &str| {
+        let f = files.iter().find(|f| f.path == path);
+        f.map_or(0, |f| f.data.len() as u64)
+    };
+    let mut lens: Vec<u64> = files.iter().map(|f| f.data.len() as u64).collect();
+    if two_slots {
+        let a = size(KERNEL_ESP_PATH) + size(MODULE_ESP_PATH);
+        let set = a.max(size(KERNEL_B_ESP_PATH));
+        let grown = set + set * pack::SLOT_HEADROOM_PERCENT / 100;
+        lens.extend([grown, size(CONF_ESP_PATH), size(BOOT_EFI_ESP_PATH)]);
+    }
+    fat_size_for_lens(lens).max(image::DEFAULT_ESP_SIZE)
 }
 
 /// Reads the description (refusing an invalid one, every problem on its own line), the kernel and
@@ -280,8 +301,8 @@ pub fn pack_input_slots(img: &SystemImage, slot_b: Option<&SystemImage>) -> Resu
     let kernel_b = b.as_ref().map(|b| b.kernel.as_slice());
     let esp_files = esp_files(img, &a.kernel, module.as_deref(), kernel_b)?;
     // Two debug kernels and a module outgrow the default: the ESP grows to fit (a release
-    // two-slot image fits the default).
-    let esp_size = fat_size_for(&esp_files).max(image::DEFAULT_ESP_SIZE);
+    // two-slot image fits the default), with room for an update's new boot files.
+    let esp_size = esp_size_for(&esp_files, b.is_some());
     Ok(PackInput {
         manifest: a.manifest,
         esp_files,
@@ -359,6 +380,26 @@ pub fn write_system_image_for(
 pub(crate) mod tests {
     use super::*;
     use crate::testutil::TempDir;
+
+    #[test]
+    fn a_two_slot_esp_has_room_for_one_slot_s_new_boot_files() {
+        let file = |path: &str, mib: usize| EspFile {
+            path: path.into(),
+            data: vec![0; mib << 20],
+        };
+        let files = [
+            file(BOOT_EFI_ESP_PATH, 0),
+            file(CONF_ESP_PATH, 0),
+            file(KERNEL_ESP_PATH, 30),
+            file(MODULE_ESP_PATH, 32),
+            file(KERNEL_B_ESP_PATH, 30),
+        ];
+        let one = esp_size_for(&files, false);
+        let two = esp_size_for(&files, true);
+        assert!(one >= fat_size_for(&files));
+        // Slot A's kernel and module, with the slots' 50 % headroom.
+        assert!(two >= one + (62 << 20) * 3 / 2, "{one} {two}");
+    }
 
     fn read_back(img: &Path, layout: &image::DiskLayout, path: &str) -> Vec<u8> {
         read_esp_file(img, layout, path).unwrap()

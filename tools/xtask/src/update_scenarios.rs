@@ -4,15 +4,18 @@
 //! marked successful and finds the user data as it was. The console's `update FILE` does the
 //! same from the running system: `update-console`, `update-never-ready` (the new console never
 //! becomes READY: the tries run out and slot A boots again) and `update-power-cut` (QEMU killed
-//! during `update`: slot A boots, a second `update` succeeds).
+//! during `update`: slot A boots, a second `update` succeeds); `update-kernel` changes the
+//! kernel from the running system, into slot B and back into slot A.
 
 use std::fs;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use bootlog::harness::EXIT_PASS;
 use bootlog::msg::{
     BOOT_COUNT_START, SLOTS_BOOTING_START, SLOTS_MARKED_START, SLOTS_TRIAL_FAILED_START, TEST_PASS,
+    VBOOT_START,
 };
 use bootslots::meta::Slot;
 
@@ -20,7 +23,7 @@ use crate::fs_scenarios::{Driver, Env};
 use crate::guest::{Guest, PROMPT};
 use crate::scenarios::{line, starts, End, Scenario, SecondBoot};
 use crate::slot_scenarios::{boot_expecting, STUB_BOOTING};
-use crate::vboot_scenarios::{Signing, EPOCH2_SYSTEM};
+use crate::vboot_scenarios::{Signing, EPOCH2_SYSTEM, EPOCH3_SYSTEM};
 
 /// The system whose console exits before READY.
 const BROKEN_CONSOLE: &str = "system/tests/broken_console.json";
@@ -36,6 +39,8 @@ pub enum UpdateDriver {
     NeverReady,
     /// [`power_cut`].
     PowerCut,
+    /// [`kernel`].
+    Kernel,
 }
 
 /// Runs `driver`; `Ok` holds the report lines.
@@ -45,6 +50,7 @@ pub fn run(driver: UpdateDriver, env: &Env<'_>) -> Result<String> {
         UpdateDriver::Console => console(env),
         UpdateDriver::NeverReady => never_ready(env),
         UpdateDriver::PowerCut => power_cut(env),
+        UpdateDriver::Kernel => kernel(env),
     }
 }
 
@@ -134,12 +140,18 @@ const UPDATE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Makes the delta from the image to the scenario's second image (signed with the development
 /// key) and puts it into the image's user data at [`DELTA_PATH`]; returns its size.
 fn put_delta(env: &Env<'_>) -> Result<usize> {
-    let new = crate::suite_images::next_image(env.image);
+    let next = crate::suite_images::next_image(env.image);
+    put_delta_between(env, env.image, &next, DELTA_PATH)
+}
+
+/// Makes the delta from image `from`'s active slot to `to`'s (signed with the development key)
+/// and puts it into the scenario image's user data at `path`; returns its size.
+fn put_delta_between(env: &Env<'_>, from: &Path, to: &Path, path: &str) -> Result<usize> {
     let delta = env.image.with_extension("pgdelta");
     let target_dir = crate::build::Workspace::locate().target_dir;
     let key = crate::keys::read_secret(&crate::keys::development_key(&target_dir)?.secret)?;
-    let made = crate::update::write_delta(env.image, &new, Some(&key), &delta)?;
-    crate::fs::put_file(env.image, &delta, DELTA_PATH)?;
+    let made = crate::update::write_delta(from, to, Some(&key), &delta)?;
+    crate::fs::put_file(env.image, &delta, path)?;
     let _ = fs::remove_file(&delta);
     Ok(made.encoded.bytes.len())
 }
@@ -162,11 +174,17 @@ fn expect(g: &mut Guest, command: &str, want: &str, timeout: Duration) -> Result
     Ok(out)
 }
 
-/// `update DELTA_PATH` at the prompt: the progress lines and the done line; returns the done
-/// line. (The console logs the command as it is typed, so its echo is split: not matched.)
+/// `update DELTA_PATH` at the prompt, into slot B: see [`update_into`].
 fn update(g: &mut Guest, timeout: Duration) -> Result<String> {
-    g.type_line(&format!("update {DELTA_PATH}"))?;
-    let (i, before) = g.wait_any(&[DONE_START, "error: update"], UPDATE_TIMEOUT)?;
+    update_into(g, DELTA_PATH, DONE_START, timeout)
+}
+
+/// `update PATH` at the prompt: the progress lines and the done line, which starts with `done`;
+/// returns it. (The console logs the command as it is typed, so its echo is split: not
+/// matched.)
+fn update_into(g: &mut Guest, path: &str, done: &str, timeout: Duration) -> Result<String> {
+    g.type_line(&format!("update {path}"))?;
+    let (i, before) = g.wait_any(&[done, "error: update"], UPDATE_TIMEOUT)?;
     let rest = g.wait_for("\n", timeout)?;
     ensure!(i == 0, "`update` failed: error: update{}", rest.trim_end());
     ensure!(
@@ -175,7 +193,7 @@ fn update(g: &mut Guest, timeout: Duration) -> Result<String> {
         "`update` printed no progress before its done line"
     );
     g.wait_for(PROMPT, timeout)?;
-    Ok(format!("{DONE_START}{}", rest.trim_end()))
+    Ok(format!("{done}{}", rest.trim_end()))
 }
 
 /// Types `reboot` (or `poweroff`) and waits for QEMU to end.
@@ -198,10 +216,7 @@ fn console(env: &Env<'_>) -> Result<String> {
     let b_next = "slot B: priority 15, 7 tries left, not yet successful";
     expect(&mut g, "slots", b_next, env.timeout)?;
     leave(g, "reboot", env.timeout)?;
-    let new_id = crate::update::read_active(&crate::suite_images::next_image(env.image))?
-        .superblock
-        .image_id;
-    let new_id: String = new_id.iter().map(|b| format!("{b:02x}")).collect();
+    let new_id = image_id_hex(&crate::suite_images::next_image(env.image))?;
     let mut g = env.boot(2)?;
     g.wait_for(&format!("{STUB_BOOTING}B"), env.timeout)?;
     // Slot B holds the new system (not the one it held before the update).
@@ -294,6 +309,83 @@ fn power_cut(env: &Env<'_>) -> Result<String> {
     ))
 }
 
+/// The kernel's verified-boot banner line in `log` (its policy and key ring).
+fn ring_line(log: &str) -> Result<String> {
+    let start = format!("{VBOOT_START}policy ");
+    log.lines()
+        .find_map(|l| l.find(&start).map(|at| l[at..].trim_end().to_string()))
+        .context("no verified-boot banner line (`verified boot: policy …`)")
+}
+
+/// How many keys a banner line lists (each is `ID [capabilities]`).
+fn ring_keys(line: &str) -> usize {
+    line.matches(" [").count()
+}
+
+/// Where `update-kernel` puts its second delta (slot B's new system to the third image's).
+const BACK_PATH: &str = "/back.pgdelta";
+/// The console's final line of a successful `update` into slot A.
+const DONE_A_START: &str = "update: slot A written (";
+
+/// The image id of `image`'s active slot, as the kernel prints it.
+fn image_id_hex(image: &Path) -> Result<String> {
+    let id = crate::update::read_active(image)?.superblock.image_id;
+    Ok(id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Both directions of a kernel-changing update from the running system. Boot 1 (slot A):
+/// `update` to the same system whose kernel trusts one more key (its enrolled ring changed),
+/// `reboot`. Boot 2: the stub boots slot B with its new kernel from the ESP (the banner lists
+/// the extra key); B is committed; `update` to the third system (epoch 3, the same kernel),
+/// now into slot A, whose kernel and module the kernel rewrites on the ESP; `reboot`. Boot 3:
+/// the stub boots slot A with the new kernel and the new module (the third system's image id),
+/// which is committed.
+fn kernel(env: &Env<'_>) -> Result<String> {
+    let (next, third) = (
+        crate::suite_images::next_image(env.image),
+        crate::suite_images::third_image(env.image),
+    );
+    let size = put_delta(env)?;
+    let back = put_delta_between(env, &next, &third, BACK_PATH)?;
+    let mut g = to_prompt(env, 1)?;
+    let before = ring_line(&g.log())?;
+    let to_b = update(&mut g, env.timeout)?;
+    let b_next = "slot B: priority 15, 7 tries left, not yet successful";
+    expect(&mut g, "slots", b_next, env.timeout)?;
+    leave(g, "reboot", env.timeout)?;
+    let mut g = env.boot(2)?;
+    g.wait_for(&format!("{STUB_BOOTING}B"), env.timeout)?;
+    g.wait_for(&format!("{SLOTS_MARKED_START}B came up"), env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
+    let after = ring_line(&g.log())?;
+    ensure!(
+        ring_keys(&after) == ring_keys(&before) + 1,
+        "slot B did not boot the new kernel: boot 1 `{before}`, boot 2 `{after}`"
+    );
+    let committed = "slot B: priority 15, 7 tries left, successful (booted now)";
+    expect(&mut g, "slots", committed, env.timeout)?;
+    let to_a = update_into(&mut g, BACK_PATH, DONE_A_START, env.timeout)?;
+    let a_next = "slot A: priority 15, 7 tries left, not yet successful";
+    expect(&mut g, "slots", a_next, env.timeout)?;
+    leave(g, "reboot", env.timeout)?;
+    let mut g = env.boot(3)?;
+    g.wait_for(&format!("{STUB_BOOTING}A"), env.timeout)?;
+    g.wait_for(&format!("image id {}", image_id_hex(&third)?), env.timeout)?;
+    g.wait_for(&format!("{SLOTS_MARKED_START}A came up"), env.timeout)?;
+    g.wait_for(PROMPT, env.timeout)?;
+    let third_ring = ring_line(&g.log())?;
+    ensure!(
+        ring_keys(&third_ring) == ring_keys(&after),
+        "slot A did not boot its new kernel: `{third_ring}`"
+    );
+    let committed = "slot A: priority 15, 7 tries left, successful (booted now)";
+    expect(&mut g, "slots", committed, env.timeout)?;
+    leave(g, "poweroff", env.timeout)?;
+    Ok(format!(
+        "update-kernel: delta A to B {size} bytes, `{to_b}`; B booted its new kernel (`{after}`), committed; delta B to A {back} bytes, `{to_a}`; A booted its new kernel and module, committed\n"
+    ))
+}
+
 /// The update scenarios.
 pub fn update_scenarios() -> Vec<Scenario> {
     let console = |name, driver, new: &'static str| Scenario {
@@ -331,5 +423,22 @@ pub fn update_scenarios() -> Vec<Scenario> {
             BROKEN_CONSOLE,
         ),
         console("update-power-cut", UpdateDriver::PowerCut, EPOCH2_SYSTEM),
+        Scenario {
+            second_boot: Some(SecondBoot {
+                expect: Vec::new(),
+                end: End::Exit(0),
+                console: &[],
+                replace: Some((
+                    crate::description::DEFAULT_PATH,
+                    Signing::DevelopmentAndVendor,
+                )),
+            }),
+            third_image: Some((EPOCH3_SYSTEM, Signing::DevelopmentAndVendor)),
+            ..console(
+                "update-kernel",
+                UpdateDriver::Kernel,
+                crate::description::DEFAULT_PATH,
+            )
+        },
     ]
 }

@@ -26,6 +26,9 @@ use crate::system_image::ConfTweak;
 pub enum Signing {
     /// What `build-image` does without `--sign-key`: the development key, policy permissive.
     Development,
+    /// The same, with the test vendor key trusted too: the same signatures, a different kernel
+    /// (its enrolled ring), as a key-ring change shipped in an update.
+    DevelopmentAndVendor,
     /// Signed by the test system key (entries may name another in `sign_with`); the kernel
     /// trusts the system key (`*`) and the vendor key (`console`, `network_device`); enforce.
     Enforce,
@@ -85,6 +88,11 @@ impl TestKeys {
         match signing {
             Signing::Development => {
                 return SignConfig::resolve(&self.target_dir, &Default::default())
+            }
+            Signing::DevelopmentAndVendor => {
+                let mut config = SignConfig::resolve(&self.target_dir, &Default::default())?;
+                config.trust.push(keys::read_public(&self.vendor.public)?);
+                return Ok(config);
             }
             Signing::RotateToV2 | Signing::RotateOldV1 => return self.rotation(signing),
             _ => {}

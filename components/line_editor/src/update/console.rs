@@ -105,8 +105,8 @@ impl<S: System> ReadAt for StoreReader<'_, '_, '_, S> {
     }
 }
 
-/// `update FILE`: applies the delta in the store's `file` into slot B; prints the progress,
-/// then `update: slot B written (N parts, X bytes) in T ms; reboot to try it`, or one error line.
+/// `update FILE`: applies the delta in the store's `file` into the slot not running; prints
+/// the progress, then `update: slot B written (N parts, X bytes) in T ms; reboot to try it`, or one error line.
 pub fn update<S: System>(
     sys: &mut S,
     buf: &mut [u8],
@@ -128,8 +128,10 @@ pub fn update<S: System>(
             let ms = sys.uptime().unwrap_or(started).saturating_sub(started) / 1000;
             write!(
                 out,
-                "update: slot B written ({} parts, {} bytes) in {ms} ms; reboot to try it\r\n",
-                done.parts, done.written
+                "update: slot {} written ({} parts, {} bytes) in {ms} ms; reboot to try it\r\n",
+                super::letter(done.slot),
+                done.parts,
+                done.written
             )
         }
         Some(Err(e)) => write!(out, "error: update {file}: {e}\r\n"),
