@@ -554,8 +554,12 @@ impl<B: Blocks> Fat<B> {
         Ok(out)
     }
 
-    /// Writes every dirty FAT sector into every FAT copy, then marks FSInfo's hints unknown.
+    /// Marks FSInfo's hints unknown (first), then writes every dirty FAT sector into every
+    /// FAT copy.
     fn commit_table(&mut self) -> Result<(), FatError> {
+        if self.dirty.iter().any(|&d| d) {
+            self.forget_fsinfo()?;
+        }
         let s = self.g.sector as usize;
         let mut i = 0;
         while i < self.dirty.len() {
@@ -574,7 +578,7 @@ impl<B: Blocks> Fat<B> {
                 self.write_at(at, &run)?;
             }
         }
-        self.forget_fsinfo()
+        Ok(())
     }
 
     /// FAT32: marks FSInfo's free count and next-free hint unknown (once per open).

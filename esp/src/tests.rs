@@ -40,16 +40,6 @@ impl Disk {
         }
     }
 
-    fn byte(&self, at: u64) -> u8 {
-        let b = self.blocks.get(&(at / BLOCK as u64));
-        b.map_or(0, |b| b[(at % BLOCK as u64) as usize])
-    }
-
-    fn set_byte(&mut self, at: u64, v: u8) {
-        let b = self.blocks.entry(at / BLOCK as u64);
-        b.or_insert_with(|| Box::new([0; BLOCK]))[(at % BLOCK as u64) as usize] = v;
-    }
-
     /// A copy with no budget and zero counters.
     fn fresh_copy(&self) -> Disk {
         Disk {
@@ -112,25 +102,43 @@ impl Blocks for Disk {
     }
 }
 
-impl Read for Disk {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (self.size.saturating_sub(self.pos) as usize).min(buf.len());
-        for (i, b) in buf[..n].iter_mut().enumerate() {
-            *b = self.byte(self.pos + i as u64);
+impl Disk {
+    /// Copies between the disk's bytes from `self.pos` on and `len` bytes of a buffer, a block
+    /// at a time; returns how many.
+    fn each_span(&mut self, len: usize, mut f: impl FnMut(&mut Self, u64, usize, usize)) -> usize {
+        let n = (self.size.saturating_sub(self.pos) as usize).min(len);
+        let mut done = 0;
+        while done < n {
+            let at = self.pos + done as u64;
+            let k = (BLOCK - (at % BLOCK as u64) as usize).min(n - done);
+            f(self, at, done, k);
+            done += k;
         }
         self.pos += n as u64;
-        Ok(n)
+        n
+    }
+}
+
+impl Read for Disk {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.each_span(buf.len(), |d, at, done, k| {
+            let within = (at % BLOCK as u64) as usize;
+            match d.blocks.get(&(at / BLOCK as u64)) {
+                Some(b) => buf[done..done + k].copy_from_slice(&b[within..within + k]),
+                None => buf[done..done + k].fill(0),
+            }
+        }))
     }
 }
 
 impl Write for Disk {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = (self.size.saturating_sub(self.pos) as usize).min(buf.len());
-        for (i, &b) in buf[..n].iter().enumerate() {
-            self.set_byte(self.pos + i as u64, b);
-        }
-        self.pos += n as u64;
-        Ok(n)
+        Ok(self.each_span(buf.len(), |d, at, done, k| {
+            let within = (at % BLOCK as u64) as usize;
+            let b = d.blocks.entry(at / BLOCK as u64);
+            let b = b.or_insert_with(|| Box::new([0; BLOCK]));
+            b[within..within + k].copy_from_slice(&buf[done..done + k]);
+        }))
     }
 
     fn flush(&mut self) -> io::Result<()> {

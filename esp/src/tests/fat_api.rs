@@ -144,3 +144,22 @@ fn no_space_is_named_and_takes_nothing() {
         Err(FatError::TooLong { .. })
     ));
 }
+
+#[test]
+fn the_packer_order_puts_both_entries_in_the_directory_s_first_sector() {
+    for layout in LAYOUTS {
+        let files = BootFiles::new(noise(1, 5000), noise(2, 9000), noise(3, 3000));
+        let mut fat = Fat::open(build(layout, &files.in_order())).unwrap();
+        let efi = fat.find(files::BOOT_EFI).unwrap();
+        let conf = fat.find(files::CONF).unwrap();
+        assert!(fat.same_sector(&[&efi, &conf]), "{layout:?}");
+        // fatfs gives every entry a long name, `.` and `..` included: entries 0..4 are theirs,
+        // then BOOTX64.EFI (its short entry is 5), then limine.conf (7).
+        assert_eq!(efi.entry_offset() % 512, 5 * 32, "{layout:?}");
+        assert_eq!(
+            conf.entry_offset() - efi.entry_offset(),
+            2 * 32,
+            "{layout:?}"
+        );
+    }
+}
