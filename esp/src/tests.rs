@@ -30,6 +30,8 @@ pub struct Disk {
     pub flushes: usize,
     /// Writes left before the power is cut (`None`: never).
     pub budget: Option<usize>,
+    /// The write the power is cut in lands in part: some of its 512-byte sectors (each whole).
+    pub torn: bool,
 }
 
 impl Disk {
@@ -44,6 +46,7 @@ impl Disk {
     fn fresh_copy(&self) -> Disk {
         Disk {
             budget: None,
+            torn: false,
             writes: 0,
             flushes: 0,
             pos: 0,
@@ -59,6 +62,24 @@ impl Disk {
                 Ok(())
             }
             None => Ok(()),
+        }
+    }
+}
+
+impl Disk {
+    /// The write the power is cut in, when [`Disk::torn`]: about two thirds of its 512-byte
+    /// sectors land, each whole; later writes are lost.
+    fn tear(&mut self, block: u64, data: &[u8]) {
+        if !std::mem::take(&mut self.torn) {
+            return;
+        }
+        let base = block * BLOCK as u64;
+        for (i, sector) in data.chunks(512).enumerate() {
+            let n = base / 512 + i as u64;
+            if !n.wrapping_mul(0x9E37_79B9).is_multiple_of(3) {
+                self.pos = base + 512 * i as u64;
+                Write::write_all(self, sector).unwrap();
+            }
         }
     }
 }
@@ -79,7 +100,10 @@ impl Blocks for Disk {
     fn write(&mut self, block: u64, data: &[u8]) -> Result<(), IoError> {
         assert!(data.len().is_multiple_of(BLOCK) && data.len() <= 16 * BLOCK && !data.is_empty());
         assert!(block + (data.len() / BLOCK) as u64 <= self.block_count());
-        self.spend()?;
+        if let Err(e) = self.spend() {
+            self.tear(block, data);
+            return Err(e);
+        }
         self.writes += 1;
         for (i, chunk) in data.chunks(BLOCK).enumerate() {
             let mut b = Box::new([0u8; BLOCK]);

@@ -39,13 +39,14 @@ fn check_cut(disk: &Disk, old: &BootFiles, new: &BootFiles, update: &Update) {
 
 /// Installs `update` over `old` on `layout`, cutting the power after 0, 1, 2, ... writes
 /// until a run completes; returns how many runs were cut.
-fn cut_everywhere(layout: Layout, old: &BootFiles, update: &Update) -> usize {
+fn cut_everywhere(layout: Layout, old: &BootFiles, update: &Update, torn: bool) -> usize {
     let base = build(layout, &old.in_order());
     let new = update.expected(old);
     let fresh_free = free_clusters(&build(layout, &new.in_order()));
     for budget in 0.. {
         let mut disk = base.fresh_copy();
         disk.budget = Some(budget);
+        disk.torn = torn;
         let (r, cut) = update.run(disk);
         match r {
             Ok(Outcome::Installed { .. }) => {
@@ -80,7 +81,7 @@ fn cut_everywhere(layout: Layout, old: &BootFiles, update: &Update) -> usize {
 #[test]
 fn a_power_cut_after_any_write_of_a_slot_b_install_is_recovered() {
     for layout in LAYOUTS {
-        let runs = cut_everywhere(layout, &old_files(), &update_b(noise(70, 310_000)));
+        let runs = cut_everywhere(layout, &old_files(), &update_b(noise(70, 310_000)), false);
         eprintln!("{layout:?}: slot B install cut after each of {runs} writes");
         assert!(runs > 10, "{layout:?}: {runs} writes");
     }
@@ -89,9 +90,26 @@ fn a_power_cut_after_any_write_of_a_slot_b_install_is_recovered() {
 #[test]
 fn a_power_cut_after_any_write_of_a_slot_a_install_is_recovered() {
     for layout in [FAT16_512, FAT32_4096] {
-        let runs = cut_everywhere(layout, &old_files(), &update_a(noise(71, 290_000), 150_000));
+        let runs = cut_everywhere(
+            layout,
+            &old_files(),
+            &update_a(noise(71, 290_000), 150_000),
+            false,
+        );
         eprintln!("{layout:?}: slot A install cut after each of {runs} writes");
         assert!(runs > 10, "{layout:?}: {runs} writes");
+    }
+}
+
+/// A cut write may land in part, sector by sector (a sector write is atomic, a block write of
+/// several sectors is not): the sectors it rewrites with their own bytes stay as they were.
+#[test]
+fn a_power_cut_tearing_the_last_write_into_sectors_is_recovered() {
+    for layout in [FAT16_512, FAT32_512] {
+        let runs = cut_everywhere(layout, &old_files(), &update_b(noise(73, 200_000)), true);
+        assert!(runs > 10, "{layout:?}: {runs} writes");
+        let update = update_a(noise(74, 100_000), 90_000);
+        cut_everywhere(layout, &old_files(), &update, true);
     }
 }
 
