@@ -372,6 +372,9 @@ fn fat32_fields(
 impl<B: Blocks> Fat<B> {
     /// Opens the FAT16 or FAT32 volume on `dev`, loading its (active) FAT.
     pub fn open(mut dev: B) -> Result<Self, FatError> {
+        if dev.block_count() == 0 {
+            return Err(FatError::PastDevice { end: BLOCK as u64 });
+        }
         let mut block = vec![0u8; BLOCK];
         dev.read(0, &mut block).map_err(|_| FatError::Io {
             block: 0,

@@ -163,3 +163,43 @@ fn the_packer_order_puts_both_entries_in_the_directory_s_first_sector() {
         );
     }
 }
+
+#[test]
+fn fat32_fsinfo_hints_become_unknown_when_allocation_changes() {
+    let files = BootFiles::new(noise(1, 5000), noise(2, 9000), noise(3, 3000));
+    let disk = build(FAT32_512, &files.in_order());
+    let fsinfo = |d: &Disk| {
+        let mut sector = [0u8; 512];
+        let mut d = d.fresh_copy();
+        d.seek(SeekFrom::Start(512)).unwrap();
+        d.read_exact(&mut sector).unwrap();
+        sector
+    };
+    assert_eq!(&fsinfo(&disk)[..4], b"RRaA", "FSInfo is sector 1");
+    let mut fat = Fat::open(disk).unwrap();
+    assert_eq!(fat.collect_lost().unwrap(), 0);
+    fat.flush().unwrap();
+    assert_ne!(
+        fsinfo(fat.device())[488..496],
+        [0xFF; 8],
+        "nothing changed: kept"
+    );
+    let new = fat.allocate(10_000).unwrap();
+    fat.flush().unwrap();
+    assert_eq!(fsinfo(fat.device())[488..496], [0xFF; 8]);
+    fat.discard(new).unwrap();
+    fat.flush().unwrap();
+    let disk = fat.into_inner();
+    assert_eq!(
+        free_clusters(&build(FAT32_512, &files.in_order())),
+        free_clusters(&disk)
+    );
+}
+
+#[test]
+fn an_empty_device_is_an_error() {
+    assert!(matches!(
+        Fat::open(Disk::new(0)),
+        Err(FatError::PastDevice { .. })
+    ));
+}
