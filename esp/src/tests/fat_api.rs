@@ -203,3 +203,53 @@ fn an_empty_device_is_an_error() {
         Err(FatError::PastDevice { .. })
     ));
 }
+
+/// Sets FAT16 entry `cluster` to `value` in the first FAT of a FAT16_512 image.
+fn set_fat16(disk: &mut Disk, cluster: u32, value: u16) {
+    let mut bpb = [0u8; 512];
+    disk.seek(SeekFrom::Start(0)).unwrap();
+    disk.read_exact(&mut bpb).unwrap();
+    let reserved = u64::from(u16::from_le_bytes([bpb[14], bpb[15]]));
+    disk.seek(SeekFrom::Start(reserved * 512 + 2 * u64::from(cluster)))
+        .unwrap();
+    disk.write_all(&value.to_le_bytes()).unwrap();
+}
+
+#[test]
+fn loops_and_cross_links_are_named() {
+    let (mut disk, _) = small();
+    let mut fat = Fat::open(disk.fresh_copy()).unwrap();
+    let b = fat.find(files::KERNEL_B).unwrap();
+    let a = fat.find(files::KERNEL_A).unwrap();
+    let last_b = b.first_cluster() + b.size().div_ceil(2048) - 1;
+    // The chain's last cluster points back to its first.
+    set_fat16(&mut disk, last_b, b.first_cluster() as u16);
+    let mut fat = Fat::open(disk.fresh_copy()).unwrap();
+    let err = fat.find(files::KERNEL_B).unwrap_err();
+    assert_eq!(
+        err,
+        FatError::ChainLoop {
+            first: b.first_cluster()
+        }
+    );
+    assert_eq!(fat.collect_lost(), Err(err));
+    // Slot B's chain runs into slot A's.
+    set_fat16(&mut disk, last_b, a.first_cluster() as u16);
+    let mut fat = Fat::open(disk.fresh_copy()).unwrap();
+    let err = fat.count_lost().unwrap_err();
+    assert!(matches!(err, FatError::CrossLinked { .. }), "{err:?}");
+    // A chain that ends early.
+    set_fat16(&mut disk, b.first_cluster(), 0xFFFF);
+    let mut fat = Fat::open(disk.fresh_copy()).unwrap();
+    let err = fat.find(files::KERNEL_B).unwrap_err();
+    assert!(matches!(err, FatError::ChainTooShort { .. }), "{err:?}");
+    // A cluster number past the volume.
+    set_fat16(&mut disk, b.first_cluster(), 0xFFF0);
+    let mut fat = Fat::open(disk).unwrap();
+    let err = fat.find(files::KERNEL_B).unwrap_err();
+    assert!(
+        matches!(err, FatError::BadCluster { value: 0xFFF0, .. }),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains('\n'));
+}
