@@ -372,6 +372,9 @@ fn fat32_fields(
 impl<B: Blocks> Fat<B> {
     /// Opens the FAT16 or FAT32 volume on `dev`, loading its (active) FAT.
     pub fn open(mut dev: B) -> Result<Self, FatError> {
+        if dev.block_count() == 0 {
+            return Err(FatError::PastDevice { end: BLOCK as u64 });
+        }
         let mut block = vec![0u8; BLOCK];
         dev.read(0, &mut block).map_err(|_| FatError::Io {
             block: 0,
@@ -554,8 +557,12 @@ impl<B: Blocks> Fat<B> {
         Ok(out)
     }
 
-    /// Writes every dirty FAT sector into every FAT copy, then marks FSInfo's hints unknown.
+    /// Marks FSInfo's hints unknown (first), then writes every dirty FAT sector into every
+    /// FAT copy.
     fn commit_table(&mut self) -> Result<(), FatError> {
+        if self.dirty.iter().any(|&d| d) {
+            self.forget_fsinfo()?;
+        }
         let s = self.g.sector as usize;
         let mut i = 0;
         while i < self.dirty.len() {
@@ -574,7 +581,7 @@ impl<B: Blocks> Fat<B> {
                 self.write_at(at, &run)?;
             }
         }
-        self.forget_fsinfo()
+        Ok(())
     }
 
     /// FAT32: marks FSInfo's free count and next-free hint unknown (once per open).

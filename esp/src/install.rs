@@ -23,7 +23,7 @@ const CHUNK: usize = 64 << 10;
 
 /// The verified slot's bytes, read at byte offsets.
 pub trait SlotBytes {
-    /// Fills `buf` with the slot's bytes from `offset` on.
+    /// Fills `buf` (at most 64 KiB) with the slot's bytes from `offset` on.
     fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), IoError>;
 }
 

@@ -30,6 +30,8 @@ pub struct Disk {
     pub flushes: usize,
     /// Writes left before the power is cut (`None`: never).
     pub budget: Option<usize>,
+    /// The write the power is cut in lands in part: some of its 512-byte sectors (each whole).
+    pub torn: bool,
 }
 
 impl Disk {
@@ -40,20 +42,11 @@ impl Disk {
         }
     }
 
-    fn byte(&self, at: u64) -> u8 {
-        let b = self.blocks.get(&(at / BLOCK as u64));
-        b.map_or(0, |b| b[(at % BLOCK as u64) as usize])
-    }
-
-    fn set_byte(&mut self, at: u64, v: u8) {
-        let b = self.blocks.entry(at / BLOCK as u64);
-        b.or_insert_with(|| Box::new([0; BLOCK]))[(at % BLOCK as u64) as usize] = v;
-    }
-
     /// A copy with no budget and zero counters.
     fn fresh_copy(&self) -> Disk {
         Disk {
             budget: None,
+            torn: false,
             writes: 0,
             flushes: 0,
             pos: 0,
@@ -69,6 +62,24 @@ impl Disk {
                 Ok(())
             }
             None => Ok(()),
+        }
+    }
+}
+
+impl Disk {
+    /// The write the power is cut in, when [`Disk::torn`]: about two thirds of its 512-byte
+    /// sectors land, each whole; later writes are lost.
+    fn tear(&mut self, block: u64, data: &[u8]) {
+        if !std::mem::take(&mut self.torn) {
+            return;
+        }
+        let base = block * BLOCK as u64;
+        for (i, sector) in data.chunks(512).enumerate() {
+            let n = base / 512 + i as u64;
+            if !n.wrapping_mul(0x9E37_79B9).is_multiple_of(3) {
+                self.pos = base + 512 * i as u64;
+                Write::write_all(self, sector).unwrap();
+            }
         }
     }
 }
@@ -89,7 +100,10 @@ impl Blocks for Disk {
     fn write(&mut self, block: u64, data: &[u8]) -> Result<(), IoError> {
         assert!(data.len().is_multiple_of(BLOCK) && data.len() <= 16 * BLOCK && !data.is_empty());
         assert!(block + (data.len() / BLOCK) as u64 <= self.block_count());
-        self.spend()?;
+        if let Err(e) = self.spend() {
+            self.tear(block, data);
+            return Err(e);
+        }
         self.writes += 1;
         for (i, chunk) in data.chunks(BLOCK).enumerate() {
             let mut b = Box::new([0u8; BLOCK]);
@@ -112,25 +126,43 @@ impl Blocks for Disk {
     }
 }
 
-impl Read for Disk {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (self.size.saturating_sub(self.pos) as usize).min(buf.len());
-        for (i, b) in buf[..n].iter_mut().enumerate() {
-            *b = self.byte(self.pos + i as u64);
+impl Disk {
+    /// Copies between the disk's bytes from `self.pos` on and `len` bytes of a buffer, a block
+    /// at a time; returns how many.
+    fn each_span(&mut self, len: usize, mut f: impl FnMut(&mut Self, u64, usize, usize)) -> usize {
+        let n = (self.size.saturating_sub(self.pos) as usize).min(len);
+        let mut done = 0;
+        while done < n {
+            let at = self.pos + done as u64;
+            let k = (BLOCK - (at % BLOCK as u64) as usize).min(n - done);
+            f(self, at, done, k);
+            done += k;
         }
         self.pos += n as u64;
-        Ok(n)
+        n
+    }
+}
+
+impl Read for Disk {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.each_span(buf.len(), |d, at, done, k| {
+            let within = (at % BLOCK as u64) as usize;
+            match d.blocks.get(&(at / BLOCK as u64)) {
+                Some(b) => buf[done..done + k].copy_from_slice(&b[within..within + k]),
+                None => buf[done..done + k].fill(0),
+            }
+        }))
     }
 }
 
 impl Write for Disk {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = (self.size.saturating_sub(self.pos) as usize).min(buf.len());
-        for (i, &b) in buf[..n].iter().enumerate() {
-            self.set_byte(self.pos + i as u64, b);
-        }
-        self.pos += n as u64;
-        Ok(n)
+        Ok(self.each_span(buf.len(), |d, at, done, k| {
+            let within = (at % BLOCK as u64) as usize;
+            let b = d.blocks.entry(at / BLOCK as u64);
+            let b = b.or_insert_with(|| Box::new([0; BLOCK]));
+            b[within..within + k].copy_from_slice(&buf[done..done + k]);
+        }))
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -290,8 +290,10 @@ impl<B: Blocks> Fat<B> {
         Ok(used)
     }
 
-    /// Marks the chain from `first` used; a cluster marked before is cross-linked.
+    /// Marks the chain from `first` used; a cluster marked before (by another chain: a loop
+    /// is found first) is cross-linked.
     fn mark(&self, used: &mut [bool], first: u32, size: Option<u32>) -> Result<(), FatError> {
+        self.walk(first, |_| Ok(()))?;
         let n = self.walk(first, |c| {
             match core::mem::replace(&mut used[c as usize], true) {
                 true => Err(FatError::CrossLinked { cluster: c }),

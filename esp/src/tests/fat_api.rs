@@ -144,3 +144,112 @@ fn no_space_is_named_and_takes_nothing() {
         Err(FatError::TooLong { .. })
     ));
 }
+
+#[test]
+fn the_packer_order_puts_both_entries_in_the_directory_s_first_sector() {
+    for layout in LAYOUTS {
+        let files = BootFiles::new(noise(1, 5000), noise(2, 9000), noise(3, 3000));
+        let mut fat = Fat::open(build(layout, &files.in_order())).unwrap();
+        let efi = fat.find(files::BOOT_EFI).unwrap();
+        let conf = fat.find(files::CONF).unwrap();
+        assert!(fat.same_sector(&[&efi, &conf]), "{layout:?}");
+        // fatfs gives every entry a long name, `.` and `..` included: entries 0..4 are theirs,
+        // then BOOTX64.EFI (its short entry is 5), then limine.conf (7).
+        assert_eq!(efi.entry_offset() % 512, 5 * 32, "{layout:?}");
+        assert_eq!(
+            conf.entry_offset() - efi.entry_offset(),
+            2 * 32,
+            "{layout:?}"
+        );
+    }
+}
+
+#[test]
+fn fat32_fsinfo_hints_become_unknown_when_allocation_changes() {
+    let files = BootFiles::new(noise(1, 5000), noise(2, 9000), noise(3, 3000));
+    let disk = build(FAT32_512, &files.in_order());
+    let fsinfo = |d: &Disk| {
+        let mut sector = [0u8; 512];
+        let mut d = d.fresh_copy();
+        d.seek(SeekFrom::Start(512)).unwrap();
+        d.read_exact(&mut sector).unwrap();
+        sector
+    };
+    assert_eq!(&fsinfo(&disk)[..4], b"RRaA", "FSInfo is sector 1");
+    let mut fat = Fat::open(disk).unwrap();
+    assert_eq!(fat.collect_lost().unwrap(), 0);
+    fat.flush().unwrap();
+    assert_ne!(
+        fsinfo(fat.device())[488..496],
+        [0xFF; 8],
+        "nothing changed: kept"
+    );
+    let new = fat.allocate(10_000).unwrap();
+    fat.flush().unwrap();
+    assert_eq!(fsinfo(fat.device())[488..496], [0xFF; 8]);
+    fat.discard(new).unwrap();
+    fat.flush().unwrap();
+    let disk = fat.into_inner();
+    assert_eq!(
+        free_clusters(&build(FAT32_512, &files.in_order())),
+        free_clusters(&disk)
+    );
+}
+
+#[test]
+fn an_empty_device_is_an_error() {
+    assert!(matches!(
+        Fat::open(Disk::new(0)),
+        Err(FatError::PastDevice { .. })
+    ));
+}
+
+/// Sets FAT16 entry `cluster` to `value` in the first FAT of a FAT16_512 image.
+fn set_fat16(disk: &mut Disk, cluster: u32, value: u16) {
+    let mut bpb = [0u8; 512];
+    disk.seek(SeekFrom::Start(0)).unwrap();
+    disk.read_exact(&mut bpb).unwrap();
+    let reserved = u64::from(u16::from_le_bytes([bpb[14], bpb[15]]));
+    disk.seek(SeekFrom::Start(reserved * 512 + 2 * u64::from(cluster)))
+        .unwrap();
+    disk.write_all(&value.to_le_bytes()).unwrap();
+}
+
+#[test]
+fn loops_and_cross_links_are_named() {
+    let (mut disk, _) = small();
+    let mut fat = Fat::open(disk.fresh_copy()).unwrap();
+    let b = fat.find(files::KERNEL_B).unwrap();
+    let a = fat.find(files::KERNEL_A).unwrap();
+    let last_b = b.first_cluster() + b.size().div_ceil(2048) - 1;
+    // The chain's last cluster points back to its first.
+    set_fat16(&mut disk, last_b, b.first_cluster() as u16);
+    let mut fat = Fat::open(disk.fresh_copy()).unwrap();
+    let err = fat.find(files::KERNEL_B).unwrap_err();
+    assert_eq!(
+        err,
+        FatError::ChainLoop {
+            first: b.first_cluster()
+        }
+    );
+    assert_eq!(fat.collect_lost(), Err(err));
+    // Slot B's chain runs into slot A's.
+    set_fat16(&mut disk, last_b, a.first_cluster() as u16);
+    let mut fat = Fat::open(disk.fresh_copy()).unwrap();
+    let err = fat.count_lost().unwrap_err();
+    assert!(matches!(err, FatError::CrossLinked { .. }), "{err:?}");
+    // A chain that ends early.
+    set_fat16(&mut disk, b.first_cluster(), 0xFFFF);
+    let mut fat = Fat::open(disk.fresh_copy()).unwrap();
+    let err = fat.find(files::KERNEL_B).unwrap_err();
+    assert!(matches!(err, FatError::ChainTooShort { .. }), "{err:?}");
+    // A cluster number past the volume.
+    set_fat16(&mut disk, b.first_cluster(), 0xFFF0);
+    let mut fat = Fat::open(disk).unwrap();
+    let err = fat.find(files::KERNEL_B).unwrap_err();
+    assert!(
+        matches!(err, FatError::BadCluster { value: 0xFFF0, .. }),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains('\n'));
+}
