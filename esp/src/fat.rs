@@ -391,10 +391,16 @@ impl<B: Blocks> Fat<B> {
         if bytes > MAX_TABLE_BYTES {
             return Err(bad("FAT larger than 16 MiB"));
         }
+        // Fallible: in the kernel's heap a large FAT is a named error, not an abort.
+        let mut table = Vec::new();
+        if table.try_reserve_exact(bytes as usize).is_err() {
+            return Err(bad("FAT larger than the memory free for it"));
+        }
+        table.resize(bytes as usize, 0);
         let mut fat = Fat {
             dev,
             g,
-            table: vec![0; bytes as usize],
+            table,
             dirty: vec![false; (bytes / u64::from(g.sector)) as usize],
             fsinfo_done: false,
             scratch: vec![0; BLOCK * MAX_IO_BLOCKS],

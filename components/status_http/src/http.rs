@@ -3,9 +3,13 @@
 //! [`write_response`] builds the answer, and [`Conn`] is one connection's bounded state
 //! (partial reads, pipelined requests, keep-alive, closing after an error).
 //!
-//! Only `GET` and `HEAD` are served; a request body is never read: a request that announces
-//! one is answered and the connection closed.
+//! `GET` and `HEAD` serve the pages. The one request whose body is read is `PUT /update` (a
+//! delta, [`crate::upload`]): its `Content-Length` bytes are handed to the [`Site`] in pieces
+//! of at most [`BODY_BUF`] bytes, then the site applies it and the answer is one text line;
+//! the connection closes after it. Any other request that announces a body is answered and
+//! the connection closed, its body unread.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
@@ -13,9 +17,12 @@ use core::fmt::{self, Write};
 /// ends them. One byte more is [`HttpError::HeadTooLarge`] (431).
 pub const MAX_HEAD: usize = 8192;
 
-/// The body of `PUT /update`'s 501.
-pub const UPDATE_NOT_AVAILABLE: &str =
-    "updates over HTTP are not available yet: use the console's `update` command\n";
+/// The most body bytes a connection holds before handing them to the [`Site`] (one
+/// `storage_api` write takes them).
+pub const BODY_BUF: usize = 60 * 1024;
+
+/// The interim answer to `Expect: 100-continue` on an upload that will be read.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Why a request could not be served; each is answered with its [`Status`] and the connection
 /// closes.
@@ -29,7 +36,8 @@ pub enum HttpError {
     BadTarget,
     /// An HTTP version other than 1.0 and 1.1.
     BadVersion,
-    /// A header line without a name or colon, a folded line, or a bad `Content-Length`.
+    /// A header line without a name or colon, a folded line, or a bad (or repeated,
+    /// differing) `Content-Length`.
     BadHeader,
     /// The head is not UTF-8 text, or holds control bytes.
     NotText,
@@ -78,10 +86,20 @@ pub enum Status {
     NotFound,
     /// 405 (with `Allow: GET, HEAD`).
     MethodNotAllowed,
+    /// 409: the machine is not in a state that takes this delta (wrong base, older epoch, …).
+    Conflict,
+    /// 411: an upload without `Content-Length` (chunked).
+    LengthRequired,
+    /// 413: an upload over the limit.
+    ContentTooLarge,
+    /// 422: the delta itself is refused (damaged, bad signature, …).
+    UnprocessableContent,
     /// 431.
     HeaderFieldsTooLarge,
-    /// 501.
-    NotImplemented,
+    /// 500: the machine failed (a slot call, the store).
+    InternalServerError,
+    /// 503: another upload is in progress.
+    ServiceUnavailable,
     /// 505.
     VersionNotSupported,
 }
@@ -94,8 +112,13 @@ impl Status {
             Status::BadRequest => 400,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
+            Status::Conflict => 409,
+            Status::LengthRequired => 411,
+            Status::ContentTooLarge => 413,
+            Status::UnprocessableContent => 422,
             Status::HeaderFieldsTooLarge => 431,
-            Status::NotImplemented => 501,
+            Status::InternalServerError => 500,
+            Status::ServiceUnavailable => 503,
             Status::VersionNotSupported => 505,
         }
     }
@@ -107,8 +130,13 @@ impl Status {
             Status::BadRequest => "Bad Request",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
+            Status::Conflict => "Conflict",
+            Status::LengthRequired => "Length Required",
+            Status::ContentTooLarge => "Content Too Large",
+            Status::UnprocessableContent => "Unprocessable Content",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
-            Status::NotImplemented => "Not Implemented",
+            Status::InternalServerError => "Internal Server Error",
+            Status::ServiceUnavailable => "Service Unavailable",
             Status::VersionNotSupported => "HTTP Version Not Supported",
         }
     }
@@ -135,6 +163,21 @@ pub struct Request<'a> {
     /// Whether the connection stays open after the answer (HTTP/1.1 unless `Connection:
     /// close`; HTTP/1.0 only with `Connection: keep-alive`; never when a body was announced).
     pub keep_alive: bool,
+    /// The body's framing as announced.
+    pub body: BodyFraming,
+    /// `Expect: 100-continue` was sent.
+    pub expect_continue: bool,
+}
+
+/// How a request says its body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// Neither `Content-Length` nor `Transfer-Encoding`.
+    None,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding` (chunked or another coding): the length is not known up front.
+    Chunked,
 }
 
 /// Parses the request at the start of `buf`: `Ok(None)` while its head is incomplete (and
@@ -162,12 +205,14 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request<'_>, usize)>, HttpError>
     }
     let mut lines = text.split("\r\n");
     let (method, target, http11) = request_line(lines.next().unwrap_or(""))?;
-    let keep_alive = headers(lines, http11)?;
+    let h = headers(lines, http11)?;
     Ok(Some((
         Request {
             method,
             target,
-            keep_alive,
+            keep_alive: h.keep_alive,
+            body: h.body,
+            expect_continue: h.expect_continue,
         },
         end,
     )))
@@ -211,10 +256,19 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Reads the header lines; returns whether the connection stays open.
-fn headers<'a>(lines: impl Iterator<Item = &'a str>, http11: bool) -> Result<bool, HttpError> {
+/// What the header lines say.
+struct Headers {
+    keep_alive: bool,
+    body: BodyFraming,
+    expect_continue: bool,
+}
+
+/// Reads the header lines.
+fn headers<'a>(lines: impl Iterator<Item = &'a str>, http11: bool) -> Result<Headers, HttpError> {
     let mut keep_alive = http11;
-    let mut body = false;
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut expect_continue = false;
     for line in lines {
         let (name, value) = line.split_once(':').ok_or(HttpError::BadHeader)?;
         if name.is_empty() || !name.bytes().all(is_tchar) {
@@ -234,13 +288,27 @@ fn headers<'a>(lines: impl Iterator<Item = &'a str>, http11: bool) -> Result<boo
                 .then(|| value.parse().ok())
                 .flatten()
                 .ok_or(HttpError::BadHeader)?;
-            body |= n > 0;
+            if length.is_some_and(|l| l != n) {
+                return Err(HttpError::BadHeader);
+            }
+            length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            body = true;
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue |= value.eq_ignore_ascii_case("100-continue");
         }
     }
-    // A body is never read: the connection cannot go on after it.
-    Ok(keep_alive && !body)
+    let body = match (chunked, length) {
+        (true, _) => BodyFraming::Chunked,
+        (false, Some(n)) if n > 0 => BodyFraming::Length(n),
+        _ => BodyFraming::None,
+    };
+    Ok(Headers {
+        // The connection cannot go on after a body (read, or left unread).
+        keep_alive: keep_alive && body == BodyFraming::None,
+        body,
+        expect_continue,
+    })
 }
 
 /// What a request asks for.
@@ -252,8 +320,8 @@ pub enum Route {
     NotFound,
     /// A method other than `GET`/`HEAD`: 405.
     MethodNotAllowed,
-    /// `PUT /update`: 501.
-    UpdateNotImplemented,
+    /// `PUT /update`: a delta to apply ([`crate::upload`]).
+    Update,
 }
 
 /// The documents the site serves.
@@ -271,7 +339,7 @@ pub enum Page {
 pub fn route(method: Method<'_>, target: &str) -> Route {
     let path = target.split(['?', '#']).next().unwrap_or(target);
     match method {
-        Method::Other("PUT") if path == "/update" => Route::UpdateNotImplemented,
+        Method::Other("PUT") if path == "/update" => Route::Update,
         Method::Other(_) => Route::MethodNotAllowed,
         Method::Get | Method::Head => match path {
             "/" | "/index.html" => Route::Page(Page::Index),
@@ -282,10 +350,40 @@ pub fn route(method: Method<'_>, target: &str) -> Route {
     }
 }
 
-/// Where the pages' contents come from (the system, or a test's fixed text).
+/// A one-line text answer: its status and the line (without its newline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The status.
+    pub status: Status,
+    /// The line.
+    pub line: String,
+}
+
+impl Reply {
+    /// A reply of `status` with `line`.
+    pub fn new(status: Status, line: impl Into<String>) -> Self {
+        Reply {
+            status,
+            line: line.into(),
+        }
+    }
+}
+
+/// Where the pages' contents come from and where an upload goes (the system, or a test's
+/// fake).
 pub trait Site {
     /// The page's body and its content type.
     fn page(&mut self, page: Page) -> (Vec<u8>, &'static str);
+    /// `PUT /update` with a body of `len` bytes (checked against the limits already) starts;
+    /// `Err` is answered at once (the body is not read).
+    fn upload_start(&mut self, len: u64) -> Result<(), Reply>;
+    /// The body's next bytes, in order (at most [`BODY_BUF`] at a time). After an `Err` the
+    /// site has dropped the upload; the error is answered.
+    fn upload_data(&mut self, data: &[u8]) -> Result<(), Reply>;
+    /// The whole body arrived: apply it; the answer.
+    fn upload_finish(&mut self) -> Reply;
+    /// The connection ended before the whole body arrived: drop what was stored.
+    fn upload_abort(&mut self);
 }
 
 /// The content type of the plain-text answers.
@@ -341,6 +439,8 @@ pub enum Step {
     Answered(Status),
     /// Answered a bad request with its error status; the connection closes after it.
     Rejected(HttpError),
+    /// Handed this many bytes of an upload's body to the site.
+    Body(usize),
 }
 
 /// One connection: at most [`MAX_HEAD`] bytes of input and one answer of output at a time.
@@ -350,6 +450,8 @@ pub struct Conn {
     output: Vec<u8>,
     sent: usize,
     closing: bool,
+    /// In an upload's body: the bytes still to come (counting those in `input`).
+    body_left: Option<u64>,
 }
 
 impl Conn {
@@ -359,13 +461,31 @@ impl Conn {
     }
 
     /// How many bytes the next receive may take: 0 while an answer is being sent or the
-    /// connection is closing, else what keeps the input within [`MAX_HEAD`].
+    /// connection is closing, else what keeps the input within [`MAX_HEAD`] (in an upload's
+    /// body: within [`BODY_BUF`] and the body's end).
     pub fn room(&self) -> usize {
         if self.closing || !self.output().is_empty() {
             0
+        } else if let Some(left) = self.body_left {
+            let cap = usize::try_from(left).unwrap_or(usize::MAX).min(BODY_BUF);
+            cap.saturating_sub(self.input.len())
         } else {
             MAX_HEAD - self.input.len().min(MAX_HEAD)
         }
+    }
+
+    /// Whether an upload's body is being received.
+    pub fn in_body(&self) -> bool {
+        self.body_left.is_some()
+    }
+
+    /// The connection ends (closed, failed or idle): an upload cut short is dropped.
+    pub fn abandon(&mut self, site: &mut impl Site) {
+        if self.body_left.take().is_some() {
+            site.upload_abort();
+        }
+        self.closing = true;
+        self.input.clear();
     }
 
     /// Takes received bytes; what does not fit in [`Conn::room`] is dropped.
@@ -387,6 +507,9 @@ impl Conn {
         }
         self.output.clear();
         self.sent = 0;
+        if let Some(left) = self.body_left {
+            return self.body_step(left, site);
+        }
         match parse_head(&self.input) {
             Ok(None) => Step::Idle,
             Err(e) => {
@@ -402,6 +525,23 @@ impl Conn {
                 );
                 Step::Rejected(e)
             }
+            Ok(Some((req, len))) if route(req.method, req.target) == Route::Update => {
+                let expect_continue = req.expect_continue;
+                let started = crate::upload::check(req.body)
+                    .and_then(|len| site.upload_start(len).map(|()| len));
+                self.input.drain(..len);
+                match started {
+                    Ok(body_len) => {
+                        self.body_left = Some(body_len);
+                        if expect_continue {
+                            self.output.extend_from_slice(CONTINUE);
+                            return Step::Body(0);
+                        }
+                        self.body_step(body_len, site)
+                    }
+                    Err(reply) => self.finish(reply),
+                }
+            }
             Ok(Some((req, len))) => {
                 let (status, close) = serve(&mut self.output, &req, site);
                 self.input.drain(..len);
@@ -409,6 +549,52 @@ impl Conn {
                 Step::Answered(status)
             }
         }
+    }
+
+    /// In an upload's body with `left` bytes to come: hands a full buffer (or the body's
+    /// end) to the site; after the last byte, the site's answer.
+    fn body_step(&mut self, left: u64, site: &mut impl Site) -> Step {
+        let have = self
+            .input
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        if have == 0 || (have < BODY_BUF && (have as u64) < left) {
+            return Step::Idle;
+        }
+        let stored = site.upload_data(&self.input[..have]);
+        self.input.drain(..have);
+        let left = left - have as u64;
+        match stored {
+            Err(reply) => {
+                self.body_left = None;
+                self.finish(reply)
+            }
+            Ok(()) if left == 0 => {
+                self.body_left = None;
+                let reply = site.upload_finish();
+                self.finish(reply)
+            }
+            Ok(()) => {
+                self.body_left = Some(left);
+                Step::Body(have)
+            }
+        }
+    }
+
+    /// Answers an upload with `reply` and closes (what else was sent is not read).
+    fn finish(&mut self, reply: Reply) -> Step {
+        self.input.clear();
+        self.closing = true;
+        let mut body = reply.line;
+        body.push('\n');
+        answer(
+            &mut self.output,
+            reply.status,
+            TEXT,
+            body.as_bytes(),
+            (false, true),
+        );
+        Step::Answered(reply.status)
     }
 
     /// The answer bytes not sent yet.
@@ -451,9 +637,10 @@ fn serve(out: &mut Vec<u8>, req: &Request<'_>, site: &mut impl Site) -> (Status,
             b"only GET and HEAD are served\n".to_vec(),
             TEXT,
         ),
-        Route::UpdateNotImplemented => (
-            Status::NotImplemented,
-            UPDATE_NOT_AVAILABLE.as_bytes().to_vec(),
+        // Answered by `Conn::step` before it gets here.
+        Route::Update => (
+            Status::MethodNotAllowed,
+            b"only GET and HEAD are served\n".to_vec(),
             TEXT,
         ),
     };

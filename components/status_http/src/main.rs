@@ -1,8 +1,14 @@
-//! `status_http`: a read-only HTTP status page on TCP port [`PORT`], through
-//! `services_network`'s `network_api` (its `port_range:8080-8080` capability). `GET /` is the
-//! state table (SERVICES, what the console's `services` shows) and the boot journal's newest
-//! lines (BOOTLOG) as HTML, `GET /services.json` the table as JSON, `GET /manifest.json` the
+//! `status_http`: an HTTP status page on TCP port [`PORT`], through `services_network`'s
+//! `network_api` (its `port_range:8080-8080` capability). `GET /` is the state table
+//! (SERVICES, what the console's `services` shows) and the boot journal's newest lines
+//! (BOOTLOG) as HTML, `GET /services.json` the table as JSON, `GET /manifest.json` the
 //! manifest (MANIFEST). The HTTP itself is the pure, host-tested `status_http::http`.
+//!
+//! `PUT /update` takes a signed delta (`PGDELTA1`): its body is streamed into the user-data
+//! store at `status_http::upload::STORE_PATH` (`files:/updates`), then `update_driver` applies
+//! it into slot B over SLOT_READ/SLOT_WRITE/SLOT_SET (`update`), exactly as the console's
+//! `update FILE` does; the answer is the console's one line. While a delta is applied (seconds)
+//! the loop serves nothing else.
 //!
 //! One loop, never blocking: accept while fewer than [`MAX_CONNS`] connections are open, then
 //! for each connection send what is pending, answer the next request, or receive; a
@@ -16,13 +22,18 @@ extern crate alloc;
 
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use core::fmt;
 
+use abi::{SlotAction, SlotId};
 use netstack::api::{Request, Response};
 use netstack::NetError;
+use pgdelta::{IoError, ReadAt};
+use protocol::storage::{self, OpenFlags, StorageError};
 use runtime::Error;
-use status_http::http::{Conn, HttpError, Page, Site, Step};
-use status_http::status;
+use status_http::http::{Conn, HttpError, Page, Reply, Site, Step};
+use status_http::{status, upload};
+use update_driver::SlotIo;
 
 runtime::entry!(main);
 
@@ -33,8 +44,9 @@ const PORT: u16 = 8080;
 const MAX_CONNS: usize = 12;
 /// A connection with no traffic for this long is closed.
 const IDLE_MS: u64 = 5_000;
-/// The most one receive asks for.
-const RECV_MAX: u32 = 4096;
+/// The most one receive asks for (a request head fits [`status_http::http::MAX_HEAD`]; an
+/// upload's body is received up to [`status_http::http::BODY_BUF`] at a time).
+const RECV_MAX: u32 = netstack::api::MAX_DATA as u32;
 /// The most one send offers.
 const SEND_MAX: usize = 16 * 1024;
 /// How long to wait before listening again after a failure (no address yet, link down).
@@ -108,8 +120,152 @@ impl Net {
     }
 }
 
-/// The pages, from the system's calls.
-struct System;
+/// The pages, from the system's calls, and the upload being stored.
+struct System {
+    store: Store,
+    /// The open handle of [`upload::STORE_PATH`] and the bytes written, while an upload's
+    /// body is received.
+    upload: Option<(u32, u64)>,
+}
+
+/// Why a `storage_api` call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreError {
+    /// The IPC call failed (`services_storage` gone, or not allowed).
+    Ipc(Error),
+    /// The service answered with an error.
+    Storage(StorageError),
+    /// The reply did not decode, or was not the one asked for.
+    BadReply,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Ipc(e) => write!(f, "storage_api call failed: {e}"),
+            StoreError::Storage(e) => write!(f, "{e}"),
+            StoreError::BadReply => f.write_str("services_storage sent a malformed reply"),
+        }
+    }
+}
+
+/// The `storage_api` client: one request and reply buffer.
+struct Store {
+    msg: Vec<u8>,
+    reply: Vec<u8>,
+}
+
+impl Store {
+    fn call<T>(
+        &mut self,
+        req: &storage::Request<'_>,
+        with: impl FnOnce(storage::Response<'_>) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        let len = req
+            .encode(&mut self.msg)
+            .map_err(|_| StoreError::BadReply)?;
+        let n = runtime::ipc::call(storage::ENDPOINT, &self.msg[..len], &mut self.reply)
+            .map_err(StoreError::Ipc)?;
+        match storage::Response::decode(&self.reply[..n.min(self.reply.len())]) {
+            Ok(storage::Response::Err(e, _)) => Err(StoreError::Storage(e)),
+            Ok(r) => with(r).ok_or(StoreError::BadReply),
+            Err(_) => Err(StoreError::BadReply),
+        }
+    }
+
+    fn ok(&mut self, req: &storage::Request<'_>) -> Result<(), StoreError> {
+        self.call(req, |r| matches!(r, storage::Response::Ok).then_some(()))
+    }
+
+    fn open(&mut self, path: &str, flags: OpenFlags) -> Result<(u32, u64), StoreError> {
+        self.call(&storage::Request::Open { path, flags }, |r| match r {
+            storage::Response::Opened { handle, size } => Some((handle, size)),
+            _ => None,
+        })
+    }
+
+    /// Closes `handle` and removes the stored delta (nothing more to do if either fails).
+    fn discard(&mut self, handle: Option<u32>) {
+        if let Some(handle) = handle {
+            let _ = self.ok(&storage::Request::Close { handle });
+        }
+        let _ = self.ok(&storage::Request::Remove {
+            path: upload::STORE_PATH,
+        });
+    }
+}
+
+/// The slot calls, straight to the kernel.
+struct Slots;
+
+impl SlotIo for Slots {
+    fn slot_read(&mut self, slot: SlotId, block: u64, buf: &mut [u8]) -> Result<(), Error> {
+        runtime::slot_read(slot, block, buf)
+    }
+    fn slot_write(&mut self, block: u64, data: &[u8]) -> Result<(), Error> {
+        runtime::slot_write(block, data)
+    }
+    fn slot_flush(&mut self) -> Result<(), Error> {
+        runtime::slot_write(0, &[])
+    }
+    fn slot_set(&mut self, action: SlotAction, slot: SlotId) -> Result<(), Error> {
+        let mut text = [0u8; 512];
+        runtime::slot_set(action, slot, &mut text).map(drop)
+    }
+    fn booted(&mut self) -> Result<SlotId, Error> {
+        let mut text = [0u8; 512];
+        let n = runtime::slots(&mut text)?.min(text.len());
+        update_driver::booted_in(&text[..n]).ok_or(Error::Unsupported)
+    }
+}
+
+/// The stored delta, read at byte offsets through the open `handle`, one
+/// [`status_http::http::BODY_BUF`] at a time (the last one kept).
+struct StoredDelta<'s> {
+    store: &'s mut Store,
+    handle: u32,
+    size: u64,
+    cache: Vec<u8>,
+    cache_at: u64,
+}
+
+impl ReadAt for StoredDelta<'_> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&mut self, offset: u64, out: &mut [u8]) -> Result<(), IoError> {
+        let mut done = 0usize;
+        while done < out.len() {
+            let at = offset + done as u64;
+            let cached = at >= self.cache_at && at < self.cache_at + self.cache.len() as u64;
+            if !cached {
+                let req = storage::Request::Read {
+                    handle: self.handle,
+                    offset: at,
+                    len: status_http::http::BODY_BUF as u32,
+                };
+                let cache = &mut self.cache;
+                self.store
+                    .call(&req, |r| match r {
+                        storage::Response::Data(d) if !d.is_empty() => {
+                            cache.clear();
+                            cache.extend_from_slice(d);
+                            Some(())
+                        }
+                        _ => None,
+                    })
+                    .map_err(|_| IoError)?;
+                self.cache_at = at;
+            }
+            let from = (at - self.cache_at) as usize;
+            let n = (self.cache.len() - from).min(out.len() - done);
+            out[done..done + n].copy_from_slice(&self.cache[from..from + n]);
+            done += n;
+        }
+        Ok(())
+    }
+}
 
 impl System {
     /// A text from one of the buffer-filling calls, grown once to its full length.
@@ -135,6 +291,92 @@ impl System {
 }
 
 impl Site for System {
+    fn upload_start(&mut self, len: u64) -> Result<(), Reply> {
+        if self.upload.is_some() {
+            return Err(upload::busy());
+        }
+        // It may exist already; a real failure shows at the open.
+        let _ = self.store.ok(&storage::Request::Mkdir {
+            path: upload::STORE_DIR,
+        });
+        let flags = OpenFlags::WRITE
+            .with(OpenFlags::CREATE)
+            .with(OpenFlags::TRUNCATE);
+        let (handle, _) = self
+            .store
+            .open(upload::STORE_PATH, flags)
+            .map_err(|e| upload::store_failed("open", e))?;
+        runtime::info!("{NAME}: PUT /update: receiving a delta of {len} bytes");
+        self.upload = Some((handle, 0));
+        Ok(())
+    }
+
+    fn upload_data(&mut self, data: &[u8]) -> Result<(), Reply> {
+        let Some((handle, offset)) = self.upload else {
+            return Err(upload::store_failed("write", "no upload open"));
+        };
+        let req = storage::Request::Write {
+            handle,
+            offset,
+            data,
+        };
+        match self.store.ok(&req) {
+            Ok(()) => {
+                self.upload = Some((handle, offset + data.len() as u64));
+                Ok(())
+            }
+            Err(e) => {
+                self.upload = None;
+                self.store.discard(Some(handle));
+                Err(upload::store_failed("write", e))
+            }
+        }
+    }
+
+    fn upload_finish(&mut self) -> Reply {
+        let Some((handle, _)) = self.upload.take() else {
+            return upload::store_failed("close", "no upload open");
+        };
+        if let Err(e) = self.store.ok(&storage::Request::Close { handle }) {
+            self.store.discard(None);
+            return upload::store_failed("close", e);
+        }
+        let started = runtime::uptime().unwrap_or(0);
+        let (handle, size) = match self.store.open(upload::STORE_PATH, OpenFlags::READ) {
+            Ok(opened) => opened,
+            Err(e) => {
+                self.store.discard(None);
+                return upload::store_failed("reopen", e);
+            }
+        };
+        let io = RefCell::new(Slots);
+        let result = update_driver::read_running(&io).and_then(|running| {
+            let delta = StoredDelta {
+                store: &mut self.store,
+                handle,
+                size,
+                cache: Vec::new(),
+                cache_at: 0,
+            };
+            update_driver::apply(&io, delta, &running, &mut |_| {})
+        });
+        self.store.discard(Some(handle));
+        let ms = runtime::uptime().unwrap_or(started).saturating_sub(started) / 1000;
+        let reply = upload::reply(result, ms);
+        runtime::info!(
+            "{NAME}: PUT /update: {} {}",
+            reply.status.code(),
+            reply.line
+        );
+        reply
+    }
+
+    fn upload_abort(&mut self) {
+        let handle = self.upload.take().map(|(h, _)| h);
+        self.store.discard(handle);
+        runtime::warn!("{NAME}: PUT /update: the connection ended before the whole delta came");
+    }
+
     fn page(&mut self, page: Page) -> (Vec<u8>, &'static str) {
         match page {
             Page::Index => {
@@ -195,6 +437,7 @@ struct Server {
     listener: Option<u32>,
     next_listen_ms: u64,
     clients: Vec<Client>,
+    site: System,
     /// Which [`HttpError`]s were logged already (each kind once).
     logged: [bool; HttpError::COUNT],
     failures: u32,
@@ -211,6 +454,13 @@ impl Server {
             listener: None,
             next_listen_ms: 0,
             clients: Vec::with_capacity(MAX_CONNS),
+            site: System {
+                store: Store {
+                    msg: vec![0u8; storage::MAX_MESSAGE],
+                    reply: vec![0u8; storage::MAX_MESSAGE],
+                },
+                upload: None,
+            },
             logged: [false; HttpError::COUNT],
             failures: 0,
             listen_logged: false,
@@ -247,7 +497,8 @@ impl Server {
                     Turn::Busy => busy = true,
                     Turn::Quiet => {}
                     Turn::Finished => {
-                        let c = self.clients.swap_remove(i);
+                        let mut c = self.clients.swap_remove(i);
+                        c.conn.abandon(&mut self.site);
                         self.net.close(c.handle);
                         continue;
                     }
@@ -346,9 +597,9 @@ impl Server {
                 Err(e) => Err(e),
             };
         }
-        match c.conn.step(&mut System) {
+        match c.conn.step(&mut self.site) {
             Step::Idle => {}
-            Step::Answered(_) => return Ok(true),
+            Step::Answered(_) | Step::Body(_) => return Ok(true),
             Step::Rejected(e) => {
                 self.log_rejected(e);
                 return Ok(true);

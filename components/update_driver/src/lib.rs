@@ -129,6 +129,27 @@ pub fn letter(slot: SlotId) -> char {
     }
 }
 
+/// The slot SLOTS' text marks `(booted now)`.
+pub fn booted_in(text: &[u8]) -> Option<SlotId> {
+    let text = core::str::from_utf8(text).ok()?;
+    let line = text.lines().find(|l| l.ends_with("(booted now)"))?;
+    match line.strip_prefix("slot ")?.get(..1)? {
+        "A" => Some(SlotId::A),
+        "B" => Some(SlotId::B),
+        _ => None,
+    }
+}
+
+/// The line a successful update ends with (the console prints it, status_http answers it).
+pub fn done_line(done: &Done, ms: u64) -> String {
+    alloc::format!(
+        "update: slot {} written ({} parts, {} bytes) in {ms} ms; reboot to try it",
+        letter(done.slot),
+        done.parts,
+        done.written
+    )
+}
+
 /// The running slot as an update needs it.
 pub struct Running {
     /// The slot booted now.

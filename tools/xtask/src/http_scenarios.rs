@@ -40,6 +40,9 @@ pub fn http_scenarios() -> Vec<Scenario> {
         end: End::Exit(0),
         nics: &[Nic::E1000e],
         driver: Some(Driver::Http(HttpDriver::StatusHttp)),
+        // Two slots: `PUT /update` gets as far as checking the delta (one slot is refused
+        // before that).
+        slot_b: Some(crate::description::DEFAULT_PATH),
         ..Scenario::boot("status-http", vec![line(SERVING)])
     }]
 }
@@ -67,9 +70,14 @@ pub fn exchange(port: u16, raw: &[u8]) -> Result<Answer> {
 
 /// [`exchange`] with the server at `addr` (a host and port).
 pub fn exchange_at(addr: impl ToSocketAddrs, raw: &[u8]) -> Result<Answer> {
+    exchange_at_with(addr, raw, REQUEST_TIMEOUT)
+}
+
+/// [`exchange_at`], waiting up to `timeout` for each read and write.
+pub fn exchange_at_with(addr: impl ToSocketAddrs, raw: &[u8], timeout: Duration) -> Result<Answer> {
     let mut s = TcpStream::connect(addr).context("connecting")?;
-    s.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-    s.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
     // A server may answer and close before taking the whole request (a refused upload): its
     // answer is still read, and is what counts.
     let sent = s.write_all(raw);
@@ -92,8 +100,15 @@ pub fn get(port: u16, path: &str) -> Result<Answer> {
     .with_context(|| format!("GET {path}"))
 }
 
-/// Splits an answer into status, headers and body.
-pub fn parse_answer(bytes: &[u8]) -> Result<Answer> {
+/// Splits an answer into status, headers and body (interim `1xx` answers, such as the `100
+/// Continue` to `Expect: 100-continue`, are skipped).
+pub fn parse_answer(mut bytes: &[u8]) -> Result<Answer> {
+    while bytes.starts_with(b"HTTP/1.1 1") {
+        match bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(end) => bytes = &bytes[end + 4..],
+            None => break,
+        }
+    }
     let end = bytes
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -236,7 +251,7 @@ fn entry_names(manifest: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// 405, 431, 404, 501.
+/// 405, 431, 404; `PUT /update` without a length 411, over the limit 413.
 fn check_refusals(port: u16) -> Result<String> {
     let post = exchange(port, b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")?;
     ensure!(post.status == 405, "POST: {}", post.status);
@@ -250,36 +265,70 @@ fn check_refusals(port: u16) -> Result<String> {
     ensure!(big.status == 431, "9 KiB request line: {}", big.status);
     let missing = get(port, "/no-such-page")?;
     ensure!(missing.status == 404, "unknown path: {}", missing.status);
+    let one_line = |a: &Answer| {
+        let body = String::from_utf8_lossy(&a.body).into_owned();
+        (body.lines().count() == 1).then_some(body)
+    };
     let put = exchange(port, b"PUT /update HTTP/1.1\r\nConnection: close\r\n\r\n")?;
-    let body = String::from_utf8_lossy(&put.body);
     ensure!(
-        put.status == 501 && body.lines().count() == 1,
-        "PUT /update: {} {body:?}",
-        put.status
+        put.status == 411 && one_line(&put).is_some(),
+        "PUT /update without a body: {} {:?}",
+        put.status,
+        String::from_utf8_lossy(&put.body)
+    );
+    let chunked = exchange(
+        port,
+        b"PUT /update HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+    )?;
+    ensure!(
+        chunked.status == 411,
+        "chunked PUT /update: {}",
+        chunked.status
+    );
+    let huge = exchange(
+        port,
+        b"PUT /update HTTP/1.1\r\nContent-Length: 67108865\r\n\r\nPGDELTA1",
+    )?;
+    ensure!(
+        huge.status == 413 && one_line(&huge).is_some(),
+        "PUT /update of 64 MiB + 1: {}",
+        huge.status
     );
     Ok(
         "status-http: POST 405 (Allow: GET, HEAD), 9 KiB request line 431, unknown path 404, \
-        PUT /update 501\n"
+        PUT /update without Content-Length 411, chunked 411, over 64 MiB 413\n"
             .into(),
     )
 }
 
-/// `cargo xtask push` of the running image to the machine: the manifest fetched, its image id
-/// taken as the base, the delta made and sent; the machine's 501 is named.
+/// `PUT /update` of a damaged delta (the delta from the running image to itself, one body
+/// byte flipped): stored, checked, refused with 422 and the named reason; nothing is written
+/// (`cargo xtask push` of a good delta is the `update-push` scenario).
 fn check_push(port: u16, image: &Path) -> Result<String> {
-    let url = format!("http://127.0.0.1:{port}");
-    let e = match crate::push::push(image, &url, Some(image), None) {
-        Ok(p) => bail!(
-            "push: accepted ({}), but PUT /update is not implemented",
-            p.answer
-        ),
-        Err(e) => format!("{e:#}"),
-    };
+    let base = crate::update::read_active(image)?.superblock.image_id;
+    let made = crate::update::make_delta_for(base, Some(image), image, None)?;
+    let mut bytes = made.encoded.bytes.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x5a;
+    let mut put = format!(
+        "PUT /update HTTP/1.1\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        bytes.len()
+    )
+    .into_bytes();
+    put.extend_from_slice(&bytes);
+    let a = exchange_at_with(("127.0.0.1", port), &put, crate::push::PUT_TIMEOUT)?;
+    let body = String::from_utf8_lossy(&a.body);
     ensure!(
-        e.contains("does not take updates over HTTP (501: "),
-        "push: {e}"
+        a.status == 422 && body.starts_with("update: delta: ") && body.contains("damaged"),
+        "PUT /update of a damaged delta: {} {body:?}",
+        a.status
     );
-    Ok(format!("status-http: push: {e}\n"))
+    Ok(format!(
+        "status-http: PUT /update of a damaged {}-byte delta: {} {}\n",
+        bytes.len(),
+        a.status,
+        body.trim_end()
+    ))
 }
 
 /// 100 connections at once, each sending a request; while they are open the console answers

@@ -849,10 +849,12 @@ fn dispatch(command: Cmd) -> Result<bool> {
             let key = delta_key(&ws, sign_key.as_deref(), unsigned)?;
             let done = push::push(&image, &url, from.as_deref(), key.as_ref())?;
             println!(
-                "xtask: push: {url} ran image {}; sent a {}-byte delta to image {}: {}",
+                "xtask: push: {url} ran image {}; sent a {}-byte delta to image {}; it answered \
+                 in {:.1} s: {}",
                 inspect::uuid(&done.base),
                 done.delta_bytes,
                 inspect::uuid(&done.target),
+                done.elapsed.as_secs_f64(),
                 done.answer
             );
         }

@@ -2,15 +2,22 @@
 //! machine's `status_http` serves its manifest byte for byte (`GET /manifest.json`), whose
 //! SHA-256 gives the image id it runs; the delta from that image to IMG's active slot is made
 //! (against `--from OLD.img` when given, which must be that image; else with every region
-//! whole) and sent as `PUT /update`. The machine checks the signature, as for any delta.
+//! whole) and sent as `PUT /update`. The machine checks the signature, as for any delta,
+//! applies it into slot B and answers one line (`update: slot B written (…); reboot to try
+//! it`, or the refusal); any status but 2xx is an error.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use signing::SecretKey;
 
-use crate::http_scenarios::{exchange_at, Answer};
+use crate::http_scenarios::{exchange_at, exchange_at_with, Answer};
 use crate::{inspect, update};
+
+/// How long the machine may take to answer `PUT /update`: it applies the delta before it
+/// answers (tens of MB of slot in a TCG-emulated debug build take minutes).
+pub const PUT_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// What [`push`] did.
 pub struct Pushed {
@@ -21,6 +28,8 @@ pub struct Pushed {
     pub target: [u8; 16],
     /// The machine's answer's body (one line).
     pub answer: String,
+    /// From sending the delta to the answer (the upload and the apply).
+    pub elapsed: Duration,
 }
 
 /// `http://HOST:PORT[/]` → (HOST, PORT).
@@ -68,7 +77,9 @@ pub fn push(
     )
     .into_bytes();
     put.extend_from_slice(bytes);
-    let answer = exchange_at(addr, &put).with_context(|| format!("PUT {url}/update"))?;
+    let started = Instant::now();
+    let answer =
+        exchange_at_with(addr, &put, PUT_TIMEOUT).with_context(|| format!("PUT {url}/update"))?;
     let body = one_line(&answer);
     match answer.status {
         200..=299 => Ok(Pushed {
@@ -76,13 +87,11 @@ pub fn push(
             delta_bytes: bytes.len(),
             target: made.new_image_id,
             answer: body,
+            elapsed: started.elapsed(),
         }),
-        501 => bail!(
-            "{url}: the machine does not take updates over HTTP (501: {body}); copy the delta \
-             there and run `update FILE` at its console, or use `cargo xtask apply-delta`"
-        ),
         s => bail!(
-            "{url}: PUT /update answered {s}: {body} (the machine runs image {})",
+            "{url}: PUT /update of a {}-byte delta answered {s}: {body} (the machine runs image {})",
+            bytes.len(),
             inspect::uuid(&base)
         ),
     }

@@ -10,7 +10,7 @@ use abi::{Error, SlotAction, SlotId};
 use pgdelta::{IoError, ReadAt};
 use protocol::storage::{OpenFlags, Request, Response};
 
-use super::{apply, read_running, Done, SlotIo, UpdateError};
+use super::{apply, booted_in, read_running, Done, SlotIo, UpdateError};
 use crate::shell::{self, System, CHUNK, SLOTS_BUF};
 
 /// The console's system calls and its storage buffer, shared by the delta reader and the
@@ -38,17 +38,6 @@ impl<S: System> SlotIo for ConsoleIo<'_, '_, S> {
         let mut text = [0u8; SLOTS_BUF];
         let n = self.sys.slots(&mut text)?.min(SLOTS_BUF);
         booted_in(&text[..n]).ok_or(Error::Unsupported)
-    }
-}
-
-/// The slot SLOTS' text marks `(booted now)`.
-pub fn booted_in(text: &[u8]) -> Option<SlotId> {
-    let text = core::str::from_utf8(text).ok()?;
-    let line = text.lines().find(|l| l.ends_with("(booted now)"))?;
-    match line.strip_prefix("slot ")?.get(..1)? {
-        "A" => Some(SlotId::A),
-        "B" => Some(SlotId::B),
-        _ => None,
     }
 }
 
@@ -126,13 +115,7 @@ pub fn update<S: System>(
     match outcome {
         Some(Ok(done)) => {
             let ms = sys.uptime().unwrap_or(started).saturating_sub(started) / 1000;
-            write!(
-                out,
-                "update: slot {} written ({} parts, {} bytes) in {ms} ms; reboot to try it\r\n",
-                super::letter(done.slot),
-                done.parts,
-                done.written
-            )
+            write!(out, "{}\r\n", super::done_line(&done, ms))
         }
         Some(Err(e)) => write!(out, "error: update {file}: {e}\r\n"),
         None => Ok(()),

@@ -18,16 +18,77 @@ impl Site for Fixed {
             Page::Manifest => (b"{\"services\":[]}".to_vec(), "application/json"),
         }
     }
+    fn upload_start(&mut self, _: u64) -> Result<(), Reply> {
+        Err(Reply::new(Status::InternalServerError, "no store here"))
+    }
+    fn upload_data(&mut self, _: &[u8]) -> Result<(), Reply> {
+        unreachable!("no upload was started")
+    }
+    fn upload_finish(&mut self) -> Reply {
+        unreachable!("no upload was started")
+    }
+    fn upload_abort(&mut self) {
+        unreachable!("no upload was started")
+    }
+}
+
+/// A site that stores uploads; `fail_at`: the store fails once it holds that many bytes.
+#[derive(Default)]
+struct Store {
+    started: Option<u64>,
+    stored: Vec<u8>,
+    pieces: usize,
+    aborted: bool,
+    finished: bool,
+    fail_at: Option<usize>,
+}
+
+impl Site for Store {
+    fn page(&mut self, page: Page) -> (Vec<u8>, &'static str) {
+        Fixed.page(page)
+    }
+    fn upload_start(&mut self, len: u64) -> Result<(), Reply> {
+        assert!(self.started.is_none());
+        self.started = Some(len);
+        Ok(())
+    }
+    fn upload_data(&mut self, data: &[u8]) -> Result<(), Reply> {
+        assert!(!data.is_empty() && data.len() <= BODY_BUF);
+        self.stored.extend_from_slice(data);
+        self.pieces += 1;
+        match self.fail_at {
+            Some(n) if self.stored.len() >= n => {
+                Err(Reply::new(Status::InternalServerError, "full"))
+            }
+            _ => Ok(()),
+        }
+    }
+    fn upload_finish(&mut self) -> Reply {
+        assert_eq!(Some(self.stored.len() as u64), self.started);
+        self.finished = true;
+        Reply::new(
+            Status::Ok,
+            std::format!("applied {} bytes", self.stored.len()),
+        )
+    }
+    fn upload_abort(&mut self) {
+        self.aborted = true;
+    }
 }
 
 /// Feeds `input` in `chunk`-byte pieces, stepping and draining the output after each;
 /// returns everything answered.
 fn run(input: &[u8], chunk: usize) -> (String, Vec<Step>, bool) {
+    run_on(&mut Fixed, input, chunk)
+}
+
+/// [`run`] against `site`.
+fn run_on(site: &mut impl Site, input: &[u8], chunk: usize) -> (String, Vec<Step>, bool) {
     let mut c = Conn::new();
     let mut out = Vec::new();
     let mut steps = Vec::new();
-    let drain = |c: &mut Conn, out: &mut Vec<u8>, steps: &mut Vec<Step>| loop {
-        let s = c.step(&mut Fixed);
+    let mut drain = |c: &mut Conn, out: &mut Vec<u8>, steps: &mut Vec<Step>| loop {
+        let s = c.step(site);
         if s == Step::Idle {
             break;
         }
@@ -127,17 +188,110 @@ fn post_with_a_body_closes_after_the_405() {
     assert!(done);
 }
 
+fn put(body: &[u8], extra: &str) -> Vec<u8> {
+    let mut req = std::format!(
+        "PUT /update HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    req
+}
+
 #[test]
-fn put_update_is_501_with_one_line() {
-    let (out, _, _) = run(b"PUT /update HTTP/1.1\r\n\r\n", 4096);
-    assert!(out.starts_with("HTTP/1.1 501 Not Implemented\r\n"), "{out}");
-    let body = out.split("\r\n\r\n").nth(1).unwrap();
-    assert_eq!(body, UPDATE_NOT_AVAILABLE);
-    assert_eq!(body.lines().count(), 1);
+fn put_update_stores_the_body_and_answers_the_sites_line() {
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+    for chunk in [1000, 4096, 65536, 1 << 20] {
+        let mut site = Store::default();
+        let (out, steps, done) = run_on(&mut site, &put(&body, ""), chunk);
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.contains("Connection: close\r\n"));
+        assert!(out.ends_with("\r\n\r\napplied 200000 bytes\n"), "{out}");
+        assert_eq!(site.stored, body, "chunk {chunk}");
+        assert!(site.finished && !site.aborted);
+        // Full buffers, then the rest.
+        assert_eq!(site.pieces, 200_000usize.div_ceil(BODY_BUF));
+        assert_eq!(steps.last(), Some(&Step::Answered(Status::Ok)));
+        assert!(done);
+    }
+}
+
+#[test]
+fn put_update_honours_expect_100_continue() {
+    let mut site = Store::default();
+    let (out, steps, _) = run_on(&mut site, &put(b"delta", "Expect: 100-continue\r\n"), 4096);
+    assert!(
+        out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{out}"
+    );
+    assert_eq!(steps[0], Step::Body(0));
+    assert_eq!(site.stored, b"delta");
+}
+
+#[test]
+fn put_update_refusals() {
+    // Chunked: 411, nothing started.
+    let mut site = Store::default();
+    let (out, _, done) = run_on(
+        &mut site,
+        b"PUT /update HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        4096,
+    );
+    assert!(out.starts_with("HTTP/1.1 411 Length Required\r\n"), "{out}");
+    assert!(done && site.started.is_none());
+    // No body at all: 411.
+    let (out, _, _) = run_on(&mut Store::default(), b"PUT /update HTTP/1.1\r\n\r\n", 4096);
+    assert!(out.starts_with("HTTP/1.1 411 "), "{out}");
+    // Over the limit: 413, with one line, before any byte of the body.
+    let big = std::format!(
+        "PUT /update HTTP/1.1\r\nContent-Length: {}\r\n\r\nxxxx",
+        crate::upload::MAX_UPLOAD + 1
+    );
+    let mut site = Store::default();
+    let (out, _, _) = run_on(&mut site, big.as_bytes(), 4096);
+    assert!(
+        out.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
+        "{out}"
+    );
+    assert_eq!(out.split("\r\n\r\n").nth(1).unwrap().lines().count(), 1);
+    assert!(site.started.is_none());
+    // The site refuses to start (Fixed has no store): its line.
+    let (out, _, done) = run(&put(b"abc", ""), 4096);
+    assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+    assert!(out.ends_with("no store here\n") && done);
+    // The store fails midway: its answer, the rest unread.
+    let mut site = Store {
+        fail_at: Some(1),
+        ..Store::default()
+    };
+    let (out, _, done) = run_on(&mut site, &put(&[1u8; 100_000], ""), 4096);
+    assert!(
+        out.starts_with("HTTP/1.1 500 ") && out.ends_with("full\n"),
+        "{out}"
+    );
+    assert!(done && !site.finished && site.stored.len() == BODY_BUF);
+    // Content-Length twice with different values: 400.
+    let (out, _, _) = run(
+        b"PUT /update HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        4096,
+    );
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
     assert_eq!(
         route(Method::Other("PUT"), "/other"),
         Route::MethodNotAllowed
     );
+}
+
+#[test]
+fn an_upload_cut_short_is_abandoned() {
+    let mut site = Store::default();
+    let mut c = Conn::new();
+    c.feed(&put(&[9u8; 100], "")[..80]);
+    assert_eq!(c.step(&mut site), Step::Idle);
+    assert!(c.in_body());
+    c.peer_closed();
+    c.abandon(&mut site);
+    assert!(site.aborted && !site.finished && c.done());
 }
 
 /// A request whose head is exactly `len` bytes.
