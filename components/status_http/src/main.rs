@@ -28,7 +28,7 @@ use core::fmt;
 use abi::{SlotAction, SlotId};
 use netstack::api::{Request, Response};
 use netstack::NetError;
-use pgdelta::{IoError, ReadAt};
+use pgdelta::IoError;
 use protocol::storage::{self, OpenFlags, StorageError};
 use runtime::Error;
 use status_http::http::{Conn, HttpError, Page, Reply, Site, Step};
@@ -219,52 +219,23 @@ impl SlotIo for Slots {
     }
 }
 
-/// The stored delta, read at byte offsets through the open `handle`, one
-/// [`status_http::http::BODY_BUF`] at a time (the last one kept).
-struct StoredDelta<'s> {
-    store: &'s mut Store,
-    handle: u32,
-    size: u64,
-    cache: Vec<u8>,
-    cache_at: u64,
-}
-
-impl ReadAt for StoredDelta<'_> {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read_at(&mut self, offset: u64, out: &mut [u8]) -> Result<(), IoError> {
-        let mut done = 0usize;
-        while done < out.len() {
-            let at = offset + done as u64;
-            let cached = at >= self.cache_at && at < self.cache_at + self.cache.len() as u64;
-            if !cached {
-                let req = storage::Request::Read {
-                    handle: self.handle,
-                    offset: at,
-                    len: status_http::http::BODY_BUF as u32,
-                };
-                let cache = &mut self.cache;
-                self.store
-                    .call(&req, |r| match r {
-                        storage::Response::Data(d) if !d.is_empty() => {
-                            cache.clear();
-                            cache.extend_from_slice(d);
-                            Some(())
-                        }
-                        _ => None,
-                    })
-                    .map_err(|_| IoError)?;
-                self.cache_at = at;
+/// One chunk of the stored delta from `at` on (up to [`status_http::http::BODY_BUF`] bytes),
+/// read through `storage_api` into `chunk`.
+fn fetch(store: &mut Store, handle: u32, at: u64, chunk: &mut Vec<u8>) -> Result<(), IoError> {
+    let req = storage::Request::Read {
+        handle,
+        offset: at,
+        len: status_http::http::BODY_BUF as u32,
+    };
+    store
+        .call(&req, |r| match r {
+            storage::Response::Data(d) => {
+                chunk.extend_from_slice(d);
+                Some(())
             }
-            let from = (at - self.cache_at) as usize;
-            let n = (self.cache.len() - from).min(out.len() - done);
-            out[done..done + n].copy_from_slice(&self.cache[from..from + n]);
-            done += n;
-        }
-        Ok(())
-    }
+            _ => None,
+        })
+        .map_err(|_| IoError)
 }
 
 impl System {
@@ -351,13 +322,10 @@ impl Site for System {
         };
         let io = RefCell::new(Slots);
         let result = update_driver::read_running(&io).and_then(|running| {
-            let delta = StoredDelta {
-                store: &mut self.store,
-                handle,
-                size,
-                cache: Vec::new(),
-                cache_at: 0,
-            };
+            let store = &mut self.store;
+            let delta = update_driver::ChunkReader::new(size, |at, chunk: &mut Vec<u8>| {
+                fetch(store, handle, at, chunk)
+            });
             update_driver::apply(&io, delta, &running, &mut |_| {})
         });
         self.store.discard(Some(handle));

@@ -449,6 +449,56 @@ fn derive_block0(
     Ok(sb.encode())
 }
 
+/// A stored file read at byte offsets through `fetch`, which fills the chunk that starts at an
+/// offset (the last chunk is kept): the delta as the console and status_http read it from the
+/// user-data store, never held whole.
+pub struct ChunkReader<F> {
+    fetch: F,
+    size: u64,
+    cache: Vec<u8>,
+    cache_at: u64,
+}
+
+impl<F: FnMut(u64, &mut Vec<u8>) -> Result<(), IoError>> ChunkReader<F> {
+    /// A file of `size` bytes; `fetch(offset, chunk)` appends the bytes from `offset` on (at
+    /// least one) to the emptied `chunk`.
+    pub fn new(size: u64, fetch: F) -> Self {
+        Self {
+            fetch,
+            size,
+            cache: Vec::new(),
+            cache_at: 0,
+        }
+    }
+}
+
+impl<F: FnMut(u64, &mut Vec<u8>) -> Result<(), IoError>> ReadAt for ChunkReader<F> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&mut self, offset: u64, out: &mut [u8]) -> Result<(), IoError> {
+        let mut done = 0usize;
+        while done < out.len() {
+            let at = offset + done as u64;
+            let cached = at >= self.cache_at && at < self.cache_at + self.cache.len() as u64;
+            if !cached {
+                self.cache.clear();
+                (self.fetch)(at, &mut self.cache)?;
+                if self.cache.is_empty() {
+                    return Err(IoError);
+                }
+                self.cache_at = at;
+            }
+            let from = (at - self.cache_at) as usize;
+            let n = (self.cache.len() - from).min(out.len() - done);
+            out[done..done + n].copy_from_slice(&self.cache[from..from + n]);
+            done += n;
+        }
+        Ok(())
+    }
+}
+
 /// A slot's room read at byte offsets through whole-block SLOT_READs.
 struct SlotReader<'a, S> {
     io: &'a RefCell<S>,

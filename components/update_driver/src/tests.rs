@@ -357,3 +357,25 @@ fn slot_a_is_written_while_b_runs_and_keeps_the_disk_s_geometry_and_mbr() {
     );
     assert_eq!(&fake.a[440..512], &with_mbr(&disk)[440..512]);
 }
+
+#[test]
+fn a_chunk_reader_reads_across_chunks_and_refuses_an_empty_one() {
+    let file: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let mut fetches = 0;
+    let mut r = ChunkReader::new(file.len() as u64, |at, chunk: &mut Vec<u8>| {
+        fetches += 1;
+        let at = at as usize;
+        chunk.extend_from_slice(&file[at..(at + 3000).min(file.len())]);
+        Ok(())
+    });
+    let mut out = vec![0u8; 7000];
+    r.read_at(1500, &mut out).unwrap();
+    assert_eq!(out[..], file[1500..8500]);
+    let mut again = [0u8; 10];
+    r.read_at(8400, &mut again).unwrap();
+    assert_eq!(again[..], file[8400..8410]);
+    drop(r);
+    assert_eq!(fetches, 3, "the last chunk is kept");
+    let mut empty = ChunkReader::new(10, |_, _: &mut Vec<u8>| Ok(()));
+    assert_eq!(empty.read_at(0, &mut [0u8; 4]), Err(IoError));
+}

@@ -7,10 +7,10 @@ use core::cell::RefCell;
 use core::fmt::{self, Write};
 
 use abi::{Error, SlotAction, SlotId};
-use pgdelta::{IoError, ReadAt};
+use pgdelta::IoError;
 use protocol::storage::{OpenFlags, Request, Response};
 
-use super::{apply, booted_in, read_running, Done, SlotIo, UpdateError};
+use super::{apply, booted_in, read_running, ChunkReader, Done, SlotIo, UpdateError};
 use crate::shell::{self, System, CHUNK, SLOTS_BUF};
 
 /// The console's system calls and its storage buffer, shared by the delta reader and the
@@ -41,56 +41,26 @@ impl<S: System> SlotIo for ConsoleIo<'_, '_, S> {
     }
 }
 
-/// The stored delta, read at byte offsets through the open `handle`.
-struct StoreReader<'a, 's, 'b, S> {
-    io: &'a RefCell<ConsoleIo<'s, 'b, S>>,
+/// One chunk of the stored delta from `at` on, read through `storage_api` into `chunk`.
+fn fetch<S: System>(
+    io: &RefCell<ConsoleIo<'_, '_, S>>,
     handle: u32,
-    size: u64,
-    cache: Vec<u8>,
-    cache_at: u64,
-}
-
-impl<S: System> StoreReader<'_, '_, '_, S> {
-    /// Reads the chunk at `at` into the cache.
-    fn fetch(&mut self, at: u64) -> Result<(), IoError> {
-        let req = Request::Read {
-            handle: self.handle,
-            offset: at,
-            len: CHUNK as u32,
-        };
-        let mut io = self.io.borrow_mut();
-        let io = &mut *io;
-        match shell::storage(io.sys, &req, io.buf) {
-            Ok(Response::Data(data)) if !data.is_empty() => {
-                self.cache.clear();
-                self.cache.extend_from_slice(data);
-                self.cache_at = at;
-                Ok(())
-            }
-            _ => Err(IoError),
+    at: u64,
+    chunk: &mut Vec<u8>,
+) -> Result<(), IoError> {
+    let req = Request::Read {
+        handle,
+        offset: at,
+        len: CHUNK as u32,
+    };
+    let mut io = io.borrow_mut();
+    let io = &mut *io;
+    match shell::storage(io.sys, &req, io.buf) {
+        Ok(Response::Data(data)) => {
+            chunk.extend_from_slice(data);
+            Ok(())
         }
-    }
-}
-
-impl<S: System> ReadAt for StoreReader<'_, '_, '_, S> {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read_at(&mut self, offset: u64, out: &mut [u8]) -> Result<(), IoError> {
-        let mut done = 0usize;
-        while done < out.len() {
-            let at = offset + done as u64;
-            let cached = at >= self.cache_at && at < self.cache_at + self.cache.len() as u64;
-            if !cached {
-                self.fetch(at)?;
-            }
-            let from = (at - self.cache_at) as usize;
-            let n = (self.cache.len() - from).min(out.len() - done);
-            out[done..done + n].copy_from_slice(&self.cache[from..from + n]);
-            done += n;
-        }
-        Ok(())
+        _ => Err(IoError),
     }
 }
 
@@ -129,13 +99,7 @@ fn run<S: System>(
     size: u64,
 ) -> Result<Done, UpdateError> {
     let running = read_running(io)?;
-    let reader = StoreReader {
-        io,
-        handle,
-        size,
-        cache: Vec::with_capacity(CHUNK),
-        cache_at: 0,
-    };
+    let reader = ChunkReader::new(size, |at, chunk: &mut Vec<u8>| fetch(io, handle, at, chunk));
     let mut shown = None;
     let mut progress = |percent: u32| {
         if shown != Some(percent / 10) {
