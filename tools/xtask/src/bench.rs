@@ -60,6 +60,8 @@ pub enum Part {
     StatusHttp,
     /// TCP throughput each way through the console's `http` command ([`crate::bench_net`]).
     NetThroughput,
+    /// Delta updates of real source changes: sizes, host and QEMU apply ([`crate::bench_update`]).
+    Update,
 }
 
 pub fn run(ws: &Workspace, part: Part) -> Result<()> {
@@ -114,6 +116,13 @@ pub fn run(ws: &Workspace, part: Part) -> Result<()> {
         .and_then(|()| {
             if wants(Part::NetThroughput) {
                 crate::bench_net::run(ws, &dir)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if wants(Part::Update) {
+                crate::bench_update::run(ws, &dir)
             } else {
                 Ok(())
             }

@@ -9,6 +9,7 @@ mod bench;
 mod bench_net;
 mod bench_qemu;
 mod bench_screen;
+mod bench_update;
 mod build;
 mod corrupt;
 mod crash_scenarios;
