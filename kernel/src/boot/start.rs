@@ -152,7 +152,7 @@ pub fn start_components(
     let user_data = match process::user_data_from_disk(disk.device, &verified.region) {
         Ok(region) => {
             process::set_user_data(region, !verified.from_module);
-            process::set_slot_verifier(crate::image::boot_files::prepare_other);
+            process::set_slot_preparer(crate::image::boot_files::prepare_other);
             crate::crash::set_recorder(crate::crash::Recorder {
                 boot: || SYSINFO.boot_count().unwrap_or(0),
                 write: process::save_crash_record,

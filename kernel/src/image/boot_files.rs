@@ -2,7 +2,7 @@
 //! then install its boot files on the disk's ESP — its kernel (and slot A's module), limine.conf
 //! re-pinned, the boot loader re-enrolled — with `esp::install`, whose order of writes leaves a
 //! bootable ESP after a power cut at any point (docs/esp.md). The process core calls this
-//! through the callback it registers (`process::set_slot_verifier`).
+//! through the callback it registers (`process::set_slot_preparer`).
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -96,7 +96,7 @@ impl EspBlocks<'_, '_> {
         let n = (len / BLOCK_SIZE) as u64;
         match block.checked_add(n) {
             Some(end) if end <= self.count && len.is_multiple_of(BLOCK_SIZE) => {
-                Ok(self.start + block)
+                self.start.checked_add(block).ok_or(IoError)
             }
             _ => Err(IoError),
         }

@@ -104,7 +104,7 @@ pub fn epoch_at(device: &mut dyn BlockDevice, start: u64) -> Option<u32> {
 }
 
 /// Verifies the system slot whose block 0 is disk block `start` before it may boot (SLOT_SET
-/// registers it through `process::set_slot_verifier`): its block 0, that its manifest is the one
+/// calls it through `image::boot_files::prepare_other`): its block 0, that its manifest is the one
 /// block 0 names (image id), every region's SHA-256 (kernel and binaries, read through its
 /// window), and under the enrolled policy its manifest signature (the security record's
 /// revocations applied) and the rollback minimum. On a syscall stack: the manifest is
@@ -133,7 +133,7 @@ pub fn verify_other(
     check_signature(device, &sb, &manifest_sha256, slim.security_epoch)?;
     Ok(Verified {
         sb,
-        kernel_offset: slim.kernel.start_block * BLOCK_SIZE as u64,
+        kernel_offset: slim.kernel.start_block.saturating_mul(BLOCK_SIZE as u64),
         kernel_len: slim.kernel.size_bytes,
         used,
     })

@@ -49,7 +49,7 @@ pub use sched::{switch_stats, SwitchStats};
 #[cfg(target_os = "none")]
 pub use syscalls::{
     mark_slot_successful, on_syscall, read_kernel_block, save_crash_record, set_boot_count,
-    set_slot_verifier, set_user_data, user_data_from_disk, write_kernel_block,
+    set_slot_preparer, set_user_data, user_data_from_disk, write_kernel_block,
 };
 
 use alloc::boxed::Box;

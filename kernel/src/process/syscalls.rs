@@ -443,7 +443,7 @@ fn check_slot_set(
         return Ok(());
     }
     disk.flush().map_err(SlotIoError::Device)?;
-    let prepare = *SLOT_VERIFIER.lock();
+    let prepare = *SLOT_PREPARER.lock();
     let prepare = prepare.ok_or(SlotIoError::NoRegion)?;
     let rooms = SYSINFO.slot_rooms().ok_or(SlotIoError::OneSlot)?;
     prepare(disk, slot, rooms.room(slot).0)
@@ -452,13 +452,13 @@ fn check_slot_set(
 /// Makes the system slot whose block 0 is at this disk block ready to be tried: verifies it
 /// as at boot, then installs its boot files on the ESP (the boot path registers the image
 /// layer's function: the process core does not call up into it).
-pub type SlotVerifier = fn(&mut dyn BlockDevice, bootslots::Slot, u64) -> Result<(), SlotIoError>;
+pub type SlotPreparer = fn(&mut dyn BlockDevice, bootslots::Slot, u64) -> Result<(), SlotIoError>;
 
-static SLOT_VERIFIER: Mutex<Option<SlotVerifier>> = Mutex::new(None);
+static SLOT_PREPARER: Mutex<Option<SlotPreparer>> = Mutex::new(None);
 
-/// Registers the function a trial of the inactive slot verifies it with.
-pub fn set_slot_verifier(verify: SlotVerifier) {
-    *SLOT_VERIFIER.lock() = Some(verify);
+/// Registers the function a trial of the inactive slot is verified and prepared with.
+pub fn set_slot_preparer(prepare: SlotPreparer) {
+    *SLOT_PREPARER.lock() = Some(prepare);
 }
 
 /// Runs a slot I/O call on the disk (the user-data region's device, held for the whole call),

@@ -340,6 +340,25 @@ fn never_ready(env: &Env<'_>) -> Result<String> {
     bail!("slot A did not come back after {trials} failed trials of slot B")
 }
 
+/// Boot 2, after QEMU was killed during an update: slot A boots, slot B is out of service,
+/// and `update` again succeeds; returns the guest at the prompt and the done line.
+fn update_after_cut(env: &Env<'_>) -> Result<(Guest, String)> {
+    let mut g = to_prompt(env, 2)?;
+    ensure!(
+        g.log()
+            .contains(&format!("{SLOTS_BOOTING_START}A (highest priority)")),
+        "boot 2 after the cut did not boot slot A"
+    );
+    expect(
+        &mut g,
+        "slots",
+        "slot B: priority 0 (not bootable)",
+        env.timeout,
+    )?;
+    let done = update(&mut g, env.timeout)?;
+    Ok((g, done))
+}
+
 /// Boot 1: `update`, QEMU killed as soon as the progress starts. Boot 2: slot A boots, slot B
 /// is out of service; `update` again succeeds; `reboot`. Boot 3: slot B comes up.
 fn power_cut(env: &Env<'_>) -> Result<String> {
@@ -354,19 +373,7 @@ fn power_cut(env: &Env<'_>) -> Result<String> {
         .trim()
         .to_string();
     g.kill();
-    let mut g = to_prompt(env, 2)?;
-    ensure!(
-        g.log()
-            .contains(&format!("{SLOTS_BOOTING_START}A (highest priority)")),
-        "boot 2 after the cut did not boot slot A"
-    );
-    expect(
-        &mut g,
-        "slots",
-        "slot B: priority 0 (not bootable)",
-        env.timeout,
-    )?;
-    let done = update(&mut g, env.timeout)?;
+    let (g, done) = update_after_cut(env)?;
     leave(g, "reboot", env.timeout)?;
     let mut g = env.boot(3)?;
     g.wait_for(&format!("{STUB_BOOTING}B"), env.timeout)?;
@@ -483,19 +490,7 @@ fn kernel_power_cut(env: &Env<'_>) -> Result<String> {
     std::thread::sleep(Duration::from_nanos(kernel_len * INSTALL_CUT_NS_PER_BYTE));
     let log = g.kill();
     let cut_after_install = log.contains(B_INSTALLED);
-    let mut g = to_prompt(env, 2)?;
-    ensure!(
-        g.log()
-            .contains(&format!("{SLOTS_BOOTING_START}A (highest priority)")),
-        "boot 2 after the cut did not boot slot A"
-    );
-    expect(
-        &mut g,
-        "slots",
-        "slot B: priority 0 (not bootable)",
-        env.timeout,
-    )?;
-    let done = update(&mut g, env.timeout)?;
+    let (g, done) = update_after_cut(env)?;
     let installed = g
         .log()
         .lines()
